@@ -1,0 +1,11 @@
+//! Saring: an event-sourced comment moderation and spam-captcha service for news sites.
+//!
+//! Read `domain/` to learn the product, `store/` for how facts are kept, `policy/` for how spam is
+//! recognised, `projections/` for what readers and moderators see, and `http/` for the API.
+#![forbid(unsafe_code)]
+
+pub mod captcha;
+pub mod i18n;
+pub mod limits;
+pub mod policy;
+pub mod store;
