@@ -9,3 +9,5 @@ pub mod i18n;
 pub mod limits;
 pub mod policy;
 pub mod store;
+pub mod domain;
+pub mod projections;
