@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Saring's load test in one run (see docs/loadtest.md):
+#   1. builds the release binary and the two examples (loadgen, bare_axum);
+#   2. starts the real server on the embedded store, rate limits off, in a fresh data folder;
+#   3. seeds 100 threads with 20 comments each (a full first page);
+#   4. runs the full reader flow (captcha, solve, post) with 32 writers;
+#   5. reads thread pages at 64 connections, then the bare axum server answering a body of the
+#      same size at 64 connections, and prints the ratio;
+#   6. on a second fresh server, stores 100,000 comments over 10,000 threads and reports the
+#      server's memory (VmRSS / VmHWM) after seeding, after reading every thread, and after a
+#      restart.
+# Everything listens on 127.0.0.1 and every process it starts is stopped at the end.
+#
+# Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
+# SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_RSS=1, SKIP_BUILD=1,
+# CARGO_TARGET_DIR (target), KEEP=1 keeps the work folder.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-20s}
+WRITERS=${WRITERS:-32}
+READERS=${READERS:-64}
+SEED_THREADS=${SEED_THREADS:-100}
+SEED_PER_THREAD=${SEED_PER_THREAD:-20}
+RSS_COMMENTS=${RSS_COMMENTS:-100000}
+RSS_THREADS=${RSS_THREADS:-10000}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/saring-loadtest.XXXXXX")
+LOG="$WORK/results.log"
+PIDS=()
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    if [[ "${KEEP:-0}" == 1 ]]; then
+        echo "work folder kept: $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+
+say() { echo "== $*" | tee -a "$LOG"; }
+
+# The field FIELD of the RESULT line with label LABEL and kind KIND.
+result() {
+    awk -v l="label=$1" -v k="kind=$2" -v f="$3" '
+        $1 == "RESULT" && $2 == l && $3 == k {
+            for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == f) print kv[2] }
+        }' "$LOG" | tail -n 1
+}
+
+rss() { # PID -> "VmRSS=... VmHWM=..." in MiB
+    awk '/^VmRSS|^VmHWM/ { sub(":", "", $1); printf "%s=%.1fMiB ", $1, $2 / 1024 }' "/proc/$1/status"
+}
+
+# Starts the server on DATA_DIR; sets SARING_PID and SARING_URL. Waits for the "listening" line.
+start_saring() {
+    local data=$1 out="$WORK/saring.$RANDOM.out"
+    SARING_RATE_LIMITS=off SARING_MODERATOR_TOKENS="loadtest:$MOD_TOKEN" SARING_LOG=warn \
+        "$BIN/saring" serve --listen 127.0.0.1:0 --data-dir "$data" >"$out" 2>>"$WORK/saring.err" &
+    SARING_PID=$!
+    PIDS+=("$SARING_PID")
+    local deadline=$((SECONDS + 300))
+    until grep -q "listening on" "$out" 2>/dev/null; do
+        if ! kill -0 "$SARING_PID" 2>/dev/null || ((SECONDS > deadline)); then
+            echo "saring did not start; its log:" >&2
+            tail -n 20 "$WORK/saring.err" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    SARING_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$out" | head -n 1)
+}
+
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+loadgen() { "$BIN/loadgen" "$@" | tee -a "$LOG"; }
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    cargo build --release --bin saring --example loadgen --example bare_axum
+fi
+# Copies, so a build running elsewhere on the same target folder cannot swap them mid-run.
+BIN="$WORK/bin"
+mkdir -p "$BIN"
+cp "$TARGET_DIR/release/saring" "$TARGET_DIR/release/examples/loadgen" "$TARGET_DIR/release/examples/bare_axum" "$BIN/"
+MOD_TOKEN="loadtest-$RANDOM$RANDOM$RANDOM"
+
+say "machine: $(nproc) cores, $(uname -sr); load before: $(uptime | sed 's/.*load average: //')"
+say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+# ---- throughput and latency -------------------------------------------------------------------
+start_saring "$WORK/data-bench"
+say "saring $SARING_URL (pid $SARING_PID)"
+
+say "seeding $SEED_THREADS threads x $SEED_PER_THREAD comments"
+loadgen --target "$SARING_URL" --writers 32 --threads "$SEED_THREADS" --thread-prefix page \
+    --comments $((SEED_THREADS * SEED_PER_THREAD)) --duration 300s --approve-token "$MOD_TOKEN" --label seed
+
+say "reader flow: $WRITERS writers for $DURATION"
+loadgen --target "$SARING_URL" --writers "$WRITERS" --threads 100 --thread-prefix flow \
+    --duration "$DURATION" --label flow
+
+say "thread reads: $READERS connections for $DURATION, unconditional"
+loadgen --target "$SARING_URL" --readers "$READERS" --threads "$SEED_THREADS" --thread-prefix page \
+    --conditional 0 --duration "$DURATION" --label reads
+BODY_BYTES=$(result reads read_200 mean_bytes)
+
+say "bare axum with a $BODY_BYTES-byte body: $READERS connections for $DURATION"
+"$BIN/bare_axum" --listen 127.0.0.1:0 --body-bytes "$BODY_BYTES" >"$WORK/bare.out" 2>&1 &
+BARE_PID=$!
+PIDS+=("$BARE_PID")
+deadline=$((SECONDS + 30))
+until grep -q "listening on" "$WORK/bare.out" 2>/dev/null; do
+    ((SECONDS < deadline)) || { echo "bare_axum did not start" >&2; exit 1; }
+    sleep 0.1
+done
+BARE_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$WORK/bare.out" | head -n 1)
+loadgen --target "$BARE_URL" --readers "$READERS" --url / --duration "$DURATION" --label bare
+stop_pid "$BARE_PID"
+
+say "thread reads with If-None-Match on half of them (widgets revalidating)"
+loadgen --target "$SARING_URL" --readers "$READERS" --threads "$SEED_THREADS" --thread-prefix page \
+    --conditional 0.5 --duration "$DURATION" --label reads_cond
+
+say "mixed: $WRITERS writers and $READERS readers together"
+loadgen --target "$SARING_URL" --writers "$WRITERS" --readers "$READERS" --threads "$SEED_THREADS" \
+    --thread-prefix page --conditional 0 --duration "$DURATION" --label mixed
+say "saring memory after the throughput runs: $(rss "$SARING_PID")"
+stop_pid "$SARING_PID"
+
+# ---- memory ---------------------------------------------------------------------------------------
+if [[ "${SKIP_RSS:-0}" != 1 ]]; then
+    start_saring "$WORK/data-rss"
+    say "fresh server, idle: $(rss "$SARING_PID")"
+    say "storing $RSS_COMMENTS comments over $RSS_THREADS threads"
+    loadgen --target "$SARING_URL" --writers 32 --threads "$RSS_THREADS" --thread-prefix rss \
+        --comments "$RSS_COMMENTS" --duration 600s --approve-token "$MOD_TOKEN" --label rss_seed
+    RSS_SEEDED=$(rss "$SARING_PID")
+    say "after storing: $RSS_SEEDED"
+    loadgen --target "$SARING_URL" --readers "$READERS" --threads "$RSS_THREADS" --thread-prefix rss \
+        --conditional 0 --duration 10s --label rss_reads
+    RSS_READ=$(rss "$SARING_PID")
+    say "after reading the threads: $RSS_READ"
+    stop_pid "$SARING_PID"
+    restart_started=$SECONDS
+    start_saring "$WORK/data-rss"
+    say "restarted in about $((SECONDS - restart_started)) s: $(rss "$SARING_PID")"
+    loadgen --target "$SARING_URL" --readers "$READERS" --threads "$RSS_THREADS" --thread-prefix rss \
+        --conditional 0 --duration 10s --label rss_reads_restart
+    RSS_RESTART=$(rss "$SARING_PID")
+    say "after restart and reading the threads: $RSS_RESTART"
+    say "store on disk: $(du -sh "$WORK/data-rss" | cut -f1)"
+    stop_pid "$SARING_PID"
+fi
+
+# ---- summary ----------------------------------------------------------------------------------------
+READS=$(result reads read_200 per_s)
+BARE=$(result bare url per_s)
+say "summary (load after: $(uptime | sed 's/.*load average: //'))"
+{
+    echo "reader flow:   $(result flow total stored_per_s) comments/s stored ($WRITERS writers); flow p50 $(result flow flow p50_ms) ms, p99 $(result flow flow p99_ms) ms"
+    echo "thread reads:  $READS req/s, p50 $(result reads read_200 p50_ms) ms, p99 $(result reads read_200 p99_ms) ms, p99.9 $(result reads read_200 p999_ms) ms ($READERS connections, $BODY_BYTES-byte pages)"
+    echo "bare axum:     $BARE req/s, p50 $(result bare url p50_ms) ms, p99 $(result bare url p99_ms) ms (same body size, same client)"
+    echo "ratio:         $(awk -v a="$READS" -v b="$BARE" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }') of bare axum"
+    echo "revalidating:  $(result reads_cond total requests_per_s) req/s with half If-None-Match (304 p99 $(result reads_cond read_304 p99_ms) ms)"
+    echo "mixed:         $(result mixed read_200 per_s) reads/s (p99 $(result mixed read_200 p99_ms) ms) + $(result mixed total stored_per_s) comments/s"
+    if [[ "${SKIP_RSS:-0}" != 1 ]]; then
+        echo "memory, $RSS_COMMENTS comments / $RSS_THREADS threads: stored $RSS_SEEDED; read $RSS_READ; restarted+read $RSS_RESTART"
+    fi
+} | tee -a "$LOG"
+cp "$LOG" "${RESULTS:-$TARGET_DIR/loadtest-results.log}"
+echo "full log: ${RESULTS:-loadtest-results.log}"
