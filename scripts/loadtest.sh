@@ -176,4 +176,4 @@ say "summary (load after: $(uptime | sed 's/.*load average: //'))"
     fi
 } | tee -a "$LOG"
 cp "$LOG" "${RESULTS:-$TARGET_DIR/loadtest-results.log}"
-echo "full log: ${RESULTS:-loadtest-results.log}"
+echo "full log: ${RESULTS:-$TARGET_DIR/loadtest-results.log}"
