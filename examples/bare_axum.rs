@@ -48,7 +48,10 @@ fn body_of(size: usize) -> Bytes {
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     if !args.listen.ip().is_loopback() {
-        eprintln!("bare_axum: refusing to listen on {}: loopback only", args.listen);
+        eprintln!(
+            "bare_axum: refusing to listen on {}: loopback only",
+            args.listen
+        );
         return std::process::ExitCode::from(2);
     }
     if args.body_bytes > MAX_BODY_BYTES {
@@ -58,7 +61,16 @@ async fn main() -> std::process::ExitCode {
     let body = body_of(args.body_bytes);
     let app = Router::new().fallback(move || {
         let body = body.clone();
-        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response() }
+        async move {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response()
+        }
     });
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -68,7 +80,10 @@ async fn main() -> std::process::ExitCode {
         }
     };
     match listener.local_addr() {
-        Ok(addr) => println!("bare_axum listening on http://{addr} (body {} bytes)", args.body_bytes),
+        Ok(addr) => println!(
+            "bare_axum listening on http://{addr} (body {} bytes)",
+            args.body_bytes
+        ),
         Err(e) => {
             eprintln!("bare_axum: {e}");
             return std::process::ExitCode::from(1);
@@ -78,7 +93,10 @@ async fn main() -> std::process::ExitCode {
         let _ = tokio::signal::ctrl_c().await;
     };
     // SIGTERM from the load-test script ends the process the default way, which is what we want.
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         eprintln!("bare_axum: {e}");
         return std::process::ExitCode::from(1);
     }

@@ -136,10 +136,15 @@ struct Stats {
 
 impl Stats {
     fn record(&mut self, kind: Kind, elapsed: Duration) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX).clamp(1, MAX_LATENCY_US);
+        let us = u64::try_from(elapsed.as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, MAX_LATENCY_US);
         self.latency
             .entry(kind)
-            .or_insert_with(|| Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("static histogram bounds are valid"))
+            .or_insert_with(|| {
+                Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
+                    .expect("static histogram bounds are valid")
+            })
             .saturating_record(us);
     }
 
@@ -209,11 +214,17 @@ struct Answer {
 
 impl Conn {
     fn new(addr: SocketAddr) -> Conn {
-        Conn { addr, sender: None, reconnects: 0 }
+        Conn {
+            addr,
+            sender: None,
+            reconnects: 0,
+        }
     }
 
     async fn connect(&mut self) -> Result<SendRequest<Full<Bytes>>, Failure> {
-        let stream = TcpStream::connect(self.addr).await.map_err(|e| Failure(format!("connect: {}", e.kind())))?;
+        let stream = TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| Failure(format!("connect: {}", e.kind())))?;
         // Requests are small and latency is what is measured.
         let _ = stream.set_nodelay(true);
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -247,17 +258,33 @@ impl Conn {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
         };
-        sender.ready().await.map_err(|e| Failure(format!("connection: {e}")))?;
-        let resp = sender.send_request(req).await.map_err(|e| Failure(format!("request: {e}")))?;
+        sender
+            .ready()
+            .await
+            .map_err(|e| Failure(format!("connection: {e}")))?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| Failure(format!("request: {e}")))?;
         let status = resp.status();
         let etag = resp.headers().get(header::ETAG).cloned();
-        let body = resp.into_body().collect().await.map_err(|e| Failure(format!("body: {e}")))?.to_bytes();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Failure(format!("body: {e}")))?
+            .to_bytes();
         self.sender = Some(sender);
         Ok(Answer { status, etag, body })
     }
 }
 
-fn request(ctx: &Ctx, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Request<Full<Bytes>>, Failure> {
+fn request(
+    ctx: &Ctx,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Request<Full<Bytes>>, Failure> {
     let mut b = Request::builder()
         .method(method)
         .uri(path)
@@ -271,7 +298,8 @@ fn request(ctx: &Ctx, method: Method, path: &str, body: Option<Vec<u8>>) -> Resu
         }
         None => Bytes::new(),
     };
-    b.body(Full::new(body)).map_err(|e| Failure(format!("bad request: {e}")))
+    b.body(Full::new(body))
+        .map_err(|e| Failure(format!("bad request: {e}")))
 }
 
 /// The label of a refused answer: status plus the error code of Saring's JSON error body.
@@ -366,13 +394,22 @@ async fn writer(ctx: Arc<Ctx>, id: usize) -> Stats {
         };
         let thread = thread_key(&ctx, key);
         let started = Instant::now();
-        let Some(challenge) = fetch_captcha(&ctx, &mut conn, &mut stats, &thread).await else { continue };
+        let Some(challenge) = fetch_captcha(&ctx, &mut conn, &mut stats, &thread).await else {
+            continue;
+        };
         let Some(answer) = saring::captcha::solve_question(&challenge.question) else {
-            stats.error(Kind::Captcha, format!("unsolvable question {:?}", challenge.question));
+            stats.error(
+                Kind::Captcha,
+                format!("unsolvable question {:?}", challenge.question),
+            );
             continue;
         };
         let name = NAMES[(id + rng.random_range(0..NAMES.len())) % NAMES.len()];
-        let email = format!("{}{}@contoh.id", name.to_lowercase().replace(' ', "."), rng.random_range(0..10_000));
+        let email = format!(
+            "{}{}@contoh.id",
+            name.to_lowercase().replace(' ', "."),
+            rng.random_range(0..10_000)
+        );
         let body = serde_json::json!({
             "author_name": name,
             "author_email": email,
@@ -418,8 +455,18 @@ async fn writer(ctx: Arc<Ctx>, id: usize) -> Stats {
     stats
 }
 
-async fn fetch_captcha(ctx: &Ctx, conn: &mut Conn, stats: &mut Stats, thread: &str) -> Option<Challenge> {
-    let req = match request(ctx, Method::GET, &format!("/api/v1/captcha?thread={thread}"), None) {
+async fn fetch_captcha(
+    ctx: &Ctx,
+    conn: &mut Conn,
+    stats: &mut Stats,
+    thread: &str,
+) -> Option<Challenge> {
+    let req = match request(
+        ctx,
+        Method::GET,
+        &format!("/api/v1/captcha?thread={thread}"),
+        None,
+    ) {
         Ok(r) => r,
         Err(Failure(f)) => {
             stats.error(Kind::Captcha, f);
@@ -459,13 +506,21 @@ async fn approve(ctx: &Ctx, conn: &mut Conn, stats: &mut Stats, id: &str, token:
         version: u64,
     }
     let t = Instant::now();
-    let detail = request(ctx, Method::GET, &format!("/api/v1/mod/comments/{id}"), None).map(|mut r| {
+    let detail = request(
+        ctx,
+        Method::GET,
+        &format!("/api/v1/mod/comments/{id}"),
+        None,
+    )
+    .map(|mut r| {
         r.headers_mut().insert(header::AUTHORIZATION, token.clone());
         r
     });
     let version = match detail {
         Ok(req) => match conn.send(req).await {
-            Ok(a) if a.status == StatusCode::OK => serde_json::from_slice::<Detail>(&a.body).ok().map(|d| d.version),
+            Ok(a) if a.status == StatusCode::OK => serde_json::from_slice::<Detail>(&a.body)
+                .ok()
+                .map(|d| d.version),
             Ok(a) => {
                 stats.error(Kind::Approve, format!("detail {}", refusal(&a)));
                 return;
@@ -485,13 +540,16 @@ async fn approve(ctx: &Ctx, conn: &mut Conn, stats: &mut Stats, id: &str, token:
         return;
     };
     let body = serde_json::json!({"action": "approve", "reason": "load test", "expected_version": version});
-    let req =
-        request(ctx, Method::POST, &format!("/api/v1/mod/comments/{id}/decision"), serde_json::to_vec(&body).ok()).map(
-            |mut r| {
-                r.headers_mut().insert(header::AUTHORIZATION, token.clone());
-                r
-            },
-        );
+    let req = request(
+        ctx,
+        Method::POST,
+        &format!("/api/v1/mod/comments/{id}/decision"),
+        serde_json::to_vec(&body).ok(),
+    )
+    .map(|mut r| {
+        r.headers_mut().insert(header::AUTHORIZATION, token.clone());
+        r
+    });
     match req {
         Ok(req) => match conn.send(req).await {
             Ok(a) if a.status == StatusCode::OK => stats.outcome(Kind::Approve, "200".into()),
@@ -519,7 +577,11 @@ async fn reader(ctx: Arc<Ctx>) -> Stats {
                 } else {
                     None
                 };
-                (Kind::Read200, format!("/api/v1/threads/{}/comments", thread_key(&ctx, key)), etag.map(|e| (key, e)))
+                (
+                    Kind::Read200,
+                    format!("/api/v1/threads/{}/comments", thread_key(&ctx, key)),
+                    etag.map(|e| (key, e)),
+                )
             }
         };
         let mut req = match request(&ctx, Method::GET, &path, None) {
@@ -580,7 +642,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: f64 = num.parse().map_err(|_| format!("cannot read the duration {s:?}"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("cannot read the duration {s:?}"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" => n,
@@ -589,7 +653,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     };
     let d = Duration::try_from_secs_f64(secs).map_err(|_| format!("bad duration {s:?}"))?;
     if d.is_zero() || d > MAX_DURATION {
-        return Err(format!("duration must be between 1 ms and {} s", MAX_DURATION.as_secs()));
+        return Err(format!(
+            "duration must be between 1 ms and {} s",
+            MAX_DURATION.as_secs()
+        ));
     }
     Ok(d)
 }
@@ -602,13 +669,19 @@ fn parse_target(target: &str) -> Result<(SocketAddr, String), String> {
     let authority = rest.split('/').next().unwrap_or("");
     let addr: SocketAddr = match authority.strip_prefix("localhost:") {
         Some(port) => {
-            let port: u16 = port.parse().map_err(|_| format!("bad port in {target:?}"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| format!("bad port in {target:?}"))?;
             SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
         }
-        None => authority.parse().map_err(|_| format!("the target needs an IP address and a port, got {target:?}"))?,
+        None => authority
+            .parse()
+            .map_err(|_| format!("the target needs an IP address and a port, got {target:?}"))?,
     };
     if !addr.ip().is_loopback() {
-        return Err(format!("refusing to load {addr}: only loopback targets are allowed"));
+        return Err(format!(
+            "refusing to load {addr}: only loopback targets are allowed"
+        ));
     }
     Ok((addr, authority.to_string()))
 }
@@ -619,7 +692,10 @@ fn ms(us: u64) -> f64 {
 
 fn report(args: &Args, stats: &Stats, elapsed: Duration) {
     let secs = elapsed.as_secs_f64().max(1e-9);
-    println!("{:<9} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>10}", "kind", "count", "per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "mean_bytes");
+    println!(
+        "{:<9} {:>9} {:>11} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "kind", "count", "per_s", "p50_ms", "p99_ms", "p999_ms", "max_ms", "mean_bytes"
+    );
     let mut requests = 0u64;
     for (kind, h) in &stats.latency {
         let n = h.len();
@@ -627,8 +703,12 @@ fn report(args: &Args, stats: &Stats, elapsed: Duration) {
             requests += n;
         }
         let mean_bytes = stats.bytes.get(kind).map_or(0, |b| b / n.max(1));
-        let (p50, p99, p999, max) =
-            (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max());
+        let (p50, p99, p999, max) = (
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+            h.max(),
+        );
         println!(
             "{:<9} {:>9} {:>11.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>10}",
             kind.name(),
@@ -708,8 +788,13 @@ fn run(args: &Args) -> Result<(), String> {
     if !(0.0..=1.0).contains(&args.conditional) {
         return Err("--conditional is a share between 0 and 1".into());
     }
-    if !saring::domain::input::is_valid_thread_key(&format!("{}-{}", args.thread_prefix, args.threads)) {
-        return Err("the thread prefix makes invalid thread keys (letters, digits, -_.: only)".into());
+    if !saring::domain::input::is_valid_thread_key(&format!(
+        "{}-{}",
+        args.thread_prefix, args.threads
+    )) {
+        return Err(
+            "the thread prefix makes invalid thread keys (letters, digits, -_.: only)".into(),
+        );
     }
     let url = match &args.url {
         Some(u) if u.starts_with('/') => Some(u.clone()),
@@ -719,12 +804,19 @@ fn run(args: &Args) -> Result<(), String> {
                 return Err("--url must point at the --target server".into());
             }
             let path = &u["http://".len() + url_authority.len()..];
-            Some(if path.is_empty() { "/".to_string() } else { path.to_string() })
+            Some(if path.is_empty() {
+                "/".to_string()
+            } else {
+                path.to_string()
+            })
         }
         None => None,
     };
     let approve = match &args.approve_token {
-        Some(t) => Some(HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| "the token is not a header value")?),
+        Some(t) => Some(
+            HeaderValue::from_str(&format!("Bearer {t}"))
+                .map_err(|_| "the token is not a header value")?,
+        ),
         None => None,
     };
     let host = HeaderValue::from_str(&authority).map_err(|_| "bad target authority")?;
@@ -770,7 +862,10 @@ fn run(args: &Args) -> Result<(), String> {
             args.readers,
             args.threads,
             args.thread_prefix,
-            ctx.url.as_deref().map(|u| format!(" url {u}")).unwrap_or_default()
+            ctx.url
+                .as_deref()
+                .map(|u| format!(" url {u}"))
+                .unwrap_or_default()
         );
         report(args, &total, elapsed);
         Ok(())
