@@ -12,7 +12,8 @@
 # Everything listens on 127.0.0.1 and every process it starts is stopped at the end.
 #
 # Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
-# SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_RSS=1, SKIP_BUILD=1,
+# SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_BENCH=1, SKIP_RSS=1,
+# SKIP_BUILD=1, RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
 # CARGO_TARGET_DIR (target), KEEP=1 keeps the work folder.
 set -euo pipefail
 
@@ -96,6 +97,7 @@ say "machine: $(nproc) cores, $(uname -sr); load before: $(uptime | sed 's/.*loa
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 
 # ---- throughput and latency -------------------------------------------------------------------
+if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
 start_saring "$WORK/data-bench"
 say "saring $SARING_URL (pid $SARING_PID)"
 
@@ -134,6 +136,7 @@ loadgen --target "$SARING_URL" --writers "$WRITERS" --readers "$READERS" --threa
     --thread-prefix page --conditional 0 --duration "$DURATION" --label mixed
 say "saring memory after the throughput runs: $(rss "$SARING_PID")"
 stop_pid "$SARING_PID"
+fi
 
 # ---- memory ---------------------------------------------------------------------------------------
 if [[ "${SKIP_RSS:-0}" != 1 ]]; then
@@ -161,16 +164,18 @@ if [[ "${SKIP_RSS:-0}" != 1 ]]; then
 fi
 
 # ---- summary ----------------------------------------------------------------------------------------
-READS=$(result reads read_200 per_s)
-BARE=$(result bare url per_s)
 say "summary (load after: $(uptime | sed 's/.*load average: //'))"
 {
-    echo "reader flow:   $(result flow total stored_per_s) comments/s stored ($WRITERS writers); flow p50 $(result flow flow p50_ms) ms, p99 $(result flow flow p99_ms) ms"
-    echo "thread reads:  $READS req/s, p50 $(result reads read_200 p50_ms) ms, p99 $(result reads read_200 p99_ms) ms, p99.9 $(result reads read_200 p999_ms) ms ($READERS connections, $BODY_BYTES-byte pages)"
-    echo "bare axum:     $BARE req/s, p50 $(result bare url p50_ms) ms, p99 $(result bare url p99_ms) ms (same body size, same client)"
-    echo "ratio:         $(awk -v a="$READS" -v b="$BARE" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }') of bare axum"
-    echo "revalidating:  $(result reads_cond total requests_per_s) req/s with half If-None-Match (304 p99 $(result reads_cond read_304 p99_ms) ms)"
-    echo "mixed:         $(result mixed read_200 per_s) reads/s (p99 $(result mixed read_200 p99_ms) ms) + $(result mixed total stored_per_s) comments/s"
+    if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
+        READS=$(result reads read_200 per_s)
+        BARE=$(result bare url per_s)
+        echo "reader flow:   $(result flow total stored_per_s) comments/s stored ($WRITERS writers); flow p50 $(result flow flow p50_ms) ms, p99 $(result flow flow p99_ms) ms"
+        echo "thread reads:  $READS req/s, p50 $(result reads read_200 p50_ms) ms, p99 $(result reads read_200 p99_ms) ms, p99.9 $(result reads read_200 p999_ms) ms ($READERS connections, $BODY_BYTES-byte pages)"
+        echo "bare axum:     $BARE req/s, p50 $(result bare url p50_ms) ms, p99 $(result bare url p99_ms) ms (same body size, same client)"
+        echo "ratio:         $(awk -v a="$READS" -v b="$BARE" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }') of bare axum"
+        echo "revalidating:  $(result reads_cond total requests_per_s) req/s with half If-None-Match (304 p99 $(result reads_cond read_304 p99_ms) ms)"
+        echo "mixed:         $(result mixed read_200 per_s) reads/s (p99 $(result mixed read_200 p99_ms) ms) + $(result mixed total stored_per_s) comments/s"
+    fi
     if [[ "${SKIP_RSS:-0}" != 1 ]]; then
         echo "memory, $RSS_COMMENTS comments / $RSS_THREADS threads: stored $RSS_SEEDED; read $RSS_READ; restarted+read $RSS_RESTART"
     fi
