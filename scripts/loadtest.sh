@@ -60,7 +60,8 @@ rss() { # PID -> "VmRSS=... VmHWM=..." in MiB
 
 # Starts the server on DATA_DIR; sets SARING_PID and SARING_URL. Waits for the "listening" line.
 start_saring() {
-    local data=$1 out="$WORK/saring.$RANDOM.out"
+    STARTS=$((${STARTS:-0} + 1))
+    local data=$1 out="$WORK/saring.$STARTS.out"
     SARING_RATE_LIMITS=off SARING_MODERATOR_TOKENS="loadtest:$MOD_TOKEN" SARING_LOG=warn \
         "$BIN/saring" serve --listen 127.0.0.1:0 --data-dir "$data" >"$out" 2>>"$WORK/saring.err" &
     SARING_PID=$!
