@@ -13,7 +13,7 @@
 #
 # Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
 # SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_BENCH=1, SKIP_RSS=1,
-# SKIP_BUILD=1, RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
+# SKIP_BUILD=1, SARING_BIN (another saring binary to measure, e.g. a patched build), RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
 # CARGO_TARGET_DIR (target), KEEP=1 keeps the work folder.
 set -euo pipefail
 
@@ -91,7 +91,8 @@ fi
 # Copies, so a build running elsewhere on the same target folder cannot swap them mid-run.
 BIN="$WORK/bin"
 mkdir -p "$BIN"
-cp "$TARGET_DIR/release/saring" "$TARGET_DIR/release/examples/loadgen" "$TARGET_DIR/release/examples/bare_axum" "$BIN/"
+cp "${SARING_BIN:-$TARGET_DIR/release/saring}" "$BIN/saring"
+cp "$TARGET_DIR/release/examples/loadgen" "$TARGET_DIR/release/examples/bare_axum" "$BIN/"
 MOD_TOKEN="loadtest-$RANDOM$RANDOM$RANDOM"
 
 say "machine: $(nproc) cores, $(uname -sr); load before: $(uptime | sed 's/.*load average: //')"
