@@ -8,7 +8,7 @@
 #      same size at 64 connections, and prints the ratio;
 #   6. on a second fresh server, stores 100,000 comments over 10,000 threads and reports the
 #      server's memory (VmRSS / VmHWM) after seeding, after reading every thread, and after a
-#      restart.
+#      restart; then runs the reader flow again on that grown store.
 # Everything listens on 127.0.0.1 and every process it starts is stopped at the end.
 #
 # Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
@@ -162,6 +162,9 @@ if [[ "${SKIP_RSS:-0}" != 1 ]]; then
     RSS_RESTART=$(rss "$SARING_PID")
     say "after restart and reading the threads: $RSS_RESTART"
     say "store on disk: $(du -sh "$WORK/data-rss" | cut -f1)"
+    say "reader flow on the store of $RSS_COMMENTS comments: $WRITERS writers for $DURATION"
+    loadgen --target "$SARING_URL" --writers "$WRITERS" --threads 100 --thread-prefix flow \
+        --duration "$DURATION" --label flow_big
     stop_pid "$SARING_PID"
 fi
 
@@ -179,6 +182,7 @@ say "summary (load after: $(uptime | sed 's/.*load average: //'))"
         echo "mixed:         $(result mixed read_200 per_s) reads/s (p99 $(result mixed read_200 p99_ms) ms) + $(result mixed total stored_per_s) comments/s"
     fi
     if [[ "${SKIP_RSS:-0}" != 1 ]]; then
+        echo "flow at scale: $(result flow_big total stored_per_s) comments/s stored with $RSS_COMMENTS comments already stored; post p99 $(result flow_big post p99_ms) ms, p99.9 $(result flow_big post p999_ms) ms"
         echo "memory, $RSS_COMMENTS comments / $RSS_THREADS threads: stored $RSS_SEEDED; read $RSS_READ; restarted+read $RSS_RESTART"
     fi
 } | tee -a "$LOG"
