@@ -152,15 +152,12 @@ async fn record_policy_changes(service: Arc<Service>) {
     }
 }
 
-/// Drops idle limiter keys every minute so a flood of distinct addresses cannot grow memory.
+/// Drops idle limiter keys and expired burned tokens every 30 s so a flood of distinct addresses cannot grow memory.
 async fn prune_limiters(service: Arc<Service>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        if let Some(l) = service.limits() {
-            l.retain_recent();
-            l.record_metrics();
-        }
+        service.prune();
     }
 }
 

@@ -87,8 +87,10 @@ fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
             "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
         ),
         _ => {
+            // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
+            let status = if status == StatusCode::UNPROCESSABLE_ENTITY { status } else { StatusCode::BAD_REQUEST };
             let mut e = ApiError::new(
-                StatusCode::BAD_REQUEST,
+                status,
                 "invalid_body",
                 lang,
                 "Isi permintaan tidak dapat dibaca",

@@ -2,19 +2,17 @@
 //! asks the decider, appends with the expected revision and waits for the projections, so the
 //! HTTP layer only translates requests and answers.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use parking_lot::Mutex;
 use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::captcha::{Captcha, CaptchaError, Challenge};
+use crate::captcha::{BurnedTokens, Captcha, CaptchaError, Challenge};
 use crate::config::ThreadSettings;
 use crate::domain::comment::{self, CommentCommand, CommentError, CommentState, SubmitContext};
 use crate::domain::input::{self, FieldErrors, RawSubmission};
@@ -36,8 +34,6 @@ pub use view::View;
 
 /// How long a write waits for the projections to include it before answering anyway.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
-/// Burned captcha nonces remembered at most; beyond it the oldest expired ones are dropped.
-const MAX_BURNED: usize = 200_000;
 /// Events of one comment stream read at most (a comment has a handful; reports are bounded by it).
 const MAX_STREAM_EVENTS: usize = 10_000;
 
@@ -204,9 +200,9 @@ pub struct Service {
     captcha: Captcha,
     limits: Option<Limiters>,
     threads: ThreadSettings,
-    /// Nonces of tokens that met a wrong answer, until they expire: a wrong answer burns the
-    /// token, so guessing through 0..100 with one token does not work.
-    burned: Mutex<HashMap<[u8; 16], DateTime<Utc>>>,
+    /// Tokens that met a wrong answer, until they expire: a wrong answer burns the token, so
+    /// guessing through 0..100 with one token does not work.
+    burned: BurnedTokens,
     reporter_key: [u8; 32],
 }
 
@@ -221,7 +217,7 @@ impl Service {
         threads: ThreadSettings,
         reporter_key: [u8; 32],
     ) -> Service {
-        Service { store, view, policy, captcha, limits, threads, burned: Mutex::new(HashMap::new()), reporter_key }
+        Service { store, view, policy, captcha, limits, threads, burned: BurnedTokens::default(), reporter_key }
     }
 
     /// The read side.
@@ -237,6 +233,15 @@ impl Service {
     /// The policy handle (for reloads).
     pub fn policy(&self) -> &Arc<PolicyHandle> {
         &self.policy
+    }
+
+    /// Forgets expired burned tokens and idle rate-limit keys; called on a timer.
+    pub fn prune(&self) {
+        self.burned.purge(Utc::now());
+        if let Some(l) = &self.limits {
+            l.retain_recent();
+            l.record_metrics();
+        }
     }
 
     /// The rate limiters, if enabled.
@@ -260,22 +265,6 @@ impl Service {
 
     fn fresh_challenge(&self, thread: Option<&str>, lang: Lang) -> Challenge {
         self.captcha.issue(Utc::now(), thread, lang, &mut rand::rng())
-    }
-
-    fn is_burned(&self, nonce: &[u8; 16]) -> bool {
-        self.burned.lock().contains_key(nonce)
-    }
-
-    fn burn(&self, nonce: [u8; 16], until: DateTime<Utc>) {
-        let mut burned = self.burned.lock();
-        if burned.len() >= MAX_BURNED {
-            let now = Utc::now();
-            burned.retain(|_, exp| *exp > now);
-            if burned.len() >= MAX_BURNED {
-                burned.clear();
-            }
-        }
-        burned.insert(nonce, until);
     }
 
     /// The full reader flow: input rules, captcha, rate limits, screening, decide, append.
@@ -311,21 +300,15 @@ impl Service {
 
         let now = Utc::now();
         let thread_for_challenge = Some(req.thread.as_str());
-        let solved = match self.captcha.verify(&req.captcha_token, &req.captcha_answer, &req.thread, now) {
-            Ok(s) if self.is_burned(&s.nonce) => {
-                refuse("captcha");
-                return Err(SubmitError::Captcha {
-                    error: CaptchaError::WrongAnswer,
-                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-                });
-            }
-            Ok(s) => s,
+        let solved = match self.captcha.verify_and_burn(
+            &req.captcha_token,
+            &req.captcha_answer,
+            &req.thread,
+            now,
+            &self.burned,
+        ) {
+            Ok(solved) => solved,
             Err(error) => {
-                if matches!(error, CaptchaError::WrongAnswer)
-                    && let Some((nonce, expires)) = self.captcha.peek_nonce(&req.captcha_token)
-                {
-                    self.burn(nonce, expires);
-                }
                 refuse("captcha");
                 return Err(SubmitError::Captcha {
                     error,

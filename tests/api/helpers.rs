@@ -1,7 +1,6 @@
 //! Starting a real server per test, and the few HTTP calls every test makes.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use saring::app::Application;
@@ -68,6 +67,19 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
             .await;
     });
     TestApp { base, client: reqwest::Client::new(), dir, stop: Some(stop), handle: Some(handle) }
+}
+
+impl TestApp {
+    /// A client for a server that runs elsewhere (a child process); `dir` is unused.
+    pub fn external(base: &str) -> TestApp {
+        TestApp {
+            base: format!("http://{base}").replace("http://http://", "http://"),
+            client: reqwest::Client::new(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            stop: None,
+            handle: None,
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -191,21 +203,4 @@ pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     format!("pembaca{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Polls `check` until it returns true or the deadline passes.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
