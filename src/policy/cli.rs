@@ -1,0 +1,1 @@
+//! Bodies of `saring policy check` and `saring policy test`.
