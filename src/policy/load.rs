@@ -107,6 +107,8 @@ struct RuleFile {
     at_least: Option<u32>,
     #[serde(default)]
     of: Vec<Spanned<String>>,
+    #[serde(default)]
+    none_of: Vec<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -540,6 +542,7 @@ impl Loader {
                 let all_of = resolve(&def.all_of)?;
                 let any_of = resolve(&def.any_of)?;
                 let of = resolve(&def.of)?;
+                let none_of = resolve(&def.none_of)?;
                 if all_of.is_empty() && any_of.is_empty() && of.is_empty() {
                     return Err(self.err(idx, at_id, format!("rule {id}: meta needs all_of, any_of or at_least with of")));
                 }
@@ -547,7 +550,7 @@ impl Loader {
                 if !of.is_empty() && (at_least == 0 || at_least > of.len()) {
                     return Err(self.err(idx, at_id, format!("rule {id}: at_least must be between 1 and the length of `of`")));
                 }
-                Kind::Meta { all_of, any_of, at_least, of }
+                Kind::Meta { all_of, any_of, at_least, of, none_of }
             }
             other => {
                 return Err(self.err(idx, def.kind.span().start, format!("unknown kind {other:?}; see docs/policy.md for the kinds")));
@@ -590,8 +593,8 @@ fn find_cycle(rules: &[Rule], i: usize, state: &mut [u8]) -> Option<usize> {
         _ => {}
     }
     state[i] = 1;
-    if let Kind::Meta { all_of, any_of, of, .. } = &rules[i].kind {
-        let deps: HashSet<usize> = all_of.iter().chain(any_of).chain(of).copied().collect();
+    if let Kind::Meta { all_of, any_of, of, none_of, .. } = &rules[i].kind {
+        let deps: HashSet<usize> = all_of.iter().chain(any_of).chain(of).chain(none_of).copied().collect();
         for d in deps {
             if let Some(c) = find_cycle(rules, d, state) {
                 return Some(c);

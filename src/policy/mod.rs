@@ -343,8 +343,9 @@ impl Policy {
         let body = texts.iter().find(|(f, _)| *f == Field::Body).map(|(_, n)| n);
         self.match_others(input, body, &mut hits);
         for &i in &self.meta_order {
-            if let Kind::Meta { all_of, any_of, at_least, of } = &self.rules[i].kind {
-                let all = all_of.iter().all(|&d| hits[d].is_some());
+            if let Kind::Meta { all_of, any_of, at_least, of, none_of } = &self.rules[i].kind {
+                let none = none_of.iter().all(|&d| hits[d].is_none());
+                let all = none && all_of.iter().all(|&d| hits[d].is_some());
                 let any = any_of.is_empty() || any_of.iter().any(|&d| hits[d].is_some());
                 let least = of.is_empty() || of.iter().filter(|&&d| hits[d].is_some()).count() >= *at_least;
                 if all && any && least {
@@ -754,8 +755,8 @@ fn meta_order(rules: &[Rule]) -> Vec<usize> {
             return;
         }
         seen[i] = true;
-        if let Kind::Meta { all_of, any_of, of, .. } = &rules[i].kind {
-            for &d in all_of.iter().chain(any_of).chain(of) {
+        if let Kind::Meta { all_of, any_of, of, none_of, .. } = &rules[i].kind {
+            for &d in all_of.iter().chain(any_of).chain(of).chain(none_of) {
                 visit(rules, d, seen, out);
             }
             out.push(i);

@@ -108,7 +108,13 @@ fn decode_html(s: &str) -> Vec<Piece> {
         if b == b'<'
             && let Some(len) = tag_len(&s[i..])
         {
-            out.push(Piece { c: ' ', start: i as u32, end: (i + len) as u32 });
+            let (start, end) = (i as u32, (i + len) as u32);
+            out.push(Piece { c: ' ', start, end });
+            // A link's target is part of what the author posted: keep it visible to link rules.
+            if let Some(href) = href(&s[i..i + len]) {
+                out.extend(href.chars().map(|c| Piece { c, start, end }));
+                out.push(Piece { c: ' ', start, end });
+            }
             i += len;
             continue;
         }
@@ -148,6 +154,25 @@ fn tag_len(s: &str) -> Option<usize> {
         return None;
     }
     Some(close + 1)
+}
+
+/// The `href` value of an anchor tag, entities decoded.
+fn href(tag: &str) -> Option<String> {
+    let lower = tag.get(..tag.len().min(2048))?.to_ascii_lowercase();
+    if !lower.starts_with("<a ") {
+        return None;
+    }
+    let p = lower.find("href=")? + 5;
+    let rest = &tag[p..];
+    let (quote, rest) = match rest.chars().next()? {
+        q @ ('"' | '\'') => (Some(q), &rest[1..]),
+        _ => (None, rest),
+    };
+    let end = rest
+        .find(|c: char| Some(c) == quote || (quote.is_none() && (c.is_whitespace() || c == '>')))
+        .unwrap_or(rest.len());
+    let url = html_escape::decode_html_entities(&rest[..end]).into_owned();
+    (!url.is_empty()).then_some(url)
 }
 
 /// Length of an entity (`&amp;`, `&#39;`, `&#x27;`) at the start of `s`, if it looks like one.
@@ -441,6 +466,8 @@ mod tests {
         // An entity that decodes to a tag is text, not a tag: decoding happens once.
         assert_eq!(n("&lt;b&gt;x"), "<b>x");
         assert_eq!(n("a < b and c > d"), "a < b and c > d");
+        // Anchor targets stay visible, so a link hidden behind a word is still a link.
+        assert_eq!(n("<a href=\"http://x.example/?a=1&amp;b=2\">2:19</a> best"), "http://x.example/?a=1&b=2 2:19 best");
     }
 
     #[test]

@@ -192,7 +192,7 @@ pub enum Kind {
     /// A phone number.
     Phone,
     /// A combination of other rules.
-    Meta { all_of: Vec<usize>, any_of: Vec<usize>, at_least: usize, of: Vec<usize> },
+    Meta { all_of: Vec<usize>, any_of: Vec<usize>, at_least: usize, of: Vec<usize>, none_of: Vec<usize> },
 }
 
 impl Kind {
