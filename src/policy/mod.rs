@@ -628,12 +628,39 @@ fn extract_links(body: &Normalized, own: &DomainSet) -> Vec<Link> {
     let mut out = Vec::new();
     for l in finder.links(&body.text).take(MAX_LINKS) {
         let Some(host) = url_host(l.as_str()) else { continue };
-        if own.matches(&host) {
+        let explicit = l.as_str().contains("://") || l.as_str().starts_with("www.");
+        if own.matches(&host) || !(explicit || plausible_bare_host(&host)) {
             continue;
         }
         out.push(Link { host, span: body.original_span(l.start(), l.end()) });
     }
     out
+}
+
+/// Generic top-level domains accepted in links written without `http://` or `www.`.
+const BARE_TLDS: &[&str] = &[
+    "com", "net", "org", "info", "biz", "xyz", "top", "site", "online", "club", "vip", "bet",
+    "casino", "poker", "live", "store", "shop", "app", "dev", "link", "click", "pro", "win",
+    "fun", "icu", "buzz", "lol", "asia", "mobi", "tv", "io", "ly", "gl", "gy", "me", "cc",
+    "tk", "ml", "ga", "cf", "gq", "ws", "to", "sh", "ee", "bio", "page", "blog", "news",
+    "website", "space", "tech", "world", "today", "cyou", "sbs", "monster", "bond", "cfd",
+];
+
+/// Whether a host written without scheme is plausibly a real one, not "2.126.521.750" or
+/// "great.this" (sentences typed without a space after the full stop).
+fn plausible_bare_host(host: &str) -> bool {
+    let tld = host.rsplit('.').next().unwrap_or("");
+    if host.starts_with("xn--") || tld.starts_with("xn--") {
+        return true;
+    }
+    if !tld.bytes().all(|b| b.is_ascii_lowercase()) {
+        return false;
+    }
+    if tld.len() == 2 {
+        // A country code; "ha.ha.ha" is laughter, not a host.
+        return host.split('.').any(|l| l.len() >= 3);
+    }
+    BARE_TLDS.contains(&tld)
 }
 
 /// The host of a URL (with or without scheme), in ASCII (punycode) form.
