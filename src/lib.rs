@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod captcha;
+pub mod http;
 pub mod i18n;
 pub mod limits;
 pub mod policy;
