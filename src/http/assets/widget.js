@@ -436,6 +436,9 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     function loadCaptcha(focus) {
       if (st.capLoading) return;
       st.capLoading = true;
+      // Blank the old question so nobody answers a challenge that is being replaced.
+      qBefore.textContent = "…";
+      qAfter.textContent = "";
       api("GET", "/api/v1/captcha?lang=" + lang + "&thread=" + encodeURIComponent(key)).then(function (r) {
         if (r.ok) {
           showCaptcha(r.data);
