@@ -1,1 +1,1005 @@
-//! (being written)
+//! The arithmetic captcha: a fill-in-the-blank sum such as `[ ] − 3 = 3`, as on the seed page,
+//! carried in a signed, stateless token.
+//!
+//! Nothing is stored when a challenge is issued. The token holds everything needed to check the
+//! answer later (a random nonce, issue and expiry times, a keyed hash of the answer and, when the
+//! challenge was fetched for one article, a hash of its thread key), authenticated with
+//! HMAC-SHA256 under a secret only the server knows. Several replicas sharing the secret can
+//! verify each other's tokens. A token is good for one comment: the comment id is derived from
+//! its nonce ([`comment_id_from_nonce`]) and the store refuses a second stream with that id.
+//!
+//! The clock is never read here: issue and verify take `now` as data, so tests and replicas agree.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretBox};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::i18n::Lang;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Name of the secret key file inside the data folder.
+pub const KEY_FILE: &str = "captcha.key";
+/// Version byte at the start of every token; bump it when the layout changes.
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 16;
+const ANSWER_TAG_LEN: usize = 16;
+const THREAD_TAG_LEN: usize = 16;
+const MAC_LEN: usize = 32;
+/// version | nonce | issued ms | expires ms | answer tag | thread flag | thread tag
+const BODY_LEN: usize = 1 + NONCE_LEN + 8 + 8 + ANSWER_TAG_LEN + 1 + THREAD_TAG_LEN;
+const TOKEN_LEN: usize = BODY_LEN + MAC_LEN;
+/// Tokens are 131 characters; anything much longer is refused before decoding.
+const MAX_TOKEN_CHARS: usize = 256;
+/// Answers are at most a few digits; longer input is refused before looking at it.
+const MAX_ANSWER_BYTES: usize = 64;
+/// Operands above this would make products that no reader wants to compute (and could overflow).
+const OPERAND_CEILING: u32 = 1000;
+
+/// Namespace of the v5 UUIDs that [`comment_id_from_nonce`] derives.
+const COMMENT_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_9a47_4d5e_b0c8_51e2_7f0a_93d4);
+
+/// An arithmetic operation a challenge may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// `+`
+    Add,
+    /// `−` (U+2212); the result is never negative.
+    Sub,
+    /// `×` (U+00D7)
+    Mul,
+}
+
+impl Op {
+    /// The symbol shown in the question.
+    pub fn symbol(self) -> char {
+        match self {
+            Op::Add => '+',
+            Op::Sub => '\u{2212}',
+            Op::Mul => '\u{00D7}',
+        }
+    }
+
+    fn word(self, lang: Lang) -> &'static str {
+        match self {
+            Op::Add => lang.pick("ditambah", "plus"),
+            Op::Sub => lang.pick("dikurangi", "minus"),
+            Op::Mul => lang.pick("dikali", "times"),
+        }
+    }
+}
+
+/// How challenges are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptchaConfig {
+    /// Smallest operand (default 1).
+    pub min_operand: u32,
+    /// Largest operand (default 10, as small sums are what a reader solves in a glance; capped
+    /// at 1000).
+    pub max_operand: u32,
+    /// How long a challenge stays valid (default 10 minutes: long enough to write a comment,
+    /// short enough that harvested tokens go stale).
+    pub ttl: Duration,
+    /// Operations to choose from (default all three; an empty list means all three).
+    pub operations: Vec<Op>,
+}
+
+impl Default for CaptchaConfig {
+    fn default() -> Self {
+        CaptchaConfig {
+            min_operand: 1,
+            max_operand: 10,
+            ttl: Duration::from_secs(600),
+            operations: vec![Op::Add, Op::Sub, Op::Mul],
+        }
+    }
+}
+
+impl CaptchaConfig {
+    /// The same settings made safe to use: operands ordered and capped, at least one operation,
+    /// a TTL of at least one second and at most a day.
+    fn normalised(mut self) -> Self {
+        self.min_operand = self.min_operand.min(OPERAND_CEILING);
+        self.max_operand = self.max_operand.min(OPERAND_CEILING);
+        if self.min_operand > self.max_operand {
+            std::mem::swap(&mut self.min_operand, &mut self.max_operand);
+        }
+        if self.operations.is_empty() {
+            self.operations = CaptchaConfig::default().operations;
+        }
+        self.ttl = self
+            .ttl
+            .clamp(Duration::from_secs(1), Duration::from_secs(86_400));
+        self
+    }
+}
+
+/// A challenge as sent to the reader (`GET /api/v1/captcha`).
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Challenge {
+    /// The signed token to send back with the answer.
+    pub token: String,
+    /// The sum with its blank, e.g. `[ ] − 3 = 3`.
+    pub question: String,
+    /// The same question as a sentence for screen readers, in the requested language.
+    pub prompt: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+    /// When the token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A correctly answered challenge: what the submission records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Solved {
+    /// The token's nonce, from which the comment id derives.
+    pub nonce: [u8; NONCE_LEN],
+    /// When the challenge was issued.
+    pub issued_at: DateTime<Utc>,
+    /// Milliseconds from issue to answer (0 if the issuing replica's clock ran ahead); very short
+    /// times are a bot signal for the policy engine.
+    pub solve_time_ms: u64,
+}
+
+impl Solved {
+    /// The id of the comment this solved challenge may create.
+    pub fn comment_id(&self) -> Uuid {
+        comment_id_from_nonce(&self.nonce)
+    }
+}
+
+/// Why a captcha was refused, or why the secret could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptchaError {
+    /// The token is not one of ours: wrong length, encoding or version.
+    #[error("the captcha token is malformed")]
+    Malformed,
+    /// The token was altered or signed with another secret.
+    #[error("the captcha token's signature is invalid")]
+    BadSignature,
+    /// The token is older than its time to live.
+    #[error("the captcha has expired")]
+    Expired,
+    /// The answer is not the missing number (or not a number at all).
+    #[error("the captcha answer is wrong")]
+    WrongAnswer,
+    /// The token was issued for another thread than the one posted to.
+    #[error("the captcha was issued for another thread")]
+    WrongThread,
+    /// The key file could not be read or written.
+    #[error("captcha key file {path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key file exists but does not hold 32 bytes in hex.
+    #[error("captcha key file {path} does not hold a 32-byte key in hex")]
+    BadKeyFile {
+        /// The file concerned.
+        path: PathBuf,
+    },
+}
+
+impl CaptchaError {
+    /// A short stable name, for error codes and metric labels.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaptchaError::Malformed => "captcha_malformed",
+            CaptchaError::BadSignature => "captcha_bad_signature",
+            CaptchaError::Expired => "captcha_expired",
+            CaptchaError::WrongAnswer => "captcha_wrong_answer",
+            CaptchaError::WrongThread => "captcha_wrong_thread",
+            CaptchaError::Io { .. } => "captcha_key_io",
+            CaptchaError::BadKeyFile { .. } => "captcha_bad_key_file",
+        }
+    }
+}
+
+/// Issues and verifies challenges under one secret.
+pub struct Captcha {
+    /// Keys for the answer hash and the token MAC, derived from the secret so that neither use can
+    /// be mistaken for the other.
+    answer_key: SecretBox<[u8; 32]>,
+    token_key: SecretBox<[u8; 32]>,
+    config: CaptchaConfig,
+}
+
+impl fmt::Debug for Captcha {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Captcha")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sum with one blank, before it is written down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sum {
+    a: u32,
+    op: Op,
+    b: u32,
+    c: u32,
+    blank: Blank,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Blank {
+    First,
+    Second,
+    Result,
+}
+
+impl Sum {
+    fn generate(config: &CaptchaConfig, rng: &mut impl Rng) -> Sum {
+        let ops = &config.operations;
+        let op = ops
+            .get(rng.random_range(0..ops.len().max(1)))
+            .copied()
+            .unwrap_or(Op::Add);
+        let range = config.min_operand..=config.max_operand;
+        let mut a = rng.random_range(range.clone());
+        let mut b = rng.random_range(range);
+        if op == Op::Sub && a < b {
+            std::mem::swap(&mut a, &mut b);
+        }
+        // Operands are capped at 1000, so none of these overflow or go below zero.
+        let c = match op {
+            Op::Add => a + b,
+            Op::Sub => a - b,
+            Op::Mul => a * b,
+        };
+        let mut blank = match rng.random_range(0..3u8) {
+            0 => Blank::First,
+            1 => Blank::Second,
+            _ => Blank::Result,
+        };
+        // `[ ] × 0 = 0` has no single answer.
+        if op == Op::Mul
+            && ((blank == Blank::First && b == 0) || (blank == Blank::Second && a == 0))
+        {
+            blank = Blank::Result;
+        }
+        Sum { a, op, b, c, blank }
+    }
+
+    fn answer(&self) -> u32 {
+        match self.blank {
+            Blank::First => self.a,
+            Blank::Second => self.b,
+            Blank::Result => self.c,
+        }
+    }
+
+    fn question(&self) -> String {
+        let show = |n: u32, here: Blank| {
+            if self.blank == here {
+                "[ ]".to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        format!(
+            "{} {} {} = {}",
+            show(self.a, Blank::First),
+            self.op.symbol(),
+            show(self.b, Blank::Second),
+            show(self.c, Blank::Result)
+        )
+    }
+
+    /// "What minus 3 equals 3?" reads naturally aloud, unlike a bracket pair.
+    fn prompt(&self, lang: Lang) -> String {
+        let what = lang.pick("berapa", "what");
+        let show = |n: u32, here: Blank| {
+            if self.blank == here {
+                what.to_string()
+            } else {
+                n.to_string()
+            }
+        };
+        let sentence = format!(
+            "{} {} {} {} {}?",
+            show(self.a, Blank::First),
+            self.op.word(lang),
+            show(self.b, Blank::Second),
+            lang.pick("sama dengan", "equals"),
+            show(self.c, Blank::Result)
+        );
+        let mut chars = sentence.chars();
+        let capitalised: String = match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => String::new(),
+        };
+        format!(
+            "{capitalised} {}",
+            lang.pick(
+                "Tulis jawabannya dengan angka.",
+                "Type the answer in digits."
+            )
+        )
+    }
+}
+
+impl Captcha {
+    /// A captcha signing with `secret` (use at least 32 random bytes, e.g. from
+    /// [`Captcha::load_or_create_secret`]; every replica must share it). The configuration is
+    /// normalised: operands ordered and capped at 1000, at least one operation.
+    pub fn new(secret: Vec<u8>, config: CaptchaConfig) -> Captcha {
+        let secret = SecretBox::<[u8]>::from(secret);
+        let derive = |label: &[u8]| {
+            let mut mac = hmac_with(secret.expose_secret());
+            mac.update(label);
+            SecretBox::new(Box::new(<[u8; 32]>::from(mac.finalize().into_bytes())))
+        };
+        Captcha {
+            answer_key: derive(b"saring captcha answer v1"),
+            token_key: derive(b"saring captcha token v1"),
+            config: config.normalised(),
+        }
+    }
+
+    /// The configuration in use (after normalisation).
+    pub fn config(&self) -> &CaptchaConfig {
+        &self.config
+    }
+
+    /// Reads the secret from `<data_dir>/captcha.key`, creating it (32 random bytes written as
+    /// hex, mode 0600) on first use, so tokens survive restarts. Safe against two processes
+    /// starting at once: the file appears whole or not at all, and the loser reads the winner's.
+    pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, CaptchaError> {
+        let path = data_dir.join(KEY_FILE);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CaptchaError::Io { path, source }
+        };
+        match fs::read_to_string(&path) {
+            Ok(text) => return decode_key(&text, &path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&path)(e)),
+        }
+        fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+        let mut key = [0u8; 32];
+        rand::rng().fill(&mut key);
+        let mut suffix = [0u8; 8];
+        rand::rng().fill(&mut suffix);
+        let tmp = data_dir.join(format!("{KEY_FILE}.{}.tmp", hex::encode(suffix)));
+        let written = write_private(&tmp, format!("{}\n", hex::encode(key)).as_bytes());
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+        // A hard link never replaces an existing file, so of two processes racing here exactly
+        // one key wins and both use it.
+        let linked = fs::hard_link(&tmp, &path);
+        let result = match linked {
+            Ok(()) => Ok(key.to_vec()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = fs::read_to_string(&path).map_err(io(&path))?;
+                decode_key(&text, &path)
+            }
+            // Some filesystems have no hard links; a rename is atomic too, only not exclusive.
+            Err(_) => match fs::rename(&tmp, &path) {
+                Ok(()) => Ok(key.to_vec()),
+                Err(e) => Err(io(&path)(e)),
+            },
+        };
+        let _ = fs::remove_file(&tmp);
+        if let Ok(dir) = fs::File::open(data_dir) {
+            let _ = dir.sync_all();
+        }
+        result
+    }
+
+    /// Makes a new challenge valid from `now` for the configured TTL, bound to `thread` when one
+    /// is given. `rng` supplies the sum and the nonce; use `rand::rng()` in production.
+    pub fn issue(
+        &self,
+        now: DateTime<Utc>,
+        thread: Option<&str>,
+        lang: Lang,
+        rng: &mut impl Rng,
+    ) -> Challenge {
+        self.issue_sum(now, thread, lang, rng).0
+    }
+
+    fn issue_sum(
+        &self,
+        now: DateTime<Utc>,
+        thread: Option<&str>,
+        lang: Lang,
+        rng: &mut impl Rng,
+    ) -> (Challenge, Sum) {
+        let sum = Sum::generate(&self.config, rng);
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce);
+        let ttl = TimeDelta::from_std(self.config.ttl).unwrap_or(TimeDelta::minutes(10));
+        let expires_at = now.checked_add_signed(ttl).unwrap_or(now);
+        let mut token = Vec::with_capacity(TOKEN_LEN);
+        token.push(VERSION);
+        token.extend_from_slice(&nonce);
+        token.extend_from_slice(&now.timestamp_millis().to_be_bytes());
+        token.extend_from_slice(&expires_at.timestamp_millis().to_be_bytes());
+        token.extend_from_slice(&self.answer_tag(&nonce, sum.answer()));
+        match thread {
+            Some(t) => {
+                token.push(1);
+                token.extend_from_slice(&thread_tag(t));
+            }
+            None => {
+                token.push(0);
+                token.extend_from_slice(&[0u8; THREAD_TAG_LEN]);
+            }
+        }
+        let mac = self.token_mac(&token);
+        token.extend_from_slice(&mac);
+        let challenge = Challenge {
+            token: URL_SAFE_NO_PAD.encode(&token),
+            question: sum.question(),
+            prompt: sum.prompt(lang),
+            expires_in: self.config.ttl.as_secs(),
+            expires_at,
+        };
+        (challenge, sum)
+    }
+
+    /// Checks a reader's `answer` to the challenge in `token`, posted to `thread` at `now`.
+    ///
+    /// The token must be well formed, signed with our secret, unexpired, and (if it named a
+    /// thread) issued for this one; the answer must be the missing number, written in ASCII or
+    /// fullwidth digits with any surrounding whitespace. Never panics, whatever the input.
+    pub fn verify(
+        &self,
+        token: &str,
+        answer: &str,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Solved, CaptchaError> {
+        let bytes = decode_token(token)?;
+        let (body, mac) = bytes.split_at(BODY_LEN);
+        if !bool::from(self.token_mac(body).ct_eq(mac)) {
+            return Err(CaptchaError::BadSignature);
+        }
+        let fields = Fields::parse(body).ok_or(CaptchaError::Malformed)?;
+        let issued_at =
+            DateTime::from_timestamp_millis(fields.issued_ms).ok_or(CaptchaError::Malformed)?;
+        if now.timestamp_millis() >= fields.expires_ms {
+            return Err(CaptchaError::Expired);
+        }
+        if fields.has_thread && !bool::from(thread_tag(thread).ct_eq(&fields.thread_tag)) {
+            return Err(CaptchaError::WrongThread);
+        }
+        let given = parse_answer(answer).ok_or(CaptchaError::WrongAnswer)?;
+        if !bool::from(
+            self.answer_tag(&fields.nonce, given)
+                .ct_eq(&fields.answer_tag),
+        ) {
+            return Err(CaptchaError::WrongAnswer);
+        }
+        let solve_time_ms =
+            u64::try_from(now.timestamp_millis().saturating_sub(fields.issued_ms)).unwrap_or(0);
+        Ok(Solved {
+            nonce: fields.nonce,
+            issued_at,
+            solve_time_ms,
+        })
+    }
+
+    /// HMAC(answer key, nonce || answer), truncated: without the secret nobody can test the 100
+    /// or so possible answers against it.
+    fn answer_tag(&self, nonce: &[u8; NONCE_LEN], answer: u32) -> [u8; ANSWER_TAG_LEN] {
+        let mut mac = hmac_with(self.answer_key.expose_secret());
+        mac.update(nonce);
+        mac.update(&answer.to_be_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; ANSWER_TAG_LEN];
+        tag.copy_from_slice(&full[..ANSWER_TAG_LEN]);
+        tag
+    }
+
+    fn token_mac(&self, body: &[u8]) -> [u8; MAC_LEN] {
+        let mut mac = hmac_with(self.token_key.expose_secret());
+        mac.update(body);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+fn hmac_with(key: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so the error branch is never taken; it exists only so that
+    // no panic path is compiled in.
+    <HmacSha256 as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
+}
+
+fn thread_tag(thread: &str) -> [u8; THREAD_TAG_LEN] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"saring captcha thread v1\0");
+    hasher.update(thread.as_bytes());
+    let full = hasher.finalize();
+    let mut tag = [0u8; THREAD_TAG_LEN];
+    tag.copy_from_slice(&full[..THREAD_TAG_LEN]);
+    tag
+}
+
+fn decode_token(token: &str) -> Result<Vec<u8>, CaptchaError> {
+    let token = token.trim();
+    if token.len() > MAX_TOKEN_CHARS {
+        return Err(CaptchaError::Malformed);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| CaptchaError::Malformed)?;
+    if bytes.len() != TOKEN_LEN || bytes.first() != Some(&VERSION) {
+        return Err(CaptchaError::Malformed);
+    }
+    Ok(bytes)
+}
+
+/// The fields of an authenticated token body.
+struct Fields {
+    nonce: [u8; NONCE_LEN],
+    issued_ms: i64,
+    expires_ms: i64,
+    answer_tag: [u8; ANSWER_TAG_LEN],
+    has_thread: bool,
+    thread_tag: [u8; THREAD_TAG_LEN],
+}
+
+impl Fields {
+    fn parse(body: &[u8]) -> Option<Fields> {
+        let mut rest = body.get(1..)?;
+        let mut take = |n: usize| {
+            let (head, tail) = rest.split_at_checked(n)?;
+            rest = tail;
+            Some(head)
+        };
+        let nonce = take(NONCE_LEN)?.try_into().ok()?;
+        let issued_ms = i64::from_be_bytes(take(8)?.try_into().ok()?);
+        let expires_ms = i64::from_be_bytes(take(8)?.try_into().ok()?);
+        let answer_tag = take(ANSWER_TAG_LEN)?.try_into().ok()?;
+        let has_thread = match take(1)? {
+            [0] => false,
+            [1] => true,
+            _ => return None,
+        };
+        let thread_tag = take(THREAD_TAG_LEN)?.try_into().ok()?;
+        Some(Fields {
+            nonce,
+            issued_ms,
+            expires_ms,
+            answer_tag,
+            has_thread,
+            thread_tag,
+        })
+    }
+}
+
+/// Reads an answer: decimal digits (ASCII or fullwidth, as Japanese and Chinese keyboards type
+/// them) with optional surrounding whitespace. Signs, decimals, words or inner spaces are `None`.
+fn parse_answer(answer: &str) -> Option<u32> {
+    if answer.len() > MAX_ANSWER_BYTES {
+        return None;
+    }
+    let digits = answer.trim();
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for ch in digits.chars() {
+        let d = match ch {
+            '0'..='9' => u32::from(ch) - u32::from('0'),
+            '\u{FF10}'..='\u{FF19}' => u32::from(ch) - 0xFF10,
+            _ => return None,
+        };
+        value = value.checked_mul(10)?.checked_add(d)?;
+    }
+    Some(value)
+}
+
+fn decode_key(text: &str, path: &Path) -> Result<Vec<u8>, CaptchaError> {
+    match hex::decode(text.trim()) {
+        Ok(key) if key.len() == 32 => Ok(key),
+        _ => Err(CaptchaError::BadKeyFile {
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// The id of the comment created with a captcha whose token carried `nonce`: a v5 UUID, the same
+/// on every replica, so a replayed token maps to an existing stream and the store refuses it.
+pub fn comment_id_from_nonce(nonce: &[u8; 16]) -> Uuid {
+    Uuid::new_v5(&COMMENT_NAMESPACE, nonce)
+}
+
+/// Solves a question such as `[ ] − 3 = 3` the way a bot would, from its text alone; `None` when
+/// the text is not a sum with exactly one blank and one non-negative whole answer. Accepts the
+/// real symbols (`−`, `×`) and their ASCII stand-ins (`-`, `*`, `x`). The load generator and the
+/// tests use it, and it is a reminder that this captcha stops only untargeted bots.
+pub fn solve_question(question: &str) -> Option<i64> {
+    if question.len() > 256 {
+        return None;
+    }
+    let spaced = question.replace("[ ]", " ? ").replace("[]", " ? ");
+    let tokens: Vec<&str> = spaced.split_whitespace().collect();
+    let [a, op, b, "=", c] = tokens.as_slice() else {
+        return None;
+    };
+    let op = match *op {
+        "+" => Op::Add,
+        "\u{2212}" | "-" => Op::Sub,
+        "\u{00D7}" | "*" | "x" => Op::Mul,
+        _ => return None,
+    };
+    let number = |t: &str| -> Option<Option<i64>> {
+        if t == "?" {
+            return Some(None);
+        }
+        if t.is_empty() || t.len() > 9 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok().map(Some)
+    };
+    let (a, b, c) = (number(a)?, number(b)?, number(c)?);
+    let exact_div = |n: i64, d: i64| (d != 0 && n % d == 0).then(|| n / d);
+    let answer = match (op, a, b, c) {
+        (Op::Add, None, Some(b), Some(c)) => c - b,
+        (Op::Add, Some(a), None, Some(c)) => c - a,
+        (Op::Add, Some(a), Some(b), None) => a + b,
+        (Op::Sub, None, Some(b), Some(c)) => c + b,
+        (Op::Sub, Some(a), None, Some(c)) => a - c,
+        (Op::Sub, Some(a), Some(b), None) => a - b,
+        (Op::Mul, None, Some(b), Some(c)) => exact_div(c, b)?,
+        (Op::Mul, Some(a), None, Some(c)) => exact_div(c, a)?,
+        (Op::Mul, Some(a), Some(b), None) => a * b,
+        _ => return None,
+    };
+    (answer >= 0).then_some(answer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    fn captcha() -> Captcha {
+        Captcha::new(vec![7u8; 32], CaptchaConfig::default())
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_764_300_000, 0).unwrap()
+    }
+
+    fn issue(c: &Captcha, thread: Option<&str>, seed: u64) -> (Challenge, u32) {
+        let (ch, sum) = c.issue_sum(t0(), thread, Lang::En, &mut StdRng::seed_from_u64(seed));
+        (ch, sum.answer())
+    }
+
+    #[test]
+    fn seed_page_question_solves_to_six() {
+        assert_eq!(solve_question("[ ] \u{2212} 3 = 3"), Some(6));
+        assert_eq!(solve_question("[ ] - 3 = 3"), Some(6));
+        assert_eq!(solve_question("4 × [ ] = 12"), Some(3));
+        assert_eq!(solve_question("4 + 5 = [ ]"), Some(9));
+        assert_eq!(solve_question("[ ] × 5 = 12"), None);
+        assert_eq!(solve_question("[ ] × 0 = 0"), None);
+        assert_eq!(solve_question("3 − [ ] = 5"), None);
+        assert_eq!(solve_question("[ ] + [ ] = 5"), None);
+        assert_eq!(solve_question("1 + 2 = 3"), None);
+        assert_eq!(solve_question("hello"), None);
+    }
+
+    #[test]
+    fn prompts_read_as_sentences() {
+        let sum = Sum {
+            a: 6,
+            op: Op::Sub,
+            b: 3,
+            c: 3,
+            blank: Blank::First,
+        };
+        assert_eq!(sum.question(), "[ ] \u{2212} 3 = 3");
+        assert_eq!(
+            sum.prompt(Lang::Id),
+            "Berapa dikurangi 3 sama dengan 3? Tulis jawabannya dengan angka."
+        );
+        assert_eq!(
+            sum.prompt(Lang::En),
+            "What minus 3 equals 3? Type the answer in digits."
+        );
+        let product = Sum {
+            a: 4,
+            op: Op::Mul,
+            b: 5,
+            c: 20,
+            blank: Blank::Result,
+        };
+        assert_eq!(product.question(), "4 \u{00D7} 5 = [ ]");
+        assert_eq!(
+            product.prompt(Lang::Id),
+            "4 dikali 5 sama dengan berapa? Tulis jawabannya dengan angka."
+        );
+    }
+
+    #[test]
+    fn challenge_carries_expiry() {
+        let (ch, _) = issue(&captcha(), None, 1);
+        assert_eq!(ch.expires_in, 600);
+        assert_eq!(ch.expires_at, t0() + TimeDelta::minutes(10));
+        assert_eq!(ch.token.len(), 131);
+        let json = serde_json::to_value(&ch).unwrap();
+        assert!(json.get("token").is_some() && json.get("prompt").is_some());
+    }
+
+    #[test]
+    fn right_answer_in_any_accepted_spelling() {
+        let c = captcha();
+        let (ch, answer) = issue(&c, None, 2);
+        let later = t0() + TimeDelta::seconds(9);
+        let fullwidth: String = answer
+            .to_string()
+            .chars()
+            .map(|d| char::from_u32(u32::from(d) - u32::from('0') + 0xFF10).unwrap())
+            .collect();
+        for spelled in [
+            answer.to_string(),
+            format!("  {answer} "),
+            format!("\t0{answer}\n"),
+            fullwidth,
+        ] {
+            let solved = c.verify(&ch.token, &spelled, "any-thread", later).unwrap();
+            assert_eq!(solved.solve_time_ms, 9_000);
+            assert_eq!(solved.issued_at, t0());
+        }
+    }
+
+    #[test]
+    fn wrong_or_odd_answers_refused() {
+        let c = captcha();
+        let (ch, answer) = issue(&c, None, 3);
+        for bad in [
+            (answer + 1).to_string(),
+            format!("-{answer}"),
+            format!("{answer}.0"),
+            format!("{answer} 0"),
+            String::new(),
+            "six".into(),
+            format!("{}{answer}", " ".repeat(100)),
+            "9".repeat(40),
+        ] {
+            assert!(
+                matches!(
+                    c.verify(&ch.token, &bad, "t", t0()),
+                    Err(CaptchaError::WrongAnswer)
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn expires_at_ttl() {
+        let c = captcha();
+        let (ch, answer) = issue(&c, None, 4);
+        let a = answer.to_string();
+        let just_before = t0() + TimeDelta::minutes(10) - TimeDelta::milliseconds(1);
+        assert!(c.verify(&ch.token, &a, "t", just_before).is_ok());
+        assert!(matches!(
+            c.verify(&ch.token, &a, "t", t0() + TimeDelta::minutes(10)),
+            Err(CaptchaError::Expired)
+        ));
+    }
+
+    #[test]
+    fn thread_binding() {
+        let c = captcha();
+        let (ch, answer) = issue(&c, Some("kendal/123"), 5);
+        let a = answer.to_string();
+        assert!(c.verify(&ch.token, &a, "kendal/123", t0()).is_ok());
+        assert!(matches!(
+            c.verify(&ch.token, &a, "kendal/124", t0()),
+            Err(CaptchaError::WrongThread)
+        ));
+        let (unbound, answer) = issue(&c, None, 6);
+        assert!(
+            c.verify(&unbound.token, &answer.to_string(), "whatever", t0())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn other_secret_is_bad_signature() {
+        let (ch, answer) = issue(&captcha(), None, 7);
+        let other = Captcha::new(vec![8u8; 32], CaptchaConfig::default());
+        assert!(matches!(
+            other.verify(&ch.token, &answer.to_string(), "t", t0()),
+            Err(CaptchaError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn garbage_tokens_are_malformed() {
+        let c = captcha();
+        for bad in ["", "x", "!!!!", &"A".repeat(131), &"A".repeat(5000)] {
+            assert!(matches!(
+                c.verify(bad, "1", "t", t0()),
+                Err(CaptchaError::Malformed)
+            ));
+        }
+    }
+
+    #[test]
+    fn nonce_gives_stable_distinct_comment_ids() {
+        let c = captcha();
+        let (ch, answer) = issue(&c, None, 8);
+        let s1 = c.verify(&ch.token, &answer.to_string(), "t", t0()).unwrap();
+        let s2 = c.verify(&ch.token, &answer.to_string(), "u", t0()).unwrap();
+        assert_eq!(s1.comment_id(), s2.comment_id());
+        assert_eq!(s1.comment_id().get_version_num(), 5);
+        let (ch2, answer2) = issue(&c, None, 9);
+        let s3 = c
+            .verify(&ch2.token, &answer2.to_string(), "t", t0())
+            .unwrap();
+        assert_ne!(s1.comment_id(), s3.comment_id());
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let c = Captcha::new(
+            b"super-secret-value-0123456789abc".to_vec(),
+            CaptchaConfig::default(),
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("super-secret"));
+        assert!(shown.contains("max_operand"));
+    }
+
+    #[test]
+    fn odd_configs_are_made_safe() {
+        let c = Captcha::new(
+            vec![1; 32],
+            CaptchaConfig {
+                min_operand: 5_000_000,
+                max_operand: 2,
+                ttl: Duration::ZERO,
+                operations: vec![],
+            },
+        );
+        assert_eq!(c.config().min_operand, 2);
+        assert_eq!(c.config().max_operand, 1000);
+        assert_eq!(c.config().operations.len(), 3);
+        assert_eq!(c.config().ttl, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn secret_created_once_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let first = Captcha::load_or_create_secret(&data).unwrap();
+        assert_eq!(first.len(), 32);
+        let second = Captcha::load_or_create_secret(&data).unwrap();
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(data.join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // No temporary files left behind.
+        assert_eq!(fs::read_dir(&data).unwrap().count(), 1);
+        // A token issued before a "restart" verifies after it.
+        let before = Captcha::new(first, CaptchaConfig::default());
+        let (ch, answer) = issue(&before, None, 10);
+        let after = Captcha::new(second, CaptchaConfig::default());
+        assert!(
+            after
+                .verify(&ch.token, &answer.to_string(), "t", t0())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn corrupt_key_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(KEY_FILE), "not hex").unwrap();
+        assert!(matches!(
+            Captcha::load_or_create_secret(dir.path()),
+            Err(CaptchaError::BadKeyFile { .. })
+        ));
+    }
+
+    fn config_strategy() -> impl Strategy<Value = CaptchaConfig> {
+        (
+            0u32..40,
+            0u32..40,
+            proptest::sample::subsequence(vec![Op::Add, Op::Sub, Op::Mul], 0..=3),
+        )
+            .prop_map(|(lo, hi, operations)| CaptchaConfig {
+                min_operand: lo,
+                max_operand: hi,
+                operations,
+                ..CaptchaConfig::default()
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_question_is_fair_and_solvable(config in config_strategy(), seed: u64) {
+            let c = Captcha::new(vec![3; 32], config);
+            let (ch, sum) = c.issue_sum(t0(), None, Lang::Id, &mut StdRng::seed_from_u64(seed));
+            let cfg = c.config();
+            let range = cfg.min_operand..=cfg.max_operand;
+            prop_assert!(range.contains(&sum.a) && range.contains(&sum.b));
+            prop_assert!(cfg.operations.contains(&sum.op));
+            prop_assert_eq!(ch.question.matches("[ ]").count(), 1);
+            prop_assert!(!ch.question.contains('-'));
+            prop_assert_eq!(solve_question(&ch.question), Some(i64::from(sum.answer())));
+            prop_assert!(c.verify(&ch.token, &sum.answer().to_string(), "t", t0()).is_ok());
+            prop_assert!(matches!(
+                c.verify(&ch.token, &(sum.answer() + 1).to_string(), "t", t0()),
+                Err(CaptchaError::WrongAnswer)
+            ));
+        }
+
+        #[test]
+        fn any_tampering_is_refused(seed: u64, index in 0usize..TOKEN_LEN, flip in 1u8..=255) {
+            let c = captcha();
+            let (ch, answer) = issue(&c, Some("a"), seed);
+            let mut bytes = URL_SAFE_NO_PAD.decode(&ch.token).unwrap();
+            bytes[index] ^= flip;
+            let forged = URL_SAFE_NO_PAD.encode(&bytes);
+            let result = c.verify(&forged, &answer.to_string(), "a", t0());
+            prop_assert!(matches!(
+                result,
+                Err(CaptchaError::BadSignature | CaptchaError::Malformed)
+            ));
+        }
+
+        #[test]
+        fn arbitrary_input_never_panics(token in ".{0,300}", answer in ".{0,80}", thread in ".{0,40}") {
+            let c = captcha();
+            prop_assert!(c.verify(&token, &answer, &thread, t0()).is_err());
+            let _ = solve_question(&token);
+        }
+
+        #[test]
+        fn base64_shaped_garbage_is_refused(bytes in proptest::collection::vec(any::<u8>(), TOKEN_LEN..=TOKEN_LEN)) {
+            let c = captcha();
+            let token = URL_SAFE_NO_PAD.encode(&bytes);
+            prop_assert!(c.verify(&token, "1", "t", t0()).is_err());
+        }
+    }
+}

@@ -5,8 +5,16 @@
 #![forbid(unsafe_code)]
 
 pub mod captcha;
-pub mod http;
+pub mod clientip;
 pub mod i18n;
 pub mod limits;
 pub mod policy;
 pub mod store;
+pub mod domain;
+pub mod projections;
+pub mod app;
+pub mod auth;
+pub mod clientip;
+pub mod config;
+pub mod http;
+pub mod service;

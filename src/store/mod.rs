@@ -40,6 +40,29 @@ pub enum ActualRevision {
     Exact(u64),
 }
 
+impl ExpectedRevision {
+    /// Whether a stream at `actual` satisfies this expectation.
+    pub fn is_satisfied_by(self, actual: ActualRevision) -> bool {
+        match (self, actual) {
+            (Self::Any, _) => true,
+            (Self::NoStream, ActualRevision::NoStream) => true,
+            (Self::StreamExists, ActualRevision::Exact(_)) => true,
+            (Self::Exact(want), ActualRevision::Exact(have)) => want == have,
+            _ => false,
+        }
+    }
+}
+
+impl ActualRevision {
+    /// The revision the next appended event will get.
+    pub fn next(self) -> u64 {
+        match self {
+            Self::NoStream => 0,
+            Self::Exact(r) => r.saturating_add(1),
+        }
+    }
+}
+
 impl fmt::Display for ExpectedRevision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -172,6 +195,60 @@ impl StoreError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })
     }
+}
+
+/// The longest stream name accepted, in bytes; Saring's own names stay far below it.
+pub const MAX_STREAM_NAME_BYTES: usize = 1024;
+
+/// The most events accepted in one append.
+pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+
+/// The largest serialised size of one append (data plus metadata of all its events), in bytes.
+/// Equal to KurrentDB's default `MaxAppendSize`, so both backends accept the same appends.
+pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
+
+/// Checks the arguments of an append the same way for every backend.
+///
+/// Stream names must be non-empty, at most [`MAX_STREAM_NAME_BYTES`], free of control characters
+/// and must not start with `$`, which KurrentDB reserves for system streams. Every event needs a
+/// non-empty type name that does not start with `$` either.
+pub fn validate_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreError> {
+    validate_stream_name(stream)?;
+    if events.is_empty() {
+        return Err(StoreError::Invalid(
+            "an append needs at least one event".into(),
+        ));
+    }
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::Invalid(format!(
+            "an append may hold at most {MAX_EVENTS_PER_APPEND} events, got {}",
+            events.len()
+        )));
+    }
+    for e in events {
+        if e.event_type.is_empty() || e.event_type.starts_with('$') || e.event_type.len() > 256 {
+            return Err(StoreError::Invalid(format!(
+                "event type {:?} must be 1 to 256 bytes and not start with '$'",
+                e.event_type
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a stream name for reads and appends (see [`validate_append`]).
+pub fn validate_stream_name(stream: &str) -> Result<(), StoreError> {
+    if stream.is_empty() || stream.len() > MAX_STREAM_NAME_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "stream name must be 1 to {MAX_STREAM_NAME_BYTES} bytes"
+        )));
+    }
+    if stream.starts_with('$') || stream.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(format!(
+            "stream name {stream:?} must not start with '$' or contain control characters"
+        )));
+    }
+    Ok(())
 }
 
 /// A live stream of events from a subscription, in global order.

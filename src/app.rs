@@ -1,0 +1,176 @@
+//! Building and running the whole service: open the store, load the policy, rebuild the
+//! projections, bind the listener. Tests call [`Application::build`] with port 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::auth::ModeratorAuth;
+use crate::captcha::Captcha;
+use crate::config::{Settings, StoreChoice};
+use crate::http::{self, AppState};
+use crate::limits::Limiters;
+use crate::policy::PolicyHandle;
+use crate::service::{Service, View, runner};
+use crate::store::{EventStore, StoreError};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The event store could not be opened.
+    #[error("cannot open the event store: {0}")]
+    Store(#[from] StoreError),
+    /// The policy files are invalid.
+    #[error("cannot load the policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The captcha key could not be read or created.
+    #[error("cannot prepare the captcha key: {0}")]
+    Captcha(#[from] crate::captcha::CaptchaError),
+    /// The listener could not be bound, or the data folder created.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built application: bound to its port, projections caught up, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _policy_watch: Option<crate::policy::WatchGuard>,
+}
+
+/// Opens the store the settings name.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
+    Ok(match &settings.store {
+        StoreChoice::Embedded => Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?),
+        StoreChoice::EventStoreDb(conn) => Arc::new(crate::store::kurrent::KurrentStore::connect(conn)?),
+    })
+}
+
+fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    use std::sync::OnceLock;
+    static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Several applications in one test process share the first recorder.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl Application {
+    /// Builds everything and binds the listener; the projections have caught up on return.
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let store = open_store(&settings).await?;
+        let policy = PolicyHandle::load(settings.policies.clone())?;
+        let secret = match &settings.captcha_secret {
+            Some(s) => Sha256::digest(s.expose_secret().as_bytes()).to_vec(),
+            None => Captcha::load_or_create_secret(&settings.data_dir)?,
+        };
+        // The reporter key is derived, not stored: a reporter's id stays stable across restarts.
+        let reporter_key: [u8; 32] = Sha256::new().chain_update(b"saring reporter id").chain_update(&secret).finalize().into();
+        let captcha = Captcha::new(secret, settings.captcha_config());
+        let limits = settings.limits.as_ref().map(Limiters::new);
+
+        let snapshot_dir = settings.data_dir.join("snapshots");
+        let view = Arc::new(View::new(runner::load_snapshot(&snapshot_dir, store.backend_name())));
+        runner::catch_up(store.as_ref(), &view).await?;
+        tracing::info!(position = view.position(), "projections caught up");
+
+        let service = Arc::new(Service::new(
+            store.clone(),
+            view.clone(),
+            policy.clone(),
+            captcha,
+            limits,
+            settings.threads.clone(),
+            reporter_key,
+        ));
+        service.record_policy(&policy.current()).await?;
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(runner::follow(store.clone(), view.clone(), snapshot_dir, settings.snapshot_every)));
+        tasks.push(tokio::spawn(record_policy_changes(service.clone())));
+        tasks.push(tokio::spawn(prune_limiters(service.clone())));
+        #[cfg(unix)]
+        tasks.push(tokio::spawn(reload_on_sighup(policy.clone())));
+        let policy_watch = match policy.watch_files() {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                tracing::warn!(error = %e, "policy files are not watched; reload with SIGHUP or the API");
+                None
+            }
+        };
+
+        let state = AppState {
+            service,
+            auth: Arc::new(ModeratorAuth::new(&settings.moderator_tokens, &settings.moderator_hashes)),
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            site_origins: Arc::new(settings.site_origins.clone()),
+            threads: Arc::new(http::thread_cache::ThreadCache::default()),
+            metrics: metrics_handle(),
+        };
+        let listener = TcpListener::bind(settings.listen).await?;
+        let addr = listener.local_addr()?;
+        Ok(Application { listener, router: http::router(state), addr, tasks, _policy_watch: policy_watch })
+    }
+
+    /// The address actually bound (the port is chosen by the OS when 0 was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then stops the background tasks.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        for t in self.tasks {
+            t.abort();
+        }
+        result
+    }
+}
+
+async fn record_policy_changes(service: Arc<Service>) {
+    let mut rx = service.policy().subscribe();
+    while rx.changed().await.is_ok() {
+        let policy = rx.borrow_and_update().clone();
+        tracing::info!(version = policy.version(), "policy in force");
+        if let Err(e) = service.record_policy(&policy).await {
+            tracing::error!(error = %e, "could not record the policy version");
+        }
+    }
+}
+
+/// Drops idle limiter keys every minute so a flood of distinct addresses cannot grow memory.
+async fn prune_limiters(service: Arc<Service>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Some(l) = service.limits() {
+            l.retain_recent();
+            l.record_metrics();
+        }
+    }
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(policy: Arc<PolicyHandle>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        match policy.reload() {
+            Ok(p) => tracing::info!(version = p.version(), "policy reloaded on SIGHUP"),
+            Err(e) => tracing::error!(error = %e, "policy reload failed; the old policy stays in force"),
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Settings: command-line flags, then `SARING_*` environment variables, then an optional
+//! `saring.toml`, then defaults that work on a fresh machine.
+//!
+//! Flags and variables are parsed by clap ([`ServeArgs`]); the file by serde ([`FileConfig`]);
+//! [`Settings::resolve`] merges them into the one struct the application is built from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::limits::LimitsConfig;
+
+/// Flags of `saring serve`; each doubles as an environment variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, env = "SARING_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for the embedded store, snapshots and the captcha key (default ./data).
+    #[arg(long, env = "SARING_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Event store: empty for the embedded SQLite store, or esdb://host:2113?tls=false for
+    /// EventStoreDB/KurrentDB (also esdb+discover:// and kurrentdb://).
+    #[arg(long, env = "SARING_STORE")]
+    pub store: Option<String>,
+    /// Folder of the policy files (default ./policies).
+    #[arg(long, env = "SARING_POLICIES")]
+    pub policies: Option<PathBuf>,
+    /// The settings file (default ./saring.toml when it exists).
+    #[arg(long, env = "SARING_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Moderator tokens as name:token,name2:token2 (kept only as hashes in memory).
+    #[arg(long, env = "SARING_MODERATOR_TOKENS", hide_env_values = true)]
+    pub moderator_tokens: Option<String>,
+    /// CIDRs of proxies whose X-Forwarded-For is believed, comma-separated.
+    #[arg(long, env = "SARING_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// Origins of the sites allowed by CORS and as form redirect targets, comma-separated
+    /// (e.g. https://berita.example.id).
+    #[arg(long, env = "SARING_SITE_ORIGINS")]
+    pub site_origins: Option<String>,
+    /// `off` disables rate limits (load tests, browser tests); anything else keeps them.
+    #[arg(long, env = "SARING_RATE_LIMITS")]
+    pub rate_limits: Option<String>,
+    /// Secret for captcha tokens (default: generated once into the data folder). Several
+    /// replicas behind one load balancer must share it.
+    #[arg(long, env = "SARING_CAPTCHA_SECRET", hide_env_values = true)]
+    pub captcha_secret: Option<String>,
+    /// Log format: `text` (default) or `json`.
+    #[arg(long, env = "SARING_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// A moderator whose token is given as an argon2 hash in `saring.toml`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ModeratorEntry {
+    /// The moderator's name, recorded on every decision.
+    pub name: String,
+    /// The token's argon2 hash (`$argon2id$...`), as printed by `saring hash-token`.
+    pub token_hash: String,
+}
+
+/// Settings of the captcha.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaptchaSettings {
+    /// Smallest operand.
+    pub min_operand: u32,
+    /// Largest operand.
+    pub max_operand: u32,
+    /// Seconds a challenge stays valid.
+    pub ttl_seconds: u64,
+}
+
+impl Default for CaptchaSettings {
+    fn default() -> Self {
+        CaptchaSettings { min_operand: 1, max_operand: 10, ttl_seconds: 600 }
+    }
+}
+
+/// Settings of the public threads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThreadSettings {
+    /// Replies nest to this depth; deeper replies hang under the deepest allowed ancestor.
+    pub max_depth: usize,
+    /// Top-level comments per page.
+    pub per_page: usize,
+    /// Reader reports that send a visible comment to the reported queue.
+    pub flag_threshold: u32,
+    /// Seconds browsers and CDNs may cache a thread page (`Cache-Control: max-age`).
+    pub cache_seconds: u32,
+}
+
+impl Default for ThreadSettings {
+    fn default() -> Self {
+        ThreadSettings { max_depth: 3, per_page: 20, flag_threshold: 3, cache_seconds: 5 }
+    }
+}
+
+/// The optional `saring.toml`: the same settings as the flags, plus the nested tables.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    /// See [`ServeArgs::listen`].
+    pub listen: Option<SocketAddr>,
+    /// See [`ServeArgs::data_dir`].
+    pub data_dir: Option<PathBuf>,
+    /// See [`ServeArgs::store`].
+    pub store: Option<String>,
+    /// See [`ServeArgs::policies`].
+    pub policies: Option<PathBuf>,
+    /// See [`ServeArgs::trusted_proxies`]: a list of CIDRs.
+    pub trusted_proxies: Vec<String>,
+    /// See [`ServeArgs::site_origins`]: a list of origins.
+    pub site_origins: Vec<String>,
+    /// See [`ServeArgs::rate_limits`]: `false` disables them.
+    pub rate_limits_enabled: Option<bool>,
+    /// Moderators with argon2-hashed tokens.
+    pub moderators: Vec<ModeratorEntry>,
+    /// Captcha settings.
+    pub captcha: CaptchaSettings,
+    /// Rate limits.
+    pub limits: Option<LimitsConfig>,
+    /// Thread settings.
+    pub threads: ThreadSettings,
+    /// Write a projection snapshot after this many new events.
+    pub snapshot_every: Option<u64>,
+}
+
+/// Why the settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The settings file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The settings file is not valid.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A setting has an invalid value.
+    #[error("invalid setting {name}: {message}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Where the events are kept.
+#[derive(Debug, Clone)]
+pub enum StoreChoice {
+    /// The embedded SQLite store in the data folder.
+    Embedded,
+    /// EventStoreDB / KurrentDB at this connection string.
+    EventStoreDb(String),
+}
+
+/// Everything the application is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Event store.
+    pub store: StoreChoice,
+    /// Policy folder.
+    pub policies: PathBuf,
+    /// Moderators given by plain token (from the environment): name and token.
+    pub moderator_tokens: Vec<(String, SecretString)>,
+    /// Moderators given by argon2 hash (from the file).
+    pub moderator_hashes: Vec<ModeratorEntry>,
+    /// Trusted proxies.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Allowed site origins (scheme://host[:port], no trailing slash).
+    pub site_origins: Vec<String>,
+    /// Rate limits, or `None` when disabled.
+    pub limits: Option<LimitsConfig>,
+    /// Captcha secret from the configuration; `None` generates one in the data folder.
+    pub captcha_secret: Option<SecretString>,
+    /// Captcha settings.
+    pub captcha: CaptchaSettings,
+    /// Thread settings.
+    pub threads: ThreadSettings,
+    /// Events between projection snapshots.
+    pub snapshot_every: u64,
+    /// Whether logs are JSON lines.
+    pub json_logs: bool,
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// Parses `name:token,name2:token2`.
+pub fn parse_moderator_tokens(s: &str) -> Result<Vec<(String, SecretString)>, ConfigError> {
+    split_list(s)
+        .into_iter()
+        .map(|pair| match pair.split_once(':') {
+            Some((name, token)) if !name.trim().is_empty() && token.len() >= 8 => {
+                Ok((name.trim().to_string(), SecretString::from(token.to_string())))
+            }
+            _ => Err(ConfigError::Invalid {
+                name: "SARING_MODERATOR_TOKENS",
+                message: "expected name:token pairs separated by commas, each token at least 8 characters".into(),
+            }),
+        })
+        .collect()
+}
+
+fn parse_origins(list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    list.into_iter()
+        .map(|o| {
+            let o = o.trim_end_matches('/').to_string();
+            if (o.starts_with("http://") || o.starts_with("https://")) && !o[8..].contains('/') {
+                Ok(o)
+            } else {
+                Err(ConfigError::Invalid {
+                    name: "SARING_SITE_ORIGINS",
+                    message: format!("{o:?} is not an origin like https://news.example.id"),
+                })
+            }
+        })
+        .collect()
+}
+
+impl Settings {
+    /// Merges flags and variables over the file over defaults.
+    pub fn resolve(args: ServeArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => Some(load_file(path)?),
+            None if Path::new("saring.toml").exists() => Some(load_file(Path::new("saring.toml"))?),
+            None => None,
+        }
+        .unwrap_or_default();
+
+        let store = match args.store.or(file.store).filter(|s| !s.trim().is_empty()) {
+            None => StoreChoice::Embedded,
+            Some(s) if s == "sqlite" || s == "embedded" => StoreChoice::Embedded,
+            Some(s) => StoreChoice::EventStoreDb(s),
+        };
+        let trusted = match args.trusted_proxies {
+            Some(s) => s,
+            None => file.trusted_proxies.join(","),
+        };
+        let trusted_proxies = crate::clientip::parse_trusted(&trusted).map_err(|e| ConfigError::Invalid {
+            name: "SARING_TRUSTED_PROXIES",
+            message: e.to_string(),
+        })?;
+        let origins = match args.site_origins {
+            Some(s) => split_list(&s),
+            None => file.site_origins,
+        };
+        let limits_on = match args.rate_limits.as_deref().map(str::trim) {
+            Some("off" | "false" | "0" | "no") => false,
+            Some(_) => true,
+            None => file.rate_limits_enabled.unwrap_or(true),
+        };
+        let moderator_tokens = match args.moderator_tokens {
+            Some(s) => parse_moderator_tokens(&s)?,
+            None => Vec::new(),
+        };
+        let captcha = file.captcha;
+        if captcha.min_operand > captcha.max_operand || captcha.max_operand > 1000 || captcha.ttl_seconds == 0 {
+            return Err(ConfigError::Invalid {
+                name: "captcha",
+                message: "need min_operand <= max_operand <= 1000 and ttl_seconds > 0".into(),
+            });
+        }
+        Ok(Settings {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            store,
+            policies: args.policies.or(file.policies).unwrap_or_else(|| PathBuf::from("policies")),
+            moderator_tokens,
+            moderator_hashes: file.moderators,
+            trusted_proxies,
+            site_origins: parse_origins(origins)?,
+            limits: limits_on.then(|| file.limits.unwrap_or_default()),
+            captcha_secret: args.captcha_secret.map(SecretString::from),
+            captcha,
+            threads: file.threads,
+            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(100),
+            json_logs: args.log_format.as_deref() == Some("json"),
+        })
+    }
+
+    /// Settings for tests and tools: a data folder, an ephemeral port, the shipped policies.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
+        let mut s = Settings::resolve(ServeArgs {
+            config: Some(PathBuf::from("/dev/null")),
+            ..ServeArgs::default()
+        })
+        .unwrap_or_else(|_| unreachable_default());
+        s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.data_dir = data_dir.into();
+        s
+    }
+
+    /// The captcha configuration.
+    pub fn captcha_config(&self) -> crate::captcha::CaptchaConfig {
+        crate::captcha::CaptchaConfig {
+            min_operand: self.captcha.min_operand,
+            max_operand: self.captcha.max_operand,
+            ttl: Duration::from_secs(self.captcha.ttl_seconds),
+            ..crate::captcha::CaptchaConfig::default()
+        }
+    }
+}
+
+fn unreachable_default() -> Settings {
+    Settings {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: PathBuf::from("data"),
+        store: StoreChoice::Embedded,
+        policies: PathBuf::from("policies"),
+        moderator_tokens: Vec::new(),
+        moderator_hashes: Vec::new(),
+        trusted_proxies: Vec::new(),
+        site_origins: Vec::new(),
+        limits: Some(LimitsConfig::default()),
+        captcha_secret: None,
+        captcha: CaptchaSettings::default(),
+        threads: ThreadSettings::default(),
+        snapshot_every: 10_000,
+        json_logs: false,
+    }
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_fresh_machine() {
+        let s = Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..Default::default() }).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.data_dir, PathBuf::from("data"));
+        assert!(matches!(s.store, StoreChoice::Embedded));
+        assert!(s.limits.is_some());
+    }
+
+    #[test]
+    fn flags_win_and_lists_parse() {
+        let s = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            store: Some("esdb://localhost:2113?tls=false".into()),
+            moderator_tokens: Some("ayu:token-satu-123, budi:token-dua-456".into()),
+            trusted_proxies: Some("10.0.0.0/8, 127.0.0.1".into()),
+            site_origins: Some("https://berita.contoh.id/".into()),
+            rate_limits: Some("off".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(matches!(s.store, StoreChoice::EventStoreDb(_)));
+        assert_eq!(s.moderator_tokens.len(), 2);
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.site_origins, ["https://berita.contoh.id"]);
+        assert!(s.limits.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_specific_errors() {
+        let bad = |args: ServeArgs| {
+            Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..args }).unwrap_err().to_string()
+        };
+        assert!(bad(ServeArgs { moderator_tokens: Some("nocolon".into()), ..Default::default() })
+            .contains("SARING_MODERATOR_TOKENS"));
+        assert!(bad(ServeArgs { site_origins: Some("berita.id".into()), ..Default::default() })
+            .contains("SARING_SITE_ORIGINS"));
+    }
+}

@@ -1,0 +1,310 @@
+//! A comment's life as a decider: submitted, screened, published or held or spam, then decided by
+//! moderators and reported by readers.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{Actor, DomainEvent, Submission};
+use crate::policy::{Outcome, Verdict};
+
+/// Where a comment stands. Only `Published` is visible to readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentStatus {
+    /// Waiting for a moderator.
+    Pending,
+    /// Visible in the thread.
+    Published,
+    /// Classed as spam; in the spam queue.
+    Spam,
+    /// Refused; kept for the audit.
+    Rejected,
+    /// Deleted by a moderator; restorable.
+    Deleted,
+}
+
+impl CommentStatus {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentStatus::Pending => "pending",
+            CommentStatus::Published => "published",
+            CommentStatus::Spam => "spam",
+            CommentStatus::Rejected => "rejected",
+            CommentStatus::Deleted => "deleted",
+        }
+    }
+}
+
+/// What a moderator can decide about a comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeratorAction {
+    /// Make it visible.
+    Approve,
+    /// Refuse it.
+    Reject,
+    /// Class it as spam (feeds the author's spam record).
+    Spam,
+    /// Undo a spam classification; the comment becomes visible.
+    NotSpam,
+    /// Remove it (restorable).
+    Delete,
+    /// Bring a deleted comment back to its earlier status.
+    Restore,
+}
+
+/// The folded state of one comment stream. `None` fields mean "not yet submitted".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommentState {
+    /// The submission, once received.
+    pub submission: Option<Submission>,
+    /// Current status.
+    pub status: Option<CommentStatus>,
+    /// Status before deletion, for restore.
+    pub status_before_delete: Option<CommentStatus>,
+    /// The latest verdict of the filter.
+    pub verdict: Option<Verdict>,
+    /// Private reporter hashes, one per reader.
+    pub reporters: BTreeSet<String>,
+    /// Whether reports already sent it to the reported queue (cleared by a moderator decision).
+    pub reported: bool,
+    /// Number of events folded so far; the stream revision is `events - 1`.
+    pub events: u64,
+}
+
+impl CommentState {
+    /// The stream revision of the last event, which moderators send back as `expected_version`.
+    pub fn version(&self) -> Option<u64> {
+        self.events.checked_sub(1)
+    }
+
+    /// Whether readers can see it.
+    pub fn is_visible(&self) -> bool {
+        self.status == Some(CommentStatus::Published)
+    }
+}
+
+/// Facts about other aggregates that a submission depends on, loaded by the shell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubmitContext {
+    /// Whether the thread is closed to new comments.
+    pub thread_closed: bool,
+    /// For a reply: the parent's thread and whether it is visible; `None` if the parent is unknown.
+    pub parent: Option<(String, bool)>,
+}
+
+/// What can be asked of a comment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CommentCommand {
+    /// A reader submits a comment which the filter has screened.
+    Submit {
+        /// The validated submission.
+        submission: Box<Submission>,
+        /// The filter's verdict on it.
+        verdict: Box<Verdict>,
+        /// The thread and parent facts.
+        context: SubmitContext,
+    },
+    /// A moderator decides.
+    Decide {
+        /// Which decision.
+        action: ModeratorAction,
+        /// Who.
+        moderator: String,
+        /// Why (may be empty).
+        reason: String,
+        /// When.
+        now: DateTime<Utc>,
+    },
+    /// A reader reports a visible comment.
+    Flag {
+        /// Private hash of the reporter.
+        reporter: String,
+        /// What the reader wrote.
+        reason: String,
+        /// Reports that send a comment to the reported queue.
+        threshold: u32,
+        /// When.
+        now: DateTime<Utc>,
+    },
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommentError {
+    /// The comment stream already exists: the captcha token was used before.
+    #[error("this comment was already submitted")]
+    AlreadySubmitted,
+    /// There is no such comment.
+    #[error("no such comment")]
+    NotFound,
+    /// The thread is closed to new comments.
+    #[error("the thread is closed")]
+    ThreadClosed,
+    /// The parent comment does not exist or is not visible.
+    #[error("the comment replied to is not visible")]
+    ParentNotVisible,
+    /// The parent comment belongs to another thread.
+    #[error("the comment replied to belongs to another thread")]
+    ParentInOtherThread,
+    /// The comment is deleted; only `restore` applies.
+    #[error("the comment is deleted")]
+    Deleted,
+    /// The action does not apply to the current status (e.g. `restore` of a visible comment).
+    #[error("cannot {action:?} a comment that is {status:?}")]
+    IllegalTransition {
+        /// Attempted action.
+        action: ModeratorAction,
+        /// Current status.
+        status: CommentStatus,
+    },
+    /// Only visible comments can be reported.
+    #[error("only visible comments can be reported")]
+    NotReportable,
+    /// This reader already reported this comment.
+    #[error("you already reported this comment")]
+    AlreadyReported,
+}
+
+/// Decides which events a command produces, or why it is illegal.
+pub fn decide(state: &CommentState, command: CommentCommand) -> Result<Vec<DomainEvent>, CommentError> {
+    match command {
+        CommentCommand::Submit { submission, verdict, context } => {
+            if state.submission.is_some() {
+                return Err(CommentError::AlreadySubmitted);
+            }
+            if context.thread_closed {
+                return Err(CommentError::ThreadClosed);
+            }
+            if submission.parent_id.is_some() {
+                match &context.parent {
+                    None | Some((_, false)) => return Err(CommentError::ParentNotVisible),
+                    Some((thread, true)) if *thread != submission.thread => {
+                        return Err(CommentError::ParentInOtherThread);
+                    }
+                    Some(_) => {}
+                }
+            }
+            let at = submission.submitted_at;
+            let outcome = match verdict.outcome {
+                Outcome::Accept => DomainEvent::CommentPublished { at },
+                Outcome::Hold => DomainEvent::CommentHeld { at },
+                Outcome::Spam => DomainEvent::CommentMarkedSpam {
+                    by: Actor::System,
+                    reason: "filter".into(),
+                    at,
+                },
+                Outcome::Reject => DomainEvent::CommentRejected {
+                    by: Actor::System,
+                    reason: "filter".into(),
+                    at,
+                },
+            };
+            Ok(vec![
+                DomainEvent::CommentSubmitted(*submission),
+                DomainEvent::CommentScreened { verdict: *verdict, at },
+                outcome,
+            ])
+        }
+        CommentCommand::Decide { action, moderator, reason, now } => {
+            let status = state.status.ok_or(CommentError::NotFound)?;
+            let by = Actor::Moderator(moderator);
+            let at = now;
+            use CommentStatus as S;
+            use ModeratorAction as A;
+            let illegal = Err(CommentError::IllegalTransition { action, status });
+            if status == S::Deleted && action != A::Restore {
+                return Err(CommentError::Deleted);
+            }
+            let event = match (action, status) {
+                (A::Approve, S::Pending | S::Spam | S::Rejected) => {
+                    DomainEvent::CommentApproved { by, reason, at }
+                }
+                // Approving a reported visible comment clears it from the reported queue.
+                (A::Approve, S::Published) if state.reported => {
+                    DomainEvent::CommentApproved { by, reason, at }
+                }
+                (A::Reject, S::Pending | S::Published | S::Spam) => {
+                    DomainEvent::CommentRejected { by, reason, at }
+                }
+                (A::Spam, S::Pending | S::Published | S::Rejected) => {
+                    DomainEvent::CommentMarkedSpam { by, reason, at }
+                }
+                (A::NotSpam, S::Spam) => DomainEvent::CommentMarkedNotSpam { by, reason, at },
+                (A::Delete, _) => DomainEvent::CommentDeleted { by, reason, at },
+                (A::Restore, S::Deleted) => DomainEvent::CommentRestored { by, reason, at },
+                _ => return illegal,
+            };
+            Ok(vec![event])
+        }
+        CommentCommand::Flag { reporter, reason, threshold, now } => {
+            if state.status.is_none() {
+                return Err(CommentError::NotFound);
+            }
+            if !state.is_visible() {
+                return Err(CommentError::NotReportable);
+            }
+            if state.reporters.contains(&reporter) {
+                return Err(CommentError::AlreadyReported);
+            }
+            let mut events = vec![DomainEvent::CommentFlagged { reporter, reason, at: now }];
+            let reports = u32::try_from(state.reporters.len() + 1).unwrap_or(u32::MAX);
+            if !state.reported && reports >= threshold.max(1) {
+                events.push(DomainEvent::CommentReportedQueued { reports, at: now });
+            }
+            Ok(events)
+        }
+    }
+}
+
+/// Folds one event into the state. Events of other aggregates leave it unchanged.
+pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
+    use CommentStatus as S;
+    state.events += 1;
+    match event {
+        DomainEvent::CommentSubmitted(submission) => state.submission = Some(submission.clone()),
+        DomainEvent::CommentScreened { verdict, .. } => state.verdict = Some(verdict.clone()),
+        DomainEvent::CommentPublished { .. } => state.status = Some(S::Published),
+        DomainEvent::CommentHeld { .. } => state.status = Some(S::Pending),
+        DomainEvent::CommentApproved { .. } | DomainEvent::CommentMarkedNotSpam { .. } => {
+            state.status = Some(S::Published);
+            state.reported = false;
+        }
+        DomainEvent::CommentRejected { .. } => {
+            state.status = Some(S::Rejected);
+            state.reported = false;
+        }
+        DomainEvent::CommentMarkedSpam { .. } => {
+            state.status = Some(S::Spam);
+            state.reported = false;
+        }
+        DomainEvent::CommentFlagged { reporter, .. } => {
+            state.reporters.insert(reporter.clone());
+        }
+        DomainEvent::CommentReportedQueued { .. } => state.reported = true,
+        DomainEvent::CommentDeleted { .. } => {
+            state.status_before_delete = state.status;
+            state.status = Some(S::Deleted);
+            state.reported = false;
+        }
+        DomainEvent::CommentRestored { .. } => {
+            state.status = state.status_before_delete.take().or(Some(S::Pending));
+        }
+        DomainEvent::ThreadClosed { .. }
+        | DomainEvent::ThreadReopened { .. }
+        | DomainEvent::PolicyActivated { .. } => state.events -= 1,
+    }
+    state
+}
+
+/// The id of the comment whose stream an event name like `comment-<uuid>` refers to.
+pub fn id_from_stream(stream: &str) -> Option<Uuid> {
+    stream.strip_prefix("comment-").and_then(|s| Uuid::parse_str(s).ok())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+//! The facts of a comment's and a thread's life, as stored in the event log.
+//!
+//! Events are past tense, versioned by the store envelope's schema version, and serialised with
+//! an internal `type` tag that equals the envelope's event type. Decisions (filter verdicts, rate
+//! limits, moderator actions) are recorded as they were made, never recomputed on replay.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::policy::Verdict;
+
+/// Who made a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Actor {
+    /// Saring itself: the filter at submission time.
+    System,
+    /// A moderator, by the name given in the configuration.
+    Moderator(String),
+}
+
+impl Actor {
+    /// The form used in event metadata: `system` or `moderator:<name>`.
+    pub fn label(&self) -> String {
+        match self {
+            Actor::System => "system".into(),
+            Actor::Moderator(name) => format!("moderator:{name}"),
+        }
+    }
+}
+
+/// Facts about the client that sent a submission. Private: never shown publicly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientFacts {
+    /// The client address as Saring determined it (socket or trusted proxy chain).
+    pub ip: String,
+    /// The `User-Agent` header, truncated.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// What a reader submitted, after validation. Email and client facts are private.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The comment's id, derived from the captcha nonce so a replay lands on the same stream.
+    pub comment_id: Uuid,
+    /// The site's key for the article.
+    pub thread: String,
+    /// The comment replied to, if any.
+    #[serde(default)]
+    pub parent_id: Option<Uuid>,
+    /// Display name.
+    pub author_name: String,
+    /// Private email address.
+    pub author_email: String,
+    /// Optional website of the author.
+    #[serde(default)]
+    pub author_url: Option<String>,
+    /// The comment text as typed (newlines normalised to `\n`).
+    pub body: String,
+    /// Address and user agent.
+    pub client: ClientFacts,
+    /// Milliseconds between captcha issue and submission.
+    pub captcha_solve_ms: u64,
+    /// Language the reader used (`id` or `en`).
+    pub lang: crate::i18n::Lang,
+    /// When Saring received it.
+    pub submitted_at: DateTime<Utc>,
+}
+
+/// Every event Saring stores. The variant name is the event type in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum DomainEvent {
+    /// A reader's comment passed the captcha and the rate limits and was received.
+    CommentSubmitted(Submission),
+    /// The policy engine scored the submission.
+    CommentScreened {
+        /// The verdict with every matched rule and the policy version.
+        verdict: Verdict,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The comment became visible (the filter accepted it).
+    CommentPublished {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The comment waits for a moderator.
+    CommentHeld {
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator approved the comment; it is visible.
+    CommentApproved {
+        /// Who.
+        by: Actor,
+        /// Free-text reason, may be empty.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The comment was refused (by the filter's forced reject or by a moderator).
+    CommentRejected {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// The comment was classed as spam (by the filter or a moderator).
+    CommentMarkedSpam {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator said a spam-classed comment is not spam; it becomes visible.
+    CommentMarkedNotSpam {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A reader reported the comment.
+    CommentFlagged {
+        /// A private, salted hash identifying the reporter (one report per reader).
+        reporter: String,
+        /// What the reader wrote, may be empty.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// Enough readers reported the comment: it goes to the reported queue.
+    CommentReportedQueued {
+        /// How many reports it had.
+        reports: u32,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator deleted the comment; it can be restored.
+    CommentDeleted {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator restored a deleted comment to the state it had before.
+    CommentRestored {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        #[serde(default)]
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator closed a thread to new comments.
+    ThreadClosed {
+        /// The thread.
+        thread: String,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator reopened a closed thread.
+    ThreadReopened {
+        /// The thread.
+        thread: String,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A policy version was put in force (at start or on reload).
+    PolicyActivated {
+        /// Hash of the policy files.
+        version: String,
+        /// Counts of rules by kind.
+        summary: serde_json::Value,
+        /// When.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent {
+    /// The event type name, equal to the serde tag.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            DomainEvent::CommentSubmitted(_) => "CommentSubmitted",
+            DomainEvent::CommentScreened { .. } => "CommentScreened",
+            DomainEvent::CommentPublished { .. } => "CommentPublished",
+            DomainEvent::CommentHeld { .. } => "CommentHeld",
+            DomainEvent::CommentApproved { .. } => "CommentApproved",
+            DomainEvent::CommentRejected { .. } => "CommentRejected",
+            DomainEvent::CommentMarkedSpam { .. } => "CommentMarkedSpam",
+            DomainEvent::CommentMarkedNotSpam { .. } => "CommentMarkedNotSpam",
+            DomainEvent::CommentFlagged { .. } => "CommentFlagged",
+            DomainEvent::CommentReportedQueued { .. } => "CommentReportedQueued",
+            DomainEvent::CommentDeleted { .. } => "CommentDeleted",
+            DomainEvent::CommentRestored { .. } => "CommentRestored",
+            DomainEvent::ThreadClosed { .. } => "ThreadClosed",
+            DomainEvent::ThreadReopened { .. } => "ThreadReopened",
+            DomainEvent::PolicyActivated { .. } => "PolicyActivated",
+        }
+    }
+
+    /// The actor to record in the envelope's metadata.
+    pub fn actor(&self) -> Actor {
+        match self {
+            DomainEvent::CommentApproved { by, .. }
+            | DomainEvent::CommentRejected { by, .. }
+            | DomainEvent::CommentMarkedSpam { by, .. }
+            | DomainEvent::CommentMarkedNotSpam { by, .. }
+            | DomainEvent::CommentDeleted { by, .. }
+            | DomainEvent::CommentRestored { by, .. }
+            | DomainEvent::ThreadClosed { by, .. }
+            | DomainEvent::ThreadReopened { by, .. } => by.clone(),
+            _ => Actor::System,
+        }
+    }
+
+    /// Decodes a stored event's data; `None` for event types this version does not know.
+    pub fn from_json(data: &serde_json::Value) -> Option<DomainEvent> {
+        DomainEvent::deserialize(data).ok()
+    }
+}

@@ -1,0 +1,27 @@
+//! The product in pure logic: what can happen to a comment and to a thread, and what may not.
+//!
+//! Deciders in the style of event sourcing: `decide(&state, command) -> Result<Vec<Event>, Error>`
+//! says which facts a command produces (or why it is illegal), and `evolve(state, &event) -> state`
+//! folds facts into state. No I/O and no clock: time arrives inside commands as data.
+
+pub mod comment;
+pub mod events;
+pub mod input;
+pub mod thread;
+
+pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};
+pub use events::{Actor, ClientFacts, DomainEvent, Submission};
+pub use thread::{ThreadCommand, ThreadError, ThreadState};
+
+/// Stream name of a comment's life.
+pub fn comment_stream(id: uuid::Uuid) -> String {
+    format!("comment-{id}")
+}
+
+/// Stream name of a thread's settings.
+pub fn thread_stream(key: &str) -> String {
+    format!("thread-{key}")
+}
+
+/// Stream holding every policy version that was put in force.
+pub const POLICY_STREAM: &str = "policy";

@@ -1,0 +1,152 @@
+//! The one error type of the HTTP API: every refusal is JSON `{error: {code, message, fields}}`
+//! in the request's language, with the status code a client can act on.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::captcha::{CaptchaError, Challenge};
+use crate::i18n::Lang;
+
+/// An API error. Internal causes are logged, never sent to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable snake_case code clients switch on.
+    pub code: &'static str,
+    /// A sentence for people, in the request's language.
+    pub message: String,
+    /// Messages per field, for `422`.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Seconds to wait, for `429` (also sent as `Retry-After`).
+    pub retry_after: Option<u64>,
+    /// A fresh captcha, for `403` and replays, so the reader keeps their text.
+    pub captcha: Option<Challenge>,
+    /// The current state of a resource, for `409` on a stale version.
+    pub current: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message in the request's language.
+    pub fn new(status: StatusCode, code: &'static str, lang: Lang, id: &str, en: &str) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: lang.pick(id, en).to_string(),
+            fields: None,
+            retry_after: None,
+            captcha: None,
+            current: None,
+        }
+    }
+
+    /// `404 not_found`.
+    pub fn not_found(lang: Lang) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", lang, "Tidak ditemukan.", "Not found.")
+    }
+
+    /// `500 internal`: logs the cause, tells the client nothing about it.
+    pub fn internal(lang: Lang, cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "internal error");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            lang,
+            "Terjadi kesalahan di server. Silakan coba lagi.",
+            "Something went wrong on the server. Please try again.",
+        )
+    }
+
+    /// `401 unauthorized`.
+    pub fn unauthorized(lang: Lang) -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            lang,
+            "Token moderator tidak ada atau tidak valid.",
+            "Missing or invalid moderator token.",
+        )
+    }
+
+    /// `429 rate_limited` with the wait in seconds.
+    pub fn rate_limited(lang: Lang, retry_after: u64) -> ApiError {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            lang,
+            "",
+            "",
+        );
+        e.message = match lang {
+            Lang::Id => format!("Terlalu sering. Silakan coba lagi dalam {retry_after} detik."),
+            Lang::En => format!("Too many requests. Please try again in {retry_after} seconds."),
+        };
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    /// `403` for a failed captcha, with a fresh challenge.
+    pub fn captcha(lang: Lang, error: &CaptchaError, fresh: Challenge) -> ApiError {
+        let mut e = match error {
+            CaptchaError::WrongAnswer => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "captcha_wrong",
+                lang,
+                "Jawaban hitungan salah. Silakan jawab soal yang baru.",
+                "Wrong answer to the sum. Please answer the new one.",
+            ),
+            CaptchaError::Expired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "captcha_expired",
+                lang,
+                "Soal hitungan sudah kedaluwarsa. Silakan jawab soal yang baru.",
+                "The sum has expired. Please answer the new one.",
+            ),
+            _ => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "captcha_invalid",
+                lang,
+                "Soal hitungan tidak valid. Silakan jawab soal yang baru.",
+                "The captcha is not valid. Please answer the new one.",
+            ),
+        };
+        e.captcha = Some(fresh);
+        e
+    }
+
+    /// Attaches field messages.
+    pub fn with_fields(mut self, fields: BTreeMap<String, String>) -> ApiError {
+        self.fields = Some(fields);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(fields) = &self.fields {
+            error["fields"] = json!(fields);
+        }
+        if let Some(secs) = self.retry_after {
+            error["retry_after"] = json!(secs);
+        }
+        let mut body = json!({ "error": error });
+        if let Some(c) = &self.captcha {
+            body["captcha"] = json!(c);
+        }
+        if let Some(current) = self.current {
+            body["current"] = current;
+        }
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}

@@ -1,0 +1,184 @@
+//! Extractors that give every handler the same shape of input and of refusal: the request's
+//! language, the client address (trusted-proxy aware), JSON and form bodies whose failures are
+//! API errors, and the authenticated moderator.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::i18n::Lang;
+
+/// The language of the request: `?lang=`, else `Accept-Language`, else Indonesian.
+#[derive(Debug, Clone, Copy)]
+pub struct ReqLang(pub Lang);
+
+/// Reads one query parameter without failing on the others.
+pub fn query_param<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.uri.query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+/// The request's language from its parts.
+pub fn lang_of(parts: &Parts) -> Lang {
+    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    Lang::negotiate(query_param(parts, "lang"), accept)
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ReqLang(lang_of(parts)))
+    }
+}
+
+/// The client's address: the socket peer, or the right-most untrusted `X-Forwarded-For` hop
+/// when the peer is a trusted proxy.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        let hops: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .take(16)
+            .collect();
+        Ok(ClientIp(crate::clientip::client_ip(peer, &hops, &state.trusted_proxies)))
+    }
+}
+
+/// A JSON body whose failures are [`ApiError`]s in the request's language.
+pub struct ApiJson<T>(pub T);
+
+fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "payload_too_large",
+            lang,
+            "Permintaan terlalu besar (paling banyak 64 KiB).",
+            "The request is too large (at most 64 KiB).",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "unsupported_media_type",
+            lang,
+            "Jenis isi tidak didukung: kirim application/json atau application/x-www-form-urlencoded.",
+            "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
+        ),
+        _ => {
+            let mut e = ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                lang,
+                "Isi permintaan tidak dapat dibaca",
+                "The request body could not be read",
+            );
+            // The parser's own words name the field and position; they hold no secrets.
+            let detail: String = detail.chars().take(200).collect();
+            e.message = format!("{}: {detail}", e.message);
+            e
+        }
+    }
+}
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let lang = lang_of(&parts);
+        let req = Request::from_parts(parts, body);
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let detail = match &rejection {
+                    JsonRejection::JsonDataError(e) => e.body_text(),
+                    JsonRejection::JsonSyntaxError(e) => e.body_text(),
+                    other => other.body_text(),
+                };
+                Err(body_error(status, lang, &detail))
+            }
+        }
+    }
+}
+
+/// A form body whose failures are [`ApiError`]s.
+pub struct ApiForm<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiForm<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let lang = lang_of(&parts);
+        let req = Request::from_parts(parts, body);
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(ApiForm(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                let detail = match &rejection {
+                    FormRejection::FailedToDeserializeForm(e) => e.body_text(),
+                    other => other.body_text(),
+                };
+                Err(body_error(status, lang, &detail))
+            }
+        }
+    }
+}
+
+/// An authenticated moderator's name.
+#[derive(Debug, Clone)]
+pub struct Moderator(pub String);
+
+impl<S> FromRequestParts<S> for Moderator
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let lang = lang_of(parts);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match token.and_then(|t| state.auth.verify(t)) {
+            Some(name) => Ok(Moderator(name)),
+            None => {
+                metrics::counter!("saring_moderator_auth_failures_total").increment(1);
+                Err(ApiError::unauthorized(lang))
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The moderators' API: queues, a comment's full record, decisions with optimistic
+//! concurrency, thread close/reopen and policy reload. Every route needs a bearer token.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, Moderator, ReqLang};
+use super::public::decision_error;
+use crate::domain::{ModeratorAction, input};
+use crate::projections::QueueName;
+use crate::service::QueueItem;
+
+/// Routes of the moderator API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/mod/queue", get(queue))
+        .route("/api/v1/mod/comments/{id}", get(comment))
+        .route("/api/v1/mod/comments/{id}/decision", post(decision))
+        .route("/api/v1/mod/threads/{key}/close", post(close))
+        .route("/api/v1/mod/threads/{key}/reopen", post(reopen))
+        .route("/api/v1/mod/policy/reload", post(reload_policy))
+        .route("/api/v1/mod/policy", get(policy_info))
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+fn bad_param(lang: crate::i18n::Lang, field: &str, id: &str, en: &str) -> ApiError {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert(field.to_string(), lang.pick(id, en).to_string());
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
+        .with_fields(fields)
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, ApiError> {
+    let name = match q.status.as_deref().unwrap_or("pending") {
+        "pending" => QueueName::Pending,
+        "reported" => QueueName::Reported,
+        "spam" => QueueName::Spam,
+        _ => return Err(bad_param(lang, "status", "Gunakan pending, reported atau spam.", "Use pending, reported or spam.")),
+    };
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(c.parse::<u64>().map_err(|_| bad_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor."))?),
+    };
+    let limit = match q.limit.as_deref() {
+        None => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => return Err(bad_param(lang, "limit", "Batas dari 1 sampai 500.", "Limit from 1 to 500.")),
+        },
+    };
+    let (items, next, total) = state.service.view().read(|p| {
+        let (records, next) = p.queue_page(name, cursor, limit);
+        let total = match name {
+            QueueName::Pending => p.queues.pending.len(),
+            QueueName::Reported => p.queues.reported.len(),
+            QueueName::Spam => p.queues.spam.len(),
+        };
+        (records.into_iter().map(QueueItem::from).collect::<Vec<_>>(), next, total)
+    });
+    Ok(Json(serde_json::json!({
+        "status": name,
+        "total": total,
+        "items": items,
+        "next": next.map(|n| n.to_string()),
+    }))
+    .into_response())
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    match state.service.moderator_view(id).await {
+        Ok(Some(view)) => Ok(Json(view).into_response()),
+        Ok(None) => Err(ApiError::not_found(lang)),
+        Err(e) => Err(ApiError::internal(lang, &e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct DecisionBody {
+    action: ModeratorAction,
+    #[serde(default)]
+    reason: String,
+    expected_version: u64,
+}
+
+async fn decision(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    if body.reason.chars().count() > input::MAX_REASON_CHARS {
+        return Err(bad_param(lang, "reason", "Alasan paling banyak 500 karakter.", "A reason has at most 500 characters."));
+    }
+    let view = state
+        .service
+        .decide(id, body.action, &name, &body.reason, body.expected_version)
+        .await
+        .map_err(|e| decision_error(e, lang))?;
+    Ok(Json(serde_json::json!({ "id": view.id, "status": view.status, "version": view.version })).into_response())
+}
+
+async fn set_closed(state: AppState, lang: crate::i18n::Lang, name: String, key: String, close: bool) -> Result<Response, ApiError> {
+    if !input::is_valid_thread_key(&key) {
+        return Err(bad_param(lang, "thread", "Kunci utas tidak valid.", "Invalid thread key."));
+    }
+    state.service.set_thread_closed(&key, close, &name).await.map_err(|e| decision_error(e, lang))?;
+    Ok(Json(serde_json::json!({ "thread": key, "closed": close })).into_response())
+}
+
+async fn close(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    set_closed(state, lang, name, key, true).await
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    set_closed(state, lang, name, key, false).await
+}
+
+async fn reload_policy(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+) -> Result<Response, ApiError> {
+    match state.service.policy().reload() {
+        Ok(policy) => {
+            tracing::info!(moderator = %name, version = policy.version(), "policy reloaded");
+            Ok(Json(serde_json::json!({ "version": policy.version(), "summary": policy.summary() })).into_response())
+        }
+        Err(err) => {
+            let mut e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "policy_invalid",
+                lang,
+                "Kebijakan baru tidak valid; kebijakan lama tetap berlaku",
+                "The new policy is invalid; the old one stays in force",
+            );
+            e.message = format!("{}: {err}", e.message);
+            Err(e)
+        }
+    }
+}
+
+async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
+    let policy = state.service.policy().current();
+    Json(serde_json::json!({
+        "version": policy.version(),
+        "summary": policy.summary(),
+        "last_error": state.service.policy().last_error(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,346 @@
+//! The public API used by readers and site widgets: captcha, posting, threads, counts, reports.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{ApiJson, ClientIp, ReqLang};
+use crate::domain::comment::CommentError;
+use crate::domain::input;
+use crate::i18n::Lang;
+use crate::projections::Order;
+use crate::service::{DecisionError, SubmitError, SubmitOutcome, SubmitRequest};
+
+/// Routes of the public API.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/captcha", get(captcha))
+        .route("/api/v1/threads/{thread}/comments", get(thread).post(post_comment))
+        .route("/api/v1/counts", get(counts))
+        .route("/api/v1/comments/{id}/flag", post(flag))
+}
+
+#[derive(Deserialize)]
+struct CaptchaQuery {
+    thread: Option<String>,
+}
+
+async fn captcha(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<CaptchaQuery>,
+) -> Result<Response, ApiError> {
+    let thread = q.thread.filter(|t| input::is_valid_thread_key(t));
+    let challenge = state
+        .service
+        .issue_captcha(ip, thread.as_deref(), lang)
+        .map_err(|l| ApiError::rate_limited(lang, l.retry_after_secs()))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
+}
+
+/// The JSON body of a new comment.
+#[derive(Debug, Deserialize)]
+pub struct NewComment {
+    #[serde(default)]
+    author_name: String,
+    #[serde(default)]
+    author_email: String,
+    #[serde(default)]
+    author_url: Option<String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    parent_id: Option<String>,
+    #[serde(default)]
+    captcha_token: String,
+    #[serde(default)]
+    captcha_answer: serde_json::Value,
+    #[serde(default)]
+    honeypot: Option<String>,
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect())
+}
+
+async fn post_comment(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    Path(thread): Path<String>,
+    headers: HeaderMap,
+    ApiJson(c): ApiJson<NewComment>,
+) -> Result<Response, ApiError> {
+    // Answers may come as a number or a string; anything else is simply wrong.
+    let answer = match &c.captcha_answer {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let req = SubmitRequest {
+        thread,
+        author_name: c.author_name,
+        author_email: c.author_email,
+        author_url: c.author_url.unwrap_or_default(),
+        body: c.body,
+        parent_id: c.parent_id.unwrap_or_default(),
+        captcha_token: c.captcha_token,
+        captcha_answer: answer,
+        honeypot: c.honeypot.unwrap_or_default(),
+        client_ip: ip,
+        user_agent: user_agent(&headers),
+        lang,
+    };
+    let outcome = state.service.submit(req).await.map_err(|e| submit_error(e, lang))?;
+    Ok(created(outcome))
+}
+
+fn created(outcome: SubmitOutcome) -> Response {
+    let location = format!("/api/v1/mod/comments/{}", outcome.id);
+    let mut resp = (StatusCode::CREATED, Json(outcome)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// Translates a refused submission into the API's answer.
+pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
+    match e {
+        SubmitError::Invalid(fields) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            lang,
+            "Periksa kembali isian yang ditandai.",
+            "Please check the marked fields.",
+        )
+        .with_fields(fields.messages(lang)),
+        SubmitError::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
+        SubmitError::Replayed { fresh } => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "captcha_used",
+                lang,
+                "Komentar ini sudah terkirim (soal hitungan hanya berlaku sekali).",
+                "This comment was already sent (each sum works only once).",
+            );
+            e.captcha = Some(*fresh);
+            e
+        }
+        SubmitError::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
+        SubmitError::ThreadClosed => ApiError::new(
+            StatusCode::CONFLICT,
+            "thread_closed",
+            lang,
+            "Komentar untuk artikel ini sudah ditutup.",
+            "Comments on this article are closed.",
+        ),
+        SubmitError::Rejected { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "comment_rejected",
+            lang,
+            "Komentar Anda ditolak oleh filter. Moderator dapat meninjaunya.",
+            "Your comment was refused by the filter. Moderators can review it.",
+        ),
+        SubmitError::Store(e) => ApiError::internal(lang, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ThreadQuery {
+    order: Option<String>,
+    page: Option<String>,
+}
+
+fn invalid_query(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
+    let mut fields = BTreeMap::new();
+    fields.insert(field.to_string(), lang.pick(id, en).to_string());
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
+        .with_fields(fields)
+}
+
+fn thread_key_error(lang: Lang) -> ApiError {
+    let mut fields = BTreeMap::new();
+    fields.insert("thread".to_string(), input::FieldProblem::InvalidThreadKey.message("thread", lang));
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_thread", lang, "Kunci utas tidak valid.", "Invalid thread key.")
+        .with_fields(fields)
+}
+
+async fn thread(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Path(thread): Path<String>,
+    Query(q): Query<ThreadQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !input::is_valid_thread_key(&thread) {
+        return Err(thread_key_error(lang));
+    }
+    let order = match q.order.as_deref() {
+        None | Some("oldest") | Some("") => Order::Oldest,
+        Some("newest") => Order::Newest,
+        Some(_) => {
+            return Err(invalid_query(lang, "order", "Gunakan oldest atau newest.", "Use oldest or newest."));
+        }
+    };
+    let page = match q.page.as_deref() {
+        None | Some("") => 1,
+        Some(p) => match p.parse::<usize>() {
+            Ok(n) if (1..=100_000).contains(&n) => n,
+            _ => return Err(invalid_query(lang, "page", "Nomor halaman dari 1.", "Page numbers start at 1.")),
+        },
+    };
+    let settings = state.service.thread_settings();
+    let cached = state.threads.page(state.service.view(), &thread, order, page, settings.per_page, settings.max_depth);
+    let cache_control = format!("public, max-age={}, must-revalidate", settings.cache_seconds);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == cached.etag || t.trim() == "*"));
+    let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
+    let cache_control = HeaderValue::from_str(&cache_control).unwrap_or(HeaderValue::from_static("no-cache"));
+    if not_modified {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)]).into_response());
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        cached.body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct CountsQuery {
+    threads: Option<String>,
+}
+
+/// Threads one counts request may ask for.
+const MAX_COUNT_THREADS: usize = 200;
+
+async fn counts(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Query(q): Query<CountsQuery>,
+) -> Result<Response, ApiError> {
+    let keys: Vec<&str> = q.threads.as_deref().unwrap_or("").split(',').filter(|k| !k.is_empty()).collect();
+    if keys.len() > MAX_COUNT_THREADS {
+        return Err(invalid_query(
+            lang,
+            "threads",
+            "Paling banyak 200 utas per permintaan.",
+            "At most 200 threads per request.",
+        ));
+    }
+    if keys.iter().any(|k| !input::is_valid_thread_key(k)) {
+        return Err(thread_key_error(lang));
+    }
+    let counts: BTreeMap<&str, usize> =
+        state.service.view().read(|p| keys.iter().map(|k| (*k, p.visible_count(k))).collect());
+    Ok(([(header::CACHE_CONTROL, "public, max-age=5")], Json(serde_json::json!({ "counts": counts }))).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct FlagBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn flag(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    // The body is optional: an empty report is as valid as one with a reason.
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<FlagBody>(&body)
+            .map_err(|e| {
+                let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", lang, "", "");
+                err.message = format!("{}: {e}", lang.pick("Isi permintaan tidak dapat dibaca", "The request body could not be read"));
+                err
+            })?
+            .reason
+    };
+    match state.service.flag(id, ip, &reason).await {
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "flagged": true }))).into_response()),
+        Err(e) => Err(decision_error(e, lang)),
+    }
+}
+
+/// Translates a refused decision or report into the API's answer.
+pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
+    match e {
+        DecisionError::NotFound | DecisionError::Flag(CommentError::NotFound) => ApiError::not_found(lang),
+        DecisionError::Stale(current) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_version",
+                lang,
+                "Komentar ini sudah diputuskan orang lain. Lihat keadaannya sekarang.",
+                "Someone else decided on this comment first. See its current state.",
+            );
+            e.current = serde_json::to_value(current).ok();
+            e
+        }
+        DecisionError::Illegal(CommentError::Deleted) => ApiError::new(
+            StatusCode::CONFLICT,
+            "comment_deleted",
+            lang,
+            "Komentar ini sudah dihapus; pulihkan dulu.",
+            "This comment is deleted; restore it first.",
+        ),
+        DecisionError::Illegal(err) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "illegal_transition",
+                lang,
+                "Tindakan ini tidak berlaku untuk status komentar sekarang",
+                "This action does not apply to the comment's current status",
+            );
+            e.message = format!("{} ({err}).", e.message);
+            e
+        }
+        DecisionError::Flag(CommentError::AlreadyReported) => ApiError::new(
+            StatusCode::CONFLICT,
+            "already_reported",
+            lang,
+            "Anda sudah melaporkan komentar ini.",
+            "You already reported this comment.",
+        ),
+        DecisionError::Flag(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "not_reportable",
+            lang,
+            "Hanya komentar yang tampil yang dapat dilaporkan.",
+            "Only visible comments can be reported.",
+        ),
+        DecisionError::Thread(err) => {
+            let mut e = ApiError::new(StatusCode::CONFLICT, "thread_state", lang, "", "");
+            e.message = match (err, lang) {
+                (crate::domain::ThreadError::AlreadyClosed, Lang::Id) => "Utas ini sudah ditutup.".into(),
+                (crate::domain::ThreadError::AlreadyClosed, Lang::En) => "This thread is already closed.".into(),
+                (crate::domain::ThreadError::NotClosed, Lang::Id) => "Utas ini tidak sedang ditutup.".into(),
+                (crate::domain::ThreadError::NotClosed, Lang::En) => "This thread is not closed.".into(),
+            };
+            e
+        }
+        DecisionError::Store(e) => ApiError::internal(lang, &e),
+    }
+}

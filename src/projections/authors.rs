@@ -1,0 +1,163 @@
+//! Author history: how many of an author's comments were approved or marked spam (by email, by
+//! client address, by website), and which bodies were posted recently, for duplicate detection.
+//! The policy engine uses it as trust and as the site's own spam record.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::CommentRecord;
+use crate::domain::CommentStatus;
+use crate::policy::History;
+
+/// How long a body counts as "recent" for duplicate detection: spam waves run within hours.
+const DUPLICATE_WINDOW_HOURS: i64 = 24;
+/// At most this many recent bodies are kept, whatever the window says, so a flood of distinct
+/// submissions cannot grow memory without bound.
+const MAX_RECENT_BODIES: usize = 200_000;
+/// At most this many sightings are kept per body.
+const MAX_SIGHTINGS_PER_BODY: usize = 32;
+
+/// Approved and spam counts of one key (an email, an address or a URL).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    /// Comments now visible.
+    pub approved: u32,
+    /// Comments now classed as spam.
+    pub spam: u32,
+}
+
+/// One posting of a body: when, where and by whom.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct Sighting {
+    at: DateTime<Utc>,
+    thread: String,
+    author: String,
+}
+
+/// The author-history projection.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AuthorHistory {
+    by_email: HashMap<String, Counts>,
+    by_address: HashMap<String, Counts>,
+    by_url: HashMap<String, Counts>,
+    /// Sightings by body fingerprint (a string key so snapshots stay plain JSON).
+    recent: HashMap<String, Vec<Sighting>>,
+    /// Fingerprints in arrival order, for pruning by age and by count.
+    order: VecDeque<(DateTime<Utc>, String)>,
+}
+
+fn bump(map: &mut HashMap<String, Counts>, key: &str, f: impl FnOnce(&mut Counts)) {
+    if key.is_empty() {
+        return;
+    }
+    f(map.entry(key.to_string()).or_default());
+}
+
+impl AuthorHistory {
+    /// Remembers a submitted body for duplicate detection and prunes old ones.
+    pub fn record_submission(&mut self, fingerprint: u64, thread: &str, author: &str, at: DateTime<Utc>) {
+        let key = fingerprint.to_string();
+        let sightings = self.recent.entry(key.clone()).or_default();
+        if sightings.len() >= MAX_SIGHTINGS_PER_BODY {
+            sightings.remove(0);
+        }
+        sightings.push(Sighting { at, thread: thread.to_string(), author: author.to_string() });
+        self.order.push_back((at, key));
+        let horizon = at - Duration::hours(DUPLICATE_WINDOW_HOURS);
+        while let Some((when, fp)) = self.order.front() {
+            if *when >= horizon && self.order.len() <= MAX_RECENT_BODIES {
+                break;
+            }
+            let fp = fp.clone();
+            let when = *when;
+            self.order.pop_front();
+            if let Some(list) = self.recent.get_mut(&fp) {
+                list.retain(|s| s.at > when);
+                if list.is_empty() {
+                    self.recent.remove(&fp);
+                }
+            }
+        }
+    }
+
+    /// Adjusts the counts when a comment moves between statuses.
+    pub fn status_changed(&mut self, rec: &CommentRecord, old: Option<CommentStatus>, new: Option<CommentStatus>) {
+        let url = rec.author_url.as_deref().map(normalise_url).unwrap_or_default();
+        for (status, delta) in [(old, -1i64), (new, 1i64)] {
+            let apply = |c: &mut Counts| {
+                let field = match status {
+                    Some(CommentStatus::Published) => &mut c.approved,
+                    Some(CommentStatus::Spam) => &mut c.spam,
+                    _ => return,
+                };
+                *field = u32::try_from((i64::from(*field) + delta).max(0)).unwrap_or(u32::MAX);
+            };
+            bump(&mut self.by_email, &rec.author_email, apply);
+            bump(&mut self.by_address, &rec.ip_key, apply);
+            bump(&mut self.by_url, &url, apply);
+        }
+    }
+
+    /// The history the policy engine sees for a new submission.
+    pub fn history(
+        &self,
+        email: &str,
+        ip_key: &str,
+        url: Option<&str>,
+        fingerprint: u64,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> History {
+        let email = email.to_lowercase();
+        let by_email = self.by_email.get(&email).copied().unwrap_or_default();
+        let by_address = self.by_address.get(ip_key).copied().unwrap_or_default();
+        let by_url = url
+            .map(normalise_url)
+            .and_then(|u| self.by_url.get(&u).copied())
+            .unwrap_or_default();
+        let horizon = now - Duration::hours(DUPLICATE_WINDOW_HOURS);
+        let sightings = self.recent.get(&fingerprint.to_string());
+        let recent = sightings.into_iter().flatten().filter(|s| s.at >= horizon);
+        let mut same_author = 0u32;
+        let mut threads: Vec<&str> = Vec::new();
+        for s in recent {
+            if s.author == email {
+                same_author += 1;
+            }
+            if s.thread != thread && !threads.contains(&s.thread.as_str()) {
+                threads.push(&s.thread);
+            }
+        }
+        History {
+            author_approved: by_email.approved,
+            author_spam: by_email.spam,
+            ip_spam: by_address.spam,
+            url_spam: by_url.spam,
+            same_body_same_author: same_author,
+            same_body_threads: u32::try_from(threads.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Number of distinct keys held, for metrics.
+    pub fn len(&self) -> usize {
+        self.by_email.len() + self.by_address.len() + self.by_url.len() + self.recent.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// URLs compare without scheme, `www.`, trailing slash and case, so trivial variations of one
+/// spam site share a record.
+fn normalise_url(url: &str) -> String {
+    let lower = url.trim().to_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .unwrap_or(&lower);
+    rest.strip_prefix("www.").unwrap_or(rest).trim_end_matches('/').to_string()
+}

@@ -1,0 +1,144 @@
+//! The public view of a thread: approved comments only, threaded to a maximum depth, paged by
+//! top-level comments. Only public fields are copied out: never email or address.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{CommentRecord, Projections};
+use crate::domain::CommentStatus;
+
+/// Order of the top-level comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Oldest first (the default, as on most news sites).
+    #[default]
+    Oldest,
+    /// Newest first.
+    Newest,
+}
+
+/// A visible comment as readers get it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PublicComment {
+    /// The comment id.
+    pub id: Uuid,
+    /// The comment it replies to, if any.
+    pub parent_id: Option<Uuid>,
+    /// Display name (plain text: escape it when inserting into HTML).
+    pub author_name: String,
+    /// Author website (http or https only), if given.
+    pub author_url: Option<String>,
+    /// The body as safe HTML.
+    pub body_html: String,
+    /// When it was submitted.
+    pub created_at: DateTime<Utc>,
+    /// Whether it awaits moderation; only ever true in the answer to its own author.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub pending: bool,
+    /// Replies, oldest first.
+    pub replies: Vec<PublicComment>,
+}
+
+impl PublicComment {
+    /// The public part of a record, without replies.
+    pub fn from_record(rec: &CommentRecord) -> PublicComment {
+        PublicComment {
+            id: rec.id,
+            parent_id: rec.parent_id,
+            author_name: rec.author_name.clone(),
+            author_url: rec.author_url.clone(),
+            body_html: rec.body_html.clone(),
+            created_at: rec.created_at,
+            pending: rec.status != Some(CommentStatus::Published),
+            replies: Vec::new(),
+        }
+    }
+}
+
+/// One page of a thread, the body of `GET /api/v1/threads/{thread}/comments`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThreadPage {
+    /// The thread key.
+    pub thread: String,
+    /// Visible comments in the whole thread, replies included.
+    pub total: usize,
+    /// Whether new comments are refused.
+    pub closed: bool,
+    /// This page's top-level comments with their replies.
+    pub comments: Vec<PublicComment>,
+    /// This page's number, from 1.
+    pub page: usize,
+    /// The next page's number, if there is one.
+    pub next: Option<usize>,
+}
+
+impl Projections {
+    /// Builds one page of a thread. `max_depth` 0 makes the thread flat; replies deeper than it
+    /// hang under their deepest allowed ancestor, so no conversation is lost to the limit.
+    pub fn thread_page(&self, thread: &str, order: Order, page: usize, per_page: usize, max_depth: usize) -> ThreadPage {
+        let page = page.max(1);
+        let per_page = per_page.max(1);
+        let Some(t) = self.threads.get(thread) else {
+            return ThreadPage { thread: thread.into(), total: 0, closed: false, comments: vec![], page, next: None };
+        };
+        // Where each visible comment hangs in the tree, and at which depth.
+        let mut placed: HashMap<Uuid, (Option<Uuid>, usize)> = HashMap::with_capacity(t.visible.len());
+        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        let mut top: Vec<Uuid> = Vec::new();
+        for id in t.visible.values() {
+            let Some(rec) = self.comments.get(id) else { continue };
+            // The nearest visible ancestor: a hidden parent's replies move up, not out.
+            let mut parent = rec.parent_id;
+            let mut hops = 0;
+            while let Some(p) = parent {
+                if placed.contains_key(&p) || hops > 64 {
+                    break;
+                }
+                parent = self.comments.get(&p).and_then(|r| r.parent_id);
+                hops += 1;
+            }
+            let mut anchor = parent.filter(|p| placed.contains_key(p));
+            while let Some(a) = anchor {
+                let depth = placed[&a].1;
+                if depth < max_depth {
+                    break;
+                }
+                anchor = placed[&a].0;
+            }
+            match anchor {
+                Some(a) => {
+                    placed.insert(*id, (Some(a), placed[&a].1 + 1));
+                    children.entry(a).or_default().push(*id);
+                }
+                None => {
+                    placed.insert(*id, (None, 0));
+                    top.push(*id);
+                }
+            }
+        }
+        if order == Order::Newest {
+            top.reverse();
+        }
+        let start = (page - 1).saturating_mul(per_page);
+        let comments = top
+            .iter()
+            .skip(start)
+            .take(per_page)
+            .filter_map(|id| self.build(*id, &children))
+            .collect();
+        let next = (start.saturating_add(per_page) < top.len()).then_some(page + 1);
+        ThreadPage { thread: thread.into(), total: t.visible.len(), closed: t.closed, comments, page, next }
+    }
+
+    fn build(&self, id: Uuid, children: &HashMap<Uuid, Vec<Uuid>>) -> Option<PublicComment> {
+        let mut c = PublicComment::from_record(self.comments.get(&id)?);
+        if let Some(kids) = children.get(&id) {
+            c.replies = kids.iter().filter_map(|k| self.build(*k, children)).collect();
+        }
+        Some(c)
+    }
+}

@@ -1,0 +1,91 @@
+//! The shared conformance suite against SQLite (always) and KurrentDB (when a server is given).
+
+use std::sync::Arc;
+
+use saring::store::conformance::{self, Store};
+use saring::store::sqlite::SqliteStore;
+
+/// A fresh SQLite store in its own temporary folder, kept alive as long as the store.
+struct TempStore {
+    store: Arc<SqliteStore>,
+    _dir: tempfile::TempDir,
+}
+
+fn sqlite_store() -> TempStore {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Arc::new(SqliteStore::open(dir.path()).expect("open sqlite store"));
+    TempStore { store, _dir: dir }
+}
+
+macro_rules! sqlite_checks {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = sqlite_store();
+                    let store: Store = t.store.clone();
+                    if let Err(e) = conformance::$name(store).await {
+                        panic!("sqlite: {e}");
+                    }
+                }
+            )*
+        }
+    };
+}
+
+sqlite_checks!(
+    ordering,
+    concurrent_expected_revision,
+    no_stream_is_idempotency,
+    stream_exists,
+    exact_revision,
+    read_stream_from_and_max,
+    read_all_from_and_max,
+    subscription_catches_up_then_goes_live,
+    subscription_resumes_from_checkpoint,
+    large_and_non_ascii_events,
+    metadata_round_trip,
+    invalid_requests,
+);
+
+/// Every check of the suite is listed above, so a check added later cannot be forgotten here.
+#[test]
+fn sqlite_runs_every_check() {
+    let listed = [
+        "ordering",
+        "concurrent_expected_revision",
+        "no_stream_is_idempotency",
+        "stream_exists",
+        "exact_revision",
+        "read_stream_from_and_max",
+        "read_all_from_and_max",
+        "subscription_catches_up_then_goes_live",
+        "subscription_resumes_from_checkpoint",
+        "large_and_non_ascii_events",
+        "metadata_round_trip",
+        "invalid_requests",
+    ];
+    let all: Vec<&str> = conformance::checks().iter().map(|c| c.name).collect();
+    assert_eq!(
+        all, listed,
+        "update sqlite_checks! in tests/store/conformance.rs"
+    );
+}
+
+/// The same suite on one shared store: checks must not depend on an empty store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_shared_store_runs_whole_suite() {
+    let t = sqlite_store();
+    let store: Store = t.store.clone();
+    let result = conformance::run_all(|| {
+        let s = Arc::clone(&store);
+        async move { s }
+    })
+    .await;
+    if let Err(e) = result {
+        panic!("sqlite (shared): {e}");
+    }
+    assert_eq!(store.backend_name(), "sqlite");
+}

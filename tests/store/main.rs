@@ -1,0 +1,7 @@
+//! The event store's integration tests, one binary: the conformance suite against every backend,
+//! the data-folder lock between processes, and crash safety under SIGKILL.
+
+mod child;
+mod conformance;
+mod crash;
+mod lock;
