@@ -14,7 +14,6 @@ pub mod domain;
 pub mod projections;
 pub mod app;
 pub mod auth;
-pub mod clientip;
 pub mod config;
 pub mod http;
 pub mod service;

@@ -21,6 +21,7 @@
   var CSS = `
 .saring{color:var(--saring-text,inherit);font-family:var(--saring-font,inherit);line-height:1.55;max-width:var(--saring-max-width,46rem)}
 .saring *{box-sizing:border-box}
+.saring [hidden]{display:none!important}
 .saring-sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}
 .saring-title{font-size:1.3em;font-weight:700;margin:1.5em 0 .8em;line-height:1.3}
 .saring-list,.saring-replies{list-style:none;margin:0;padding:0}
@@ -55,6 +56,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 .saring-ferr{display:block;color:var(--saring-error,#b3261e);font-size:.9em;margin-top:.25rem}
 .saring-ferr:empty{display:none}
 .saring-qline{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem;font-size:1.2em;font-variant-numeric:tabular-nums}
+.saring-qpart:empty{display:none}
 .saring-qline .saring-input{display:inline-block;width:4.5em;text-align:center}
 .saring-qline .saring-link{font-size:.75em}
 .saring-check{display:flex;gap:.5rem;align-items:flex-start;font-size:.9em;margin:0 0 1rem}
@@ -238,7 +240,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     var heading = h("h2", { cls: "title", id: pfx + "count", "aria-live": "polite", text: t.loading });
     var list = h("ol", { cls: "list", "aria-labelledby": pfx + "count" });
     var more = h("button", { type: "button", cls: "btn more", hidden: true, onclick: function () { load(true); } }, [t.more]);
-    var loadMsg = h("p", { cls: "status", role: "status" });
+    var loadMsg = h("p", { role: "status" });
 
     // The form, built once and moved under a comment when replying, as WordPress does.
     var formTitle = h("h3", { cls: "title", id: pfx + "form-title", text: t.title });
