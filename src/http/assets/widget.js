@@ -66,6 +66,8 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 .saring-status.saring-error{color:var(--saring-error,#b3261e);font-weight:600}
 .saring-status.saring-ok{color:var(--saring-ok,#1b6e20)}
 .saring-errors{margin:0 0 1rem;padding:.75rem 1rem;border-left:4px solid var(--saring-error,#b3261e);background:var(--saring-bg,#fff);color:var(--saring-error,#b3261e)}
+.saring-errors p{margin:0}
+.saring-errors ul{margin:.4rem 0 0;padding-left:1.2rem}
 .saring-closed{font-style:italic;color:var(--saring-muted,#5f6368)}
 .saring :focus-visible{outline:3px solid var(--saring-focus,#ffbf47);outline-offset:2px}
 `;
