@@ -48,7 +48,9 @@ pub struct Application {
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
     Ok(match &settings.store {
         StoreChoice::Embedded => Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?),
-        StoreChoice::EventStoreDb(conn) => Arc::new(crate::store::kurrent::KurrentStore::connect(conn)?),
+        StoreChoice::EventStoreDb(conn) => {
+            return Err(StoreError::Invalid(format!("EventStoreDB backend not merged yet: {conn}")));
+        }
     })
 }
 
@@ -95,10 +97,9 @@ impl Application {
             settings.threads.clone(),
             reporter_key,
         ));
-        service.record_policy(&policy.current()).await?;
-
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(runner::follow(store.clone(), view.clone(), snapshot_dir, settings.snapshot_every)));
+        service.record_policy(&policy.current()).await?;
         tasks.push(tokio::spawn(record_policy_changes(service.clone())));
         tasks.push(tokio::spawn(prune_limiters(service.clone())));
         #[cfg(unix)]

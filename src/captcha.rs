@@ -501,6 +501,18 @@ impl Captcha {
         })
     }
 
+    /// The nonce and expiry of an authentic token, whatever the answer: lets the service burn a
+    /// token after a wrong answer so one token cannot be used to try every number.
+    pub fn peek_nonce(&self, token: &str) -> Option<([u8; NONCE_LEN], DateTime<Utc>)> {
+        let bytes = decode_token(token).ok()?;
+        let (body, mac) = bytes.split_at(BODY_LEN);
+        if !bool::from(self.token_mac(body).ct_eq(mac)) {
+            return None;
+        }
+        let fields = Fields::parse(body)?;
+        Some((fields.nonce, DateTime::from_timestamp_millis(fields.expires_ms)?))
+    }
+
     /// HMAC(answer key, nonce || answer), truncated: without the secret nobody can test the 100
     /// or so possible answers against it.
     fn answer_tag(&self, nonce: &[u8; NONCE_LEN], answer: u32) -> [u8; ANSWER_TAG_LEN] {

@@ -4,16 +4,16 @@
 //! recognised, `projections/` for what readers and moderators see, and `http/` for the API.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod auth;
 pub mod captcha;
 pub mod clientip;
+pub mod config;
+pub mod domain;
+pub mod http;
 pub mod i18n;
 pub mod limits;
 pub mod policy;
-pub mod store;
-pub mod domain;
 pub mod projections;
-pub mod app;
-pub mod auth;
-pub mod config;
-pub mod http;
 pub mod service;
+pub mod store;

@@ -1,1 +1,151 @@
-fn main() {}
+//! The `saring` command: `serve` (the default), `policy check|test|backtest`, `hash-token`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use saring::app::Application;
+use saring::config::{ServeArgs, Settings};
+
+/// Saring: self-hosted comment moderation and spam-captcha service for news sites.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Settings of `serve`, also accepted without the word `serve`.
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve(ServeArgs),
+    /// Check, test and backtest spam policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Print the argon2 hash of a moderator token, for `saring.toml`.
+    HashToken {
+        /// The token to hash.
+        token: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy folder and print its rules by kind.
+    Check {
+        /// The policy folder (default ./policies).
+        dir: Option<PathBuf>,
+    },
+    /// Score a CSV or JSON-lines file of comments offline, with a report where labels exist.
+    Test {
+        /// The policy folder.
+        #[arg(long, default_value = "policies")]
+        policy: PathBuf,
+        /// The comments: CSV with a header, or JSON lines.
+        file: PathBuf,
+    },
+    /// Replay every stored submission through a candidate policy and report what would change.
+    Backtest {
+        /// The candidate policy folder.
+        #[arg(long)]
+        policy: PathBuf,
+        /// Store settings (data folder, store URL).
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+}
+
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SARING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args).context("reading the settings")?;
+    init_logs(settings.json_logs);
+    let app = Application::build(settings).await.context("starting Saring")?;
+    let addr = app.addr();
+    // Tests and scripts wait for this line; keep its shape.
+    println!("saring listening on http://{addr} (demo: http://{addr}/demo)");
+    app.run_until(shutdown_signal()).await.context("serving HTTP")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args).context("reading the settings")?;
+    let candidate = saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
+    let store = saring::app::open_store(&settings).await.context("opening the event store")?;
+    let report = saring::service::backtest::run(store.as_ref(), &candidate).await.context("replaying the log")?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "{} submissions replayed, {} outcomes would change ({} agree and {} disagree with moderators' decisions)",
+        report.submissions,
+        report.changes.len(),
+        report.agree_with_moderators,
+        report.disagree_with_moderators
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result: anyhow::Result<()> = match cli.command {
+        None => runtime.block_on(serve(cli.serve)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::HashToken { token }) => saring::auth::hash_token(&token)
+            .map(|h| println!("{h}"))
+            .map_err(|e| anyhow::anyhow!("hashing the token: {e}")),
+        Some(Command::Policy(PolicyCommand::Check { dir })) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));
+            saring::policy::cli::check(&dir, &mut std::io::stdout()).map_err(anyhow::Error::from)
+        }
+        Some(Command::Policy(PolicyCommand::Test { policy, file })) => {
+            saring::policy::cli::test(&policy, &file, &mut std::io::stdout(), &mut std::io::stderr())
+                .map_err(anyhow::Error::from)
+        }
+        Some(Command::Policy(PolicyCommand::Backtest { policy, serve })) => runtime.block_on(backtest(policy, serve)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

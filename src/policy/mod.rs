@@ -41,3 +41,10 @@ impl PolicyHandle {
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Policy>> { self.tx.subscribe() }
     pub fn last_error(&self) -> Option<String> { None }
 }
+pub struct WatchGuard;
+impl PolicyHandle { pub fn watch_files(self: &Arc<Self>) -> Result<WatchGuard, PolicyError> { Ok(WatchGuard) } }
+pub mod cli {
+    use super::*;
+    pub fn check(_dir: &Path, _out: &mut dyn std::io::Write) -> Result<(), PolicyError> { Ok(()) }
+    pub fn test(_p: &Path, _f: &Path, _o: &mut dyn std::io::Write, _r: &mut dyn std::io::Write) -> Result<(), PolicyError> { Ok(()) }
+}

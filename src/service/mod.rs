@@ -42,7 +42,7 @@ const MAX_BURNED: usize = 200_000;
 const MAX_STREAM_EVENTS: usize = 10_000;
 
 /// A reader's submission as the HTTP layer received it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SubmitRequest {
     /// Thread key from the path or the form.
     pub thread: String,
@@ -333,6 +333,13 @@ impl Service {
                 });
             }
         };
+        let comment_id = solved.comment_id();
+        // A replay is answered as one before it can eat the reader's rate allowance; the
+        // append's "no stream" expectation below stays the real guarantee across replicas.
+        if self.view.read(|p| p.comments.contains_key(&comment_id)) {
+            refuse("replayed");
+            return Err(SubmitError::Replayed { fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)) });
+        }
         if let Some(l) = &self.limits
             && let Err(limited) = l.check_comment(req.client_ip, &clean.author_email, &req.thread)
         {
@@ -340,7 +347,6 @@ impl Service {
             return Err(SubmitError::RateLimited(limited));
         }
 
-        let comment_id = solved.comment_id();
         let ip_key = crate::limits::address_group(req.client_ip).to_string();
         let submission = Submission {
             comment_id,
