@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 /// How long any single wait in the scenario may take before the test fails.
@@ -170,8 +171,7 @@ impl Driver {
         let Value::Object(caps) = caps else {
             bail!("capabilities must be an object");
         };
-        ClientBuilder::rustls()
-            .context("building the WebDriver client")?
+        ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
             .await
@@ -204,7 +204,17 @@ impl Driver {
 
 /// Polls a JavaScript expression in the page until it is truthy; returns its value.
 pub async fn wait_js(client: &Client, expr: &str, what: &str) -> Result<Value> {
-    let deadline = Instant::now() + DEADLINE;
+    wait_js_for(client, expr, what, DEADLINE).await
+}
+
+/// [`wait_js`] with its own time limit.
+pub async fn wait_js_for(
+    client: &Client,
+    expr: &str,
+    what: &str,
+    limit: Duration,
+) -> Result<Value> {
+    let deadline = Instant::now() + limit;
     let script = format!("try {{ return ({expr}); }} catch (e) {{ return null; }}");
     loop {
         let v = client.execute(&script, vec![]).await?;

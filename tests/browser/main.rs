@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 
-use harness::{Driver, Server, screenshot, solve, tail, wait_css, wait_js, which};
+use harness::{Driver, Server, screenshot, solve, tail, wait_css, wait_js, wait_js_for, which};
 
 const TOKEN: &str = "test-token-1";
 const THREAD: &str = "#saring-thread";
@@ -153,20 +153,26 @@ async fn approve(base: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Loads /demo and waits until the thread shows the expected count heading.
+/// Loads /demo until the thread shows the expected count heading. The thread API lets browsers
+/// cache a page for a few seconds, so a reader who reloads at once may need to reload again.
 async fn open_demo(js: &Client, base: &str, heading: &str) -> Result<()> {
-    js.goto(&format!("{base}/demo")).await?;
-    wait_js(
-        js,
-        &format!(
-            "{} === {}",
-            text_of(&format!("{THREAD} > .saring-title")),
-            json!(heading)
-        ),
-        &format!("the heading `{heading}`"),
-    )
-    .await?;
-    Ok(())
+    let deadline = std::time::Instant::now() + harness::DEADLINE;
+    let expr = format!(
+        "{} === {}",
+        text_of(&format!("{THREAD} > .saring-title")),
+        json!(heading)
+    );
+    loop {
+        js.goto(&format!("{base}/demo")).await?;
+        let attempt = wait_js_for(js, &expr, heading, std::time::Duration::from_secs(3)).await;
+        match attempt {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() > deadline => {
+                return Err(e.context(format!("the heading `{heading}` never showed")));
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 async fn severe_console_entries(driver: &Driver, js: &Client) -> Result<Vec<String>> {

@@ -527,7 +527,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
           return;
         }
         if (r.status === 403 || (r.status === 409 && r.data.captcha)) {
-          return invalid([["captcha", (e.message || t.failed) + " " + t.newCaptcha]], e.message || t.failed);
+          return invalid([["captcha", e.message || t.newCaptcha]], t.fix);
         }
         if (r.status === 429) {
           var wait = Math.max(1, Math.min(parseInt(r.headers.get("Retry-After"), 10) || e.retry_after || 60, 3600));
