@@ -197,6 +197,11 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
         url: "wayan.example",
         body: "Syukurlah jembatannya sudah dibuka lagi. Foto-fotonya saya unggah di https://wayan.example/jembatan",
     };
+    // Opt in to "remember me" before the first post.
+    js.find(Locator::Css(&format!("{FORM} input[type=checkbox]")))
+        .await?
+        .click()
+        .await?;
     let (first, status) = post_with_widget(js, &wayan, None).await?;
     ensure!(!first.is_empty(), "the posted comment got focus and an id");
     ensure!(
@@ -225,6 +230,16 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
     approve(base, &first).await?;
     open_demo(js, base, "1 Komentar").await?;
     let card = wait_css(js, &format!("#comment-{first}")).await?;
+    let remembered = js
+        .execute(
+            &format!("return document.querySelector('{FORM} input[name=author]').value"),
+            vec![],
+        )
+        .await?;
+    ensure!(
+        remembered == json!(wayan.name),
+        "remember me fills the name after a reload: {remembered}"
+    );
     ensure!(
         card.attr("class").await?.unwrap_or_default() == "saring-comment",
         "approved, no pending mark"
