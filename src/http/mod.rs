@@ -15,6 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::ModeratorAuth;
 use crate::service::Service;
 
+pub mod embed_html;
 pub mod error;
 pub mod extract;
 pub mod moderation;
