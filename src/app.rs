@@ -48,9 +48,7 @@ pub struct Application {
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
     Ok(match &settings.store {
         StoreChoice::Embedded => Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?),
-        StoreChoice::EventStoreDb(conn) => {
-            return Err(StoreError::Invalid(format!("EventStoreDB backend not merged yet: {conn}")));
-        }
+        StoreChoice::EventStoreDb(conn) => Arc::new(crate::store::kurrent::KurrentStore::connect(conn)?),
     })
 }
 

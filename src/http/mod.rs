@@ -18,6 +18,7 @@ use crate::service::Service;
 pub mod embed_html;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod moderation;
 pub mod ops;
 pub mod public;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(moderation::router())
+        .merge(form::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(

@@ -5,6 +5,7 @@ mod helpers;
 
 mod errors;
 mod flow;
+mod form;
 mod hostile;
 mod limits;
 mod moderation;
