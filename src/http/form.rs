@@ -2,16 +2,18 @@
 //! server-rendered thread with a plain form that posts WordPress-style fields and comes back to
 //! the article at the new comment).
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::Utc;
 use serde::Deserialize;
 
 use super::AppState;
-use super::embed_html::{self, EmbedCaptcha, EmbedError, EmbedPage, EmbedThread, FormValues, PostedNotice};
+use super::embed_html::{
+    self, EmbedCaptcha, EmbedError, EmbedPage, EmbedThread, FormValues, PostedNotice,
+};
 use super::error::ApiError;
 use super::extract::{ApiForm, ClientIp, ReqLang};
 use super::public::submit_error;
@@ -33,7 +35,10 @@ pub fn router() -> Router<AppState> {
 async fn widget() -> Response {
     (
         [
-            (header::CONTENT_TYPE, "application/javascript; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         embed_html::WIDGET_JS,
@@ -42,7 +47,11 @@ async fn widget() -> Response {
 }
 
 async fn demo() -> Response {
-    ([(header::CACHE_CONTROL, "no-cache")], Html(embed_html::DEMO_HTML)).into_response()
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        Html(embed_html::DEMO_HTML),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -61,7 +70,12 @@ fn allowed_return(state: &AppState, url: &str) -> bool {
     if url.starts_with('/') && !url.starts_with("//") {
         return true;
     }
-    state.site_origins.iter().any(|o| url == o || url.strip_prefix(o.as_str()).is_some_and(|rest| rest.starts_with(['/', '?', '#'])))
+    state.site_origins.iter().any(|o| {
+        url == o
+            || url
+                .strip_prefix(o.as_str())
+                .is_some_and(|rest| rest.starts_with(['/', '?', '#']))
+    })
 }
 
 /// What the page needs besides the error and the reader's values.
@@ -73,7 +87,13 @@ struct PageParts<'a> {
     posted: Option<PostedNotice>,
 }
 
-fn render(state: &AppState, parts: PageParts<'_>, challenge: Option<&Challenge>, form: FormValues<'_>, error: Option<EmbedError<'_>>) -> String {
+fn render(
+    state: &AppState,
+    parts: PageParts<'_>,
+    challenge: Option<&Challenge>,
+    form: FormValues<'_>,
+    error: Option<EmbedError<'_>>,
+) -> String {
     let settings = state.service.thread_settings();
     let cached = state.threads.page(
         state.service.view(),
@@ -92,7 +112,11 @@ fn render(state: &AppState, parts: PageParts<'_>, challenge: Option<&Challenge>,
         total: thread.total,
         next_page: thread.next,
         closed: thread.closed,
-        captcha: challenge.map(|c| EmbedCaptcha { token: &c.token, question: &c.question, prompt: &c.prompt }),
+        captcha: challenge.map(|c| EmbedCaptcha {
+            token: &c.token,
+            question: &c.question,
+            prompt: &c.prompt,
+        }),
         form,
         error,
         posted: parts.posted,
@@ -121,8 +145,23 @@ async fn embed(
         Some("published") => Some(PostedNotice { pending: false }),
         _ => None,
     };
-    let parts = PageParts { thread: &key, lang, page: q.page.unwrap_or(1), return_to, posted };
-    Ok(html(StatusCode::OK, render(&state, parts, challenge.as_ref(), FormValues::default(), None)))
+    let parts = PageParts {
+        thread: &key,
+        lang,
+        page: q.page.unwrap_or(1),
+        return_to,
+        posted,
+    };
+    Ok(html(
+        StatusCode::OK,
+        render(
+            &state,
+            parts,
+            challenge.as_ref(),
+            FormValues::default(),
+            None,
+        ),
+    ))
 }
 
 /// The WordPress comment form's fields, plus the captcha and honeypot.
@@ -154,11 +193,21 @@ async fn form_post(
     let thread = form.comment_post_id.trim().to_string();
     if !input::is_valid_thread_key(&thread) {
         let mut fields = std::collections::BTreeMap::new();
-        fields.insert("comment_post_ID".to_string(), input::FieldProblem::InvalidThreadKey.message("thread", lang));
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", lang, "Utas tidak valid.", "Invalid thread.")
-            .with_fields(fields));
+        fields.insert(
+            "comment_post_ID".to_string(),
+            input::FieldProblem::InvalidThreadKey.message("thread", lang),
+        );
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            lang,
+            "Utas tidak valid.",
+            "Invalid thread.",
+        )
+        .with_fields(fields));
     }
-    let return_to = Some(form.redirect_to.trim()).filter(|u| !u.is_empty() && allowed_return(&state, u));
+    let return_to =
+        Some(form.redirect_to.trim()).filter(|u| !u.is_empty() && allowed_return(&state, u));
     let req = SubmitRequest {
         thread: thread.clone(),
         author_name: form.author.clone(),
@@ -170,15 +219,30 @@ async fn form_post(
         captcha_answer: form.captcha_answer.clone(),
         honeypot: form.honeypot.clone(),
         client_ip: ip,
-        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect()),
         lang,
     };
     match state.service.submit(req).await {
         Ok(outcome) => {
-            let posted = if outcome.status == "published" { "published" } else { "pending" };
+            let posted = if outcome.status == "published" {
+                "published"
+            } else {
+                "pending"
+            };
             let target = match return_to {
-                Some(article) => format!("{}#comment-{}", article.split('#').next().unwrap_or(article), outcome.id),
-                None => format!("/threads/{thread}/embed?lang={}&posted={posted}#comment-{}", lang.tag(), outcome.id),
+                Some(article) => format!(
+                    "{}#comment-{}",
+                    article.split('#').next().unwrap_or(article),
+                    outcome.id
+                ),
+                None => format!(
+                    "/threads/{thread}/embed?lang={}&posted={posted}#comment-{}",
+                    lang.tag(),
+                    outcome.id
+                ),
             };
             let location = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/"));
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
@@ -186,10 +250,24 @@ async fn form_post(
         Err(e) => {
             let api = submit_error(e, lang);
             // The page shows the same words as the API, with a fresh challenge and the text kept.
-            let challenge = api.captcha.clone().or_else(|| state.service.issue_captcha(ip, Some(&thread), lang).ok());
-            let fields: Vec<(String, String)> =
-                api.fields.clone().unwrap_or_default().into_iter().map(|(k, v)| (api_to_form_field(&k).to_string(), v)).collect();
-            let error = EmbedError { message: &api.message, fields: fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect() };
+            let challenge = api
+                .captcha
+                .clone()
+                .or_else(|| state.service.issue_captcha(ip, Some(&thread), lang).ok());
+            let fields: Vec<(String, String)> = api
+                .fields
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (api_to_form_field(&k).to_string(), v))
+                .collect();
+            let error = EmbedError {
+                message: &api.message,
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+            };
             let values = FormValues {
                 author: &form.author,
                 email: &form.email,
@@ -197,8 +275,17 @@ async fn form_post(
                 comment: &form.comment,
                 parent: &form.comment_parent,
             };
-            let parts = PageParts { thread: &thread, lang, page: 1, return_to, posted: None };
-            let mut resp = html(api.status, render(&state, parts, challenge.as_ref(), values, Some(error)));
+            let parts = PageParts {
+                thread: &thread,
+                lang,
+                page: 1,
+                return_to,
+                posted: None,
+            };
+            let mut resp = html(
+                api.status,
+                render(&state, parts, challenge.as_ref(), values, Some(error)),
+            );
             if let Some(secs) = api.retry_after
                 && let Ok(v) = HeaderValue::from_str(&secs.to_string())
             {

@@ -125,7 +125,11 @@ fn decode_html(s: &str) -> Vec<Piece> {
             let decoded = html_escape::decode_html_entities(entity);
             if decoded != entity {
                 for c in decoded.chars() {
-                    out.push(Piece { c, start: i as u32, end: (i + len) as u32 });
+                    out.push(Piece {
+                        c,
+                        start: i as u32,
+                        end: (i + len) as u32,
+                    });
                 }
                 i += len;
                 continue;
@@ -134,7 +138,11 @@ fn decode_html(s: &str) -> Vec<Piece> {
         // `i` is always on a char boundary: we only advance by whole chars or ASCII-delimited runs.
         let c = s[i..].chars().next().unwrap_or(' ');
         let l = c.len_utf8();
-        out.push(Piece { c, start: i as u32, end: (i + l) as u32 });
+        out.push(Piece {
+            c,
+            start: i as u32,
+            end: (i + l) as u32,
+        });
         i += l;
     }
     out
@@ -272,7 +280,13 @@ fn strip_invisible(pieces: Vec<Piece>) -> Vec<Piece> {
     pieces
         .into_iter()
         .filter(|p| !is_invisible(p.c))
-        .map(|p| if p.c.is_whitespace() { Piece { c: ' ', ..p } } else { p })
+        .map(|p| {
+            if p.c.is_whitespace() {
+                Piece { c: ' ', ..p }
+            } else {
+                p
+            }
+        })
         .collect()
 }
 
@@ -305,7 +319,10 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out = Vec::with_capacity(pieces.len());
     for p in pieces {
         if p.c.is_ascii() {
-            out.push(Piece { c: p.c.to_ascii_lowercase(), ..p });
+            out.push(Piece {
+                c: p.c.to_ascii_lowercase(),
+                ..p
+            });
             continue;
         }
         match decancer::cure_char(p.c, options) {
@@ -327,7 +344,10 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
 
 /// Separators allowed between spaced-out letters.
 fn is_letter_separator(c: char) -> bool {
-    matches!(c, ' ' | '.' | '-' | '_' | '*' | '|' | ',' | '/' | '~' | '+' | '•' | '·')
+    matches!(
+        c,
+        ' ' | '.' | '-' | '_' | '*' | '|' | ',' | '/' | '~' | '+' | '•' | '·'
+    )
 }
 
 /// Step 6: join runs of three or more single letters/digits that share one separator.
@@ -448,7 +468,13 @@ fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
         }
     }
     let words = word_view(&text);
-    Normalized { text, words, plain, starts, ends }
+    Normalized {
+        text,
+        words,
+        plain,
+        starts,
+        ends,
+    }
 }
 
 #[cfg(test)]
@@ -467,7 +493,10 @@ mod tests {
         assert_eq!(n("&lt;b&gt;x"), "<b>x");
         assert_eq!(n("a < b and c > d"), "a < b and c > d");
         // Anchor targets stay visible, so a link hidden behind a word is still a link.
-        assert_eq!(n("<a href=\"http://x.example/?a=1&amp;b=2\">2:19</a> best"), "http://x.example/?a=1&b=2 2:19 best");
+        assert_eq!(
+            n("<a href=\"http://x.example/?a=1&amp;b=2\">2:19</a> best"),
+            "http://x.example/?a=1&b=2 2:19 best"
+        );
     }
 
     #[test]

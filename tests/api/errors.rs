@@ -39,7 +39,10 @@ async fn each_input_rule_names_its_field() {
         ("author_email", json!("")),
         ("author_email", json!("bukan-email")),
         ("author_url", json!("javascript:alert(1)")),
-        ("author_url", json!(format!("https://contoh.id/{}", "a".repeat(500)))),
+        (
+            "author_url",
+            json!(format!("https://contoh.id/{}", "a".repeat(500))),
+        ),
         ("body", json!("")),
         ("body", json!("kata ".repeat(1001))),
         ("body", json!("halo\u{0}dunia")),
@@ -73,7 +76,12 @@ async fn errors_speak_the_readers_language() {
         .unwrap();
     let en: Value = en.json().await.unwrap();
     assert_eq!(en["error"]["message"], "Please check the marked fields.");
-    assert!(en["error"]["fields"]["author_email"].as_str().unwrap().contains("valid email"));
+    assert!(
+        en["error"]["fields"]["author_email"]
+            .as_str()
+            .unwrap()
+            .contains("valid email")
+    );
     let id = app
         .client
         .post(app.url("/api/v1/threads/berita-bahasa/comments"))
@@ -83,31 +91,67 @@ async fn errors_speak_the_readers_language() {
         .await
         .unwrap();
     let id: Value = id.json().await.unwrap();
-    assert_eq!(id["error"]["message"], "Periksa kembali isian yang ditandai.");
+    assert_eq!(
+        id["error"]["message"],
+        "Periksa kembali isian yang ditandai."
+    );
 }
 
 #[tokio::test]
 async fn malformed_oversized_and_mistyped_bodies() {
     let app = spawn_app().await;
     let url = app.url("/api/v1/threads/berita-galat/comments");
-    let bad_json = app.client.post(&url).header(header::CONTENT_TYPE, "application/json").body("{\"body\": ").send().await.unwrap();
+    let bad_json = app
+        .client
+        .post(&url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"body\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_json.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(bad_json.json::<Value>().await.unwrap()["error"]["code"], "invalid_body");
+    assert_eq!(
+        bad_json.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_body"
+    );
 
-    let wrong_type = app.client.post(&url).header(header::CONTENT_TYPE, "text/plain").body("halo").send().await.unwrap();
+    let wrong_type = app
+        .client
+        .post(&url)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body("halo")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(wrong_type.json::<Value>().await.unwrap()["error"]["code"], "unsupported_media_type");
+    assert_eq!(
+        wrong_type.json::<Value>().await.unwrap()["error"]["code"],
+        "unsupported_media_type"
+    );
 
     let huge = json!({ "body": "a".repeat(70 * 1024) });
     let too_large = app.client.post(&url).json(&huge).send().await.unwrap();
     assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(too_large.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+    assert_eq!(
+        too_large.json::<Value>().await.unwrap()["error"]["code"],
+        "payload_too_large"
+    );
 
-    let bad_thread = app.client.get(app.url("/api/v1/threads/a%20b/comments")).send().await.unwrap();
+    let bad_thread = app
+        .client
+        .get(app.url("/api/v1/threads/a%20b/comments"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_thread.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(bad_thread.json::<Value>().await.unwrap()["error"]["code"], "invalid_thread");
+    assert_eq!(
+        bad_thread.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_thread"
+    );
 
-    let (status, v) = app.get("/api/v1/threads/berita-1/comments?order=acak").await;
+    let (status, v) = app
+        .get("/api/v1/threads/berita-1/comments?order=acak")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "invalid_query");
     assert!(v["error"]["fields"]["order"].is_string());
@@ -122,7 +166,10 @@ async fn a_wrong_answer_burns_the_token_and_brings_a_fresh_challenge() {
     let (status, v) = app.post_json("berita-captcha", &payload).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(v["error"]["code"], "captcha_wrong");
-    let fresh = v["captcha"]["question"].as_str().expect("a fresh challenge").to_string();
+    let fresh = v["captcha"]["question"]
+        .as_str()
+        .expect("a fresh challenge")
+        .to_string();
     assert!(v["captcha"]["token"].is_string());
 
     // The burnt token no longer works, even with the right answer.
@@ -132,9 +179,16 @@ async fn a_wrong_answer_burns_the_token_and_brings_a_fresh_challenge() {
 
     // The fresh challenge does, with spaces around the digits.
     payload["captcha_token"] = v["captcha"]["token"].clone();
-    payload["captcha_answer"] = json!(format!("  {}  ", solve(v["captcha"]["question"].as_str().unwrap())));
+    payload["captcha_answer"] = json!(format!(
+        "  {}  ",
+        solve(v["captcha"]["question"].as_str().unwrap())
+    ));
     let (status, v) = app.post_json("berita-captcha", &payload).await;
-    assert_eq!(status, StatusCode::CREATED, "{v} (first fresh question was {fresh})");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{v} (first fresh question was {fresh})"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +201,10 @@ async fn a_replayed_token_is_a_conflict_and_stores_nothing_new() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "captcha_used");
     assert!(v["captcha"]["token"].is_string());
-    assert_eq!(app.thread_ids("berita-ulang").await, [first["id"].as_str().unwrap().to_string()]);
+    assert_eq!(
+        app.thread_ids("berita-ulang").await,
+        [first["id"].as_str().unwrap().to_string()]
+    );
 }
 
 #[tokio::test]
@@ -156,7 +213,12 @@ async fn expired_tampered_and_foreign_tokens_are_refused() {
     // The server keeps its key in the data folder; a token issued two hours ago with it has expired.
     let secret = Captcha::load_or_create_secret(app.dir.path()).unwrap();
     let captcha = Captcha::new(secret, CaptchaConfig::default());
-    let old = captcha.issue(chrono::Utc::now() - chrono::Duration::hours(2), Some("berita-x"), Lang::Id, &mut rand::rng());
+    let old = captcha.issue(
+        chrono::Utc::now() - chrono::Duration::hours(2),
+        Some("berita-x"),
+        Lang::Id,
+        &mut rand::rng(),
+    );
     let mut payload = valid_payload(&app, "berita-x").await;
     payload["captcha_token"] = json!(old.token);
     payload["captcha_answer"] = json!(solve(&old.question).to_string());
@@ -190,22 +252,43 @@ async fn moderator_routes_need_a_valid_token() {
     let (status, v) = app.mod_get(AYU, "/api/v1/mod/queue?status=lain").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "invalid_query");
-    let (status, v) = app.mod_get(AYU, "/api/v1/mod/comments/00000000-0000-0000-0000-000000000000").await;
+    let (status, v) = app
+        .mod_get(
+            AYU,
+            "/api/v1/mod/comments/00000000-0000-0000-0000-000000000000",
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["code"], "not_found");
     let (status, v) = app
-        .mod_post(AYU, "/api/v1/mod/comments/00000000-0000-0000-0000-000000000000/decision", &json!({"action": "terbang"}))
+        .mod_post(
+            AYU,
+            "/api/v1/mod/comments/00000000-0000-0000-0000-000000000000/decision",
+            &json!({"action": "terbang"}),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "serde's data error is 422: {v}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "serde's data error is 422: {v}"
+    );
     assert_eq!(v["error"]["code"], "invalid_body");
 }
 
 #[tokio::test]
 async fn unknown_comments_and_bad_counts_requests() {
     let app = spawn_app().await;
-    let resp = app.client.post(app.url("/api/v1/comments/bukan-id/flag")).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/api/v1/comments/bukan-id/flag"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let many = (0..201).map(|i| format!("t{i}")).collect::<Vec<_>>().join(",");
+    let many = (0..201)
+        .map(|i| format!("t{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let (status, v) = app.get(&format!("/api/v1/counts?threads={many}")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "invalid_query");

@@ -7,7 +7,10 @@ use reqwest::redirect::Policy;
 use crate::helpers::*;
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// Reads the captcha token and question from the rendered page, as a browser user would.
@@ -32,7 +35,12 @@ fn captcha_from_page(page: &str) -> (String, i64) {
 }
 
 async fn embed_page(app: &TestApp, thread: &str) -> String {
-    let resp = app.client.get(app.url(&format!("/threads/{thread}/embed?lang=id"))).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url(&format!("/threads/{thread}/embed?lang=id")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     resp.text().await.unwrap()
 }
@@ -41,7 +49,10 @@ async fn embed_page(app: &TestApp, thread: &str) -> String {
 async fn a_plain_form_post_comes_back_to_the_article_at_the_new_comment() {
     let app = spawn_app().await;
     let page = embed_page(&app, "berita-form").await;
-    assert!(page.contains("Tinggalkan Balasan") && page.contains("Alamat email Anda tidak akan dipublikasikan"));
+    assert!(
+        page.contains("Tinggalkan Balasan")
+            && page.contains("Alamat email Anda tidak akan dipublikasikan")
+    );
     let (token, answer) = captcha_from_page(&page);
     let article = format!("{SITE}/2026/11/berita-form");
     let resp = no_redirects()
@@ -61,7 +72,10 @@ async fn a_plain_form_post_comes_back_to_the_article_at_the_new_comment() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let location = resp.headers()[header::LOCATION].to_str().unwrap().to_string();
+    let location = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
     let ids = app.thread_ids("berita-form").await;
     assert_eq!(location, format!("{article}#comment-{}", ids[0]));
 }
@@ -85,10 +99,27 @@ async fn a_foreign_redirect_target_falls_back_to_the_embed_page() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let location = resp.headers()[header::LOCATION].to_str().unwrap().to_string();
-    assert!(location.starts_with("/threads/berita-form2/embed?lang=id&posted=pending#comment-"), "{location}");
-    let page = app.client.get(app.url(location.split('#').next().unwrap())).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("menunggu moderasi"), "the held comment's author is told");
+    let location = resp.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        location.starts_with("/threads/berita-form2/embed?lang=id&posted=pending#comment-"),
+        "{location}"
+    );
+    let page = app
+        .client
+        .get(app.url(location.split('#').next().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("menunggu moderasi"),
+        "the held comment's author is told"
+    );
 }
 
 #[tokio::test]
@@ -112,8 +143,14 @@ async fn form_errors_render_the_page_with_the_text_kept_and_a_new_question() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = resp.text().await.unwrap();
-    assert!(page.contains("Alamat email tidak valid"), "the field's message is shown");
-    assert!(page.contains("Teks saya &lt;script&gt;alert(1)&lt;/script&gt;"), "the text is kept, escaped");
+    assert!(
+        page.contains("Alamat email tidak valid"),
+        "the field's message is shown"
+    );
+    assert!(
+        page.contains("Teks saya &lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the text is kept, escaped"
+    );
     assert!(!page.contains("<script>alert(1)"));
 
     // A wrong answer shows the captcha message and a fresh question that works.
@@ -157,7 +194,20 @@ async fn the_widget_and_the_demo_are_served() {
     let app = spawn_app().await;
     let js = app.client.get(app.url("/widget.js")).send().await.unwrap();
     assert_eq!(js.status(), StatusCode::OK);
-    assert!(js.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/javascript"));
-    let demo = app.client.get(app.url("/demo")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        js.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/javascript")
+    );
+    let demo = app
+        .client
+        .get(app.url("/demo"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(demo.contains("data-thread=\"demo-artikel\"") && demo.contains("/widget.js"));
 }

@@ -16,9 +16,11 @@ pub const BUDI: &str = "token-budi-5678";
 pub const SITE: &str = "https://berita.contoh.id";
 
 /// A comment the default policy publishes.
-pub const HAM: &str = "Terima kasih atas beritanya. Semoga jalan desa cepat diperbaiki sebelum musim hujan.";
+pub const HAM: &str =
+    "Terima kasih atas beritanya. Semoga jalan desa cepat diperbaiki sebelum musim hujan.";
 /// A comment the default policy holds: a first comment with a link to an unknown site.
-pub const HELD: &str = "Informasi lengkapnya ada di https://blog-warga.example.net/jalan-desa kalau mau baca.";
+pub const HELD: &str =
+    "Informasi lengkapnya ada di https://blog-warga.example.net/jalan-desa kalau mau baca.";
 /// A comment the default policy classes as spam: gambling promotion.
 pub const SPAM: &str = "Daftar sekarang di GARUDA88 link alternatif, pasti maxwin, wd 5jt tiap hari! Hubungi wa.me/6281234567890";
 
@@ -40,8 +42,10 @@ pub fn test_settings(dir: &TempDir) -> Settings {
     let mut s = Settings::for_data_dir(dir.path());
     s.policies = manifest_dir().join("policies");
     s.limits = None;
-    s.moderator_tokens =
-        vec![("ayu".into(), SecretString::from(AYU.to_string())), ("budi".into(), SecretString::from(BUDI.to_string()))];
+    s.moderator_tokens = vec![
+        ("ayu".into(), SecretString::from(AYU.to_string())),
+        ("budi".into(), SecretString::from(BUDI.to_string())),
+    ];
     s.site_origins = vec![SITE.to_string()];
     s
 }
@@ -56,7 +60,9 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
     let mut settings = test_settings(&dir);
     change(&mut settings);
-    let app = Application::build(settings).await.expect("the application starts");
+    let app = Application::build(settings)
+        .await
+        .expect("the application starts");
     let base = format!("http://{}", app.addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
@@ -66,7 +72,13 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
             })
             .await;
     });
-    TestApp { base, client: reqwest::Client::new(), dir, stop: Some(stop), handle: Some(handle) }
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
 }
 
 impl TestApp {
@@ -104,7 +116,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let resp = self.client.get(self.url(path)).send().await.expect("request");
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
@@ -113,7 +130,10 @@ impl TestApp {
     pub async fn challenge(&self, thread: &str) -> (String, i64) {
         let (status, c) = self.get(&format!("/api/v1/captcha?thread={thread}")).await;
         assert_eq!(status, StatusCode::OK, "{c}");
-        (c["token"].as_str().expect("token").to_string(), solve(c["question"].as_str().expect("question")))
+        (
+            c["token"].as_str().expect("token").to_string(),
+            solve(c["question"].as_str().expect("question")),
+        )
     }
 
     /// Posts raw JSON to a thread.
@@ -130,7 +150,14 @@ impl TestApp {
     }
 
     /// The whole reader flow: fetch a captcha, solve it, post.
-    pub async fn comment(&self, thread: &str, name: &str, email: &str, body: &str, parent: Option<&str>) -> (StatusCode, Value) {
+    pub async fn comment(
+        &self,
+        thread: &str,
+        name: &str,
+        email: &str,
+        body: &str,
+        parent: Option<&str>,
+    ) -> (StatusCode, Value) {
         let (token, answer) = self.challenge(thread).await;
         let mut payload = json!({
             "author_name": name,
@@ -155,25 +182,46 @@ impl TestApp {
     }
 
     pub async fn mod_get(&self, token: &str, path: &str) -> (StatusCode, Value) {
-        let resp = self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request");
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn mod_post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-        let resp = self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.expect("request");
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
         let status = resp.status();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     /// The comment's current version, from the moderator detail.
     pub async fn version(&self, id: &str) -> u64 {
-        let (status, v) = self.mod_get(AYU, &format!("/api/v1/mod/comments/{id}")).await;
+        let (status, v) = self
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v["version"].as_u64().expect("version")
     }
 
-    pub async fn decide(&self, token: &str, id: &str, action: &str, expected: u64) -> (StatusCode, Value) {
+    pub async fn decide(
+        &self,
+        token: &str,
+        id: &str,
+        action: &str,
+        expected: u64,
+    ) -> (StatusCode, Value) {
         self.mod_post(
             token,
             &format!("/api/v1/mod/comments/{id}/decision"),
@@ -184,7 +232,9 @@ impl TestApp {
 
     /// The ids in a thread's first page, depth first.
     pub async fn thread_ids(&self, thread: &str) -> Vec<String> {
-        let (status, v) = self.get(&format!("/api/v1/threads/{thread}/comments")).await;
+        let (status, v) = self
+            .get(&format!("/api/v1/threads/{thread}/comments"))
+            .await;
         assert_eq!(status, StatusCode::OK, "{v}");
         let mut ids = Vec::new();
         fn walk(list: &Value, ids: &mut Vec<String>) {
@@ -202,5 +252,9 @@ impl TestApp {
 pub fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("pembaca{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "pembaca{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

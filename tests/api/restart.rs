@@ -33,11 +33,18 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.strip_prefix("saring listening on ") {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_string());
+                    let _ = tx.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
                 }
             }
         });
-        let base = rx.recv_timeout(Duration::from_secs(30)).expect("the server announces its address");
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server announces its address");
         Server { child, base }
     }
 
@@ -62,7 +69,14 @@ async fn a_killed_server_comes_back_with_the_same_threads_and_queues() {
     let a = app.comment_ok("berita-restart", HAM, "published").await;
     app.comment_ok("berita-restart", HELD, "pending").await;
     app.comment_ok("berita-restart", SPAM, "spam").await;
-    app.comment("berita-restart", "B", "b@contoh.id", "Balasan untuk Sari.", Some(&a)).await;
+    app.comment(
+        "berita-restart",
+        "B",
+        "b@contoh.id",
+        "Balasan untuk Sari.",
+        Some(&a),
+    )
+    .await;
     let before = snapshot(&app).await;
     assert_eq!(before.0["total"], 2);
     first.kill();
@@ -74,7 +88,12 @@ async fn a_killed_server_comes_back_with_the_same_threads_and_queues() {
     assert_eq!(before, after);
     eprintln!("restart took {:?}", started.elapsed());
     // Posting still works after the restart.
-    app.comment_ok("berita-restart", "Komentar setelah mulai ulang.", "published").await;
+    app.comment_ok(
+        "berita-restart",
+        "Komentar setelah mulai ulang.",
+        "published",
+    )
+    .await;
     second.kill();
 }
 
