@@ -321,7 +321,7 @@ impl Settings {
             captcha_secret: args.captcha_secret.map(SecretString::from),
             captcha,
             threads: file.threads,
-            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(100),
+            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
             json_logs: args.log_format.as_deref() == Some("json"),
         })
     }
