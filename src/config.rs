@@ -326,16 +326,33 @@ impl Settings {
         })
     }
 
-    /// Settings for tests and tools: a data folder, an ephemeral port, the shipped policies.
+    /// Settings for tests and tools: the defaults, a data folder and an ephemeral port.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
-        let mut s = Settings::resolve(ServeArgs {
-            config: Some(PathBuf::from("/dev/null")),
-            ..ServeArgs::default()
-        })
-        .unwrap_or_else(|_| unreachable_default());
-        s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        s.data_dir = data_dir.into();
-        s
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            ..Settings::defaults()
+        }
+    }
+
+    /// The defaults, as a fresh machine with no flags, variables or file gets them.
+    pub fn defaults() -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            store: StoreChoice::Embedded,
+            policies: PathBuf::from("policies"),
+            moderator_tokens: Vec::new(),
+            moderator_hashes: Vec::new(),
+            trusted_proxies: Vec::new(),
+            site_origins: Vec::new(),
+            limits: Some(LimitsConfig::default()),
+            captcha_secret: None,
+            captcha: CaptchaSettings::default(),
+            threads: ThreadSettings::default(),
+            snapshot_every: 10_000,
+            json_logs: false,
+        }
     }
 
     /// The captcha configuration.
@@ -346,25 +363,6 @@ impl Settings {
             ttl: Duration::from_secs(self.captcha.ttl_seconds),
             ..crate::captcha::CaptchaConfig::default()
         }
-    }
-}
-
-fn unreachable_default() -> Settings {
-    Settings {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: PathBuf::from("data"),
-        store: StoreChoice::Embedded,
-        policies: PathBuf::from("policies"),
-        moderator_tokens: Vec::new(),
-        moderator_hashes: Vec::new(),
-        trusted_proxies: Vec::new(),
-        site_origins: Vec::new(),
-        limits: Some(LimitsConfig::default()),
-        captcha_secret: None,
-        captcha: CaptchaSettings::default(),
-        threads: ThreadSettings::default(),
-        snapshot_every: 10_000,
-        json_logs: false,
     }
 }
 
