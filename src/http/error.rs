@@ -117,6 +117,14 @@ impl ApiError {
         e
     }
 
+    /// `400 invalid_query`: one query parameter is wrong; the field message says how.
+    pub fn invalid_param(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
+        let mut fields = BTreeMap::new();
+        fields.insert(field.to_string(), lang.pick(id, en).to_string());
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
+            .with_fields(fields)
+    }
+
     /// Attaches field messages.
     pub fn with_fields(mut self, fields: BTreeMap<String, String>) -> ApiError {
         self.fields = Some(fields);

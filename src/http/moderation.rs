@@ -36,19 +36,6 @@ struct QueueQuery {
     limit: Option<String>,
 }
 
-fn bad_param(lang: crate::i18n::Lang, field: &str, id: &str, en: &str) -> ApiError {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert(field.to_string(), lang.pick(id, en).to_string());
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_query",
-        lang,
-        "Parameter tidak valid.",
-        "Invalid parameter.",
-    )
-    .with_fields(fields)
-}
-
 async fn queue(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -60,7 +47,7 @@ async fn queue(
         "reported" => QueueName::Reported,
         "spam" => QueueName::Spam,
         _ => {
-            return Err(bad_param(
+            return Err(ApiError::invalid_param(
                 lang,
                 "status",
                 "Gunakan pending, reported atau spam.",
@@ -72,7 +59,7 @@ async fn queue(
         None => None,
         Some(c) => Some(
             c.parse::<u64>()
-                .map_err(|_| bad_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor."))?,
+                .map_err(|_| ApiError::invalid_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor."))?,
         ),
     };
     let limit = match q.limit.as_deref() {
@@ -80,7 +67,7 @@ async fn queue(
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=500).contains(&n) => n,
             _ => {
-                return Err(bad_param(
+                return Err(ApiError::invalid_param(
                     lang,
                     "limit",
                     "Batas dari 1 sampai 500.",
@@ -142,7 +129,7 @@ async fn decision(
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(bad_param(
+        return Err(ApiError::invalid_param(
             lang,
             "reason",
             "Alasan paling banyak 500 karakter.",
@@ -168,7 +155,7 @@ async fn set_closed(
     close: bool,
 ) -> Result<Response, ApiError> {
     if !input::is_valid_thread_key(&key) {
-        return Err(bad_param(
+        return Err(ApiError::invalid_param(
             lang,
             "thread",
             "Kunci utas tidak valid.",

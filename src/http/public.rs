@@ -171,19 +171,6 @@ struct ThreadQuery {
     page: Option<String>,
 }
 
-fn invalid_query(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
-    let mut fields = BTreeMap::new();
-    fields.insert(field.to_string(), lang.pick(id, en).to_string());
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_query",
-        lang,
-        "Parameter tidak valid.",
-        "Invalid parameter.",
-    )
-    .with_fields(fields)
-}
-
 fn thread_key_error(lang: Lang) -> ApiError {
     let mut fields = BTreeMap::new();
     fields.insert(
@@ -214,7 +201,7 @@ async fn thread(
         None | Some("oldest") | Some("") => Order::Oldest,
         Some("newest") => Order::Newest,
         Some(_) => {
-            return Err(invalid_query(
+            return Err(ApiError::invalid_param(
                 lang,
                 "order",
                 "Gunakan oldest atau newest.",
@@ -227,7 +214,7 @@ async fn thread(
         Some(p) => match p.parse::<usize>() {
             Ok(n) if (1..=100_000).contains(&n) => n,
             _ => {
-                return Err(invalid_query(
+                return Err(ApiError::invalid_param(
                     lang,
                     "page",
                     "Nomor halaman dari 1.",
@@ -301,7 +288,7 @@ async fn counts(
         .filter(|k| !k.is_empty())
         .collect();
     if keys.len() > MAX_COUNT_THREADS {
-        return Err(invalid_query(
+        return Err(ApiError::invalid_param(
             lang,
             "threads",
             "Paling banyak 200 utas per permintaan.",
