@@ -442,7 +442,8 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
 
     // Wrong answer first: the page comes back with the message and the text kept.
     fill_plain("999".to_string()).await?;
-    let alert = wait_css(plain, ".saring-errors").await?;
+    // The form leaves the iframe (`<base target="_top">`): look in the top-level page now.
+    let alert = wait_top_css(plain, ".saring-errors").await?;
     ensure!(
         !alert.text().await?.is_empty(),
         "the error is rendered in the page"
@@ -502,6 +503,21 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
     wait_css(plain, &format!("#comment-{id}")).await?;
     screenshot(plain, "08-nojs-after").await?;
     Ok(())
+}
+
+/// Waits for an element in the top-level page, leaving a frame the page may have replaced.
+async fn wait_top_css(client: &Client, css: &str) -> Result<fantoccini::elements::Element> {
+    let deadline = std::time::Instant::now() + harness::DEADLINE;
+    loop {
+        let _ = client.enter_parent_frame().await;
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            return Ok(el);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("`{css}` never appeared in the top-level page");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the top-level URL (leaving any frame) until it contains `needle`.

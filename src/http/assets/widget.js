@@ -159,7 +159,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 
   function langOf(el) {
     var l = ((el && el.getAttribute("data-lang")) || document.documentElement.lang || "id").slice(0, 2).toLowerCase();
-    return TEXT[l] ? l : "id";
+    return Object.prototype.hasOwnProperty.call(TEXT, l) ? l : "id";
   }
 
   function countText(t, n) { return n > 0 ? t.count(n) : t.none; }
@@ -233,7 +233,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     var lang = langOf(root), t = TEXT[lang];
     var pfx = "saring-" + (++uid) + "-";
     var enc = "/api/v1/threads/" + encodeURIComponent(key) + "/comments?lang=" + lang;
-    var st = { next: 1, total: 0, seen: {}, captcha: null, expires: 0, parent: null, busy: false, loading: false };
+    var st = { next: 1, total: 0, seen: Object.create(null), captcha: null, expires: 0, parent: null, busy: false, loading: false };
 
     root.classList.add("saring");
     root.setAttribute("lang", lang);
@@ -363,7 +363,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       more.disabled = true;
       list.setAttribute("aria-busy", "true");
       loadMsg.textContent = "";
-      var first = null;
+      var first = null, failed = false;
       api("GET", enc + "&page=" + encodeURIComponent(st.next)).then(function (r) {
         if (!r.ok) throw new Error("status " + r.status);
         var d = r.data;
@@ -382,6 +382,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         var target = /^#comment-[\w-]+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
         if (!fromButton && target) target.scrollIntoView();
       }).catch(function () {
+        failed = true;
         if (!st.total) heading.textContent = t.loadFail;
         loadMsg.textContent = "";
         loadMsg.appendChild(h("button", { type: "button", cls: "link", onclick: function () { load(true); } }, [t.again]));
@@ -389,7 +390,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         st.loading = false;
         list.removeAttribute("aria-busy");
         more.disabled = false;
-        more.hidden = st.next == null;
+        more.hidden = failed || st.next == null;
       });
     }
 
@@ -479,11 +480,11 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       form.setAttribute("aria-busy", on ? "true" : "false");
     }
 
-    var FIELD_OF = {
+    var FIELD_OF = Object.assign(Object.create(null), {
       author_name: "author", author: "author", author_email: "email", email: "email",
       author_url: "url", url: "url", body: "comment", comment: "comment",
       captcha: "captcha", captcha_answer: "captcha", captcha_token: "captcha"
-    };
+    });
 
     function submit(ev) {
       ev.preventDefault();
@@ -558,7 +559,6 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     function posted(d, v) {
       var c = d.comment || {};
       c.id = c.id || d.id;
-      c.status = d.status;
       var own = d.status !== "published" || c.pending === true;
       var parentLi = st.parent && document.getElementById("comment-" + st.parent);
       var li = renderComment(c, own);
@@ -611,7 +611,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 
   // One request fills every [data-saring-count] on the page (in chunks of 50 keys).
   function counts() {
-    var by = {}, keys = [];
+    var by = Object.create(null), keys = [];
     [].forEach.call(document.querySelectorAll("[data-saring-count]"), function (el) {
       var k = el.getAttribute("data-saring-count");
       if (!KEY_RE.test(k)) return;
