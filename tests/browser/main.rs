@@ -344,6 +344,26 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
     .await?;
     screenshot(js, "04-thread").await?;
 
+    // A reader reports the hostile comment: a confirm, then the button says so.
+    let report = evil_card
+        .find(Locator::Css(".saring-actions button:nth-child(2)"))
+        .await?;
+    report.click().await?;
+    js.accept_alert()
+        .await
+        .context("the report asks for confirmation")?;
+    wait_js(
+        js,
+        &format!(
+            "{} === 'Dilaporkan'",
+            text_of(&format!(
+                "#comment-{evil} .saring-actions button:nth-child(2)"
+            ))
+        ),
+        "the report to be acknowledged",
+    )
+    .await?;
+
     let errors = severe_console_entries(driver, js).await?;
     ensure!(
         errors.is_empty(),
