@@ -413,6 +413,33 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
         "after a new question: `{status}`"
     );
 
+    // Paging: two top-level comments per page (the test's saring.toml), "load more" brings the rest.
+    if status == PENDING {
+        approve(base, &budi_id).await?;
+    }
+    open_demo(js, base, "4 Komentar").await?;
+    let top = "#saring-thread > .saring-list > li";
+    let shown = js.find_all(Locator::Css(top)).await?.len();
+    ensure!(shown == 2, "first page shows two threads, got {shown}");
+    let more = wait_css(js, "#saring-thread > .saring-more").await?;
+    ensure!(more.is_displayed().await?, "the load-more button shows");
+    more.click().await?;
+    wait_js(
+        js,
+        &format!("document.querySelectorAll('{top}').length === 3 && document.querySelector('#saring-thread > .saring-more').hidden"),
+        "the second page and no more button",
+    )
+    .await?;
+    wait_css(js, &format!("{top}#comment-{budi_id}")).await?;
+    let focused = js
+        .execute("return document.activeElement.closest('li') && document.activeElement.closest('li').id", vec![])
+        .await?;
+    ensure!(
+        focused == json!(format!("comment-{budi_id}")),
+        "focus moves to the first new comment: {focused}"
+    );
+    screenshot(js, "06-paged").await?;
+
     // Only the deliberate 403 may appear in the console.
     let errors: Vec<String> = severe_console_entries(driver, js)
         .await?
@@ -431,7 +458,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .find_all(Locator::Css("#saring-thread .saring-title"))
         .await?;
     ensure!(widget_ran.is_empty(), "scripts are off in this session");
-    screenshot(plain, "06-nojs-demo").await?;
+    screenshot(plain, "07-nojs-demo").await?;
     frame.enter_frame().await?;
     wait_css(plain, "form[action^='/comments']").await?;
     let heading = plain
@@ -480,7 +507,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .prop("value")
         .await?;
     ensure!(name_kept.as_deref() == Some("Dewi Lestari"));
-    screenshot(plain, "07-nojs-error").await?;
+    screenshot(plain, "08-nojs-error").await?;
 
     let mut question = String::new();
     for (i, part) in plain
@@ -520,8 +547,25 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .await?
         .enter_frame()
         .await?;
-    wait_css(plain, &format!("#comment-{id}")).await?;
-    screenshot(plain, "08-nojs-after").await?;
+    // Oldest first, two per page: follow "Muat komentar lainnya" to the newest comment.
+    let mut pages = 1;
+    while plain
+        .find(Locator::Css(&format!("#comment-{id}")))
+        .await
+        .is_err()
+    {
+        ensure!(pages < 10, "the new comment is on none of the pages");
+        plain
+            .find(Locator::Css("a.saring-more"))
+            .await
+            .context("a link to the next page")?
+            .click()
+            .await?;
+        pages += 1;
+        wait_css(plain, "#saring-count").await?;
+    }
+    ensure!(pages > 1, "the plain page pages too");
+    screenshot(plain, "09-nojs-after").await?;
     Ok(())
 }
 
