@@ -47,9 +47,11 @@ pub struct Application {
 /// Opens the store the settings name.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
     Ok(match &settings.store {
-        StoreChoice::Embedded => Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?),
+        StoreChoice::Embedded => {
+            Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?)
+        }
         StoreChoice::EventStoreDb(conn) => {
-            return Err(StoreError::Invalid(format!("EventStoreDB backend not merged yet: {conn}")));
+            Arc::new(crate::store::kurrent::KurrentStore::connect(conn)?)
         }
     })
 }
@@ -79,12 +81,19 @@ impl Application {
             None => Captcha::load_or_create_secret(&settings.data_dir)?,
         };
         // The reporter key is derived, not stored: a reporter's id stays stable across restarts.
-        let reporter_key: [u8; 32] = Sha256::new().chain_update(b"saring reporter id").chain_update(&secret).finalize().into();
+        let reporter_key: [u8; 32] = Sha256::new()
+            .chain_update(b"saring reporter id")
+            .chain_update(&secret)
+            .finalize()
+            .into();
         let captcha = Captcha::new(secret, settings.captcha_config());
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let snapshot_dir = settings.data_dir.join("snapshots");
-        let view = Arc::new(View::new(runner::load_snapshot(&snapshot_dir, store.backend_name())));
+        let view = Arc::new(View::new(runner::load_snapshot(
+            &snapshot_dir,
+            store.backend_name(),
+        )));
         runner::catch_up(store.as_ref(), &view).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
@@ -98,7 +107,12 @@ impl Application {
             reporter_key,
         ));
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(runner::follow(store.clone(), view.clone(), snapshot_dir, settings.snapshot_every)));
+        tasks.push(tokio::spawn(runner::follow(
+            store.clone(),
+            view.clone(),
+            snapshot_dir,
+            settings.snapshot_every,
+        )));
         service.record_policy(&policy.current()).await?;
         tasks.push(tokio::spawn(record_policy_changes(service.clone())));
         tasks.push(tokio::spawn(prune_limiters(service.clone())));
@@ -114,7 +128,10 @@ impl Application {
 
         let state = AppState {
             service,
-            auth: Arc::new(ModeratorAuth::new(&settings.moderator_tokens, &settings.moderator_hashes)),
+            auth: Arc::new(ModeratorAuth::new(
+                &settings.moderator_tokens,
+                &settings.moderator_hashes,
+            )),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             site_origins: Arc::new(settings.site_origins.clone()),
             threads: Arc::new(http::thread_cache::ThreadCache::default()),
@@ -122,7 +139,13 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        Ok(Application { listener, router: http::router(state), addr, tasks, _policy_watch: policy_watch })
+        Ok(Application {
+            listener,
+            router: http::router(state),
+            addr,
+            tasks,
+            _policy_watch: policy_watch,
+        })
     }
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked).
@@ -131,9 +154,16 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops the background tasks.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
         for t in self.tasks {
             t.abort();
         }
@@ -152,26 +182,27 @@ async fn record_policy_changes(service: Arc<Service>) {
     }
 }
 
-/// Drops idle limiter keys every minute so a flood of distinct addresses cannot grow memory.
+/// Drops idle limiter keys and expired burned tokens every 30 s so a flood of distinct addresses cannot grow memory.
 async fn prune_limiters(service: Arc<Service>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        if let Some(l) = service.limits() {
-            l.retain_recent();
-            l.record_metrics();
-        }
+        service.prune();
     }
 }
 
 #[cfg(unix)]
 async fn reload_on_sighup(policy: Arc<PolicyHandle>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
     while hup.recv().await.is_some() {
         match policy.reload() {
             Ok(p) => tracing::info!(version = p.version(), "policy reloaded on SIGHUP"),
-            Err(e) => tracing::error!(error = %e, "policy reload failed; the old policy stays in force"),
+            Err(e) => {
+                tracing::error!(error = %e, "policy reload failed; the old policy stays in force")
+            }
         }
     }
 }

@@ -78,7 +78,11 @@ pub struct CaptchaSettings {
 
 impl Default for CaptchaSettings {
     fn default() -> Self {
-        CaptchaSettings { min_operand: 1, max_operand: 10, ttl_seconds: 600 }
+        CaptchaSettings {
+            min_operand: 1,
+            max_operand: 10,
+            ttl_seconds: 600,
+        }
     }
 }
 
@@ -98,7 +102,12 @@ pub struct ThreadSettings {
 
 impl Default for ThreadSettings {
     fn default() -> Self {
-        ThreadSettings { max_depth: 3, per_page: 20, flag_threshold: 3, cache_seconds: 5 }
+        ThreadSettings {
+            max_depth: 3,
+            per_page: 20,
+            flag_threshold: 3,
+            cache_seconds: 5,
+        }
     }
 }
 
@@ -204,7 +213,11 @@ pub struct Settings {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Parses `name:token,name2:token2`.
@@ -258,10 +271,11 @@ impl Settings {
             Some(s) => s,
             None => file.trusted_proxies.join(","),
         };
-        let trusted_proxies = crate::clientip::parse_trusted(&trusted).map_err(|e| ConfigError::Invalid {
-            name: "SARING_TRUSTED_PROXIES",
-            message: e.to_string(),
-        })?;
+        let trusted_proxies =
+            crate::clientip::parse_trusted(&trusted).map_err(|e| ConfigError::Invalid {
+                name: "SARING_TRUSTED_PROXIES",
+                message: e.to_string(),
+            })?;
         let origins = match args.site_origins {
             Some(s) => split_list(&s),
             None => file.site_origins,
@@ -276,17 +290,29 @@ impl Settings {
             None => Vec::new(),
         };
         let captcha = file.captcha;
-        if captcha.min_operand > captcha.max_operand || captcha.max_operand > 1000 || captcha.ttl_seconds == 0 {
+        if captcha.min_operand > captcha.max_operand
+            || captcha.max_operand > 1000
+            || captcha.ttl_seconds == 0
+        {
             return Err(ConfigError::Invalid {
                 name: "captcha",
                 message: "need min_operand <= max_operand <= 1000 and ttl_seconds > 0".into(),
             });
         }
         Ok(Settings {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
             store,
-            policies: args.policies.or(file.policies).unwrap_or_else(|| PathBuf::from("policies")),
+            policies: args
+                .policies
+                .or(file.policies)
+                .unwrap_or_else(|| PathBuf::from("policies")),
             moderator_tokens,
             moderator_hashes: file.moderators,
             trusted_proxies,
@@ -343,9 +369,14 @@ fn unreachable_default() -> Settings {
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -354,7 +385,11 @@ mod tests {
 
     #[test]
     fn defaults_work_on_a_fresh_machine() {
-        let s = Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..Default::default() }).unwrap();
+        let s = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("data"));
         assert!(matches!(s.store, StoreChoice::Embedded));
@@ -383,11 +418,26 @@ mod tests {
     #[test]
     fn bad_values_are_specific_errors() {
         let bad = |args: ServeArgs| {
-            Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..args }).unwrap_err().to_string()
+            Settings::resolve(ServeArgs {
+                config: Some("/dev/null".into()),
+                ..args
+            })
+            .unwrap_err()
+            .to_string()
         };
-        assert!(bad(ServeArgs { moderator_tokens: Some("nocolon".into()), ..Default::default() })
-            .contains("SARING_MODERATOR_TOKENS"));
-        assert!(bad(ServeArgs { site_origins: Some("berita.id".into()), ..Default::default() })
-            .contains("SARING_SITE_ORIGINS"));
+        assert!(
+            bad(ServeArgs {
+                moderator_tokens: Some("nocolon".into()),
+                ..Default::default()
+            })
+            .contains("SARING_MODERATOR_TOKENS")
+        );
+        assert!(
+            bad(ServeArgs {
+                site_origins: Some("berita.id".into()),
+                ..Default::default()
+            })
+            .contains("SARING_SITE_ORIGINS")
+        );
     }
 }

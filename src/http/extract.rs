@@ -28,7 +28,10 @@ pub fn query_param<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// The request's language from its parts.
 pub fn lang_of(parts: &Parts) -> Lang {
-    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let accept = parts
+        .headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
     Lang::negotiate(query_param(parts, "lang"), accept)
 }
 
@@ -63,7 +66,11 @@ where
             .filter_map(|v| v.to_str().ok())
             .take(16)
             .collect();
-        Ok(ClientIp(crate::clientip::client_ip(peer, &hops, &state.trusted_proxies)))
+        Ok(ClientIp(crate::clientip::client_ip(
+            peer,
+            &hops,
+            &state.trusted_proxies,
+        )))
     }
 }
 
@@ -87,8 +94,14 @@ fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
             "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
         ),
         _ => {
+            // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
+            let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             let mut e = ApiError::new(
-                StatusCode::BAD_REQUEST,
+                status,
                 "invalid_body",
                 lang,
                 "Isi permintaan tidak dapat dibaca",

@@ -32,7 +32,15 @@ pub struct ThreadCache {
 
 impl ThreadCache {
     /// The page, from the cache when its thread has not changed since it was rendered.
-    pub fn page(&self, view: &View, thread: &str, order: Order, page: usize, per_page: usize, max_depth: usize) -> CachedPage {
+    pub fn page(
+        &self,
+        view: &View,
+        thread: &str,
+        order: Order,
+        page: usize,
+        per_page: usize,
+        max_depth: usize,
+    ) -> CachedPage {
         let generation = view.read(|p| p.threads.get(thread).map_or(0, |t| t.generation));
         let key = (thread.to_string(), order, page);
         if let Some(hit) = self.pages.read().get(&key)
@@ -47,7 +55,11 @@ impl ThreadCache {
         });
         let digest = Sha256::digest(&body);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-        let cached = CachedPage { generation, body: Bytes::from(body), etag };
+        let cached = CachedPage {
+            generation,
+            body: Bytes::from(body),
+            etag,
+        };
         // Unknown threads are not cached: anyone can ask for any key.
         if generation > 0 {
             let mut pages = self.pages.write();

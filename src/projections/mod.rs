@@ -172,8 +172,12 @@ impl Projections {
             | DomainEvent::CommentMarkedNotSpam { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Published), at);
             }
-            DomainEvent::CommentHeld { .. } => self.set_status(comment_id, Some(CommentStatus::Pending), at),
-            DomainEvent::CommentMarkedSpam { .. } => self.set_status(comment_id, Some(CommentStatus::Spam), at),
+            DomainEvent::CommentHeld { .. } => {
+                self.set_status(comment_id, Some(CommentStatus::Pending), at)
+            }
+            DomainEvent::CommentMarkedSpam { .. } => {
+                self.set_status(comment_id, Some(CommentStatus::Spam), at)
+            }
             DomainEvent::CommentRejected { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Rejected), at);
             }
@@ -204,12 +208,15 @@ impl Projections {
                     }
                 }
             }
-            DomainEvent::ThreadClosed { thread, .. } | DomainEvent::ThreadReopened { thread, .. } => {
+            DomainEvent::ThreadClosed { thread, .. }
+            | DomainEvent::ThreadReopened { thread, .. } => {
                 let t = self.threads.entry(thread.clone()).or_default();
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
-            DomainEvent::PolicyActivated { version, .. } => self.policy_version = Some(version.clone()),
+            DomainEvent::PolicyActivated { version, .. } => {
+                self.policy_version = Some(version.clone())
+            }
         }
     }
 
@@ -256,7 +263,12 @@ impl Projections {
 
     /// The comments of a queue after the cursor (a queue position), oldest first, at most `limit`.
     /// Returns the records and the cursor of the next page.
-    pub fn queue_page(&self, queue: QueueName, after: Option<u64>, limit: usize) -> (Vec<&CommentRecord>, Option<u64>) {
+    pub fn queue_page(
+        &self,
+        queue: QueueName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<&CommentRecord>, Option<u64>) {
         let map = match queue {
             QueueName::Pending => &self.queues.pending,
             QueueName::Reported => &self.queues.reported,

@@ -80,7 +80,9 @@ pub async fn run(store: &dyn EventStore, candidate: &Policy) -> Result<BacktestR
         let Some(last) = batch.last() else { break };
         from = last.position + 1;
         for r in &batch {
-            let Some(event) = DomainEvent::from_json(&r.data) else { continue };
+            let Some(event) = DomainEvent::from_json(&r.data) else {
+                continue;
+            };
             let id = crate::domain::comment::id_from_stream(&r.stream);
             match &event {
                 DomainEvent::CommentSubmitted(s) => {
@@ -109,7 +111,14 @@ pub async fn run(store: &dyn EventStore, candidate: &Policy) -> Result<BacktestR
                     }
                 }
             }
-            proj.apply(EventPosition { stream: &r.stream, revision: r.revision, position: r.position }, &event);
+            proj.apply(
+                EventPosition {
+                    stream: &r.stream,
+                    revision: r.revision,
+                    position: r.position,
+                },
+                &event,
+            );
         }
     }
     let mut report = BacktestReport {
@@ -118,7 +127,9 @@ pub async fn run(store: &dyn EventStore, candidate: &Policy) -> Result<BacktestR
         ..Default::default()
     };
     for (s, would_be, score, rules) in submissions {
-        let Some(was) = original.get(&s.comment_id).copied() else { continue };
+        let Some(was) = original.get(&s.comment_id).copied() else {
+            continue;
+        };
         if was == would_be {
             continue;
         }

@@ -36,7 +36,10 @@ pub fn load_snapshot(dir: &Path, backend: &str) -> Projections {
     };
     match serde_json::from_slice::<Snapshot>(&bytes) {
         Ok(s) if s.format == SNAPSHOT_FORMAT && s.backend == backend => {
-            tracing::info!(position = s.projections.position, "loaded projection snapshot");
+            tracing::info!(
+                position = s.projections.position,
+                "loaded projection snapshot"
+            );
             s.projections
         }
         Ok(_) => Projections::default(),
@@ -61,7 +64,14 @@ pub fn write_snapshot(dir: &Path, backend: &str, view: &View) -> std::io::Result
                 backend: &'a str,
                 projections: &'a Projections,
             }
-            serde_json::to_writer(&mut file, &SnapshotRef { format: SNAPSHOT_FORMAT, backend, projections: p })
+            serde_json::to_writer(
+                &mut file,
+                &SnapshotRef {
+                    format: SNAPSHOT_FORMAT,
+                    backend,
+                    projections: p,
+                },
+            )
         })
         .map_err(std::io::Error::other)?;
         file.flush()?;
@@ -75,7 +85,14 @@ pub fn apply_batch(view: &View, events: &[RecordedEvent]) {
     view.write(|p| {
         for e in events {
             if let Some(event) = DomainEvent::from_json(&e.data) {
-                p.apply(EventPosition { stream: &e.stream, revision: e.revision, position: e.position }, &event);
+                p.apply(
+                    EventPosition {
+                        stream: &e.stream,
+                        revision: e.revision,
+                        position: e.position,
+                    },
+                    &event,
+                );
             } else {
                 // Unknown types still advance the position so a resume does not re-read them.
                 p.position = p.position.max(e.position);
@@ -100,7 +117,12 @@ pub async fn catch_up(store: &dyn EventStore, view: &View) -> Result<(), StoreEr
 
 /// Follows the live subscription forever (until the task is aborted), writing snapshots.
 /// On a subscription error it resubscribes from its own position after a pause.
-pub async fn follow(store: Arc<dyn EventStore>, view: Arc<View>, snapshot_dir: PathBuf, snapshot_every: u64) {
+pub async fn follow(
+    store: Arc<dyn EventStore>,
+    view: Arc<View>,
+    snapshot_dir: PathBuf,
+    snapshot_every: u64,
+) {
     let backend = store.backend_name();
     let mut since_snapshot = 0u64;
     loop {
@@ -131,7 +153,8 @@ pub async fn follow(store: Arc<dyn EventStore>, view: Arc<View>, snapshot_dir: P
             if since_snapshot >= snapshot_every {
                 since_snapshot = 0;
                 let (dir, v) = (snapshot_dir.clone(), view.clone());
-                let written = tokio::task::spawn_blocking(move || write_snapshot(&dir, backend, &v)).await;
+                let written =
+                    tokio::task::spawn_blocking(move || write_snapshot(&dir, backend, &v)).await;
                 if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
                     tracing::warn!(error = %e, "could not write projection snapshot");
                 }
