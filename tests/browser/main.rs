@@ -153,6 +153,23 @@ async fn approve(base: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Closes or reopens the demo thread through the moderator API.
+async fn set_closed(base: &str, close: bool) -> Result<()> {
+    let action = if close { "close" } else { "reopen" };
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/mod/threads/demo-artikel/{action}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?;
+    let status = resp.status();
+    ensure!(
+        status.is_success(),
+        "{action}: {status} {}",
+        resp.text().await.unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// Loads /demo until the thread shows the expected count heading. The thread API lets browsers
 /// cache a page for a few seconds, so a reader who reloads at once may need to reload again.
 async fn open_demo(js: &Client, base: &str, heading: &str) -> Result<()> {
@@ -440,11 +457,59 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
     );
     screenshot(js, "06-paged").await?;
 
-    // Only the deliberate 403 may appear in the console.
+    // A moderator closes the thread while the reader is typing: the text stays, posting stops.
+    set_closed(base, true).await?;
+    let late = Reader {
+        name: "Budi",
+        email: "budi@contoh.id",
+        url: "",
+        body: "Satu lagi: kapan jembatan permanennya mulai dibangun?",
+    };
+    let (_, status) = post_with_widget(js, &late, None).await?;
+    ensure!(
+        status.contains("ditutup"),
+        "closed thread refuses: `{status}`"
+    );
+    let kept = js
+        .execute(
+            &format!("return document.querySelector('{FORM} textarea').value"),
+            vec![],
+        )
+        .await?;
+    ensure!(kept == json!(late.body), "the text stays after the refusal");
+    let disabled = js
+        .find(Locator::Css(&format!("{FORM} button[type=submit]")))
+        .await?
+        .attr("disabled")
+        .await?;
+    ensure!(disabled.is_some(), "posting is disabled");
+    // A fresh load of a closed thread shows the comments and says it is closed, with no form.
+    let deadline = std::time::Instant::now() + harness::DEADLINE;
+    loop {
+        js.goto(&format!("{base}/demo")).await?;
+        let closed = wait_js_for(
+            js,
+            "document.querySelector('#saring-thread .saring-closed') && !document.querySelector('#saring-thread form') && !document.querySelector('#saring-thread .saring-reply')",
+            "the closed note",
+            std::time::Duration::from_secs(3),
+        )
+        .await;
+        if closed.is_ok() {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the closed thread never showed as closed"
+        );
+    }
+    screenshot(js, "07-closed").await?;
+    set_closed(base, false).await?;
+
+    // Only the deliberate 403 and 409 may appear in the console.
     let errors: Vec<String> = severe_console_entries(driver, js)
         .await?
         .into_iter()
-        .filter(|e| !(e.starts_with("[network]") && e.contains("403")))
+        .filter(|e| !(e.starts_with("[network]") && (e.contains("403") || e.contains("409"))))
         .collect();
     ensure!(errors.is_empty(), "console errors: {errors:#?}");
     Ok(())
@@ -458,7 +523,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .find_all(Locator::Css("#saring-thread .saring-title"))
         .await?;
     ensure!(widget_ran.is_empty(), "scripts are off in this session");
-    screenshot(plain, "07-nojs-demo").await?;
+    screenshot(plain, "08-nojs-demo").await?;
     frame.enter_frame().await?;
     wait_css(plain, "form[action^='/comments']").await?;
     let heading = plain
@@ -507,7 +572,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .prop("value")
         .await?;
     ensure!(name_kept.as_deref() == Some("Dewi Lestari"));
-    screenshot(plain, "08-nojs-error").await?;
+    screenshot(plain, "09-nojs-error").await?;
 
     let mut question = String::new();
     for (i, part) in plain
@@ -565,7 +630,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         wait_css(plain, "#saring-count").await?;
     }
     ensure!(pages > 1, "the plain page pages too");
-    screenshot(plain, "09-nojs-after").await?;
+    screenshot(plain, "10-nojs-after").await?;
     Ok(())
 }
 

@@ -345,8 +345,8 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       ]);
       var li = h("li", { cls: own ? "comment pending" : "comment", id: "comment-" + c.id }, [card]);
       if (!own) {
-        var replyBtn = h("button", {
-          type: "button", cls: "link", "aria-label": t.replyTo(name),
+        var replyBtn = st.closed ? null : h("button", {
+          type: "button", cls: "link reply", "aria-label": t.replyTo(name),
           onclick: function () { startReply(c.id, name, li, card, replyBtn); }
         }, [t.reply]);
         var flagBtn = h("button", { type: "button", cls: "link", onclick: function () { flag(c.id, flagBtn); } }, [t.report]);
@@ -369,6 +369,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         var d = r.data;
         st.total = typeof d.total === "number" ? d.total : 0;
         st.next = d.next == null ? null : d.next;
+        if (d.closed) closeForm();
         (d.comments || []).forEach(function (c) {
           if (c && !st.seen[c.id]) {
             var li = renderComment(c);
@@ -377,7 +378,6 @@ textarea.saring-input{min-height:8rem;resize:vertical}
           }
         });
         setCount();
-        if (d.closed) closeForm();
         if (fromButton && st.next == null && first) first.firstChild.focus();
         var target = /^#comment-[\w-]+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
         if (!fromButton && target) target.scrollIntoView();
@@ -395,8 +395,11 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     }
 
     function closeForm() {
-      if (!form.parentNode) return;
-      form.parentNode.replaceChild(h("p", { cls: "closed", text: t.closed }), form);
+      if (st.closed) return;
+      st.closed = true;
+      [].forEach.call(root.querySelectorAll(".saring-reply"), function (b) { b.parentNode.removeChild(b); });
+      if (form.parentNode) form.parentNode.removeChild(form);
+      root.appendChild(h("p", { cls: "closed", text: t.closed }));
     }
 
     function flag(id, btn) {
@@ -524,8 +527,9 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         var e = r.data.error || {};
         if (r.data.captcha) showCaptcha(r.data.captcha);
         if (e.code === "thread_closed") {
-          closeForm();
-          return;
+          // Keep the form and its text (the reader may want to copy it); only posting stops.
+          submitBtn.disabled = true;
+          return say(e.message || t.closed, true);
         }
         if (r.status === 403 || (r.status === 409 && r.data.captcha)) {
           return invalid([["captcha", e.message || t.newCaptcha]], t.fix);
