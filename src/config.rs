@@ -321,7 +321,7 @@ impl Settings {
             captcha_secret: args.captcha_secret.map(SecretString::from),
             captcha,
             threads: file.threads,
-            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(100),
+            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
             json_logs: args.log_format.as_deref() == Some("json"),
         })
     }
@@ -439,5 +439,30 @@ mod tests {
             })
             .contains("SARING_SITE_ORIGINS")
         );
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The shipped example documents every setting; it must stay loadable and true to the defaults.
+    #[test]
+    fn the_example_settings_file_loads_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("saring.example.toml");
+        let s = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        let defaults = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen, defaults.listen);
+        assert_eq!(s.limits, defaults.limits);
+        assert_eq!(s.threads.max_depth, defaults.threads.max_depth);
+        assert_eq!(s.snapshot_every, defaults.snapshot_every);
     }
 }

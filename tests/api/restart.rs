@@ -9,13 +9,24 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-struct Server {
+/// The real binary as a child process.
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
+    log: std::path::PathBuf,
 }
 
 impl Server {
-    fn start(data_dir: &std::path::Path) -> Server {
+    /// Starts the binary on a data folder with no settings file.
+    pub fn start(data_dir: &std::path::Path) -> Server {
+        Server::start_with_config(data_dir, std::path::Path::new("/dev/null"))
+    }
+
+    /// Starts the binary with a settings file; its log goes to a file beside the data folder.
+    pub fn start_with_config(data_dir: &std::path::Path, config: &std::path::Path) -> Server {
+        std::fs::create_dir_all(data_dir).expect("data folder");
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_saring"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -23,9 +34,10 @@ impl Server {
             .arg(manifest_dir().join("policies"))
             .env("SARING_MODERATOR_TOKENS", format!("ayu:{AYU}"))
             .env("SARING_RATE_LIMITS", "off")
-            .env("SARING_CONFIG", "/dev/null")
+            .env("SARING_CONFIG", config)
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .expect("the saring binary starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -45,10 +57,16 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the server announces its address");
-        Server { child, base }
+        Server { child, base, log }
     }
 
-    fn kill(mut self) {
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(mut self) {
         let _ = self.child.kill(); // SIGKILL on Unix: no shutdown code runs.
         let _ = self.child.wait();
     }
