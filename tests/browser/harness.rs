@@ -55,10 +55,15 @@ impl Server {
     pub fn start(data_dir: &Path, moderator_token: &str) -> Result<Server> {
         let log = data_dir.join("server.log");
         let stderr = File::create(&log).context("creating the server log")?;
+        // Two top-level comments per page, so a handful of comments already needs paging.
+        let config = data_dir.join("saring.toml");
+        std::fs::write(&config, "[threads]\nper_page = 2\n").context("writing saring.toml")?;
         let mut child = Command::new(env!("CARGO_BIN_EXE_saring"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir.join("data"))
+            .arg("--config")
+            .arg(&config)
             .env(
                 "SARING_MODERATOR_TOKENS",
                 format!("alice:{moderator_token}"),

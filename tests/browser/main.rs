@@ -153,6 +153,23 @@ async fn approve(base: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Closes or reopens the demo thread through the moderator API.
+async fn set_closed(base: &str, close: bool) -> Result<()> {
+    let action = if close { "close" } else { "reopen" };
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/api/v1/mod/threads/demo-artikel/{action}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?;
+    let status = resp.status();
+    ensure!(
+        status.is_success(),
+        "{action}: {status} {}",
+        resp.text().await.unwrap_or_default()
+    );
+    Ok(())
+}
+
 /// Loads /demo until the thread shows the expected count heading. The thread API lets browsers
 /// cache a page for a few seconds, so a reader who reloads at once may need to reload again.
 async fn open_demo(js: &Client, base: &str, heading: &str) -> Result<()> {
@@ -344,6 +361,26 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
     .await?;
     screenshot(js, "04-thread").await?;
 
+    // A reader reports the hostile comment: a confirm, then the button says so.
+    let report = evil_card
+        .find(Locator::Css(".saring-actions button:nth-child(2)"))
+        .await?;
+    report.click().await?;
+    js.accept_alert()
+        .await
+        .context("the report asks for confirmation")?;
+    wait_js(
+        js,
+        &format!(
+            "{} === 'Dilaporkan'",
+            text_of(&format!(
+                "#comment-{evil} .saring-actions button:nth-child(2)"
+            ))
+        ),
+        "the report to be acknowledged",
+    )
+    .await?;
+
     let errors = severe_console_entries(driver, js).await?;
     ensure!(
         errors.is_empty(),
@@ -393,11 +430,86 @@ async fn with_javascript(server: &Server, driver: &Driver, js: &Client) -> Resul
         "after a new question: `{status}`"
     );
 
-    // Only the deliberate 403 may appear in the console.
+    // Paging: two top-level comments per page (the test's saring.toml), "load more" brings the rest.
+    if status == PENDING {
+        approve(base, &budi_id).await?;
+    }
+    open_demo(js, base, "4 Komentar").await?;
+    let top = "#saring-thread > .saring-list > li";
+    let shown = js.find_all(Locator::Css(top)).await?.len();
+    ensure!(shown == 2, "first page shows two threads, got {shown}");
+    let more = wait_css(js, "#saring-thread > .saring-more").await?;
+    ensure!(more.is_displayed().await?, "the load-more button shows");
+    more.click().await?;
+    wait_js(
+        js,
+        &format!("document.querySelectorAll('{top}').length === 3 && document.querySelector('#saring-thread > .saring-more').hidden"),
+        "the second page and no more button",
+    )
+    .await?;
+    wait_css(js, &format!("{top}#comment-{budi_id}")).await?;
+    let focused = js
+        .execute("return document.activeElement.closest('li') && document.activeElement.closest('li').id", vec![])
+        .await?;
+    ensure!(
+        focused == json!(format!("comment-{budi_id}")),
+        "focus moves to the first new comment: {focused}"
+    );
+    screenshot(js, "06-paged").await?;
+
+    // A moderator closes the thread while the reader is typing: the text stays, posting stops.
+    set_closed(base, true).await?;
+    let late = Reader {
+        name: "Budi",
+        email: "budi@contoh.id",
+        url: "",
+        body: "Satu lagi: kapan jembatan permanennya mulai dibangun?",
+    };
+    let (_, status) = post_with_widget(js, &late, None).await?;
+    ensure!(
+        status.contains("ditutup"),
+        "closed thread refuses: `{status}`"
+    );
+    let kept = js
+        .execute(
+            &format!("return document.querySelector('{FORM} textarea').value"),
+            vec![],
+        )
+        .await?;
+    ensure!(kept == json!(late.body), "the text stays after the refusal");
+    let disabled = js
+        .find(Locator::Css(&format!("{FORM} button[type=submit]")))
+        .await?
+        .attr("disabled")
+        .await?;
+    ensure!(disabled.is_some(), "posting is disabled");
+    // A fresh load of a closed thread shows the comments and says it is closed, with no form.
+    let deadline = std::time::Instant::now() + harness::DEADLINE;
+    loop {
+        js.goto(&format!("{base}/demo")).await?;
+        let closed = wait_js_for(
+            js,
+            "document.querySelector('#saring-thread .saring-closed') && !document.querySelector('#saring-thread form') && !document.querySelector('#saring-thread .saring-reply')",
+            "the closed note",
+            std::time::Duration::from_secs(3),
+        )
+        .await;
+        if closed.is_ok() {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the closed thread never showed as closed"
+        );
+    }
+    screenshot(js, "07-closed").await?;
+    set_closed(base, false).await?;
+
+    // Only the deliberate 403 and 409 may appear in the console.
     let errors: Vec<String> = severe_console_entries(driver, js)
         .await?
         .into_iter()
-        .filter(|e| !(e.starts_with("[network]") && e.contains("403")))
+        .filter(|e| !(e.starts_with("[network]") && (e.contains("403") || e.contains("409"))))
         .collect();
     ensure!(errors.is_empty(), "console errors: {errors:#?}");
     Ok(())
@@ -411,7 +523,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .find_all(Locator::Css("#saring-thread .saring-title"))
         .await?;
     ensure!(widget_ran.is_empty(), "scripts are off in this session");
-    screenshot(plain, "06-nojs-demo").await?;
+    screenshot(plain, "08-nojs-demo").await?;
     frame.enter_frame().await?;
     wait_css(plain, "form[action^='/comments']").await?;
     let heading = plain
@@ -442,7 +554,8 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
 
     // Wrong answer first: the page comes back with the message and the text kept.
     fill_plain("999".to_string()).await?;
-    let alert = wait_css(plain, ".saring-errors").await?;
+    // The form leaves the iframe (`<base target="_top">`): look in the top-level page now.
+    let alert = wait_top_css(plain, ".saring-errors").await?;
     ensure!(
         !alert.text().await?.is_empty(),
         "the error is rendered in the page"
@@ -459,7 +572,7 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .prop("value")
         .await?;
     ensure!(name_kept.as_deref() == Some("Dewi Lestari"));
-    screenshot(plain, "07-nojs-error").await?;
+    screenshot(plain, "09-nojs-error").await?;
 
     let mut question = String::new();
     for (i, part) in plain
@@ -499,9 +612,41 @@ async fn without_javascript(server: &Server, plain: &Client) -> Result<()> {
         .await?
         .enter_frame()
         .await?;
-    wait_css(plain, &format!("#comment-{id}")).await?;
-    screenshot(plain, "08-nojs-after").await?;
+    // Oldest first, two per page: follow "Muat komentar lainnya" to the newest comment.
+    let mut pages = 1;
+    while plain
+        .find(Locator::Css(&format!("#comment-{id}")))
+        .await
+        .is_err()
+    {
+        ensure!(pages < 10, "the new comment is on none of the pages");
+        plain
+            .find(Locator::Css("a.saring-more"))
+            .await
+            .context("a link to the next page")?
+            .click()
+            .await?;
+        pages += 1;
+        wait_css(plain, "#saring-count").await?;
+    }
+    ensure!(pages > 1, "the plain page pages too");
+    screenshot(plain, "10-nojs-after").await?;
     Ok(())
+}
+
+/// Waits for an element in the top-level page, leaving a frame the page may have replaced.
+async fn wait_top_css(client: &Client, css: &str) -> Result<fantoccini::elements::Element> {
+    let deadline = std::time::Instant::now() + harness::DEADLINE;
+    loop {
+        let _ = client.enter_parent_frame().await;
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            return Ok(el);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("`{css}` never appeared in the top-level page");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Polls the top-level URL (leaving any frame) until it contains `needle`.

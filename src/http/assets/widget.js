@@ -159,7 +159,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 
   function langOf(el) {
     var l = ((el && el.getAttribute("data-lang")) || document.documentElement.lang || "id").slice(0, 2).toLowerCase();
-    return TEXT[l] ? l : "id";
+    return Object.prototype.hasOwnProperty.call(TEXT, l) ? l : "id";
   }
 
   function countText(t, n) { return n > 0 ? t.count(n) : t.none; }
@@ -233,7 +233,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     var lang = langOf(root), t = TEXT[lang];
     var pfx = "saring-" + (++uid) + "-";
     var enc = "/api/v1/threads/" + encodeURIComponent(key) + "/comments?lang=" + lang;
-    var st = { next: 1, total: 0, seen: {}, captcha: null, expires: 0, parent: null, busy: false, loading: false };
+    var st = { next: 1, total: 0, seen: Object.create(null), captcha: null, expires: 0, parent: null, busy: false, loading: false };
 
     root.classList.add("saring");
     root.setAttribute("lang", lang);
@@ -345,8 +345,8 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       ]);
       var li = h("li", { cls: own ? "comment pending" : "comment", id: "comment-" + c.id }, [card]);
       if (!own) {
-        var replyBtn = h("button", {
-          type: "button", cls: "link", "aria-label": t.replyTo(name),
+        var replyBtn = st.closed ? null : h("button", {
+          type: "button", cls: "link reply", "aria-label": t.replyTo(name),
           onclick: function () { startReply(c.id, name, li, card, replyBtn); }
         }, [t.reply]);
         var flagBtn = h("button", { type: "button", cls: "link", onclick: function () { flag(c.id, flagBtn); } }, [t.report]);
@@ -363,12 +363,13 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       more.disabled = true;
       list.setAttribute("aria-busy", "true");
       loadMsg.textContent = "";
-      var first = null;
+      var first = null, failed = false;
       api("GET", enc + "&page=" + encodeURIComponent(st.next)).then(function (r) {
         if (!r.ok) throw new Error("status " + r.status);
         var d = r.data;
         st.total = typeof d.total === "number" ? d.total : 0;
         st.next = d.next == null ? null : d.next;
+        if (d.closed) closeForm();
         (d.comments || []).forEach(function (c) {
           if (c && !st.seen[c.id]) {
             var li = renderComment(c);
@@ -377,11 +378,11 @@ textarea.saring-input{min-height:8rem;resize:vertical}
           }
         });
         setCount();
-        if (d.closed) closeForm();
         if (fromButton && st.next == null && first) first.firstChild.focus();
         var target = /^#comment-[\w-]+$/.test(location.hash) && document.getElementById(location.hash.slice(1));
         if (!fromButton && target) target.scrollIntoView();
       }).catch(function () {
+        failed = true;
         if (!st.total) heading.textContent = t.loadFail;
         loadMsg.textContent = "";
         loadMsg.appendChild(h("button", { type: "button", cls: "link", onclick: function () { load(true); } }, [t.again]));
@@ -389,13 +390,16 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         st.loading = false;
         list.removeAttribute("aria-busy");
         more.disabled = false;
-        more.hidden = st.next == null;
+        more.hidden = failed || st.next == null;
       });
     }
 
     function closeForm() {
-      if (!form.parentNode) return;
-      form.parentNode.replaceChild(h("p", { cls: "closed", text: t.closed }), form);
+      if (st.closed) return;
+      st.closed = true;
+      [].forEach.call(root.querySelectorAll(".saring-reply"), function (b) { b.parentNode.removeChild(b); });
+      if (form.parentNode) form.parentNode.removeChild(form);
+      root.appendChild(h("p", { cls: "closed", text: t.closed }));
     }
 
     function flag(id, btn) {
@@ -479,11 +483,11 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       form.setAttribute("aria-busy", on ? "true" : "false");
     }
 
-    var FIELD_OF = {
+    var FIELD_OF = Object.assign(Object.create(null), {
       author_name: "author", author: "author", author_email: "email", email: "email",
       author_url: "url", url: "url", body: "comment", comment: "comment",
       captcha: "captcha", captcha_answer: "captcha", captcha_token: "captcha"
-    };
+    });
 
     function submit(ev) {
       ev.preventDefault();
@@ -523,8 +527,9 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         var e = r.data.error || {};
         if (r.data.captcha) showCaptcha(r.data.captcha);
         if (e.code === "thread_closed") {
-          closeForm();
-          return;
+          // Keep the form and its text (the reader may want to copy it); only posting stops.
+          submitBtn.disabled = true;
+          return say(e.message || t.closed, true);
         }
         if (r.status === 403 || (r.status === 409 && r.data.captcha)) {
           return invalid([["captcha", e.message || t.newCaptcha]], t.fix);
@@ -558,7 +563,6 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     function posted(d, v) {
       var c = d.comment || {};
       c.id = c.id || d.id;
-      c.status = d.status;
       var own = d.status !== "published" || c.pending === true;
       var parentLi = st.parent && document.getElementById("comment-" + st.parent);
       var li = renderComment(c, own);
@@ -611,7 +615,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
 
   // One request fills every [data-saring-count] on the page (in chunks of 50 keys).
   function counts() {
-    var by = {}, keys = [];
+    var by = Object.create(null), keys = [];
     [].forEach.call(document.querySelectorAll("[data-saring-count]"), function (el) {
       var k = el.getAttribute("data-saring-count");
       if (!KEY_RE.test(k)) return;
