@@ -106,7 +106,7 @@ impl Default for ThreadSettings {
             max_depth: 3,
             per_page: 20,
             flag_threshold: 3,
-            cache_seconds: 5,
+            cache_seconds: 0,
         }
     }
 }

@@ -121,8 +121,14 @@ impl ApiError {
     pub fn invalid_param(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
         let mut fields = BTreeMap::new();
         fields.insert(field.to_string(), lang.pick(id, en).to_string());
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
-            .with_fields(fields)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            lang,
+            "Parameter tidak valid.",
+            "Invalid parameter.",
+        )
+        .with_fields(fields)
     }
 
     /// Attaches field messages.

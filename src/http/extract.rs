@@ -28,7 +28,9 @@ fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
 
 /// The request's language from its URI and headers.
 fn lang_from(uri: &Uri, headers: &HeaderMap) -> Lang {
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
     Lang::negotiate(query_param(uri, "lang"), accept)
 }
 
@@ -125,14 +127,17 @@ where
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = lang_from(req.uri(), req.headers());
-        axum::Json::<T>::from_request(req, state).await.map(|j| ApiJson(j.0)).map_err(|rejection| {
-            let detail = match &rejection {
-                JsonRejection::JsonDataError(e) => e.body_text(),
-                JsonRejection::JsonSyntaxError(e) => e.body_text(),
-                other => other.body_text(),
-            };
-            body_error(rejection.status(), lang, &detail)
-        })
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| ApiJson(j.0))
+            .map_err(|rejection| {
+                let detail = match &rejection {
+                    JsonRejection::JsonDataError(e) => e.body_text(),
+                    JsonRejection::JsonSyntaxError(e) => e.body_text(),
+                    other => other.body_text(),
+                };
+                body_error(rejection.status(), lang, &detail)
+            })
     }
 }
 
@@ -147,13 +152,16 @@ where
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = lang_from(req.uri(), req.headers());
-        axum::Form::<T>::from_request(req, state).await.map(|f| ApiForm(f.0)).map_err(|rejection| {
-            let detail = match &rejection {
-                FormRejection::FailedToDeserializeForm(e) => e.body_text(),
-                other => other.body_text(),
-            };
-            body_error(rejection.status(), lang, &detail)
-        })
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| ApiForm(f.0))
+            .map_err(|rejection| {
+                let detail = match &rejection {
+                    FormRejection::FailedToDeserializeForm(e) => e.body_text(),
+                    other => other.body_text(),
+                };
+                body_error(rejection.status(), lang, &detail)
+            })
     }
 }
 

@@ -60,6 +60,8 @@ struct EmbedQuery {
     return_to: Option<String>,
     page: Option<u32>,
     posted: Option<String>,
+    /// WordPress's name for "reply to this comment".
+    replytocom: Option<String>,
 }
 
 /// Whether a redirect target is one of ours: a configured site origin or a path on this server.
@@ -152,15 +154,18 @@ async fn embed(
         return_to,
         posted,
     };
+    let parent = q
+        .replytocom
+        .as_deref()
+        .filter(|p| uuid::Uuid::parse_str(p).is_ok())
+        .unwrap_or("");
+    let form = FormValues {
+        parent,
+        ..FormValues::default()
+    };
     Ok(html(
         StatusCode::OK,
-        render(
-            &state,
-            parts,
-            challenge.as_ref(),
-            FormValues::default(),
-            None,
-        ),
+        render(&state, parts, challenge.as_ref(), form, None),
     ))
 }
 
@@ -254,13 +259,17 @@ async fn form_post(
                 .captcha
                 .clone()
                 .or_else(|| state.service.issue_captcha(ip, Some(&thread), lang).ok());
-            let fields: Vec<(String, String)> = api
+            let mut fields: Vec<(String, String)> = api
                 .fields
                 .clone()
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(k, v)| (api_to_form_field(&k).to_string(), v))
                 .collect();
+            if api.captcha.is_some() {
+                // Beside the answer box as well, so screen readers announce it there.
+                fields.push(("captcha".to_string(), api.message.clone()));
+            }
             let error = EmbedError {
                 message: &api.message,
                 fields: fields

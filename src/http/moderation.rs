@@ -57,10 +57,9 @@ async fn queue(
     };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(
-            c.parse::<u64>()
-                .map_err(|_| ApiError::invalid_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor."))?,
-        ),
+        Some(c) => Some(c.parse::<u64>().map_err(|_| {
+            ApiError::invalid_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor.")
+        })?),
     };
     let limit = match q.limit.as_deref() {
         None => 50,

@@ -211,3 +211,25 @@ async fn the_widget_and_the_demo_are_served() {
         .unwrap();
     assert!(demo.contains("data-thread=\"demo-artikel\"") && demo.contains("/widget.js"));
 }
+
+#[tokio::test]
+async fn the_reply_link_of_the_plain_page_fills_the_parent_field() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-balas-form", HAM, "published").await;
+    let page = app
+        .client
+        .get(app.url(&format!(
+            "/threads/berita-balas-form/embed?lang=id&replytocom={id}"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("name=\"comment_parent\" value=\"{id}\"")),
+        "the reply goes under its parent"
+    );
+    assert!(page.contains("Balas ke "), "the form says whom it answers");
+}
