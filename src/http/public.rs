@@ -232,10 +232,7 @@ async fn thread(
         settings.per_page,
         settings.max_depth,
     );
-    let cache_control = format!(
-        "public, max-age={}, must-revalidate",
-        settings.cache_seconds
-    );
+    let cache_control = cache_control(settings.cache_seconds);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -244,8 +241,6 @@ async fn thread(
                 .any(|t| t.trim() == cached.etag || t.trim() == "*")
         });
     let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
-    let cache_control =
-        HeaderValue::from_str(&cache_control).unwrap_or(HeaderValue::from_static("no-cache"));
     if not_modified {
         return Ok((
             StatusCode::NOT_MODIFIED,
@@ -265,6 +260,12 @@ async fn thread(
         cached.body,
     )
         .into_response())
+}
+
+/// `Cache-Control` of public reads: cacheable, revalidated after `seconds`.
+fn cache_control(seconds: u32) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={seconds}, must-revalidate"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 #[derive(Deserialize)]
@@ -303,7 +304,10 @@ async fn counts(
         .view()
         .read(|p| keys.iter().map(|k| (*k, p.visible_count(k))).collect());
     Ok((
-        [(header::CACHE_CONTROL, "public, max-age=5")],
+        [(
+            header::CACHE_CONTROL,
+            cache_control(state.service.thread_settings().cache_seconds),
+        )],
         Json(serde_json::json!({ "counts": counts })),
     )
         .into_response())
