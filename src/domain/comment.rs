@@ -106,6 +106,8 @@ pub enum CommentCommand {
         submission: Box<Submission>,
         /// The filter's verdict on it.
         verdict: Box<Verdict>,
+        /// Fingerprint of the normalised body, for duplicate detection.
+        fingerprint: u64,
         /// The thread and parent facts.
         context: SubmitContext,
     },
@@ -179,6 +181,7 @@ pub fn decide(
         CommentCommand::Submit {
             submission,
             verdict,
+            fingerprint,
             context,
         } => {
             if state.submission.is_some() {
@@ -215,6 +218,7 @@ pub fn decide(
                 DomainEvent::CommentSubmitted(*submission),
                 DomainEvent::CommentScreened {
                     verdict: *verdict,
+                    fingerprint: Some(fingerprint),
                     at,
                 },
                 outcome,

@@ -151,20 +151,26 @@ impl Projections {
                     outcome: None,
                     reports: 0,
                 };
-                self.authors.record_submission(
-                    crate::policy::body_fingerprint(&s.body),
-                    &s.thread,
-                    &record.author_email,
-                    s.submitted_at,
-                );
                 self.threads.entry(s.thread.clone()).or_default();
                 self.comments.insert(s.comment_id, record);
             }
-            DomainEvent::CommentScreened { verdict, .. } => {
+            DomainEvent::CommentScreened {
+                verdict,
+                fingerprint,
+                ..
+            } => {
                 if let Some(rec) = comment_id.and_then(|id| self.comments.get_mut(&id)) {
                     rec.score = verdict.score;
                     rec.outcome = Some(verdict.outcome);
                     rec.version = at.revision;
+                    if let Some(fp) = fingerprint {
+                        self.authors.record_submission(
+                            *fp,
+                            &rec.thread,
+                            &rec.author_email,
+                            rec.created_at,
+                        );
+                    }
                 }
             }
             DomainEvent::CommentPublished { .. }

@@ -81,6 +81,7 @@ impl World {
             CommentCommand::Submit {
                 submission: Box::new(submission),
                 verdict: Box::new(verdict),
+                fingerprint: 1,
                 context,
             },
         );

@@ -372,13 +372,13 @@ impl Service {
             submitted_at: now,
         };
         let policy = self.policy.current();
+        let fingerprint = crate::policy::body_fingerprint(&submission.body);
         let (history, context) = self.view.read(|p| {
-            let fp = crate::policy::body_fingerprint(&submission.body);
             let history = p.authors.history(
                 &submission.author_email,
                 &ip_key,
                 submission.author_url.as_deref(),
-                fp,
+                fingerprint,
                 &submission.thread,
                 now,
             );
@@ -403,6 +403,7 @@ impl Service {
             CommentCommand::Submit {
                 submission: Box::new(submission),
                 verdict: Box::new(verdict),
+                fingerprint,
                 context,
             },
         ) {

@@ -301,3 +301,36 @@ async fn operations_endpoints_answer() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn the_same_text_across_several_articles_is_stopped_as_a_wave() {
+    let app = spawn_app().await;
+    let wave = "Mantap sekali infonya, semoga sukses selalu untuk redaksi dan semua pembaca setia.";
+    app.comment_ok("berita-gelombang-1", wave, "published")
+        .await;
+    app.comment_ok("berita-gelombang-2", wave, "published")
+        .await;
+    // The third article within the window: two other threads already carry the same text.
+    let (status, v) = app
+        .comment(
+            "berita-gelombang-3",
+            "Pembaca",
+            "lain@contoh.id",
+            wave,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(v["status"], "published", "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    let rules: Vec<&str> = detail["verdict"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"DUPLICATE_WAVE"), "{rules:?}");
+}

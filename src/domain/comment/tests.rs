@@ -49,6 +49,7 @@ fn submit(outcome: Outcome) -> CommentCommand {
     CommentCommand::Submit {
         submission: Box::new(submission("berita-1", None)),
         verdict: Box::new(verdict(outcome)),
+        fingerprint: 1,
         context: open_thread(),
     }
 }
@@ -109,6 +110,7 @@ fn posting_into_a_closed_thread_is_refused() {
     let cmd = CommentCommand::Submit {
         submission: Box::new(submission("berita-1", None)),
         verdict: Box::new(verdict(Outcome::Accept)),
+        fingerprint: 1,
         context: SubmitContext {
             thread_closed: true,
             parent: None,
@@ -126,6 +128,7 @@ fn replying_under_a_hidden_or_foreign_comment_is_refused() {
     let with_parent = |p: Option<(String, bool)>| CommentCommand::Submit {
         submission: Box::new(submission("berita-1", parent)),
         verdict: Box::new(verdict(Outcome::Accept)),
+        fingerprint: 1,
         context: SubmitContext {
             thread_closed: false,
             parent: p,
