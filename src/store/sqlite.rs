@@ -7,7 +7,7 @@
 //! Throughput comes from group commit: a single writer thread owns the only writing connection,
 //! takes every append waiting in its queue at that moment and commits them in one transaction, so
 //! one fsync acknowledges many appends. Each append's expected revision is checked inside that
-//! transaction under its own savepoint, so a conflicting append fails alone.
+//! transaction before it writes anything, so a conflicting append fails alone.
 //!
 //! Readers use their own connections from a small pool on the blocking thread pool; WAL lets them
 //! read while the writer writes. Subscriptions read pages from the database and wait on a
@@ -469,41 +469,25 @@ impl Writer {
         }
     }
 
+    /// Writes a batch in one transaction. A conflicting append is refused before it writes
+    /// anything, so it fails alone; a database error aborts the whole transaction and fails
+    /// every append of the batch, since none of them is stored.
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Result<Vec<Outcome>, rusqlite::Error> {
         let recorded_at = Utc::now().timestamp_micros();
-        let mut tx = self
+        let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for req in batch {
-            let before = self.next_position;
-            let mut sp = tx.savepoint()?;
-            match append_one(&sp, req, &mut self.next_position, recorded_at) {
-                Ok(Ok(result)) => {
-                    sp.commit()?;
-                    outcomes.push(Ok(result));
-                }
-                Ok(Err(conflict)) => {
-                    self.next_position = before;
-                    sp.rollback()?;
-                    sp.commit()?;
-                    outcomes.push(Err(conflict));
-                }
-                Err(e) => {
-                    self.next_position = before;
-                    sp.rollback()?;
-                    sp.commit()?;
-                    outcomes.push(Err(StoreError::Backend(e.to_string())));
-                }
-            }
+            outcomes.push(append_one(&tx, req, &mut self.next_position, recorded_at)?);
         }
         tx.commit()?;
         Ok(outcomes)
     }
 }
 
-/// Checks one append's expected revision and inserts its events; the outer error is a database
-/// failure, the inner one a conflict.
+/// Checks one append's expected revision and, if it holds, inserts its events; the outer error
+/// is a database failure, the inner one a conflict (nothing written).
 fn append_one(
     conn: &Connection,
     req: &AppendRequest,
