@@ -47,7 +47,9 @@ async fn fill(store: &Arc<SqliteStore>, total: u64) {
         tasks.push(tokio::spawn(async move {
             let mut a = w;
             while a < appends {
-                let batch = (0..per_append).map(|k| comment_event(a * per_append + k)).collect();
+                let batch = (0..per_append)
+                    .map(|k| comment_event(a * per_append + k))
+                    .collect();
                 store
                     .append(&format!("comment-{a}"), ExpectedRevision::NoStream, batch)
                     .await
@@ -66,11 +68,17 @@ fn appends(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
     let mut group = c.benchmark_group("durable_append");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
     for writers in [1u64, 8, 64] {
         group.throughput(Throughput::Elements(writers));
         for shared in [false, true] {
-            let name = if shared { "shared_streams" } else { "own_streams" };
+            let name = if shared {
+                "shared_streams"
+            } else {
+                "own_streams"
+            };
             group.bench_with_input(BenchmarkId::new(name, writers), &writers, |b, &writers| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let store = Arc::clone(&store);
@@ -90,7 +98,11 @@ fn appends(c: &mut Criterion) {
                                         format!("bench-{run}-{w}")
                                     };
                                     store
-                                        .append(&stream, ExpectedRevision::Any, vec![comment_event(i)])
+                                        .append(
+                                            &stream,
+                                            ExpectedRevision::Any,
+                                            vec![comment_event(i)],
+                                        )
                                         .await
                                         .expect("append");
                                 }
@@ -132,7 +144,9 @@ fn reads(c: &mut Criterion) {
     let rt = runtime();
     let data = std::sync::OnceLock::new();
     let mut group = c.benchmark_group("read_all");
-    group.sample_size(10).throughput(Throughput::Elements(READ_EVENTS));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(READ_EVENTS));
     for page in [1000usize, 10_000] {
         group.bench_with_input(BenchmarkId::new("page", page), &page, |b, &page| {
             let store = &data.get_or_init(|| filled(&rt, READ_EVENTS)).store;
@@ -159,7 +173,9 @@ fn replay(c: &mut Criterion) {
     let rt = runtime();
     let data = std::sync::OnceLock::new();
     let mut group = c.benchmark_group("replay_1m");
-    group.sample_size(10).throughput(Throughput::Elements(REPLAY_EVENTS));
+    group
+        .sample_size(10)
+        .throughput(Throughput::Elements(REPLAY_EVENTS));
     group.bench_function("read_all_fold", |b| {
         let store = &data.get_or_init(|| filled(&rt, REPLAY_EVENTS)).store;
         b.to_async(&rt).iter(|| {

@@ -22,7 +22,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -50,6 +50,10 @@ const QUEUE_CAPACITY: usize = 4096;
 const MAX_BATCH_APPENDS: usize = 2048;
 /// Most serialised bytes committed in one transaction.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// Longest wait for more appends before committing a batch smaller than recent ones.
+const LINGER: Duration = Duration::from_micros(300);
+/// Poll interval while lingering.
+const LINGER_STEP: Duration = Duration::from_micros(30);
 /// Idle reader connections kept open.
 const READER_POOL_SIZE: usize = 4;
 /// Events a subscription reads from the database at a time; bounds its memory.
@@ -423,18 +427,32 @@ impl Writer {
 
     fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
         let mut batch: Vec<AppendRequest> = Vec::new();
+        // How many appends recent batches carried, decaying: the number of busy writers.
+        let mut recent = 0usize;
         while let Some(first) = queue.blocking_recv() {
             let mut bytes = first.bytes;
             batch.push(first);
-            while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
-                match queue.try_recv() {
-                    Ok(req) => {
-                        bytes += req.bytes;
-                        batch.push(req);
+            let linger_until = Instant::now() + LINGER;
+            loop {
+                while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
+                    match queue.try_recv() {
+                        Ok(req) => {
+                            bytes += req.bytes;
+                            batch.push(req);
+                        }
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
+                // Writers answered by the last commit are still sending their next append;
+                // waiting a moment for them puts them in this fsync instead of the next one.
+                // A lone writer (recent batches of one) never waits.
+                let full = batch.len() >= MAX_BATCH_APPENDS || bytes >= MAX_BATCH_BYTES;
+                if full || batch.len() >= recent || Instant::now() >= linger_until {
+                    break;
+                }
+                std::thread::sleep(LINGER_STEP);
             }
+            recent = batch.len().max(recent - recent / 8);
             self.commit_batch(&mut batch);
         }
         // Let SQLite fold the WAL into the database so the next open starts quickly.
