@@ -266,7 +266,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<AppendResult, StoreError>;
 
     /// Reads up to `max` events of one stream starting at `from_revision`, oldest first.
-    /// A stream that does not exist reads as empty.
+    /// A stream that does not exist reads as empty. A backend may return fewer than `max` to
+    /// bound the size of one answer; only an empty answer means the end.
     async fn read_stream(
         &self,
         stream: &str,
@@ -275,6 +276,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Reads up to `max` events of all streams with position `>= from_position`, in global order.
+    /// As with [`EventStore::read_stream`], fewer than `max` does not mean the end; an empty
+    /// answer does. Continue from the last event's position plus one.
     async fn read_all(
         &self,
         from_position: u64,

@@ -46,6 +46,12 @@ pub const LOCK_FILE: &str = "saring.lock";
 const SCHEMA_VERSION: i64 = 1;
 /// Appends waiting for the writer before `append` callers wait for room (backpressure).
 const QUEUE_CAPACITY: usize = 4096;
+/// Serialised KiB that may wait for the writer at once; bounds the queue's memory, since one
+/// append may be up to [`MAX_APPEND_BYTES`].
+const QUEUE_KIB: u32 = 64 * 1024;
+/// Bytes of event data one read returns at most (always at least one event), so a page of large
+/// events cannot take unbounded memory.
+const READ_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 /// Most appends committed in one transaction, so one batch cannot hold the writer for long.
 const MAX_BATCH_APPENDS: usize = 2048;
 /// Most serialised bytes committed in one transaction.
@@ -70,6 +76,8 @@ struct Inner {
     data_dir: PathBuf,
     /// Taken out on close so the writer thread sees its queue end after draining it.
     sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    /// Permits of one KiB for appends between `append` and their answer (see [`QUEUE_KIB`]).
+    queued: tokio::sync::Semaphore,
     /// Joined on close so every queued append is answered before `close` returns.
     writer: Mutex<Option<JoinHandle<()>>>,
     /// Held for the life of the store; dropping it releases the folder to other processes.
@@ -154,6 +162,7 @@ impl SqliteStore {
                 db_path,
                 data_dir: data_dir.to_path_buf(),
                 sender: Mutex::new(Some(sender)),
+                queued: tokio::sync::Semaphore::new(QUEUE_KIB as usize),
                 writer: Mutex::new(Some(writer)),
                 lock_file: Mutex::new(Some(lock_file)),
                 committed: committed_rx,
@@ -284,6 +293,15 @@ impl EventStore for SqliteStore {
                 "append of {bytes} bytes exceeds the limit of {MAX_APPEND_BYTES}"
             )));
         }
+        let kib = u32::try_from(bytes / 1024 + 1)
+            .unwrap_or(QUEUE_KIB)
+            .min(QUEUE_KIB);
+        let _room = self
+            .inner
+            .queued
+            .acquire_many(kib)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let sender = self.inner.sender.lock().clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender
@@ -625,15 +643,23 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Decodes rows until they run out or [`READ_BUDGET_BYTES`] of data have been read.
 fn collect_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next().map_err(db_err)? {
-        out.push(decode_row(row)?);
+        let (event, size) = decode_row(row)?;
+        out.push(event);
+        bytes += size;
+        if bytes >= READ_BUDGET_BYTES {
+            break;
+        }
     }
     Ok(out)
 }
 
-fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
+/// One stored event and the size of its data and metadata text.
+fn decode_row(row: &rusqlite::Row<'_>) -> Result<(RecordedEvent, usize), StoreError> {
     let position: i64 = row.get(0).map_err(db_err)?;
     let corrupt = |what: &str| StoreError::Backend(format!("event at position {position}: {what}"));
     let id: Vec<u8> = row.get(3).map_err(db_err)?;
@@ -641,7 +667,8 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
     let recorded_at: i64 = row.get(6).map_err(db_err)?;
     let data: String = row.get(7).map_err(db_err)?;
     let metadata: String = row.get(8).map_err(db_err)?;
-    Ok(RecordedEvent {
+    let size = data.len() + metadata.len();
+    let event = RecordedEvent {
         id: Uuid::from_slice(&id).map_err(|_| corrupt("bad event id"))?,
         stream: row.get(1).map_err(db_err)?,
         revision: row.get::<_, i64>(2).map_err(db_err)?.max(0) as u64,
@@ -653,7 +680,8 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
         data: serde_json::from_str(&data).map_err(|e| corrupt(&format!("bad data: {e}")))?,
         metadata: serde_json::from_str::<EventMetadata>(&metadata)
             .map_err(|e| corrupt(&format!("bad metadata: {e}")))?,
-    })
+    };
+    Ok((event, size))
 }
 
 /// SQLite integers are signed; positions and revisions beyond `i64::MAX` cannot occur in practice
@@ -664,4 +692,129 @@ fn to_sql_u64(v: u64) -> i64 {
 
 fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use serde_json::json;
+
+    fn ev(n: u64) -> NewEvent {
+        NewEvent::new("Numbered", json!({ "n": n }))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reopening_keeps_events_and_continues_positions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let first = store
+            .append("s", ExpectedRevision::NoStream, vec![ev(0), ev(1)])
+            .await
+            .expect("append");
+        store.close();
+        assert!(matches!(
+            store.append("s", ExpectedRevision::Any, vec![ev(9)]).await,
+            Err(StoreError::Closed)
+        ));
+        drop(store);
+
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.last_position(), first.position);
+        let next = store
+            .append("s", ExpectedRevision::Exact(1), vec![ev(2)])
+            .await
+            .expect("append after reopen");
+        assert_eq!(next.next_revision, 2);
+        assert!(next.position > first.position);
+        let all = store.read_stream("s", 0, 10).await.expect("read");
+        assert_eq!(
+            all.iter().map(|e| e.data["n"].clone()).collect::<Vec<_>>(),
+            [json!(0), json!(1), json!(2)]
+        );
+    }
+
+    #[test]
+    fn a_database_from_a_newer_saring_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        drop(SqliteStore::open(dir.path()).expect("create"));
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+        conn.execute_batch("PRAGMA user_version = 99;")
+            .expect("bump version");
+        drop(conn);
+        match SqliteStore::open(dir.path()) {
+            Err(StoreError::Backend(msg)) => assert!(msg.contains("newer Saring"), "{msg}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("opened a database with an unknown schema"),
+        }
+        // The refused open released the folder again.
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+        conn.execute_batch("PRAGMA user_version = 1;")
+            .expect("restore version");
+        drop(conn);
+        SqliteStore::open(dir.path()).expect("open after restoring the version");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn subscriptions_end_with_closed_when_the_store_closes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .append("s", ExpectedRevision::Any, vec![ev(0)])
+            .await
+            .expect("append");
+        let mut sub = store.subscribe_all(0).await.expect("subscribe");
+        assert_eq!(
+            sub.next().await.expect("event").expect("ok").data["n"],
+            json!(0)
+        );
+        let closer = tokio::task::spawn_blocking(move || store.close());
+        let end = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("ends");
+        assert!(matches!(end, Some(Err(StoreError::Closed))), "{end:?}");
+        assert!(sub.next().await.is_none());
+        closer.await.expect("close");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_of_large_events_are_bounded_by_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let big = "x".repeat(1_000_000);
+        for i in 0..20u64 {
+            let e = NewEvent::new("Big", json!({ "i": i, "body": big }));
+            store
+                .append("big", ExpectedRevision::Any, vec![e])
+                .await
+                .expect("append");
+        }
+        let page = store.read_all(0, 100).await.expect("read");
+        assert!(
+            !page.is_empty() && page.len() < 20,
+            "page of {} events",
+            page.len()
+        );
+        let rest = store
+            .read_all(page[page.len() - 1].position + 1, 100)
+            .await
+            .expect("read");
+        assert_eq!(page.len() + rest.len(), 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_appends_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let big = "x".repeat(MAX_APPEND_BYTES);
+        let res = store
+            .append(
+                "s",
+                ExpectedRevision::Any,
+                vec![NewEvent::new("Big", json!(big))],
+            )
+            .await;
+        assert!(matches!(res, Err(StoreError::Invalid(_))), "{res:?}");
+        assert!(store.read_stream("s", 0, 1).await.expect("read").is_empty());
+    }
 }
