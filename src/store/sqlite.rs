@@ -60,6 +60,10 @@ const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 const LINGER: Duration = Duration::from_micros(300);
 /// Poll interval while lingering.
 const LINGER_STEP: Duration = Duration::from_micros(30);
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+/// WAL pages after which the writer checkpoints itself, in case the background one falls behind.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 /// Idle reader connections kept open.
 const READER_POOL_SIZE: usize = 4;
 /// Events a subscription reads from the database at a time; bounds its memory.
@@ -154,7 +158,10 @@ impl SqliteStore {
         let (committed_tx, committed_rx) = watch::channel(last);
         let writer = std::thread::Builder::new()
             .name("saring-store-writer".into())
-            .spawn(move || Writer::new(conn, last, committed_tx).run(receiver))
+            .spawn({
+                let db_path = db_path.clone();
+                move || Writer::new(conn, last, committed_tx).run(receiver, &db_path)
+            })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
         Ok(SqliteStore {
@@ -431,6 +438,67 @@ struct Writer {
     committed: watch::Sender<u64>,
 }
 
+/// Copies the WAL into the database file from its own thread and connection, so the writer's
+/// commits do not wait for checkpoints (SQLite would otherwise run them inside a commit).
+/// Stopped and joined when dropped.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(db_path: &Path) -> Checkpointer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let conn = match open_connection(db_path, false) {
+            Ok(c) => c,
+            Err(e) => {
+                // The writer's own automatic checkpoints still bound the WAL.
+                tracing::warn!("no background checkpointer: {e}");
+                return Checkpointer {
+                    stop: None,
+                    thread: None,
+                };
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name("saring-store-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    // PASSIVE never blocks the writer or readers; it copies what it can.
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!("background checkpoint failed: {e}");
+                    }
+                }
+            });
+        match thread {
+            Ok(t) => Checkpointer {
+                stop: Some(stop),
+                thread: Some(t),
+            },
+            Err(e) => {
+                tracing::warn!("no background checkpointer: {e}");
+                Checkpointer {
+                    stop: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("checkpoint thread panicked");
+        }
+    }
+}
+
 /// What the writer decided for one append inside a batch.
 type Outcome = Result<AppendResult, StoreError>;
 
@@ -443,7 +511,8 @@ impl Writer {
         }
     }
 
-    fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
+    fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>, db_path: &Path) {
+        let checkpointer = Checkpointer::start(db_path);
         let mut batch: Vec<AppendRequest> = Vec::new();
         // How many appends recent batches carried, decaying: the number of busy writers.
         let mut recent = 0usize;
@@ -473,6 +542,7 @@ impl Writer {
             recent = batch.len().max(recent - recent / 8);
             self.commit_batch(&mut batch);
         }
+        drop(checkpointer);
         // Let SQLite fold the WAL into the database so the next open starts quickly.
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
             tracing::warn!("checkpoint on close failed: {e}");
@@ -601,9 +671,11 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
             )));
         }
         // FULL: every commit fsyncs the WAL, so an acknowledged append survives power loss.
-        conn.execute_batch(
-            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;",
-        )
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; \
+             PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}; \
+             PRAGMA journal_size_limit=67108864;"
+        ))
         .map_err(db_err)?;
     }
     Ok(conn)
