@@ -489,7 +489,7 @@ impl Policy {
     }
 
     fn match_others(&self, input: &ScreenInput<'_>, body: Option<&Normalized>, hits: &mut [Option<Hit>]) {
-        let links = body.map(|b| extract_links(b, &self.own_domains)).unwrap_or_default();
+        let links = body.map(|b| extract_links(input.body, b, &self.own_domains)).unwrap_or_default();
         let url_host = input.author_url.and_then(url_host).filter(|h| !self.own_domains.matches(h));
         let raw_body = truncate(input.body, MAX_SCREENED_BYTES);
         for (ri, rule) in self.rules.iter().enumerate() {
@@ -504,6 +504,7 @@ impl Policy {
                     .flatten(),
                 Kind::LinkDomain(set) => self.link_hit(rule, &links, url_host.as_deref(), |h| set.matches(h)),
                 Kind::LinkOther(set) => self.link_hit(rule, &links, url_host.as_deref(), |h| !set.matches(h)),
+                Kind::LinkIdn => self.link_hit(rule, &links, url_host.as_deref(), |h| h.split('.').any(|l| l.starts_with("xn--"))),
                 Kind::Email(set) => {
                     let e = input.author_email.trim().to_lowercase();
                     let domain = e.rsplit_once('@').map(|(_, d)| d).and_then(compile_domain);
@@ -622,17 +623,27 @@ struct Link {
 const MAX_LINKS: usize = 64;
 
 /// Links in the normalised body (bare ones too), except those to the site's own domains.
-fn extract_links(body: &Normalized, own: &DomainSet) -> Vec<Link> {
+///
+/// Links are found in the normalised text (so fullwidth or zero-width-split links are seen), but
+/// the host is read from the original characters, NFKC-folded only: folding look-alikes would
+/// turn an IDN host such as `bücher.example` (or a Cyrillic fake) into a different domain.
+fn extract_links(original: &str, body: &Normalized, own: &DomainSet) -> Vec<Link> {
     let mut finder = linkify::LinkFinder::new();
     finder.url_must_have_scheme(false).kinds(&[linkify::LinkKind::Url]);
     let mut out = Vec::new();
     for l in finder.links(&body.text).take(MAX_LINKS) {
-        let Some(host) = url_host(l.as_str()) else { continue };
-        let explicit = l.as_str().contains("://") || l.as_str().starts_with("www.");
+        let span = body.original_span(l.start(), l.end());
+        let from_original = span
+            .and_then(|(s, e)| original.get(s..e))
+            .map(normalize::fold_width)
+            .and_then(|o| url_host(&o));
+        let Some(host) = from_original.or_else(|| url_host(l.as_str())) else { continue };
+        // A scheme, `www.` or a path makes it a link; otherwise the host must look real.
+        let explicit = l.as_str().contains("://") || l.as_str().starts_with("www.") || l.as_str().contains('/');
         if own.matches(&host) || !(explicit || plausible_bare_host(&host)) {
             continue;
         }
-        out.push(Link { host, span: body.original_span(l.start(), l.end()) });
+        out.push(Link { host, span });
     }
     out
 }

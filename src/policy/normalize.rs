@@ -86,6 +86,12 @@ pub fn normalize(original: &str) -> Normalized {
     build(collapsed, plain)
 }
 
+/// NFKC, invisible characters removed, lower case: the host of a link as its owner meant it.
+pub fn fold_width(s: &str) -> String {
+    let decoded = html_escape::decode_html_entities(s);
+    decoded.nfkc().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect()
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {

@@ -169,6 +169,8 @@ pub enum Kind {
     LinkDomain(DomainSet),
     /// A link to a domain that is neither the site's own nor in these domains.
     LinkOther(DomainSet),
+    /// A link whose host is an internationalised (punycode) name, e.g. a Cyrillic look-alike.
+    LinkIdn,
     /// The author's email address or its domain.
     Email(EmailSet),
     /// The client's address in one of these networks.
@@ -202,7 +204,7 @@ impl Kind {
             Kind::Words(_) | Kind::Regex(_) | Kind::Phone | Kind::MixedScript | Kind::Styled { .. } => {
                 FieldSet::of(&[Field::Body])
             }
-            Kind::LinkDomain(_) | Kind::LinkOther(_) => FieldSet::of(&[Field::Body, Field::AuthorUrl]),
+            Kind::LinkDomain(_) | Kind::LinkOther(_) | Kind::LinkIdn => FieldSet::of(&[Field::Body, Field::AuthorUrl]),
             Kind::Email(_) => FieldSet::of(&[Field::AuthorEmail]),
             Kind::Ip(_) => FieldSet::of(&[Field::ClientIp]),
             _ => FieldSet::of(&[Field::Body]),
