@@ -29,7 +29,7 @@ use unicode_normalization::char::canonical_combining_class;
 /// The most bytes of one field that are normalised and matched. Longer text is cut (on a character
 /// boundary) for matching, which bounds the cost of one screening; length rules still see the
 /// full length.
-pub const MAX_SCREENED_BYTES: usize = 32 * 1024;
+pub const MAX_SCREENED_BYTES: usize = 16 * 1024;
 
 /// A field's text after normalisation, with the views the matchers use.
 #[derive(Debug, Clone)]
@@ -240,9 +240,24 @@ fn nfkc(pieces: &[Piece]) -> Vec<Piece> {
         while j < pieces.len() && j - i < 32 && canonical_combining_class(pieces[j].c) != 0 {
             j += 1;
         }
+        let (start, end) = (pieces[i].start, pieces[j - 1].end);
+        if j == i + 1 {
+            // A lone character: NFKC is its compatibility decomposition when that is one
+            // character (styled and fullwidth letters), without building strings.
+            let mut one = None;
+            let mut count = 0;
+            unicode_normalization::char::decompose_compatible(p.c, |d| {
+                count += 1;
+                one = Some(d);
+            });
+            if let (1, Some(d)) = (count, one) {
+                out.push(Piece { c: d, start, end });
+                i = j;
+                continue;
+            }
+        }
         cluster.clear();
         cluster.extend(pieces[i..j].iter().map(|p| p.c));
-        let (start, end) = (pieces[i].start, pieces[j - 1].end);
         let composed: String = cluster.nfkc().collect();
         // Bracketed letters (`⒢`, `🄶`) decompose to `(g)`: the brackets are styling.
         let inner = match composed.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {

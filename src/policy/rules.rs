@@ -235,9 +235,39 @@ pub struct Rule {
     pub sub: bool,
 }
 
+/// Rewrites `\b` to an ASCII word boundary. Unicode word boundaries make the regex engine give
+/// up its fast DFA on any non-ASCII input and fall back to a much slower one (hundreds of
+/// milliseconds on a 32 kB comment); the text rules see is folded to ASCII letters anyway.
+fn ascii_boundaries(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut chars = p.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('b') if !in_class => out.push_str("(?-u:\\b)"),
+                Some('B') if !in_class => out.push_str("(?-u:\\B)"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+            continue;
+        }
+        match c {
+            '[' => in_class = true,
+            ']' => in_class = false,
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Builds one size-limited, case-insensitive regular expression.
 pub fn build_regex(p: &str) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(p)
+    RegexBuilder::new(&ascii_boundaries(p))
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_DFA_LIMIT)
@@ -247,10 +277,22 @@ pub fn build_regex(p: &str) -> Result<Regex, regex::Error> {
 
 /// Builds a size-limited set of regular expressions.
 pub fn build_regex_set(ps: &[String]) -> Result<RegexSet, regex::Error> {
-    RegexSetBuilder::new(ps)
+    RegexSetBuilder::new(ps.iter().map(|p| ascii_boundaries(p)))
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT * 8)
         .dfa_size_limit(REGEX_DFA_LIMIT * 4)
         .nest_limit(64)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_boundaries_become_ascii_outside_classes() {
+        assert_eq!(ascii_boundaries(r"\bslot\b"), r"(?-u:\b)slot(?-u:\b)");
+        assert_eq!(ascii_boundaries(r"[\b]\\b"), r"[\b]\\b");
+        assert_eq!(ascii_boundaries(r"\d\B"), r"\d(?-u:\B)");
+    }
 }
