@@ -736,11 +736,17 @@ fn char_run(text: &str, min: usize) -> Option<(usize, usize)> {
 fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
     use unicode_script::{Script, UnicodeScript};
     let mut start = 0;
-    let (mut latin, mut other) = (false, false);
+    let (mut in_word, mut latin, mut other) = (false, false, false);
     for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
         if c.is_alphanumeric() {
-            if !latin && !other {
+            if !in_word {
                 start = i;
+                in_word = true;
+            }
+            // ASCII needs no table lookup: letters are Latin, digits belong to no script.
+            if c.is_ascii() {
+                latin |= c.is_ascii_alphabetic();
+                continue;
             }
             match c.script() {
                 Script::Latin => latin = true,
@@ -751,6 +757,7 @@ fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
             if latin && other {
                 return Some((start, i));
             }
+            in_word = false;
             latin = false;
             other = false;
         }

@@ -76,11 +76,26 @@ struct Piece {
 /// Normalises one field. Pure and bounded: input beyond [`MAX_SCREENED_BYTES`] is ignored.
 pub fn normalize(original: &str) -> Normalized {
     let original = truncate(original, MAX_SCREENED_BYTES);
-    let decoded = decode_html(original);
-    let plain = plain_view(&decoded);
-    let nfkc = nfkc(&decoded);
-    let visible = strip_invisible(nfkc);
-    let folded = fold_confusables(visible);
+    let (plain, folded) = if original.is_ascii() && !original.contains(['<', '&']) {
+        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case.
+        let pieces: Vec<Piece> = original
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| Piece { c: char::from(b), start: i as u32, end: i as u32 + 1 })
+            .collect();
+        let plain = plain_view(&pieces);
+        let folded = strip_invisible(pieces)
+            .into_iter()
+            .map(|p| Piece { c: p.c.to_ascii_lowercase(), ..p })
+            .collect();
+        (plain, folded)
+    } else {
+        let decoded = decode_html(original);
+        let plain = plain_view(&decoded);
+        let nfkc = nfkc(&decoded);
+        let visible = strip_invisible(nfkc);
+        (plain, fold_confusables(visible))
+    };
     let joined = join_spaced_letters(folded);
     let collapsed = collapse_whitespace(joined);
     build(collapsed, plain)
@@ -88,6 +103,9 @@ pub fn normalize(original: &str) -> Normalized {
 
 /// NFKC, invisible characters removed, lower case: the host of a link as its owner meant it.
 pub fn fold_width(s: &str) -> String {
+    if s.is_ascii() && !s.contains('&') {
+        return s.to_ascii_lowercase();
+    }
     let decoded = html_escape::decode_html_entities(s);
     decoded.nfkc().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect()
 }
