@@ -347,6 +347,12 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
             out.push(Piece { c: p.c.to_ascii_lowercase(), ..p });
             continue;
         }
+        // A Latin letter with diacritics folds to its base letter. Doing this before decancer
+        // also avoids its table's mistakes (decancer 3.3 turns `õ` into `r`).
+        if let Some(base) = ascii_base(p.c) {
+            out.push(Piece { c: base, ..p });
+            continue;
+        }
         match decancer::cure_char(p.c, options) {
             decancer::Translation::Character(c) => {
                 for c in c.to_lowercase() {
@@ -362,6 +368,15 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
         }
     }
     out
+}
+
+/// The ASCII base letter of a precomposed Latin letter with diacritics (`õ` → `o`, `Ş` → `s`).
+fn ascii_base(c: char) -> Option<char> {
+    let mut first = None;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        first.get_or_insert(d);
+    });
+    first.filter(|b| b.is_ascii_alphabetic() && *b != c).map(|b| b.to_ascii_lowercase())
 }
 
 /// Separators allowed between spaced-out letters.
@@ -530,6 +545,8 @@ mod tests {
         assert_eq!(n("ᴍᴀxᴡɪɴ"), "maxwin");
         assert_eq!(n("강남스타일"), "강남스타일");
         assert_eq!(n("😀 ok"), "😀 ok");
+        // Diacritics go to the base letter (decancer alone turns `õ` into `r`).
+        assert_eq!(n("São João, Õ, Ş"), "sao joao, o, s");
     }
 
     #[test]
