@@ -36,40 +36,60 @@ fn main() {
         let cs = c.to_string();
         let sk = skeleton(&cs);
         let ours = normalize(&cs).text;
-        let looks_ascii = !sk.is_empty() && sk.chars().all(|x| x.is_ascii_alphanumeric()) && sk != cs;
+        let looks_ascii =
+            !sk.is_empty() && sk.chars().all(|x| x.is_ascii_alphanumeric()) && sk != cs;
         if looks_ascii {
             listed += 1;
             if !ours.chars().all(|x| x.is_ascii_alphanumeric()) || ours.is_empty() {
                 missed += 1;
                 let script = unicode_script::UnicodeScript::script(&c);
-                if matches!(script, unicode_script::Script::Latin | unicode_script::Script::Greek | unicode_script::Script::Cyrillic | unicode_script::Script::Common) {
+                if matches!(
+                    script,
+                    unicode_script::Script::Latin
+                        | unicode_script::Script::Greek
+                        | unicode_script::Script::Cyrillic
+                        | unicode_script::Script::Common
+                ) {
                     println!("missed Latin-like: U+{u:04X} {c} (like {sk:?}) -> {ours:?}");
                 }
-                *missed_by_script.entry(format!("{:?}", unicode_script::UnicodeScript::script(&c))).or_default() += 1;
+                *missed_by_script
+                    .entry(format!("{:?}", unicode_script::UnicodeScript::script(&c)))
+                    .or_default() += 1;
                 if missed_examples.len() < 40 {
                     missed_examples.push(format!("U+{u:04X} {c} (like {sk:?}) -> {ours:?}"));
                 }
-            } else if skeleton(&ours) != sk && skeleton(&ours).to_lowercase() != sk.to_lowercase() && ours != sk.to_lowercase() {
+            } else if skeleton(&ours) != sk
+                && skeleton(&ours).to_lowercase() != sk.to_lowercase()
+                && ours != sk.to_lowercase()
+            {
                 different += 1;
                 if different_examples.len() < 25 {
                     different_examples.push(format!("U+{u:04X} {c} (like {sk:?}) -> {ours:?}"));
                 }
             }
             let d = decancer_alone(c);
-            if !(d.chars().all(|x| x.is_ascii_alphanumeric()) && !d.is_empty()) {
+            if !d.chars().all(|x| x.is_ascii_alphanumeric()) || d.is_empty() {
                 decancer_misses += 1;
                 if decancer_examples.len() < 25 {
-                    decancer_examples.push(format!("U+{u:04X} {c} (like {sk:?}) -> decancer {d:?}, ours {ours:?}"));
+                    decancer_examples.push(format!(
+                        "U+{u:04X} {c} (like {sk:?}) -> decancer {d:?}, ours {ours:?}"
+                    ));
                 }
             }
-        } else if c.is_alphabetic() && !ours.is_empty() && ours.chars().all(|x| x.is_ascii_alphanumeric()) {
+        } else if c.is_alphabetic()
+            && !ours.is_empty()
+            && ours.chars().all(|x| x.is_ascii_alphanumeric())
+        {
             extra += 1;
             if extra_examples.len() < 25 && u % 7 == 0 {
                 extra_examples.push(format!("U+{u:04X} {c} -> {ours:?}"));
             }
         }
     }
-    println!("Unicode {} confusables that look like ASCII letters/digits (single characters): {listed}", unicode_security::UNICODE_VERSION.0);
+    println!(
+        "Unicode {} confusables that look like ASCII letters/digits (single characters): {listed}",
+        unicode_security::UNICODE_VERSION.0
+    );
     println!("  left unfolded by our normalisation: {missed}");
     println!("  folded to a different ASCII letter than the skeleton: {different}");
     println!("  left unfolded by decancer alone (before our NFKC step): {decancer_misses}");

@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 use saring::policy::Policy;
 use saring::policy::cli::{Scored, metrics, read_cases, screen_all};
 
-const FILES: [&str; 3] = ["Youtube01-Psy.csv", "Youtube02-KatyPerry.csv", "Youtube03-LMFAO.csv"];
+const FILES: [&str; 3] = [
+    "Youtube01-Psy.csv",
+    "Youtube02-KatyPerry.csv",
+    "Youtube03-LMFAO.csv",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,7 +29,9 @@ fn main() {
         eprintln!("usage: policy_eval DATASET_DIR [POLICY_DIR] [--misses]");
         std::process::exit(2);
     };
-    let policy_dir = pos.get(1).map_or_else(|| PathBuf::from("policies"), PathBuf::from);
+    let policy_dir = pos
+        .get(1)
+        .map_or_else(|| PathBuf::from("policies"), PathBuf::from);
     if !dir.join(FILES[0]).is_file() {
         println!("dataset not found at {}; skipping", dir.display());
         return;
@@ -38,7 +44,11 @@ fn main() {
         }
     };
     let hold = policy.thresholds().hold;
-    println!("policy {} version {} (hold >= {hold})\n", policy.name(), policy.version());
+    println!(
+        "policy {} version {} (hold >= {hold})\n",
+        policy.name(),
+        policy.version()
+    );
 
     let mut all: Vec<(String, Vec<Scored>, Vec<Scored>)> = Vec::new();
     for f in FILES {
@@ -52,13 +62,26 @@ fn main() {
                 let label_pos = c.label.is_some_and(|l| l.positive());
                 if label_pos != s.positive_at(hold) {
                     let ids: Vec<&str> = s.verdict.rules.iter().map(|r| r.id.as_str()).collect();
-                    println!("{} {f}:{} score {} {:?} | {} | {}", if label_pos { "FN" } else { "FP" }, c.line, s.verdict.score, ids, c.author_name, c.body.replace('\n', " "));
+                    println!(
+                        "{} {f}:{} score {} {:?} | {} | {}",
+                        if label_pos { "FN" } else { "FP" },
+                        c.line,
+                        s.verdict.score,
+                        ids,
+                        c.author_name,
+                        c.body.replace('\n', " ")
+                    );
                 }
             }
         }
         // Deduplicated: the first of each exact CONTENT only.
         let mut seen = HashSet::new();
-        let dedup: Vec<Scored> = cases.iter().zip(&scored).filter(|(c, _)| seen.insert(c.body.clone())).map(|(_, s)| s.clone()).collect();
+        let dedup: Vec<Scored> = cases
+            .iter()
+            .zip(&scored)
+            .filter(|(c, _)| seen.insert(c.body.clone()))
+            .map(|(_, s)| s.clone())
+            .collect();
         all.push((f.trim_end_matches(".csv").to_string(), scored, dedup));
     }
 
@@ -68,7 +91,15 @@ fn main() {
         let m = metrics(s, th);
         let spam = m.tp + m.fn_;
         let ham = m.tn + m.fp;
-        println!("| {name} | {} | {spam} | {ham} | {:.3} | {:.3} | {:.3} | {} | {} |", spam + ham, m.precision, m.recall, m.f1, m.fp, m.fn_);
+        println!(
+            "| {name} | {} | {spam} | {ham} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            spam + ham,
+            m.precision,
+            m.recall,
+            m.f1,
+            m.fp,
+            m.fn_
+        );
     };
     for (name, s, _) in &all {
         row(name, s, hold);
@@ -82,13 +113,20 @@ fn main() {
     row("**pooled (dedup)**", &pooled_d, hold);
 
     println!("\nCross-validated by video (hold threshold tuned on the other two videos):\n");
-    println!("| held-out video | tuned threshold | precision | recall | F1 | precision (dedup) | recall (dedup) |");
+    println!(
+        "| held-out video | tuned threshold | precision | recall | F1 | precision (dedup) | recall (dedup) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let candidates: Vec<f64> = (4..=20).map(|x| f64::from(x) * 0.5).collect();
     let mut cv_all = Vec::new();
     let mut cv_all_d = Vec::new();
     for i in 0..all.len() {
-        let train: Vec<Scored> = all.iter().enumerate().filter(|(j, _)| *j != i).flat_map(|(_, (_, s, _))| s.clone()).collect();
+        let train: Vec<Scored> = all
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, (_, s, _))| s.clone())
+            .collect();
         let best = candidates
             .iter()
             .copied()
@@ -98,7 +136,10 @@ fn main() {
             .map_or(hold, |(t, _)| t);
         let m = metrics(&all[i].1, best);
         let md = metrics(&all[i].2, best);
-        println!("| {} | {best:.1} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |", all[i].0, m.precision, m.recall, m.f1, md.precision, md.recall);
+        println!(
+            "| {} | {best:.1} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+            all[i].0, m.precision, m.recall, m.f1, md.precision, md.recall
+        );
         cv_all.extend(all[i].1.iter().map(|s| (s.clone(), best)));
         cv_all_d.extend(all[i].2.iter().map(|s| (s.clone(), best)));
     }
@@ -113,10 +154,16 @@ fn main() {
                 _ => {}
             }
         }
-        (tp as f64 / (tp + fp).max(1) as f64, tp as f64 / (tp + fn_).max(1) as f64)
+        (
+            tp as f64 / (tp + fp).max(1) as f64,
+            tp as f64 / (tp + fn_).max(1) as f64,
+        )
     };
     let (p, r) = pooled_cv(&cv_all);
     let (pd, rd) = pooled_cv(&cv_all_d);
-    println!("| **pooled** | – | {p:.3} | {r:.3} | {:.3} | {pd:.3} | {rd:.3} |", 2.0 * p * r / (p + r).max(1e-9));
+    println!(
+        "| **pooled** | – | {p:.3} | {r:.3} | {:.3} | {pd:.3} | {rd:.3} |",
+        2.0 * p * r / (p + r).max(1e-9)
+    );
     let _ = Path::new(".");
 }

@@ -12,15 +12,73 @@ use std::time::{Duration, Instant};
 use saring::policy::{Policy, ScreenInput};
 
 const PIECES: &[&str] = &[
-    "<", ">", "&", "&amp;", "&#", ";", "<a href=\"", "\">", "</a>", "<br />", "s l o t ", "g.a.c.o.r",
-    "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{0332}", "\u{0301}", "\u{FE0F}", "𝐆", "ｇ", "ⓖ", "⒢", "а", "ο",
-    "88", "0", "1", " ", "  ", "\n", ".", "-", "http://", "www.", "wa.me/", ".com", "/", "?", "xn--",
-    "ß", "İ", "ﬁ", "강", "ا", "😀", "🇮🇩", "slot", "gacor", "maxwin", "a ", "b.", "check out my ",
-    "subscribe ", "0812 3456 7890 ", "AAAAAAAA", "!!!!!!!!", "a-b-c-d-e-f-", "(((((", "\\", "$$$",
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&#",
+    ";",
+    "<a href=\"",
+    "\">",
+    "</a>",
+    "<br />",
+    "s l o t ",
+    "g.a.c.o.r",
+    "\u{200B}",
+    "\u{FEFF}",
+    "\u{202E}",
+    "\u{0332}",
+    "\u{0301}",
+    "\u{FE0F}",
+    "𝐆",
+    "ｇ",
+    "ⓖ",
+    "⒢",
+    "а",
+    "ο",
+    "88",
+    "0",
+    "1",
+    " ",
+    "  ",
+    "\n",
+    ".",
+    "-",
+    "http://",
+    "www.",
+    "wa.me/",
+    ".com",
+    "/",
+    "?",
+    "xn--",
+    "ß",
+    "İ",
+    "ﬁ",
+    "강",
+    "ا",
+    "😀",
+    "🇮🇩",
+    "slot",
+    "gacor",
+    "maxwin",
+    "a ",
+    "b.",
+    "check out my ",
+    "subscribe ",
+    "0812 3456 7890 ",
+    "AAAAAAAA",
+    "!!!!!!!!",
+    "a-b-c-d-e-f-",
+    "(((((",
+    "\\",
+    "$$$",
 ];
 
 fn main() {
-    let iterations: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000);
     let policy = match Policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")) {
         Ok(p) => p,
         Err(e) => {
@@ -53,7 +111,13 @@ fn main() {
                 body.push(char::from_u32((next() % 0x2FFFF) as u32).unwrap_or('x'));
             }
         }
-        let input = ScreenInput { body: &body, author_name: saring::policy::normalize::truncate(&body, 200), author_email: "x@y.z", author_url: Some(&body), ..Default::default() };
+        let input = ScreenInput {
+            body: &body,
+            author_name: saring::policy::normalize::truncate(&body, 200),
+            author_email: "x@y.z",
+            author_url: Some(&body),
+            ..Default::default()
+        };
         // The least of three runs: the cost of the input, without the noise of a shared machine.
         let took = (0..3)
             .map(|_| {
@@ -69,23 +133,43 @@ fn main() {
             worst = (took, body.len());
         }
     }
-    println!("{iterations} screenings, mean {:?}, slowest {:?} ({} bytes)", total / iterations as u32, worst.0, worst.1);
+    println!(
+        "{iterations} screenings, mean {:?}, slowest {:?} ({} bytes)",
+        total / iterations as u32,
+        worst.0,
+        worst.1
+    );
     for (size, mut times) in by_size {
         times.sort();
         let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-        println!("  ~{size} bytes: median {:?}, p99 {:?}, max {:?}", p(0.5), p(0.99), p(1.0));
+        println!(
+            "  ~{size} bytes: median {:?}, p99 {:?}, max {:?}",
+            p(0.5),
+            p(0.99),
+            p(1.0)
+        );
     }
     for (name, body) in [
         ("64 kB of '<'", "<".repeat(65_536)),
         ("64 kB of '&'", "&".repeat(65_536)),
         ("64 kB of spaced letters", "a ".repeat(32_768)),
-        ("64 kB of combining marks", format!("a{}", "\u{0301}".repeat(32_000))),
+        (
+            "64 kB of combining marks",
+            format!("a{}", "\u{0301}".repeat(32_000)),
+        ),
         ("64 kB of styled letters", "𝐆".repeat(16_384)),
         ("64 kB of dots", ".".repeat(65_536)),
-        ("64 kB of a link", format!("http://{}.com", "a".repeat(65_000))),
+        (
+            "64 kB of a link",
+            format!("http://{}.com", "a".repeat(65_000)),
+        ),
     ] {
         let start = Instant::now();
-        std::hint::black_box(policy.screen(&ScreenInput { body: &body, author_url: Some(&body), ..Default::default() }));
+        std::hint::black_box(policy.screen(&ScreenInput {
+            body: &body,
+            author_url: Some(&body),
+            ..Default::default()
+        }));
         println!("{name}: {:?}", start.elapsed());
     }
 }

@@ -21,14 +21,27 @@ const MAX_TEST_FILE_BYTES: u64 = 256 * 1024 * 1024;
 pub fn check(dir: &Path, out: &mut dyn Write) -> Result<(), PolicyError> {
     let p = Policy::load(dir)?;
     let s = p.summary();
-    let w = |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(PolicyError::Output);
+    let w =
+        |out: &mut dyn Write, line: String| writeln!(out, "{line}").map_err(PolicyError::Output);
     w(out, format!("policy {} ok (version {})", s.name, s.version))?;
-    w(out, format!("thresholds: hold >= {}, spam >= {}", s.thresholds.hold, s.thresholds.spam))?;
-    w(out, format!("rules: {} ({} sub-rules)", s.rules, s.sub_rules))?;
+    w(
+        out,
+        format!(
+            "thresholds: hold >= {}, spam >= {}",
+            s.thresholds.hold, s.thresholds.spam
+        ),
+    )?;
+    w(
+        out,
+        format!("rules: {} ({} sub-rules)", s.rules, s.sub_rules),
+    )?;
     for (kind, n) in &s.by_kind {
         w(out, format!("  {kind:<14} {n}"))?;
     }
-    w(out, format!("word and phrase patterns: {}", s.word_patterns))?;
+    w(
+        out,
+        format!("word and phrase patterns: {}", s.word_patterns),
+    )?;
     for (list, n) in &s.lists {
         w(out, format!("  list {list:<18} {n} entries"))?;
     }
@@ -126,13 +139,21 @@ pub fn read_cases(file: &Path) -> Result<Vec<Case>, PolicyError> {
         let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
         PolicyError::at_offset(file, &text, off, "not valid UTF-8")
     })?;
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let json = match ext.as_str() {
         "csv" => false,
         "jsonl" | "json" | "ndjson" => true,
         _ => text.trim_start().starts_with('{'),
     };
-    if json { read_jsonl(file, &text) } else { read_csv(file, &text) }
+    if json {
+        read_jsonl(file, &text)
+    } else {
+        read_csv(file, &text)
+    }
 }
 
 fn read_jsonl(file: &Path, text: &str) -> Result<Vec<Case>, PolicyError> {
@@ -155,15 +176,25 @@ fn read_jsonl(file: &Path, text: &str) -> Result<Vec<Case>, PolicyError> {
 }
 
 fn read_csv(file: &Path, text: &str) -> Result<Vec<Case>, PolicyError> {
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let csv_err = |e: csv::Error| {
         let line = e.position().map_or(1, |p| p.line() as usize);
         PolicyError::at_line(file, line, e.to_string())
     };
     let headers = r.headers().map_err(csv_err)?.clone();
-    let find = |names: &[&str]| headers.iter().position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+    };
     let Some(body) = find(&["body", "content", "comment", "text", "comment_content"]) else {
-        return Err(PolicyError::at_line(file, 1, "no body column: name one body, content, comment or text"));
+        return Err(PolicyError::at_line(
+            file,
+            1,
+            "no body column: name one body, content, comment or text",
+        ));
     };
     let author = find(&["author_name", "author", "name", "comment_author"]);
     let email = find(&["author_email", "email", "comment_author_email"]);
@@ -177,7 +208,13 @@ fn read_csv(file: &Path, text: &str) -> Result<Vec<Case>, PolicyError> {
         let label = match label.and_then(|i| rec.get(i)) {
             None => None,
             Some(s) if s.trim().is_empty() => None,
-            Some(s) => Some(Label::parse(s).ok_or_else(|| PolicyError::at_line(file, line, format!("label {s:?}: use spam/1, ham/0 or hold")))?),
+            Some(s) => Some(Label::parse(s).ok_or_else(|| {
+                PolicyError::at_line(
+                    file,
+                    line,
+                    format!("label {s:?}: use spam/1, ham/0 or hold"),
+                )
+            })?),
         };
         let u = get(url);
         out.push(Case {
@@ -218,7 +255,11 @@ pub fn screen_all(policy: &Policy, cases: &[Case]) -> Vec<Scored> {
         .map(|c| {
             let verdict = policy.screen(&c.input());
             let forced = verdict.outcome >= Outcome::Hold && verdict.score < hold;
-            Scored { verdict, label: c.label, forced }
+            Scored {
+                verdict,
+                label: c.label,
+                forced,
+            }
         })
         .collect()
 }
@@ -254,9 +295,21 @@ pub fn metrics(scored: &[Scored], threshold: f64) -> Metrics {
             (false, false) => m.tn += 1,
         }
     }
-    m.precision = if m.tp + m.fp == 0 { 1.0 } else { m.tp as f64 / (m.tp + m.fp) as f64 };
-    m.recall = if m.tp + m.fn_ == 0 { 1.0 } else { m.tp as f64 / (m.tp + m.fn_) as f64 };
-    m.f1 = if m.precision + m.recall == 0.0 { 0.0 } else { 2.0 * m.precision * m.recall / (m.precision + m.recall) };
+    m.precision = if m.tp + m.fp == 0 {
+        1.0
+    } else {
+        m.tp as f64 / (m.tp + m.fp) as f64
+    };
+    m.recall = if m.tp + m.fn_ == 0 {
+        1.0
+    } else {
+        m.tp as f64 / (m.tp + m.fn_) as f64
+    };
+    m.f1 = if m.precision + m.recall == 0.0 {
+        0.0
+    } else {
+        2.0 * m.precision * m.recall / (m.precision + m.recall)
+    };
     m
 }
 
@@ -284,7 +337,12 @@ struct OutRule<'a> {
 
 /// `saring policy test [--policy DIR] FILE`: one JSON verdict a line to `out`; with labels, the
 /// statistics report to `report`.
-pub fn test(policy_dir: &Path, file: &Path, out: &mut dyn Write, report: &mut dyn Write) -> Result<(), PolicyError> {
+pub fn test(
+    policy_dir: &Path,
+    file: &Path,
+    out: &mut dyn Write,
+    report: &mut dyn Write,
+) -> Result<(), PolicyError> {
     let policy = Policy::load(policy_dir)?;
     let cases = read_cases(file)?;
     let scored = screen_all(&policy, &cases);
@@ -298,41 +356,110 @@ pub fn test(policy_dir: &Path, file: &Path, out: &mut dyn Write, report: &mut dy
                 .verdict
                 .rules
                 .iter()
-                .map(|r| OutRule { id: &r.id, score: r.score, field: &r.field, matched: r.matched.as_deref(), obfuscated: r.obfuscated })
+                .map(|r| OutRule {
+                    id: &r.id,
+                    score: r.score,
+                    field: &r.field,
+                    matched: r.matched.as_deref(),
+                    obfuscated: r.obfuscated,
+                })
                 .collect(),
         };
-        let json = serde_json::to_string(&line).map_err(|e| PolicyError::Output(std::io::Error::other(e)))?;
+        let json = serde_json::to_string(&line)
+            .map_err(|e| PolicyError::Output(std::io::Error::other(e)))?;
         writeln!(out, "{json}").map_err(PolicyError::Output)?;
     }
     if scored.iter().any(|s| s.label.is_some()) {
-        write_report(&policy, &file.display().to_string(), &scored, report).map_err(PolicyError::Output)?;
+        write_report(&policy, &file.display().to_string(), &scored, report)
+            .map_err(PolicyError::Output)?;
     }
     Ok(())
 }
 
 /// Writes the statistics report: a summary per threshold and each rule's hits on spam and ham,
 /// in the shape of SpamAssassin's `STATISTICS` files.
-pub fn write_report(policy: &Policy, name: &str, scored: &[Scored], w: &mut dyn Write) -> std::io::Result<()> {
+pub fn write_report(
+    policy: &Policy,
+    name: &str,
+    scored: &[Scored],
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
     let labelled: Vec<&Scored> = scored.iter().filter(|s| s.label.is_some()).collect();
-    let pos = labelled.iter().filter(|s| s.label.is_some_and(Label::positive)).count();
+    let pos = labelled
+        .iter()
+        .filter(|s| s.label.is_some_and(Label::positive))
+        .count();
     let neg = labelled.len() - pos;
     let t = policy.thresholds();
-    writeln!(w, "# STATISTICS REPORT FOR SARING POLICY {} ({})", policy.name(), policy.version())?;
-    writeln!(w, "# Corpus: {name}: {} labelled: {pos} spam or hold, {neg} ham", labelled.len())?;
-    writeln!(w, "# Positive = verdict hold or spam (forced outcomes count at every threshold).")?;
+    writeln!(
+        w,
+        "# STATISTICS REPORT FOR SARING POLICY {} ({})",
+        policy.name(),
+        policy.version()
+    )?;
+    writeln!(
+        w,
+        "# Corpus: {name}: {} labelled: {pos} spam or hold, {neg} ham",
+        labelled.len()
+    )?;
+    writeln!(
+        w,
+        "# Positive = verdict hold or spam (forced outcomes count at every threshold)."
+    )?;
     writeln!(w, "#")?;
-    let mut thresholds = vec![t.hold - 2.0, t.hold - 1.0, t.hold, t.hold + 1.0, t.hold + 2.0, t.spam];
+    let mut thresholds = vec![
+        t.hold - 2.0,
+        t.hold - 1.0,
+        t.hold,
+        t.hold + 1.0,
+        t.hold + 2.0,
+        t.spam,
+    ];
     thresholds.dedup();
     for th in thresholds {
         let m = metrics(scored, th);
-        let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
-        let marker = if (th - t.hold).abs() < 1e-9 { "  (policy hold threshold)" } else { "" };
+        let pct = |a: usize, b: usize| {
+            if b == 0 {
+                0.0
+            } else {
+                100.0 * a as f64 / b as f64
+            }
+        };
+        let marker = if (th - t.hold).abs() < 1e-9 {
+            "  (policy hold threshold)"
+        } else {
+            ""
+        };
         writeln!(w, "# SUMMARY for threshold {th:.1}:{marker}")?;
-        writeln!(w, "# Correctly non-spam: {:6}  {:6.2}%", m.tn, pct(m.tn, neg))?;
-        writeln!(w, "# Correctly spam:     {:6}  {:6.2}%", m.tp, pct(m.tp, pos))?;
-        writeln!(w, "# False positives:    {:6}  {:6.2}%", m.fp, pct(m.fp, neg))?;
-        writeln!(w, "# False negatives:    {:6}  {:6.2}%", m.fn_, pct(m.fn_, pos))?;
-        writeln!(w, "# Precision: {:.3}  Recall: {:.3}  F1: {:.3}", m.precision, m.recall, m.f1)?;
+        writeln!(
+            w,
+            "# Correctly non-spam: {:6}  {:6.2}%",
+            m.tn,
+            pct(m.tn, neg)
+        )?;
+        writeln!(
+            w,
+            "# Correctly spam:     {:6}  {:6.2}%",
+            m.tp,
+            pct(m.tp, pos)
+        )?;
+        writeln!(
+            w,
+            "# False positives:    {:6}  {:6.2}%",
+            m.fp,
+            pct(m.fp, neg)
+        )?;
+        writeln!(
+            w,
+            "# False negatives:    {:6}  {:6.2}%",
+            m.fn_,
+            pct(m.fn_, pos)
+        )?;
+        writeln!(
+            w,
+            "# Precision: {:.3}  Recall: {:.3}  F1: {:.3}",
+            m.precision, m.recall, m.f1
+        )?;
         writeln!(w, "#")?;
     }
     // Per-rule hits.
@@ -347,14 +474,39 @@ pub fn write_report(policy: &Policy, name: &str, scored: &[Scored], w: &mut dyn 
             }
         }
     }
-    let mut rows: Vec<(&str, usize, usize, f64)> = hits.into_iter().map(|(k, (s, h, sc))| (k, s, h, sc)).collect();
+    let mut rows: Vec<(&str, usize, usize, f64)> = hits
+        .into_iter()
+        .map(|(k, (s, h, sc))| (k, s, h, sc))
+        .collect();
     rows.sort_by(|a, b| (b.1 + b.2).cmp(&(a.1 + a.2)).then(a.0.cmp(b.0)));
     writeln!(w, "OVERALL%   SPAM%     HAM%     S/O    SCORE  NAME")?;
-    let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
-    writeln!(w, "{:7}  {:7}  {:7}  {:6.3}  {:6.2}  (all messages)", labelled.len(), pos, neg, pos as f64 / labelled.len().max(1) as f64, 0.0)?;
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            0.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    writeln!(
+        w,
+        "{:7}  {:7}  {:7}  {:6.3}  {:6.2}  (all messages)",
+        labelled.len(),
+        pos,
+        neg,
+        pos as f64 / labelled.len().max(1) as f64,
+        0.0
+    )?;
     for (id, s, h, sc) in rows {
         let so = pct(s, pos) / (pct(s, pos) + pct(h, neg)).max(1e-9);
-        writeln!(w, "{:7.3}  {:7.3}  {:7.3}  {:6.3}  {:6.2}  {id}", pct(s + h, labelled.len()), pct(s, pos), pct(h, neg), so, sc)?;
+        writeln!(
+            w,
+            "{:7.3}  {:7.3}  {:7.3}  {:6.3}  {:6.2}  {id}",
+            pct(s + h, labelled.len()),
+            pct(s, pos),
+            pct(h, neg),
+            so,
+            sc
+        )?;
     }
     Ok(())
 }

@@ -60,11 +60,7 @@ impl PolicyError {
     }
 
     /// Builds an [`PolicyError::Invalid`] for a given line (1-based) and column 1.
-    pub(crate) fn at_line(
-        file: &std::path::Path,
-        line: usize,
-        message: impl Into<String>,
-    ) -> Self {
+    pub(crate) fn at_line(file: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
         PolicyError::Invalid {
             file: file.to_path_buf(),
             line,

@@ -153,7 +153,11 @@ struct Loader {
 pub(crate) fn main_file(path: &Path) -> PathBuf {
     if path.is_dir() {
         let p = path.join("policy.toml");
-        if p.is_file() { p } else { path.join("default.toml") }
+        if p.is_file() {
+            p
+        } else {
+            path.join("default.toml")
+        }
     } else {
         path.to_path_buf()
     }
@@ -162,7 +166,12 @@ pub(crate) fn main_file(path: &Path) -> PathBuf {
 pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
     let main = main_file(path);
     let root = main.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut loader = Loader { root, sources: Vec::new(), lists: HashMap::new(), list_decl: HashMap::new() };
+    let mut loader = Loader {
+        root,
+        sources: Vec::new(),
+        lists: HashMap::new(),
+        list_decl: HashMap::new(),
+    };
 
     // Follow `extends` to the base, then apply files from the base outwards.
     let mut chain: Vec<(usize, PolicyFile)> = Vec::new();
@@ -170,7 +179,11 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
     while let Some(path) = next.take() {
         if chain.len() > MAX_EXTENDS {
             let (idx, _) = &chain[chain.len() - 1];
-            return Err(loader.err(*idx, 0, format!("more than {MAX_EXTENDS} levels of `extends`")));
+            return Err(loader.err(
+                *idx,
+                0,
+                format!("more than {MAX_EXTENDS} levels of `extends`"),
+            ));
         }
         let idx = loader.read(&path)?;
         let text = &loader.sources[idx].text;
@@ -181,7 +194,11 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
         if let Some(ext) = file.policy.as_ref().and_then(|p| p.extends.as_ref()) {
             let base = path.parent().unwrap_or(Path::new(".")).join(ext.get_ref());
             if !base.is_file() {
-                return Err(loader.err(idx, ext.span().start, format!("extends: no such file {}", ext.get_ref())));
+                return Err(loader.err(
+                    idx,
+                    ext.span().start,
+                    format!("extends: no such file {}", ext.get_ref()),
+                ));
             }
             next = Some(base);
         }
@@ -200,10 +217,19 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
             name = n;
         }
         if let Some(t) = &file.thresholds {
-            if !(t.hold.get_ref().is_finite() && t.spam.get_ref().is_finite()) || t.spam.get_ref() < t.hold.get_ref() {
-                return Err(loader.err(idx, t.spam.span().start, "thresholds: spam must be a number at least as high as hold"));
+            if !(t.hold.get_ref().is_finite() && t.spam.get_ref().is_finite())
+                || t.spam.get_ref() < t.hold.get_ref()
+            {
+                return Err(loader.err(
+                    idx,
+                    t.spam.span().start,
+                    "thresholds: spam must be a number at least as high as hold",
+                ));
             }
-            thresholds = Some(Thresholds { hold: *t.hold.get_ref(), spam: *t.spam.get_ref() });
+            thresholds = Some(Thresholds {
+                hold: *t.hold.get_ref(),
+                spam: *t.spam.get_ref(),
+            });
         }
         if let Some(o) = file.scoring.as_ref().and_then(|s| s.obfuscation) {
             obfuscation = o;
@@ -215,9 +241,16 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
             loader.declare_list(idx, list_name, path)?;
         }
         for def in file.rule {
-            if let Some(pos) = raw.iter().position(|r| r.def.id.get_ref() == def.id.get_ref()) {
+            if let Some(pos) = raw
+                .iter()
+                .position(|r| r.def.id.get_ref() == def.id.get_ref())
+            {
                 if raw[pos].file == idx {
-                    return Err(loader.err(idx, def.id.span().start, format!("duplicate rule id {}", def.id.get_ref())));
+                    return Err(loader.err(
+                        idx,
+                        def.id.span().start,
+                        format!("duplicate rule id {}", def.id.get_ref()),
+                    ));
                 }
                 // A rule in an extending file replaces the base rule of the same id.
                 raw[pos] = RawRule { file: idx, def };
@@ -226,8 +259,15 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
             }
         }
         for o in file.overrides {
-            let Some(r) = raw.iter_mut().find(|r| r.def.id.get_ref() == o.id.get_ref()) else {
-                return Err(loader.err(idx, o.id.span().start, format!("override: no rule {}", o.id.get_ref())));
+            let Some(r) = raw
+                .iter_mut()
+                .find(|r| r.def.id.get_ref() == o.id.get_ref())
+            else {
+                return Err(loader.err(
+                    idx,
+                    o.id.span().start,
+                    format!("override: no rule {}", o.id.get_ref()),
+                ));
             };
             if let Some(s) = o.score {
                 r.def.score = s;
@@ -247,12 +287,22 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
 
     let mut own_domains = DomainSet::default();
     for (idx, d) in own {
-        let dom = compile_domain(d.get_ref()).ok_or_else(|| loader.err(idx, d.span().start, format!("not a domain: {}", d.get_ref())))?;
+        let dom = compile_domain(d.get_ref()).ok_or_else(|| {
+            loader.err(
+                idx,
+                d.span().start,
+                format!("not a domain: {}", d.get_ref()),
+            )
+        })?;
         own_domains.insert(dom);
     }
 
     let rules = loader.compile_rules(raw.into_iter().filter(|r| r.def.enabled).collect())?;
-    let lists = loader.lists.iter().map(|(k, (_, v))| (k.clone(), v.len())).collect();
+    let lists = loader
+        .lists
+        .iter()
+        .map(|(k, (_, v))| (k.clone(), v.len()))
+        .collect();
 
     // The version hashes every file read, with its relative name, in a fixed order.
     let mut order: Vec<&Source> = loader.sources.iter().collect();
@@ -266,7 +316,16 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
     }
     let version = hex::encode(&h.finalize()[..16]);
     let files = loader.sources.iter().map(|s| s.path.clone()).collect();
-    Ok(Loaded { name, version, thresholds, obfuscation, own_domains, rules, lists, files })
+    Ok(Loaded {
+        name,
+        version,
+        thresholds,
+        obfuscation,
+        own_domains,
+        rules,
+        lists,
+        files,
+    })
 }
 
 fn relative_name(root: &Path, path: &Path) -> String {
@@ -282,8 +341,14 @@ fn relative_name(root: &Path, path: &Path) -> String {
 
 /// `path` relative to `base` when both are relative or both absolute; otherwise `path` itself.
 fn pathdiff(path: &Path, base: &Path) -> PathBuf {
-    let p: Vec<Component> = path.components().filter(|c| *c != Component::CurDir).collect();
-    let b: Vec<Component> = base.components().filter(|c| *c != Component::CurDir).collect();
+    let p: Vec<Component> = path
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    let b: Vec<Component> = base
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
     let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
     let mut out = PathBuf::new();
     for _ in common..b.len() {
@@ -302,7 +367,11 @@ impl Loader {
         }
         let meta = std::fs::metadata(path).map_err(|e| PolicyError::io(path, e))?;
         if meta.len() > MAX_FILE_BYTES {
-            return Err(PolicyError::at_line(path, 1, format!("file larger than {MAX_FILE_BYTES} bytes")));
+            return Err(PolicyError::at_line(
+                path,
+                1,
+                format!("file larger than {MAX_FILE_BYTES} bytes"),
+            ));
         }
         let bytes = std::fs::read(path).map_err(|e| PolicyError::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|e| {
@@ -311,7 +380,11 @@ impl Loader {
             PolicyError::at_offset(path, &text, off, "not valid UTF-8")
         })?;
         let name = relative_name(&self.root, path);
-        self.sources.push(Source { path: path.to_path_buf(), name, text });
+        self.sources.push(Source {
+            path: path.to_path_buf(),
+            name,
+            text,
+        });
         Ok(self.sources.len() - 1)
     }
 
@@ -322,11 +395,24 @@ impl Loader {
         }
     }
 
-    fn declare_list(&mut self, idx: usize, name: String, path: Spanned<String>) -> Result<(), PolicyError> {
-        let dir = self.sources[idx].path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    fn declare_list(
+        &mut self,
+        idx: usize,
+        name: String,
+        path: Spanned<String>,
+    ) -> Result<(), PolicyError> {
+        let dir = self.sources[idx]
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         let file = dir.join(path.get_ref());
         if !file.is_file() {
-            return Err(self.err(idx, path.span().start, format!("list {name}: no such file {}", path.get_ref())));
+            return Err(self.err(
+                idx,
+                path.span().start,
+                format!("list {name}: no such file {}", path.get_ref()),
+            ));
         }
         let li = self.read(&file)?;
         let mut entries = Vec::new();
@@ -353,12 +439,22 @@ impl Loader {
         let names = def.list.iter().chain(def.lists.iter());
         for n in names {
             let Some((li, entries)) = self.lists.get(n.get_ref()) else {
-                return Err(self.err(idx, n.span().start, format!("no list named {} in [lists]", n.get_ref())));
+                return Err(self.err(
+                    idx,
+                    n.span().start,
+                    format!("no list named {} in [lists]", n.get_ref()),
+                ));
             };
-            out.extend(entries.iter().map(|(line, e)| Entry { text: e.clone(), at: At::Line(*li, *line) }));
+            out.extend(entries.iter().map(|(line, e)| Entry {
+                text: e.clone(),
+                at: At::Line(*li, *line),
+            }));
         }
         for w in def.words.iter().chain(def.entries.iter()) {
-            out.push(Entry { text: w.get_ref().clone(), at: At::Offset(idx, w.span().start) });
+            out.push(Entry {
+                text: w.get_ref().clone(),
+                at: At::Offset(idx, w.span().start),
+            });
         }
         Ok(out)
     }
@@ -371,8 +467,11 @@ impl Loader {
     }
 
     fn compile_rules(&self, raw: Vec<RawRule>) -> Result<Vec<Rule>, PolicyError> {
-        let ids: HashMap<String, usize> =
-            raw.iter().enumerate().map(|(i, r)| (r.def.id.get_ref().clone(), i)).collect();
+        let ids: HashMap<String, usize> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.def.id.get_ref().clone(), i))
+            .collect();
         let mut rules = Vec::with_capacity(raw.len());
         for r in &raw {
             rules.push(self.compile_rule(r, &ids)?);
@@ -382,7 +481,11 @@ impl Loader {
         for i in 0..rules.len() {
             if let Some(cycle_at) = find_cycle(&rules, i, &mut state) {
                 let r = &raw[cycle_at];
-                return Err(self.err(r.file, r.def.id.span().start, format!("meta rule {} depends on itself", r.def.id.get_ref())));
+                return Err(self.err(
+                    r.file,
+                    r.def.id.span().start,
+                    format!("meta rule {} depends on itself", r.def.id.get_ref()),
+                ));
             }
         }
         Ok(rules)
@@ -394,14 +497,26 @@ impl Loader {
         let id = def.id.get_ref().clone();
         let at_id = def.id.span().start;
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(self.err(idx, at_id, format!("rule id {id:?}: use letters, digits and _")));
+            return Err(self.err(
+                idx,
+                at_id,
+                format!("rule id {id:?}: use letters, digits and _"),
+            ));
         }
         let sub = id.starts_with("__");
         let Some(description) = def.description.clone() else {
-            return Err(self.err(idx, at_id, format!("rule {id}: description with `id` and `en` is required")));
+            return Err(self.err(
+                idx,
+                at_id,
+                format!("rule {id}: description with `id` and `en` is required"),
+            ));
         };
         if !def.score.is_finite() || def.score.abs() > 1000.0 {
-            return Err(self.err(idx, at_id, format!("rule {id}: score must be a number between -1000 and 1000")));
+            return Err(self.err(
+                idx,
+                at_id,
+                format!("rule {id}: score must be a number between -1000 and 1000"),
+            ));
         }
         let outcome = match &def.outcome {
             None => None,
@@ -409,28 +524,49 @@ impl Loader {
                 "reject" => Outcome::Reject,
                 "spam" => Outcome::Spam,
                 "hold" => Outcome::Hold,
-                other => return Err(self.err(idx, o.span().start, format!("outcome {other:?}: use reject, spam or hold"))),
+                other => {
+                    return Err(self.err(
+                        idx,
+                        o.span().start,
+                        format!("outcome {other:?}: use reject, spam or hold"),
+                    ));
+                }
             }),
         };
         let kind_name = def.kind.get_ref().as_str();
         let need = |v: Option<f64>, what: &str| -> Result<f64, PolicyError> {
             match v {
                 Some(x) if x.is_finite() && x >= 0.0 => Ok(x),
-                Some(_) => Err(self.err(idx, def.kind.span().start, format!("rule {id}: `{what}` must be a non-negative number"))),
-                None => Err(self.err(idx, def.kind.span().start, format!("rule {id}: kind {kind_name} needs `{what}`"))),
+                Some(_) => Err(self.err(
+                    idx,
+                    def.kind.span().start,
+                    format!("rule {id}: `{what}` must be a non-negative number"),
+                )),
+                None => Err(self.err(
+                    idx,
+                    def.kind.span().start,
+                    format!("rule {id}: kind {kind_name} needs `{what}`"),
+                )),
             }
         };
         let kind = match kind_name {
             "words" => {
                 let entries = self.entries(idx, def)?;
                 if entries.is_empty() {
-                    return Err(self.err(idx, at_id, format!("rule {id}: words needs `list`, `lists` or `words`")));
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: words needs `list`, `lists` or `words`"),
+                    ));
                 }
                 let mut words = Vec::with_capacity(entries.len());
                 for e in entries {
                     let n = super::normalize::normalize(&e.text).text;
                     if n.is_empty() {
-                        return Err(self.entry_err(&e.at, format!("entry {:?} is empty after normalisation", e.text)));
+                        return Err(self.entry_err(
+                            &e.at,
+                            format!("entry {:?} is empty after normalisation", e.text),
+                        ));
                     }
                     words.push(n);
                 }
@@ -440,20 +576,34 @@ impl Loader {
                 let Some(p) = &def.pattern else {
                     return Err(self.err(idx, at_id, format!("rule {id}: regex needs `pattern`")));
                 };
-                super::rules::build_regex(p.get_ref())
-                    .map_err(|e| self.err(idx, p.span().start, format!("rule {id}: bad pattern: {}", first_line(&e))))?;
+                super::rules::build_regex(p.get_ref()).map_err(|e| {
+                    self.err(
+                        idx,
+                        p.span().start,
+                        format!("rule {id}: bad pattern: {}", first_line(&e)),
+                    )
+                })?;
                 Kind::Regex(p.get_ref().clone())
             }
-            "link_count" => Kind::LinkCount { min: need(def.min, "min")? as usize },
+            "link_count" => Kind::LinkCount {
+                min: need(def.min, "min")? as usize,
+            },
             "link_domain" | "link_other" => {
                 let mut set = DomainSet::default();
                 let entries = if kind_name == "link_other" {
                     let mut all = Vec::new();
                     for n in &def.except {
                         let Some((li, es)) = self.lists.get(n.get_ref()) else {
-                            return Err(self.err(idx, n.span().start, format!("no list named {} in [lists]", n.get_ref())));
+                            return Err(self.err(
+                                idx,
+                                n.span().start,
+                                format!("no list named {} in [lists]", n.get_ref()),
+                            ));
                         };
-                        all.extend(es.iter().map(|(line, e)| Entry { text: e.clone(), at: At::Line(*li, *line) }));
+                        all.extend(es.iter().map(|(line, e)| Entry {
+                            text: e.clone(),
+                            at: At::Line(*li, *line),
+                        }));
                     }
                     all.extend(self.entries(idx, def)?);
                     all
@@ -461,12 +611,18 @@ impl Loader {
                     self.entries(idx, def)?
                 };
                 for e in entries {
-                    let d = compile_domain(&e.text).ok_or_else(|| self.entry_err(&e.at, format!("not a domain: {}", e.text)))?;
+                    let d = compile_domain(&e.text).ok_or_else(|| {
+                        self.entry_err(&e.at, format!("not a domain: {}", e.text))
+                    })?;
                     set.insert(d);
                 }
                 if kind_name == "link_domain" {
                     if set.is_empty() {
-                        return Err(self.err(idx, at_id, format!("rule {id}: link_domain needs domains")));
+                        return Err(self.err(
+                            idx,
+                            at_id,
+                            format!("rule {id}: link_domain needs domains"),
+                        ));
                     }
                     Kind::LinkDomain(set)
                 } else {
@@ -478,12 +634,14 @@ impl Loader {
                 for e in self.entries(idx, def)? {
                     let t = e.text.to_lowercase();
                     if let Some(dom) = t.strip_prefix('@') {
-                        let d = compile_domain(dom).ok_or_else(|| self.entry_err(&e.at, format!("not a domain: {dom}")))?;
+                        let d = compile_domain(dom)
+                            .ok_or_else(|| self.entry_err(&e.at, format!("not a domain: {dom}")))?;
                         set.domains.insert(d);
                     } else if t.contains('@') {
                         set.exact.insert(t);
                     } else {
-                        return Err(self.entry_err(&e.at, format!("{t:?}: write a full address or @domain")));
+                        return Err(self
+                            .entry_err(&e.at, format!("{t:?}: write a full address or @domain")));
                     }
                 }
                 Kind::Email(set)
@@ -491,22 +649,44 @@ impl Loader {
             "ip" => {
                 let mut nets = Vec::new();
                 for e in self.entries(idx, def)? {
-                    let net = e.text.parse::<ipnet::IpNet>().ok().or_else(|| e.text.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from));
-                    nets.push(net.ok_or_else(|| self.entry_err(&e.at, format!("not an address or CIDR: {}", e.text)))?);
+                    let net = e.text.parse::<ipnet::IpNet>().ok().or_else(|| {
+                        e.text
+                            .parse::<std::net::IpAddr>()
+                            .ok()
+                            .map(ipnet::IpNet::from)
+                    });
+                    nets.push(net.ok_or_else(|| {
+                        self.entry_err(&e.at, format!("not an address or CIDR: {}", e.text))
+                    })?);
                 }
                 Kind::Ip(nets)
             }
             "link_idn" => Kind::LinkIdn,
             "honeypot" => Kind::Honeypot,
-            "solve_time" => Kind::SolveTime { below_ms: need(def.max, "max")? as u64 },
+            "solve_time" => Kind::SolveTime {
+                below_ms: need(def.max, "max")? as u64,
+            },
             "duplicate" => {
-                let scope = def.scope.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("author");
+                let scope = def
+                    .scope
+                    .as_ref()
+                    .map(|s| s.get_ref().as_str())
+                    .unwrap_or("author");
                 let check = match scope {
                     "author" => HistoryCheck::SameBodySameAuthor,
                     "threads" => HistoryCheck::SameBodyThreads,
-                    other => return Err(self.err(idx, at_id, format!("rule {id}: scope {other:?}: use author or threads"))),
+                    other => {
+                        return Err(self.err(
+                            idx,
+                            at_id,
+                            format!("rule {id}: scope {other:?}: use author or threads"),
+                        ));
+                    }
                 };
-                Kind::History { check, min: need(def.min, "min")? as u32 }
+                Kind::History {
+                    check,
+                    min: need(def.min, "min")? as u32,
+                }
             }
             "history" => {
                 let Some(c) = &def.check else {
@@ -520,24 +700,50 @@ impl Loader {
                     "url_spam" => HistoryCheck::UrlSpam,
                     other => return Err(self.err(idx, c.span().start, format!("check {other:?}: use first_time, trusted, author_spam, ip_spam or url_spam"))),
                 };
-                let min = if check == HistoryCheck::FirstTime { 0 } else { need(def.min, "min")? as u32 };
+                let min = if check == HistoryCheck::FirstTime {
+                    0
+                } else {
+                    need(def.min, "min")? as u32
+                };
                 Kind::History { check, min }
             }
-            "shouting" => Kind::Shouting { min_letters: need(def.min, "min")? as usize, ratio: need(def.ratio, "ratio")? },
-            "char_run" => Kind::CharRun { min: need(def.min, "min")?.max(2.0) as usize },
+            "shouting" => Kind::Shouting {
+                min_letters: need(def.min, "min")? as usize,
+                ratio: need(def.ratio, "ratio")?,
+            },
+            "char_run" => Kind::CharRun {
+                min: need(def.min, "min")?.max(2.0) as usize,
+            },
             "length" => {
                 if def.min.is_none() && def.max.is_none() {
-                    return Err(self.err(idx, at_id, format!("rule {id}: length needs `min` or `max`")));
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: length needs `min` or `max`"),
+                    ));
                 }
-                Kind::Length { min: def.min.map(|m| m as usize), max: def.max.map(|m| m as usize) }
+                Kind::Length {
+                    min: def.min.map(|m| m as usize),
+                    max: def.max.map(|m| m as usize),
+                }
             }
             "mixed_script" => Kind::MixedScript,
-            "styled" => Kind::Styled { min: need(def.min, "min")? as usize },
+            "styled" => Kind::Styled {
+                min: need(def.min, "min")? as usize,
+            },
             "phone" => Kind::Phone,
             "meta" => {
                 let resolve = |list: &[Spanned<String>]| -> Result<Vec<usize>, PolicyError> {
                     list.iter()
-                        .map(|n| ids.get(n.get_ref()).copied().ok_or_else(|| self.err(idx, n.span().start, format!("rule {id}: no enabled rule {}", n.get_ref()))))
+                        .map(|n| {
+                            ids.get(n.get_ref()).copied().ok_or_else(|| {
+                                self.err(
+                                    idx,
+                                    n.span().start,
+                                    format!("rule {id}: no enabled rule {}", n.get_ref()),
+                                )
+                            })
+                        })
                         .collect()
                 };
                 let all_of = resolve(&def.all_of)?;
@@ -545,16 +751,34 @@ impl Loader {
                 let of = resolve(&def.of)?;
                 let none_of = resolve(&def.none_of)?;
                 if all_of.is_empty() && any_of.is_empty() && of.is_empty() {
-                    return Err(self.err(idx, at_id, format!("rule {id}: meta needs all_of, any_of or at_least with of")));
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: meta needs all_of, any_of or at_least with of"),
+                    ));
                 }
                 let at_least = def.at_least.unwrap_or(0) as usize;
                 if !of.is_empty() && (at_least == 0 || at_least > of.len()) {
-                    return Err(self.err(idx, at_id, format!("rule {id}: at_least must be between 1 and the length of `of`")));
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: at_least must be between 1 and the length of `of`"),
+                    ));
                 }
-                Kind::Meta { all_of, any_of, at_least, of, none_of }
+                Kind::Meta {
+                    all_of,
+                    any_of,
+                    at_least,
+                    of,
+                    none_of,
+                }
             }
             other => {
-                return Err(self.err(idx, def.kind.span().start, format!("unknown kind {other:?}; see docs/policy.md for the kinds")));
+                return Err(self.err(
+                    idx,
+                    def.kind.span().start,
+                    format!("unknown kind {other:?}; see docs/policy.md for the kinds"),
+                ));
             }
         };
         let fields = match &def.fields {
@@ -583,7 +807,12 @@ impl Loader {
 }
 
 fn first_line(e: &regex::Error) -> String {
-    e.to_string().lines().last().unwrap_or("").trim().to_string()
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Depth-first search for a cycle through meta rules; returns a rule on the cycle.
@@ -594,8 +823,21 @@ fn find_cycle(rules: &[Rule], i: usize, state: &mut [u8]) -> Option<usize> {
         _ => {}
     }
     state[i] = 1;
-    if let Kind::Meta { all_of, any_of, of, none_of, .. } = &rules[i].kind {
-        let deps: HashSet<usize> = all_of.iter().chain(any_of).chain(of).chain(none_of).copied().collect();
+    if let Kind::Meta {
+        all_of,
+        any_of,
+        of,
+        none_of,
+        ..
+    } = &rules[i].kind
+    {
+        let deps: HashSet<usize> = all_of
+            .iter()
+            .chain(any_of)
+            .chain(of)
+            .chain(none_of)
+            .copied()
+            .collect();
         for d in deps {
             if let Some(c) = find_cycle(rules, d, state) {
                 return Some(c);

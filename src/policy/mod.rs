@@ -246,7 +246,10 @@ impl Policy {
                 .match_kind(MatchKind::Standard)
                 .build(&patterns)
                 .map_err(|e| err(format!("word lists: {e}")))?;
-            Some(WordEngine { ac, rules: pattern_rules })
+            Some(WordEngine {
+                ac,
+                rules: pattern_rules,
+            })
         };
         let regexes = if regex_src.is_empty() {
             None
@@ -257,7 +260,11 @@ impl Policy {
                 .map(|p| build_regex(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| err(format!("regex: {e}")))?;
-            Some(RegexEngine { set, each, rule_of: regex_rule })
+            Some(RegexEngine {
+                set,
+                each,
+                rule_of: regex_rule,
+            })
         };
         let mut text_fields = vec![Field::Body, Field::AuthorName];
         for r in &l.rules {
@@ -272,8 +279,10 @@ impl Policy {
         let meta_order = meta_order(&l.rules);
         // Indonesian mobile numbers (08xx / +62 8xx) and long international numbers, with
         // separators allowed between digits.
-        let phone = build_regex(r"(?:(?:\+|\b)62|\b0)[ .-]?8[1-9](?:[ .-]?\d){6,11}\b|\+\d{1,3}(?:[ .-]?\d){7,12}\b")
-            .map_err(|e| err(format!("phone pattern: {e}")))?;
+        let phone = build_regex(
+            r"(?:(?:\+|\b)62|\b0)[ .-]?8[1-9](?:[ .-]?\d){6,11}\b|\+\d{1,3}(?:[ .-]?\d){7,12}\b",
+        )
+        .map_err(|e| err(format!("phone pattern: {e}")))?;
         Ok(Policy {
             name: l.name,
             version: l.version,
@@ -340,14 +349,25 @@ impl Policy {
         let texts = self.texts(input);
         self.match_words(&texts, &mut hits);
         self.match_regexes(&texts, &mut hits);
-        let body = texts.iter().find(|(f, _)| *f == Field::Body).map(|(_, n)| n);
+        let body = texts
+            .iter()
+            .find(|(f, _)| *f == Field::Body)
+            .map(|(_, n)| n);
         self.match_others(input, body, &mut hits);
         for &i in &self.meta_order {
-            if let Kind::Meta { all_of, any_of, at_least, of, none_of } = &self.rules[i].kind {
+            if let Kind::Meta {
+                all_of,
+                any_of,
+                at_least,
+                of,
+                none_of,
+            } = &self.rules[i].kind
+            {
                 let none = none_of.iter().all(|&d| hits[d].is_none());
                 let all = none && all_of.iter().all(|&d| hits[d].is_some());
                 let any = any_of.is_empty() || any_of.iter().any(|&d| hits[d].is_some());
-                let least = of.is_empty() || of.iter().filter(|&&d| hits[d].is_some()).count() >= *at_least;
+                let least =
+                    of.is_empty() || of.iter().filter(|&&d| hits[d].is_some()).count() >= *at_least;
                 if all && any && least {
                     let parts: Vec<&str> = all_of
                         .iter()
@@ -357,7 +377,12 @@ impl Policy {
                         .map(|&d| self.rules[d].id.as_str())
                         .collect();
                     // A meta rule shows the span of the first part that has one.
-                    let first = all_of.iter().chain(any_of).chain(of).filter_map(|&d| hits[d].as_ref()).find(|h| h.span.is_some());
+                    let first = all_of
+                        .iter()
+                        .chain(any_of)
+                        .chain(of)
+                        .filter_map(|&d| hits[d].as_ref())
+                        .find(|h| h.span.is_some());
                     hits[i] = Some(Hit {
                         field: first.map_or(Field::Body, |h| h.field),
                         span: first.and_then(|h| h.span),
@@ -379,7 +404,11 @@ impl Policy {
             if rule.sub {
                 continue;
             }
-            let extra = if hit.obfuscated { rule.obfuscation.unwrap_or(self.obfuscation) } else { 0.0 };
+            let extra = if hit.obfuscated {
+                rule.obfuscation.unwrap_or(self.obfuscation)
+            } else {
+                0.0
+            };
             let s = rule.score + extra;
             score += s;
             if let Some(o) = rule.outcome {
@@ -414,7 +443,12 @@ impl Policy {
             Some(f) => f.max(by_score),
             None => by_score,
         };
-        Verdict { outcome, score, rules: out, policy_version: self.version.clone() }
+        Verdict {
+            outcome,
+            score,
+            rules: out,
+            policy_version: self.version.clone(),
+        }
     }
 
     fn texts(&self, input: &ScreenInput<'_>) -> Vec<(Field, Normalized)> {
@@ -431,7 +465,11 @@ impl Policy {
         let Some(engine) = &self.words else { return };
         for (field, n) in texts {
             let mut found: Vec<usize> = Vec::new();
-            let views: &[&str] = if n.words != n.text { &[&n.text, &n.words] } else { &[&n.text] };
+            let views: &[&str] = if n.words != n.text {
+                &[&n.text, &n.words]
+            } else {
+                &[&n.text]
+            };
             for view in views {
                 for m in engine.ac.find_overlapping_iter(*view) {
                     if !on_letter_boundaries(view, m.start(), m.end()) {
@@ -481,53 +519,95 @@ impl Policy {
                 if hits[ri].is_some() || !self.rules[ri].fields.contains(*field) {
                     continue;
                 }
-                let span = engine.each[i].find(&n.text).and_then(|m| n.original_span(m.start(), m.end()));
+                let span = engine.each[i]
+                    .find(&n.text)
+                    .and_then(|m| n.original_span(m.start(), m.end()));
                 let obfuscated = plain.as_ref().is_some_and(|p| !p.matched(i));
-                hits[ri] = Some(Hit { field: *field, span, note: None, obfuscated });
+                hits[ri] = Some(Hit {
+                    field: *field,
+                    span,
+                    note: None,
+                    obfuscated,
+                });
             }
         }
     }
 
-    fn match_others(&self, input: &ScreenInput<'_>, body: Option<&Normalized>, hits: &mut [Option<Hit>]) {
-        let links = body.map(|b| extract_links(input.body, b, &self.own_domains)).unwrap_or_default();
-        let url_host = input.author_url.and_then(url_host).filter(|h| !self.own_domains.matches(h));
+    fn match_others(
+        &self,
+        input: &ScreenInput<'_>,
+        body: Option<&Normalized>,
+        hits: &mut [Option<Hit>],
+    ) {
+        let links = body
+            .map(|b| extract_links(input.body, b, &self.own_domains))
+            .unwrap_or_default();
+        let url_host = input
+            .author_url
+            .and_then(url_host)
+            .filter(|h| !self.own_domains.matches(h));
         let raw_body = truncate(input.body, MAX_SCREENED_BYTES);
         for (ri, rule) in self.rules.iter().enumerate() {
             if hits[ri].is_some() {
                 continue;
             }
-            let body_hit = |span: Option<(usize, usize)>, note: Option<String>| Some(Hit { field: Field::Body, span, note, obfuscated: false });
+            let body_hit = |span: Option<(usize, usize)>, note: Option<String>| {
+                Some(Hit {
+                    field: Field::Body,
+                    span,
+                    note,
+                    obfuscated: false,
+                })
+            };
             hits[ri] = match &rule.kind {
                 Kind::Words(_) | Kind::Regex(_) | Kind::Meta { .. } => None,
                 Kind::LinkCount { min } => (links.len() >= *min && *min > 0)
-                    .then(|| body_hit(links.first().and_then(|l| l.span), Some(format!("{} links", links.len()))))
+                    .then(|| {
+                        body_hit(
+                            links.first().and_then(|l| l.span),
+                            Some(format!("{} links", links.len())),
+                        )
+                    })
                     .flatten(),
-                Kind::LinkDomain(set) => self.link_hit(rule, &links, url_host.as_deref(), |h| set.matches(h)),
-                Kind::LinkOther(set) => self.link_hit(rule, &links, url_host.as_deref(), |h| !set.matches(h)),
-                Kind::LinkIdn => self.link_hit(rule, &links, url_host.as_deref(), |h| h.split('.').any(|l| l.starts_with("xn--"))),
+                Kind::LinkDomain(set) => {
+                    self.link_hit(rule, &links, url_host.as_deref(), |h| set.matches(h))
+                }
+                Kind::LinkOther(set) => {
+                    self.link_hit(rule, &links, url_host.as_deref(), |h| !set.matches(h))
+                }
+                Kind::LinkIdn => self.link_hit(rule, &links, url_host.as_deref(), |h| {
+                    h.split('.').any(|l| l.starts_with("xn--"))
+                }),
                 Kind::Email(set) => {
                     let e = input.author_email.trim().to_lowercase();
                     let domain = e.rsplit_once('@').map(|(_, d)| d).and_then(compile_domain);
-                    let hit = set.exact.contains(&e) || domain.as_deref().is_some_and(|d| set.domains.matches(d));
-                    (hit && rule.fields.contains(Field::AuthorEmail)).then(|| Hit {
+                    let hit = set.exact.contains(&e)
+                        || domain.as_deref().is_some_and(|d| set.domains.matches(d));
+                    (hit && rule.fields.contains(Field::AuthorEmail)).then_some(Hit {
                         field: Field::AuthorEmail,
                         span: Some((0, input.author_email.len())),
                         note: None,
                         obfuscated: false,
                     })
                 }
-                Kind::Ip(nets) => input.client_ip.filter(|ip| nets.iter().any(|n| n.contains(ip))).map(|ip| Hit {
-                    field: Field::ClientIp,
-                    span: None,
-                    note: Some(ip.to_string()),
-                    obfuscated: false,
-                }),
-                Kind::Honeypot => input.honeypot.filter(|h| !h.trim().is_empty()).map(|_| Hit {
-                    field: Field::Body,
-                    span: None,
-                    note: Some("honeypot filled".into()),
-                    obfuscated: false,
-                }),
+                Kind::Ip(nets) => input
+                    .client_ip
+                    .filter(|ip| nets.iter().any(|n| n.contains(ip)))
+                    .map(|ip| Hit {
+                        field: Field::ClientIp,
+                        span: None,
+                        note: Some(ip.to_string()),
+                        obfuscated: false,
+                    }),
+                Kind::Honeypot => input
+                    .honeypot
+                    .filter(|h| !h.trim().is_empty())
+                    .map(|_| Hit {
+                        field: Field::Body,
+                        span: None,
+                        note: Some("honeypot filled".into()),
+                        obfuscated: false,
+                    }),
                 Kind::SolveTime { below_ms } => input
                     .solve_time_ms
                     .filter(|t| t < below_ms)
@@ -539,8 +619,12 @@ impl Policy {
                         HistoryCheck::AuthorSpam => (h.author_spam >= *min, h.author_spam),
                         HistoryCheck::IpSpam => (h.ip_spam >= *min, h.ip_spam),
                         HistoryCheck::UrlSpam => (h.url_spam >= *min, h.url_spam),
-                        HistoryCheck::SameBodySameAuthor => (h.same_body_same_author >= *min, h.same_body_same_author),
-                        HistoryCheck::SameBodyThreads => (h.same_body_threads >= *min, h.same_body_threads),
+                        HistoryCheck::SameBodySameAuthor => {
+                            (h.same_body_same_author >= *min, h.same_body_same_author)
+                        }
+                        HistoryCheck::SameBodyThreads => {
+                            (h.same_body_threads >= *min, h.same_body_threads)
+                        }
                     };
                     fired.then(|| Hit {
                         field: Field::AuthorEmail,
@@ -549,45 +633,93 @@ impl Policy {
                         obfuscated: false,
                     })
                 }),
-                Kind::Shouting { min_letters, ratio } => shouting(raw_body, *min_letters, *ratio).and_then(|r| body_hit(None, Some(format!("{:.0}% capitals", r * 100.0)))),
-                Kind::CharRun { min } => body.and_then(|b| char_run(&b.text, *min).and_then(|(s, e)| body_hit(b.original_span(s, e), None))),
+                Kind::Shouting { min_letters, ratio } => shouting(raw_body, *min_letters, *ratio)
+                    .and_then(|r| body_hit(None, Some(format!("{:.0}% capitals", r * 100.0)))),
+                Kind::CharRun { min } => body.and_then(|b| {
+                    char_run(&b.text, *min).and_then(|(s, e)| body_hit(b.original_span(s, e), None))
+                }),
                 Kind::Length { min, max } => {
-                    let n = if input.body.len() > MAX_SCREENED_BYTES { usize::MAX } else { input.body.chars().count() };
+                    let n = if input.body.len() > MAX_SCREENED_BYTES {
+                        usize::MAX
+                    } else {
+                        input.body.chars().count()
+                    };
                     let short = min.is_some_and(|m| n < m);
                     let long = max.is_some_and(|m| n > m);
-                    (short || long).then(|| body_hit(None, Some(if n == usize::MAX { "very long".into() } else { format!("{n} characters") }))).flatten()
+                    (short || long)
+                        .then(|| {
+                            body_hit(
+                                None,
+                                Some(if n == usize::MAX {
+                                    "very long".into()
+                                } else {
+                                    format!("{n} characters")
+                                }),
+                            )
+                        })
+                        .flatten()
                 }
-                Kind::MixedScript => self.on_fields(rule, input, |t| mixed_script_word(t)),
+                Kind::MixedScript => self.on_fields(rule, input, mixed_script_word),
                 Kind::Styled { min } => self.on_fields(rule, input, |t| styled(t, *min)),
-                Kind::Phone => body.and_then(|b| self.phone.find(&b.text).and_then(|m| body_hit(b.original_span(m.start(), m.end()), None))),
+                Kind::Phone => body.and_then(|b| {
+                    self.phone
+                        .find(&b.text)
+                        .and_then(|m| body_hit(b.original_span(m.start(), m.end()), None))
+                }),
             };
         }
     }
 
     /// Runs a check over the raw text of the body and author name, as the rule's fields say.
-    fn on_fields(&self, rule: &Rule, input: &ScreenInput<'_>, f: impl Fn(&str) -> Option<(usize, usize)>) -> Option<Hit> {
+    fn on_fields(
+        &self,
+        rule: &Rule,
+        input: &ScreenInput<'_>,
+        f: impl Fn(&str) -> Option<(usize, usize)>,
+    ) -> Option<Hit> {
         for field in [Field::Body, Field::AuthorName] {
             if !rule.fields.contains(field) {
                 continue;
             }
             let t = truncate(field_text(input, field), MAX_SCREENED_BYTES);
             if let Some(span) = f(t) {
-                return Some(Hit { field, span: Some(span), note: None, obfuscated: false });
+                return Some(Hit {
+                    field,
+                    span: Some(span),
+                    note: None,
+                    obfuscated: false,
+                });
             }
         }
         None
     }
 
-    fn link_hit(&self, rule: &Rule, links: &[Link], url_host: Option<&str>, pred: impl Fn(&str) -> bool) -> Option<Hit> {
+    fn link_hit(
+        &self,
+        rule: &Rule,
+        links: &[Link],
+        url_host: Option<&str>,
+        pred: impl Fn(&str) -> bool,
+    ) -> Option<Hit> {
         if rule.fields.contains(Field::Body)
             && let Some(l) = links.iter().find(|l| pred(&l.host))
         {
-            return Some(Hit { field: Field::Body, span: l.span, note: Some(l.host.clone()), obfuscated: false });
+            return Some(Hit {
+                field: Field::Body,
+                span: l.span,
+                note: Some(l.host.clone()),
+                obfuscated: false,
+            });
         }
         if rule.fields.contains(Field::AuthorUrl)
             && let Some(h) = url_host.filter(|h| pred(h))
         {
-            return Some(Hit { field: Field::AuthorUrl, span: None, note: Some(h.to_string()), obfuscated: false });
+            return Some(Hit {
+                field: Field::AuthorUrl,
+                span: None,
+                note: Some(h.to_string()),
+                obfuscated: false,
+            });
         }
         None
     }
@@ -629,7 +761,9 @@ const MAX_LINKS: usize = 64;
 /// turn an IDN host such as `bücher.example` (or a Cyrillic fake) into a different domain.
 fn extract_links(original: &str, body: &Normalized, own: &DomainSet) -> Vec<Link> {
     let mut finder = linkify::LinkFinder::new();
-    finder.url_must_have_scheme(false).kinds(&[linkify::LinkKind::Url]);
+    finder
+        .url_must_have_scheme(false)
+        .kinds(&[linkify::LinkKind::Url]);
     let mut out = Vec::new();
     for l in finder.links(&body.text).take(MAX_LINKS) {
         let span = body.original_span(l.start(), l.end());
@@ -637,9 +771,13 @@ fn extract_links(original: &str, body: &Normalized, own: &DomainSet) -> Vec<Link
             .and_then(|(s, e)| original.get(s..e))
             .map(normalize::fold_width)
             .and_then(|o| url_host(&o));
-        let Some(host) = from_original.or_else(|| url_host(l.as_str())) else { continue };
+        let Some(host) = from_original.or_else(|| url_host(l.as_str())) else {
+            continue;
+        };
         // A scheme, `www.` or a path makes it a link; otherwise the host must look real.
-        let explicit = l.as_str().contains("://") || l.as_str().starts_with("www.") || l.as_str().contains('/');
+        let explicit = l.as_str().contains("://")
+            || l.as_str().starts_with("www.")
+            || l.as_str().contains('/');
         if own.matches(&host) || !(explicit || plausible_bare_host(&host)) {
             continue;
         }
@@ -651,10 +789,10 @@ fn extract_links(original: &str, body: &Normalized, own: &DomainSet) -> Vec<Link
 /// Generic top-level domains accepted in links written without `http://` or `www.`.
 const BARE_TLDS: &[&str] = &[
     "com", "net", "org", "info", "biz", "xyz", "top", "site", "online", "club", "vip", "bet",
-    "casino", "poker", "live", "store", "shop", "app", "dev", "link", "click", "pro", "win",
-    "fun", "icu", "buzz", "lol", "asia", "mobi", "tv", "io", "ly", "gl", "gy", "me", "cc",
-    "tk", "ml", "ga", "cf", "gq", "ws", "to", "sh", "ee", "bio", "page", "blog", "news",
-    "website", "space", "tech", "world", "today", "cyou", "sbs", "monster", "bond", "cfd",
+    "casino", "poker", "live", "store", "shop", "app", "dev", "link", "click", "pro", "win", "fun",
+    "icu", "buzz", "lol", "asia", "mobi", "tv", "io", "ly", "gl", "gy", "me", "cc", "tk", "ml",
+    "ga", "cf", "gq", "ws", "to", "sh", "ee", "bio", "page", "blog", "news", "website", "space",
+    "tech", "world", "today", "cyou", "sbs", "monster", "bond", "cfd",
 ];
 
 /// Whether a host written without scheme is plausibly a real one, not "2.126.521.750" or
@@ -737,7 +875,10 @@ fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
     use unicode_script::{Script, UnicodeScript};
     let mut start = 0;
     let (mut in_word, mut latin, mut other) = (false, false, false);
-    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
         if c.is_alphanumeric() {
             if !in_word {
                 start = i;
@@ -750,7 +891,9 @@ fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
             }
             match c.script() {
                 Script::Latin => latin = true,
-                Script::Cyrillic | Script::Greek | Script::Armenian | Script::Cherokee => other = true,
+                Script::Cyrillic | Script::Greek | Script::Armenian | Script::Cherokee => {
+                    other = true
+                }
                 _ => {}
             }
         } else {
@@ -800,7 +943,14 @@ fn meta_order(rules: &[Rule]) -> Vec<usize> {
             return;
         }
         seen[i] = true;
-        if let Kind::Meta { all_of, any_of, of, none_of, .. } = &rules[i].kind {
+        if let Kind::Meta {
+            all_of,
+            any_of,
+            of,
+            none_of,
+            ..
+        } = &rules[i].kind
+        {
             for &d in all_of.iter().chain(any_of).chain(of).chain(none_of) {
                 visit(rules, d, seen, out);
             }

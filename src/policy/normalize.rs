@@ -81,12 +81,19 @@ pub fn normalize(original: &str) -> Normalized {
         let pieces: Vec<Piece> = original
             .bytes()
             .enumerate()
-            .map(|(i, b)| Piece { c: char::from(b), start: i as u32, end: i as u32 + 1 })
+            .map(|(i, b)| Piece {
+                c: char::from(b),
+                start: i as u32,
+                end: i as u32 + 1,
+            })
             .collect();
         let plain = plain_view(&pieces);
         let folded = strip_invisible(pieces)
             .into_iter()
-            .map(|p| Piece { c: p.c.to_ascii_lowercase(), ..p })
+            .map(|p| Piece {
+                c: p.c.to_ascii_lowercase(),
+                ..p
+            })
             .collect();
         (plain, folded)
     } else {
@@ -107,7 +114,11 @@ pub fn fold_width(s: &str) -> String {
         return s.to_ascii_lowercase();
     }
     let decoded = html_escape::decode_html_entities(s);
-    decoded.nfkc().filter(|c| !is_invisible(*c)).flat_map(char::to_lowercase).collect()
+    decoded
+        .nfkc()
+        .filter(|c| !is_invisible(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -149,7 +160,11 @@ fn decode_html(s: &str) -> Vec<Piece> {
             let decoded = html_escape::decode_html_entities(entity);
             if decoded != entity {
                 for c in decoded.chars() {
-                    out.push(Piece { c, start: i as u32, end: (i + len) as u32 });
+                    out.push(Piece {
+                        c,
+                        start: i as u32,
+                        end: (i + len) as u32,
+                    });
                 }
                 i += len;
                 continue;
@@ -158,7 +173,11 @@ fn decode_html(s: &str) -> Vec<Piece> {
         // `i` is always on a char boundary: we only advance by whole chars or ASCII-delimited runs.
         let c = s[i..].chars().next().unwrap_or(' ');
         let l = c.len_utf8();
-        out.push(Piece { c, start: i as u32, end: (i + l) as u32 });
+        out.push(Piece {
+            c,
+            start: i as u32,
+            end: (i + l) as u32,
+        });
         i += l;
     }
     out
@@ -311,7 +330,13 @@ fn strip_invisible(pieces: Vec<Piece>) -> Vec<Piece> {
     pieces
         .into_iter()
         .filter(|p| !is_invisible(p.c))
-        .map(|p| if p.c.is_whitespace() { Piece { c: ' ', ..p } } else { p })
+        .map(|p| {
+            if p.c.is_whitespace() {
+                Piece { c: ' ', ..p }
+            } else {
+                p
+            }
+        })
         .collect()
 }
 
@@ -344,7 +369,10 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out = Vec::with_capacity(pieces.len());
     for p in pieces {
         if p.c.is_ascii() {
-            out.push(Piece { c: p.c.to_ascii_lowercase(), ..p });
+            out.push(Piece {
+                c: p.c.to_ascii_lowercase(),
+                ..p
+            });
             continue;
         }
         // A Latin letter with diacritics folds to its base letter. Doing this before decancer
@@ -376,12 +404,17 @@ fn ascii_base(c: char) -> Option<char> {
     unicode_normalization::char::decompose_canonical(c, |d| {
         first.get_or_insert(d);
     });
-    first.filter(|b| b.is_ascii_alphabetic() && *b != c).map(|b| b.to_ascii_lowercase())
+    first
+        .filter(|b| b.is_ascii_alphabetic() && *b != c)
+        .map(|b| b.to_ascii_lowercase())
 }
 
 /// Separators allowed between spaced-out letters.
 fn is_letter_separator(c: char) -> bool {
-    matches!(c, ' ' | '.' | '-' | '_' | '*' | '|' | ',' | '/' | '~' | '+' | '•' | '·')
+    matches!(
+        c,
+        ' ' | '.' | '-' | '_' | '*' | '|' | ',' | '/' | '~' | '+' | '•' | '·'
+    )
 }
 
 /// Step 6: join runs of three or more single letters/digits that share one separator.
@@ -502,7 +535,13 @@ fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
         }
     }
     let words = word_view(&text);
-    Normalized { text, words, plain, starts, ends }
+    Normalized {
+        text,
+        words,
+        plain,
+        starts,
+        ends,
+    }
 }
 
 #[cfg(test)]
@@ -521,7 +560,10 @@ mod tests {
         assert_eq!(n("&lt;b&gt;x"), "<b>x");
         assert_eq!(n("a < b and c > d"), "a < b and c > d");
         // Anchor targets stay visible, so a link hidden behind a word is still a link.
-        assert_eq!(n("<a href=\"http://x.example/?a=1&amp;b=2\">2:19</a> best"), "http://x.example/?a=1&b=2 2:19 best");
+        assert_eq!(
+            n("<a href=\"http://x.example/?a=1&amp;b=2\">2:19</a> best"),
+            "http://x.example/?a=1&b=2 2:19 best"
+        );
     }
 
     #[test]

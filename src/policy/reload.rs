@@ -93,7 +93,10 @@ impl PolicyHandle {
     /// stops when the returned guard is dropped.
     pub fn watch_files(self: &Arc<Self>) -> Result<WatchGuard, PolicyError> {
         let (tx, rx) = mpsc::channel::<()>();
-        let watch_err = |e: notify::Error| PolicyError::Watch { file: self.dir.clone(), message: e.to_string() };
+        let watch_err = |e: notify::Error| PolicyError::Watch {
+            file: self.dir.clone(),
+            message: e.to_string(),
+        };
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if let Ok(ev) = res
                 && !ev.kind.is_access()
@@ -114,8 +117,14 @@ impl PolicyHandle {
         dirs.sort();
         dirs.dedup();
         for d in &dirs {
-            let d = if d.as_os_str().is_empty() { PathBuf::from(".") } else { d.clone() };
-            watcher.watch(&d, RecursiveMode::NonRecursive).map_err(watch_err)?;
+            let d = if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d.clone()
+            };
+            watcher
+                .watch(&d, RecursiveMode::NonRecursive)
+                .map_err(watch_err)?;
         }
         let weak = Arc::downgrade(self);
         let thread = std::thread::Builder::new()
@@ -127,12 +136,20 @@ impl PolicyHandle {
                     let Some(handle) = weak.upgrade() else { break };
                     match handle.reload() {
                         Ok(p) => tracing::info!(version = p.version(), "policy reloaded"),
-                        Err(e) => tracing::warn!(error = %e, "policy edit refused; old policy stays"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "policy edit refused; old policy stays")
+                        }
                     }
                 }
             })
-            .map_err(|e| PolicyError::Watch { file: self.dir.clone(), message: e.to_string() })?;
-        Ok(WatchGuard { _watcher: watcher, _thread: thread })
+            .map_err(|e| PolicyError::Watch {
+                file: self.dir.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(WatchGuard {
+            _watcher: watcher,
+            _thread: thread,
+        })
     }
 }
 

@@ -120,8 +120,15 @@ impl DomainSet {
 /// Normalises a domain from a list or a link: lower case, no `*.`/`.` prefix, no trailing dot,
 /// IDN converted to punycode. `None` when it is not a plausible host name.
 pub fn compile_domain(s: &str) -> Option<Domain> {
-    let s = s.trim().trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.');
-    if s.is_empty() || s.len() > 253 || s.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+    let s = s
+        .trim()
+        .trim_start_matches("*.")
+        .trim_start_matches('.')
+        .trim_end_matches('.');
+    if s.is_empty()
+        || s.len() > 253
+        || s.contains(|c: char| c.is_whitespace() || c == '/' || c == '@')
+    {
         return None;
     }
     let ascii = idna::domain_to_ascii(s).ok()?;
@@ -186,7 +193,10 @@ pub enum Kind {
     /// The same character many times in a row.
     CharRun { min: usize },
     /// Body length (in characters) out of bounds.
-    Length { min: Option<usize>, max: Option<usize> },
+    Length {
+        min: Option<usize>,
+        max: Option<usize>,
+    },
     /// Latin mixed with look-alike scripts inside one word.
     MixedScript,
     /// At least `min` styled letters (mathematical, fullwidth, circled, bracketed ...).
@@ -194,17 +204,27 @@ pub enum Kind {
     /// A phone number.
     Phone,
     /// A combination of other rules.
-    Meta { all_of: Vec<usize>, any_of: Vec<usize>, at_least: usize, of: Vec<usize>, none_of: Vec<usize> },
+    Meta {
+        all_of: Vec<usize>,
+        any_of: Vec<usize>,
+        at_least: usize,
+        of: Vec<usize>,
+        none_of: Vec<usize>,
+    },
 }
 
 impl Kind {
     /// The fields a kind reads when the rule does not say.
     pub fn default_fields(&self) -> FieldSet {
         match self {
-            Kind::Words(_) | Kind::Regex(_) | Kind::Phone | Kind::MixedScript | Kind::Styled { .. } => {
-                FieldSet::of(&[Field::Body])
+            Kind::Words(_)
+            | Kind::Regex(_)
+            | Kind::Phone
+            | Kind::MixedScript
+            | Kind::Styled { .. } => FieldSet::of(&[Field::Body]),
+            Kind::LinkDomain(_) | Kind::LinkOther(_) | Kind::LinkIdn => {
+                FieldSet::of(&[Field::Body, Field::AuthorUrl])
             }
-            Kind::LinkDomain(_) | Kind::LinkOther(_) | Kind::LinkIdn => FieldSet::of(&[Field::Body, Field::AuthorUrl]),
             Kind::Email(_) => FieldSet::of(&[Field::AuthorEmail]),
             Kind::Ip(_) => FieldSet::of(&[Field::ClientIp]),
             _ => FieldSet::of(&[Field::Body]),

@@ -21,12 +21,22 @@ fn check_reports_file_line_column() {
     crate::copy_dir(&root().join("policies"), dir.path());
     let file = dir.path().join("default.toml");
     let text = std::fs::read_to_string(&file).expect("read");
-    let broken = text.replacen("kind = \"regex\"\npattern = '", "kind = \"regex\"\npattern = '(", 1);
+    let broken = text.replacen(
+        "kind = \"regex\"\npattern = '",
+        "kind = \"regex\"\npattern = '(",
+        1,
+    );
     std::fs::write(&file, &broken).expect("write");
-    let line = broken[..broken.find("pattern = '(").expect("edited")].lines().count() + 1;
+    let line = broken[..broken.find("pattern = '(").expect("edited")]
+        .lines()
+        .count()
+        + 1;
     let err = cli::check(dir.path(), &mut Vec::new()).expect_err("broken policy");
     let msg = err.to_string();
-    assert!(msg.starts_with(&format!("{}:{line}:11: ", file.display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!("{}:{line}:11: ", file.display())),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -44,7 +54,10 @@ fn test_reads_youtube_style_csv_and_writes_verdicts_and_a_report() {
     let (mut out, mut report) = (Vec::new(), Vec::new());
     cli::test(&root().join("policies"), &csv, &mut out, &mut report).expect("test runs");
     let out = String::from_utf8(out).expect("utf-8");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["verdict"], "spam");
     assert_eq!(lines[1]["verdict"], "accept");
@@ -52,7 +65,10 @@ fn test_reads_youtube_style_csv_and_writes_verdicts_and_a_report() {
     assert!(lines[0]["score"].as_f64().is_some());
     let report = String::from_utf8(report).expect("utf-8");
     assert!(report.contains("SUMMARY for threshold 5.0"), "{report}");
-    assert!(report.contains("Precision: 1.000  Recall: 1.000"), "{report}");
+    assert!(
+        report.contains("Precision: 1.000  Recall: 1.000"),
+        "{report}"
+    );
     assert!(report.contains("OVERALL%"), "{report}");
     assert!(report.contains("SELF_PROMO_EN"), "{report}");
 }
@@ -73,6 +89,15 @@ fn test_reports_bad_input_lines() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f = dir.path().join("c.jsonl");
     std::fs::write(&f, "{\"body\":\"ok\"}\n{\"body\": oops}\n").expect("write");
-    let err = cli::test(&root().join("policies"), &f, &mut Vec::new(), &mut Vec::new()).expect_err("bad json");
-    assert!(err.to_string().starts_with(&format!("{}:2:", f.display())), "{err}");
+    let err = cli::test(
+        &root().join("policies"),
+        &f,
+        &mut Vec::new(),
+        &mut Vec::new(),
+    )
+    .expect_err("bad json");
+    assert!(
+        err.to_string().starts_with(&format!("{}:2:", f.display())),
+        "{err}"
+    );
 }

@@ -6,7 +6,11 @@ use saring::policy::cli::{metrics, read_cases, screen_all};
 
 use crate::{default_policy, root};
 
-const FILES: [&str; 3] = ["Youtube01-Psy.csv", "Youtube02-KatyPerry.csv", "Youtube03-LMFAO.csv"];
+const FILES: [&str; 3] = [
+    "Youtube01-Psy.csv",
+    "Youtube02-KatyPerry.csv",
+    "Youtube03-LMFAO.csv",
+];
 
 /// The dataset lives beside the repository (`../shared/datasets`), or where
 /// `SARING_DATASETS` points.
@@ -31,7 +35,10 @@ fn youtube_precision_and_recall_bars_per_video_and_pooled() {
     let mut pooled = Vec::new();
     for f in FILES {
         let cases = read_cases(&dir.join(f)).expect("dataset reads");
-        assert!(cases.iter().all(|c| c.label.is_some()), "{f}: every row labelled");
+        assert!(
+            cases.iter().all(|c| c.label.is_some()),
+            "{f}: every row labelled"
+        );
         let scored = screen_all(p, &cases);
         let m = metrics(&scored, hold);
         println!("{f}: precision {:.3} recall {:.3}", m.precision, m.recall);

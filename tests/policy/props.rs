@@ -13,10 +13,58 @@ use crate::default_policy;
 /// and look-alike letters, separators, digits, RTL and astral characters.
 fn tricky() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "<", ">", "&", "&amp;", "&#", ";", "<a href=\"", "\">", "</a>", "<br />", "s l o t", "g.a.c.o.r",
-        "\u{200B}", "\u{FEFF}", "\u{202E}", "\u{0332}", "\u{0301}", "\u{FE0F}", "𝐆", "ｇ", "ⓖ", "⒢", "а", "ο",
-        "88", "0", "1", " ", "  ", "\n", ".", "-", "http://", "www.", "wa.me/", ".com", "/", "?", "xn--",
-        "ß", "İ", "ﬁ", "ǅ", "강", "ا", "😀", "🇮🇩", "\u{10FFFF}", "\u{0000}", "slot", "gacor", "maxwin",
+        "<",
+        ">",
+        "&",
+        "&amp;",
+        "&#",
+        ";",
+        "<a href=\"",
+        "\">",
+        "</a>",
+        "<br />",
+        "s l o t",
+        "g.a.c.o.r",
+        "\u{200B}",
+        "\u{FEFF}",
+        "\u{202E}",
+        "\u{0332}",
+        "\u{0301}",
+        "\u{FE0F}",
+        "𝐆",
+        "ｇ",
+        "ⓖ",
+        "⒢",
+        "а",
+        "ο",
+        "88",
+        "0",
+        "1",
+        " ",
+        "  ",
+        "\n",
+        ".",
+        "-",
+        "http://",
+        "www.",
+        "wa.me/",
+        ".com",
+        "/",
+        "?",
+        "xn--",
+        "ß",
+        "İ",
+        "ﬁ",
+        "ǅ",
+        "강",
+        "ا",
+        "😀",
+        "🇮🇩",
+        "\u{10FFFF}",
+        "\u{0000}",
+        "slot",
+        "gacor",
+        "maxwin",
     ]);
     prop::collection::vec(pieces, 0..200).prop_map(|v| v.concat())
 }
@@ -29,7 +77,13 @@ fn slowest() -> &'static std::sync::Mutex<Duration> {
 fn screen_timed(body: &str, name: &str) {
     let policy = default_policy();
     let start = Instant::now();
-    let v = policy.screen(&ScreenInput { body, author_name: name, author_email: name, author_url: Some(body), ..Default::default() });
+    let v = policy.screen(&ScreenInput {
+        body,
+        author_name: name,
+        author_email: name,
+        author_url: Some(body),
+        ..Default::default()
+    });
     let took = start.elapsed();
     let mut s = slowest().lock().unwrap_or_else(|e| e.into_inner());
     if took > *s {
@@ -43,7 +97,13 @@ fn screen_timed(body: &str, name: &str) {
                 "body" | "author_url" => body,
                 _ => name,
             };
-            assert!(a <= b && b <= field.len() && field.is_char_boundary(a) && field.is_char_boundary(b), "{r:?}");
+            assert!(
+                a <= b
+                    && b <= field.len()
+                    && field.is_char_boundary(a)
+                    && field.is_char_boundary(b),
+                "{r:?}"
+            );
         }
     }
 }
@@ -80,7 +140,13 @@ proptest! {
 
 #[test]
 fn huge_inputs_are_bounded() {
-    let big = format!("{}{}{}{}", "s l o t ".repeat(100_000), "𝐆".repeat(50_000), "<".repeat(50_000), "&".repeat(50_000));
+    let big = format!(
+        "{}{}{}{}",
+        "s l o t ".repeat(100_000),
+        "𝐆".repeat(50_000),
+        "<".repeat(50_000),
+        "&".repeat(50_000)
+    );
     let start = Instant::now();
     screen_timed(&big, "x");
     eprintln!("screening {} bytes took {:?}", big.len(), start.elapsed());

@@ -24,7 +24,11 @@ fn a_broken_edit_keeps_the_old_policy_and_reports_the_error() {
     let err = handle.reload().expect_err("broken");
     assert!(err.to_string().contains("default.toml:"), "{err}");
     assert_eq!(handle.current().version(), before);
-    assert!(handle.last_error().is_some_and(|e| e.contains("default.toml:")));
+    assert!(
+        handle
+            .last_error()
+            .is_some_and(|e| e.contains("default.toml:"))
+    );
     assert!(!rx.has_changed().expect("sender alive"));
 
     std::fs::write(&file, good.replace("hold = 5.0", "hold = 6.0")).expect("write");
@@ -52,9 +56,15 @@ fn editing_a_list_file_is_picked_up_by_the_watcher() {
     std::fs::write(&list, text).expect("write");
     let deadline = Instant::now() + Duration::from_secs(20);
     while handle.current().version() == before {
-        assert!(Instant::now() < deadline, "watcher did not reload within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "watcher did not reload within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let v = handle.current().screen(&saring::policy::ScreenInput { body: "dasar brengsek", ..Default::default() });
+    let v = handle.current().screen(&saring::policy::ScreenInput {
+        body: "dasar brengsek",
+        ..Default::default()
+    });
     assert!(v.rules.iter().any(|r| r.id == "ABUSE_WORD"));
 }
