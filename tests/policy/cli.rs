@@ -101,3 +101,57 @@ fn test_reports_bad_input_lines() {
         "{err}"
     );
 }
+
+#[test]
+fn backtest_reports_changed_outcomes_next_to_moderator_decisions() {
+    use saring::policy::{Outcome, ScreenInput};
+    let p = crate::default_policy();
+    let cases = vec![
+        // Was accepted; the candidate policy calls it spam; a moderator had marked it spam.
+        cli::BacktestCase {
+            comment_id: "c1",
+            input: ScreenInput {
+                body: "Slot gacor hari ini, daftar di link alternatif! wa.me/628123456789",
+                ..Default::default()
+            },
+            recorded: Outcome::Accept,
+            moderator: Some(Outcome::Spam),
+        },
+        // Unchanged and approved.
+        cli::BacktestCase {
+            comment_id: "c2",
+            input: ScreenInput {
+                body: "Setuju, jalannya rusak.",
+                ..Default::default()
+            },
+            recorded: Outcome::Accept,
+            moderator: Some(Outcome::Accept),
+        },
+        cli::BacktestCase {
+            comment_id: "c3",
+            input: ScreenInput {
+                body: "Terima kasih",
+                ..Default::default()
+            },
+            recorded: Outcome::Hold,
+            moderator: None,
+        },
+    ];
+    let mut out = Vec::new();
+    let s = cli::backtest(p, cases, &mut out).expect("backtest");
+    assert_eq!((s.total, s.changed, s.moderated), (3, 2, 2));
+    assert_eq!((s.recorded_agrees, s.candidate_agrees), (1, 2));
+    assert_eq!(s.transitions.get("accept -> spam"), Some(&1));
+    let out = String::from_utf8(out).expect("utf-8");
+    assert_eq!(out.lines().count(), 2);
+    assert!(out.lines().next().is_some_and(
+        |l| l.contains("\"comment_id\":\"c1\"") && l.contains("\"moderator\":\"spam\"")
+    ));
+    let mut table = Vec::new();
+    cli::write_backtest_summary(&s, &mut table).expect("summary");
+    let table = String::from_utf8(table).expect("utf-8");
+    assert!(
+        table.contains("2 would change") && table.contains("candidate policy 100.00%"),
+        "{table}"
+    );
+}

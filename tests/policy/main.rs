@@ -39,3 +39,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn policy_and_handle_are_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Policy>();
+    assert_send_sync::<saring::policy::PolicyHandle>();
+    assert_send_sync::<saring::policy::Verdict>();
+}

@@ -151,3 +151,68 @@ fn huge_inputs_are_bounded() {
     screen_timed(&big, "x");
     eprintln!("screening {} bytes took {:?}", big.len(), start.elapsed());
 }
+
+/// Fragments of policy files, valid and not, for the loader property.
+fn policy_text() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "[thresholds]\nhold = 5.0\nspam = 10.0\n",
+        "[[rule]]\n",
+        "id = \"A\"\n",
+        "id = \"__B\"\n",
+        "kind = \"words\"\n",
+        "kind = \"regex\"\n",
+        "kind = \"meta\"\n",
+        "kind = \"ip\"\n",
+        "kind = \"link_domain\"\n",
+        "kind = \"length\"\n",
+        "words = [\"slot\"]\n",
+        "pattern = '(a|b)*'\n",
+        "pattern = '('\n",
+        "pattern = 'a{99999}'\n",
+        "all_of = [\"A\"]\n",
+        "all_of = [\"__B\"]\n",
+        "at_least = 3\nof = [\"A\"]\n",
+        "entries = [\"10.0.0.0/8\", \"x\"]\n",
+        "list = \"l\"\n",
+        "[lists]\nl = \"l.txt\"\n",
+        "[lists]\nl = \"../../etc/passwd\"\n",
+        "score = 1e308\n",
+        "score = -3\n",
+        "max = -1\n",
+        "min = 5\n",
+        "outcome = \"reject\"\n",
+        "outcome = \"maybe\"\n",
+        "description = { id = \"x\", en = \"y\" }\n",
+        "[policy]\nextends = \"default.toml\"\n",
+        "\"",
+        "[",
+        "]",
+        "=",
+        "\n",
+        "é",
+        "\u{0}",
+        "#",
+        "'''",
+        "[site]\nown_domains = [\"bücher.example\", \"not a domain\"]\n",
+    ]);
+    prop::collection::vec(pieces, 0..40).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_policy_file_loads_or_fails_with_a_position(text in policy_text()) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("default.toml"), &text).expect("write");
+        std::fs::write(dir.path().join("l.txt"), "slot\n# c\n10.0.0.0/8\n").expect("write");
+        match saring::policy::Policy::load(dir.path()) {
+            Ok(p) => {
+                let v = p.screen(&ScreenInput { body: "slot gacor 𝐆𝐀𝐑𝐔𝐃𝐀𝟖𝟖 http://a.example", ..Default::default() });
+                prop_assert!(v.score.is_finite() || v.score.is_infinite());
+            }
+            Err(saring::policy::PolicyError::Invalid { line, column, .. }) => prop_assert!(line >= 1 && column >= 1),
+            Err(e) => prop_assert!(false, "unexpected error kind: {e}"),
+        }
+    }
+}
