@@ -814,7 +814,8 @@ fn plausible_bare_host(host: &str) -> bool {
 
 /// The host of a URL (with or without scheme), in ASCII (punycode) form.
 fn url_host(url: &str) -> Option<String> {
-    let rest = url.trim();
+    // Hosts are at most 253 bytes; a longer author URL is not worth scanning.
+    let rest = truncate(url, 2048).trim();
     let rest = match rest.find("://") {
         Some(p) if p < 12 => &rest[p + 3..],
         _ => rest.strip_prefix("//").unwrap_or(rest),
