@@ -153,3 +153,28 @@ fn example_policies_load_and_differ_from_the_default() {
     };
     assert_eq!(relaxed.screen(&own).outcome, Outcome::Accept);
 }
+
+#[test]
+fn submission_facts_add_evidence() {
+    let p = default_policy();
+    let v = p.screen(&ScreenInput {
+        body: "Mantap",
+        author_email: "x@mailinator.com",
+        user_agent: Some("python-requests/2.31"),
+        solve_time_ms: Some(300),
+        ..Default::default()
+    });
+    let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["DISPOSABLE_EMAIL", "SCRIPT_USER_AGENT", "SOLVED_TOO_FAST"]
+    );
+    // 2 + 3 + 3: held for a person, not spam on these facts alone.
+    assert_eq!(v.outcome, Outcome::Hold, "{v:?}");
+    let browser = p.screen(&ScreenInput {
+        body: "Mantap",
+        user_agent: Some("Mozilla/5.0 (Linux; Android 14)"),
+        ..Default::default()
+    });
+    assert!(browser.rules.is_empty());
+}
