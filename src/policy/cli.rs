@@ -510,3 +510,119 @@ pub fn write_report(
     }
     Ok(())
 }
+
+/// One stored submission for `saring policy backtest`, read by the caller from the event log.
+#[derive(Clone, Debug)]
+pub struct BacktestCase<'a> {
+    /// The comment's id, echoed in the output.
+    pub comment_id: &'a str,
+    /// The submission as it was stored (with the history the caller can rebuild, or `None`).
+    pub input: ScreenInput<'a>,
+    /// The outcome recorded when the comment was screened.
+    pub recorded: Outcome,
+    /// What moderators decided last, if anything: approved → `Accept`, held/pending → `Hold`,
+    /// marked spam → `Spam`, rejected → `Reject`.
+    pub moderator: Option<Outcome>,
+}
+
+/// Totals of a backtest.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct BacktestSummary {
+    /// Submissions replayed.
+    pub total: usize,
+    /// Submissions whose outcome the candidate policy changes.
+    pub changed: usize,
+    /// Counts of `recorded -> candidate` outcome pairs that changed.
+    pub transitions: BTreeMap<String, usize>,
+    /// Submissions with a moderator decision.
+    pub moderated: usize,
+    /// Of those, how many the recorded outcome agreed with (accepted exactly when approved).
+    pub recorded_agrees: usize,
+    /// Of those, how many the candidate outcome agrees with.
+    pub candidate_agrees: usize,
+}
+
+#[derive(Serialize)]
+struct BacktestLine<'a> {
+    comment_id: &'a str,
+    recorded: Outcome,
+    candidate: Outcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    moderator: Option<Outcome>,
+    score: f64,
+    rules: Vec<&'a str>,
+}
+
+/// `saring policy backtest`: screens every stored submission with the candidate policy, writes
+/// one JSON line per comment whose outcome would change, and returns the totals (print them with
+/// [`write_backtest_summary`]).
+pub fn backtest<'a>(
+    policy: &Policy,
+    cases: impl IntoIterator<Item = BacktestCase<'a>>,
+    out: &mut dyn Write,
+) -> Result<BacktestSummary, PolicyError> {
+    let agrees = |o: Outcome, m: Outcome| (o == Outcome::Accept) == (m == Outcome::Accept);
+    let mut s = BacktestSummary::default();
+    for c in cases {
+        let v = policy.screen(&c.input);
+        s.total += 1;
+        if let Some(m) = c.moderator {
+            s.moderated += 1;
+            s.recorded_agrees += usize::from(agrees(c.recorded, m));
+            s.candidate_agrees += usize::from(agrees(v.outcome, m));
+        }
+        if v.outcome != c.recorded {
+            s.changed += 1;
+            *s.transitions
+                .entry(format!("{} -> {}", name(c.recorded), name(v.outcome)))
+                .or_insert(0) += 1;
+            let line = BacktestLine {
+                comment_id: c.comment_id,
+                recorded: c.recorded,
+                candidate: v.outcome,
+                moderator: c.moderator,
+                score: v.score,
+                rules: v.rules.iter().map(|r| r.id.as_str()).collect(),
+            };
+            let json = serde_json::to_string(&line)
+                .map_err(|e| PolicyError::Output(std::io::Error::other(e)))?;
+            writeln!(out, "{json}").map_err(PolicyError::Output)?;
+        }
+    }
+    Ok(s)
+}
+
+fn name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Accept => "accept",
+        Outcome::Hold => "hold",
+        Outcome::Spam => "spam",
+        Outcome::Reject => "reject",
+    }
+}
+
+/// Prints a backtest's totals as a short table.
+pub fn write_backtest_summary(s: &BacktestSummary, w: &mut dyn Write) -> Result<(), PolicyError> {
+    let mut run = || -> std::io::Result<()> {
+        writeln!(
+            w,
+            "replayed {} submissions; {} would change",
+            s.total, s.changed
+        )?;
+        for (t, n) in &s.transitions {
+            writeln!(w, "  {t:<18} {n}")?;
+        }
+        if s.moderated > 0 {
+            let pct = |n: usize| 100.0 * n as f64 / s.moderated as f64;
+            writeln!(
+                w,
+                "agreement with {} moderator decisions (accepted exactly when approved):",
+                s.moderated
+            )?;
+            writeln!(w, "  recorded policy  {:6.2}%", pct(s.recorded_agrees))?;
+            writeln!(w, "  candidate policy {:6.2}%", pct(s.candidate_agrees))?;
+        }
+        Ok(())
+    };
+    run().map_err(PolicyError::Output)
+}

@@ -661,6 +661,7 @@ impl Loader {
                 }
                 Kind::Ip(nets)
             }
+            "link_idn" => Kind::LinkIdn,
             "honeypot" => Kind::Honeypot,
             "solve_time" => Kind::SolveTime {
                 below_ms: need(def.max, "max")? as u64,

@@ -540,7 +540,7 @@ impl Policy {
         hits: &mut [Option<Hit>],
     ) {
         let links = body
-            .map(|b| extract_links(b, &self.own_domains))
+            .map(|b| extract_links(input.body, b, &self.own_domains))
             .unwrap_or_default();
         let url_host = input
             .author_url
@@ -575,6 +575,9 @@ impl Policy {
                 Kind::LinkOther(set) => {
                     self.link_hit(rule, &links, url_host.as_deref(), |h| !set.matches(h))
                 }
+                Kind::LinkIdn => self.link_hit(rule, &links, url_host.as_deref(), |h| {
+                    h.split('.').any(|l| l.starts_with("xn--"))
+                }),
                 Kind::Email(set) => {
                     let e = input.author_email.trim().to_lowercase();
                     let domain = e.rsplit_once('@').map(|(_, d)| d).and_then(compile_domain);
@@ -752,24 +755,33 @@ struct Link {
 const MAX_LINKS: usize = 64;
 
 /// Links in the normalised body (bare ones too), except those to the site's own domains.
-fn extract_links(body: &Normalized, own: &DomainSet) -> Vec<Link> {
+///
+/// Links are found in the normalised text (so fullwidth or zero-width-split links are seen), but
+/// the host is read from the original characters, NFKC-folded only: folding look-alikes would
+/// turn an IDN host such as `bücher.example` (or a Cyrillic fake) into a different domain.
+fn extract_links(original: &str, body: &Normalized, own: &DomainSet) -> Vec<Link> {
     let mut finder = linkify::LinkFinder::new();
     finder
         .url_must_have_scheme(false)
         .kinds(&[linkify::LinkKind::Url]);
     let mut out = Vec::new();
     for l in finder.links(&body.text).take(MAX_LINKS) {
-        let Some(host) = url_host(l.as_str()) else {
+        let span = body.original_span(l.start(), l.end());
+        let from_original = span
+            .and_then(|(s, e)| original.get(s..e))
+            .map(normalize::fold_width)
+            .and_then(|o| url_host(&o));
+        let Some(host) = from_original.or_else(|| url_host(l.as_str())) else {
             continue;
         };
-        let explicit = l.as_str().contains("://") || l.as_str().starts_with("www.");
+        // A scheme, `www.` or a path makes it a link; otherwise the host must look real.
+        let explicit = l.as_str().contains("://")
+            || l.as_str().starts_with("www.")
+            || l.as_str().contains('/');
         if own.matches(&host) || !(explicit || plausible_bare_host(&host)) {
             continue;
         }
-        out.push(Link {
-            host,
-            span: body.original_span(l.start(), l.end()),
-        });
+        out.push(Link { host, span });
     }
     out
 }
@@ -802,7 +814,8 @@ fn plausible_bare_host(host: &str) -> bool {
 
 /// The host of a URL (with or without scheme), in ASCII (punycode) form.
 fn url_host(url: &str) -> Option<String> {
-    let rest = url.trim();
+    // Hosts are at most 253 bytes; a longer author URL is not worth scanning.
+    let rest = truncate(url, 2048).trim();
     let rest = match rest.find("://") {
         Some(p) if p < 12 => &rest[p + 3..],
         _ => rest.strip_prefix("//").unwrap_or(rest),
@@ -862,14 +875,20 @@ fn char_run(text: &str, min: usize) -> Option<(usize, usize)> {
 fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
     use unicode_script::{Script, UnicodeScript};
     let mut start = 0;
-    let (mut latin, mut other) = (false, false);
+    let (mut in_word, mut latin, mut other) = (false, false, false);
     for (i, c) in text
         .char_indices()
         .chain(std::iter::once((text.len(), ' ')))
     {
         if c.is_alphanumeric() {
-            if !latin && !other {
+            if !in_word {
                 start = i;
+                in_word = true;
+            }
+            // ASCII needs no table lookup: letters are Latin, digits belong to no script.
+            if c.is_ascii() {
+                latin |= c.is_ascii_alphabetic();
+                continue;
             }
             match c.script() {
                 Script::Latin => latin = true,
@@ -882,6 +901,7 @@ fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
             if latin && other {
                 return Some((start, i));
             }
+            in_word = false;
             latin = false;
             other = false;
         }

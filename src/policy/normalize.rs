@@ -29,7 +29,7 @@ use unicode_normalization::char::canonical_combining_class;
 /// The most bytes of one field that are normalised and matched. Longer text is cut (on a character
 /// boundary) for matching, which bounds the cost of one screening; length rules still see the
 /// full length.
-pub const MAX_SCREENED_BYTES: usize = 32 * 1024;
+pub const MAX_SCREENED_BYTES: usize = 16 * 1024;
 
 /// A field's text after normalisation, with the views the matchers use.
 #[derive(Debug, Clone)]
@@ -76,14 +76,49 @@ struct Piece {
 /// Normalises one field. Pure and bounded: input beyond [`MAX_SCREENED_BYTES`] is ignored.
 pub fn normalize(original: &str) -> Normalized {
     let original = truncate(original, MAX_SCREENED_BYTES);
-    let decoded = decode_html(original);
-    let plain = plain_view(&decoded);
-    let nfkc = nfkc(&decoded);
-    let visible = strip_invisible(nfkc);
-    let folded = fold_confusables(visible);
+    let (plain, folded) = if original.is_ascii() && !original.contains(['<', '&']) {
+        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case.
+        let pieces: Vec<Piece> = original
+            .bytes()
+            .enumerate()
+            .map(|(i, b)| Piece {
+                c: char::from(b),
+                start: i as u32,
+                end: i as u32 + 1,
+            })
+            .collect();
+        let plain = plain_view(&pieces);
+        let folded = strip_invisible(pieces)
+            .into_iter()
+            .map(|p| Piece {
+                c: p.c.to_ascii_lowercase(),
+                ..p
+            })
+            .collect();
+        (plain, folded)
+    } else {
+        let decoded = decode_html(original);
+        let plain = plain_view(&decoded);
+        let nfkc = nfkc(&decoded);
+        let visible = strip_invisible(nfkc);
+        (plain, fold_confusables(visible))
+    };
     let joined = join_spaced_letters(folded);
     let collapsed = collapse_whitespace(joined);
     build(collapsed, plain)
+}
+
+/// NFKC, invisible characters removed, lower case: the host of a link as its owner meant it.
+pub fn fold_width(s: &str) -> String {
+    if s.is_ascii() && !s.contains('&') {
+        return s.to_ascii_lowercase();
+    }
+    let decoded = html_escape::decode_html_entities(s);
+    decoded
+        .nfkc()
+        .filter(|c| !is_invisible(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
@@ -242,9 +277,24 @@ fn nfkc(pieces: &[Piece]) -> Vec<Piece> {
         while j < pieces.len() && j - i < 32 && canonical_combining_class(pieces[j].c) != 0 {
             j += 1;
         }
+        let (start, end) = (pieces[i].start, pieces[j - 1].end);
+        if j == i + 1 {
+            // A lone character: NFKC is its compatibility decomposition when that is one
+            // character (styled and fullwidth letters), without building strings.
+            let mut one = None;
+            let mut count = 0;
+            unicode_normalization::char::decompose_compatible(p.c, |d| {
+                count += 1;
+                one = Some(d);
+            });
+            if let (1, Some(d)) = (count, one) {
+                out.push(Piece { c: d, start, end });
+                i = j;
+                continue;
+            }
+        }
         cluster.clear();
         cluster.extend(pieces[i..j].iter().map(|p| p.c));
-        let (start, end) = (pieces[i].start, pieces[j - 1].end);
         let composed: String = cluster.nfkc().collect();
         // Bracketed letters (`⒢`, `🄶`) decompose to `(g)`: the brackets are styling.
         let inner = match composed.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
@@ -325,6 +375,12 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
             });
             continue;
         }
+        // A Latin letter with diacritics folds to its base letter. Doing this before decancer
+        // also avoids its table's mistakes (decancer 3.3 turns `õ` into `r`).
+        if let Some(base) = ascii_base(p.c) {
+            out.push(Piece { c: base, ..p });
+            continue;
+        }
         match decancer::cure_char(p.c, options) {
             decancer::Translation::Character(c) => {
                 for c in c.to_lowercase() {
@@ -340,6 +396,17 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
         }
     }
     out
+}
+
+/// The ASCII base letter of a precomposed Latin letter with diacritics (`õ` → `o`, `Ş` → `s`).
+fn ascii_base(c: char) -> Option<char> {
+    let mut first = None;
+    unicode_normalization::char::decompose_canonical(c, |d| {
+        first.get_or_insert(d);
+    });
+    first
+        .filter(|b| b.is_ascii_alphabetic() && *b != c)
+        .map(|b| b.to_ascii_lowercase())
 }
 
 /// Separators allowed between spaced-out letters.
@@ -520,6 +587,8 @@ mod tests {
         assert_eq!(n("ᴍᴀxᴡɪɴ"), "maxwin");
         assert_eq!(n("강남스타일"), "강남스타일");
         assert_eq!(n("😀 ok"), "😀 ok");
+        // Diacritics go to the base letter (decancer alone turns `õ` into `r`).
+        assert_eq!(n("São João, Õ, Ş"), "sao joao, o, s");
     }
 
     #[test]
