@@ -11,12 +11,12 @@ use tokio::net::TcpListener;
 
 use crate::auth::ModeratorAuth;
 use crate::captcha::Captcha;
-use crate::config::{Settings, StoreChoice};
+use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::limits::Limiters;
 use crate::policy::PolicyHandle;
 use crate::service::{Service, View, runner};
-use crate::store::{EventStore, StoreError};
+use crate::store::StoreError;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,18 +44,6 @@ pub struct Application {
     _policy_watch: Option<crate::policy::WatchGuard>,
 }
 
-/// Opens the store the settings name.
-pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
-    Ok(match &settings.store {
-        StoreChoice::Embedded => {
-            Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?)
-        }
-        StoreChoice::EventStoreDb(conn) => {
-            Arc::new(crate::store::kurrent::KurrentStore::connect(conn)?)
-        }
-    })
-}
-
 fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
     use std::sync::OnceLock;
     static HANDLE: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();
@@ -74,7 +62,7 @@ impl Application {
     /// Builds everything and binds the listener; the projections have caught up on return.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let store = open_store(&settings).await?;
+        let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir)?;
         let policy = PolicyHandle::load(settings.policies.clone())?;
         let secret = match &settings.captcha_secret {
             Some(s) => Sha256::digest(s.expose_secret().as_bytes()).to_vec(),

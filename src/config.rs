@@ -170,15 +170,6 @@ pub enum ConfigError {
     },
 }
 
-/// Where the events are kept.
-#[derive(Debug, Clone)]
-pub enum StoreChoice {
-    /// The embedded SQLite store in the data folder.
-    Embedded,
-    /// EventStoreDB / KurrentDB at this connection string.
-    EventStoreDb(String),
-}
-
 /// Everything the application is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -186,8 +177,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Data folder.
     pub data_dir: PathBuf,
-    /// Event store.
-    pub store: StoreChoice,
+    /// Event store: `None` (or `sqlite`) for the embedded store in the data folder, else a
+    /// KurrentDB/EventStoreDB connection string.
+    pub store: Option<String>,
     /// Policy folder.
     pub policies: PathBuf,
     /// Moderators given by plain token (from the environment): name and token.
@@ -262,11 +254,7 @@ impl Settings {
         }
         .unwrap_or_default();
 
-        let store = match args.store.or(file.store).filter(|s| !s.trim().is_empty()) {
-            None => StoreChoice::Embedded,
-            Some(s) if s == "sqlite" || s == "embedded" => StoreChoice::Embedded,
-            Some(s) => StoreChoice::EventStoreDb(s),
-        };
+        let store = args.store.or(file.store).filter(|s| !s.trim().is_empty());
         let trusted = match args.trusted_proxies {
             Some(s) => s,
             None => file.trusted_proxies.join(","),
@@ -340,7 +328,7 @@ impl Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("data"),
-            store: StoreChoice::Embedded,
+            store: None,
             policies: PathBuf::from("policies"),
             moderator_tokens: Vec::new(),
             moderator_hashes: Vec::new(),
@@ -390,7 +378,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("data"));
-        assert!(matches!(s.store, StoreChoice::Embedded));
+        assert!(s.store.is_none());
         assert!(s.limits.is_some());
     }
 
@@ -406,7 +394,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert!(matches!(s.store, StoreChoice::EventStoreDb(_)));
+        assert!(s.store.as_deref().is_some_and(|s| s.starts_with("esdb://")));
         assert_eq!(s.moderator_tokens.len(), 2);
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.site_origins, ["https://berita.contoh.id"]);

@@ -110,20 +110,17 @@ async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args).context("reading the settings")?;
     let candidate =
         saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
-    let store = saring::app::open_store(&settings)
-        .await
+    let store = saring::store::open_store(settings.store.as_deref(), &settings.data_dir)
         .context("opening the event store")?;
-    let report = saring::service::backtest::run(store.as_ref(), &candidate)
+    let stored = saring::service::backtest::load(store.as_ref())
         .await
-        .context("replaying the log")?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    eprintln!(
-        "{} submissions replayed, {} outcomes would change ({} agree and {} disagree with moderators' decisions)",
-        report.submissions,
-        report.changes.len(),
-        report.agree_with_moderators,
-        report.disagree_with_moderators
-    );
+        .context("reading the log")?;
+    let summary = saring::policy::cli::backtest(
+        &candidate,
+        stored.iter().map(|s| s.case()),
+        &mut std::io::stdout(),
+    )?;
+    saring::policy::cli::write_backtest_summary(&summary, &mut std::io::stderr())?;
     Ok(())
 }
 

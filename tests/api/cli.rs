@@ -124,17 +124,28 @@ async fn backtest_replays_stored_submissions_through_a_candidate_policy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
-    assert_eq!(report["submissions"], 2);
-    let changes = report["changes"].as_array().unwrap();
+    // One JSON line per comment whose outcome would change, then a summary on stderr.
+    let changes: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON line per change"))
+        .collect();
     assert!(
         changes
             .iter()
-            .any(|c| c["was"] == "accept" && c["would_be"] == "hold"),
-        "{report}"
+            .any(|c| c["recorded"] == "accept" && c["candidate"] == "hold"),
+        "{changes:?}"
     );
     // The held comment that a moderator marked spam stays held: no change for it.
-    assert!(changes.iter().all(|c| c["id"] != held.as_str()), "{report}");
+    assert!(
+        changes.iter().all(|c| c["comment_id"] != held.as_str()),
+        "{changes:?}"
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("replayed 2 submissions"), "{summary}");
+    assert!(
+        summary.contains("agreement with 1 moderator decisions"),
+        "{summary}"
+    );
 }
 
 #[tokio::test]
