@@ -20,7 +20,12 @@ const PUBLISHED: &str = "Komentar Anda sudah terbit.";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn widget_and_plain_form_work_in_headless_chromium() -> Result<()> {
     let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        println!("SKIPPED: install chromium and chromium-driver");
+        // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: install chromium and chromium-driver"
+        );
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
