@@ -216,10 +216,12 @@ async fn reload_policy(
 
 async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
     let policy = state.service.policy().current();
+    let history = state.service.view().read(|p| p.policy_history.clone());
     Json(serde_json::json!({
         "version": policy.version(),
         "summary": policy.summary(),
         "last_error": state.service.policy().last_error(),
+        "history": history,
     }))
     .into_response()
 }

@@ -102,6 +102,18 @@ pub enum QueueName {
     Spam,
 }
 
+/// Policy activations kept for moderators; older ones stay in the log.
+pub const MAX_POLICY_HISTORY: usize = 100;
+
+/// One policy version put in force.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyActivation {
+    /// The hash of the policy files.
+    pub version: String,
+    /// When it was put in force.
+    pub at: DateTime<Utc>,
+}
+
 /// Every projection, folded together so one pass over the log builds them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Projections {
@@ -117,6 +129,9 @@ pub struct Projections {
     pub authors: AuthorHistory,
     /// The policy version last put in force.
     pub policy_version: Option<String>,
+    /// The most recent policy activations, oldest first (at most [`MAX_POLICY_HISTORY`]).
+    #[serde(default)]
+    pub policy_history: Vec<PolicyActivation>,
     /// Events applied (for metrics and snapshots).
     pub events_applied: u64,
 }
@@ -220,8 +235,12 @@ impl Projections {
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
-            DomainEvent::PolicyActivated { version, .. } => {
-                self.policy_version = Some(version.clone())
+            DomainEvent::PolicyActivated { version, at, .. } => {
+                self.policy_version = Some(version.clone());
+                if self.policy_history.len() == MAX_POLICY_HISTORY {
+                    self.policy_history.remove(0);
+                }
+                self.policy_history.push(PolicyActivation { version: version.clone(), at: *at });
             }
         }
     }

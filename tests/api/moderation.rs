@@ -128,3 +128,90 @@ async fn the_policy_can_be_reloaded_by_a_moderator() {
     let (status, _) = app.get("/api/v1/mod/policy").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// A copy of the shipped policy folder that a test may edit.
+fn policy_copy() -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&manifest_dir().join("policies"), dir.path());
+    dir
+}
+
+async fn policy_info(app: &TestApp) -> serde_json::Value {
+    let (status, v) = app.mod_get(AYU, "/api/v1/mod/policy").await;
+    assert_eq!(status, StatusCode::OK);
+    v
+}
+
+#[tokio::test]
+async fn policy_edits_reload_a_broken_edit_keeps_the_old_policy_and_each_version_is_recorded() {
+    let policies = policy_copy();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let first = policy_info(&app).await;
+    let v1 = first["version"].as_str().unwrap().to_string();
+    assert_eq!(first["history"].as_array().unwrap().len(), 1, "{first}");
+
+    // A valid edit, put in force through the moderator endpoint.
+    let file = policies.path().join("default.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("hold = 5.0", "hold = 4.0", 1)).unwrap();
+    let (status, v) = app.mod_post(AYU, "/api/v1/mod/policy/reload", &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let v2 = v["version"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2);
+
+    // A broken edit is refused with its location; the edited policy stays in force.
+    std::fs::write(&file, text.replacen("hold = 5.0", "hold = \"empat\"", 1)).unwrap();
+    let (status, v) = app.mod_post(AYU, "/api/v1/mod/policy/reload", &json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["code"], "policy_invalid");
+    assert!(v["error"]["message"].as_str().unwrap().contains("default.toml:"), "{v}");
+    let now = policy_info(&app).await;
+    assert_eq!(now["version"], v2.as_str());
+    assert!(now["last_error"].is_string());
+
+    // Every version put in force is an event; the history shows both, oldest first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let history = policy_info(&app).await["history"].clone();
+        let versions: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["version"].as_str().unwrap())
+            .collect();
+        if versions == [v1.as_str(), v2.as_str()] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{versions:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn editing_a_policy_file_reloads_it_without_a_request() {
+    let policies = policy_copy();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let v1 = policy_info(&app).await["version"].as_str().unwrap().to_string();
+    let file = policies.path().join("default.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("spam = 10.0", "spam = 11.0", 1)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while policy_info(&app).await["version"] == v1.as_str() {
+        assert!(std::time::Instant::now() < deadline, "the file watcher did not reload the policy");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
