@@ -161,7 +161,13 @@ fn main() {
     let confirmed = slowest
         .iter()
         .map(|(_, body)| {
-            let input = ScreenInput { body, author_name: saring::policy::normalize::truncate(body, 200), author_email: "x@y.z", author_url: Some(body), ..Default::default() };
+            let input = ScreenInput {
+                body,
+                author_name: saring::policy::normalize::truncate(body, 200),
+                author_email: "x@y.z",
+                author_url: Some(body),
+                ..Default::default()
+            };
             (0..20)
                 .map(|_| {
                     let start = Instant::now();
