@@ -136,7 +136,7 @@ fn main() {
         }
         if slowest.len() < 10 || slowest.last().is_some_and(|(d, _)| took > *d) {
             slowest.push((took, body.clone()));
-            slowest.sort_by(|a, b| b.0.cmp(&a.0));
+            slowest.sort_by_key(|x| std::cmp::Reverse(x.0));
             slowest.truncate(10);
         }
     }
