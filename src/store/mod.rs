@@ -198,11 +198,7 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Reads up to `max` events of all streams with position `>= from_position`, in global order.
-    async fn read_all(
-        &self,
-        from_position: u64,
-        max: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError>;
+    async fn read_all(&self, from_position: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Every event with position `>= from_position`: first those stored, then live ones as they
     /// are appended, without gaps or duplicates. Resume from a checkpoint by passing the last
