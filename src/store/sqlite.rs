@@ -951,7 +951,8 @@ mod tests {
                 });
                 held_rx.recv().expect("lock taken");
                 let mut tasks = Vec::new();
-                for i in 0..(QUEUE_CAPACITY as u64 + 500) {
+                // The writer holds up to one batch while it waits for the lock, the queue the rest.
+                for i in 0..((QUEUE_CAPACITY + MAX_BATCH_APPENDS) as u64 + 500) {
                     let store = Arc::clone(&store);
                     tasks.push(tokio::spawn(async move {
                         store
@@ -998,7 +999,7 @@ mod tests {
         let (ok, closed, stored) = done_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("close deadlocked");
-        assert_eq!(ok + closed, QUEUE_CAPACITY + 500);
+        assert_eq!(ok + closed, QUEUE_CAPACITY + MAX_BATCH_APPENDS + 500);
         assert_eq!(
             ok as u64, stored,
             "every answered append is stored, no other"
