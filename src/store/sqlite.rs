@@ -18,7 +18,7 @@
 //! exclusive lock on `<data_dir>/saring.lock`.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,8 +87,8 @@ struct Inner {
     queued: tokio::sync::Semaphore,
     /// Joined on close so every queued append is answered before `close` returns.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Held for the life of the store; dropping it releases the folder to other processes.
-    lock_file: Mutex<Option<File>>,
+    /// Serialises concurrent calls of `close`, so none returns before the writer has stopped.
+    closing_guard: Mutex<()>,
     /// Position of the last committed event (0 when empty); subscriptions wait on it.
     committed: watch::Receiver<u64>,
     readers: Mutex<Vec<Connection>>,
@@ -172,7 +172,12 @@ impl SqliteStore {
             .spawn({
                 let db_path = db_path.clone();
                 let closing = Arc::clone(&closing);
-                move || Writer::new(conn, last, committed_tx).run(receiver, &db_path, &closing)
+                // The writer thread owns the folder lock, so the folder stays locked for
+                // exactly as long as anything may still write to it.
+                move || {
+                    Writer::new(conn, last, committed_tx).run(receiver, &db_path, &closing);
+                    drop(lock_file);
+                }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
@@ -184,7 +189,7 @@ impl SqliteStore {
                 closing,
                 queued: tokio::sync::Semaphore::new(QUEUE_KIB as usize),
                 writer: Mutex::new(Some(writer)),
-                lock_file: Mutex::new(Some(lock_file)),
+                closing_guard: Mutex::new(()),
                 committed: committed_rx,
                 readers: Mutex::new(Vec::new()),
             }),
@@ -197,8 +202,10 @@ impl SqliteStore {
     }
 
     /// Stops taking appends, waits until every queued append is committed and answered, stops
-    /// the writer thread and releases the data folder. Blocks the calling thread for at most one
-    /// batch commit; later calls do nothing. Live subscriptions end with [`StoreError::Closed`].
+    /// the writer thread and releases the data folder. Blocks the calling thread while the
+    /// queue is committed (a few batches at most); appends that were still waiting for room in
+    /// the queue get [`StoreError::Closed`]. Later calls do nothing. Live subscriptions end with
+    /// [`StoreError::Closed`].
     pub fn close(&self) {
         self.inner.shutdown();
     }
@@ -217,6 +224,7 @@ impl Drop for SqliteStore {
 
 impl Inner {
     fn shutdown(&self) {
+        let _one_at_a_time = self.closing_guard.lock();
         // The flag first: a writer that finds its queue full will see it after the next batch;
         // one parked on an empty queue is woken by the message. Either way it closes the queue,
         // answers what was queued and exits, without waiting for tasks still trying to send
@@ -233,7 +241,6 @@ impl Inner {
             tracing::error!("event store writer thread panicked");
         }
         self.readers.lock().clear();
-        drop(self.lock_file.lock().take());
     }
 
     fn is_closed(&self) -> bool {
