@@ -348,8 +348,9 @@ impl EventStore for KurrentStore {
         let position = if events.len() == 1 {
             encode_position(written.position.commit)
         } else {
-            // The write result's position is the transaction's; read back the last event so the
-            // result names its own position, as the trait promises.
+            // The write result's position may be the transaction's rather than the last
+            // event's; read that event back so the result names its own position, as the trait
+            // promises.
             let last = self.read_stream(stream, next_revision, 1).await?;
             match last.first() {
                 Some(e) if e.revision == next_revision => e.position,

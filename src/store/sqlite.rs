@@ -18,9 +18,10 @@
 //! exclusive lock on `<data_dir>/saring.lock`.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -79,16 +80,25 @@ struct Inner {
     db_path: PathBuf,
     data_dir: PathBuf,
     /// Taken out on close so the writer thread sees its queue end after draining it.
-    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+    /// Set on close; the writer then stops taking new appends and drains its queue.
+    closing: Arc<AtomicBool>,
     /// Permits of one KiB for appends between `append` and their answer (see [`QUEUE_KIB`]).
     queued: tokio::sync::Semaphore,
     /// Joined on close so every queued append is answered before `close` returns.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Held for the life of the store; dropping it releases the folder to other processes.
-    lock_file: Mutex<Option<File>>,
+    /// Serialises concurrent calls of `close`, so none returns before the writer has stopped.
+    closing_guard: Mutex<()>,
     /// Position of the last committed event (0 when empty); subscriptions wait on it.
     committed: watch::Receiver<u64>,
     readers: Mutex<Vec<Connection>>,
+}
+
+/// What travels to the writer thread.
+enum Message {
+    Append(AppendRequest),
+    /// Wakes a writer waiting on an empty queue so it notices the store is closing.
+    Close,
 }
 
 /// One append travelling to the writer thread.
@@ -155,12 +165,19 @@ impl SqliteStore {
             .map_err(db_err)?;
 
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let closing = Arc::new(AtomicBool::new(false));
         let (committed_tx, committed_rx) = watch::channel(last);
         let writer = std::thread::Builder::new()
             .name("saring-store-writer".into())
             .spawn({
                 let db_path = db_path.clone();
-                move || Writer::new(conn, last, committed_tx).run(receiver, &db_path)
+                let closing = Arc::clone(&closing);
+                // The writer thread owns the folder lock, so the folder stays locked for
+                // exactly as long as anything may still write to it.
+                move || {
+                    Writer::new(conn, last, committed_tx).run(receiver, &db_path, &closing);
+                    drop(lock_file);
+                }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
@@ -169,9 +186,10 @@ impl SqliteStore {
                 db_path,
                 data_dir: data_dir.to_path_buf(),
                 sender: Mutex::new(Some(sender)),
+                closing,
                 queued: tokio::sync::Semaphore::new(QUEUE_KIB as usize),
                 writer: Mutex::new(Some(writer)),
-                lock_file: Mutex::new(Some(lock_file)),
+                closing_guard: Mutex::new(()),
                 committed: committed_rx,
                 readers: Mutex::new(Vec::new()),
             }),
@@ -184,8 +202,10 @@ impl SqliteStore {
     }
 
     /// Stops taking appends, waits until every queued append is committed and answered, stops
-    /// the writer thread and releases the data folder. Blocks the calling thread for at most one
-    /// batch commit; later calls do nothing. Live subscriptions end with [`StoreError::Closed`].
+    /// the writer thread and releases the data folder. Blocks the calling thread while the
+    /// queue is committed (a few batches at most); appends that were still waiting for room in
+    /// the queue get [`StoreError::Closed`]. Later calls do nothing. Live subscriptions end with
+    /// [`StoreError::Closed`].
     pub fn close(&self) {
         self.inner.shutdown();
     }
@@ -204,8 +224,16 @@ impl Drop for SqliteStore {
 
 impl Inner {
     fn shutdown(&self) {
-        // Dropping the last sender ends the writer's queue once it is drained.
-        drop(self.sender.lock().take());
+        let _one_at_a_time = self.closing_guard.lock();
+        // The flag first: a writer that finds its queue full will see it after the next batch;
+        // one parked on an empty queue is woken by the message. Either way it closes the queue,
+        // answers what was queued and exits, without waiting for tasks still trying to send
+        // (which may need the very thread that is blocked here).
+        self.closing.store(true, Ordering::SeqCst);
+        let sender = self.sender.lock().take();
+        if let Some(sender) = sender {
+            let _ = sender.try_send(Message::Close);
+        }
         let handle = self.writer.lock().take();
         if let Some(handle) = handle
             && handle.join().is_err()
@@ -213,7 +241,6 @@ impl Inner {
             tracing::error!("event store writer thread panicked");
         }
         self.readers.lock().clear();
-        drop(self.lock_file.lock().take());
     }
 
     fn is_closed(&self) -> bool {
@@ -312,13 +339,13 @@ impl EventStore for SqliteStore {
         let sender = self.inner.sender.lock().clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender
-            .send(AppendRequest {
+            .send(Message::Append(AppendRequest {
                 stream: stream.to_owned(),
                 expected,
                 events: encoded,
                 bytes,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| StoreError::Closed)?;
         drop(sender);
@@ -511,22 +538,28 @@ impl Writer {
         }
     }
 
-    fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>, db_path: &Path) {
+    fn run(mut self, mut queue: mpsc::Receiver<Message>, db_path: &Path, closing: &AtomicBool) {
         let checkpointer = Checkpointer::start(db_path);
         let mut batch: Vec<AppendRequest> = Vec::new();
         // How many appends recent batches carried, decaying: the number of busy writers.
         let mut recent = 0usize;
-        while let Some(first) = queue.blocking_recv() {
+        while let Some(message) = queue.blocking_recv() {
+            let Message::Append(first) = message else {
+                // Refuse new appends; those already queued are still committed below.
+                queue.close();
+                continue;
+            };
             let mut bytes = first.bytes;
             batch.push(first);
             let linger_until = Instant::now() + LINGER;
             loop {
                 while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
                     match queue.try_recv() {
-                        Ok(req) => {
+                        Ok(Message::Append(req)) => {
                             bytes += req.bytes;
                             batch.push(req);
                         }
+                        Ok(Message::Close) => queue.close(),
                         Err(_) => break,
                     }
                 }
@@ -534,13 +567,20 @@ impl Writer {
                 // waiting a moment for them puts them in this fsync instead of the next one.
                 // A lone writer (recent batches of one) never waits.
                 let full = batch.len() >= MAX_BATCH_APPENDS || bytes >= MAX_BATCH_BYTES;
-                if full || batch.len() >= recent || Instant::now() >= linger_until {
+                if full
+                    || batch.len() >= recent
+                    || closing.load(Ordering::SeqCst)
+                    || Instant::now() >= linger_until
+                {
                     break;
                 }
                 std::thread::sleep(LINGER_STEP);
             }
             recent = batch.len().max(recent - recent / 8);
             self.commit_batch(&mut batch);
+            if closing.load(Ordering::SeqCst) {
+                queue.close();
+            }
         }
         drop(checkpointer);
         // Let SQLite fold the WAL into the database so the next open starts quickly.
@@ -888,5 +928,88 @@ mod tests {
             .await;
         assert!(matches!(res, Err(StoreError::Invalid(_))), "{res:?}");
         assert!(store.read_stream("s", 0, 1).await.expect("read").is_empty());
+    }
+
+    /// Closing from the only runtime thread while more appends are waiting than the queue holds
+    /// must not deadlock: the writer drains what is queued and the rest get `Closed`.
+    #[test]
+    fn close_on_a_single_threaded_runtime_with_a_full_queue_returns() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcome = rt.block_on(async {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+                // Another connection holds the write lock, so the writer stalls (within its busy
+                // timeout) and the queue fills up.
+                let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+                let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+                let db = dir.path().join(DB_FILE);
+                let blocker = std::thread::spawn(move || {
+                    let conn = Connection::open(db).expect("raw open");
+                    conn.execute_batch("BEGIN IMMEDIATE;")
+                        .expect("take write lock");
+                    held_tx.send(()).expect("signal");
+                    let _ = release_rx.recv();
+                    conn.execute_batch("COMMIT;").expect("release write lock");
+                });
+                held_rx.recv().expect("lock taken");
+                let mut tasks = Vec::new();
+                // The writer holds up to one batch while it waits for the lock, the queue the rest.
+                for i in 0..((QUEUE_CAPACITY + MAX_BATCH_APPENDS) as u64 + 500) {
+                    let store = Arc::clone(&store);
+                    tasks.push(tokio::spawn(async move {
+                        store
+                            .append(&format!("s-{}", i % 7), ExpectedRevision::Any, vec![ev(i)])
+                            .await
+                    }));
+                }
+                // Let the tasks run until the queue is full and some wait to send.
+                for _ in 0..100_000 {
+                    let room = store
+                        .inner
+                        .sender
+                        .lock()
+                        .as_ref()
+                        .map_or(0, |s| s.capacity());
+                    if room == 0 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                let room = store
+                    .inner
+                    .sender
+                    .lock()
+                    .as_ref()
+                    .map_or(1, |s| s.capacity());
+                assert_eq!(room, 0, "the queue never filled up");
+                release_tx.send(()).expect("release");
+                store.close();
+                blocker.join().expect("blocker");
+                let (mut ok, mut closed) = (0, 0);
+                for t in tasks {
+                    match t.await.expect("task") {
+                        Ok(_) => ok += 1,
+                        Err(StoreError::Closed) => closed += 1,
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+                let reopened = SqliteStore::open(dir.path()).expect("reopen");
+                (ok, closed, reopened.last_position())
+            });
+            let _ = done_tx.send(outcome);
+        });
+        let (ok, closed, stored) = done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("close deadlocked");
+        assert_eq!(ok + closed, QUEUE_CAPACITY + MAX_BATCH_APPENDS + 500);
+        assert_eq!(
+            ok as u64, stored,
+            "every answered append is stored, no other"
+        );
     }
 }
