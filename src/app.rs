@@ -41,6 +41,9 @@ pub struct Application {
     router: axum::Router,
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    view: Arc<View>,
+    schedule: runner::SnapshotSchedule,
+    backend: &'static str,
     _policy_watch: Option<crate::policy::WatchGuard>,
 }
 
@@ -95,11 +98,15 @@ impl Application {
             reporter_key,
         ));
         let mut tasks = Vec::new();
+        let schedule = runner::SnapshotSchedule {
+            dir: snapshot_dir,
+            every: settings.snapshot_every,
+            min_interval: Duration::from_secs(settings.snapshot_min_seconds),
+        };
         tasks.push(tokio::spawn(runner::follow(
             store.clone(),
             view.clone(),
-            snapshot_dir,
-            settings.snapshot_every,
+            schedule.clone(),
         )));
         service.record_policy(&policy.current()).await?;
         tasks.push(tokio::spawn(record_policy_changes(service.clone())));
@@ -132,6 +139,9 @@ impl Application {
             router: http::router(state),
             addr,
             tasks,
+            backend: store.backend_name(),
+            view,
+            schedule,
             _policy_watch: policy_watch,
         })
     }
@@ -154,6 +164,13 @@ impl Application {
             .await;
         for t in self.tasks {
             t.abort();
+        }
+        // A snapshot at a clean stop makes the next start replay nothing.
+        let (dir, view, backend) = (self.schedule.dir, self.view, self.backend);
+        let written =
+            tokio::task::spawn_blocking(move || runner::write_snapshot(&dir, backend, &view)).await;
+        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+            tracing::warn!(error = %e, "could not write the projection snapshot at shutdown");
         }
         result
     }

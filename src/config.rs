@@ -139,6 +139,8 @@ pub struct FileConfig {
     pub threads: ThreadSettings,
     /// Write a projection snapshot after this many new events.
     pub snapshot_every: Option<u64>,
+    /// ... but at most once in this many seconds.
+    pub snapshot_min_seconds: Option<u64>,
 }
 
 /// Why the settings could not be resolved.
@@ -200,6 +202,8 @@ pub struct Settings {
     pub threads: ThreadSettings,
     /// Events between projection snapshots.
     pub snapshot_every: u64,
+    /// Least seconds between projection snapshots.
+    pub snapshot_min_seconds: u64,
     /// Whether logs are JSON lines.
     pub json_logs: bool,
 }
@@ -310,6 +314,7 @@ impl Settings {
             captcha,
             threads: file.threads,
             snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
+            snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
         })
     }
@@ -339,6 +344,7 @@ impl Settings {
             captcha: CaptchaSettings::default(),
             threads: ThreadSettings::default(),
             snapshot_every: 10_000,
+            snapshot_min_seconds: 60,
             json_logs: false,
         }
     }

@@ -37,7 +37,11 @@ impl Lang {
             let mut pieces = part.split(';');
             let tag = pieces.next().unwrap_or("");
             let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|v| v.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             if let Some(lang) = Lang::parse(tag)
                 && q > 0.0
@@ -73,12 +77,18 @@ mod tests {
     #[test]
     fn query_wins_over_header() {
         assert_eq!(Lang::negotiate(Some("en"), Some("id")), Lang::En);
-        assert_eq!(Lang::negotiate(Some("xx"), Some("en-GB,en;q=0.8")), Lang::En);
+        assert_eq!(
+            Lang::negotiate(Some("xx"), Some("en-GB,en;q=0.8")),
+            Lang::En
+        );
     }
 
     #[test]
     fn header_by_quality_and_default_indonesian() {
-        assert_eq!(Lang::negotiate(None, Some("fr;q=1, en;q=0.5, id;q=0.9")), Lang::Id);
+        assert_eq!(
+            Lang::negotiate(None, Some("fr;q=1, en;q=0.5, id;q=0.9")),
+            Lang::Id
+        );
         assert_eq!(Lang::negotiate(None, Some("de, fr")), Lang::Id);
         assert_eq!(Lang::negotiate(None, Some("en-US")), Lang::En);
         assert_eq!(Lang::negotiate(None, None), Lang::Id);

@@ -41,6 +41,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
         l.record_metrics();
     }
     metrics::gauge!("saring_thread_cache_pages").set(state.threads.len() as f64);
+    metrics::gauge!("saring_thread_cache_bytes").set(state.threads.bytes() as f64);
     let (comments, threads, authors) = state
         .service
         .view()

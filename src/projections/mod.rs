@@ -240,7 +240,10 @@ impl Projections {
                 if self.policy_history.len() == MAX_POLICY_HISTORY {
                     self.policy_history.remove(0);
                 }
-                self.policy_history.push(PolicyActivation { version: version.clone(), at: *at });
+                self.policy_history.push(PolicyActivation {
+                    version: version.clone(),
+                    at: *at,
+                });
             }
         }
     }

@@ -152,7 +152,7 @@ async fn backtest_replays_stored_submissions_through_a_candidate_policy() {
 async fn a_restart_resumes_from_the_projection_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("saring.toml");
-    std::fs::write(&config, "snapshot_every = 3\n").unwrap();
+    std::fs::write(&config, "snapshot_every = 3\nsnapshot_min_seconds = 0\n").unwrap();
     let data = dir.path().join("data");
     let server = Server::start_with_config(&data, &config);
     let app = TestApp::external(&server.base);

@@ -167,17 +167,27 @@ async fn policy_edits_reload_a_broken_edit_keeps_the_old_policy_and_each_version
     let file = policies.path().join("default.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("hold = 5.0", "hold = 4.0", 1)).unwrap();
-    let (status, v) = app.mod_post(AYU, "/api/v1/mod/policy/reload", &json!({})).await;
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let v2 = v["version"].as_str().unwrap().to_string();
     assert_ne!(v1, v2);
 
     // A broken edit is refused with its location; the edited policy stays in force.
     std::fs::write(&file, text.replacen("hold = 5.0", "hold = \"empat\"", 1)).unwrap();
-    let (status, v) = app.mod_post(AYU, "/api/v1/mod/policy/reload", &json!({})).await;
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["code"], "policy_invalid");
-    assert!(v["error"]["message"].as_str().unwrap().contains("default.toml:"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default.toml:"),
+        "{v}"
+    );
     let now = policy_info(&app).await;
     assert_eq!(now["version"], v2.as_str());
     assert!(now["last_error"].is_string());
@@ -205,13 +215,19 @@ async fn editing_a_policy_file_reloads_it_without_a_request() {
     let policies = policy_copy();
     let path = policies.path().to_path_buf();
     let app = spawn_app_with(|s| s.policies = path).await;
-    let v1 = policy_info(&app).await["version"].as_str().unwrap().to_string();
+    let v1 = policy_info(&app).await["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let file = policies.path().join("default.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(&file, text.replacen("spam = 10.0", "spam = 11.0", 1)).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while policy_info(&app).await["version"] == v1.as_str() {
-        assert!(std::time::Instant::now() < deadline, "the file watcher did not reload the policy");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file watcher did not reload the policy"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
