@@ -56,6 +56,7 @@ fn limits(c: &mut Criterion) {
         for i in 0..100_000 {
             let _ = l.check_captcha(addr(i));
         }
+        assert_eq!(l.key_counts().captcha, 100_000);
         b.iter(|| l.retain_recent())
     });
 }

@@ -11,12 +11,12 @@ use tokio::net::TcpListener;
 
 use crate::auth::ModeratorAuth;
 use crate::captcha::Captcha;
-use crate::config::{Settings, StoreChoice};
+use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::limits::Limiters;
 use crate::policy::PolicyHandle;
 use crate::service::{Service, View, runner};
-use crate::store::{EventStore, StoreError};
+use crate::store::StoreError;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,17 +41,10 @@ pub struct Application {
     router: axum::Router,
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    view: Arc<View>,
+    schedule: runner::SnapshotSchedule,
+    backend: &'static str,
     _policy_watch: Option<crate::policy::WatchGuard>,
-}
-
-/// Opens the store the settings name.
-pub async fn open_store(settings: &Settings) -> Result<Arc<dyn EventStore>, StoreError> {
-    Ok(match &settings.store {
-        StoreChoice::Embedded => Arc::new(crate::store::sqlite::SqliteStore::open(&settings.data_dir)?),
-        StoreChoice::EventStoreDb(conn) => {
-            return Err(StoreError::Invalid(format!("EventStoreDB backend not merged yet: {conn}")));
-        }
-    })
 }
 
 fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
@@ -72,19 +65,26 @@ impl Application {
     /// Builds everything and binds the listener; the projections have caught up on return.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let store = open_store(&settings).await?;
+        let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir)?;
         let policy = PolicyHandle::load(settings.policies.clone())?;
         let secret = match &settings.captcha_secret {
             Some(s) => Sha256::digest(s.expose_secret().as_bytes()).to_vec(),
             None => Captcha::load_or_create_secret(&settings.data_dir)?,
         };
         // The reporter key is derived, not stored: a reporter's id stays stable across restarts.
-        let reporter_key: [u8; 32] = Sha256::new().chain_update(b"saring reporter id").chain_update(&secret).finalize().into();
+        let reporter_key: [u8; 32] = Sha256::new()
+            .chain_update(b"saring reporter id")
+            .chain_update(&secret)
+            .finalize()
+            .into();
         let captcha = Captcha::new(secret, settings.captcha_config());
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let snapshot_dir = settings.data_dir.join("snapshots");
-        let view = Arc::new(View::new(runner::load_snapshot(&snapshot_dir, store.backend_name())));
+        let view = Arc::new(View::new(runner::load_snapshot(
+            &snapshot_dir,
+            store.backend_name(),
+        )));
         runner::catch_up(store.as_ref(), &view).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
@@ -98,7 +98,16 @@ impl Application {
             reporter_key,
         ));
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(runner::follow(store.clone(), view.clone(), snapshot_dir, settings.snapshot_every)));
+        let schedule = runner::SnapshotSchedule {
+            dir: snapshot_dir,
+            every: settings.snapshot_every,
+            min_interval: Duration::from_secs(settings.snapshot_min_seconds),
+        };
+        tasks.push(tokio::spawn(runner::follow(
+            store.clone(),
+            view.clone(),
+            schedule.clone(),
+        )));
         service.record_policy(&policy.current()).await?;
         tasks.push(tokio::spawn(record_policy_changes(service.clone())));
         tasks.push(tokio::spawn(prune_limiters(service.clone())));
@@ -114,7 +123,10 @@ impl Application {
 
         let state = AppState {
             service,
-            auth: Arc::new(ModeratorAuth::new(&settings.moderator_tokens, &settings.moderator_hashes)),
+            auth: Arc::new(ModeratorAuth::new(
+                &settings.moderator_tokens,
+                &settings.moderator_hashes,
+            )),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             site_origins: Arc::new(settings.site_origins.clone()),
             threads: Arc::new(http::thread_cache::ThreadCache::default()),
@@ -122,7 +134,16 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
-        Ok(Application { listener, router: http::router(state), addr, tasks, _policy_watch: policy_watch })
+        Ok(Application {
+            listener,
+            router: http::router(state),
+            addr,
+            tasks,
+            backend: store.backend_name(),
+            view,
+            schedule,
+            _policy_watch: policy_watch,
+        })
     }
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked).
@@ -131,11 +152,25 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops the background tasks.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
         for t in self.tasks {
             t.abort();
+        }
+        // A snapshot at a clean stop makes the next start replay nothing.
+        let (dir, view, backend) = (self.schedule.dir, self.view, self.backend);
+        let written =
+            tokio::task::spawn_blocking(move || runner::write_snapshot(&dir, backend, &view)).await;
+        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
+            tracing::warn!(error = %e, "could not write the projection snapshot at shutdown");
         }
         result
     }
@@ -152,26 +187,27 @@ async fn record_policy_changes(service: Arc<Service>) {
     }
 }
 
-/// Drops idle limiter keys every minute so a flood of distinct addresses cannot grow memory.
+/// Drops idle limiter keys and expired burned tokens every 30 s so a flood of distinct addresses cannot grow memory.
 async fn prune_limiters(service: Arc<Service>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
     loop {
         tick.tick().await;
-        if let Some(l) = service.limits() {
-            l.retain_recent();
-            l.record_metrics();
-        }
+        service.prune();
     }
 }
 
 #[cfg(unix)]
 async fn reload_on_sighup(policy: Arc<PolicyHandle>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
     while hup.recv().await.is_some() {
         match policy.reload() {
             Ok(p) => tracing::info!(version = p.version(), "policy reloaded on SIGHUP"),
-            Err(e) => tracing::error!(error = %e, "policy reload failed; the old policy stays in force"),
+            Err(e) => {
+                tracing::error!(error = %e, "policy reload failed; the old policy stays in force")
+            }
         }
     }
 }

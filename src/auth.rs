@@ -26,7 +26,9 @@ pub struct ModeratorAuth {
 
 impl std::fmt::Debug for ModeratorAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModeratorAuth").field("moderators", &self.len()).finish_non_exhaustive()
+        f.debug_struct("ModeratorAuth")
+            .field("moderators", &self.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -38,8 +40,14 @@ impl ModeratorAuth {
     /// Builds the checker; plain tokens are hashed at once and the plain text dropped.
     pub fn new(tokens: &[(String, SecretString)], hashed: &[ModeratorEntry]) -> ModeratorAuth {
         ModeratorAuth {
-            plain: tokens.iter().map(|(n, t)| (n.clone(), digest(t.expose_secret()))).collect(),
-            argon: hashed.iter().map(|m| (m.name.clone(), m.token_hash.clone())).collect(),
+            plain: tokens
+                .iter()
+                .map(|(n, t)| (n.clone(), digest(t.expose_secret())))
+                .collect(),
+            argon: hashed
+                .iter()
+                .map(|m| (m.name.clone(), m.token_hash.clone()))
+                .collect(),
             verified: Mutex::new(HashMap::new()),
         }
     }
@@ -74,8 +82,13 @@ impl ModeratorAuth {
             return Some(name.clone());
         }
         for (name, hash) in &self.argon {
-            let Ok(parsed) = PasswordHash::new(hash) else { continue };
-            if Argon2::default().verify_password(token.as_bytes(), &parsed).is_ok() {
+            let Ok(parsed) = PasswordHash::new(hash) else {
+                continue;
+            };
+            if Argon2::default()
+                .verify_password(token.as_bytes(), &parsed)
+                .is_ok()
+            {
                 let mut cache = self.verified.lock();
                 if cache.len() >= MAX_CACHED {
                     cache.clear();
@@ -93,7 +106,9 @@ pub fn hash_token(token: &str) -> Result<String, argon2::password_hash::Error> {
     use argon2::PasswordHasher;
     use argon2::password_hash::SaltString;
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())?;
-    Ok(Argon2::default().hash_password(token.as_bytes(), &salt)?.to_string())
+    Ok(Argon2::default()
+        .hash_password(token.as_bytes(), &salt)?
+        .to_string())
 }
 
 #[cfg(test)]
@@ -105,11 +120,18 @@ mod tests {
         let hash = hash_token("rahasia-budi-123").unwrap();
         let auth = ModeratorAuth::new(
             &[("ayu".into(), SecretString::from("rahasia-ayu-123"))],
-            &[ModeratorEntry { name: "budi".into(), token_hash: hash }],
+            &[ModeratorEntry {
+                name: "budi".into(),
+                token_hash: hash,
+            }],
         );
         assert_eq!(auth.verify("rahasia-ayu-123").as_deref(), Some("ayu"));
         assert_eq!(auth.verify("rahasia-budi-123").as_deref(), Some("budi"));
-        assert_eq!(auth.verify("rahasia-budi-123").as_deref(), Some("budi"), "cached");
+        assert_eq!(
+            auth.verify("rahasia-budi-123").as_deref(),
+            Some("budi"),
+            "cached"
+        );
         assert_eq!(auth.verify("salah"), None);
         assert_eq!(auth.verify(""), None);
         assert!(!format!("{auth:?}").contains("rahasia"));

@@ -180,6 +180,9 @@ pub enum CaptchaError {
     /// The token was issued for another thread than the one posted to.
     #[error("the captcha was issued for another thread")]
     WrongThread,
+    /// The token was already answered wrongly and cannot be tried again.
+    #[error("the captcha was already answered wrongly; fetch a new one")]
+    Burned,
     /// The key file could not be read or written.
     #[error("captcha key file {path}: {source}")]
     Io {
@@ -206,6 +209,7 @@ impl CaptchaError {
             CaptchaError::Expired => "captcha_expired",
             CaptchaError::WrongAnswer => "captcha_wrong_answer",
             CaptchaError::WrongThread => "captcha_wrong_thread",
+            CaptchaError::Burned => "captcha_burned",
             CaptchaError::Io { .. } => "captcha_key_io",
             CaptchaError::BadKeyFile { .. } => "captcha_bad_key_file",
         }
@@ -471,17 +475,62 @@ impl Captcha {
         thread: &str,
         now: DateTime<Utc>,
     ) -> Result<Solved, CaptchaError> {
+        let fields = self.open(token, now)?;
+        self.check(&fields, answer, thread, now)
+    }
+
+    /// [`Captcha::verify`], and a wrong answer (or wrong thread) burns the token: its nonce goes
+    /// into `burned` until the token expires, and any later attempt with it is
+    /// [`CaptchaError::Burned`]. Without this a bot could try the hundred or so possible answers
+    /// with one token. The list is per process; with several replicas a guesser gets one try per
+    /// replica, still a handful rather than a hundred.
+    pub fn verify_and_burn(
+        &self,
+        token: &str,
+        answer: &str,
+        thread: &str,
+        now: DateTime<Utc>,
+        burned: &BurnedTokens,
+    ) -> Result<Solved, CaptchaError> {
+        let fields = self.open(token, now)?;
+        let now_ms = now.timestamp_millis();
+        if burned.contains(&fields.nonce, now_ms) {
+            return Err(CaptchaError::Burned);
+        }
+        let result = self.check(&fields, answer, thread, now);
+        if matches!(
+            result,
+            Err(CaptchaError::WrongAnswer | CaptchaError::WrongThread)
+        ) {
+            burned.burn(fields.nonce, fields.expires_ms, now_ms);
+        }
+        result
+    }
+
+    /// Decodes and authenticates a token and checks its expiry.
+    fn open(&self, token: &str, now: DateTime<Utc>) -> Result<Fields, CaptchaError> {
         let bytes = decode_token(token)?;
         let (body, mac) = bytes.split_at(BODY_LEN);
         if !bool::from(self.token_mac(body).ct_eq(mac)) {
             return Err(CaptchaError::BadSignature);
         }
         let fields = Fields::parse(body).ok_or(CaptchaError::Malformed)?;
-        let issued_at =
-            DateTime::from_timestamp_millis(fields.issued_ms).ok_or(CaptchaError::Malformed)?;
         if now.timestamp_millis() >= fields.expires_ms {
             return Err(CaptchaError::Expired);
         }
+        Ok(fields)
+    }
+
+    /// Checks the thread and the answer against an authenticated, unexpired token.
+    fn check(
+        &self,
+        fields: &Fields,
+        answer: &str,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Solved, CaptchaError> {
+        let issued_at =
+            DateTime::from_timestamp_millis(fields.issued_ms).ok_or(CaptchaError::Malformed)?;
         if fields.has_thread && !bool::from(thread_tag(thread).ct_eq(&fields.thread_tag)) {
             return Err(CaptchaError::WrongThread);
         }
@@ -499,18 +548,6 @@ impl Captcha {
             issued_at,
             solve_time_ms,
         })
-    }
-
-    /// The nonce and expiry of an authentic token, whatever the answer: lets the service burn a
-    /// token after a wrong answer so one token cannot be used to try every number.
-    pub fn peek_nonce(&self, token: &str) -> Option<([u8; NONCE_LEN], DateTime<Utc>)> {
-        let bytes = decode_token(token).ok()?;
-        let (body, mac) = bytes.split_at(BODY_LEN);
-        if !bool::from(self.token_mac(body).ct_eq(mac)) {
-            return None;
-        }
-        let fields = Fields::parse(body)?;
-        Some((fields.nonce, DateTime::from_timestamp_millis(fields.expires_ms)?))
     }
 
     /// HMAC(answer key, nonce || answer), truncated: without the secret nobody can test the 100
@@ -644,6 +681,77 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(contents)?;
     file.sync_all()
+}
+
+/// Tokens answered wrongly, remembered until they expire so they cannot be tried again
+/// (see [`Captcha::verify_and_burn`]). Bounded: expired entries are dropped when the list is
+/// full, and if it is still full the newest failure is not remembered (that token may then be
+/// tried again, which is no worse than having no list).
+pub struct BurnedTokens {
+    /// Nonce → expiry in Unix milliseconds. A plain mutex: the critical sections are a hash
+    /// lookup or insert, and only wrong answers insert.
+    inner: parking_lot::Mutex<std::collections::HashMap<[u8; NONCE_LEN], i64>>,
+    capacity: usize,
+}
+
+impl fmt::Debug for BurnedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BurnedTokens")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+impl Default for BurnedTokens {
+    /// Room for 100,000 tokens (a few MiB): ten minutes of wrong answers at 160 a second.
+    fn default() -> Self {
+        BurnedTokens::new(100_000)
+    }
+}
+
+impl BurnedTokens {
+    /// A list remembering at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        BurnedTokens {
+            inner: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// How many tokens are remembered now (expired ones included until the next purge).
+    pub fn len(&self) -> usize {
+        self.inner.lock().len()
+    }
+
+    /// Whether no token is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets tokens that have expired by `now`; the app may call it on a timer, and it runs by
+    /// itself when the list is full.
+    pub fn purge(&self, now: DateTime<Utc>) {
+        let now_ms = now.timestamp_millis();
+        self.inner.lock().retain(|_, expires| *expires > now_ms);
+    }
+
+    fn contains(&self, nonce: &[u8; NONCE_LEN], now_ms: i64) -> bool {
+        self.inner
+            .lock()
+            .get(nonce)
+            .is_some_and(|expires| *expires > now_ms)
+    }
+
+    fn burn(&self, nonce: [u8; NONCE_LEN], expires_ms: i64, now_ms: i64) {
+        let mut map = self.inner.lock();
+        if map.len() >= self.capacity {
+            map.retain(|_, expires| *expires > now_ms);
+        }
+        if map.len() < self.capacity {
+            map.insert(nonce, expires_ms);
+        }
+    }
 }
 
 /// The id of the comment created with a captcha whose token carried `nonce`: a v5 UUID, the same
@@ -847,6 +955,63 @@ mod tests {
             c.verify(&unbound.token, &answer.to_string(), "whatever", t0())
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn a_wrong_answer_burns_the_token() {
+        let c = captcha();
+        let burned = BurnedTokens::default();
+        let (ch, answer) = issue(&c, Some("a"), 11);
+        let right = answer.to_string();
+        let wrong = (answer + 1).to_string();
+        assert!(matches!(
+            c.verify_and_burn(&ch.token, &wrong, "a", t0(), &burned),
+            Err(CaptchaError::WrongAnswer)
+        ));
+        assert!(matches!(
+            c.verify_and_burn(&ch.token, &right, "a", t0(), &burned),
+            Err(CaptchaError::Burned)
+        ));
+        // Posting to another thread burns it as well.
+        let (ch2, answer2) = issue(&c, Some("a"), 12);
+        let right2 = answer2.to_string();
+        assert!(matches!(
+            c.verify_and_burn(&ch2.token, &right2, "b", t0(), &burned),
+            Err(CaptchaError::WrongThread)
+        ));
+        assert!(matches!(
+            c.verify_and_burn(&ch2.token, &right2, "a", t0(), &burned),
+            Err(CaptchaError::Burned)
+        ));
+        // A fresh token answered right is accepted and not burned (the store enforces one use).
+        let (ch3, answer3) = issue(&c, None, 13);
+        assert!(
+            c.verify_and_burn(&ch3.token, &answer3.to_string(), "a", t0(), &burned)
+                .is_ok()
+        );
+        assert_eq!(burned.len(), 2);
+        // Forged tokens never reach the list.
+        assert!(c.verify_and_burn("junk", "1", "a", t0(), &burned).is_err());
+        assert_eq!(burned.len(), 2);
+        burned.purge(t0() + TimeDelta::minutes(10));
+        assert!(burned.is_empty());
+    }
+
+    #[test]
+    fn burn_list_stays_bounded() {
+        let c = captcha();
+        let burned = BurnedTokens::new(3);
+        for seed in 0..5 {
+            let (ch, answer) = issue(&c, None, 100 + seed);
+            let _ = c.verify_and_burn(&ch.token, &(answer + 1).to_string(), "t", t0(), &burned);
+        }
+        assert_eq!(burned.len(), 3);
+        // After expiry the list makes room again by itself.
+        let later = t0() + TimeDelta::minutes(11);
+        let c_later = c.issue(later, None, Lang::Id, &mut StdRng::seed_from_u64(200));
+        let answer = solve_question(&c_later.question).unwrap() + 1;
+        let _ = c.verify_and_burn(&c_later.token, &answer.to_string(), "t", later, &burned);
+        assert_eq!(burned.len(), 1);
     }
 
     #[test]

@@ -78,7 +78,11 @@ pub struct CaptchaSettings {
 
 impl Default for CaptchaSettings {
     fn default() -> Self {
-        CaptchaSettings { min_operand: 1, max_operand: 10, ttl_seconds: 600 }
+        CaptchaSettings {
+            min_operand: 1,
+            max_operand: 10,
+            ttl_seconds: 600,
+        }
     }
 }
 
@@ -98,7 +102,12 @@ pub struct ThreadSettings {
 
 impl Default for ThreadSettings {
     fn default() -> Self {
-        ThreadSettings { max_depth: 3, per_page: 20, flag_threshold: 3, cache_seconds: 5 }
+        ThreadSettings {
+            max_depth: 3,
+            per_page: 20,
+            flag_threshold: 3,
+            cache_seconds: 0,
+        }
     }
 }
 
@@ -130,6 +139,8 @@ pub struct FileConfig {
     pub threads: ThreadSettings,
     /// Write a projection snapshot after this many new events.
     pub snapshot_every: Option<u64>,
+    /// ... but at most once in this many seconds.
+    pub snapshot_min_seconds: Option<u64>,
 }
 
 /// Why the settings could not be resolved.
@@ -161,15 +172,6 @@ pub enum ConfigError {
     },
 }
 
-/// Where the events are kept.
-#[derive(Debug, Clone)]
-pub enum StoreChoice {
-    /// The embedded SQLite store in the data folder.
-    Embedded,
-    /// EventStoreDB / KurrentDB at this connection string.
-    EventStoreDb(String),
-}
-
 /// Everything the application is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -177,8 +179,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Data folder.
     pub data_dir: PathBuf,
-    /// Event store.
-    pub store: StoreChoice,
+    /// Event store: `None` (or `sqlite`) for the embedded store in the data folder, else a
+    /// KurrentDB/EventStoreDB connection string.
+    pub store: Option<String>,
     /// Policy folder.
     pub policies: PathBuf,
     /// Moderators given by plain token (from the environment): name and token.
@@ -199,12 +202,18 @@ pub struct Settings {
     pub threads: ThreadSettings,
     /// Events between projection snapshots.
     pub snapshot_every: u64,
+    /// Least seconds between projection snapshots.
+    pub snapshot_min_seconds: u64,
     /// Whether logs are JSON lines.
     pub json_logs: bool,
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Parses `name:token,name2:token2`.
@@ -249,19 +258,16 @@ impl Settings {
         }
         .unwrap_or_default();
 
-        let store = match args.store.or(file.store).filter(|s| !s.trim().is_empty()) {
-            None => StoreChoice::Embedded,
-            Some(s) if s == "sqlite" || s == "embedded" => StoreChoice::Embedded,
-            Some(s) => StoreChoice::EventStoreDb(s),
-        };
+        let store = args.store.or(file.store).filter(|s| !s.trim().is_empty());
         let trusted = match args.trusted_proxies {
             Some(s) => s,
             None => file.trusted_proxies.join(","),
         };
-        let trusted_proxies = crate::clientip::parse_trusted(&trusted).map_err(|e| ConfigError::Invalid {
-            name: "SARING_TRUSTED_PROXIES",
-            message: e.to_string(),
-        })?;
+        let trusted_proxies =
+            crate::clientip::parse_trusted(&trusted).map_err(|e| ConfigError::Invalid {
+                name: "SARING_TRUSTED_PROXIES",
+                message: e.to_string(),
+            })?;
         let origins = match args.site_origins {
             Some(s) => split_list(&s),
             None => file.site_origins,
@@ -276,17 +282,29 @@ impl Settings {
             None => Vec::new(),
         };
         let captcha = file.captcha;
-        if captcha.min_operand > captcha.max_operand || captcha.max_operand > 1000 || captcha.ttl_seconds == 0 {
+        if captcha.min_operand > captcha.max_operand
+            || captcha.max_operand > 1000
+            || captcha.ttl_seconds == 0
+        {
             return Err(ConfigError::Invalid {
                 name: "captcha",
                 message: "need min_operand <= max_operand <= 1000 and ttl_seconds > 0".into(),
             });
         }
         Ok(Settings {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("data")),
             store,
-            policies: args.policies.or(file.policies).unwrap_or_else(|| PathBuf::from("policies")),
+            policies: args
+                .policies
+                .or(file.policies)
+                .unwrap_or_else(|| PathBuf::from("policies")),
             moderator_tokens,
             moderator_hashes: file.moderators,
             trusted_proxies,
@@ -295,21 +313,40 @@ impl Settings {
             captcha_secret: args.captcha_secret.map(SecretString::from),
             captcha,
             threads: file.threads,
-            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(100),
+            snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
+            snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
         })
     }
 
-    /// Settings for tests and tools: a data folder, an ephemeral port, the shipped policies.
+    /// Settings for tests and tools: the defaults, a data folder and an ephemeral port.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
-        let mut s = Settings::resolve(ServeArgs {
-            config: Some(PathBuf::from("/dev/null")),
-            ..ServeArgs::default()
-        })
-        .unwrap_or_else(|_| unreachable_default());
-        s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        s.data_dir = data_dir.into();
-        s
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            ..Settings::defaults()
+        }
+    }
+
+    /// The defaults, as a fresh machine with no flags, variables or file gets them.
+    pub fn defaults() -> Settings {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            store: None,
+            policies: PathBuf::from("policies"),
+            moderator_tokens: Vec::new(),
+            moderator_hashes: Vec::new(),
+            trusted_proxies: Vec::new(),
+            site_origins: Vec::new(),
+            limits: Some(LimitsConfig::default()),
+            captcha_secret: None,
+            captcha: CaptchaSettings::default(),
+            threads: ThreadSettings::default(),
+            snapshot_every: 10_000,
+            snapshot_min_seconds: 60,
+            json_logs: false,
+        }
     }
 
     /// The captcha configuration.
@@ -323,29 +360,15 @@ impl Settings {
     }
 }
 
-fn unreachable_default() -> Settings {
-    Settings {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        data_dir: PathBuf::from("data"),
-        store: StoreChoice::Embedded,
-        policies: PathBuf::from("policies"),
-        moderator_tokens: Vec::new(),
-        moderator_hashes: Vec::new(),
-        trusted_proxies: Vec::new(),
-        site_origins: Vec::new(),
-        limits: Some(LimitsConfig::default()),
-        captcha_secret: None,
-        captcha: CaptchaSettings::default(),
-        threads: ThreadSettings::default(),
-        snapshot_every: 10_000,
-        json_logs: false,
-    }
-}
-
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -354,10 +377,14 @@ mod tests {
 
     #[test]
     fn defaults_work_on_a_fresh_machine() {
-        let s = Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..Default::default() }).unwrap();
+        let s = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.data_dir, PathBuf::from("data"));
-        assert!(matches!(s.store, StoreChoice::Embedded));
+        assert!(s.store.is_none());
         assert!(s.limits.is_some());
     }
 
@@ -373,7 +400,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert!(matches!(s.store, StoreChoice::EventStoreDb(_)));
+        assert!(s.store.as_deref().is_some_and(|s| s.starts_with("esdb://")));
         assert_eq!(s.moderator_tokens.len(), 2);
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.site_origins, ["https://berita.contoh.id"]);
@@ -383,11 +410,51 @@ mod tests {
     #[test]
     fn bad_values_are_specific_errors() {
         let bad = |args: ServeArgs| {
-            Settings::resolve(ServeArgs { config: Some("/dev/null".into()), ..args }).unwrap_err().to_string()
+            Settings::resolve(ServeArgs {
+                config: Some("/dev/null".into()),
+                ..args
+            })
+            .unwrap_err()
+            .to_string()
         };
-        assert!(bad(ServeArgs { moderator_tokens: Some("nocolon".into()), ..Default::default() })
-            .contains("SARING_MODERATOR_TOKENS"));
-        assert!(bad(ServeArgs { site_origins: Some("berita.id".into()), ..Default::default() })
-            .contains("SARING_SITE_ORIGINS"));
+        assert!(
+            bad(ServeArgs {
+                moderator_tokens: Some("nocolon".into()),
+                ..Default::default()
+            })
+            .contains("SARING_MODERATOR_TOKENS")
+        );
+        assert!(
+            bad(ServeArgs {
+                site_origins: Some("berita.id".into()),
+                ..Default::default()
+            })
+            .contains("SARING_SITE_ORIGINS")
+        );
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The shipped example documents every setting; it must stay loadable and true to the defaults.
+    #[test]
+    fn the_example_settings_file_loads_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("saring.example.toml");
+        let s = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        let defaults = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.listen, defaults.listen);
+        assert_eq!(s.limits, defaults.limits);
+        assert_eq!(s.threads.max_depth, defaults.threads.max_depth);
+        assert_eq!(s.snapshot_every, defaults.snapshot_every);
     }
 }

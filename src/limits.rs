@@ -455,7 +455,7 @@ pub struct Limiters<C: Clock + Clone = DefaultClock> {
     max_keys: usize,
 }
 
-impl fmt::Debug for Limiters {
+impl<C: Clock + Clone> fmt::Debug for Limiters<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Limiters")
             .field("key_counts", &self.key_counts())
@@ -577,6 +577,12 @@ mod tests {
     fn limiters(cfg: &LimitsConfig) -> (Limiters<FakeRelativeClock>, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
         (Limiters::with_clock(cfg, clock.clone()), clock)
+    }
+
+    #[test]
+    fn limiters_can_be_shared_between_tasks() {
+        fn shared<T: Send + Sync + 'static>() {}
+        shared::<Limiters>();
     }
 
     #[test]

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check, test and backtest spam policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -55,14 +55,16 @@ enum PolicyCommand {
         policy: PathBuf,
         /// Store settings (data folder, store URL).
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
     },
 }
 
 fn init_logs(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("SARING_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -73,11 +75,15 @@ fn init_logs(json: bool) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args).context("reading the settings")?;
     init_logs(settings.json_logs);
-    let app = Application::build(settings).await.context("starting Saring")?;
+    let app = Application::build(settings)
+        .await
+        .context("starting Saring")?;
     let addr = app.addr();
     // Tests and scripts wait for this line; keep its shape.
     println!("saring listening on http://{addr} (demo: http://{addr}/demo)");
-    app.run_until(shutdown_signal()).await.context("serving HTTP")?;
+    app.run_until(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -102,17 +108,19 @@ async fn shutdown_signal() {
 
 async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args).context("reading the settings")?;
-    let candidate = saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
-    let store = saring::app::open_store(&settings).await.context("opening the event store")?;
-    let report = saring::service::backtest::run(store.as_ref(), &candidate).await.context("replaying the log")?;
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    eprintln!(
-        "{} submissions replayed, {} outcomes would change ({} agree and {} disagree with moderators' decisions)",
-        report.submissions,
-        report.changes.len(),
-        report.agree_with_moderators,
-        report.disagree_with_moderators
-    );
+    let candidate =
+        saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
+    let store = saring::store::open_store(settings.store.as_deref(), &settings.data_dir)
+        .context("opening the event store")?;
+    let stored = saring::service::backtest::load(store.as_ref())
+        .await
+        .context("reading the log")?;
+    let summary = saring::policy::cli::backtest(
+        &candidate,
+        stored.iter().map(|s| s.case()),
+        &mut std::io::stdout(),
+    )?;
+    saring::policy::cli::write_backtest_summary(&summary, &mut std::io::stderr())?;
     Ok(())
 }
 
@@ -127,7 +135,7 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<()> = match cli.command {
         None => runtime.block_on(serve(cli.serve)),
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::HashToken { token }) => saring::auth::hash_token(&token)
             .map(|h| println!("{h}"))
             .map_err(|e| anyhow::anyhow!("hashing the token: {e}")),
@@ -135,11 +143,16 @@ fn main() -> ExitCode {
             let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));
             saring::policy::cli::check(&dir, &mut std::io::stdout()).map_err(anyhow::Error::from)
         }
-        Some(Command::Policy(PolicyCommand::Test { policy, file })) => {
-            saring::policy::cli::test(&policy, &file, &mut std::io::stdout(), &mut std::io::stderr())
-                .map_err(anyhow::Error::from)
+        Some(Command::Policy(PolicyCommand::Test { policy, file })) => saring::policy::cli::test(
+            &policy,
+            &file,
+            &mut std::io::stdout(),
+            &mut std::io::stderr(),
+        )
+        .map_err(anyhow::Error::from),
+        Some(Command::Policy(PolicyCommand::Backtest { policy, serve })) => {
+            runtime.block_on(backtest(policy, *serve))
         }
-        Some(Command::Policy(PolicyCommand::Backtest { policy, serve })) => runtime.block_on(backtest(policy, serve)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -106,6 +106,8 @@ pub enum CommentCommand {
         submission: Box<Submission>,
         /// The filter's verdict on it.
         verdict: Box<Verdict>,
+        /// Fingerprint of the normalised body, for duplicate detection.
+        fingerprint: u64,
         /// The thread and parent facts.
         context: SubmitContext,
     },
@@ -171,9 +173,17 @@ pub enum CommentError {
 }
 
 /// Decides which events a command produces, or why it is illegal.
-pub fn decide(state: &CommentState, command: CommentCommand) -> Result<Vec<DomainEvent>, CommentError> {
+pub fn decide(
+    state: &CommentState,
+    command: CommentCommand,
+) -> Result<Vec<DomainEvent>, CommentError> {
     match command {
-        CommentCommand::Submit { submission, verdict, context } => {
+        CommentCommand::Submit {
+            submission,
+            verdict,
+            fingerprint,
+            context,
+        } => {
             if state.submission.is_some() {
                 return Err(CommentError::AlreadySubmitted);
             }
@@ -206,11 +216,20 @@ pub fn decide(state: &CommentState, command: CommentCommand) -> Result<Vec<Domai
             };
             Ok(vec![
                 DomainEvent::CommentSubmitted(*submission),
-                DomainEvent::CommentScreened { verdict: *verdict, at },
+                DomainEvent::CommentScreened {
+                    verdict: *verdict,
+                    fingerprint: Some(fingerprint),
+                    at,
+                },
                 outcome,
             ])
         }
-        CommentCommand::Decide { action, moderator, reason, now } => {
+        CommentCommand::Decide {
+            action,
+            moderator,
+            reason,
+            now,
+        } => {
             let status = state.status.ok_or(CommentError::NotFound)?;
             let by = Actor::Moderator(moderator);
             let at = now;
@@ -241,7 +260,12 @@ pub fn decide(state: &CommentState, command: CommentCommand) -> Result<Vec<Domai
             };
             Ok(vec![event])
         }
-        CommentCommand::Flag { reporter, reason, threshold, now } => {
+        CommentCommand::Flag {
+            reporter,
+            reason,
+            threshold,
+            now,
+        } => {
             if state.status.is_none() {
                 return Err(CommentError::NotFound);
             }
@@ -251,7 +275,11 @@ pub fn decide(state: &CommentState, command: CommentCommand) -> Result<Vec<Domai
             if state.reporters.contains(&reporter) {
                 return Err(CommentError::AlreadyReported);
             }
-            let mut events = vec![DomainEvent::CommentFlagged { reporter, reason, at: now }];
+            let mut events = vec![DomainEvent::CommentFlagged {
+                reporter,
+                reason,
+                at: now,
+            }];
             let reports = u32::try_from(state.reporters.len() + 1).unwrap_or(u32::MAX);
             if !state.reported && reports >= threshold.max(1) {
                 events.push(DomainEvent::CommentReportedQueued { reports, at: now });
@@ -303,7 +331,9 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
 
 /// The id of the comment whose stream an event name like `comment-<uuid>` refers to.
 pub fn id_from_stream(stream: &str) -> Option<Uuid> {
-    stream.strip_prefix("comment-").and_then(|s| Uuid::parse_str(s).ok())
+    stream
+        .strip_prefix("comment-")
+        .and_then(|s| Uuid::parse_str(s).ok())
 }
 
 #[cfg(test)]

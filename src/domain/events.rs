@@ -79,6 +79,10 @@ pub enum DomainEvent {
     CommentScreened {
         /// The verdict with every matched rule and the policy version.
         verdict: Verdict,
+        /// Fingerprint of the normalised body under that policy, so duplicate detection after a
+        /// replay needs no re-normalisation and sees what the filter saw.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fingerprint: Option<u64>,
         /// When.
         at: DateTime<Utc>,
     },

@@ -55,14 +55,28 @@ impl FieldProblem {
         match (self, lang) {
             (FieldProblem::Required, Lang::Id) => "Wajib diisi.".into(),
             (FieldProblem::Required, Lang::En) => "This field is required.".into(),
-            (FieldProblem::TooLong, Lang::Id) => format!("Terlalu panjang: paling banyak {limit} karakter."),
+            (FieldProblem::TooLong, Lang::Id) => {
+                format!("Terlalu panjang: paling banyak {limit} karakter.")
+            }
             (FieldProblem::TooLong, Lang::En) => format!("Too long: at most {limit} characters."),
-            (FieldProblem::ControlCharacters, Lang::Id) => "Berisi karakter kontrol yang tidak diizinkan.".into(),
-            (FieldProblem::ControlCharacters, Lang::En) => "Contains control characters, which are not allowed.".into(),
-            (FieldProblem::InvalidEmail, Lang::Id) => "Alamat email tidak valid (contoh: nama@contoh.id).".into(),
-            (FieldProblem::InvalidEmail, Lang::En) => "Not a valid email address (e.g. name@example.com).".into(),
-            (FieldProblem::InvalidUrl, Lang::Id) => "Situs web harus berupa alamat http:// atau https://.".into(),
-            (FieldProblem::InvalidUrl, Lang::En) => "The website must be an http:// or https:// address.".into(),
+            (FieldProblem::ControlCharacters, Lang::Id) => {
+                "Berisi karakter kontrol yang tidak diizinkan.".into()
+            }
+            (FieldProblem::ControlCharacters, Lang::En) => {
+                "Contains control characters, which are not allowed.".into()
+            }
+            (FieldProblem::InvalidEmail, Lang::Id) => {
+                "Alamat email tidak valid (contoh: nama@contoh.id).".into()
+            }
+            (FieldProblem::InvalidEmail, Lang::En) => {
+                "Not a valid email address (e.g. name@example.com).".into()
+            }
+            (FieldProblem::InvalidUrl, Lang::Id) => {
+                "Situs web harus berupa alamat http:// atau https://.".into()
+            }
+            (FieldProblem::InvalidUrl, Lang::En) => {
+                "The website must be an http:// or https:// address.".into()
+            }
             (FieldProblem::InvalidThreadKey, Lang::Id) => {
                 "Kunci utas hanya boleh berisi huruf, angka dan -_.: (paling banyak 128).".into()
             }
@@ -92,7 +106,10 @@ impl FieldErrors {
 
     /// The messages per field, in the reader's language.
     pub fn messages(&self, lang: Lang) -> BTreeMap<String, String> {
-        self.0.iter().map(|(f, p)| ((*f).to_string(), p.message(f, lang))).collect()
+        self.0
+            .iter()
+            .map(|(f, p)| ((*f).to_string(), p.message(f, lang)))
+            .collect()
     }
 }
 
@@ -133,7 +150,8 @@ fn has_visible_content(s: &str) -> bool {
 }
 
 fn has_control(s: &str, allow_newlines: bool) -> bool {
-    s.chars().any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')))
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')))
 }
 
 /// `\r\n` and lone `\r` become `\n`, so stored text and rendered paragraphs are the same
@@ -178,14 +196,18 @@ pub fn is_valid_url(url: &str) -> bool {
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or("");
     !host.is_empty()
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
 }
 
 /// Checks a thread key: letters, digits and `-_.:`, 1 to 128 bytes.
 pub fn is_valid_thread_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= MAX_THREAD_KEY
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
 /// Applies every input rule; returns the clean submission or all field problems at once.
@@ -244,12 +266,23 @@ mod tests {
     use proptest::prelude::*;
 
     fn raw<'a>(name: &'a str, email: &'a str, url: &'a str, body: &'a str) -> RawSubmission<'a> {
-        RawSubmission { author_name: name, author_email: email, author_url: url, body }
+        RawSubmission {
+            author_name: name,
+            author_email: email,
+            author_url: url,
+            body,
+        }
     }
 
     #[test]
     fn a_normal_comment_passes_and_newlines_are_normalised() {
-        let clean = validate(&raw(" Budi ", "budi@contoh.id", "", "Baris satu\r\nBaris dua\r")).unwrap();
+        let clean = validate(&raw(
+            " Budi ",
+            "budi@contoh.id",
+            "",
+            "Baris satu\r\nBaris dua\r",
+        ))
+        .unwrap();
         assert_eq!(clean.author_name, "Budi");
         assert_eq!(clean.body, "Baris satu\nBaris dua");
         assert_eq!(clean.author_url, None);
@@ -262,19 +295,71 @@ mod tests {
         let long_url = "h".repeat(501);
         let zero_width = "\u{200B}".repeat(5000);
         let cases: Vec<(RawSubmission<'_>, &str, FieldProblem)> = vec![
-            (raw("", "a@b.id", "", "isi"), "author_name", FieldProblem::Required),
-            (raw(&long_name, "a@b.id", "", "isi"), "author_name", FieldProblem::TooLong),
-            (raw("A\u{7}B", "a@b.id", "", "isi"), "author_name", FieldProblem::ControlCharacters),
-            (raw("A", "", "", "isi"), "author_email", FieldProblem::Required),
-            (raw("A", "bukan-email", "", "isi"), "author_email", FieldProblem::InvalidEmail),
-            (raw("A", "a@b", "", "isi"), "author_email", FieldProblem::InvalidEmail),
-            (raw("A", "a@b.id", "javascript:alert(1)", "isi"), "author_url", FieldProblem::InvalidUrl),
-            (raw("A", "a@b.id", "ftp://x.id", "isi"), "author_url", FieldProblem::InvalidUrl),
-            (raw("A", "a@b.id", &long_url, "isi"), "author_url", FieldProblem::TooLong),
-            (raw("A", "a@b.id", "", "   "), "body", FieldProblem::Required),
-            (raw("A", "a@b.id", "", &zero_width), "body", FieldProblem::Required),
-            (raw("A", "a@b.id", "", &long_body), "body", FieldProblem::TooLong),
-            (raw("A", "a@b.id", "", "halo\u{0}dunia"), "body", FieldProblem::ControlCharacters),
+            (
+                raw("", "a@b.id", "", "isi"),
+                "author_name",
+                FieldProblem::Required,
+            ),
+            (
+                raw(&long_name, "a@b.id", "", "isi"),
+                "author_name",
+                FieldProblem::TooLong,
+            ),
+            (
+                raw("A\u{7}B", "a@b.id", "", "isi"),
+                "author_name",
+                FieldProblem::ControlCharacters,
+            ),
+            (
+                raw("A", "", "", "isi"),
+                "author_email",
+                FieldProblem::Required,
+            ),
+            (
+                raw("A", "bukan-email", "", "isi"),
+                "author_email",
+                FieldProblem::InvalidEmail,
+            ),
+            (
+                raw("A", "a@b", "", "isi"),
+                "author_email",
+                FieldProblem::InvalidEmail,
+            ),
+            (
+                raw("A", "a@b.id", "javascript:alert(1)", "isi"),
+                "author_url",
+                FieldProblem::InvalidUrl,
+            ),
+            (
+                raw("A", "a@b.id", "ftp://x.id", "isi"),
+                "author_url",
+                FieldProblem::InvalidUrl,
+            ),
+            (
+                raw("A", "a@b.id", &long_url, "isi"),
+                "author_url",
+                FieldProblem::TooLong,
+            ),
+            (
+                raw("A", "a@b.id", "", "   "),
+                "body",
+                FieldProblem::Required,
+            ),
+            (
+                raw("A", "a@b.id", "", &zero_width),
+                "body",
+                FieldProblem::Required,
+            ),
+            (
+                raw("A", "a@b.id", "", &long_body),
+                "body",
+                FieldProblem::TooLong,
+            ),
+            (
+                raw("A", "a@b.id", "", "halo\u{0}dunia"),
+                "body",
+                FieldProblem::ControlCharacters,
+            ),
         ];
         for (input, field, problem) in cases {
             let errors = validate(&input).expect_err(field);
@@ -284,7 +369,9 @@ mod tests {
 
     #[test]
     fn thread_keys_and_urls() {
-        assert!(is_valid_thread_key("berita-2022/11".replace('/', ":").as_str()));
+        assert!(is_valid_thread_key(
+            "berita-2022/11".replace('/', ":").as_str()
+        ));
         assert!(!is_valid_thread_key("a b"));
         assert!(!is_valid_thread_key(&"k".repeat(129)));
         assert!(is_valid_url("https://contoh.id/artikel?id=1"));
@@ -294,8 +381,16 @@ mod tests {
 
     #[test]
     fn messages_speak_both_languages() {
-        assert!(FieldProblem::TooLong.message("body", Lang::Id).contains("5000"));
-        assert!(FieldProblem::Required.message("body", Lang::En).contains("required"));
+        assert!(
+            FieldProblem::TooLong
+                .message("body", Lang::Id)
+                .contains("5000")
+        );
+        assert!(
+            FieldProblem::Required
+                .message("body", Lang::En)
+                .contains("required")
+        );
     }
 
     proptest! {

@@ -49,19 +49,38 @@ pub enum ThreadError {
 }
 
 /// Decides which events a thread command produces.
-pub fn decide(state: &ThreadState, command: ThreadCommand) -> Result<Vec<DomainEvent>, ThreadError> {
+pub fn decide(
+    state: &ThreadState,
+    command: ThreadCommand,
+) -> Result<Vec<DomainEvent>, ThreadError> {
     match command {
-        ThreadCommand::Close { thread, moderator, now } => {
+        ThreadCommand::Close {
+            thread,
+            moderator,
+            now,
+        } => {
             if state.closed {
                 return Err(ThreadError::AlreadyClosed);
             }
-            Ok(vec![DomainEvent::ThreadClosed { thread, by: Actor::Moderator(moderator), at: now }])
+            Ok(vec![DomainEvent::ThreadClosed {
+                thread,
+                by: Actor::Moderator(moderator),
+                at: now,
+            }])
         }
-        ThreadCommand::Reopen { thread, moderator, now } => {
+        ThreadCommand::Reopen {
+            thread,
+            moderator,
+            now,
+        } => {
             if !state.closed {
                 return Err(ThreadError::NotClosed);
             }
-            Ok(vec![DomainEvent::ThreadReopened { thread, by: Actor::Moderator(moderator), at: now }])
+            Ok(vec![DomainEvent::ThreadReopened {
+                thread,
+                by: Actor::Moderator(moderator),
+                at: now,
+            }])
         }
     }
 }
@@ -92,14 +111,25 @@ mod tests {
 
     #[test]
     fn close_then_reopen_and_refuse_repeats() {
-        let close = || ThreadCommand::Close { thread: "t".into(), moderator: "ayu".into(), now: now() };
-        let reopen = || ThreadCommand::Reopen { thread: "t".into(), moderator: "ayu".into(), now: now() };
+        let close = || ThreadCommand::Close {
+            thread: "t".into(),
+            moderator: "ayu".into(),
+            now: now(),
+        };
+        let reopen = || ThreadCommand::Reopen {
+            thread: "t".into(),
+            moderator: "ayu".into(),
+            now: now(),
+        };
         let open = ThreadState::default();
         assert_eq!(decide(&open, reopen()), Err(ThreadError::NotClosed));
         let closed = decide(&open, close()).unwrap().iter().fold(open, evolve);
         assert!(closed.closed);
         assert_eq!(decide(&closed, close()), Err(ThreadError::AlreadyClosed));
-        let again = decide(&closed, reopen()).unwrap().iter().fold(closed, evolve);
+        let again = decide(&closed, reopen())
+            .unwrap()
+            .iter()
+            .fold(closed, evolve);
         assert!(!again.closed);
         assert_eq!(again.events, 2);
     }

@@ -45,7 +45,13 @@ impl ApiError {
 
     /// `404 not_found`.
     pub fn not_found(lang: Lang) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", lang, "Tidak ditemukan.", "Not found.")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            lang,
+            "Tidak ditemukan.",
+            "Not found.",
+        )
     }
 
     /// `500 internal`: logs the cause, tells the client nothing about it.
@@ -73,13 +79,7 @@ impl ApiError {
 
     /// `429 rate_limited` with the wait in seconds.
     pub fn rate_limited(lang: Lang, retry_after: u64) -> ApiError {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            lang,
-            "",
-            "",
-        );
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", lang, "", "");
         e.message = match lang {
             Lang::Id => format!("Terlalu sering. Silakan coba lagi dalam {retry_after} detik."),
             Lang::En => format!("Too many requests. Please try again in {retry_after} seconds."),
@@ -117,6 +117,20 @@ impl ApiError {
         e
     }
 
+    /// `400 invalid_query`: one query parameter is wrong; the field message says how.
+    pub fn invalid_param(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
+        let mut fields = BTreeMap::new();
+        fields.insert(field.to_string(), lang.pick(id, en).to_string());
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            lang,
+            "Parameter tidak valid.",
+            "Invalid parameter.",
+        )
+        .with_fields(fields)
+    }
+
     /// Attaches field messages.
     pub fn with_fields(mut self, fields: BTreeMap<String, String>) -> ApiError {
         self.fields = Some(fields);
@@ -146,7 +160,8 @@ impl IntoResponse for ApiError {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
-        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         resp
     }
 }

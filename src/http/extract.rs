@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -19,17 +19,24 @@ use crate::i18n::Lang;
 pub struct ReqLang(pub Lang);
 
 /// Reads one query parameter without failing on the others.
-pub fn query_param<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.uri.query()?.split('&').find_map(|kv| {
+fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == name).then_some(v)
     })
 }
 
+/// The request's language from its URI and headers.
+fn lang_from(uri: &Uri, headers: &HeaderMap) -> Lang {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    Lang::negotiate(query_param(uri, "lang"), accept)
+}
+
 /// The request's language from its parts.
 pub fn lang_of(parts: &Parts) -> Lang {
-    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    Lang::negotiate(query_param(parts, "lang"), accept)
+    lang_from(&parts.uri, &parts.headers)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
@@ -63,7 +70,11 @@ where
             .filter_map(|v| v.to_str().ok())
             .take(16)
             .collect();
-        Ok(ClientIp(crate::clientip::client_ip(peer, &hops, &state.trusted_proxies)))
+        Ok(ClientIp(crate::clientip::client_ip(
+            peer,
+            &hops,
+            &state.trusted_proxies,
+        )))
     }
 }
 
@@ -87,8 +98,14 @@ fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
             "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
         ),
         _ => {
+            // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
+            let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                status
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             let mut e = ApiError::new(
-                StatusCode::BAD_REQUEST,
+                status,
                 "invalid_body",
                 lang,
                 "Isi permintaan tidak dapat dibaca",
@@ -109,21 +126,18 @@ where
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let lang = lang_of(&parts);
-        let req = Request::from_parts(parts, body);
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => {
-                let status = rejection.status();
+        let lang = lang_from(req.uri(), req.headers());
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| ApiJson(j.0))
+            .map_err(|rejection| {
                 let detail = match &rejection {
                     JsonRejection::JsonDataError(e) => e.body_text(),
                     JsonRejection::JsonSyntaxError(e) => e.body_text(),
                     other => other.body_text(),
                 };
-                Err(body_error(status, lang, &detail))
-            }
-        }
+                body_error(rejection.status(), lang, &detail)
+            })
     }
 }
 
@@ -137,20 +151,17 @@ where
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        let lang = lang_of(&parts);
-        let req = Request::from_parts(parts, body);
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(v)) => Ok(ApiForm(v)),
-            Err(rejection) => {
-                let status = rejection.status();
+        let lang = lang_from(req.uri(), req.headers());
+        axum::Form::<T>::from_request(req, state)
+            .await
+            .map(|f| ApiForm(f.0))
+            .map_err(|rejection| {
                 let detail = match &rejection {
                     FormRejection::FailedToDeserializeForm(e) => e.body_text(),
                     other => other.body_text(),
                 };
-                Err(body_error(status, lang, &detail))
-            }
-        }
+                body_error(rejection.status(), lang, &detail)
+            })
     }
 }
 

@@ -15,8 +15,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::ModeratorAuth;
 use crate::service::Service;
 
+pub mod embed_html;
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod moderation;
 pub mod ops;
 pub mod public;
@@ -50,22 +52,37 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(moderation::router())
+        .merge(form::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+        // A request that takes this long is stuck (a store outage); free its resources.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(30),
         ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        )
         .with_state(state)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::IF_NONE_MATCH, header::ACCEPT_LANGUAGE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::ACCEPT_LANGUAGE,
+        ])
         .expose_headers([header::ETAG, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(3600))
 }

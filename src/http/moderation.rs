@@ -36,13 +36,6 @@ struct QueueQuery {
     limit: Option<String>,
 }
 
-fn bad_param(lang: crate::i18n::Lang, field: &str, id: &str, en: &str) -> ApiError {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert(field.to_string(), lang.pick(id, en).to_string());
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
-        .with_fields(fields)
-}
-
 async fn queue(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -53,17 +46,33 @@ async fn queue(
         "pending" => QueueName::Pending,
         "reported" => QueueName::Reported,
         "spam" => QueueName::Spam,
-        _ => return Err(bad_param(lang, "status", "Gunakan pending, reported atau spam.", "Use pending, reported or spam.")),
+        _ => {
+            return Err(ApiError::invalid_param(
+                lang,
+                "status",
+                "Gunakan pending, reported atau spam.",
+                "Use pending, reported or spam.",
+            ));
+        }
     };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(c.parse::<u64>().map_err(|_| bad_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor."))?),
+        Some(c) => Some(c.parse::<u64>().map_err(|_| {
+            ApiError::invalid_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor.")
+        })?),
     };
     let limit = match q.limit.as_deref() {
         None => 50,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=500).contains(&n) => n,
-            _ => return Err(bad_param(lang, "limit", "Batas dari 1 sampai 500.", "Limit from 1 to 500.")),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    lang,
+                    "limit",
+                    "Batas dari 1 sampai 500.",
+                    "Limit from 1 to 500.",
+                ));
+            }
         },
     };
     let (items, next, total) = state.service.view().read(|p| {
@@ -73,7 +82,11 @@ async fn queue(
             QueueName::Reported => p.queues.reported.len(),
             QueueName::Spam => p.queues.spam.len(),
         };
-        (records.into_iter().map(QueueItem::from).collect::<Vec<_>>(), next, total)
+        (
+            records.into_iter().map(QueueItem::from).collect::<Vec<_>>(),
+            next,
+            total,
+        )
     });
     Ok(Json(serde_json::json!({
         "status": name,
@@ -115,21 +128,44 @@ async fn decision(
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(bad_param(lang, "reason", "Alasan paling banyak 500 karakter.", "A reason has at most 500 characters."));
+        return Err(ApiError::invalid_param(
+            lang,
+            "reason",
+            "Alasan paling banyak 500 karakter.",
+            "A reason has at most 500 characters.",
+        ));
     }
     let view = state
         .service
         .decide(id, body.action, &name, &body.reason, body.expected_version)
         .await
         .map_err(|e| decision_error(e, lang))?;
-    Ok(Json(serde_json::json!({ "id": view.id, "status": view.status, "version": view.version })).into_response())
+    Ok(
+        Json(serde_json::json!({ "id": view.id, "status": view.status, "version": view.version }))
+            .into_response(),
+    )
 }
 
-async fn set_closed(state: AppState, lang: crate::i18n::Lang, name: String, key: String, close: bool) -> Result<Response, ApiError> {
+async fn set_closed(
+    state: AppState,
+    lang: crate::i18n::Lang,
+    name: String,
+    key: String,
+    close: bool,
+) -> Result<Response, ApiError> {
     if !input::is_valid_thread_key(&key) {
-        return Err(bad_param(lang, "thread", "Kunci utas tidak valid.", "Invalid thread key."));
+        return Err(ApiError::invalid_param(
+            lang,
+            "thread",
+            "Kunci utas tidak valid.",
+            "Invalid thread key.",
+        ));
     }
-    state.service.set_thread_closed(&key, close, &name).await.map_err(|e| decision_error(e, lang))?;
+    state
+        .service
+        .set_thread_closed(&key, close, &name)
+        .await
+        .map_err(|e| decision_error(e, lang))?;
     Ok(Json(serde_json::json!({ "thread": key, "closed": close })).into_response())
 }
 
@@ -159,7 +195,10 @@ async fn reload_policy(
     match state.service.policy().reload() {
         Ok(policy) => {
             tracing::info!(moderator = %name, version = policy.version(), "policy reloaded");
-            Ok(Json(serde_json::json!({ "version": policy.version(), "summary": policy.summary() })).into_response())
+            Ok(Json(
+                serde_json::json!({ "version": policy.version(), "summary": policy.summary() }),
+            )
+            .into_response())
         }
         Err(err) => {
             let mut e = ApiError::new(
@@ -177,10 +216,12 @@ async fn reload_policy(
 
 async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
     let policy = state.service.policy().current();
+    let history = state.service.view().read(|p| p.policy_history.clone());
     Json(serde_json::json!({
         "version": policy.version(),
         "summary": policy.summary(),
         "last_error": state.service.policy().last_error(),
+        "history": history,
     }))
     .into_response()
 }

@@ -23,7 +23,10 @@ use crate::service::{DecisionError, SubmitError, SubmitOutcome, SubmitRequest};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/captcha", get(captcha))
-        .route("/api/v1/threads/{thread}/comments", get(thread).post(post_comment))
+        .route(
+            "/api/v1/threads/{thread}/comments",
+            get(thread).post(post_comment),
+        )
         .route("/api/v1/counts", get(counts))
         .route("/api/v1/comments/{id}/flag", post(flag))
 }
@@ -69,7 +72,10 @@ pub struct NewComment {
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|s| s.chars().take(300).collect())
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(300).collect())
 }
 
 async fn post_comment(
@@ -100,7 +106,11 @@ async fn post_comment(
         user_agent: user_agent(&headers),
         lang,
     };
-    let outcome = state.service.submit(req).await.map_err(|e| submit_error(e, lang))?;
+    let outcome = state
+        .service
+        .submit(req)
+        .await
+        .map_err(|e| submit_error(e, lang))?;
     Ok(created(outcome))
 }
 
@@ -161,18 +171,20 @@ struct ThreadQuery {
     page: Option<String>,
 }
 
-fn invalid_query(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
-    let mut fields = BTreeMap::new();
-    fields.insert(field.to_string(), lang.pick(id, en).to_string());
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", lang, "Parameter tidak valid.", "Invalid parameter.")
-        .with_fields(fields)
-}
-
 fn thread_key_error(lang: Lang) -> ApiError {
     let mut fields = BTreeMap::new();
-    fields.insert("thread".to_string(), input::FieldProblem::InvalidThreadKey.message("thread", lang));
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_thread", lang, "Kunci utas tidak valid.", "Invalid thread key.")
-        .with_fields(fields)
+    fields.insert(
+        "thread".to_string(),
+        input::FieldProblem::InvalidThreadKey.message("thread", lang),
+    );
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_thread",
+        lang,
+        "Kunci utas tidak valid.",
+        "Invalid thread key.",
+    )
+    .with_fields(fields)
 }
 
 async fn thread(
@@ -189,37 +201,71 @@ async fn thread(
         None | Some("oldest") | Some("") => Order::Oldest,
         Some("newest") => Order::Newest,
         Some(_) => {
-            return Err(invalid_query(lang, "order", "Gunakan oldest atau newest.", "Use oldest or newest."));
+            return Err(ApiError::invalid_param(
+                lang,
+                "order",
+                "Gunakan oldest atau newest.",
+                "Use oldest or newest.",
+            ));
         }
     };
     let page = match q.page.as_deref() {
         None | Some("") => 1,
         Some(p) => match p.parse::<usize>() {
             Ok(n) if (1..=100_000).contains(&n) => n,
-            _ => return Err(invalid_query(lang, "page", "Nomor halaman dari 1.", "Page numbers start at 1.")),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    lang,
+                    "page",
+                    "Nomor halaman dari 1.",
+                    "Page numbers start at 1.",
+                ));
+            }
         },
     };
     let settings = state.service.thread_settings();
-    let cached = state.threads.page(state.service.view(), &thread, order, page, settings.per_page, settings.max_depth);
-    let cache_control = format!("public, max-age={}, must-revalidate", settings.cache_seconds);
+    let cached = state.threads.page(
+        state.service.view(),
+        &thread,
+        order,
+        page,
+        settings.per_page,
+        settings.max_depth,
+    );
+    let cache_control = cache_control(settings.cache_seconds);
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == cached.etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|t| t.trim() == cached.etag || t.trim() == "*")
+        });
     let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
-    let cache_control = HeaderValue::from_str(&cache_control).unwrap_or(HeaderValue::from_static("no-cache"));
     if not_modified {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)]).into_response());
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, etag), (header::CACHE_CONTROL, cache_control)],
+        )
+            .into_response());
     }
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::ETAG, etag),
             (header::CACHE_CONTROL, cache_control),
         ],
         cached.body,
     )
         .into_response())
+}
+
+/// `Cache-Control` of public reads: cacheable, revalidated after `seconds`.
+fn cache_control(seconds: u32) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={seconds}, must-revalidate"))
+        .unwrap_or(HeaderValue::from_static("no-cache"))
 }
 
 #[derive(Deserialize)]
@@ -235,9 +281,15 @@ async fn counts(
     ReqLang(lang): ReqLang,
     Query(q): Query<CountsQuery>,
 ) -> Result<Response, ApiError> {
-    let keys: Vec<&str> = q.threads.as_deref().unwrap_or("").split(',').filter(|k| !k.is_empty()).collect();
+    let keys: Vec<&str> = q
+        .threads
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|k| !k.is_empty())
+        .collect();
     if keys.len() > MAX_COUNT_THREADS {
-        return Err(invalid_query(
+        return Err(ApiError::invalid_param(
             lang,
             "threads",
             "Paling banyak 200 utas per permintaan.",
@@ -247,9 +299,18 @@ async fn counts(
     if keys.iter().any(|k| !input::is_valid_thread_key(k)) {
         return Err(thread_key_error(lang));
     }
-    let counts: BTreeMap<&str, usize> =
-        state.service.view().read(|p| keys.iter().map(|k| (*k, p.visible_count(k))).collect());
-    Ok(([(header::CACHE_CONTROL, "public, max-age=5")], Json(serde_json::json!({ "counts": counts }))).into_response())
+    let counts: BTreeMap<&str, usize> = state
+        .service
+        .view()
+        .read(|p| keys.iter().map(|k| (*k, p.visible_count(k))).collect());
+    Ok((
+        [(
+            header::CACHE_CONTROL,
+            cache_control(state.service.thread_settings().cache_seconds),
+        )],
+        Json(serde_json::json!({ "counts": counts })),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -273,13 +334,23 @@ async fn flag(
         serde_json::from_slice::<FlagBody>(&body)
             .map_err(|e| {
                 let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", lang, "", "");
-                err.message = format!("{}: {e}", lang.pick("Isi permintaan tidak dapat dibaca", "The request body could not be read"));
+                err.message = format!(
+                    "{}: {e}",
+                    lang.pick(
+                        "Isi permintaan tidak dapat dibaca",
+                        "The request body could not be read"
+                    )
+                );
                 err
             })?
             .reason
     };
     match state.service.flag(id, ip, &reason).await {
-        Ok(()) => Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "flagged": true }))).into_response()),
+        Ok(()) => Ok((
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({ "flagged": true })),
+        )
+            .into_response()),
         Err(e) => Err(decision_error(e, lang)),
     }
 }
@@ -287,7 +358,9 @@ async fn flag(
 /// Translates a refused decision or report into the API's answer.
 pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
     match e {
-        DecisionError::NotFound | DecisionError::Flag(CommentError::NotFound) => ApiError::not_found(lang),
+        DecisionError::NotFound | DecisionError::Flag(CommentError::NotFound) => {
+            ApiError::not_found(lang)
+        }
         DecisionError::Stale(current) => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
@@ -334,10 +407,18 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
         DecisionError::Thread(err) => {
             let mut e = ApiError::new(StatusCode::CONFLICT, "thread_state", lang, "", "");
             e.message = match (err, lang) {
-                (crate::domain::ThreadError::AlreadyClosed, Lang::Id) => "Utas ini sudah ditutup.".into(),
-                (crate::domain::ThreadError::AlreadyClosed, Lang::En) => "This thread is already closed.".into(),
-                (crate::domain::ThreadError::NotClosed, Lang::Id) => "Utas ini tidak sedang ditutup.".into(),
-                (crate::domain::ThreadError::NotClosed, Lang::En) => "This thread is not closed.".into(),
+                (crate::domain::ThreadError::AlreadyClosed, Lang::Id) => {
+                    "Utas ini sudah ditutup.".into()
+                }
+                (crate::domain::ThreadError::AlreadyClosed, Lang::En) => {
+                    "This thread is already closed.".into()
+                }
+                (crate::domain::ThreadError::NotClosed, Lang::Id) => {
+                    "Utas ini tidak sedang ditutup.".into()
+                }
+                (crate::domain::ThreadError::NotClosed, Lang::En) => {
+                    "This thread is not closed.".into()
+                }
             };
             e
         }

@@ -57,13 +57,23 @@ fn bump(map: &mut HashMap<String, Counts>, key: &str, f: impl FnOnce(&mut Counts
 
 impl AuthorHistory {
     /// Remembers a submitted body for duplicate detection and prunes old ones.
-    pub fn record_submission(&mut self, fingerprint: u64, thread: &str, author: &str, at: DateTime<Utc>) {
+    pub fn record_submission(
+        &mut self,
+        fingerprint: u64,
+        thread: &str,
+        author: &str,
+        at: DateTime<Utc>,
+    ) {
         let key = fingerprint.to_string();
         let sightings = self.recent.entry(key.clone()).or_default();
         if sightings.len() >= MAX_SIGHTINGS_PER_BODY {
             sightings.remove(0);
         }
-        sightings.push(Sighting { at, thread: thread.to_string(), author: author.to_string() });
+        sightings.push(Sighting {
+            at,
+            thread: thread.to_string(),
+            author: author.to_string(),
+        });
         self.order.push_back((at, key));
         let horizon = at - Duration::hours(DUPLICATE_WINDOW_HOURS);
         while let Some((when, fp)) = self.order.front() {
@@ -83,8 +93,17 @@ impl AuthorHistory {
     }
 
     /// Adjusts the counts when a comment moves between statuses.
-    pub fn status_changed(&mut self, rec: &CommentRecord, old: Option<CommentStatus>, new: Option<CommentStatus>) {
-        let url = rec.author_url.as_deref().map(normalise_url).unwrap_or_default();
+    pub fn status_changed(
+        &mut self,
+        rec: &CommentRecord,
+        old: Option<CommentStatus>,
+        new: Option<CommentStatus>,
+    ) {
+        let url = rec
+            .author_url
+            .as_deref()
+            .map(normalise_url)
+            .unwrap_or_default();
         for (status, delta) in [(old, -1i64), (new, 1i64)] {
             let apply = |c: &mut Counts| {
                 let field = match status {
@@ -159,5 +178,8 @@ fn normalise_url(url: &str) -> String {
         .strip_prefix("https://")
         .or_else(|| lower.strip_prefix("http://"))
         .unwrap_or(&lower);
-    rest.strip_prefix("www.").unwrap_or(rest).trim_end_matches('/').to_string()
+    rest.strip_prefix("www.")
+        .unwrap_or(rest)
+        .trim_end_matches('/')
+        .to_string()
 }

@@ -102,6 +102,18 @@ pub enum QueueName {
     Spam,
 }
 
+/// Policy activations kept for moderators; older ones stay in the log.
+pub const MAX_POLICY_HISTORY: usize = 100;
+
+/// One policy version put in force.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyActivation {
+    /// The hash of the policy files.
+    pub version: String,
+    /// When it was put in force.
+    pub at: DateTime<Utc>,
+}
+
 /// Every projection, folded together so one pass over the log builds them all.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Projections {
@@ -117,6 +129,9 @@ pub struct Projections {
     pub authors: AuthorHistory,
     /// The policy version last put in force.
     pub policy_version: Option<String>,
+    /// The most recent policy activations, oldest first (at most [`MAX_POLICY_HISTORY`]).
+    #[serde(default)]
+    pub policy_history: Vec<PolicyActivation>,
     /// Events applied (for metrics and snapshots).
     pub events_applied: u64,
 }
@@ -151,20 +166,26 @@ impl Projections {
                     outcome: None,
                     reports: 0,
                 };
-                self.authors.record_submission(
-                    crate::policy::body_fingerprint(&s.body),
-                    &s.thread,
-                    &record.author_email,
-                    s.submitted_at,
-                );
                 self.threads.entry(s.thread.clone()).or_default();
                 self.comments.insert(s.comment_id, record);
             }
-            DomainEvent::CommentScreened { verdict, .. } => {
+            DomainEvent::CommentScreened {
+                verdict,
+                fingerprint,
+                ..
+            } => {
                 if let Some(rec) = comment_id.and_then(|id| self.comments.get_mut(&id)) {
                     rec.score = verdict.score;
                     rec.outcome = Some(verdict.outcome);
                     rec.version = at.revision;
+                    if let Some(fp) = fingerprint {
+                        self.authors.record_submission(
+                            *fp,
+                            &rec.thread,
+                            &rec.author_email,
+                            rec.created_at,
+                        );
+                    }
                 }
             }
             DomainEvent::CommentPublished { .. }
@@ -172,8 +193,12 @@ impl Projections {
             | DomainEvent::CommentMarkedNotSpam { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Published), at);
             }
-            DomainEvent::CommentHeld { .. } => self.set_status(comment_id, Some(CommentStatus::Pending), at),
-            DomainEvent::CommentMarkedSpam { .. } => self.set_status(comment_id, Some(CommentStatus::Spam), at),
+            DomainEvent::CommentHeld { .. } => {
+                self.set_status(comment_id, Some(CommentStatus::Pending), at)
+            }
+            DomainEvent::CommentMarkedSpam { .. } => {
+                self.set_status(comment_id, Some(CommentStatus::Spam), at)
+            }
             DomainEvent::CommentRejected { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Rejected), at);
             }
@@ -204,12 +229,22 @@ impl Projections {
                     }
                 }
             }
-            DomainEvent::ThreadClosed { thread, .. } | DomainEvent::ThreadReopened { thread, .. } => {
+            DomainEvent::ThreadClosed { thread, .. }
+            | DomainEvent::ThreadReopened { thread, .. } => {
                 let t = self.threads.entry(thread.clone()).or_default();
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
-            DomainEvent::PolicyActivated { version, .. } => self.policy_version = Some(version.clone()),
+            DomainEvent::PolicyActivated { version, at, .. } => {
+                self.policy_version = Some(version.clone());
+                if self.policy_history.len() == MAX_POLICY_HISTORY {
+                    self.policy_history.remove(0);
+                }
+                self.policy_history.push(PolicyActivation {
+                    version: version.clone(),
+                    at: *at,
+                });
+            }
         }
     }
 
@@ -256,7 +291,12 @@ impl Projections {
 
     /// The comments of a queue after the cursor (a queue position), oldest first, at most `limit`.
     /// Returns the records and the cursor of the next page.
-    pub fn queue_page(&self, queue: QueueName, after: Option<u64>, limit: usize) -> (Vec<&CommentRecord>, Option<u64>) {
+    pub fn queue_page(
+        &self,
+        queue: QueueName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<&CommentRecord>, Option<u64>) {
         let map = match queue {
             QueueName::Pending => &self.queues.pending,
             QueueName::Reported => &self.queues.reported,

@@ -47,7 +47,8 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_keeps_paragraphs() {
-        let html = body_html("<script>alert(1)</script>\n<img src=x onerror=alert(1)>\n\nParagraf dua");
+        let html =
+            body_html("<script>alert(1)</script>\n<img src=x onerror=alert(1)>\n\nParagraf dua");
         assert_eq!(
             html,
             "<p>&lt;script&gt;alert(1)&lt;/script&gt;<br>&lt;img src=x onerror=alert(1)&gt;</p><p>Paragraf dua</p>"

@@ -20,7 +20,11 @@ fn t(secs: i64) -> DateTime<Utc> {
 
 impl World {
     fn new() -> Self {
-        World { proj: Projections::default(), states: HashMap::new(), position: 0 }
+        World {
+            proj: Projections::default(),
+            states: HashMap::new(),
+            position: 0,
+        }
     }
 
     fn run(&mut self, id: Uuid, cmd: CommentCommand) {
@@ -32,7 +36,14 @@ impl World {
             self.position += 1;
             let revision = state.events;
             state = comment::evolve(state, e);
-            self.proj.apply(EventPosition { stream: &stream, revision, position: self.position }, e);
+            self.proj.apply(
+                EventPosition {
+                    stream: &stream,
+                    revision,
+                    position: self.position,
+                },
+                e,
+            );
         }
         self.states.insert(id, state);
     }
@@ -47,7 +58,10 @@ impl World {
             author_email: format!("p{n}@contoh.id"),
             author_url: None,
             body: format!("Komentar nomor {n} <b>tebal</b>"),
-            client: ClientFacts { ip: "198.51.100.7".into(), user_agent: None },
+            client: ClientFacts {
+                ip: "198.51.100.7".into(),
+                user_agent: None,
+            },
             captcha_solve_ms: 3000,
             lang: Lang::Id,
             submitted_at: t(n as i64),
@@ -56,13 +70,34 @@ impl World {
             thread_closed: self.proj.is_closed(thread),
             parent: parent.and_then(|p| self.proj.parent_facts(Uuid::from_u128(p))),
         };
-        let verdict = Verdict { outcome, score: 1.5, rules: vec![], policy_version: "v".into() };
-        self.run(id, CommentCommand::Submit { submission: Box::new(submission), verdict: Box::new(verdict), context });
+        let verdict = Verdict {
+            outcome,
+            score: 1.5,
+            rules: vec![],
+            policy_version: "v".into(),
+        };
+        self.run(
+            id,
+            CommentCommand::Submit {
+                submission: Box::new(submission),
+                verdict: Box::new(verdict),
+                fingerprint: 1,
+                context,
+            },
+        );
         id
     }
 
     fn decide(&mut self, id: Uuid, action: ModeratorAction) {
-        self.run(id, CommentCommand::Decide { action, moderator: "ayu".into(), reason: String::new(), now: t(999) });
+        self.run(
+            id,
+            CommentCommand::Decide {
+                action,
+                moderator: "ayu".into(),
+                reason: String::new(),
+                now: t(999),
+            },
+        );
     }
 }
 
@@ -78,7 +113,10 @@ fn only_published_comments_are_in_the_thread_and_escaped() {
     assert_eq!(page.comments[0].id, a);
     assert!(page.comments[0].body_html.contains("&lt;b&gt;"));
     let json = serde_json::to_string(&page).unwrap();
-    assert!(!json.contains("contoh.id") && !json.contains("198.51"), "private fields leaked: {json}");
+    assert!(
+        !json.contains("contoh.id") && !json.contains("198.51"),
+        "private fields leaked: {json}"
+    );
 }
 
 #[test]
@@ -92,7 +130,10 @@ fn moderator_decisions_move_comments_between_queues_and_thread() {
     w.decide(held, ModeratorAction::Spam);
     assert_eq!(w.proj.visible_count("berita"), 0);
     assert_eq!(w.proj.queue_page(QueueName::Spam, None, 10).0[0].id, held);
-    let h = w.proj.authors.history("p1@contoh.id", "198.51.100.7", None, 0, "x", t(1000));
+    let h = w
+        .proj
+        .authors
+        .history("p1@contoh.id", "198.51.100.7", None, 0, "x", t(1000));
     assert_eq!((h.author_approved, h.author_spam, h.ip_spam), (0, 1, 1));
 }
 
@@ -108,7 +149,11 @@ fn replies_nest_to_the_depth_limit_and_deeper_ones_hang_on_the_deepest_allowed_a
     assert_eq!(root.replies.len(), 1);
     let depth1 = &root.replies[0];
     let ids: Vec<_> = depth1.replies.iter().map(|c| c.id).collect();
-    assert_eq!(ids, [Uuid::from_u128(3), Uuid::from_u128(4)], "comment 4 moves up to depth 2");
+    assert_eq!(
+        ids,
+        [Uuid::from_u128(3), Uuid::from_u128(4)],
+        "comment 4 moves up to depth 2"
+    );
     assert_eq!(page.total, 4);
 }
 
@@ -119,7 +164,14 @@ fn paging_by_top_level_in_both_orders() {
         w.post(n, "t", None, Outcome::Accept);
     }
     let first = w.proj.thread_page("t", Order::Oldest, 1, 2, 3);
-    assert_eq!(first.comments.iter().map(|c| c.id.as_u128()).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        first
+            .comments
+            .iter()
+            .map(|c| c.id.as_u128())
+            .collect::<Vec<_>>(),
+        [1, 2]
+    );
     assert_eq!(first.next, Some(2));
     let last = w.proj.thread_page("t", Order::Oldest, 3, 2, 3);
     assert_eq!(last.comments.len(), 1);
@@ -133,7 +185,15 @@ fn reports_reach_the_reported_queue_and_a_decision_clears_it() {
     let mut w = World::new();
     let id = w.post(1, "t", None, Outcome::Accept);
     for who in ["a", "b"] {
-        w.run(id, CommentCommand::Flag { reporter: who.into(), reason: String::new(), threshold: 2, now: t(5) });
+        w.run(
+            id,
+            CommentCommand::Flag {
+                reporter: who.into(),
+                reason: String::new(),
+                threshold: 2,
+                now: t(5),
+            },
+        );
     }
     assert_eq!(w.proj.queue_page(QueueName::Reported, None, 10).0.len(), 1);
     w.decide(id, ModeratorAction::Approve);
@@ -176,6 +236,10 @@ fn cursor_paging_of_queues_is_oldest_first_without_overlap() {
     }
     let (first, next) = w.proj.queue_page(QueueName::Pending, None, 2);
     let (second, _) = w.proj.queue_page(QueueName::Pending, next, 2);
-    let ids: Vec<u128> = first.iter().chain(second.iter()).map(|r| r.id.as_u128()).collect();
+    let ids: Vec<u128> = first
+        .iter()
+        .chain(second.iter())
+        .map(|r| r.id.as_u128())
+        .collect();
     assert_eq!(ids, [1, 2, 3, 4]);
 }

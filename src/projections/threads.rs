@@ -79,18 +79,35 @@ pub struct ThreadPage {
 impl Projections {
     /// Builds one page of a thread. `max_depth` 0 makes the thread flat; replies deeper than it
     /// hang under their deepest allowed ancestor, so no conversation is lost to the limit.
-    pub fn thread_page(&self, thread: &str, order: Order, page: usize, per_page: usize, max_depth: usize) -> ThreadPage {
+    pub fn thread_page(
+        &self,
+        thread: &str,
+        order: Order,
+        page: usize,
+        per_page: usize,
+        max_depth: usize,
+    ) -> ThreadPage {
         let page = page.max(1);
         let per_page = per_page.max(1);
         let Some(t) = self.threads.get(thread) else {
-            return ThreadPage { thread: thread.into(), total: 0, closed: false, comments: vec![], page, next: None };
+            return ThreadPage {
+                thread: thread.into(),
+                total: 0,
+                closed: false,
+                comments: vec![],
+                page,
+                next: None,
+            };
         };
         // Where each visible comment hangs in the tree, and at which depth.
-        let mut placed: HashMap<Uuid, (Option<Uuid>, usize)> = HashMap::with_capacity(t.visible.len());
+        let mut placed: HashMap<Uuid, (Option<Uuid>, usize)> =
+            HashMap::with_capacity(t.visible.len());
         let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         let mut top: Vec<Uuid> = Vec::new();
         for id in t.visible.values() {
-            let Some(rec) = self.comments.get(id) else { continue };
+            let Some(rec) = self.comments.get(id) else {
+                continue;
+            };
             // The nearest visible ancestor: a hidden parent's replies move up, not out.
             let mut parent = rec.parent_id;
             let mut hops = 0;
@@ -131,13 +148,23 @@ impl Projections {
             .filter_map(|id| self.build(*id, &children))
             .collect();
         let next = (start.saturating_add(per_page) < top.len()).then_some(page + 1);
-        ThreadPage { thread: thread.into(), total: t.visible.len(), closed: t.closed, comments, page, next }
+        ThreadPage {
+            thread: thread.into(),
+            total: t.visible.len(),
+            closed: t.closed,
+            comments,
+            page,
+            next,
+        }
     }
 
     fn build(&self, id: Uuid, children: &HashMap<Uuid, Vec<Uuid>>) -> Option<PublicComment> {
         let mut c = PublicComment::from_record(self.comments.get(&id)?);
         if let Some(kids) = children.get(&id) {
-            c.replies = kids.iter().filter_map(|k| self.build(*k, children)).collect();
+            c.replies = kids
+                .iter()
+                .filter_map(|k| self.build(*k, children))
+                .collect();
         }
         Some(c)
     }

@@ -1,146 +1,133 @@
-//! `saring policy backtest`: replays every stored submission through a candidate policy and
-//! reports which outcomes would change, next to what moderators actually decided.
+//! `saring policy backtest`: reads every stored submission from the log, with the author history
+//! as it stood at that moment and what moderators later decided, so the policy module can replay
+//! them through a candidate policy ([`crate::policy::cli::backtest`]).
 //!
-//! The author history each submission is screened with is rebuilt as of that moment by folding
-//! the log alongside, so a rule on "earlier spam by this author" sees what the live filter saw.
+//! History is rebuilt by folding the log alongside, so a rule on "earlier spam by this author"
+//! sees what the live filter saw.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::{Actor, DomainEvent, Submission};
-use crate::policy::{Outcome, Policy};
+use crate::policy::cli::BacktestCase;
+use crate::policy::{History, Outcome, ScreenInput};
 use crate::projections::{EventPosition, Projections};
 use crate::store::{EventStore, StoreError};
 
-/// One submission whose outcome would change.
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    /// Comment id.
-    pub id: Uuid,
-    /// Thread key.
-    pub thread: String,
-    /// Outcome when it was screened.
-    pub was: Outcome,
-    /// Outcome under the candidate policy.
-    pub would_be: Outcome,
-    /// Candidate score.
-    pub score: f64,
-    /// The last decision a moderator made, if any (`approve`, `spam`, ...).
-    pub moderator_decision: Option<String>,
-    /// The candidate's matched rule ids.
-    pub rules: Vec<String>,
-    /// The first 80 characters of the body.
-    pub excerpt: String,
+/// One stored submission with what the log says about it.
+#[derive(Debug, Clone)]
+pub struct StoredSubmission {
+    /// The comment id as text (the report prints it).
+    pub id: String,
+    /// What the reader sent.
+    pub submission: Submission,
+    /// The author's history just before it arrived.
+    pub history: History,
+    /// The outcome the filter recorded.
+    pub recorded: Outcome,
+    /// The moderators' last decision, as an outcome.
+    pub moderator: Option<Outcome>,
 }
 
-/// The backtest's findings.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BacktestReport {
-    /// Version of the candidate policy.
-    pub policy_version: String,
-    /// Submissions replayed.
-    pub submissions: usize,
-    /// Outcomes that would change.
-    pub changes: Vec<Change>,
-    /// Of the changes, how many agree with the moderator's later decision.
-    pub agree_with_moderators: usize,
-    /// Of the changes, how many contradict the moderator's later decision.
-    pub disagree_with_moderators: usize,
+impl StoredSubmission {
+    /// The case the policy module screens.
+    pub fn case(&self) -> BacktestCase<'_> {
+        let s = &self.submission;
+        // Addresses are stored as their rate-limit group ("203.0.113.9/32" or an IPv6 /64).
+        let client_ip: Option<IpAddr> =
+            s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
+        BacktestCase {
+            comment_id: &self.id,
+            input: ScreenInput {
+                body: &s.body,
+                author_name: &s.author_name,
+                author_email: &s.author_email,
+                author_url: s.author_url.as_deref(),
+                client_ip,
+                user_agent: s.client.user_agent.as_deref(),
+                honeypot: None,
+                solve_time_ms: Some(s.captcha_solve_ms),
+                history: Some(self.history),
+            },
+            recorded: self.recorded,
+            moderator: self.moderator,
+        }
+    }
 }
 
-fn moderator_label(e: &DomainEvent) -> Option<&'static str> {
-    let (by, label) = match e {
-        DomainEvent::CommentApproved { by, .. } => (by, "approve"),
-        DomainEvent::CommentRejected { by, .. } => (by, "reject"),
-        DomainEvent::CommentMarkedSpam { by, .. } => (by, "spam"),
-        DomainEvent::CommentMarkedNotSpam { by, .. } => (by, "not_spam"),
-        DomainEvent::CommentDeleted { by, .. } => (by, "delete"),
-        DomainEvent::CommentRestored { by, .. } => (by, "restore"),
+/// What a moderator's decision says the outcome should have been.
+fn moderator_outcome(e: &DomainEvent) -> Option<Outcome> {
+    let (by, outcome) = match e {
+        DomainEvent::CommentApproved { by, .. } | DomainEvent::CommentMarkedNotSpam { by, .. } => {
+            (by, Outcome::Accept)
+        }
+        DomainEvent::CommentRejected { by, .. } | DomainEvent::CommentDeleted { by, .. } => {
+            (by, Outcome::Reject)
+        }
+        DomainEvent::CommentMarkedSpam { by, .. } => (by, Outcome::Spam),
         _ => return None,
     };
-    matches!(by, Actor::Moderator(_)).then_some(label)
+    matches!(by, Actor::Moderator(_)).then_some(outcome)
 }
 
-/// Whether a moderator's decision says the comment was unwanted.
-fn unwanted(decision: &str) -> bool {
-    matches!(decision, "reject" | "spam" | "delete")
-}
-
-/// Replays the log through `candidate`.
-pub async fn run(store: &dyn EventStore, candidate: &Policy) -> Result<BacktestReport, StoreError> {
+/// Reads every submission in the log, oldest first.
+pub async fn load(store: &dyn EventStore) -> Result<Vec<StoredSubmission>, StoreError> {
     let mut proj = Projections::default();
-    let mut original: HashMap<Uuid, Outcome> = HashMap::new();
-    let mut decisions: HashMap<Uuid, String> = HashMap::new();
-    let mut submissions: Vec<(Submission, Outcome, f64, Vec<String>)> = Vec::new();
+    let mut subs: Vec<StoredSubmission> = Vec::new();
+    let mut index: HashMap<Uuid, usize> = HashMap::new();
     let mut from = 1;
     loop {
         let batch = store.read_all(from, 4096).await?;
         let Some(last) = batch.last() else { break };
         from = last.position + 1;
         for r in &batch {
-            let Some(event) = DomainEvent::from_json(&r.data) else { continue };
+            let Some(event) = DomainEvent::from_json(&r.data) else {
+                continue;
+            };
             let id = crate::domain::comment::id_from_stream(&r.stream);
             match &event {
                 DomainEvent::CommentSubmitted(s) => {
-                    let fp = crate::policy::body_fingerprint(&s.body);
                     let history = proj.authors.history(
                         &s.author_email,
                         &s.client.ip,
                         s.author_url.as_deref(),
-                        fp,
+                        crate::policy::body_fingerprint(&s.body),
                         &s.thread,
                         s.submitted_at,
                     );
-                    let client_ip = s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
-                    let v = super::screen(candidate, s, client_ip, "", Some(history));
-                    let rules = v.rules.iter().map(|h| h.id.clone()).collect();
-                    submissions.push((s.clone(), v.outcome, v.score, rules));
+                    index.insert(s.comment_id, subs.len());
+                    subs.push(StoredSubmission {
+                        id: s.comment_id.to_string(),
+                        submission: s.clone(),
+                        history,
+                        recorded: Outcome::Accept,
+                        moderator: None,
+                    });
                 }
                 DomainEvent::CommentScreened { verdict, .. } => {
-                    if let Some(id) = id {
-                        original.insert(id, verdict.outcome);
+                    if let Some(i) = id.and_then(|id| index.get(&id)) {
+                        subs[*i].recorded = verdict.outcome;
                     }
                 }
                 other => {
-                    if let (Some(id), Some(label)) = (id, moderator_label(other)) {
-                        decisions.insert(id, label.to_string());
+                    if let (Some(i), Some(o)) =
+                        (id.and_then(|id| index.get(&id)), moderator_outcome(other))
+                    {
+                        subs[*i].moderator = Some(o);
                     }
                 }
             }
-            proj.apply(EventPosition { stream: &r.stream, revision: r.revision, position: r.position }, &event);
+            proj.apply(
+                EventPosition {
+                    stream: &r.stream,
+                    revision: r.revision,
+                    position: r.position,
+                },
+                &event,
+            );
         }
     }
-    let mut report = BacktestReport {
-        policy_version: candidate.version().to_string(),
-        submissions: submissions.len(),
-        ..Default::default()
-    };
-    for (s, would_be, score, rules) in submissions {
-        let Some(was) = original.get(&s.comment_id).copied() else { continue };
-        if was == would_be {
-            continue;
-        }
-        let decision = decisions.get(&s.comment_id).cloned();
-        if let Some(d) = &decision {
-            let candidate_blocks = would_be != Outcome::Accept;
-            if candidate_blocks == unwanted(d) {
-                report.agree_with_moderators += 1;
-            } else {
-                report.disagree_with_moderators += 1;
-            }
-        }
-        report.changes.push(Change {
-            id: s.comment_id,
-            thread: s.thread,
-            was,
-            would_be,
-            score,
-            moderator_decision: decision,
-            rules,
-            excerpt: s.body.chars().take(80).collect(),
-        });
-    }
-    Ok(report)
+    Ok(subs)
 }

@@ -2,31 +2,32 @@
 //! asks the decider, appends with the expected revision and waits for the projections, so the
 //! HTTP layer only translates requests and answers.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use parking_lot::Mutex;
 use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::captcha::{Captcha, CaptchaError, Challenge};
+use crate::captcha::{BurnedTokens, Captcha, CaptchaError, Challenge};
 use crate::config::ThreadSettings;
 use crate::domain::comment::{self, CommentCommand, CommentError, CommentState, SubmitContext};
 use crate::domain::input::{self, FieldErrors, RawSubmission};
 use crate::domain::thread::{self, ThreadCommand, ThreadError, ThreadState};
 use crate::domain::{
-    ClientFacts, CommentStatus, DomainEvent, ModeratorAction, POLICY_STREAM, Submission, comment_stream, thread_stream,
+    ClientFacts, CommentStatus, DomainEvent, ModeratorAction, POLICY_STREAM, Submission,
+    comment_stream, thread_stream,
 };
 use crate::i18n::Lang;
 use crate::limits::{Limiters, RateLimited};
 use crate::policy::{Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
-use crate::store::{EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StoreError};
+use crate::store::{
+    EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
+};
 
 pub mod backtest;
 pub mod runner;
@@ -36,8 +37,6 @@ pub use view::View;
 
 /// How long a write waits for the projections to include it before answering anyway.
 const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
-/// Burned captcha nonces remembered at most; beyond it the oldest expired ones are dropped.
-const MAX_BURNED: usize = 200_000;
 /// Events of one comment stream read at most (a comment has a handful; reports are bounded by it).
 const MAX_STREAM_EVENTS: usize = 10_000;
 
@@ -204,9 +203,9 @@ pub struct Service {
     captcha: Captcha,
     limits: Option<Limiters>,
     threads: ThreadSettings,
-    /// Nonces of tokens that met a wrong answer, until they expire: a wrong answer burns the
-    /// token, so guessing through 0..100 with one token does not work.
-    burned: Mutex<HashMap<[u8; 16], DateTime<Utc>>>,
+    /// Tokens that met a wrong answer, until they expire: a wrong answer burns the token, so
+    /// guessing through 0..100 with one token does not work.
+    burned: BurnedTokens,
     reporter_key: [u8; 32],
 }
 
@@ -221,7 +220,16 @@ impl Service {
         threads: ThreadSettings,
         reporter_key: [u8; 32],
     ) -> Service {
-        Service { store, view, policy, captcha, limits, threads, burned: Mutex::new(HashMap::new()), reporter_key }
+        Service {
+            store,
+            view,
+            policy,
+            captcha,
+            limits,
+            threads,
+            burned: BurnedTokens::default(),
+            reporter_key,
+        }
     }
 
     /// The read side.
@@ -239,6 +247,15 @@ impl Service {
         &self.policy
     }
 
+    /// Forgets expired burned tokens and idle rate-limit keys; called on a timer.
+    pub fn prune(&self) {
+        self.burned.purge(Utc::now());
+        if let Some(l) = &self.limits {
+            l.retain_recent();
+            l.record_metrics();
+        }
+    }
+
     /// The rate limiters, if enabled.
     pub fn limits(&self) -> Option<&Limiters> {
         self.limits.as_ref()
@@ -250,7 +267,12 @@ impl Service {
     }
 
     /// Issues a captcha challenge, subject to the per-address limit.
-    pub fn issue_captcha(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Result<Challenge, RateLimited> {
+    pub fn issue_captcha(
+        &self,
+        ip: IpAddr,
+        thread: Option<&str>,
+        lang: Lang,
+    ) -> Result<Challenge, RateLimited> {
         if let Some(l) = &self.limits {
             l.check_captcha(ip)?;
         }
@@ -259,29 +281,16 @@ impl Service {
     }
 
     fn fresh_challenge(&self, thread: Option<&str>, lang: Lang) -> Challenge {
-        self.captcha.issue(Utc::now(), thread, lang, &mut rand::rng())
-    }
-
-    fn is_burned(&self, nonce: &[u8; 16]) -> bool {
-        self.burned.lock().contains_key(nonce)
-    }
-
-    fn burn(&self, nonce: [u8; 16], until: DateTime<Utc>) {
-        let mut burned = self.burned.lock();
-        if burned.len() >= MAX_BURNED {
-            let now = Utc::now();
-            burned.retain(|_, exp| *exp > now);
-            if burned.len() >= MAX_BURNED {
-                burned.clear();
-            }
-        }
-        burned.insert(nonce, until);
+        self.captcha
+            .issue(Utc::now(), thread, lang, &mut rand::rng())
     }
 
     /// The full reader flow: input rules, captcha, rate limits, screening, decide, append.
     pub async fn submit(&self, req: SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let lang = req.lang;
-        let refuse = |reason: &'static str| metrics::counter!("saring_submissions_refused_total", "reason" => reason).increment(1);
+        let refuse = |reason: &'static str| {
+            metrics::counter!("saring_submissions_refused_total", "reason" => reason).increment(1)
+        };
         let validated = input::validate(&RawSubmission {
             author_name: &req.author_name,
             author_email: &req.author_email,
@@ -299,7 +308,9 @@ impl Service {
         let parent_id = if parent_raw.is_empty() || parent_raw == "0" {
             None
         } else {
-            Uuid::parse_str(parent_raw).map_err(|_| errors.add("parent_id", input::FieldProblem::InvalidId)).ok()
+            Uuid::parse_str(parent_raw)
+                .map_err(|_| errors.add("parent_id", input::FieldProblem::InvalidId))
+                .ok()
         };
         let clean = match clean {
             Some(clean) if errors.is_empty() => clean,
@@ -311,21 +322,15 @@ impl Service {
 
         let now = Utc::now();
         let thread_for_challenge = Some(req.thread.as_str());
-        let solved = match self.captcha.verify(&req.captcha_token, &req.captcha_answer, &req.thread, now) {
-            Ok(s) if self.is_burned(&s.nonce) => {
-                refuse("captcha");
-                return Err(SubmitError::Captcha {
-                    error: CaptchaError::WrongAnswer,
-                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-                });
-            }
-            Ok(s) => s,
+        let solved = match self.captcha.verify_and_burn(
+            &req.captcha_token,
+            &req.captcha_answer,
+            &req.thread,
+            now,
+            &self.burned,
+        ) {
+            Ok(solved) => solved,
             Err(error) => {
-                if matches!(error, CaptchaError::WrongAnswer)
-                    && let Some((nonce, expires)) = self.captcha.peek_nonce(&req.captcha_token)
-                {
-                    self.burn(nonce, expires);
-                }
                 refuse("captcha");
                 return Err(SubmitError::Captcha {
                     error,
@@ -338,7 +343,9 @@ impl Service {
         // append's "no stream" expectation below stays the real guarantee across replicas.
         if self.view.read(|p| p.comments.contains_key(&comment_id)) {
             refuse("replayed");
-            return Err(SubmitError::Replayed { fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)) });
+            return Err(SubmitError::Replayed {
+                fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
+            });
         }
         if let Some(l) = &self.limits
             && let Err(limited) = l.check_comment(req.client_ip, &clean.author_email, &req.thread)
@@ -356,19 +363,22 @@ impl Service {
             author_email: clean.author_email,
             author_url: clean.author_url,
             body: clean.body,
-            client: ClientFacts { ip: ip_key.clone(), user_agent: req.user_agent.clone() },
+            client: ClientFacts {
+                ip: ip_key.clone(),
+                user_agent: req.user_agent.clone(),
+            },
             captcha_solve_ms: solved.solve_time_ms,
             lang,
             submitted_at: now,
         };
         let policy = self.policy.current();
+        let fingerprint = crate::policy::body_fingerprint(&submission.body);
         let (history, context) = self.view.read(|p| {
-            let fp = crate::policy::body_fingerprint(&submission.body);
             let history = p.authors.history(
                 &submission.author_email,
                 &ip_key,
                 submission.author_url.as_deref(),
-                fp,
+                fingerprint,
                 &submission.thread,
                 now,
             );
@@ -378,12 +388,24 @@ impl Service {
             };
             (history, context)
         });
-        let verdict = screen(&policy, &submission, Some(req.client_ip), &req.honeypot, Some(history));
-        metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome)).increment(1);
+        let verdict = screen(
+            &policy,
+            &submission,
+            Some(req.client_ip),
+            &req.honeypot,
+            Some(history),
+        );
+        metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
+            .increment(1);
         let outcome = verdict.outcome;
         let events = match comment::decide(
             &CommentState::default(),
-            CommentCommand::Submit { submission: Box::new(submission), verdict: Box::new(verdict), context },
+            CommentCommand::Submit {
+                submission: Box::new(submission),
+                verdict: Box::new(verdict),
+                fingerprint,
+                context,
+            },
         ) {
             Ok(events) => events,
             Err(CommentError::ThreadClosed) => return Err(SubmitError::ThreadClosed),
@@ -393,15 +415,22 @@ impl Service {
                 return Err(SubmitError::Invalid(e));
             }
             Err(_) => {
-                return Err(SubmitError::Replayed { fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)) });
+                return Err(SubmitError::Replayed {
+                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
+                });
             }
         };
         let stream = comment_stream(comment_id);
-        let written = match self.append(&stream, ExpectedRevision::NoStream, events, None).await {
+        let written = match self
+            .append(&stream, ExpectedRevision::NoStream, events, None)
+            .await
+        {
             Ok(w) => w,
             Err(e) if e.is_conflict() => {
                 refuse("replayed");
-                return Err(SubmitError::Replayed { fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)) });
+                return Err(SubmitError::Replayed {
+                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -413,13 +442,21 @@ impl Service {
         let comment = self
             .view
             .read(|p| p.comments.get(&comment_id).map(PublicComment::from_record))
-            .ok_or_else(|| StoreError::Backend("the stored comment did not reach the projections in time".into()))?;
+            .ok_or_else(|| {
+                StoreError::Backend(
+                    "the stored comment did not reach the projections in time".into(),
+                )
+            })?;
         let status = match outcome {
             Outcome::Accept => "published",
             Outcome::Hold => "pending",
             _ => "spam",
         };
-        Ok(SubmitOutcome { id: comment_id, status, comment })
+        Ok(SubmitOutcome {
+            id: comment_id,
+            status,
+            comment,
+        })
     }
 
     async fn append(
@@ -433,16 +470,31 @@ impl Service {
         let new_events = events
             .into_iter()
             .map(|e| {
-                let metadata = EventMetadata { actor: Some(e.actor().label()), correlation_id, causation_id: None };
-                let data = serde_json::to_value(&e).map_err(|err| StoreError::Invalid(err.to_string()))?;
+                let metadata = EventMetadata {
+                    actor: Some(e.actor().label()),
+                    correlation_id,
+                    causation_id: None,
+                };
+                let data =
+                    serde_json::to_value(&e).map_err(|err| StoreError::Invalid(err.to_string()))?;
                 Ok(NewEvent::new(e.event_type(), data).with_metadata(metadata))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(self.store.append(stream, expected, new_events).await?.position)
+        Ok(self
+            .store
+            .append(stream, expected, new_events)
+            .await?
+            .position)
     }
 
-    async fn load_comment(&self, id: Uuid) -> Result<(CommentState, Vec<RecordedEvent>), StoreError> {
-        let recorded = self.store.read_stream(&comment_stream(id), 0, MAX_STREAM_EVENTS).await?;
+    async fn load_comment(
+        &self,
+        id: Uuid,
+    ) -> Result<(CommentState, Vec<RecordedEvent>), StoreError> {
+        let recorded = self
+            .store
+            .read_stream(&comment_stream(id), 0, MAX_STREAM_EVENTS)
+            .await?;
         let state = recorded
             .iter()
             .filter_map(|r| DomainEvent::from_json(&r.data))
@@ -480,9 +532,18 @@ impl Service {
             },
         )
         .map_err(DecisionError::Illegal)?;
-        match self.append(&comment_stream(id), ExpectedRevision::Exact(expected_version), events, None).await {
+        match self
+            .append(
+                &comment_stream(id),
+                ExpectedRevision::Exact(expected_version),
+                events,
+                None,
+            )
+            .await
+        {
             Ok(pos) => {
-                metrics::counter!("saring_decisions_total", "action" => action_label(action)).increment(1);
+                metrics::counter!("saring_decisions_total", "action" => action_label(action))
+                    .increment(1);
                 self.view.wait_for(pos, READ_YOUR_WRITES).await;
             }
             Err(e) if e.is_conflict() => {
@@ -497,7 +558,12 @@ impl Service {
     }
 
     /// A reader report: one per reader (by address) per comment.
-    pub async fn flag(&self, id: Uuid, client_ip: IpAddr, reason: &str) -> Result<(), DecisionError> {
+    pub async fn flag(
+        &self,
+        id: Uuid,
+        client_ip: IpAddr,
+        reason: &str,
+    ) -> Result<(), DecisionError> {
         let reporter = self.reporter_id(client_ip);
         for _ in 0..5 {
             let (state, _) = self.load_comment(id).await?;
@@ -514,7 +580,15 @@ impl Service {
                 },
             )
             .map_err(DecisionError::Flag)?;
-            match self.append(&comment_stream(id), ExpectedRevision::Exact(version), events, None).await {
+            match self
+                .append(
+                    &comment_stream(id),
+                    ExpectedRevision::Exact(version),
+                    events,
+                    None,
+                )
+                .await
+            {
                 Ok(pos) => {
                     self.view.wait_for(pos, READ_YOUR_WRITES).await;
                     return Ok(());
@@ -529,45 +603,82 @@ impl Service {
     /// A private, stable id of a reporter: an HMAC of their address group, so the log never
     /// holds a reporter's address.
     fn reporter_id(&self, ip: IpAddr) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.reporter_key).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.reporter_key)
+            .expect("HMAC takes any key length");
         mac.update(crate::limits::address_group(ip).to_string().as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..12])
     }
 
     /// Closes (`close = true`) or reopens a thread.
-    pub async fn set_thread_closed(&self, key: &str, close: bool, moderator: &str) -> Result<(), DecisionError> {
+    pub async fn set_thread_closed(
+        &self,
+        key: &str,
+        close: bool,
+        moderator: &str,
+    ) -> Result<(), DecisionError> {
         let stream = thread_stream(key);
-        let recorded = self.store.read_stream(&stream, 0, MAX_STREAM_EVENTS).await?;
+        let recorded = self
+            .store
+            .read_stream(&stream, 0, MAX_STREAM_EVENTS)
+            .await?;
         let state = recorded
             .iter()
             .filter_map(|r| DomainEvent::from_json(&r.data))
             .fold(ThreadState::default(), |s, e| thread::evolve(s, &e));
         let (thread, moderator, now) = (key.to_string(), moderator.to_string(), Utc::now());
         let command = if close {
-            ThreadCommand::Close { thread, moderator, now }
+            ThreadCommand::Close {
+                thread,
+                moderator,
+                now,
+            }
         } else {
-            ThreadCommand::Reopen { thread, moderator, now }
+            ThreadCommand::Reopen {
+                thread,
+                moderator,
+                now,
+            }
         };
         let events = thread::decide(&state, command).map_err(DecisionError::Thread)?;
         let expected = match recorded.last() {
             Some(last) => ExpectedRevision::Exact(last.revision),
             None => ExpectedRevision::NoStream,
         };
-        let pos = self.append(&stream, expected, events, None).await.map_err(|e| {
-            if e.is_conflict() { DecisionError::Thread(if close { ThreadError::AlreadyClosed } else { ThreadError::NotClosed }) } else { e.into() }
-        })?;
+        let pos = self
+            .append(&stream, expected, events, None)
+            .await
+            .map_err(|e| {
+                if e.is_conflict() {
+                    DecisionError::Thread(if close {
+                        ThreadError::AlreadyClosed
+                    } else {
+                        ThreadError::NotClosed
+                    })
+                } else {
+                    e.into()
+                }
+            })?;
         self.view.wait_for(pos, READ_YOUR_WRITES).await;
         Ok(())
     }
 
     /// Records the policy in force, unless the log already says so.
     pub async fn record_policy(&self, policy: &Policy) -> Result<(), StoreError> {
-        if self.view.read(|p| p.policy_version.as_deref() == Some(policy.version())) {
+        if self
+            .view
+            .read(|p| p.policy_version.as_deref() == Some(policy.version()))
+        {
             return Ok(());
         }
         let summary = serde_json::to_value(policy.summary()).unwrap_or_default();
-        let event = DomainEvent::PolicyActivated { version: policy.version().to_string(), summary, at: Utc::now() };
-        let pos = self.append(POLICY_STREAM, ExpectedRevision::Any, vec![event], None).await?;
+        let event = DomainEvent::PolicyActivated {
+            version: policy.version().to_string(),
+            summary,
+            at: Utc::now(),
+        };
+        let pos = self
+            .append(POLICY_STREAM, ExpectedRevision::Any, vec![event], None)
+            .await?;
         self.view.wait_for(pos, READ_YOUR_WRITES).await;
         Ok(())
     }
@@ -619,7 +730,12 @@ fn moderator_view(state: &CommentState, recorded: &[RecordedEvent]) -> Option<Mo
     let history = recorded
         .iter()
         .map(|r| {
-            let reason = r.data.get("reason").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(String::from);
+            let reason = r
+                .data
+                .get("reason")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(String::from);
             HistoryEntry {
                 version: r.revision,
                 event: r.event_type.clone(),

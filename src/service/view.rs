@@ -21,7 +21,11 @@ impl View {
     /// A view starting from a snapshot (or empty projections).
     pub fn new(projections: Projections) -> View {
         let pos = projections.position;
-        View { projections: RwLock::new(projections), position: watch::channel(pos).0, ready: AtomicBool::new(false) }
+        View {
+            projections: RwLock::new(projections),
+            position: watch::channel(pos).0,
+            ready: AtomicBool::new(false),
+        }
     }
 
     /// Runs `f` with read access.
@@ -49,7 +53,9 @@ impl View {
     /// they do. Lets a POST answer only once the author's own comment is visible to them.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {
         let mut rx = self.position.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|p| *p >= position)).await.is_ok_and(|r| r.is_ok())
+        tokio::time::timeout(timeout, rx.wait_for(|p| *p >= position))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// Whether the projections have caught up with the log once since start (`/readyz`).

@@ -5,6 +5,8 @@
 //! ([`kurrent::KurrentStore`]) serves deployments with several replicas.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -251,6 +253,33 @@ pub fn validate_stream_name(stream: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens the store named by the `--store` setting: nothing (or `sqlite`, `embedded`) selects the
+/// embedded SQLite store in `data_dir`; a KurrentDB connection string (`esdb://…`,
+/// `kurrentdb://…`, `kdb://…`, see [`kurrent::KurrentStore::accepts`]) selects KurrentDB; anything
+/// else is refused as invalid rather than silently ignored.
+///
+/// Call inside a Tokio runtime (the KurrentDB client needs one). The SQLite store closes when the
+/// last handle is dropped.
+pub fn open_store(
+    setting: Option<&str>,
+    data_dir: &Path,
+) -> Result<Arc<dyn EventStore>, StoreError> {
+    match setting.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(Arc::new(sqlite::SqliteStore::open(data_dir)?)),
+        Some(s) if s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("embedded") => {
+            Ok(Arc::new(sqlite::SqliteStore::open(data_dir)?))
+        }
+        Some(s) if kurrent::KurrentStore::accepts(s) => {
+            Ok(Arc::new(kurrent::KurrentStore::connect(s)?))
+        }
+        Some(_) => Err(StoreError::Invalid(
+            "the store must be empty or `sqlite` for the embedded store, or a KurrentDB \
+             connection string such as esdb://localhost:2113?tls=false"
+                .into(),
+        )),
+    }
+}
+
 /// A live stream of events from a subscription, in global order.
 pub type EventStream = BoxStream<'static, Result<RecordedEvent, StoreError>>;
 
@@ -266,7 +295,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<AppendResult, StoreError>;
 
     /// Reads up to `max` events of one stream starting at `from_revision`, oldest first.
-    /// A stream that does not exist reads as empty.
+    /// A stream that does not exist reads as empty. A backend may return fewer than `max` to
+    /// bound the size of one answer; only an empty answer means the end.
     async fn read_stream(
         &self,
         stream: &str,
@@ -275,6 +305,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
     /// Reads up to `max` events of all streams with position `>= from_position`, in global order.
+    /// As with [`EventStore::read_stream`], fewer than `max` does not mean the end; an empty
+    /// answer does. Continue from the last event's position plus one.
     async fn read_all(
         &self,
         from_position: u64,
@@ -288,4 +320,70 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// A short name of the backend for logs and `/readyz` (`sqlite`, `kurrentdb`).
     fn backend_name(&self) -> &'static str;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_revisions_accept_exactly_their_states() {
+        use ActualRevision as A;
+        use ExpectedRevision as E;
+        let cases = [
+            (E::Any, A::NoStream, true),
+            (E::Any, A::Exact(3), true),
+            (E::NoStream, A::NoStream, true),
+            (E::NoStream, A::Exact(0), false),
+            (E::StreamExists, A::NoStream, false),
+            (E::StreamExists, A::Exact(0), true),
+            (E::Exact(0), A::NoStream, false),
+            (E::Exact(2), A::Exact(2), true),
+            (E::Exact(2), A::Exact(3), false),
+        ];
+        for (expected, actual, ok) in cases {
+            assert_eq!(
+                expected.is_satisfied_by(actual),
+                ok,
+                "{expected} vs {actual}"
+            );
+        }
+        assert_eq!(A::NoStream.next(), 0);
+        assert_eq!(A::Exact(4).next(), 5);
+    }
+
+    #[test]
+    fn stream_names_are_checked() {
+        assert!(validate_stream_name("comment-0f3a").is_ok());
+        assert!(validate_stream_name("thread-berita:2025/06").is_ok());
+        for bad in ["", "$all", "a\nb", &"x".repeat(MAX_STREAM_NAME_BYTES + 1)] {
+            assert!(
+                matches!(validate_stream_name(bad), Err(StoreError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn open_store_picks_the_backend_from_the_setting() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_store(None, dir.path()).expect("embedded");
+        assert_eq!(store.backend_name(), "sqlite");
+        drop(store);
+        let store = open_store(Some(" sqlite "), dir.path()).expect("embedded by name");
+        assert_eq!(store.backend_name(), "sqlite");
+        drop(store);
+        let store =
+            open_store(Some("esdb://localhost:2113?tls=false"), dir.path()).expect("kurrent");
+        assert_eq!(store.backend_name(), "kurrentdb");
+        for bad in ["postgres://localhost/saring", "./data", "mysql"] {
+            assert!(
+                matches!(
+                    open_store(Some(bad), dir.path()),
+                    Err(StoreError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! Throughput comes from group commit: a single writer thread owns the only writing connection,
 //! takes every append waiting in its queue at that moment and commits them in one transaction, so
 //! one fsync acknowledges many appends. Each append's expected revision is checked inside that
-//! transaction under its own savepoint, so a conflicting append fails alone.
+//! transaction before it writes anything, so a conflicting append fails alone.
 //!
 //! Readers use their own connections from a small pool on the blocking thread pool; WAL lets them
 //! read while the writer writes. Subscriptions read pages from the database and wait on a
@@ -18,11 +18,12 @@
 //! exclusive lock on `<data_dir>/saring.lock`.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -46,10 +47,24 @@ pub const LOCK_FILE: &str = "saring.lock";
 const SCHEMA_VERSION: i64 = 1;
 /// Appends waiting for the writer before `append` callers wait for room (backpressure).
 const QUEUE_CAPACITY: usize = 4096;
+/// Serialised KiB that may wait for the writer at once; bounds the queue's memory, since one
+/// append may be up to [`MAX_APPEND_BYTES`].
+const QUEUE_KIB: u32 = 64 * 1024;
+/// Bytes of event data one read returns at most (always at least one event), so a page of large
+/// events cannot take unbounded memory.
+const READ_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 /// Most appends committed in one transaction, so one batch cannot hold the writer for long.
 const MAX_BATCH_APPENDS: usize = 2048;
 /// Most serialised bytes committed in one transaction.
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
+/// Longest wait for more appends before committing a batch smaller than recent ones.
+const LINGER: Duration = Duration::from_micros(300);
+/// Poll interval while lingering.
+const LINGER_STEP: Duration = Duration::from_micros(30);
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+/// WAL pages after which the writer checkpoints itself, in case the background one falls behind.
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 /// Idle reader connections kept open.
 const READER_POOL_SIZE: usize = 4;
 /// Events a subscription reads from the database at a time; bounds its memory.
@@ -65,14 +80,25 @@ struct Inner {
     db_path: PathBuf,
     data_dir: PathBuf,
     /// Taken out on close so the writer thread sees its queue end after draining it.
-    sender: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    sender: Mutex<Option<mpsc::Sender<Message>>>,
+    /// Set on close; the writer then stops taking new appends and drains its queue.
+    closing: Arc<AtomicBool>,
+    /// Permits of one KiB for appends between `append` and their answer (see [`QUEUE_KIB`]).
+    queued: tokio::sync::Semaphore,
     /// Joined on close so every queued append is answered before `close` returns.
     writer: Mutex<Option<JoinHandle<()>>>,
-    /// Held for the life of the store; dropping it releases the folder to other processes.
-    lock_file: Mutex<Option<File>>,
+    /// Serialises concurrent calls of `close`, so none returns before the writer has stopped.
+    closing_guard: Mutex<()>,
     /// Position of the last committed event (0 when empty); subscriptions wait on it.
     committed: watch::Receiver<u64>,
     readers: Mutex<Vec<Connection>>,
+}
+
+/// What travels to the writer thread.
+enum Message {
+    Append(AppendRequest),
+    /// Wakes a writer waiting on an empty queue so it notices the store is closing.
+    Close,
 }
 
 /// One append travelling to the writer thread.
@@ -139,10 +165,20 @@ impl SqliteStore {
             .map_err(db_err)?;
 
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let closing = Arc::new(AtomicBool::new(false));
         let (committed_tx, committed_rx) = watch::channel(last);
         let writer = std::thread::Builder::new()
             .name("saring-store-writer".into())
-            .spawn(move || Writer::new(conn, last, committed_tx).run(receiver))
+            .spawn({
+                let db_path = db_path.clone();
+                let closing = Arc::clone(&closing);
+                // The writer thread owns the folder lock, so the folder stays locked for
+                // exactly as long as anything may still write to it.
+                move || {
+                    Writer::new(conn, last, committed_tx).run(receiver, &db_path, &closing);
+                    drop(lock_file);
+                }
+            })
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
 
         Ok(SqliteStore {
@@ -150,8 +186,10 @@ impl SqliteStore {
                 db_path,
                 data_dir: data_dir.to_path_buf(),
                 sender: Mutex::new(Some(sender)),
+                closing,
+                queued: tokio::sync::Semaphore::new(QUEUE_KIB as usize),
                 writer: Mutex::new(Some(writer)),
-                lock_file: Mutex::new(Some(lock_file)),
+                closing_guard: Mutex::new(()),
                 committed: committed_rx,
                 readers: Mutex::new(Vec::new()),
             }),
@@ -164,8 +202,10 @@ impl SqliteStore {
     }
 
     /// Stops taking appends, waits until every queued append is committed and answered, stops
-    /// the writer thread and releases the data folder. Blocks the calling thread for at most one
-    /// batch commit; later calls do nothing. Live subscriptions end with [`StoreError::Closed`].
+    /// the writer thread and releases the data folder. Blocks the calling thread while the
+    /// queue is committed (a few batches at most); appends that were still waiting for room in
+    /// the queue get [`StoreError::Closed`]. Later calls do nothing. Live subscriptions end with
+    /// [`StoreError::Closed`].
     pub fn close(&self) {
         self.inner.shutdown();
     }
@@ -184,8 +224,16 @@ impl Drop for SqliteStore {
 
 impl Inner {
     fn shutdown(&self) {
-        // Dropping the last sender ends the writer's queue once it is drained.
-        drop(self.sender.lock().take());
+        let _one_at_a_time = self.closing_guard.lock();
+        // The flag first: a writer that finds its queue full will see it after the next batch;
+        // one parked on an empty queue is woken by the message. Either way it closes the queue,
+        // answers what was queued and exits, without waiting for tasks still trying to send
+        // (which may need the very thread that is blocked here).
+        self.closing.store(true, Ordering::SeqCst);
+        let sender = self.sender.lock().take();
+        if let Some(sender) = sender {
+            let _ = sender.try_send(Message::Close);
+        }
         let handle = self.writer.lock().take();
         if let Some(handle) = handle
             && handle.join().is_err()
@@ -193,7 +241,6 @@ impl Inner {
             tracing::error!("event store writer thread panicked");
         }
         self.readers.lock().clear();
-        drop(self.lock_file.lock().take());
     }
 
     fn is_closed(&self) -> bool {
@@ -280,16 +327,25 @@ impl EventStore for SqliteStore {
                 "append of {bytes} bytes exceeds the limit of {MAX_APPEND_BYTES}"
             )));
         }
+        let kib = u32::try_from(bytes / 1024 + 1)
+            .unwrap_or(QUEUE_KIB)
+            .min(QUEUE_KIB);
+        let _room = self
+            .inner
+            .queued
+            .acquire_many(kib)
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let sender = self.inner.sender.lock().clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender
-            .send(AppendRequest {
+            .send(Message::Append(AppendRequest {
                 stream: stream.to_owned(),
                 expected,
                 events: encoded,
                 bytes,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| StoreError::Closed)?;
         drop(sender);
@@ -409,6 +465,67 @@ struct Writer {
     committed: watch::Sender<u64>,
 }
 
+/// Copies the WAL into the database file from its own thread and connection, so the writer's
+/// commits do not wait for checkpoints (SQLite would otherwise run them inside a commit).
+/// Stopped and joined when dropped.
+struct Checkpointer {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(db_path: &Path) -> Checkpointer {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let conn = match open_connection(db_path, false) {
+            Ok(c) => c,
+            Err(e) => {
+                // The writer's own automatic checkpoints still bound the WAL.
+                tracing::warn!("no background checkpointer: {e}");
+                return Checkpointer {
+                    stop: None,
+                    thread: None,
+                };
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name("saring-store-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
+                {
+                    // PASSIVE never blocks the writer or readers; it copies what it can.
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!("background checkpoint failed: {e}");
+                    }
+                }
+            });
+        match thread {
+            Ok(t) => Checkpointer {
+                stop: Some(stop),
+                thread: Some(t),
+            },
+            Err(e) => {
+                tracing::warn!("no background checkpointer: {e}");
+                Checkpointer {
+                    stop: None,
+                    thread: None,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("checkpoint thread panicked");
+        }
+    }
+}
+
 /// What the writer decided for one append inside a batch.
 type Outcome = Result<AppendResult, StoreError>;
 
@@ -421,22 +538,51 @@ impl Writer {
         }
     }
 
-    fn run(mut self, mut queue: mpsc::Receiver<AppendRequest>) {
+    fn run(mut self, mut queue: mpsc::Receiver<Message>, db_path: &Path, closing: &AtomicBool) {
+        let checkpointer = Checkpointer::start(db_path);
         let mut batch: Vec<AppendRequest> = Vec::new();
-        while let Some(first) = queue.blocking_recv() {
+        // How many appends recent batches carried, decaying: the number of busy writers.
+        let mut recent = 0usize;
+        while let Some(message) = queue.blocking_recv() {
+            let Message::Append(first) = message else {
+                // Refuse new appends; those already queued are still committed below.
+                queue.close();
+                continue;
+            };
             let mut bytes = first.bytes;
             batch.push(first);
-            while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
-                match queue.try_recv() {
-                    Ok(req) => {
-                        bytes += req.bytes;
-                        batch.push(req);
+            let linger_until = Instant::now() + LINGER;
+            loop {
+                while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
+                    match queue.try_recv() {
+                        Ok(Message::Append(req)) => {
+                            bytes += req.bytes;
+                            batch.push(req);
+                        }
+                        Ok(Message::Close) => queue.close(),
+                        Err(_) => break,
                     }
-                    Err(_) => break,
                 }
+                // Writers answered by the last commit are still sending their next append;
+                // waiting a moment for them puts them in this fsync instead of the next one.
+                // A lone writer (recent batches of one) never waits.
+                let full = batch.len() >= MAX_BATCH_APPENDS || bytes >= MAX_BATCH_BYTES;
+                if full
+                    || batch.len() >= recent
+                    || closing.load(Ordering::SeqCst)
+                    || Instant::now() >= linger_until
+                {
+                    break;
+                }
+                std::thread::sleep(LINGER_STEP);
             }
+            recent = batch.len().max(recent - recent / 8);
             self.commit_batch(&mut batch);
+            if closing.load(Ordering::SeqCst) {
+                queue.close();
+            }
         }
+        drop(checkpointer);
         // Let SQLite fold the WAL into the database so the next open starts quickly.
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
             tracing::warn!("checkpoint on close failed: {e}");
@@ -469,41 +615,25 @@ impl Writer {
         }
     }
 
+    /// Writes a batch in one transaction. A conflicting append is refused before it writes
+    /// anything, so it fails alone; a database error aborts the whole transaction and fails
+    /// every append of the batch, since none of them is stored.
     fn write_batch(&mut self, batch: &[AppendRequest]) -> Result<Vec<Outcome>, rusqlite::Error> {
         let recorded_at = Utc::now().timestamp_micros();
-        let mut tx = self
+        let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batch.len());
         for req in batch {
-            let before = self.next_position;
-            let mut sp = tx.savepoint()?;
-            match append_one(&sp, req, &mut self.next_position, recorded_at) {
-                Ok(Ok(result)) => {
-                    sp.commit()?;
-                    outcomes.push(Ok(result));
-                }
-                Ok(Err(conflict)) => {
-                    self.next_position = before;
-                    sp.rollback()?;
-                    sp.commit()?;
-                    outcomes.push(Err(conflict));
-                }
-                Err(e) => {
-                    self.next_position = before;
-                    sp.rollback()?;
-                    sp.commit()?;
-                    outcomes.push(Err(StoreError::Backend(e.to_string())));
-                }
-            }
+            outcomes.push(append_one(&tx, req, &mut self.next_position, recorded_at)?);
         }
         tx.commit()?;
         Ok(outcomes)
     }
 }
 
-/// Checks one append's expected revision and inserts its events; the outer error is a database
-/// failure, the inner one a conflict.
+/// Checks one append's expected revision and, if it holds, inserts its events; the outer error
+/// is a database failure, the inner one a conflict (nothing written).
 fn append_one(
     conn: &Connection,
     req: &AppendRequest,
@@ -581,9 +711,11 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
             )));
         }
         // FULL: every commit fsyncs the WAL, so an acknowledged append survives power loss.
-        conn.execute_batch(
-            "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;",
-        )
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous=FULL; PRAGMA cache_size=-16384; \
+             PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}; \
+             PRAGMA journal_size_limit=67108864;"
+        ))
         .map_err(db_err)?;
     }
     Ok(conn)
@@ -623,15 +755,23 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Decodes rows until they run out or [`READ_BUDGET_BYTES`] of data have been read.
 fn collect_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next().map_err(db_err)? {
-        out.push(decode_row(row)?);
+        let (event, size) = decode_row(row)?;
+        out.push(event);
+        bytes += size;
+        if bytes >= READ_BUDGET_BYTES {
+            break;
+        }
     }
     Ok(out)
 }
 
-fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
+/// One stored event and the size of its data and metadata text.
+fn decode_row(row: &rusqlite::Row<'_>) -> Result<(RecordedEvent, usize), StoreError> {
     let position: i64 = row.get(0).map_err(db_err)?;
     let corrupt = |what: &str| StoreError::Backend(format!("event at position {position}: {what}"));
     let id: Vec<u8> = row.get(3).map_err(db_err)?;
@@ -639,7 +779,8 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
     let recorded_at: i64 = row.get(6).map_err(db_err)?;
     let data: String = row.get(7).map_err(db_err)?;
     let metadata: String = row.get(8).map_err(db_err)?;
-    Ok(RecordedEvent {
+    let size = data.len() + metadata.len();
+    let event = RecordedEvent {
         id: Uuid::from_slice(&id).map_err(|_| corrupt("bad event id"))?,
         stream: row.get(1).map_err(db_err)?,
         revision: row.get::<_, i64>(2).map_err(db_err)?.max(0) as u64,
@@ -651,7 +792,8 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
         data: serde_json::from_str(&data).map_err(|e| corrupt(&format!("bad data: {e}")))?,
         metadata: serde_json::from_str::<EventMetadata>(&metadata)
             .map_err(|e| corrupt(&format!("bad metadata: {e}")))?,
-    })
+    };
+    Ok((event, size))
 }
 
 /// SQLite integers are signed; positions and revisions beyond `i64::MAX` cannot occur in practice
@@ -662,4 +804,212 @@ fn to_sql_u64(v: u64) -> i64 {
 
 fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use serde_json::json;
+
+    fn ev(n: u64) -> NewEvent {
+        NewEvent::new("Numbered", json!({ "n": n }))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reopening_keeps_events_and_continues_positions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let first = store
+            .append("s", ExpectedRevision::NoStream, vec![ev(0), ev(1)])
+            .await
+            .expect("append");
+        store.close();
+        assert!(matches!(
+            store.append("s", ExpectedRevision::Any, vec![ev(9)]).await,
+            Err(StoreError::Closed)
+        ));
+        drop(store);
+
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        assert_eq!(store.last_position(), first.position);
+        let next = store
+            .append("s", ExpectedRevision::Exact(1), vec![ev(2)])
+            .await
+            .expect("append after reopen");
+        assert_eq!(next.next_revision, 2);
+        assert!(next.position > first.position);
+        let all = store.read_stream("s", 0, 10).await.expect("read");
+        assert_eq!(
+            all.iter().map(|e| e.data["n"].clone()).collect::<Vec<_>>(),
+            [json!(0), json!(1), json!(2)]
+        );
+    }
+
+    #[test]
+    fn a_database_from_a_newer_saring_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        drop(SqliteStore::open(dir.path()).expect("create"));
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+        conn.execute_batch("PRAGMA user_version = 99;")
+            .expect("bump version");
+        drop(conn);
+        match SqliteStore::open(dir.path()) {
+            Err(StoreError::Backend(msg)) => assert!(msg.contains("newer Saring"), "{msg}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("opened a database with an unknown schema"),
+        }
+        // The refused open released the folder again.
+        let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw open");
+        conn.execute_batch("PRAGMA user_version = 1;")
+            .expect("restore version");
+        drop(conn);
+        SqliteStore::open(dir.path()).expect("open after restoring the version");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn subscriptions_end_with_closed_when_the_store_closes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        store
+            .append("s", ExpectedRevision::Any, vec![ev(0)])
+            .await
+            .expect("append");
+        let mut sub = store.subscribe_all(0).await.expect("subscribe");
+        assert_eq!(
+            sub.next().await.expect("event").expect("ok").data["n"],
+            json!(0)
+        );
+        let closer = tokio::task::spawn_blocking(move || store.close());
+        let end = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("ends");
+        assert!(matches!(end, Some(Err(StoreError::Closed))), "{end:?}");
+        assert!(sub.next().await.is_none());
+        closer.await.expect("close");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pages_of_large_events_are_bounded_by_bytes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let big = "x".repeat(1_000_000);
+        for i in 0..20u64 {
+            let e = NewEvent::new("Big", json!({ "i": i, "body": big }));
+            store
+                .append("big", ExpectedRevision::Any, vec![e])
+                .await
+                .expect("append");
+        }
+        let page = store.read_all(0, 100).await.expect("read");
+        assert!(
+            !page.is_empty() && page.len() < 20,
+            "page of {} events",
+            page.len()
+        );
+        let rest = store
+            .read_all(page[page.len() - 1].position + 1, 100)
+            .await
+            .expect("read");
+        assert_eq!(page.len() + rest.len(), 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn oversized_appends_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        let big = "x".repeat(MAX_APPEND_BYTES);
+        let res = store
+            .append(
+                "s",
+                ExpectedRevision::Any,
+                vec![NewEvent::new("Big", json!(big))],
+            )
+            .await;
+        assert!(matches!(res, Err(StoreError::Invalid(_))), "{res:?}");
+        assert!(store.read_stream("s", 0, 1).await.expect("read").is_empty());
+    }
+
+    /// Closing from the only runtime thread while more appends are waiting than the queue holds
+    /// must not deadlock: the writer drains what is queued and the rest get `Closed`.
+    #[test]
+    fn close_on_a_single_threaded_runtime_with_a_full_queue_returns() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let outcome = rt.block_on(async {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = Arc::new(SqliteStore::open(dir.path()).expect("open"));
+                // Another connection holds the write lock, so the writer stalls (within its busy
+                // timeout) and the queue fills up.
+                let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+                let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+                let db = dir.path().join(DB_FILE);
+                let blocker = std::thread::spawn(move || {
+                    let conn = Connection::open(db).expect("raw open");
+                    conn.execute_batch("BEGIN IMMEDIATE;")
+                        .expect("take write lock");
+                    held_tx.send(()).expect("signal");
+                    let _ = release_rx.recv();
+                    conn.execute_batch("COMMIT;").expect("release write lock");
+                });
+                held_rx.recv().expect("lock taken");
+                let mut tasks = Vec::new();
+                // The writer holds up to one batch while it waits for the lock, the queue the rest.
+                for i in 0..((QUEUE_CAPACITY + MAX_BATCH_APPENDS) as u64 + 500) {
+                    let store = Arc::clone(&store);
+                    tasks.push(tokio::spawn(async move {
+                        store
+                            .append(&format!("s-{}", i % 7), ExpectedRevision::Any, vec![ev(i)])
+                            .await
+                    }));
+                }
+                // Let the tasks run until the queue is full and some wait to send.
+                for _ in 0..100_000 {
+                    let room = store
+                        .inner
+                        .sender
+                        .lock()
+                        .as_ref()
+                        .map_or(0, |s| s.capacity());
+                    if room == 0 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                let room = store
+                    .inner
+                    .sender
+                    .lock()
+                    .as_ref()
+                    .map_or(1, |s| s.capacity());
+                assert_eq!(room, 0, "the queue never filled up");
+                release_tx.send(()).expect("release");
+                store.close();
+                blocker.join().expect("blocker");
+                let (mut ok, mut closed) = (0, 0);
+                for t in tasks {
+                    match t.await.expect("task") {
+                        Ok(_) => ok += 1,
+                        Err(StoreError::Closed) => closed += 1,
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+                let reopened = SqliteStore::open(dir.path()).expect("reopen");
+                (ok, closed, reopened.last_position())
+            });
+            let _ = done_tx.send(outcome);
+        });
+        let (ok, closed, stored) = done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("close deadlocked");
+        assert_eq!(ok + closed, QUEUE_CAPACITY + MAX_BATCH_APPENDS + 500);
+        assert_eq!(
+            ok as u64, stored,
+            "every answered append is stored, no other"
+        );
+    }
 }

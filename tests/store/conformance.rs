@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use saring::store::conformance::{self, Store};
+use saring::store::kurrent::KurrentStore;
 use saring::store::sqlite::SqliteStore;
 
 /// A fresh SQLite store in its own temporary folder, kept alive as long as the store.
@@ -88,4 +89,26 @@ async fn sqlite_shared_store_runs_whole_suite() {
         panic!("sqlite (shared): {e}");
     }
     assert_eq!(store.backend_name(), "sqlite");
+}
+/// The suite against a KurrentDB/EventStoreDB server named by `SARING_TEST_ESDB`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kurrentdb_conformance() {
+    let Ok(conn) = std::env::var("SARING_TEST_ESDB") else {
+        // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run the EventStoreDB conformance suite"
+        );
+        return;
+    };
+    let store: Store = Arc::new(KurrentStore::connect(&conn).expect("connect to SARING_TEST_ESDB"));
+    let result = conformance::run_all(|| {
+        let s = Arc::clone(&store);
+        async move { s }
+    })
+    .await;
+    if let Err(e) = result {
+        panic!("kurrentdb: {e}");
+    }
 }

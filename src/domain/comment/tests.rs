@@ -19,7 +19,10 @@ fn submission(thread: &str, parent: Option<Uuid>) -> Submission {
         author_email: "sari@example.id".into(),
         author_url: None,
         body: "Semoga pembangunan jalannya cepat selesai.".into(),
-        client: ClientFacts { ip: "203.0.113.9".into(), user_agent: None },
+        client: ClientFacts {
+            ip: "203.0.113.9".into(),
+            user_agent: None,
+        },
         captcha_solve_ms: 4_000,
         lang: Lang::Id,
         submitted_at: t0(),
@@ -27,37 +30,56 @@ fn submission(thread: &str, parent: Option<Uuid>) -> Submission {
 }
 
 fn verdict(outcome: Outcome) -> Verdict {
-    Verdict { outcome, score: 0.0, rules: vec![], policy_version: "v1".into() }
+    Verdict {
+        outcome,
+        score: 0.0,
+        rules: vec![],
+        policy_version: "v1".into(),
+    }
 }
 
 fn open_thread() -> SubmitContext {
-    SubmitContext { thread_closed: false, parent: None }
+    SubmitContext {
+        thread_closed: false,
+        parent: None,
+    }
 }
 
 fn submit(outcome: Outcome) -> CommentCommand {
     CommentCommand::Submit {
         submission: Box::new(submission("berita-1", None)),
         verdict: Box::new(verdict(outcome)),
+        fingerprint: 1,
         context: open_thread(),
     }
 }
 
 fn decide_cmd(action: ModeratorAction) -> CommentCommand {
-    CommentCommand::Decide { action, moderator: "ayu".into(), reason: String::new(), now: t0() }
+    CommentCommand::Decide {
+        action,
+        moderator: "ayu".into(),
+        reason: String::new(),
+        now: t0(),
+    }
 }
 
 fn given(commands: Vec<CommentCommand>) -> CommentState {
-    commands.into_iter().fold(CommentState::default(), |state, cmd| {
-        let events = decide(&state, cmd).expect("given commands are accepted");
-        events.iter().fold(state, evolve)
-    })
+    commands
+        .into_iter()
+        .fold(CommentState::default(), |state, cmd| {
+            let events = decide(&state, cmd).expect("given commands are accepted");
+            events.iter().fold(state, evolve)
+        })
 }
 
 #[test]
 fn accepted_submission_is_published_with_its_verdict_recorded() {
     let events = decide(&CommentState::default(), submit(Outcome::Accept)).unwrap();
     let types: Vec<_> = events.iter().map(DomainEvent::event_type).collect();
-    assert_eq!(types, ["CommentSubmitted", "CommentScreened", "CommentPublished"]);
+    assert_eq!(
+        types,
+        ["CommentSubmitted", "CommentScreened", "CommentPublished"]
+    );
     let state = events.iter().fold(CommentState::default(), evolve);
     assert!(state.is_visible());
     assert_eq!(state.version(), Some(2));
@@ -77,7 +99,10 @@ fn each_verdict_leads_to_its_own_status() {
 #[test]
 fn a_second_submission_to_the_same_stream_is_refused() {
     let state = given(vec![submit(Outcome::Accept)]);
-    assert_eq!(decide(&state, submit(Outcome::Accept)), Err(CommentError::AlreadySubmitted));
+    assert_eq!(
+        decide(&state, submit(Outcome::Accept)),
+        Err(CommentError::AlreadySubmitted)
+    );
 }
 
 #[test]
@@ -85,9 +110,16 @@ fn posting_into_a_closed_thread_is_refused() {
     let cmd = CommentCommand::Submit {
         submission: Box::new(submission("berita-1", None)),
         verdict: Box::new(verdict(Outcome::Accept)),
-        context: SubmitContext { thread_closed: true, parent: None },
+        fingerprint: 1,
+        context: SubmitContext {
+            thread_closed: true,
+            parent: None,
+        },
     };
-    assert_eq!(decide(&CommentState::default(), cmd), Err(CommentError::ThreadClosed));
+    assert_eq!(
+        decide(&CommentState::default(), cmd),
+        Err(CommentError::ThreadClosed)
+    );
 }
 
 #[test]
@@ -96,10 +128,17 @@ fn replying_under_a_hidden_or_foreign_comment_is_refused() {
     let with_parent = |p: Option<(String, bool)>| CommentCommand::Submit {
         submission: Box::new(submission("berita-1", parent)),
         verdict: Box::new(verdict(Outcome::Accept)),
-        context: SubmitContext { thread_closed: false, parent: p },
+        fingerprint: 1,
+        context: SubmitContext {
+            thread_closed: false,
+            parent: p,
+        },
     };
     let empty = CommentState::default();
-    assert_eq!(decide(&empty, with_parent(None)), Err(CommentError::ParentNotVisible));
+    assert_eq!(
+        decide(&empty, with_parent(None)),
+        Err(CommentError::ParentNotVisible)
+    );
     assert_eq!(
         decide(&empty, with_parent(Some(("berita-1".into(), false)))),
         Err(CommentError::ParentNotVisible)
@@ -113,8 +152,14 @@ fn replying_under_a_hidden_or_foreign_comment_is_refused() {
 
 #[test]
 fn approving_a_deleted_comment_is_refused_but_restore_brings_it_back() {
-    let state = given(vec![submit(Outcome::Hold), decide_cmd(ModeratorAction::Delete)]);
-    assert_eq!(decide(&state, decide_cmd(ModeratorAction::Approve)), Err(CommentError::Deleted));
+    let state = given(vec![
+        submit(Outcome::Hold),
+        decide_cmd(ModeratorAction::Delete),
+    ]);
+    assert_eq!(
+        decide(&state, decide_cmd(ModeratorAction::Approve)),
+        Err(CommentError::Deleted)
+    );
     let restored = given(vec![
         submit(Outcome::Hold),
         decide_cmd(ModeratorAction::Delete),
@@ -130,7 +175,10 @@ fn not_spam_applies_only_to_spam_and_publishes() {
         decide(&published, decide_cmd(ModeratorAction::NotSpam)),
         Err(CommentError::IllegalTransition { .. })
     ));
-    let state = given(vec![submit(Outcome::Spam), decide_cmd(ModeratorAction::NotSpam)]);
+    let state = given(vec![
+        submit(Outcome::Spam),
+        decide_cmd(ModeratorAction::NotSpam),
+    ]);
     assert!(state.is_visible());
 }
 
@@ -154,7 +202,10 @@ fn reports_count_once_per_reader_and_queue_at_the_threshold() {
 #[test]
 fn deciding_an_unknown_comment_is_not_found() {
     assert_eq!(
-        decide(&CommentState::default(), decide_cmd(ModeratorAction::Approve)),
+        decide(
+            &CommentState::default(),
+            decide_cmd(ModeratorAction::Approve)
+        ),
         Err(CommentError::NotFound)
     );
 }

@@ -1,0 +1,260 @@
+//! Starting a real server per test, and the few HTTP calls every test makes.
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use saring::app::Application;
+use saring::config::Settings;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// Moderator tokens every test server knows.
+pub const AYU: &str = "token-ayu-1234";
+pub const BUDI: &str = "token-budi-5678";
+/// A site origin every test server allows.
+pub const SITE: &str = "https://berita.contoh.id";
+
+/// A comment the default policy publishes.
+pub const HAM: &str =
+    "Terima kasih atas beritanya. Semoga jalan desa cepat diperbaiki sebelum musim hujan.";
+/// A comment the default policy holds: a first comment with a link to an unknown site.
+pub const HELD: &str =
+    "Informasi lengkapnya ada di https://blog-warga.example.net/jalan-desa kalau mau baca.";
+/// A comment the default policy classes as spam: gambling promotion.
+pub const SPAM: &str = "Daftar sekarang di GARUDA88 link alternatif, pasti maxwin, wd 5jt tiap hari! Hubungi wa.me/6281234567890";
+
+/// A running server with its own data folder.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Settings for a test server: rate limits off, two moderators, one site origin.
+pub fn test_settings(dir: &TempDir) -> Settings {
+    let mut s = Settings::for_data_dir(dir.path());
+    s.policies = manifest_dir().join("policies");
+    s.limits = None;
+    s.moderator_tokens = vec![
+        ("ayu".into(), SecretString::from(AYU.to_string())),
+        ("budi".into(), SecretString::from(BUDI.to_string())),
+    ];
+    s.site_origins = vec![SITE.to_string()];
+    s
+}
+
+/// Starts a server with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server after letting the test change its settings.
+pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let mut settings = test_settings(&dir);
+    change(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("the application starts");
+    let base = format!("http://{}", app.addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        let _ = app
+            .run_until(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+impl TestApp {
+    /// A client for a server that runs elsewhere (a child process); `dir` is unused.
+    pub fn external(base: &str) -> TestApp {
+        TestApp {
+            base: format!("http://{base}").replace("http://http://", "http://"),
+            client: reqwest::Client::new(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            stop: None,
+            handle: None,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Solves a captcha question the way a bot would, from its text.
+pub fn solve(question: &str) -> i64 {
+    saring::captcha::solve_question(question).expect("a question the test can solve")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A fresh challenge for a thread: (token, answer).
+    pub async fn challenge(&self, thread: &str) -> (String, i64) {
+        let (status, c) = self.get(&format!("/api/v1/captcha?thread={thread}")).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        (
+            c["token"].as_str().expect("token").to_string(),
+            solve(c["question"].as_str().expect("question")),
+        )
+    }
+
+    /// Posts raw JSON to a thread.
+    pub async fn post_json(&self, thread: &str, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(self.url(&format!("/api/v1/threads/{thread}/comments")))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The whole reader flow: fetch a captcha, solve it, post.
+    pub async fn comment(
+        &self,
+        thread: &str,
+        name: &str,
+        email: &str,
+        body: &str,
+        parent: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let (token, answer) = self.challenge(thread).await;
+        let mut payload = json!({
+            "author_name": name,
+            "author_email": email,
+            "body": body,
+            "captcha_token": token,
+            "captcha_answer": answer.to_string(),
+        });
+        if let Some(p) = parent {
+            payload["parent_id"] = json!(p);
+        }
+        self.post_json(thread, &payload).await
+    }
+
+    /// A comment that must be accepted with the given status; returns its id.
+    pub async fn comment_ok(&self, thread: &str, body: &str, expect_status: &str) -> String {
+        let email = format!("{}@contoh.id", uuid_like());
+        let (status, v) = self.comment(thread, "Pembaca", &email, body, None).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert_eq!(v["status"], expect_status, "{v}");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn mod_get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn mod_post(&self, token: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The comment's current version, from the moderator detail.
+    pub async fn version(&self, id: &str) -> u64 {
+        let (status, v) = self
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v["version"].as_u64().expect("version")
+    }
+
+    pub async fn decide(
+        &self,
+        token: &str,
+        id: &str,
+        action: &str,
+        expected: u64,
+    ) -> (StatusCode, Value) {
+        self.mod_post(
+            token,
+            &format!("/api/v1/mod/comments/{id}/decision"),
+            &json!({ "action": action, "expected_version": expected, "reason": "uji" }),
+        )
+        .await
+    }
+
+    /// The ids in a thread's first page, depth first.
+    pub async fn thread_ids(&self, thread: &str) -> Vec<String> {
+        let (status, v) = self
+            .get(&format!("/api/v1/threads/{thread}/comments"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let mut ids = Vec::new();
+        fn walk(list: &Value, ids: &mut Vec<String>) {
+            for c in list.as_array().into_iter().flatten() {
+                ids.push(c["id"].as_str().unwrap_or_default().to_string());
+                walk(&c["replies"], ids);
+            }
+        }
+        walk(&v["comments"], &mut ids);
+        ids
+    }
+}
+
+/// A unique-enough local part for emails, so first-comment rules see a new author each time.
+pub fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "pembaca{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}

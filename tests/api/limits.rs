@@ -1,0 +1,105 @@
+//! Rate limits answer 429 with Retry-After, per address, per email and on captchas.
+
+use reqwest::StatusCode;
+use reqwest::header;
+use saring::limits::{LimitsConfig, Rate};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_second_comment_from_one_address_soon_after_is_refused_with_retry_after() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.per_address = Rate::per(1, 60);
+        s.limits = Some(limits);
+    })
+    .await;
+    let (status, _) = app
+        .comment("berita-batas", "A", "a@contoh.id", HAM, None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (token, answer) = app.challenge("berita-batas").await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/threads/berita-batas/comments?lang=en"))
+        .json(
+            &json!({"author_name": "B", "author_email": "b@contoh.id", "body": HAM,
+                      "captcha_token": token, "captcha_answer": answer.to_string()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "rate_limited");
+    assert_eq!(v["error"]["retry_after"], retry);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("try again")
+    );
+}
+
+#[tokio::test]
+async fn one_email_from_two_addresses_is_limited_too() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.per_email = Rate::per(1, 60);
+        s.limits = Some(limits);
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    for (ip, expected) in [
+        ("203.0.113.5", StatusCode::CREATED),
+        ("198.51.100.9", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let (token, answer) = app.challenge("berita-email").await;
+        let resp = app
+            .client
+            .post(app.url("/api/v1/threads/berita-email/comments"))
+            .header("x-forwarded-for", ip)
+            .json(
+                &json!({"author_name": "A", "author_email": "Sama@Contoh.id", "body": HAM,
+                          "captcha_token": token, "captcha_answer": answer.to_string()}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), expected, "{ip}");
+    }
+}
+
+#[tokio::test]
+async fn captcha_issuance_is_limited_per_address() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.captcha_per_address = Rate::per(3, 60);
+        s.limits = Some(limits);
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(
+            app.client
+                .get(app.url("/api/v1/captcha"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+}

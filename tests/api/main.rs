@@ -1,0 +1,13 @@
+//! End-to-end tests of the HTTP API: each test starts the real server on port 0 with its own
+//! temporary data folder and talks HTTP to it.
+
+mod helpers;
+
+mod cli;
+mod errors;
+mod flow;
+mod form;
+mod hostile;
+mod limits;
+mod moderation;
+mod restart;

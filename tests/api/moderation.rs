@@ -1,0 +1,233 @@
+//! Moderator decisions: optimistic concurrency, legal transitions, audit of who did what.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn two_moderators_deciding_the_same_comment_one_wins_one_gets_409() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-mod", HELD, "pending").await;
+    let version = app.version(&id).await;
+    let (a, b) = tokio::join!(
+        app.decide(AYU, &id, "approve", version),
+        app.decide(BUDI, &id, "spam", version)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{a:?} {b:?}"
+    );
+    let loser = if a.0 == StatusCode::CONFLICT {
+        &a.1
+    } else {
+        &b.1
+    };
+    assert_eq!(loser["error"]["code"], "stale_version");
+    // The loser sees the state the winner left, with its new version.
+    assert_eq!(
+        loser["current"]["version"].as_u64(),
+        Some(version + 1),
+        "{loser}"
+    );
+    let winner_status = if a.0 == StatusCode::OK {
+        "published"
+    } else {
+        "spam"
+    };
+    assert_eq!(loser["current"]["status"], winner_status);
+}
+
+#[tokio::test]
+async fn a_stale_version_is_refused_even_without_a_race() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-mod2", HELD, "pending").await;
+    let v = app.version(&id).await;
+    assert_eq!(app.decide(AYU, &id, "reject", v).await.0, StatusCode::OK);
+    let (status, body) = app.decide(BUDI, &id, "approve", v).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["current"]["status"], "rejected");
+}
+
+#[tokio::test]
+async fn deleted_comments_cannot_be_approved_until_restored() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-hapus", HAM, "published").await;
+    let v = app.version(&id).await;
+    assert_eq!(app.decide(AYU, &id, "delete", v).await.0, StatusCode::OK);
+    assert!(app.thread_ids("berita-hapus").await.is_empty());
+    let (status, body) = app.decide(AYU, &id, "approve", v + 1).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "comment_deleted");
+    assert_eq!(
+        app.decide(AYU, &id, "restore", v + 1).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.thread_ids("berita-hapus").await,
+        std::slice::from_ref(&id),
+        "restored to published"
+    );
+    let (status, body) = app.decide(AYU, &id, "restore", v + 2).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "illegal_transition");
+}
+
+#[tokio::test]
+async fn replies_under_hidden_comments_are_refused() {
+    let app = spawn_app().await;
+    let held = app.comment_ok("berita-balas", HELD, "pending").await;
+    let (status, v) = app
+        .comment("berita-balas", "A", "a@contoh.id", HAM, Some(&held))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"]["fields"]["parent_id"].is_string());
+}
+
+#[tokio::test]
+async fn queues_page_oldest_first_with_a_cursor() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let body = format!("Tautan nomor {i}: https://blog-warga{i}.example.net/tulisan");
+        ids.push(app.comment_ok("berita-antre", &body, "pending").await);
+    }
+    let (_, first) = app
+        .mod_get(AYU, "/api/v1/mod/queue?status=pending&limit=3")
+        .await;
+    let cursor = first["next"].as_str().expect("a cursor").to_string();
+    let (_, second) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/queue?status=pending&limit=3&cursor={cursor}"),
+        )
+        .await;
+    let seen: Vec<String> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, ids);
+    assert!(second["next"].is_null());
+    assert_eq!(first["total"], 5);
+}
+
+#[tokio::test]
+async fn the_policy_can_be_reloaded_by_a_moderator() {
+    let app = spawn_app().await;
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v["version"].as_str().is_some_and(|s| !s.is_empty()));
+    let (status, _) = app.get("/api/v1/mod/policy").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// A copy of the shipped policy folder that a test may edit.
+fn policy_copy() -> tempfile::TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&manifest_dir().join("policies"), dir.path());
+    dir
+}
+
+async fn policy_info(app: &TestApp) -> serde_json::Value {
+    let (status, v) = app.mod_get(AYU, "/api/v1/mod/policy").await;
+    assert_eq!(status, StatusCode::OK);
+    v
+}
+
+#[tokio::test]
+async fn policy_edits_reload_a_broken_edit_keeps_the_old_policy_and_each_version_is_recorded() {
+    let policies = policy_copy();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let first = policy_info(&app).await;
+    let v1 = first["version"].as_str().unwrap().to_string();
+    assert_eq!(first["history"].as_array().unwrap().len(), 1, "{first}");
+
+    // A valid edit, put in force through the moderator endpoint.
+    let file = policies.path().join("default.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("hold = 5.0", "hold = 4.0", 1)).unwrap();
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let v2 = v["version"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2);
+
+    // A broken edit is refused with its location; the edited policy stays in force.
+    std::fs::write(&file, text.replacen("hold = 5.0", "hold = \"empat\"", 1)).unwrap();
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["code"], "policy_invalid");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default.toml:"),
+        "{v}"
+    );
+    let now = policy_info(&app).await;
+    assert_eq!(now["version"], v2.as_str());
+    assert!(now["last_error"].is_string());
+
+    // Every version put in force is an event; the history shows both, oldest first.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let history = policy_info(&app).await["history"].clone();
+        let versions: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["version"].as_str().unwrap())
+            .collect();
+        if versions == [v1.as_str(), v2.as_str()] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{versions:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn editing_a_policy_file_reloads_it_without_a_request() {
+    let policies = policy_copy();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let v1 = policy_info(&app).await["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = policies.path().join("default.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("spam = 10.0", "spam = 11.0", 1)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while policy_info(&app).await["version"] == v1.as_str() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the file watcher did not reload the policy"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

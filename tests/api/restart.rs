@@ -1,0 +1,141 @@
+//! Nothing acknowledged is lost: a server killed with SIGKILL comes back with the same threads
+//! and queues. These tests run the real binary as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// The real binary as a child process.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    log: std::path::PathBuf,
+}
+
+impl Server {
+    /// Starts the binary on a data folder with no settings file.
+    pub fn start(data_dir: &std::path::Path) -> Server {
+        Server::start_with_config(data_dir, std::path::Path::new("/dev/null"))
+    }
+
+    /// Starts the binary with a settings file; its log goes to a file beside the data folder.
+    pub fn start_with_config(data_dir: &std::path::Path, config: &std::path::Path) -> Server {
+        std::fs::create_dir_all(data_dir).expect("data folder");
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saring"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--policies")
+            .arg(manifest_dir().join("policies"))
+            .env("SARING_MODERATOR_TOKENS", format!("ayu:{AYU}"))
+            .env("SARING_RATE_LIMITS", "off")
+            .env("SARING_CONFIG", config)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("the saring binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("saring listening on ") {
+                    let _ = tx.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string(),
+                    );
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server announces its address");
+        Server { child, base, log }
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills the process with SIGKILL and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill(); // SIGKILL on Unix: no shutdown code runs.
+        let _ = self.child.wait();
+    }
+}
+
+async fn snapshot(app: &TestApp) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    let (_, thread) = app.get("/api/v1/threads/berita-restart/comments").await;
+    let (_, pending) = app.mod_get(AYU, "/api/v1/mod/queue?status=pending").await;
+    let (_, spam) = app.mod_get(AYU, "/api/v1/mod/queue?status=spam").await;
+    (thread, pending, spam)
+}
+
+#[tokio::test]
+async fn a_killed_server_comes_back_with_the_same_threads_and_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path());
+    let app = client_for(&first.base);
+    let a = app.comment_ok("berita-restart", HAM, "published").await;
+    app.comment_ok("berita-restart", HELD, "pending").await;
+    app.comment_ok("berita-restart", SPAM, "spam").await;
+    app.comment(
+        "berita-restart",
+        "B",
+        "b@contoh.id",
+        "Balasan untuk Sari.",
+        Some(&a),
+    )
+    .await;
+    let before = snapshot(&app).await;
+    assert_eq!(before.0["total"], 2);
+    first.kill();
+
+    let started = Instant::now();
+    let second = Server::start(dir.path());
+    let app = client_for(&second.base);
+    let after = snapshot(&app).await;
+    assert_eq!(before, after);
+    eprintln!("restart took {:?}", started.elapsed());
+    // Posting still works after the restart.
+    app.comment_ok(
+        "berita-restart",
+        "Komentar setelah mulai ulang.",
+        "published",
+    )
+    .await;
+    second.kill();
+}
+
+/// A client for a server started outside the test process.
+fn client_for(base: &str) -> TestApp {
+    TestApp::external(base)
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_data_folder_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .arg("--policies")
+        .arg(manifest_dir().join("policies"))
+        .env("SARING_CONFIG", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in use"), "{stderr}");
+    let app = client_for(&first.base);
+    assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
+    first.kill();
+}
