@@ -46,12 +46,13 @@ async fn queue(
         "pending" => QueueName::Pending,
         "reported" => QueueName::Reported,
         "spam" => QueueName::Spam,
+        "rejected" => QueueName::Rejected,
         _ => {
             return Err(ApiError::invalid_param(
                 lang,
                 "status",
-                "Gunakan pending, reported atau spam.",
-                "Use pending, reported or spam.",
+                "Gunakan pending, reported, spam atau rejected.",
+                "Use pending, reported, spam or rejected.",
             ));
         }
     };
@@ -81,6 +82,7 @@ async fn queue(
             QueueName::Pending => p.queues.pending.len(),
             QueueName::Reported => p.queues.reported.len(),
             QueueName::Spam => p.queues.spam.len(),
+            QueueName::Rejected => p.queues.rejected.len(),
         };
         (
             records.into_iter().map(QueueItem::from).collect::<Vec<_>>(),

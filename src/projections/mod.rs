@@ -88,6 +88,9 @@ pub struct Queues {
     pub spam: BTreeMap<u64, Uuid>,
     /// Visible but reported by enough readers.
     pub reported: BTreeMap<u64, Uuid>,
+    /// Refused (by the filter's forced reject or a moderator), kept for the audit.
+    #[serde(default)]
+    pub rejected: BTreeMap<u64, Uuid>,
 }
 
 /// A moderation queue's name.
@@ -100,6 +103,8 @@ pub enum QueueName {
     Reported,
     /// Spam.
     Spam,
+    /// Refused comments, for the audit.
+    Rejected,
 }
 
 /// Policy activations kept for moderators; older ones stay in the log.
@@ -271,6 +276,9 @@ impl Projections {
             Some(CommentStatus::Spam) => {
                 self.queues.spam.remove(&seq);
             }
+            Some(CommentStatus::Rejected) => {
+                self.queues.rejected.remove(&seq);
+            }
             _ => {}
         }
         match new {
@@ -283,6 +291,9 @@ impl Projections {
             }
             Some(CommentStatus::Spam) => {
                 self.queues.spam.insert(seq, rec.id);
+            }
+            Some(CommentStatus::Rejected) => {
+                self.queues.rejected.insert(seq, rec.id);
             }
             _ => {}
         }
@@ -301,6 +312,7 @@ impl Projections {
             QueueName::Pending => &self.queues.pending,
             QueueName::Reported => &self.queues.reported,
             QueueName::Spam => &self.queues.spam,
+            QueueName::Rejected => &self.queues.rejected,
         };
         let start = after.map_or(0, |a| a.saturating_add(1));
         let mut items = Vec::with_capacity(limit.min(map.len()));

@@ -231,3 +231,55 @@ async fn editing_a_policy_file_reloads_it_without_a_request() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_forced_reject_is_refused_but_recorded_for_the_moderators() {
+    let policies = policy_copy();
+    std::fs::write(
+        policies.path().join("lists/blocked-networks.txt"),
+        "127.0.0.0/8\n",
+    )
+    .unwrap();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let (status, v) = app
+        .comment("berita-tolak", "A", "a@contoh.id", HAM, None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "comment_rejected");
+    assert!(app.thread_ids("berita-tolak").await.is_empty());
+    let (_, q) = app.mod_get(AYU, "/api/v1/mod/queue?status=rejected").await;
+    let item = &q["items"][0];
+    assert_eq!(item["thread"], "berita-tolak");
+    assert_eq!(item["status"], "rejected");
+    let (_, detail) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/comments/{}", item["id"].as_str().unwrap()),
+        )
+        .await;
+    let rules: Vec<&str> = detail["verdict"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"BLOCKED_NETWORK"), "{rules:?}");
+    assert_eq!(detail["history"][2]["event"], "CommentRejected");
+    assert_eq!(detail["history"][2]["actor"], "system");
+}
+
+#[tokio::test]
+async fn closing_a_closed_thread_is_a_conflict() {
+    let app = spawn_app().await;
+    let close = "/api/v1/mod/threads/berita-dua-kali/close";
+    assert_eq!(app.mod_post(AYU, close, &json!({})).await.0, StatusCode::OK);
+    let (status, v) = app.mod_post(BUDI, close, &json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(v["error"]["code"], "thread_state");
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/threads/belum-ditutup/reopen", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(v["error"]["code"], "thread_state");
+}
