@@ -364,15 +364,38 @@ const SENTENCES: &[&str] = &[
     "Tolong dicek juga lampu penerangan jalan di ruas menuju terminal yang sudah lama mati.",
 ];
 
-/// A comment of about 300 characters, different every time so duplicate rules stay quiet.
+const VILLAGES: &[&str] = &[
+    "Sukamaju",
+    "Karanganyar",
+    "Tanjung Sari",
+    "Mekarsari",
+    "Sidomulyo",
+    "Cibadak",
+    "Bojongsari",
+    "Pasir Putih",
+    "Margahayu",
+    "Sumbersari",
+    "Kebonagung",
+    "Telukjambe",
+];
+
+/// A comment of about 300 characters, different every time: the shipped policy holds the same
+/// text seen in several threads (a spam wave), so every body ends in a reader's own greeting.
 fn comment_body(rng: &mut SmallRng) -> String {
     let mut body = String::with_capacity(400);
-    while body.chars().count() < 280 {
+    while body.chars().count() < 240 {
         if !body.is_empty() {
             body.push(' ');
         }
         body.push_str(SENTENCES[rng.random_range(0..SENTENCES.len())]);
     }
+    body.push_str(&format!(
+        " Salam dari warga RT {:02}/RW {:02} {}, {} tahun tinggal di sini.",
+        rng.random_range(1..=30),
+        rng.random_range(1..=15),
+        VILLAGES[rng.random_range(0..VILLAGES.len())],
+        rng.random_range(2..=60)
+    ));
     body
 }
 
