@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::auth::ModeratorAuth;
 use crate::captcha::Captcha;
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http::{self, AppParts, AppState};
 use crate::limits::Limiters;
 use crate::policy::PolicyHandle;
 use crate::service::{Service, View, runner};
@@ -121,17 +121,14 @@ impl Application {
             }
         };
 
-        let state = AppState {
+        let state = AppState::new(AppParts {
             service,
-            auth: Arc::new(ModeratorAuth::new(
-                &settings.moderator_tokens,
-                &settings.moderator_hashes,
-            )),
-            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
-            site_origins: Arc::new(settings.site_origins.clone()),
-            threads: Arc::new(http::thread_cache::ThreadCache::default()),
+            auth: ModeratorAuth::new(&settings.moderator_tokens, &settings.moderator_hashes),
+            trusted_proxies: settings.trusted_proxies.clone(),
+            site_origins: settings.site_origins.clone(),
+            threads: http::thread_cache::ThreadCache::default(),
             metrics: metrics_handle(),
-        };
+        });
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Application {

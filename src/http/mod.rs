@@ -28,19 +28,37 @@ pub mod thread_cache;
 /// in any script fits many times over.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach. One `Arc`, because axum clones the state for every request
+/// and every `State` extractor: one reference count instead of one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(parts: AppParts) -> AppState {
+        AppState(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppParts {
     /// The comment service.
     pub service: Arc<Service>,
     /// Moderator tokens.
-    pub auth: Arc<ModeratorAuth>,
+    pub auth: ModeratorAuth,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Arc<Vec<IpNet>>,
+    pub trusted_proxies: Vec<IpNet>,
     /// Site origins allowed by CORS and as form redirect targets.
-    pub site_origins: Arc<Vec<String>>,
+    pub site_origins: Vec<String>,
     /// Ready-to-send thread pages.
-    pub threads: Arc<thread_cache::ThreadCache>,
+    pub threads: thread_cache::ThreadCache,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -71,12 +89,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
+    let allowed: Arc<[HeaderValue]> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    // A predicate over a shared list rather than `AllowOrigin::list`: the layer is cloned for
+    // every request, and cloning a list allocates.
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(allowed))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            allowed.contains(origin)
+        }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
             header::CONTENT_TYPE,

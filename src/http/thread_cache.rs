@@ -15,8 +15,9 @@ use sha2::{Digest, Sha256};
 use crate::projections::Order;
 use crate::service::View;
 
-/// Bytes of rendered pages kept at most (64 MiB).
-pub const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
+/// Bytes of rendered pages kept at most (32 MiB): a few thousand hot pages, and room under the
+/// memory budget of 300 MiB at 100,000 comments.
+pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
 
 /// A rendered page.
 #[derive(Clone)]
