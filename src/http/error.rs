@@ -138,6 +138,67 @@ impl ApiError {
     }
 }
 
+/// Gives every refusal the API's JSON shape, including those no handler wrote: unknown routes
+/// (404), wrong methods (405), malformed query strings (400), timeouts (503). Responses that
+/// already carry a body type (JSON errors, HTML pages) pass untouched.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let lang = super::extract::lang_of(&parts);
+    let response = next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await;
+    reshape(response, lang)
+}
+
+fn reshape(response: Response, lang: Lang) -> Response {
+    let status = response.status();
+    let typed = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let is_api_shaped =
+        typed.is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_api_shaped {
+        return response;
+    }
+    let (code, id, en) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "Tidak ditemukan.", "Not found."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "Metode HTTP ini tidak diizinkan di sini.",
+            "This HTTP method is not allowed here.",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "unavailable",
+            "Layanan sedang sibuk. Silakan coba lagi.",
+            "The service is busy. Please try again.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload_too_large",
+            "Permintaan terlalu besar (paling banyak 64 KiB).",
+            "The request is too large (at most 64 KiB).",
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "Terjadi kesalahan di server. Silakan coba lagi.",
+            "Something went wrong on the server. Please try again.",
+        ),
+        _ => (
+            "invalid_request",
+            "Permintaan tidak valid.",
+            "Invalid request.",
+        ),
+    };
+    let mut error = ApiError::new(status, code, lang, id, en);
+    if let Some(v) = response.headers().get(header::ALLOW) {
+        error.message = format!("{} ({})", error.message, v.to_str().unwrap_or_default());
+    }
+    error.into_response()
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({ "code": self.code, "message": self.message });

@@ -293,3 +293,28 @@ async fn unknown_comments_and_bad_counts_requests() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["error"]["code"], "invalid_query");
 }
+
+#[tokio::test]
+async fn unknown_routes_wrong_methods_and_bad_query_strings_answer_in_json() {
+    let app = spawn_app().await;
+    let (status, v) = app.get("/api/v1/tidak-ada?lang=en").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["code"], "not_found");
+    assert_eq!(v["error"]["message"], "Not found.");
+
+    let resp = app
+        .client
+        .delete(app.url("/api/v1/captcha"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "method_not_allowed");
+
+    // A query string the handler's parameters cannot take (a repeated parameter).
+    let (status, v) = app.get("/api/v1/captcha?thread=a&thread=b").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["code"], "invalid_request");
+    assert_eq!(v["error"]["message"], "Permintaan tidak valid.");
+}

@@ -6,10 +6,17 @@ use reqwest::redirect::Policy;
 
 use crate::helpers::*;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+/// Posts the plain form as a browser without JavaScript would, without following the redirect.
+async fn post_form(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
+    let client = reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
+        .unwrap();
+    client
+        .post(app.url("/comments"))
+        .form(fields)
+        .send()
+        .await
         .unwrap()
 }
 
@@ -55,9 +62,9 @@ async fn a_plain_form_post_comes_back_to_the_article_at_the_new_comment() {
     );
     let (token, answer) = captcha_from_page(&page);
     let article = format!("{SITE}/2026/11/berita-form");
-    let resp = no_redirects()
-        .post(app.url("/comments"))
-        .form(&[
+    let resp = post_form(
+        &app,
+        &[
             ("author", "Sari"),
             ("email", "sari@contoh.id"),
             ("url", ""),
@@ -67,10 +74,9 @@ async fn a_plain_form_post_comes_back_to_the_article_at_the_new_comment() {
             ("captcha_token", &token),
             ("captcha_answer", &answer.to_string()),
             ("redirect_to", &article),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let location = resp.headers()[header::LOCATION]
         .to_str()
@@ -84,9 +90,9 @@ async fn a_plain_form_post_comes_back_to_the_article_at_the_new_comment() {
 async fn a_foreign_redirect_target_falls_back_to_the_embed_page() {
     let app = spawn_app().await;
     let (token, answer) = captcha_from_page(&embed_page(&app, "berita-form2").await);
-    let resp = no_redirects()
-        .post(app.url("/comments"))
-        .form(&[
+    let resp = post_form(
+        &app,
+        &[
             ("author", "Sari"),
             ("email", "sari@contoh.id"),
             ("comment", HELD),
@@ -94,10 +100,9 @@ async fn a_foreign_redirect_target_falls_back_to_the_embed_page() {
             ("captcha_token", &token),
             ("captcha_answer", &answer.to_string()),
             ("redirect_to", "https://jahat.example/phish"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let location = resp.headers()[header::LOCATION]
         .to_str()
@@ -127,20 +132,18 @@ async fn form_errors_render_the_page_with_the_text_kept_and_a_new_question() {
     let app = spawn_app().await;
     let (token, answer) = captcha_from_page(&embed_page(&app, "berita-form3").await);
     let hostile = "Teks saya <script>alert(1)</script>";
-    let resp = app
-        .client
-        .post(app.url("/comments"))
-        .form(&[
+    let resp = post_form(
+        &app,
+        &[
             ("author", "Sari"),
             ("email", "bukan-email"),
             ("comment", hostile),
             ("comment_post_ID", "berita-form3"),
             ("captcha_token", &token),
             ("captcha_answer", &answer.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = resp.text().await.unwrap();
     assert!(
@@ -154,38 +157,35 @@ async fn form_errors_render_the_page_with_the_text_kept_and_a_new_question() {
     assert!(!page.contains("<script>alert(1)"));
 
     // A wrong answer shows the captcha message and a fresh question that works.
-    let resp = app
-        .client
-        .post(app.url("/comments"))
-        .form(&[
+    let resp = post_form(
+        &app,
+        &[
             ("author", "Sari"),
             ("email", "sari@contoh.id"),
             ("comment", HAM),
             ("comment_post_ID", "berita-form3"),
             ("captcha_token", &token),
             ("captcha_answer", "999999"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     let page = resp.text().await.unwrap();
     assert!(page.contains("Jawaban hitungan salah"));
     let (fresh, answer) = captcha_from_page(&page);
     assert_ne!(fresh, token);
-    let resp = no_redirects()
-        .post(app.url("/comments"))
-        .form(&[
+    let resp = post_form(
+        &app,
+        &[
             ("author", "Sari"),
             ("email", "sari@contoh.id"),
             ("comment", HAM),
             ("comment_post_ID", "berita-form3"),
             ("captcha_token", &fresh),
             ("captcha_answer", &answer.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 }
 
