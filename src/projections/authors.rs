@@ -28,12 +28,22 @@ pub struct Counts {
     pub spam: u32,
 }
 
-/// One posting of a body: when, where and by whom.
+/// One posting of a body: when, where and by whom. Thread and author are kept as short keyed
+/// digests rather than strings: there is one sighting per recent comment, and only equality is
+/// ever asked of them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Sighting {
     at: DateTime<Utc>,
-    thread: String,
-    author: String,
+    thread: u64,
+    author: u64,
+}
+
+/// A stable 64-bit digest (stable across runs and builds, unlike `std`'s hasher, because
+/// snapshots keep it).
+fn digest(text: &str) -> u64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(text.as_bytes());
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
 /// The author-history projection.
@@ -42,10 +52,10 @@ pub struct AuthorHistory {
     by_email: HashMap<String, Counts>,
     by_address: HashMap<String, Counts>,
     by_url: HashMap<String, Counts>,
-    /// Sightings by body fingerprint (a string key so snapshots stay plain JSON).
-    recent: HashMap<String, Vec<Sighting>>,
+    /// Sightings by body fingerprint.
+    recent: HashMap<u64, Vec<Sighting>>,
     /// Fingerprints in arrival order, for pruning by age and by count.
-    order: VecDeque<(DateTime<Utc>, String)>,
+    order: VecDeque<(DateTime<Utc>, u64)>,
 }
 
 fn bump(map: &mut HashMap<String, Counts>, key: &str, f: impl FnOnce(&mut Counts)) {
@@ -64,15 +74,15 @@ impl AuthorHistory {
         author: &str,
         at: DateTime<Utc>,
     ) {
-        let key = fingerprint.to_string();
-        let sightings = self.recent.entry(key.clone()).or_default();
+        let key = fingerprint;
+        let sightings = self.recent.entry(key).or_default();
         if sightings.len() >= MAX_SIGHTINGS_PER_BODY {
             sightings.remove(0);
         }
         sightings.push(Sighting {
             at,
-            thread: thread.to_string(),
-            author: author.to_string(),
+            thread: digest(thread),
+            author: digest(author),
         });
         self.order.push_back((at, key));
         let horizon = at - Duration::hours(DUPLICATE_WINDOW_HOURS);
@@ -80,8 +90,7 @@ impl AuthorHistory {
             if *when >= horizon && self.order.len() <= MAX_RECENT_BODIES {
                 break;
             }
-            let fp = fp.clone();
-            let when = *when;
+            let (fp, when) = (*fp, *when);
             self.order.pop_front();
             if let Some(list) = self.recent.get_mut(&fp) {
                 list.retain(|s| s.at > when);
@@ -137,16 +146,17 @@ impl AuthorHistory {
             .and_then(|u| self.by_url.get(&u).copied())
             .unwrap_or_default();
         let horizon = now - Duration::hours(DUPLICATE_WINDOW_HOURS);
-        let sightings = self.recent.get(&fingerprint.to_string());
+        let sightings = self.recent.get(&fingerprint);
         let recent = sightings.into_iter().flatten().filter(|s| s.at >= horizon);
+        let (author, thread) = (digest(&email), digest(thread));
         let mut same_author = 0u32;
-        let mut threads: Vec<&str> = Vec::new();
+        let mut threads: Vec<u64> = Vec::new();
         for s in recent {
-            if s.author == email {
+            if s.author == author {
                 same_author += 1;
             }
-            if s.thread != thread && !threads.contains(&s.thread.as_str()) {
-                threads.push(&s.thread);
+            if s.thread != thread && !threads.contains(&s.thread) {
+                threads.push(s.thread);
             }
         }
         History {

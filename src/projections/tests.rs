@@ -226,6 +226,9 @@ fn duplicates_across_threads_are_counted_within_the_window() {
     assert_eq!(now.same_body_same_author, 2);
     let later = h.history("x@y.id", "", None, 42, "d", t(3 * 86_400));
     assert_eq!(later.same_body_threads, 0);
+    // Snapshots keep the sightings.
+    let back: AuthorHistory = serde_json::from_str(&serde_json::to_string(&h).unwrap()).unwrap();
+    assert_eq!(back, h);
 }
 
 #[test]

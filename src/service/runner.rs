@@ -13,7 +13,7 @@ use crate::store::{EventStore, RecordedEvent, StoreError};
 use super::view::View;
 
 /// Version of the snapshot format; a snapshot of another version is ignored and the log replayed.
-const SNAPSHOT_FORMAT: u32 = 1;
+const SNAPSHOT_FORMAT: u32 = 2;
 /// Events fetched per catch-up read.
 const CATCH_UP_BATCH: usize = 4096;
 
