@@ -8,6 +8,12 @@ use clap::{Parser, Subcommand};
 use saring::app::Application;
 use saring::config::{ServeArgs, Settings};
 
+/// mimalloc rather than glibc's malloc: the server makes many small, short-lived allocations per
+/// request. Measured back to back (docs/loadtest.md): thread reads 94.5k vs 89.6k req/s, the
+/// reader flow 10.6k vs 9.8k comments/s, for 9 MiB more resident memory at 100,000 comments.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Saring: self-hosted comment moderation and spam-captcha service for news sites.
 #[derive(Parser)]
 #[command(version, about)]
