@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::domain::{Actor, DomainEvent, Submission};
 use crate::policy::cli::BacktestCase;
-use crate::policy::{History, Outcome, ScreenInput};
+use crate::policy::{History, Outcome};
 use crate::projections::{EventPosition, Projections};
 use crate::store::{EventStore, StoreError};
 
@@ -40,17 +40,7 @@ impl StoredSubmission {
             s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
         BacktestCase {
             comment_id: &self.id,
-            input: ScreenInput {
-                body: &s.body,
-                author_name: &s.author_name,
-                author_email: &s.author_email,
-                author_url: s.author_url.as_deref(),
-                client_ip,
-                user_agent: s.client.user_agent.as_deref(),
-                honeypot: None,
-                solve_time_ms: Some(s.captcha_solve_ms),
-                history: Some(self.history),
-            },
+            input: super::screen_input(s, client_ip, None, Some(self.history)),
             recorded: self.recorded,
             moderator: self.moderator,
         }

@@ -388,13 +388,12 @@ impl Service {
             };
             (history, context)
         });
-        let verdict = screen(
-            &policy,
+        let verdict = policy.screen(&screen_input(
             &submission,
             Some(req.client_ip),
-            &req.honeypot,
+            Some(&req.honeypot),
             Some(history),
-        );
+        ));
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
             .increment(1);
         let outcome = verdict.outcome;
@@ -684,25 +683,24 @@ impl Service {
     }
 }
 
-/// Screens a submission with a policy (shared by the service and the backtest).
-pub fn screen(
-    policy: &Policy,
-    s: &Submission,
+/// What the policy engine sees of a stored or arriving submission (shared with the backtest).
+pub fn screen_input<'a>(
+    s: &'a Submission,
     client_ip: Option<IpAddr>,
-    honeypot: &str,
+    honeypot: Option<&'a str>,
     history: Option<crate::policy::History>,
-) -> Verdict {
-    policy.screen(&ScreenInput {
+) -> ScreenInput<'a> {
+    ScreenInput {
         body: &s.body,
         author_name: &s.author_name,
         author_email: &s.author_email,
         author_url: s.author_url.as_deref(),
         client_ip,
         user_agent: s.client.user_agent.as_deref(),
-        honeypot: Some(honeypot),
+        honeypot,
         solve_time_ms: Some(s.captcha_solve_ms),
         history,
-    })
+    }
 }
 
 fn outcome_label(o: Outcome) -> &'static str {
