@@ -3,6 +3,7 @@
 //! Read `domain/` to learn the product, `store/` for how facts are kept, `policy/` for how spam is
 //! recognised, `projections/` for what readers and moderators see, and `http/` for the API.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod auth;
