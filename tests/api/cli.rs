@@ -24,19 +24,7 @@ fn policy_check_counts_rules_and_points_at_errors() {
     let out = String::from_utf8_lossy(&ok.stdout);
     assert!(out.contains("rules:") && out.contains("words"), "{out}");
 
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(manifest_dir().join("policies")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.path().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    let lists = dir.path().join("lists");
-    std::fs::create_dir(&lists).unwrap();
-    for entry in std::fs::read_dir(manifest_dir().join("policies/lists")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), lists.join(entry.file_name())).unwrap();
-    }
+    let dir = policy_copy();
     let file = dir.path().join("default.toml");
     let text = std::fs::read_to_string(&file)
         .unwrap()

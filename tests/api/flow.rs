@@ -287,15 +287,7 @@ async fn operations_endpoints_answer() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     app.comment_ok("berita-metrik", HAM, "published").await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("saring_comments_stored_total"),
         "{metrics}"

@@ -112,15 +112,7 @@ async fn a_foreign_redirect_target_falls_back_to_the_embed_page() {
         location.starts_with("/threads/berita-form2/embed?lang=id&posted=pending#comment-"),
         "{location}"
     );
-    let page = app
-        .client
-        .get(app.url(location.split('#').next().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text(location.split('#').next().unwrap()).await;
     assert!(
         page.contains("menunggu moderasi"),
         "the held comment's author is told"
@@ -200,15 +192,7 @@ async fn the_widget_and_the_demo_are_served() {
             .unwrap()
             .starts_with("application/javascript")
     );
-    let demo = app
-        .client
-        .get(app.url("/demo"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let demo = app.text("/demo").await;
     assert!(demo.contains("data-thread=\"demo-artikel\"") && demo.contains("/widget.js"));
 }
 
@@ -217,16 +201,10 @@ async fn the_reply_link_of_the_plain_page_fills_the_parent_field() {
     let app = spawn_app().await;
     let id = app.comment_ok("berita-balas-form", HAM, "published").await;
     let page = app
-        .client
-        .get(app.url(&format!(
+        .text(&format!(
             "/threads/berita-balas-form/embed?lang=id&replytocom={id}"
-        )))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        ))
+        .await;
     assert!(
         page.contains(&format!("name=\"comment_parent\" value=\"{id}\"")),
         "the reply goes under its parent"

@@ -37,6 +37,25 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A copy of the shipped policy folder that a test may edit.
+pub fn policy_copy() -> TempDir {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).expect("folder");
+        for entry in std::fs::read_dir(from).expect("policy folder") {
+            let entry = entry.expect("entry");
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).expect("copy");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("temporary folder");
+    copy(&manifest_dir().join("policies"), dir.path());
+    dir
+}
+
 /// Settings for a test server: rate limits off, two moderators, one site origin.
 pub fn test_settings(dir: &TempDir) -> Settings {
     let mut s = Settings::for_data_dir(dir.path());
@@ -113,6 +132,17 @@ pub fn solve(question: &str) -> i64 {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The body of a GET as text, whatever its type.
+    pub async fn text(&self, path: &str) -> String {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        resp.text().await.expect("a body")
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

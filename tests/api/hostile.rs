@@ -32,15 +32,7 @@ async fn script_tags_and_attribute_injection_come_back_as_text() {
         let (status, _) = app.decide(AYU, &id, action, version).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let raw = app
-        .client
-        .get(app.url("/api/v1/threads/berita-xss/comments"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = app.text("/api/v1/threads/berita-xss/comments").await;
     assert!(!raw.contains("<script"), "{raw}");
     assert!(!raw.contains("<img"), "{raw}");
     assert!(!raw.contains("<svg"), "{raw}");
@@ -137,15 +129,7 @@ async fn private_fields_never_reach_public_answers() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let thread = app
-        .client
-        .get(app.url("/api/v1/threads/berita-privasi/comments"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let thread = app.text("/api/v1/threads/berita-privasi/comments").await;
     for text in [post.to_string(), thread] {
         assert!(!text.contains("rahasia.sari"), "{text}");
         assert!(!text.contains("127.0.0.1"), "{text}");

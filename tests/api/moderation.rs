@@ -129,25 +129,6 @@ async fn the_policy_can_be_reloaded_by_a_moderator() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-/// A copy of the shipped policy folder that a test may edit.
-fn policy_copy() -> tempfile::TempDir {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            let target = to.join(entry.file_name());
-            if entry.path().is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), target).unwrap();
-            }
-        }
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy(&manifest_dir().join("policies"), dir.path());
-    dir
-}
-
 async fn policy_info(app: &TestApp) -> serde_json::Value {
     let (status, v) = app.mod_get(AYU, "/api/v1/mod/policy").await;
     assert_eq!(status, StatusCode::OK);
