@@ -6,6 +6,7 @@ mod cli;
 mod dataset;
 mod props;
 mod reload;
+mod tricky_pieces;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -9,63 +9,9 @@ use saring::policy::{ScreenInput, body_fingerprint};
 
 use crate::default_policy;
 
-/// Characters that stress normalisation: markup, entities, combining marks, invisibles, styled
-/// and look-alike letters, separators, digits, RTL and astral characters.
+/// Text made of pieces that stress normalisation (see `tricky_pieces.rs`).
 fn tricky() -> impl Strategy<Value = String> {
-    let pieces = prop::sample::select(vec![
-        "<",
-        ">",
-        "&",
-        "&amp;",
-        "&#",
-        ";",
-        "<a href=\"",
-        "\">",
-        "</a>",
-        "<br />",
-        "s l o t",
-        "g.a.c.o.r",
-        "\u{200B}",
-        "\u{FEFF}",
-        "\u{202E}",
-        "\u{0332}",
-        "\u{0301}",
-        "\u{FE0F}",
-        "𝐆",
-        "ｇ",
-        "ⓖ",
-        "⒢",
-        "а",
-        "ο",
-        "88",
-        "0",
-        "1",
-        " ",
-        "  ",
-        "\n",
-        ".",
-        "-",
-        "http://",
-        "www.",
-        "wa.me/",
-        ".com",
-        "/",
-        "?",
-        "xn--",
-        "ß",
-        "İ",
-        "ﬁ",
-        "ǅ",
-        "강",
-        "ا",
-        "😀",
-        "🇮🇩",
-        "\u{10FFFF}",
-        "\u{0000}",
-        "slot",
-        "gacor",
-        "maxwin",
-    ]);
+    let pieces = prop::sample::select(crate::tricky_pieces::TRICKY_PIECES);
     prop::collection::vec(pieces, 0..200).prop_map(|v| v.concat())
 }
 
