@@ -145,8 +145,10 @@ pub async fn json_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let lang = super::extract::lang_of(&parts);
+    // Handlers' `ReqLang` reads it from here rather than negotiating a second time.
+    parts.extensions.insert(super::extract::ReqLang(lang));
     let response = next
         .run(axum::extract::Request::from_parts(parts, body))
         .await;

@@ -42,7 +42,36 @@ pub fn lang_of(parts: &Parts) -> Lang {
 impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ReqLang(lang_of(parts)))
+        // The error-shaping middleware has usually negotiated it already.
+        Ok(parts
+            .extensions
+            .get::<ReqLang>()
+            .copied()
+            .unwrap_or_else(|| ReqLang(lang_of(parts))))
+    }
+}
+
+/// The `If-None-Match` header, if any: taken alone so the hot thread-read path does not copy
+/// the whole header map.
+#[derive(Debug, Clone, Default)]
+pub struct IfNoneMatch(pub Option<axum::http::HeaderValue>);
+
+impl IfNoneMatch {
+    /// Whether the client already holds the representation with this strong ETag.
+    pub fn matches(&self, etag: &str) -> bool {
+        self.0
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(
+            parts.headers.get(header::IF_NONE_MATCH).cloned(),
+        ))
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, ClientIp, ReqLang};
+use super::extract::{ApiJson, ClientIp, IfNoneMatch, ReqLang};
 use crate::domain::comment::CommentError;
 use crate::domain::input;
 use crate::i18n::Lang;
@@ -192,7 +192,7 @@ async fn thread(
     ReqLang(lang): ReqLang,
     Path(thread): Path<String>,
     Query(q): Query<ThreadQuery>,
-    headers: HeaderMap,
+    if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
     if !input::is_valid_thread_key(&thread) {
         return Err(thread_key_error(lang));
@@ -233,13 +233,7 @@ async fn thread(
         settings.max_depth,
     );
     let cache_control = cache_control(settings.cache_seconds);
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|t| t.trim() == cached.etag || t.trim() == "*")
-        });
+    let not_modified = if_none_match.matches(&cached.etag);
     let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
     if not_modified {
         return Ok((
