@@ -65,7 +65,7 @@ impl Application {
     /// Builds everything and binds the listener; the projections have caught up on return.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
         std::fs::create_dir_all(&settings.data_dir)?;
-        let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir)?;
+        let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
         let policy = PolicyHandle::load(settings.policies.clone())?;
         let secret = match &settings.captcha_secret {
             Some(s) => Sha256::digest(s.expose_secret().as_bytes()).to_vec(),

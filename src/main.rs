@@ -117,6 +117,7 @@ async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let candidate =
         saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
     let store = saring::store::open_store(settings.store.as_deref(), &settings.data_dir)
+        .await
         .context("opening the event store")?;
     let stored = saring::service::backtest::load(store.as_ref())
         .await

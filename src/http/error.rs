@@ -66,6 +66,32 @@ impl ApiError {
         )
     }
 
+    /// An event-store failure: `503 store_unavailable` with a `Retry-After` while the database
+    /// is away (the request may simply be repeated), `500 internal` otherwise.
+    pub fn store(lang: Lang, e: &crate::store::StoreError) -> ApiError {
+        if !e.is_unavailable() {
+            return ApiError::internal(lang, e);
+        }
+        // Log the whole chain: the cause says why (refused, reset, timed out).
+        let mut causes = String::new();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            causes.push_str(": ");
+            causes.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::warn!(error = %e, causes, "event store unavailable");
+        let mut error = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            lang,
+            "Basis data sedang tidak tersedia. Silakan coba lagi sebentar lagi.",
+            "The database is unavailable for the moment. Please try again shortly.",
+        );
+        error.retry_after = Some(2);
+        error
+    }
+
     /// `401 unauthorized`.
     pub fn unauthorized(lang: Lang) -> ApiError {
         ApiError::new(

@@ -109,7 +109,7 @@ async fn comment(
     match state.service.moderator_view(id).await {
         Ok(Some(view)) => Ok(Json(view).into_response()),
         Ok(None) => Err(ApiError::not_found(lang)),
-        Err(e) => Err(ApiError::internal(lang, &e)),
+        Err(e) => Err(ApiError::store(lang, &e)),
     }
 }
 

@@ -161,7 +161,7 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
             "Komentar Anda ditolak oleh filter. Moderator dapat meninjaunya.",
             "Your comment was refused by the filter. Moderators can review it.",
         ),
-        SubmitError::Store(e) => ApiError::internal(lang, &e),
+        SubmitError::Store(e) => ApiError::store(lang, &e),
     }
 }
 
@@ -416,6 +416,6 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
             };
             e
         }
-        DecisionError::Store(e) => ApiError::internal(lang, &e),
+        DecisionError::Store(e) => ApiError::store(lang, &e),
     }
 }

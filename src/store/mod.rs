@@ -2,7 +2,8 @@
 //!
 //! Everything else in the crate is written against [`EventStore`]; the embedded SQLite backend
 //! ([`sqlite::SqliteStore`]) is the default, and the KurrentDB/EventStoreDB backend
-//! ([`kurrent::KurrentStore`]) serves deployments with several replicas.
+//! ([`kurrent::KurrentStore`]) and the PostgreSQL backend ([`postgres::PostgresStore`]) serve
+//! deployments with several replicas.
 
 use std::fmt;
 use std::path::Path;
@@ -16,6 +17,7 @@ use uuid::Uuid;
 
 pub mod conformance;
 pub mod kurrent;
+pub mod postgres;
 pub mod sqlite;
 
 /// What the writer believes about a stream's current revision when it appends.
@@ -187,6 +189,26 @@ pub enum StoreError {
     /// The backend failed (I/O, database, network); the message carries the cause.
     #[error("event store backend failed: {0}")]
     Backend(String),
+    /// The database cannot be reached or dropped the connection; the request may be retried
+    /// once it is back (the HTTP layer answers `503`). An append that failed this way is not
+    /// acknowledged and may or may not be stored.
+    #[error("the {backend} event store is unavailable")]
+    Unavailable {
+        /// The backend's name, as in [`EventStore::backend_name`].
+        backend: &'static str,
+        /// What the client saw.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+    /// The database refused or failed a request for another reason than being away.
+    #[error("the {backend} event store failed")]
+    Database {
+        /// The backend's name, as in [`EventStore::backend_name`].
+        backend: &'static str,
+        /// The database's error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// The store has been shut down.
     #[error("the event store is closed")]
     Closed,
@@ -196,6 +218,11 @@ impl StoreError {
     /// Whether the error is an expected-revision conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })
+    }
+
+    /// Whether the error means the database is away for now, so a retry may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
     }
 }
 
@@ -255,12 +282,13 @@ pub fn validate_stream_name(stream: &str) -> Result<(), StoreError> {
 
 /// Opens the store named by the `--store` setting: nothing (or `sqlite`, `embedded`) selects the
 /// embedded SQLite store in `data_dir`; a KurrentDB connection string (`esdb://…`,
-/// `kurrentdb://…`, `kdb://…`, see [`kurrent::KurrentStore::accepts`]) selects KurrentDB; anything
-/// else is refused as invalid rather than silently ignored.
+/// `kurrentdb://…`, `kdb://…`, see [`kurrent::KurrentStore::accepts`]) selects KurrentDB; a
+/// PostgreSQL URL (`postgres://…`, `postgresql://…`) selects PostgreSQL, connecting and migrating
+/// its schema; anything else is refused as invalid rather than silently ignored.
 ///
-/// Call inside a Tokio runtime (the KurrentDB client needs one). The SQLite store closes when the
-/// last handle is dropped.
-pub fn open_store(
+/// Call inside a Tokio runtime (the KurrentDB and PostgreSQL clients need one). The SQLite store
+/// closes when the last handle is dropped.
+pub async fn open_store(
     setting: Option<&str>,
     data_dir: &Path,
 ) -> Result<Arc<dyn EventStore>, StoreError> {
@@ -272,9 +300,13 @@ pub fn open_store(
         Some(s) if kurrent::KurrentStore::accepts(s) => {
             Ok(Arc::new(kurrent::KurrentStore::connect(s)?))
         }
+        Some(s) if postgres::PostgresStore::accepts(s) => {
+            Ok(Arc::new(postgres::PostgresStore::connect(s).await?))
+        }
         Some(_) => Err(StoreError::Invalid(
-            "the store must be empty or `sqlite` for the embedded store, or a KurrentDB \
-             connection string such as esdb://localhost:2113?tls=false"
+            "the store must be empty or `sqlite` for the embedded store, a KurrentDB \
+             connection string such as esdb://localhost:2113?tls=false, or a PostgreSQL URL \
+             such as postgres://saring@localhost/saring"
                 .into(),
         )),
     }
@@ -367,19 +399,22 @@ mod tests {
     #[tokio::test]
     async fn open_store_picks_the_backend_from_the_setting() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(None, dir.path()).expect("embedded");
+        let store = open_store(None, dir.path()).await.expect("embedded");
         assert_eq!(store.backend_name(), "sqlite");
         drop(store);
-        let store = open_store(Some(" sqlite "), dir.path()).expect("embedded by name");
+        let store = open_store(Some(" sqlite "), dir.path())
+            .await
+            .expect("embedded by name");
         assert_eq!(store.backend_name(), "sqlite");
         drop(store);
-        let store =
-            open_store(Some("esdb://localhost:2113?tls=false"), dir.path()).expect("kurrent");
+        let store = open_store(Some("esdb://localhost:2113?tls=false"), dir.path())
+            .await
+            .expect("kurrent");
         assert_eq!(store.backend_name(), "kurrentdb");
-        for bad in ["postgres://localhost/saring", "./data", "mysql"] {
+        for bad in ["postgres://localhost:99999999/saring", "./data", "mysql"] {
             assert!(
                 matches!(
-                    open_store(Some(bad), dir.path()),
+                    open_store(Some(bad), dir.path()).await,
                     Err(StoreError::Invalid(_))
                 ),
                 "{bad}"

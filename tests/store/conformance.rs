@@ -1,9 +1,11 @@
-//! The shared conformance suite against SQLite (always) and KurrentDB (when a server is given).
+//! The shared conformance suite against SQLite (always), and against KurrentDB and PostgreSQL when
+//! a server is given (`SARING_TEST_ESDB`, `SARING_TEST_PG`).
 
 use std::sync::Arc;
 
 use saring::store::conformance::{self, Store};
 use saring::store::kurrent::KurrentStore;
+use saring::store::postgres::{PostgresStore, create_test_database};
 use saring::store::sqlite::SqliteStore;
 
 /// A fresh SQLite store in its own temporary folder, kept alive as long as the store.
@@ -111,4 +113,86 @@ async fn kurrentdb_conformance() {
     if let Err(e) = result {
         panic!("kurrentdb: {e}");
     }
+}
+
+/// A store on a fresh database of the server named by `SARING_TEST_PG`, or `None` (after saying
+/// `SKIPPED` on stderr) when it is unset.
+pub async fn postgres_store(what: &str) -> Option<Arc<PostgresStore>> {
+    let url = postgres_test_database(what).await?;
+    Some(Arc::new(
+        PostgresStore::connect(&url)
+            .await
+            .expect("connect to the test database"),
+    ))
+}
+
+/// The URL of a fresh database on the `SARING_TEST_PG` server, or `None` when it is unset.
+pub async fn postgres_test_database(what: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {what}: set SARING_TEST_PG=postgres://user@host:port/db to run it"
+        );
+        return None;
+    };
+    Some(
+        create_test_database(&admin)
+            .await
+            .expect("create a test database on SARING_TEST_PG"),
+    )
+}
+
+macro_rules! postgres_checks {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = postgres_store(concat!("postgres ", stringify!($name))).await
+                    else {
+                        return;
+                    };
+                    let store: Store = store;
+                    if let Err(e) = conformance::$name(store).await {
+                        panic!("postgres: {e}");
+                    }
+                }
+            )*
+        }
+    };
+}
+
+postgres_checks!(
+    ordering,
+    concurrent_expected_revision,
+    no_stream_is_idempotency,
+    stream_exists,
+    exact_revision,
+    read_stream_from_and_max,
+    read_all_from_and_max,
+    subscription_catches_up_then_goes_live,
+    subscription_resumes_from_checkpoint,
+    large_and_non_ascii_events,
+    metadata_round_trip,
+    invalid_requests,
+);
+
+/// The whole suite on one shared PostgreSQL store, as a long-running service would use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_shared_store_runs_whole_suite() {
+    let Some(store) = postgres_store("postgres shared store").await else {
+        return;
+    };
+    let store: Store = store;
+    let result = conformance::run_all(|| {
+        let s = Arc::clone(&store);
+        async move { s }
+    })
+    .await;
+    if let Err(e) = result {
+        panic!("postgres (shared): {e}");
+    }
+    assert_eq!(store.backend_name(), "postgres");
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A throw-away PostgreSQL cluster for the PostgreSQL tests: its own data folder under a temporary
+# folder, its own port on loopback, nothing shared with a system cluster.
+#
+#   eval "$(scripts/pg-throwaway.sh start)"   # prints `export SARING_TEST_PG=...; export PG_THROWAWAY_DIR=...`
+#   scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"
+#
+# Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin).
+# PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user the package
+# creates. Set PG_PORT to choose the port (default 55432).
+set -euo pipefail
+
+bin_dir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [[ -z "$d" || ! -x "$d/initdb" ]]; then
+    echo "no PostgreSQL server found under /usr/lib/postgresql: apt-get install -y postgresql" >&2
+    exit 1
+  fi
+  echo "$d"
+}
+
+# Runs a command as the server's user: `postgres` when we are root, ourselves otherwise.
+as_server_user() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "${1:-}" in
+  start)
+    bin=$(bin_dir)
+    port=${PG_PORT:-55432}
+    dir=$(mktemp -d -t saring-pg.XXXXXX)
+    if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
+    as_server_user "$bin/initdb" -D "$dir/data" -U saring --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    # Loopback only, its own socket folder, enough connections for parallel tests.
+    as_server_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on" start >&2 \
+      || { cat "$dir/server.log" >&2; exit 1; }
+    echo "export SARING_TEST_PG='postgres://saring@127.0.0.1:$port/postgres'; export PG_THROWAWAY_DIR='$dir'"
+    ;;
+  stop)
+    dir=${2:?usage: $0 stop DIR}
+    bin=$(bin_dir)
+    as_server_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
+    rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: $0 start | stop DIR" >&2
+    exit 2
+    ;;
+esac
