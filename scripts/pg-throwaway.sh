@@ -7,7 +7,7 @@
 #
 # Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin).
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user the package
-# creates. Set PG_PORT to choose the port (default 55432).
+# creates. Set PG_PORT to choose the port (default: the first free one from 55432).
 set -euo pipefail
 
 bin_dir() {
@@ -32,7 +32,13 @@ as_server_user() {
 case "${1:-}" in
   start)
     bin=$(bin_dir)
-    port=${PG_PORT:-55432}
+    port=${PG_PORT:-}
+    if [[ -z "$port" ]]; then
+      # The first free port from 55432, so a cluster left running elsewhere is no obstacle.
+      for candidate in $(seq 55432 55531); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+      done
+    fi
     dir=$(mktemp -d -t saring-pg.XXXXXX)
     if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
     as_server_user "$bin/initdb" -D "$dir/data" -U saring --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \

@@ -412,12 +412,9 @@ impl Subscription {
             // Positions become visible in order (module docs), so an empty read means nothing
             // at or after `next` is committed yet: wait for a hint, or poll in case a
             // notification was missed.
-            match tokio::time::timeout(POLL_INTERVAL, self.hint.changed()).await {
-                Ok(Err(_)) => {
-                    self.done = true;
-                    return Some((Err(StoreError::Closed), self));
-                }
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(_)) = tokio::time::timeout(POLL_INTERVAL, self.hint.changed()).await {
+                self.done = true;
+                return Some((Err(StoreError::Closed), self));
             }
         }
     }

@@ -6,12 +6,16 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use saring::store::postgres::PostgresStore;
 use saring::store::sqlite::SqliteStore;
 use saring::store::{EventStore, ExpectedRevision, NewEvent, StoreError};
 use serde_json::json;
 
 /// Environment variable naming the data folder the child works in.
 pub const DIR_VAR: &str = "SARING_STORE_TEST_CHILD_DIR";
+/// Environment variable with a PostgreSQL URL: when set, the crash writer appends there instead
+/// of to the SQLite store in the folder.
+pub const PG_VAR: &str = "SARING_STORE_TEST_CHILD_PG";
 
 /// A command that runs this test binary's ignored test `name` in a child process on `dir`.
 pub fn child_command(name: &str, dir: &std::path::Path) -> Command {
@@ -60,7 +64,10 @@ fn child_crash_writer() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let store = Arc::new(SqliteStore::open(&dir).expect("open store"));
+        let store: Arc<dyn EventStore> = match std::env::var(PG_VAR) {
+            Ok(url) => Arc::new(PostgresStore::connect(&url).await.expect("connect to PostgreSQL")),
+            Err(_) => Arc::new(SqliteStore::open(&dir).expect("open store")),
+        };
         let run = uuid::Uuid::new_v4().simple().to_string();
         let mut tasks = Vec::new();
         for w in 0..8u64 {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 
 use rand::Rng;
+use saring::store::postgres::PostgresStore;
 use saring::store::sqlite::SqliteStore;
 use saring::store::{EventStore, RecordedEvent};
 
@@ -34,10 +35,12 @@ fn parse_ack(line: &str) -> Option<Ack> {
 
 /// Runs the child until `kill_after` acknowledgements, kills it, and returns every complete
 /// acknowledgement line it printed (including those printed between the decision and the kill).
-fn run_and_kill(dir: &std::path::Path, kill_after: usize) -> Vec<Ack> {
-    let mut child = child_command("child::child_crash_writer", dir)
-        .spawn()
-        .expect("spawn child");
+fn run_and_kill(dir: &std::path::Path, kill_after: usize, pg: Option<&str>) -> Vec<Ack> {
+    let mut command = child_command("child::child_crash_writer", dir);
+    if let Some(url) = pg {
+        command.env(crate::child::PG_VAR, url);
+    }
+    let mut child = command.spawn().expect("spawn child");
     let stdout = child.stdout.take().expect("stdout");
     let mut reader = BufReader::new(stdout);
     let mut acks = Vec::new();
@@ -70,8 +73,7 @@ fn run_and_kill(dir: &std::path::Path, kill_after: usize) -> Vec<Ack> {
     acks
 }
 
-async fn verify(dir: &std::path::Path, acks: &[Ack]) -> usize {
-    let store = SqliteStore::open(dir).expect("reopen after crash");
+async fn verify(store: &dyn EventStore, acks: &[Ack]) -> usize {
     // Every stored event is intact and globally ordered.
     let mut all: Vec<RecordedEvent> = Vec::new();
     loop {
@@ -137,24 +139,51 @@ async fn verify(dir: &std::path::Path, acks: &[Ack]) -> usize {
             );
         }
     }
-    store.close();
     all.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_sigkill() {
+    crash_rounds(None).await;
+}
+
+/// The same against PostgreSQL: the child's connections die with it mid-transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_acknowledged_appends_survive_sigkill() {
+    let Some(url) = crate::conformance::postgres_test_database("postgres crash test").await else {
+        return;
+    };
+    crash_rounds(Some(&url)).await;
+}
+
+async fn crash_rounds(pg: Option<&str>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut rng = rand::rng();
     let mut stored_before = 0;
     for round in 0..5 {
         let kill_after = rng.random_range(1..=2500);
-        let acks = tokio::task::block_in_place(|| run_and_kill(dir.path(), kill_after));
+        let acks = tokio::task::block_in_place(|| run_and_kill(dir.path(), kill_after, pg));
         assert!(
             acks.len() >= kill_after,
             "round {round}: only {} acks",
             acks.len()
         );
-        let stored = verify(dir.path(), &acks).await;
+        let stored = match pg {
+            Some(url) => {
+                let store = PostgresStore::connect(url)
+                    .await
+                    .expect("reconnect after crash");
+                let stored = verify(&store, &acks).await;
+                store.close().await;
+                stored
+            }
+            None => {
+                let store = SqliteStore::open(dir.path()).expect("reopen after crash");
+                let stored = verify(&store, &acks).await;
+                store.close();
+                stored
+            }
+        };
         let acked_events: u64 = acks.iter().map(|a| a.count).sum();
         assert!(
             stored as u64 >= stored_before as u64 + acked_events,

@@ -2,6 +2,7 @@
 //! the data-folder lock between processes, and crash safety under SIGKILL.
 
 mod child;
+mod concurrency;
 mod conformance;
 mod crash;
 mod lock;
