@@ -6,3 +6,4 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod lock;
+mod outage;
