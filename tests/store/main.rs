@@ -7,3 +7,4 @@ mod conformance;
 mod crash;
 mod lock;
 mod outage;
+mod throughput;
