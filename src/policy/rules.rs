@@ -203,6 +203,11 @@ pub enum Kind {
     Styled { min: usize },
     /// A phone number.
     Phone,
+    /// A word of at least `min` letters or digits that was disguised: spelled out one letter at
+    /// a time with digits in it, written in a mix of styles (bold with italic, Latin with a
+    /// Cyrillic look-alike, plain letters with styled digits), or written in styled letters
+    /// inside otherwise plain text. The shape of a promoted brand name.
+    DisguisedWord { min: usize },
     /// A combination of other rules.
     Meta {
         all_of: Vec<usize>,
@@ -221,7 +226,8 @@ impl Kind {
             | Kind::Regex(_)
             | Kind::Phone
             | Kind::MixedScript
-            | Kind::Styled { .. } => FieldSet::of(&[Field::Body]),
+            | Kind::Styled { .. }
+            | Kind::DisguisedWord { .. } => FieldSet::of(&[Field::Body]),
             Kind::LinkDomain(_) | Kind::LinkOther(_) | Kind::LinkIdn => {
                 FieldSet::of(&[Field::Body, Field::AuthorUrl])
             }
