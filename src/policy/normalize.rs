@@ -707,7 +707,20 @@ fn style_of(c: char) -> Style {
         0x1F170..=0x1F189 => Style::Styled(55),               // negative squared letters
         0x1F1E6..=0x1F1FF => Style::Styled(56),               // regional indicators
         // Small capitals and the IPA letters used as the missing ones (ʙ ɪ ʜ ʀ ɢ ʟ ɴ ʏ).
-        0x1D00..=0x1D2B | 0x0250..=0x02AF | 0xA730..=0xA7FF => Style::Styled(SMALL_CAPITALS),
+        // (Only those: other IPA letters such as the schwa `ə` are letters of real alphabets.)
+        0x1D00..=0x1D2B
+        | 0x0262
+        | 0x026A
+        | 0x0274
+        | 0x0276
+        | 0x0280
+        | 0x0281
+        | 0x028F
+        | 0x0299
+        | 0x029B
+        | 0x029C
+        | 0x029F
+        | 0xA730..=0xA7FF => Style::Styled(SMALL_CAPITALS),
         // Superscript and subscript letters.
         0x1D2C..=0x1D6A | 0x2070..=0x209C | 0x02B0..=0x02FF => Style::Styled(58),
         0x2100..=0x214F => Style::AnyStyle,
@@ -862,15 +875,18 @@ pub fn disguised_word(original: &str, n: &Normalized, min: usize) -> Option<(usi
         while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
             i += 1;
         }
-        // A word glued to a letter of another writing system is not a Latin word.
-        let glued = |b: Option<&u8>| b.is_some_and(|b| *b >= 0x80);
-        if glued(start.checked_sub(1).and_then(|p| bytes.get(p))) || glued(bytes.get(i)) {
+        // A word glued to a letter of another writing system is not a Latin word (an emoji
+        // next to it is fine: promoters frame brands with them).
+        let before = n.text[..start].chars().next_back();
+        let after = n.text[i..].chars().next();
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
             continue;
         }
         let Some((s, e)) = n.original_span(start, i) else {
             continue;
         };
-        let Some(orig) = original.get(s..e) else {
+        // Text from inside an HTML tag or entity maps to the whole tag: its shape says nothing.
+        let Some(orig) = original.get(s..e).filter(|o| !o.contains(['<', '&'])) else {
             continue;
         };
         let shape = WordShape::read(orig, &n.text[start..i]);
@@ -1065,6 +1081,7 @@ mod tests {
             "Persib menang 2-1, skor 3 : 0 tahun lalu",
             "S E M A N G A T pagi semua",
             "Café di São Paulo enak, Ελλάδα and Москва too",
+            "Digər tərəfdən isə",
             "Galaxy S23 Ultra, iPhone 15, RTX4090",
             "ukuran 2 x 3 x 4 meter",
         ] {
