@@ -662,12 +662,17 @@ impl Policy {
                 }
                 Kind::MixedScript => self.on_fields(rule, input, mixed_script_word),
                 Kind::Styled { min } => self.on_fields(rule, input, |t| styled(t, *min)),
-                Kind::DisguisedWord { min } => texts.iter().find_map(|(field, n)| {
+                Kind::DisguisedWord { min, islands } => texts.iter().find_map(|(field, n)| {
                     if !rule.fields.contains(*field) {
                         return None;
                     }
                     let original = truncate(field_text(input, *field), MAX_SCREENED_BYTES);
-                    normalize::disguised_word(original, n, *min).map(|span| Hit {
+                    let found = if *islands {
+                        normalize::disguised_word(original, n, *min)
+                    } else {
+                        normalize::mixed_word(original, n, *min)
+                    };
+                    found.map(|span| Hit {
                         field: *field,
                         span: Some(span),
                         note: None,

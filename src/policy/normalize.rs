@@ -862,6 +862,22 @@ impl WordShape {
 ///
 /// Pure; linear in the text.
 pub fn disguised_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
+    find_disguised(original, n, min, true)
+}
+
+/// Like [`disguised_word`], but only the strong disguises: a mix of alphabets in one word, or
+/// a word spelled out with digits or styling. One styled word in a plain sentence (which a
+/// reader may write for emphasis) does not count.
+pub fn mixed_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
+    find_disguised(original, n, min, false)
+}
+
+fn find_disguised(
+    original: &str,
+    n: &Normalized,
+    min: usize,
+    islands: bool,
+) -> Option<(usize, usize)> {
     let bytes = n.text.as_bytes();
     let mut island = None;
     let mut plain_words = 0usize;
@@ -905,7 +921,7 @@ pub fn disguised_word(original: &str, n: &Normalized, min: usize) -> Option<(usi
         if shape.mixed() || spelled {
             return Some((s, e));
         }
-        if shape.styled >= 2 && island.is_none() {
+        if islands && shape.styled >= 2 && island.is_none() {
             if plain_words > 0 {
                 return Some((s, e));
             }
@@ -1069,6 +1085,21 @@ mod tests {
             disguised("coba 【A】【L】【E】【X】【1】【7】 aja"),
             Some("A】【L】【E】【X】【1】【7")
         );
+    }
+
+    #[test]
+    fn mixed_words_leave_out_styled_islands() {
+        fn strong(s: &str) -> Option<&str> {
+            let x = normalize(s);
+            mixed_word(s, &x, 4).map(|(a, b)| &s[a..b])
+        }
+        assert_eq!(strong("Parah! A𝙂𝘜𝐒𝘛𝐎𝙏О bikin nagih"), Some("A𝙂𝘜𝐒𝘛𝐎𝙏О"));
+        assert_eq!(
+            strong("nyata di ⭐ A L E X I S 1 7 ⭐"),
+            Some("A L E X I S 1 7")
+        );
+        assert_eq!(strong("Setuju, 𝐁𝐄𝐍𝐀𝐑 sekali"), None);
+        assert_eq!(disguised("Setuju, 𝐁𝐄𝐍𝐀𝐑 sekali"), Some("𝐁𝐄𝐍𝐀𝐑"));
     }
 
     #[test]

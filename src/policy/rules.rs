@@ -207,7 +207,8 @@ pub enum Kind {
     /// a time with digits in it, written in a mix of styles (bold with italic, Latin with a
     /// Cyrillic look-alike, plain letters with styled digits), or written in styled letters
     /// inside otherwise plain text. The shape of a promoted brand name.
-    DisguisedWord { min: usize },
+    /// With `islands` false (kind `mixed_word`), only the mixed and spelled-out words count.
+    DisguisedWord { min: usize, islands: bool },
     /// A combination of other rules.
     Meta {
         all_of: Vec<usize>,
