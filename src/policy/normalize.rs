@@ -677,7 +677,7 @@ enum Style {
     Styled(u16),
     /// A styled character that fills holes in several alphabets (letterlike symbols such as
     /// `ℬ` or `ℓ` complete the mathematical script and double-struck alphabets).
-    AnyStyle,
+    Filler,
     /// A Cyrillic, Greek, Armenian or Cherokee letter: a look-alike inside a Latin word.
     Foreign,
     /// Anything else that is a letter (another writing system).
@@ -697,15 +697,15 @@ fn style_of(c: char) -> Style {
         0x1D400..=0x1D6A3 => Style::Styled(1 + ((u - 0x1D400) / 52) as u16),
         0x1D6A4..=0x1D7CB => Style::Styled(40),
         // Mathematical digits (bold, double-struck, sans, sans bold, monospace): any alphabet.
-        0x1D7CE..=0x1D7FF => Style::AnyStyle,
+        0x1D7CE..=0x1D7FF => Style::Filler,
         0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => Style::Styled(50),
-        0x2460..=0x249B | 0x24EA..=0x24FF => Style::AnyStyle, // circled and bracketed digits
+        0x2460..=0x249B | 0x24EA..=0x24FF => Style::Filler, // circled and bracketed digits
         0x249C..=0x24B5 | 0x1F110..=0x1F129 => Style::Styled(51), // parenthesised letters
-        0x24B6..=0x24E9 => Style::Styled(52),                 // circled letters
-        0x1F130..=0x1F149 => Style::Styled(53),               // squared letters
-        0x1F150..=0x1F169 => Style::Styled(54),               // negative circled letters
-        0x1F170..=0x1F189 => Style::Styled(55),               // negative squared letters
-        0x1F1E6..=0x1F1FF => Style::Styled(56),               // regional indicators
+        0x24B6..=0x24E9 => Style::Styled(52),               // circled letters
+        0x1F130..=0x1F149 => Style::Styled(53),             // squared letters
+        0x1F150..=0x1F169 => Style::Styled(54),             // negative circled letters
+        0x1F170..=0x1F189 => Style::Styled(55),             // negative squared letters
+        0x1F1E6..=0x1F1FF => Style::Styled(56),             // regional indicators
         // Small capitals and the IPA letters used as the missing ones (ʙ ɪ ʜ ʀ ɢ ʟ ɴ ʏ).
         // (Only those: other IPA letters such as the schwa `ə` are letters of real alphabets.)
         0x1D00..=0x1D2B
@@ -723,7 +723,7 @@ fn style_of(c: char) -> Style {
         | 0xA730..=0xA7FF => Style::Styled(SMALL_CAPITALS),
         // Superscript and subscript letters.
         0x1D2C..=0x1D6A | 0x2070..=0x209C | 0x02B0..=0x02FF => Style::Styled(58),
-        0x2100..=0x214F => Style::AnyStyle,
+        0x2100..=0x214F => Style::Filler,
         _ => match c.script() {
             Script::Latin => Style::Plain,
             Script::Cyrillic | Script::Greek | Script::Armenian | Script::Cherokee => {
@@ -806,14 +806,14 @@ impl WordShape {
                     w.plain_letters += 1;
                     w.plain_sxq += usize::from(matches!(c, 's' | 'x' | 'q'));
                 }
-                Style::Styled(_) | Style::AnyStyle if digit => w.styled_digits += 1,
+                Style::Styled(_) | Style::Filler if digit => w.styled_digits += 1,
                 Style::Styled(a) => {
                     w.styled += 1;
                     if !w.alphabets.contains(&a) {
                         w.alphabets.push(a);
                     }
                 }
-                Style::AnyStyle => w.styled += 1,
+                Style::Filler => w.styled += 1,
                 Style::Foreign => w.foreign += 1,
                 Style::Other => w.other += 1,
             }
