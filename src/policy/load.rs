@@ -732,6 +732,10 @@ impl Loader {
                 min: need(def.min, "min")? as usize,
             },
             "phone" => Kind::Phone,
+            "disguised_word" | "mixed_word" => Kind::DisguisedWord {
+                min: def.min.unwrap_or(4.0).max(1.0) as usize,
+                islands: kind_name == "disguised_word",
+            },
             "meta" => {
                 let resolve = |list: &[Spanned<String>]| -> Result<Vec<usize>, PolicyError> {
                     list.iter()

@@ -353,7 +353,7 @@ impl Policy {
             .iter()
             .find(|(f, _)| *f == Field::Body)
             .map(|(_, n)| n);
-        self.match_others(input, body, &mut hits);
+        self.match_others(input, &texts, body, &mut hits);
         for &i in &self.meta_order {
             if let Kind::Meta {
                 all_of,
@@ -536,6 +536,7 @@ impl Policy {
     fn match_others(
         &self,
         input: &ScreenInput<'_>,
+        texts: &[(Field, Normalized)],
         body: Option<&Normalized>,
         hits: &mut [Option<Hit>],
     ) {
@@ -661,6 +662,23 @@ impl Policy {
                 }
                 Kind::MixedScript => self.on_fields(rule, input, mixed_script_word),
                 Kind::Styled { min } => self.on_fields(rule, input, |t| styled(t, *min)),
+                Kind::DisguisedWord { min, islands } => texts.iter().find_map(|(field, n)| {
+                    if !rule.fields.contains(*field) {
+                        return None;
+                    }
+                    let original = truncate(field_text(input, *field), MAX_SCREENED_BYTES);
+                    let found = if *islands {
+                        normalize::disguised_word(original, n, *min)
+                    } else {
+                        normalize::mixed_word(original, n, *min)
+                    };
+                    found.map(|span| Hit {
+                        field: *field,
+                        span: Some(span),
+                        note: None,
+                        obfuscated: false,
+                    })
+                }),
                 Kind::Phone => body.and_then(|b| {
                     self.phone
                         .find(&b.text)

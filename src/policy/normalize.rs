@@ -367,7 +367,27 @@ fn decancer_options() -> decancer::Options {
 fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
     let options = decancer_options();
     let mut out = Vec::with_capacity(pieces.len());
-    for p in pieces {
+    // Regional indicators are emoji to decancer. Two of them are a flag (🇮🇩); a run of three or
+    // more (the invisible joiners between them are gone by now) is a word spelled in them.
+    let is_ri = |c: char| matches!(c as u32, 0x1F1E6..=0x1F1FF);
+    let mut ri_run = vec![false; pieces.len()];
+    let mut i = 0;
+    while i < pieces.len() {
+        let start = i;
+        while i < pieces.len() && is_ri(pieces[i].c) {
+            i += 1;
+        }
+        if i - start >= 3 {
+            ri_run[start..i].fill(true);
+        }
+        i = i.max(start + 1);
+    }
+    for (p, in_ri_run) in pieces.into_iter().zip(ri_run) {
+        if in_ri_run {
+            let c = char::from(b'a' + (p.c as u32 - 0x1F1E6) as u8);
+            out.push(Piece { c, ..p });
+            continue;
+        }
         if p.c.is_ascii() {
             out.push(Piece {
                 c: p.c.to_ascii_lowercase(),
@@ -379,6 +399,12 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
         // also avoids its table's mistakes (decancer 3.3 turns `õ` into `r`).
         if let Some(base) = ascii_base(p.c) {
             out.push(Piece { c: base, ..p });
+            continue;
+        }
+        // Negative squared letters (🅰 🅱 🅾 🅿 ...) are emoji to decancer, which keeps emoji.
+        if let u @ 0x1F170..=0x1F189 = p.c as u32 {
+            let c = char::from(b'a' + (u - 0x1F170) as u8);
+            out.push(Piece { c, ..p });
             continue;
         }
         match decancer::cure_char(p.c, options) {
@@ -409,19 +435,122 @@ fn ascii_base(c: char) -> Option<char> {
         .map(|b| b.to_ascii_lowercase())
 }
 
-/// Separators allowed between spaced-out letters.
-fn is_letter_separator(c: char) -> bool {
-    matches!(
-        c,
-        ' ' | '.' | '-' | '_' | '*' | '|' | ',' | '/' | '~' | '+' | '•' | '·'
-    )
+/// Whether a character is part of a word for the joining step. Hangul vowel jamo (`ᆢ`) are
+/// letters to Unicode, but in Latin text they are only used as dots between spelled-out letters
+/// (`ᆢAᆢᆢLᆢᆢEᆢ`); Korean itself is written in precomposed syllables.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !matches!(c as u32, 0x1100..=0x11FF | 0x3130..=0x318F)
 }
 
-/// Step 6: join runs of three or more single letters/digits that share one separator.
-fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
+/// Most characters between two spelled-out letters (`A . L`, `ᆢᆢ`, `】【`).
+const MAX_SEPARATOR: usize = 3;
+
+/// Whether a character may separate spelled-out letters: anything that is not part of a word
+/// (space, punctuation, symbol, emoji, a jamo used as a dot).
+fn is_letter_separator(c: char) -> bool {
+    !is_word_char(c)
+}
+
+/// Brackets promoters put around single letters (`【A】【L】`, `(A)(L)`): fullwidth ones are
+/// already ASCII after NFKC. Neither NFKC nor decancer removes them, hence this short table.
+fn closing_bracket(open: char) -> Option<char> {
+    Some(match open {
+        '(' => ')',
+        '[' => ']',
+        '{' => '}',
+        '<' => '>',
+        '【' => '】',
+        '「' => '」',
+        '『' => '』',
+        '〔' => '〕',
+        '《' => '》',
+        '〈' => '〉',
+        '〖' => '〗',
+        '〘' => '〙',
+        '〚' => '〛',
+        '⟦' => '⟧',
+        '⟨' => '⟩',
+        '❨' => '❩',
+        '❪' => '❫',
+        '❬' => '❭',
+        '❮' => '❯',
+        '❰' => '❱',
+        '⦅' => '⦆',
+        '⁅' => '⁆',
+        _ => return None,
+    })
+}
+
+/// Step 6a: brackets around single letters or digits dropped when at least three such groups
+/// follow each other (`【A】【L】【E】`, `(s) (l) (o) (t)`); one `(a)` list marker stays.
+fn drop_letter_brackets(pieces: Vec<Piece>) -> Vec<Piece> {
     let n = pieces.len();
-    let alnum = |i: usize| pieces.get(i).is_some_and(|p| p.c.is_alphanumeric());
-    let single = |i: usize| alnum(i) && (i == 0 || !alnum(i - 1)) && !alnum(i + 1);
+    // The group starting at `i`: open bracket, one ASCII letter or digit, its closing bracket.
+    let group = |i: usize| {
+        i + 2 < n
+            && pieces[i + 1].c.is_ascii_alphanumeric()
+            && closing_bracket(pieces[i].c) == Some(pieces[i + 2].c)
+    };
+    let mut drop = vec![false; n];
+    let mut i = 0;
+    while i < n {
+        if !group(i) {
+            i += 1;
+            continue;
+        }
+        // Extend: groups directly adjacent or separated by one space.
+        let mut starts = vec![i];
+        let mut j = i + 3;
+        loop {
+            if group(j) {
+                starts.push(j);
+                j += 3;
+            } else if j < n && pieces[j].c == ' ' && group(j + 1) {
+                starts.push(j + 1);
+                j += 4;
+            } else {
+                break;
+            }
+        }
+        if starts.len() >= 3 {
+            for s in &starts {
+                drop[*s] = true;
+                drop[*s + 2] = true;
+            }
+        }
+        i = j;
+    }
+    pieces
+        .into_iter()
+        .zip(drop)
+        .filter_map(|(p, d)| (!d).then_some(p))
+        .collect()
+}
+
+/// Step 6b: join runs of three or more single letters/digits that share one separator (one to
+/// three characters, the same throughout: `s l o t`, `g.a.c.o.r`, `⭐ A L E X I S 1 7 ⭐`,
+/// `AᆢᆢLᆢᆢE`). A group of two to four digits right after such a run joins it too
+/// (`J P T O G E L 77`), as brand names end in digits.
+fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
+    let pieces = drop_letter_brackets(pieces);
+    let n = pieces.len();
+    let word = |i: usize| pieces.get(i).is_some_and(|p| is_word_char(p.c));
+    let single = |i: usize| {
+        pieces.get(i).is_some_and(|p| p.c.is_ascii_alphanumeric())
+            && (i == 0 || !word(i - 1))
+            && !word(i + 1)
+    };
+    // The separator after the single at `i`: its length, if 1..=MAX_SEPARATOR separator
+    // characters lead to another single.
+    let sep_after = |i: usize| -> Option<usize> {
+        (1..=MAX_SEPARATOR).find(|&len| {
+            i + len + 1 < n
+                && (1..=len).all(|k| is_letter_separator(pieces[i + k].c))
+                && single(i + len + 1)
+        })
+    };
+    let same_sep =
+        |a: usize, b: usize, len: usize| (1..=len).all(|k| pieces[a + k].c == pieces[b + k].c);
     let mut drop = vec![false; n];
     let mut i = 0;
     while i < n {
@@ -429,23 +558,39 @@ fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
             i += 1;
             continue;
         }
-        // Extend the run: single, sep, single, sep ... with one separator kind throughout.
-        let sep = pieces.get(i + 1).map(|p| p.c);
+        let Some(len) = sep_after(i) else {
+            i += 1;
+            continue;
+        };
+        // Extend the run: single, sep, single, sep ... with the same separator throughout.
+        let mut members = vec![i];
         let mut last = i;
-        let mut count = 1;
-        let mut letters = usize::from(pieces[i].c.is_alphabetic());
-        if let Some(sep) = sep.filter(|c| is_letter_separator(*c)) {
-            while last + 2 < n && pieces[last + 1].c == sep && single(last + 2) {
-                last += 2;
-                count += 1;
-                letters += usize::from(pieces[last].c.is_alphabetic());
-            }
+        while sep_after(last) == Some(len) && same_sep(i, last, len) {
+            last += len + 1;
+            members.push(last);
         }
-        if count >= 3 && letters >= 2 {
-            let mut k = i + 1;
-            while k < last {
-                drop[k] = true;
-                k += 2;
+        let letters = members
+            .iter()
+            .filter(|&&m| pieces[m].c.is_ascii_alphabetic())
+            .count();
+        if members.len() >= 3 && letters >= 2 {
+            for &m in &members[..members.len() - 1] {
+                for k in 1..=len {
+                    drop[m + k] = true;
+                }
+            }
+            // A trailing group of 2–4 digits after the same separator.
+            let d = last + len + 1;
+            if d < n && same_sep(i, last, len) && (1..=len).all(|k| last + k < n) {
+                let mut e = d;
+                while e < n && pieces[e].c.is_ascii_digit() {
+                    e += 1;
+                }
+                if (2..=4).contains(&(e - d)) && !word(e) && (d == 0 || !word(d - 1)) {
+                    for k in 1..=len {
+                        drop[last + k] = true;
+                    }
+                }
             }
         }
         i = last + 1;
@@ -521,6 +666,269 @@ fn word_view(text: &str) -> String {
     }
     // Only ASCII bytes were replaced by ASCII bytes, so the result is still UTF-8.
     String::from_utf8(out).unwrap_or_else(|_| text.to_string())
+}
+
+/// How one original character inside a word was written, for [`disguised_word`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// A plain Latin letter or digit (accents included).
+    Plain,
+    /// A styled letter of one alphabet (mathematical bold, fullwidth, circled ...), numbered.
+    Styled(u16),
+    /// A styled character that fills holes in several alphabets (letterlike symbols such as
+    /// `ℬ` or `ℓ` complete the mathematical script and double-struck alphabets).
+    Filler,
+    /// A Cyrillic, Greek, Armenian or Cherokee letter: a look-alike inside a Latin word.
+    Foreign,
+    /// Anything else that is a letter (another writing system).
+    Other,
+}
+
+/// The style of a letter or digit. The numbering follows the Unicode blocks the styled
+/// alphabets live in; neither `decancer` nor `unicode-normalization` says which alphabet a
+/// character came from (they only fold it), and mixing alphabets inside one word is the
+/// promoters' signature, hence this small table.
+fn style_of(c: char) -> Style {
+    use unicode_script::{Script, UnicodeScript};
+    let u = c as u32;
+    match u {
+        _ if c.is_ascii_alphanumeric() => Style::Plain,
+        // Mathematical letters: 52 per alphabet (A–Z, a–z), Greek ones after them.
+        0x1D400..=0x1D6A3 => Style::Styled(1 + ((u - 0x1D400) / 52) as u16),
+        0x1D6A4..=0x1D7CB => Style::Styled(40),
+        // Mathematical digits (bold, double-struck, sans, sans bold, monospace): any alphabet.
+        0x1D7CE..=0x1D7FF => Style::Filler,
+        0xFF10..=0xFF19 | 0xFF21..=0xFF3A | 0xFF41..=0xFF5A => Style::Styled(50),
+        0x2460..=0x249B | 0x24EA..=0x24FF => Style::Filler, // circled and bracketed digits
+        0x249C..=0x24B5 | 0x1F110..=0x1F129 => Style::Styled(51), // parenthesised letters
+        0x24B6..=0x24E9 => Style::Styled(52),               // circled letters
+        0x1F130..=0x1F149 => Style::Styled(53),             // squared letters
+        0x1F150..=0x1F169 => Style::Styled(54),             // negative circled letters
+        0x1F170..=0x1F189 => Style::Styled(55),             // negative squared letters
+        0x1F1E6..=0x1F1FF => Style::Styled(56),             // regional indicators
+        // Small capitals and the IPA letters used as the missing ones (ʙ ɪ ʜ ʀ ɢ ʟ ɴ ʏ).
+        // (Only those: other IPA letters such as the schwa `ə` are letters of real alphabets.)
+        0x1D00..=0x1D2B
+        | 0x0262
+        | 0x026A
+        | 0x0274
+        | 0x0276
+        | 0x0280
+        | 0x0281
+        | 0x028F
+        | 0x0299
+        | 0x029B
+        | 0x029C
+        | 0x029F
+        | 0xA730..=0xA7FF => Style::Styled(SMALL_CAPITALS),
+        // Superscript and subscript letters.
+        0x1D2C..=0x1D6A | 0x2070..=0x209C | 0x02B0..=0x02FF => Style::Styled(58),
+        0x2100..=0x214F => Style::Filler,
+        _ => match c.script() {
+            Script::Latin => Style::Plain,
+            Script::Cyrillic | Script::Greek | Script::Armenian | Script::Cherokee => {
+                Style::Foreign
+            }
+            _ => Style::Other,
+        },
+    }
+}
+
+/// The style number of small capitals.
+const SMALL_CAPITALS: u16 = 57;
+
+/// Combining marks drawn over or under a letter as decoration (underline, double underline,
+/// strike-through, slash overlay).
+fn is_styling_mark(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x0305 | 0x0331..=0x0338 | 0x035F | 0x0347 | 0x20D2 | 0x20E5 | 0x20EB
+    )
+}
+
+/// What the original characters behind one normalised word show.
+#[derive(Default)]
+struct WordShape {
+    /// Letters or digits in a styled alphabet (or decorated with a styling mark).
+    styled: usize,
+    /// Plain Latin letters.
+    plain_letters: usize,
+    /// Of those, lower-case `s`, `x` and `q`: small capitals have none (ꜱ is rare), so readers
+    /// who write in small capitals type these plain.
+    plain_sxq: usize,
+    /// Plain digits, and styled ones.
+    plain_digits: usize,
+    styled_digits: usize,
+    /// The styled alphabets seen among the letters.
+    alphabets: Vec<u16>,
+    /// Cyrillic or Greek look-alikes.
+    foreign: usize,
+    /// Letters of another writing system.
+    other: usize,
+    /// Separators between the letters (the word was spelled out or bracketed).
+    separated: bool,
+    /// Letters in the normalised word.
+    letters: usize,
+    /// Digits in the normalised word.
+    digits: usize,
+}
+
+impl WordShape {
+    fn read(original: &str, normalised: &str) -> WordShape {
+        let mut w = WordShape {
+            letters: normalised.bytes().filter(u8::is_ascii_alphabetic).count(),
+            digits: normalised.bytes().filter(u8::is_ascii_digit).count(),
+            ..WordShape::default()
+        };
+        let mut prev_alnum = false;
+        for c in original.chars() {
+            if is_styling_mark(c) {
+                // The mark decorates the letter before it.
+                if prev_alnum {
+                    w.styled += 1;
+                    w.plain_letters = w.plain_letters.saturating_sub(1);
+                }
+                continue;
+            }
+            if is_invisible(c) {
+                continue;
+            }
+            if !c.is_alphanumeric() {
+                w.separated |= prev_alnum;
+                prev_alnum = false;
+                continue;
+            }
+            prev_alnum = true;
+            let digit = c.is_numeric();
+            match style_of(c) {
+                Style::Plain if digit => w.plain_digits += 1,
+                Style::Plain => {
+                    w.plain_letters += 1;
+                    w.plain_sxq += usize::from(matches!(c, 's' | 'x' | 'q'));
+                }
+                Style::Styled(_) | Style::Filler if digit => w.styled_digits += 1,
+                Style::Styled(a) => {
+                    w.styled += 1;
+                    if !w.alphabets.contains(&a) {
+                        w.alphabets.push(a);
+                    }
+                }
+                Style::Filler => w.styled += 1,
+                Style::Foreign => w.foreign += 1,
+                Style::Other => w.other += 1,
+            }
+        }
+        w
+    }
+
+    /// Written in two or more alphabets: styled with plain, two styled alphabets, Latin with a
+    /// Cyrillic or Greek look-alike, or plain letters with styled digits (and the reverse).
+    fn mixed(&self) -> bool {
+        let styled_letters = self.styled > 0;
+        let plain_letters = if self.alphabets == [SMALL_CAPITALS] {
+            self.plain_letters - self.plain_sxq.min(self.plain_letters)
+        } else {
+            self.plain_letters
+        };
+        let kinds = usize::from(plain_letters > 0)
+            + usize::from(styled_letters)
+            + usize::from(self.foreign > 0);
+        kinds >= 2
+            || self.alphabets.len() >= 2
+            || (plain_letters > 0 && self.styled_digits > 0 && self.plain_digits == 0)
+            || (styled_letters && self.plain_digits > 0 && self.styled_digits == 0)
+    }
+
+    /// Plain Latin, written as one piece.
+    fn plain(&self) -> bool {
+        self.styled == 0
+            && self.styled_digits == 0
+            && self.foreign == 0
+            && self.other == 0
+            && !self.separated
+            && self.plain_letters >= 3
+    }
+}
+
+/// The original span of the first word of at least `min` letters and digits in `n` (the
+/// normalisation of `original`) that was disguised, if any:
+///
+/// - written in a mix of alphabets (`A𝙂𝘜𝐒𝘛𝐎𝙏О`, `mcb𝟏𝟔𝟖`, `gаruda` with a Cyrillic `а`);
+/// - spelled out or bracketed one letter at a time, with digits in it (`⭐ A L E X I S 1 7 ⭐`,
+///   `【A】【L】【E】【X】`), or styled as well (`𝐉 𝐏 𝐓 𝐎 𝐆 𝐄 𝐋`);
+/// - written in styled letters while the rest of the text is plain (`Parah! 𝐕𝐈𝐒𝐈𝟒𝐃 bikin
+///   nagih`): one styled name in a plain sentence is the brand being pushed, whereas a reader
+///   who likes a font writes the whole comment in it.
+///
+/// Pure; linear in the text.
+pub fn disguised_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
+    find_disguised(original, n, min, true)
+}
+
+/// Like [`disguised_word`], but only the strong disguises: a mix of alphabets in one word, or
+/// a word spelled out with digits or styling. One styled word in a plain sentence (which a
+/// reader may write for emphasis) does not count.
+pub fn mixed_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
+    find_disguised(original, n, min, false)
+}
+
+fn find_disguised(
+    original: &str,
+    n: &Normalized,
+    min: usize,
+    islands: bool,
+) -> Option<(usize, usize)> {
+    let bytes = n.text.as_bytes();
+    let mut island = None;
+    let mut plain_words = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        // A word glued to a letter of another writing system is not a Latin word (an emoji
+        // next to it is fine: promoters frame brands with them).
+        let before = n.text[..start].chars().next_back();
+        let after = n.text[i..].chars().next();
+        if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let Some((s, e)) = n.original_span(start, i) else {
+            continue;
+        };
+        // Text from inside an HTML tag or entity maps to the whole tag: its shape says nothing.
+        let Some(orig) = original.get(s..e).filter(|o| !o.contains(['<', '&'])) else {
+            continue;
+        };
+        let shape = WordShape::read(orig, &n.text[start..i]);
+        if shape.plain() {
+            plain_words += 1;
+            if island.is_some() {
+                return island;
+            }
+            continue;
+        }
+        if i - start < min || shape.letters < 2 || shape.other > 0 {
+            continue;
+        }
+        let spelled =
+            shape.separated && shape.letters >= 3 && (shape.digits > 0 || shape.styled > 0);
+        if shape.mixed() || spelled {
+            return Some((s, e));
+        }
+        if islands && shape.styled >= 2 && island.is_none() {
+            if plain_words > 0 {
+                return Some((s, e));
+            }
+            island = Some((s, e));
+        }
+    }
+    None
 }
 
 fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
@@ -599,6 +1007,117 @@ mod tests {
         assert_eq!(n("a b testing"), "a b testing");
         // Numbers alone are not words.
         assert_eq!(n("1 2 3 4"), "1 2 3 4");
+    }
+
+    #[test]
+    fn letters_spelled_with_longer_separators_or_brackets_are_joined() {
+        assert_eq!(
+            n("nyata di ⭐ A L E X I S 1 7 ⭐ lekk"),
+            "nyata di ⭐ alexis17 ⭐ lekk"
+        );
+        assert_eq!(n("【A】【L】【E】【X】"), "alex");
+        assert_eq!(n("(s) (l) (o) (t)"), "slot");
+        assert_eq!(n("AᆢᆢLᆢᆢEᆢᆢXᆢᆢ1ᆢᆢ7ᆢ"), "alex17ᆢ");
+        assert_eq!(n("A . L . E . X"), "alex");
+        assert_eq!(n("𝐉 𝐏 𝐓 𝐎 𝐆 𝐄 𝐋 𝟕𝟕"), "jptogel77");
+        // One list marker and ordinary words stay as they are.
+        assert_eq!(n("(a) pilih yang benar"), "(a) pilih yang benar");
+        assert_eq!(n("skor 2 - 1 untuk persib"), "skor 2 - 1 untuk persib");
+    }
+
+    #[test]
+    fn every_styled_alphabet_decodes() {
+        for s in [
+            "𝐚𝐥𝐞𝐱",
+            "𝑎𝑙𝑒𝑥",
+            "𝒂𝒍𝒆𝒙",
+            "𝒶𝓁𝑒𝓍",
+            "𝓪𝓵𝓮𝔁",
+            "𝔞𝔩𝔢𝔵",
+            "𝖆𝖑𝖊𝖝",
+            "𝕒𝕝𝕖𝕩",
+            "𝖺𝗅𝖾𝗑",
+            "𝗮𝗹𝗲𝘅",
+            "𝘢𝘭𝘦𝘹",
+            "𝙖𝙡𝙚𝙭",
+            "𝚊𝚕𝚎𝚡",
+            "ａｌｅｘ",
+            "ⓐⓛⓔⓧ",
+            "⒜⒧⒠⒳",
+            "🄰🄻🄴🅇",
+            "🅐🅛🅔🅧",
+            "🅰🅻🅴🆇",
+            "ᴀʟᴇx",
+            "аlех",
+            "A̲L̲E̲X̲",
+            "A̶L̶E̶X̶",
+            "🄐🄛🄔🄧",
+        ] {
+            assert_eq!(n(s), "alex", "{s}");
+        }
+        assert_eq!(n("🇦\u{200B}🇱\u{200B}🇪\u{200B}🇽"), "alex");
+        // Two regional indicators are a flag, not letters.
+        assert_eq!(n("merdeka 🇮🇩"), "merdeka 🇮🇩");
+        assert_eq!(n("𝟏𝟕 ①⑦ １７ 𝟙𝟟"), "17 17 17 17");
+    }
+
+    fn disguised(s: &str) -> Option<&str> {
+        let x = normalize(s);
+        disguised_word(s, &x, 4).map(|(a, b)| &s[a..b])
+    }
+
+    #[test]
+    fn disguised_words_are_found_on_the_original_text() {
+        assert_eq!(disguised("Parah! A𝙂𝘜𝐒𝘛𝐎𝙏О bikin nagih"), Some("A𝙂𝘜𝐒𝘛𝐎𝙏О"));
+        assert_eq!(
+            disguised("Gacor parah terus menang di mcb𝟏𝟔𝟖"),
+            Some("mcb𝟏𝟔𝟖")
+        );
+        assert_eq!(
+            disguised("nyata hasilnya di ⭐ A L E X I S 1 7 ⭐ lekk"),
+            Some("A L E X I S 1 7")
+        );
+        assert_eq!(disguised("SUPER MANTAP SITUS 💚 𝐕𝐈𝐒𝐈𝟒𝐃 💚"), Some("𝐕𝐈𝐒𝐈𝟒𝐃"));
+        assert_eq!(disguised("𝐕𝐈𝐒𝐈𝟒𝐃 bikin nagih"), Some("𝐕𝐈𝐒𝐈𝟒𝐃"));
+        assert_eq!(disguised("main di gаruda sekarang"), Some("gаruda"));
+        assert_eq!(disguised("aura P͟͟U͟͟L͟͟A͟͟U͟͟ berasa"), Some("P͟͟U͟͟L͟͟A͟͟U͟͟"));
+        assert_eq!(
+            disguised("coba 【A】【L】【E】【X】【1】【7】 aja"),
+            Some("A】【L】【E】【X】【1】【7")
+        );
+    }
+
+    #[test]
+    fn mixed_words_leave_out_styled_islands() {
+        fn strong(s: &str) -> Option<&str> {
+            let x = normalize(s);
+            mixed_word(s, &x, 4).map(|(a, b)| &s[a..b])
+        }
+        assert_eq!(strong("Parah! A𝙂𝘜𝐒𝘛𝐎𝙏О bikin nagih"), Some("A𝙂𝘜𝐒𝘛𝐎𝙏О"));
+        assert_eq!(
+            strong("nyata di ⭐ A L E X I S 1 7 ⭐"),
+            Some("A L E X I S 1 7")
+        );
+        assert_eq!(strong("Setuju, 𝐁𝐄𝐍𝐀𝐑 sekali"), None);
+        assert_eq!(disguised("Setuju, 𝐁𝐄𝐍𝐀𝐑 sekali"), Some("𝐁𝐄𝐍𝐀𝐑"));
+    }
+
+    #[test]
+    fn ordinary_text_has_no_disguised_word() {
+        for s in [
+            "Polisi menggerebek markas judi online, #Pilpres2019 sudah lewat",
+            "ᴀʏᴀɴɢ ᴍᴏɴᴛᴏᴋ",
+            "ᴋᴀᴍᴇʀᴀᴍᴇɴɴʏᴀ ᴛᴇʀsɪᴋsᴀ ʙᴇɴᴇʀ ɪɴɪ",
+            "𝓢𝓮𝓶𝓪𝓷𝓰𝓪𝓽 𝓹𝓪𝓰𝓲",
+            "Persib menang 2-1, skor 3 : 0 tahun lalu",
+            "S E M A N G A T pagi semua",
+            "Café di São Paulo enak, Ελλάδα and Москва too",
+            "Digər tərəfdən isə",
+            "Galaxy S23 Ultra, iPhone 15, RTX4090",
+            "ukuran 2 x 3 x 4 meter",
+        ] {
+            assert_eq!(disguised(s), None, "{s}");
+        }
     }
 
     #[test]

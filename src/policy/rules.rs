@@ -203,6 +203,12 @@ pub enum Kind {
     Styled { min: usize },
     /// A phone number.
     Phone,
+    /// A word of at least `min` letters or digits that was disguised: spelled out one letter at
+    /// a time with digits in it, written in a mix of styles (bold with italic, Latin with a
+    /// Cyrillic look-alike, plain letters with styled digits), or written in styled letters
+    /// inside otherwise plain text. The shape of a promoted brand name.
+    /// With `islands` false (kind `mixed_word`), only the mixed and spelled-out words count.
+    DisguisedWord { min: usize, islands: bool },
     /// A combination of other rules.
     Meta {
         all_of: Vec<usize>,
@@ -221,7 +227,8 @@ impl Kind {
             | Kind::Regex(_)
             | Kind::Phone
             | Kind::MixedScript
-            | Kind::Styled { .. } => FieldSet::of(&[Field::Body]),
+            | Kind::Styled { .. }
+            | Kind::DisguisedWord { .. } => FieldSet::of(&[Field::Body]),
             Kind::LinkDomain(_) | Kind::LinkOther(_) | Kind::LinkIdn => {
                 FieldSet::of(&[Field::Body, Field::AuthorUrl])
             }

@@ -178,3 +178,23 @@ fn submission_facts_add_evidence() {
     });
     assert!(browser.rules.is_empty());
 }
+
+#[test]
+fn a_disguised_brand_is_explained_on_the_original_text() {
+    let body = "Parah! K𝙀𝐋𝘼𝐏𝘼Т𝐎Т𝙊 bikin nagih, wajib coba";
+    let v = default_policy().screen(&ScreenInput {
+        body,
+        author_name: "Rina",
+        ..Default::default()
+    });
+    assert!(v.outcome >= Outcome::Hold, "{v:?}");
+    let d = v
+        .rules
+        .iter()
+        .find(|r| r.id == "DISGUISED_WORD")
+        .expect("disguised word rule");
+    let (s, e) = d.span.expect("span");
+    assert_eq!(&body[s..e], "K𝙀𝐋𝘼𝐏𝘼Т𝐎Т𝙊");
+    assert!(!d.description.id.is_empty() && !d.description.en.is_empty());
+    assert!(v.rules.iter().any(|r| r.id == "DISGUISED_NAME_PROMOTED"));
+}

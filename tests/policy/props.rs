@@ -162,3 +162,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// A disguised word is always a real piece of the original text, and finding it depends on
+    /// nothing but the text.
+    #[test]
+    fn disguised_word_spans_are_pieces_of_the_original(body in tricky()) {
+        let n = normalize(&body);
+        let found = saring::policy::normalize::disguised_word(&body, &n, 3);
+        if let Some((a, b)) = found {
+            prop_assert!(a < b && b <= body.len());
+            prop_assert!(body.is_char_boundary(a) && body.is_char_boundary(b));
+        }
+        prop_assert_eq!(found, saring::policy::normalize::disguised_word(&body, &n, 3));
+    }
+
+    /// Plain ASCII words are never disguised, whatever they say.
+    #[test]
+    fn plain_ascii_words_are_never_disguised(words in prop::collection::vec("[a-zA-Z]{1,12}", 0..40)) {
+        let body = words.join(" ");
+        let n = normalize(&body);
+        prop_assert_eq!(saring::policy::normalize::disguised_word(&body, &n, 3), None);
+    }
+}
