@@ -126,7 +126,7 @@ impl Registry {
             .iter()
             .map(|(ip, c)| (c.len(), *ip))
             .collect();
-        clients.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        clients.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
         clients.into_iter().any(|(_, ip)| self.shed_from(ip))
     }
 

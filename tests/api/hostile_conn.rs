@@ -312,3 +312,45 @@ async fn hostile_the_bearer_scheme_is_case_insensitive() {
         assert_eq!(resp.status(), StatusCode::OK, "{scheme}");
     }
 }
+
+#[tokio::test]
+async fn hostile_bidi_controls_and_blank_names_are_field_errors() {
+    let app = spawn_app().await;
+    for (name, body, field) in [
+        (
+            "Budi",
+            "Lihat https://contoh.id/\u{202E}gpj.exe sekarang juga ya",
+            "body",
+        ),
+        ("Budi \u{2066}admin\u{2069}", HAM, "author_name"),
+        ("\u{3164}", HAM, "author_name"),
+        ("\u{2800}\u{2800}", HAM, "author_name"),
+    ] {
+        let (status, v) = app
+            .comment("berita-bidi", name, "b@contoh.id", body, None)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name:?}: {v}");
+        assert!(v["error"]["fields"][field].is_string(), "{v}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_the_embed_page_may_be_framed_only_by_the_site() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .get(app.url("/threads/berita-csp/embed"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = resp
+        .headers()
+        .get("content-security-policy")
+        .expect("a CSP")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains(&format!("frame-ancestors {SITE}")), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+}
