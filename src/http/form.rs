@@ -277,7 +277,7 @@ async fn form_post(
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
         Err(e) => {
-            let api = submit_error(e, lang);
+            let api = super::public::charge_fresh_captcha(&state, ip, submit_error(e, lang));
             // The page shows the same words as the API, with a fresh challenge and the text kept.
             let challenge = api
                 .captcha
