@@ -93,7 +93,7 @@ BIN="$WORK/bin"
 mkdir -p "$BIN"
 cp "${SARING_BIN:-$TARGET_DIR/release/saring}" "$BIN/saring"
 cp "$TARGET_DIR/release/examples/loadgen" "$TARGET_DIR/release/examples/bare_axum" "$BIN/"
-MOD_TOKEN="loadtest-$RANDOM$RANDOM$RANDOM"
+MOD_TOKEN="loadtest-$RANDOM$RANDOM$RANDOM$RANDOM$RANDOM-token"
 
 say "machine: $(nproc) cores, $(uname -sr); load before: $(uptime | sed 's/.*load average: //')"
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

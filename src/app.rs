@@ -44,6 +44,8 @@ pub struct Application {
     view: Arc<View>,
     schedule: runner::SnapshotSchedule,
     backend: &'static str,
+    connections: crate::serve::ConnLimits,
+    trusted_proxies: Vec<ipnet::IpNet>,
     _policy_watch: Option<crate::policy::WatchGuard>,
 }
 
@@ -128,6 +130,7 @@ impl Application {
             site_origins: settings.site_origins.clone(),
             threads: http::thread_cache::ThreadCache::default(),
             metrics: metrics_handle(),
+            request_timeout: Duration::from_secs(settings.connections.request_seconds.max(1)),
         });
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
@@ -139,6 +142,8 @@ impl Application {
             backend: store.backend_name(),
             view,
             schedule,
+            connections: settings.connections.clone(),
+            trusted_proxies: settings.trusted_proxies.clone(),
             _policy_watch: policy_watch,
         })
     }
@@ -153,12 +158,15 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // Our own accept loop (src/serve.rs): timeouts, connection caps, shedding idle sockets.
+        let result = crate::serve::serve(
+            self.listener,
+            self.router,
+            &self.connections,
+            self.trusted_proxies,
+            shutdown,
+        )
+        .await;
         for t in self.tasks {
             t.abort();
         }

@@ -137,6 +137,8 @@ pub struct FileConfig {
     pub limits: Option<LimitsConfig>,
     /// Thread settings.
     pub threads: ThreadSettings,
+    /// Connection limits and timeouts.
+    pub connections: crate::serve::ConnLimits,
     /// Write a projection snapshot after this many new events.
     pub snapshot_every: Option<u64>,
     /// ... but at most once in this many seconds.
@@ -200,6 +202,8 @@ pub struct Settings {
     pub captcha: CaptchaSettings,
     /// Thread settings.
     pub threads: ThreadSettings,
+    /// Connection limits and timeouts.
+    pub connections: crate::serve::ConnLimits,
     /// Events between projection snapshots.
     pub snapshot_every: u64,
     /// Least seconds between projection snapshots.
@@ -221,12 +225,18 @@ pub fn parse_moderator_tokens(s: &str) -> Result<Vec<(String, SecretString)>, Co
     split_list(s)
         .into_iter()
         .map(|pair| match pair.split_once(':') {
-            Some((name, token)) if !name.trim().is_empty() && token.len() >= 8 => {
+            Some((name, token))
+                if !name.trim().is_empty()
+                    && token.chars().count() >= crate::auth::MIN_TOKEN_CHARS =>
+            {
                 Ok((name.trim().to_string(), SecretString::from(token.to_string())))
             }
             _ => Err(ConfigError::Invalid {
                 name: "SARING_MODERATOR_TOKENS",
-                message: "expected name:token pairs separated by commas, each token at least 8 characters".into(),
+                message: format!(
+                    "expected name:token pairs separated by commas, each token at least {} characters",
+                    crate::auth::MIN_TOKEN_CHARS
+                ),
             }),
         })
         .collect()
@@ -236,12 +246,20 @@ fn parse_origins(list: Vec<String>) -> Result<Vec<String>, ConfigError> {
     list.into_iter()
         .map(|o| {
             let o = o.trim_end_matches('/').to_string();
-            if (o.starts_with("http://") || o.starts_with("https://")) && !o[8..].contains('/') {
+            // Prefix stripping rather than byte offsets, which panicked inside `http://é.id`; a
+            // non-ASCII host must be written in punycode (`xn--9ca.id`), as browsers send it.
+            let host = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"))
+                .unwrap_or("");
+            if !host.is_empty() && host.is_ascii() && !host.contains('/') {
                 Ok(o)
             } else {
                 Err(ConfigError::Invalid {
                     name: "SARING_SITE_ORIGINS",
-                    message: format!("{o:?} is not an origin like https://news.example.id"),
+                    message: format!(
+                        "{o:?} is not an origin like https://news.example.id (write international names in punycode)"
+                    ),
                 })
             }
         })
@@ -313,6 +331,7 @@ impl Settings {
             captcha_secret: args.captcha_secret.map(SecretString::from),
             captcha,
             threads: file.threads,
+            connections: file.connections,
             snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
             snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
@@ -343,6 +362,7 @@ impl Settings {
             captcha_secret: None,
             captcha: CaptchaSettings::default(),
             threads: ThreadSettings::default(),
+            connections: crate::serve::ConnLimits::default(),
             snapshot_every: 10_000,
             snapshot_min_seconds: 60,
             json_logs: false,
@@ -393,7 +413,9 @@ mod tests {
         let s = Settings::resolve(ServeArgs {
             config: Some("/dev/null".into()),
             store: Some("esdb://localhost:2113?tls=false".into()),
-            moderator_tokens: Some("ayu:token-satu-123, budi:token-dua-456".into()),
+            moderator_tokens: Some(
+                "ayu:token-satu-123-abcdefghijk, budi:token-dua-456-abcdefghijkl".into(),
+            ),
             trusted_proxies: Some("10.0.0.0/8, 127.0.0.1".into()),
             site_origins: Some("https://berita.contoh.id/".into()),
             rate_limits: Some("off".into()),
@@ -417,6 +439,20 @@ mod tests {
             .unwrap_err()
             .to_string()
         };
+        assert!(
+            bad(ServeArgs {
+                moderator_tokens: Some("ayu:only-twenty-3-chars!".into()),
+                ..Default::default()
+            })
+            .contains("at least 24 characters")
+        );
+        assert!(
+            bad(ServeArgs {
+                site_origins: Some("http://é.id".into()),
+                ..Default::default()
+            })
+            .contains("SARING_SITE_ORIGINS")
+        );
         assert!(
             bad(ServeArgs {
                 moderator_tokens: Some("nocolon".into()),

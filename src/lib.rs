@@ -16,5 +16,6 @@ pub mod i18n;
 pub mod limits;
 pub mod policy;
 pub mod projections;
+pub mod serve;
 pub mod service;
 pub mod store;

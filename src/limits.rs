@@ -8,7 +8,8 @@
 //! (the app calls it on a timer) drops every key whose bucket is full again, so after a flood the
 //! maps shrink back to the keys active in the last period. Between sweeps a map never grows past
 //! [`LimitsConfig::max_keys`]: when full, it is swept at once (at most once a second), and if it is
-//! still full the request is refused rather than remembered. Keys are fixed-size (an address group
+//! still full of live keys the map is emptied (evicted) and the request admitted: a full map fails
+//! open for the new reader instead of refusing everyone. Keys are fixed-size (an address group
 //! or a 16-byte digest), so a long email or thread key cannot make an entry large.
 
 use std::fmt;
@@ -378,11 +379,10 @@ type DirectLimiter<C> =
 
 /// One keyed limit with its emergency sweep.
 struct KeyedScope<K: std::hash::Hash + Eq + Clone, C: Clock> {
-    limiter: KeyedLimiter<K, C>,
+    /// Replaced by an empty one when the map is full of live keys (see [`KeyedScope::check`]).
+    limiter: parking_lot::RwLock<KeyedLimiter<K, C>>,
+    quota: Quota,
     scope: Scope,
-    /// Time until every key present now can be swept: the wait promised when the map is full.
-    /// governor forgets a key one interval after its bucket is full again, hence the extra term.
-    full_wait: Duration,
     /// When the map was last swept because it was full; only one request sweeps, at most once a
     /// second, so a flood cannot turn every request into a full scan.
     last_sweep: Mutex<Option<C::Instant>>,
@@ -392,21 +392,31 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedScope<K, C> {
     fn new(rate: Rate, scope: Scope, clock: &C) -> Option<Self> {
         let quota = rate.quota()?;
         Some(KeyedScope {
-            limiter: RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            limiter: parking_lot::RwLock::new(RateLimiter::dashmap_with_clock(
+                quota,
+                clock.clone(),
+            )),
+            quota,
             scope,
-            full_wait: quota.burst_size_replenished_in() + quota.replenish_interval(),
             last_sweep: Mutex::new(None),
         })
     }
 
     fn check(&self, key: &K, clock: &C, max_keys: usize) -> Result<(), RateLimited> {
-        if self.limiter.len() >= max_keys {
+        if self.limiter.read().len() >= max_keys {
             self.sweep_if_due(clock);
-            if self.limiter.len() >= max_keys {
-                return Err(refusal(self.scope, self.full_wait));
+            let mut limiter = self.limiter.write();
+            if limiter.len() >= max_keys {
+                // Full of live keys: forget them all rather than refuse every new reader (the
+                // map used to fail closed, so a flood of fresh addresses locked everyone out).
+                // The flooders get a fresh burst too; the global and group limits still hold.
+                metrics::counter!("saring_limit_keys_evicted_total", "scope" => self.scope.as_str())
+                    .increment(limiter.len() as u64);
+                *limiter = RateLimiter::dashmap_with_clock(self.quota, clock.clone());
             }
         }
         self.limiter
+            .read()
             .check_key(key)
             .map_err(|not_until| refusal(self.scope, not_until.wait_time_from(clock.now())))
     }
@@ -420,17 +430,18 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedScope<K, C> {
             last.is_none_or(|at| Duration::from(now.duration_since(at)) >= Duration::from_secs(1));
         if due {
             *last = Some(now);
-            self.limiter.retain_recent();
+            self.limiter.read().retain_recent();
         }
     }
 
     fn retain_recent(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        let limiter = self.limiter.read();
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
     }
 
     fn len(&self) -> usize {
-        self.limiter.len()
+        self.limiter.read().len()
     }
 }
 
@@ -819,7 +830,7 @@ mod tests {
     }
 
     #[test]
-    fn full_map_refuses_new_work_until_swept() {
+    fn a_full_map_evicts_instead_of_refusing_new_readers() {
         let (l, clock) = limiters(&only(|c| {
             c.per_address = Rate::per(1, 15);
             c.max_keys = 10;
@@ -830,16 +841,11 @@ mod tests {
                     .is_ok()
             );
         }
-        let err = l.check_comment(ip("198.51.100.1"), "", "t").unwrap_err();
-        assert_eq!(err.scope, Scope::Address);
-        assert_eq!(err.retry_after, Duration::from_secs(30));
-        assert_eq!(l.key_counts().address, 10);
-        clock.advance(Duration::from_secs(29));
-        assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_err());
-        // Once the old keys are stale, the next request sweeps them itself, without the timer.
-        clock.advance(Duration::from_secs(1));
+        // A new reader is let in: the live keys are forgotten, not the newcomer refused.
         assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_ok());
         assert_eq!(l.key_counts().address, 1);
+        assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_err());
+        let _ = &clock;
     }
 
     #[test]

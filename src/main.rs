@@ -32,11 +32,9 @@ enum Command {
     /// Check, test and backtest spam policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Print the argon2 hash of a moderator token, for `saring.toml`.
-    HashToken {
-        /// The token to hash.
-        token: String,
-    },
+    /// Print the argon2 hash of a moderator token read from standard input, for `saring.toml`
+    /// (not from the command line, where it would land in the shell history and `ps`).
+    HashToken,
 }
 
 #[derive(Subcommand)]
@@ -143,9 +141,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
-        Some(Command::HashToken { token }) => saring::auth::hash_token(&token)
-            .map(|h| println!("{h}"))
-            .map_err(|e| anyhow::anyhow!("hashing the token: {e}")),
+        Some(Command::HashToken) => hash_token_from_stdin(),
         Some(Command::Policy(PolicyCommand::Check { dir })) => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));
             saring::policy::cli::check(&dir, &mut std::io::stdout()).map_err(anyhow::Error::from)
@@ -168,4 +164,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `saring hash-token`: one line from standard input, at least 24 characters, hashed.
+fn hash_token_from_stdin() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| anyhow::anyhow!("reading the token from standard input: {e}"))?;
+    let token = line.trim_end_matches(['\r', '\n']);
+    if token.chars().count() < saring::auth::MIN_TOKEN_CHARS {
+        anyhow::bail!(
+            "the token must be at least {} characters (give it on standard input, e.g. `printf %s \"$TOKEN\" | saring hash-token`)",
+            saring::auth::MIN_TOKEN_CHARS
+        );
+    }
+    let hash =
+        saring::auth::hash_token(token).map_err(|e| anyhow::anyhow!("hashing the token: {e}"))?;
+    println!("{hash}");
+    Ok(())
 }

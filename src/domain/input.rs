@@ -39,6 +39,9 @@ pub enum FieldProblem {
     InvalidThreadKey,
     /// A parent id that is not a UUID.
     InvalidId,
+    /// Bidirectional embedding, override or isolate controls (U+202A–202E, U+2066–2069), which
+    /// can make text (a URL, a name) display in an order other than the one stored.
+    BidiControls,
 }
 
 impl FieldProblem {
@@ -85,6 +88,14 @@ impl FieldProblem {
             }
             (FieldProblem::InvalidId, Lang::Id) => "Bukan id komentar yang valid.".into(),
             (FieldProblem::InvalidId, Lang::En) => "Not a valid comment id.".into(),
+            (FieldProblem::BidiControls, Lang::Id) => {
+                "Berisi karakter pengatur arah teks (U+202A–202E, U+2066–2069) yang tidak diizinkan."
+                    .into()
+            }
+            (FieldProblem::BidiControls, Lang::En) => {
+                "Contains text-direction controls (U+202A–202E, U+2066–2069), which are not allowed."
+                    .into()
+            }
         }
     }
 }
@@ -147,6 +158,25 @@ fn is_invisible(c: char) -> bool {
 
 fn has_visible_content(s: &str) -> bool {
     s.chars().any(|c| !c.is_whitespace() && !is_invisible(c))
+}
+
+/// Letters that render as nothing (Hangul fillers, the blank Braille pattern): legitimate inside
+/// Korean or Braille text, but a name made of them looks empty and impersonates "no name".
+fn is_blank_looking(c: char) -> bool {
+    matches!(
+        c,
+        '\u{3164}' | '\u{2800}' | '\u{115F}' | '\u{1160}' | '\u{FFA0}'
+    )
+}
+
+fn has_visible_name(s: &str) -> bool {
+    s.chars()
+        .any(|c| !c.is_whitespace() && !is_invisible(c) && !is_blank_looking(c))
+}
+
+fn has_bidi_control(s: &str) -> bool {
+    s.chars()
+        .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
 }
 
 fn has_control(s: &str, allow_newlines: bool) -> bool {
@@ -215,7 +245,9 @@ pub fn validate(raw: &RawSubmission<'_>) -> Result<CleanSubmission, FieldErrors>
     let mut errors = FieldErrors::default();
 
     let name = raw.author_name.trim();
-    if !has_visible_content(name) {
+    if has_bidi_control(name) {
+        errors.add("author_name", FieldProblem::BidiControls);
+    } else if !has_visible_name(name) {
         errors.add("author_name", FieldProblem::Required);
     } else if name.chars().count() > MAX_NAME_CHARS {
         errors.add("author_name", FieldProblem::TooLong);
@@ -235,13 +267,17 @@ pub fn validate(raw: &RawSubmission<'_>) -> Result<CleanSubmission, FieldErrors>
     let url = raw.author_url.trim();
     if url.len() > MAX_URL_LEN {
         errors.add("author_url", FieldProblem::TooLong);
+    } else if has_bidi_control(url) {
+        errors.add("author_url", FieldProblem::BidiControls);
     } else if !url.is_empty() && !is_valid_url(url) {
         errors.add("author_url", FieldProblem::InvalidUrl);
     }
 
     let body = normalise_newlines(raw.body);
     let body = body.trim();
-    if !has_visible_content(body) {
+    if has_bidi_control(body) {
+        errors.add("body", FieldProblem::BidiControls);
+    } else if !has_visible_content(body) {
         errors.add("body", FieldProblem::Required);
     } else if body.chars().count() > MAX_BODY_CHARS {
         errors.add("body", FieldProblem::TooLong);
@@ -365,6 +401,32 @@ mod tests {
             let errors = validate(&input).expect_err(field);
             assert_eq!(errors.0.get(field), Some(&problem), "{field}: {errors:?}");
         }
+    }
+
+    #[test]
+    fn bidi_controls_and_blank_looking_names_are_field_errors() {
+        for c in ['\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}'] {
+            let text = format!("Budi {c}gnp.exe");
+            let e = validate(&raw(&text, "a@b.id", "", &text)).unwrap_err();
+            assert_eq!(e.0.get("author_name"), Some(&FieldProblem::BidiControls));
+            assert_eq!(e.0.get("body"), Some(&FieldProblem::BidiControls));
+        }
+        for blank in [
+            "\u{3164}",
+            "\u{2800}\u{2800}",
+            "\u{115F}\u{1160}",
+            "\u{FFA0}",
+            "\u{200B}\u{3164}",
+        ] {
+            let e = validate(&raw(blank, "a@b.id", "", "Halo semua")).unwrap_err();
+            assert_eq!(
+                e.0.get("author_name"),
+                Some(&FieldProblem::Required),
+                "{blank:?}"
+            );
+        }
+        // Inside real text the same letters are fine.
+        assert!(validate(&raw("Kim \u{3164}Ji", "a@b.id", "", "Halo")).is_ok());
     }
 
     #[test]

@@ -181,6 +181,36 @@ pub async fn json_errors(
     reshape(response, lang)
 }
 
+/// Refuses at once a request whose declared `Content-Length` is over [`super::MAX_BODY_BYTES`]:
+/// waiting for a body that will be refused anyway let a client hold a request open for the
+/// whole request timeout. The connection is closed, as the unread body cannot be skipped.
+pub async fn refuse_declared_oversize(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > super::MAX_BODY_BYTES as u64) {
+        let lang = super::extract::lang_of(&request.into_parts().0);
+        let mut response = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            lang,
+            "Permintaan terlalu besar (paling banyak 64 KiB).",
+            "The request is too large (at most 64 KiB).",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    next.run(request).await
+}
+
 fn reshape(response: Response, lang: Lang) -> Response {
     let status = response.status();
     let typed = response

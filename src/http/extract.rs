@@ -205,20 +205,33 @@ where
 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
         let lang = lang_of(parts);
+        let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
+        let state = AppState::from_ref(state);
+        let now = std::time::Instant::now();
+        if let Some(wait) = state.auth.failures.blocked(ip, now) {
+            metrics::counter!("saring_moderator_auth_throttled_total").increment(1);
+            return Err(ApiError::rate_limited(lang, wait));
+        }
+        // RFC 9110: the scheme is case-insensitive (`bearer`, `BEARER`).
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        match token.and_then(|t| state.auth.verify(t)) {
-            Some(name) => Ok(Moderator(name)),
-            None => {
+            .and_then(|v| v.trim_start().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        let Some(token) = token else {
+            return Err(ApiError::unauthorized(lang));
+        };
+        match state.auth.verify_async(token).await {
+            Ok(Some(name)) => Ok(Moderator(name)),
+            Ok(None) => {
+                state.auth.failures.failed(ip, now);
                 metrics::counter!("saring_moderator_auth_failures_total").increment(1);
                 Err(ApiError::unauthorized(lang))
             }
+            Err(e) => Err(ApiError::internal(lang, &e)),
         }
     }
 }

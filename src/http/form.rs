@@ -126,8 +126,31 @@ fn render(
     })
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+/// The embed page's Content-Security-Policy: no scripts at all, its own inline style, forms
+/// posted here (and redirected back to a site origin), and framed only by the site origins, so
+/// another site cannot frame the form to trick readers into posting.
+pub fn embed_csp(site_origins: &[String]) -> String {
+    let origins = site_origins.join(" ");
+    let ancestors = if origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        origins.clone()
+    };
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
+         form-action 'self' {origins}; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+    .replace("  ", " ")
+    .replace(" ;", ";")
+}
+
+fn html(state: &AppState, status: StatusCode, body: String) -> Response {
+    let mut resp = (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&embed_csp(&state.site_origins)) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
 }
 
 async fn embed(
@@ -164,6 +187,7 @@ async fn embed(
         ..FormValues::default()
     };
     Ok(html(
+        &state,
         StatusCode::OK,
         render(&state, parts, challenge.as_ref(), form, None),
     ))
@@ -253,7 +277,7 @@ async fn form_post(
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
         Err(e) => {
-            let api = submit_error(e, lang);
+            let api = super::public::charge_fresh_captcha(&state, ip, submit_error(e, lang));
             // The page shows the same words as the API, with a fresh challenge and the text kept.
             let challenge = api
                 .captcha
@@ -292,6 +316,7 @@ async fn form_post(
                 posted: None,
             };
             let mut resp = html(
+                &state,
                 api.status,
                 render(&state, parts, challenge.as_ref(), values, Some(error)),
             );

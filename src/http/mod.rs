@@ -61,6 +61,8 @@ pub struct AppParts {
     pub threads: thread_cache::ThreadCache,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// How long a request may take before it is answered `503`.
+    pub request_timeout: std::time::Duration,
 }
 
 /// All routes with their shared layers.
@@ -73,12 +75,14 @@ pub fn router(state: AppState) -> Router {
         .merge(form::router())
         .merge(ops::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(error::json_errors))
-        // A request that takes this long is stuck (a store outage); free its resources.
+        // A request that takes this long is stuck (a store outage, a body that never comes);
+        // free its resources. Inside `json_errors`, so the `503` gets the API's JSON body.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            std::time::Duration::from_secs(30),
+            state.request_timeout,
         ))
+        .layer(axum::middleware::from_fn(error::refuse_declared_oversize))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(

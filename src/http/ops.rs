@@ -1,4 +1,8 @@
 //! Operations endpoints: liveness, readiness (projections caught up) and Prometheus metrics.
+//!
+//! `/healthz` and readiness status are public, for load balancers; `/metrics` and the log
+//! position in `/readyz` need a moderator token (Prometheus sends it with `authorization:
+//! credentials_file`), because hidden-comment counts and failed logins are not the public's.
 
 use axum::Router;
 use axum::extract::State;
@@ -7,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
+use super::error::ApiError;
+use super::extract::Moderator;
 
 /// Routes for operators.
 pub fn router() -> Router<AppState> {
@@ -20,14 +26,17 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiError>) -> Response {
     let view = state.service.view();
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "ready": view.is_ready(),
-        "position": view.position(),
         "store": state.service.store().backend_name(),
         "policy_version": state.service.policy().current().version(),
     });
+    // How far the log has grown tells an outsider how busy (and how moderated) the site is.
+    if moderator.is_ok() {
+        body["position"] = serde_json::json!(view.position());
+    }
     let status = if view.is_ready() {
         StatusCode::OK
     } else {
@@ -36,7 +45,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, _: Moderator) -> Response {
     if let Some(l) = state.service.limits() {
         l.record_metrics();
     }

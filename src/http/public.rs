@@ -42,7 +42,17 @@ async fn captcha(
     ClientIp(ip): ClientIp,
     Query(q): Query<CaptchaQuery>,
 ) -> Result<Response, ApiError> {
-    let thread = q.thread.filter(|t| input::is_valid_thread_key(t));
+    // A token is always bound to a thread: one fetched for nothing in particular used to work on
+    // every thread, so a farm of them served any article.
+    let Some(thread) = q.thread.filter(|t| input::is_valid_thread_key(t)) else {
+        return Err(ApiError::invalid_param(
+            lang,
+            "thread",
+            "Wajib: kunci utas artikel (huruf, angka dan -_.:, paling banyak 128).",
+            "Required: the article's thread key (letters, digits and -_.:, at most 128).",
+        ));
+    };
+    let thread = Some(thread);
     let challenge = state
         .service
         .issue_captcha(ip, thread.as_deref(), lang)
@@ -110,11 +120,30 @@ async fn post_comment(
         .service
         .submit(req)
         .await
-        .map_err(|e| submit_error(e, lang))?;
+        .map_err(|e| charge_fresh_captcha(&state, ip, submit_error(e, lang)))?;
     Ok(created(outcome))
 }
 
-fn created(outcome: SubmitOutcome) -> Response {
+/// The poster learns only "published" or "pending" (awaiting moderation): telling them their
+/// comment was classed spam would be a free oracle for tuning spam against the policy.
+/// Counts the fresh challenge an error answer carries against the same per-address limit as
+/// `GET /api/v1/captcha`; when it is spent the error goes out without one (the error itself is
+/// never refused). Without this, posting wrong answers in a loop farmed thousands of valid
+/// tokens a second while the captcha endpoint answered `429`.
+pub fn charge_fresh_captcha(state: &AppState, ip: std::net::IpAddr, mut e: ApiError) -> ApiError {
+    if e.captcha.is_some()
+        && let Some(limits) = state.service.limits()
+        && limits.check_captcha(ip).is_err()
+    {
+        e.captcha = None;
+    }
+    e
+}
+
+fn created(mut outcome: SubmitOutcome) -> Response {
+    if outcome.status != "published" {
+        outcome.status = "pending";
+    }
     let location = format!("/api/v1/mod/comments/{}", outcome.id);
     let mut resp = (StatusCode::CREATED, Json(outcome)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -175,3 +175,39 @@ async fn a_restart_resumes_from_the_projection_snapshot() {
     );
     server.kill();
 }
+
+#[test]
+fn hash_token_reads_the_secret_from_standard_input() {
+    use std::io::Write;
+    let run = |input: &str, args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_saring"))
+            .args(args)
+            .current_dir(manifest_dir())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the saring binary runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("output")
+    };
+    let ok = run("a-long-random-moderator-token-42\n", &["hash-token"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let hash = String::from_utf8_lossy(&ok.stdout).trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let short = run("short-token\n", &["hash-token"]);
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("24 characters"));
+    // The secret is not accepted on the command line any more.
+    let argv = run("", &["hash-token", "a-long-random-moderator-token-42"]);
+    assert!(!argv.status.success());
+}

@@ -124,7 +124,8 @@ async fn captcha_post_queue_approve_thread_reply_and_counts() {
 #[tokio::test]
 async fn gambling_promotion_goes_to_the_spam_queue_not_the_thread() {
     let app = spawn_app().await;
-    let id = app.comment_ok("berita-spam", SPAM, "spam").await;
+    // The poster is told "pending", as for any held comment: no oracle for tuning spam.
+    let id = app.comment_ok("berita-spam", SPAM, "pending").await;
     assert!(app.thread_ids("berita-spam").await.is_empty());
     let (_, q) = app.mod_get(AYU, "/api/v1/mod/queue?status=spam").await;
     assert_eq!(q["items"][0]["id"], id.as_str());
@@ -284,10 +285,27 @@ async fn operations_endpoints_answer() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ready["ready"], true);
     assert_eq!(ready["store"], "sqlite");
+    assert!(
+        ready.get("position").is_none(),
+        "the position is not public: {ready}"
+    );
+    let (_, ready) = app.mod_get(AYU, "/readyz").await;
+    assert!(ready["position"].is_u64(), "{ready}");
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     app.comment_ok("berita-metrik", HAM, "published").await;
-    let metrics = app.text("/metrics").await;
+    let (status, refused) = app.get("/metrics").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(AYU)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("saring_comments_stored_total"),
         "{metrics}"

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 /// Moderator tokens every test server knows.
-pub const AYU: &str = "token-ayu-1234";
-pub const BUDI: &str = "token-budi-5678";
+pub const AYU: &str = "token-ayu-1234-abcdefghijkl";
+pub const BUDI: &str = "token-budi-5678-abcdefghijk";
 /// A site origin every test server allows.
 pub const SITE: &str = "https://berita.contoh.id";
 

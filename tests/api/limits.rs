@@ -89,7 +89,7 @@ async fn captcha_issuance_is_limited_per_address() {
     for _ in 0..5 {
         statuses.push(
             app.client
-                .get(app.url("/api/v1/captcha"))
+                .get(app.url("/api/v1/captcha?thread=berita-batas"))
                 .send()
                 .await
                 .unwrap()
@@ -102,4 +102,51 @@ async fn captcha_issuance_is_limited_per_address() {
         "{statuses:?}"
     );
     assert_eq!(statuses[4], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn captchas_in_error_answers_count_against_the_captcha_limit() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.captcha_per_address = Rate::per(3, 60);
+        s.limits = Some(limits);
+    })
+    .await;
+    let (mut token, answer) = app.challenge("berita-ladang").await;
+    let mut fresh = 0;
+    for _ in 0..6 {
+        let (status, v) = app
+            .post_json(
+                "berita-ladang",
+                &serde_json::json!({"author_name": "A", "author_email": "a@contoh.id", "body": HAM,
+                        "captcha_token": token, "captcha_answer": (answer + 1000).to_string()}),
+            )
+            .await;
+        // The error itself is always answered; only the fresh challenge is rationed.
+        assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+        match v["captcha"]["token"].as_str() {
+            Some(t) => {
+                fresh += 1;
+                token = t.to_string();
+            }
+            None => assert!(v.get("captcha").is_none(), "{v}"),
+        }
+    }
+    assert_eq!(fresh, 2, "3 per minute, one spent by the first GET");
+    let (status, _) = app.get("/api/v1/captcha?thread=berita-ladang").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_captcha_needs_a_thread() {
+    let app = spawn_app().await;
+    for path in [
+        "/api/v1/captcha",
+        "/api/v1/captcha?thread=",
+        "/api/v1/captcha?thread=a%20b",
+    ] {
+        let (status, v) = app.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {v}");
+        assert!(v["error"]["fields"]["thread"].is_string(), "{v}");
+    }
 }

@@ -8,6 +8,7 @@ mod errors;
 mod flow;
 mod form;
 mod hostile;
+mod hostile_conn;
 mod limits;
 mod moderation;
 mod restart;

@@ -86,7 +86,7 @@ async fn a_killed_server_comes_back_with_the_same_threads_and_queues() {
     let app = client_for(&first.base);
     let a = app.comment_ok("berita-restart", HAM, "published").await;
     app.comment_ok("berita-restart", HELD, "pending").await;
-    app.comment_ok("berita-restart", SPAM, "spam").await;
+    app.comment_ok("berita-restart", SPAM, "pending").await;
     app.comment(
         "berita-restart",
         "B",

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use harness::{Driver, Server, screenshot, solve, tail, wait_css, wait_js, wait_js_for, which};
 
-const TOKEN: &str = "test-token-1";
+const TOKEN: &str = "test-token-1-abcdefghijklmn";
 const THREAD: &str = "#saring-thread";
 const FORM: &str = "#saring-thread form.saring-form";
 const PENDING: &str = "Komentar Anda menunggu moderasi.";
