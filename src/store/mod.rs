@@ -265,6 +265,47 @@ pub fn validate_append(stream: &str, events: &[NewEvent]) -> Result<(), StoreErr
     Ok(())
 }
 
+/// An event serialised on the caller's task, so a backend's writer only inserts it.
+pub(crate) struct EncodedEvent {
+    pub(crate) id: uuid::Uuid,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: u32,
+    pub(crate) data: String,
+    pub(crate) metadata: String,
+}
+
+/// Validates an append and serialises its events for a backend that stores JSON text,
+/// returning them with their total size in bytes (data and metadata), which is refused above
+/// [`MAX_APPEND_BYTES`].
+pub(crate) fn encode_append(
+    stream: &str,
+    events: Vec<NewEvent>,
+) -> Result<(Vec<EncodedEvent>, usize), StoreError> {
+    validate_append(stream, &events)?;
+    let mut bytes = 0;
+    let mut encoded = Vec::with_capacity(events.len());
+    for e in events {
+        let data = serde_json::to_string(&e.data)
+            .map_err(|err| StoreError::Invalid(format!("event data is not JSON: {err}")))?;
+        let metadata = serde_json::to_string(&e.metadata)
+            .map_err(|err| StoreError::Invalid(format!("event metadata: {err}")))?;
+        bytes += data.len() + metadata.len();
+        encoded.push(EncodedEvent {
+            id: e.id,
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            data,
+            metadata,
+        });
+    }
+    if bytes > MAX_APPEND_BYTES {
+        return Err(StoreError::Invalid(format!(
+            "append of {bytes} bytes exceeds the limit of {MAX_APPEND_BYTES}"
+        )));
+    }
+    Ok((encoded, bytes))
+}
+
 /// Checks a stream name for reads and appends (see [`validate_append`]).
 pub fn validate_stream_name(stream: &str) -> Result<(), StoreError> {
     if stream.is_empty() || stream.len() > MAX_STREAM_NAME_BYTES {

@@ -48,8 +48,8 @@ use tokio_postgres::{AsyncMessage, Config, NoTls};
 use uuid::Uuid;
 
 use super::{
-    ActualRevision, AppendResult, EventMetadata, EventStore, EventStream, ExpectedRevision,
-    MAX_APPEND_BYTES, NewEvent, RecordedEvent, StoreError, validate_append, validate_stream_name,
+    ActualRevision, AppendResult, EncodedEvent, EventMetadata, EventStore, EventStream,
+    ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
 };
 
 /// Connection-string schemes that select this backend.
@@ -127,14 +127,6 @@ struct AppendRequest {
     events: Vec<EncodedEvent>,
     bytes: usize,
     reply: oneshot::Sender<Result<AppendResult, StoreError>>,
-}
-
-struct EncodedEvent {
-    id: Uuid,
-    event_type: String,
-    schema_version: u32,
-    data: String,
-    metadata: String,
 }
 
 /// An operation that took longer than [`OP_TIMEOUT`].
@@ -269,28 +261,7 @@ impl EventStore for PostgresStore {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        validate_append(stream, &events)?;
-        let mut bytes = 0;
-        let mut encoded = Vec::with_capacity(events.len());
-        for e in events {
-            let data = serde_json::to_string(&e.data)
-                .map_err(|err| StoreError::Invalid(format!("event data is not JSON: {err}")))?;
-            let metadata = serde_json::to_string(&e.metadata)
-                .map_err(|err| StoreError::Invalid(format!("event metadata: {err}")))?;
-            bytes += data.len() + metadata.len();
-            encoded.push(EncodedEvent {
-                id: e.id,
-                event_type: e.event_type,
-                schema_version: e.schema_version,
-                data,
-                metadata,
-            });
-        }
-        if bytes > MAX_APPEND_BYTES {
-            return Err(StoreError::Invalid(format!(
-                "append of {bytes} bytes exceeds the limit of {MAX_APPEND_BYTES}"
-            )));
-        }
+        let (encoded, bytes) = encode_append(stream, events)?;
         let sender = self.inner.sender.lock().clone().ok_or(StoreError::Closed)?;
         let (reply, answer) = oneshot::channel();
         sender

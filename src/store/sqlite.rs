@@ -34,8 +34,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use super::{
-    ActualRevision, AppendResult, EventMetadata, EventStore, EventStream, ExpectedRevision,
-    MAX_APPEND_BYTES, NewEvent, RecordedEvent, StoreError, validate_append, validate_stream_name,
+    ActualRevision, AppendResult, EncodedEvent, EventMetadata, EventStore, EventStream,
+    ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
 };
 
 /// File name of the database inside the data folder.
@@ -108,15 +108,6 @@ struct AppendRequest {
     events: Vec<EncodedEvent>,
     bytes: usize,
     reply: oneshot::Sender<Result<AppendResult, StoreError>>,
-}
-
-/// An event serialised on the caller's task, so the writer thread only inserts.
-struct EncodedEvent {
-    id: Uuid,
-    event_type: String,
-    schema_version: u32,
-    data: String,
-    metadata: String,
 }
 
 impl SqliteStore {
@@ -305,28 +296,7 @@ impl EventStore for SqliteStore {
         expected: ExpectedRevision,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        validate_append(stream, &events)?;
-        let mut bytes = 0;
-        let mut encoded = Vec::with_capacity(events.len());
-        for e in events {
-            let data = serde_json::to_string(&e.data)
-                .map_err(|err| StoreError::Invalid(format!("event data is not JSON: {err}")))?;
-            let metadata = serde_json::to_string(&e.metadata)
-                .map_err(|err| StoreError::Invalid(format!("event metadata: {err}")))?;
-            bytes += data.len() + metadata.len();
-            encoded.push(EncodedEvent {
-                id: e.id,
-                event_type: e.event_type,
-                schema_version: e.schema_version,
-                data,
-                metadata,
-            });
-        }
-        if bytes > MAX_APPEND_BYTES {
-            return Err(StoreError::Invalid(format!(
-                "append of {bytes} bytes exceeds the limit of {MAX_APPEND_BYTES}"
-            )));
-        }
+        let (encoded, bytes) = encode_append(stream, events)?;
         let kib = u32::try_from(bytes / 1024 + 1)
             .unwrap_or(QUEUE_KIB)
             .min(QUEUE_KIB);
@@ -918,7 +888,7 @@ mod tests {
     async fn oversized_appends_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open(dir.path()).expect("open");
-        let big = "x".repeat(MAX_APPEND_BYTES);
+        let big = "x".repeat(crate::store::MAX_APPEND_BYTES);
         let res = store
             .append(
                 "s",
