@@ -351,6 +351,9 @@ async fn hostile_the_embed_page_may_be_framed_only_by_the_site() {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(csp.contains(&format!("frame-ancestors {SITE}")), "{csp}");
+    assert!(
+        csp.contains(&format!("frame-ancestors 'self' {SITE}")),
+        "{csp}"
+    );
     assert!(csp.contains("default-src 'none'"), "{csp}");
 }
