@@ -2,7 +2,13 @@
 //!
 //! Every limit is a GCRA token bucket from `governor`: a sustained rate plus a burst. Comments are
 //! limited per client address (IPv4 whole, IPv6 by its /64, since one household or phone gets a
-//! whole /64), per email (case-folded), per thread, and by a global ceiling; captchas per address.
+//! whole /64), per subnet (IPv4 /24, IPv6 /56), per network (IPv6 /48), per email (case-folded),
+//! per thread, and by a global ceiling; captchas per address.
+//!
+//! The wider groups exist because an attacker with one routed IPv6 /48 holds 65,536 /64s and an
+//! IPv4 /24 holds 256 addresses: limited only per address, one network could pass for thousands
+//! of readers. Each group has its own, more generous bucket, so the readers of one carrier or
+//! campus still fit while one network cannot flood.
 //!
 //! Memory: each keyed map holds one small entry per recently seen key. [`Limiters::retain_recent`]
 //! (the app calls it on a timer) drops every key whose bucket is full again, so after a flood the
@@ -206,6 +212,11 @@ impl From<Rate> for String {
 ///   sustained rate here. The burst of 3 is there because Indonesian mobile carriers put many
 ///   readers behind one carrier-grade NAT address, and a reader in a conversation may reply
 ///   twice quickly; a bot on one address still gets only 2 a minute.
+/// - `per_subnet = "1 per 3s, burst 30"` (IPv4 /24, IPv6 /56): a /56 is one customer site and a
+///   /24 a carrier's block of carrier-grade NAT addresses; 20 a minute and 30 at once is far above
+///   what the readers behind one block write to one site, and ten times below the global ceiling.
+/// - `per_network = "1 per 1s, burst 60"` (IPv6 /48): the unit an organisation or a hosting
+///   customer is routed; it keeps one /48 from filling the global ceiling on its own.
 /// - `per_email = "1 per 15s"`: WordPress's comment-flood rule, one comment per 15 seconds from
 ///   the same person. Emails are case-folded, so `Ani@X.id` and `ani@x.id` are one person.
 /// - `per_thread = "1 per 2s, burst 30"`: a hot article gets a burst of 30 at once and 30 a
@@ -224,6 +235,10 @@ impl From<Rate> for String {
 pub struct LimitsConfig {
     /// Comments per client address (IPv4 address, IPv6 /64).
     pub per_address: Rate,
+    /// Comments per subnet (IPv4 /24, IPv6 /56).
+    pub per_subnet: Rate,
+    /// Comments per IPv6 network (/48); IPv4 has no such level.
+    pub per_network: Rate,
     /// Comments per email address, case-folded.
     pub per_email: Rate,
     /// Comments per thread.
@@ -240,6 +255,8 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             per_address: Rate::per(1, 30).with_burst(3),
+            per_subnet: Rate::per(1, 3).with_burst(30),
+            per_network: Rate::per(1, 1).with_burst(60),
             per_email: Rate::per(1, 15),
             per_thread: Rate::per(1, 2).with_burst(30),
             global: Rate::per(20, 1).with_burst(200),
@@ -254,6 +271,8 @@ impl LimitsConfig {
     pub fn unlimited() -> Self {
         LimitsConfig {
             per_address: Rate::Off,
+            per_subnet: Rate::Off,
+            per_network: Rate::Off,
             per_email: Rate::Off,
             per_thread: Rate::Off,
             global: Rate::Off,
@@ -269,6 +288,10 @@ impl LimitsConfig {
 pub enum Scope {
     /// Too many comments from this address (or IPv6 /64).
     Address,
+    /// Too many comments from this IPv4 /24 or IPv6 /56.
+    Subnet,
+    /// Too many comments from this IPv6 /48.
+    Network,
     /// Too many comments with this email.
     Email,
     /// Too many comments in this thread.
@@ -284,6 +307,8 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Address => "address",
+            Scope::Subnet => "subnet",
+            Scope::Network => "network",
             Scope::Email => "email",
             Scope::Thread => "thread",
             Scope::Global => "global",
@@ -320,6 +345,10 @@ impl RateLimited {
 pub struct KeyCounts {
     /// Address groups remembered for comments.
     pub address: usize,
+    /// Subnets (IPv4 /24, IPv6 /56) remembered for comments.
+    pub subnet: usize,
+    /// IPv6 /48 networks remembered for comments.
+    pub network: usize,
     /// Emails remembered.
     pub email: usize,
     /// Threads remembered.
@@ -331,7 +360,7 @@ pub struct KeyCounts {
 impl KeyCounts {
     /// All keys together.
     pub fn total(&self) -> usize {
-        self.address + self.email + self.thread + self.captcha
+        self.address + self.subnet + self.network + self.email + self.thread + self.captcha
     }
 }
 
@@ -354,10 +383,27 @@ enum AddressKey {
 }
 
 impl AddressKey {
+    /// The address itself (IPv4) or its /64 (IPv6).
     fn of(ip: IpAddr) -> AddressKey {
         match ip.to_canonical() {
             IpAddr::V4(v4) => AddressKey::V4(v4.into()),
             IpAddr::V6(v6) => AddressKey::V6((u128::from(v6) >> 64) as u64),
+        }
+    }
+
+    /// The IPv4 /24 or the IPv6 /56 around `ip`.
+    fn subnet(ip: IpAddr) -> AddressKey {
+        match AddressKey::of(ip) {
+            AddressKey::V4(v4) => AddressKey::V4(v4 & !0xff),
+            AddressKey::V6(top) => AddressKey::V6(top & !0xff),
+        }
+    }
+
+    /// The IPv6 /48 around `ip`; IPv4 has no level above the /24, so none.
+    fn network(ip: IpAddr) -> Option<AddressKey> {
+        match AddressKey::of(ip) {
+            AddressKey::V4(_) => None,
+            AddressKey::V6(top) => Some(AddressKey::V6(top & !0xffff)),
         }
     }
 }
@@ -459,6 +505,8 @@ fn refusal(scope: Scope, wait: Duration) -> RateLimited {
 pub struct Limiters<C: Clock + Clone = DefaultClock> {
     clock: C,
     address: Option<KeyedScope<AddressKey, C>>,
+    subnet: Option<KeyedScope<AddressKey, C>>,
+    network: Option<KeyedScope<AddressKey, C>>,
     email: Option<KeyedScope<DigestKey, C>>,
     thread: Option<KeyedScope<DigestKey, C>>,
     global: Option<DirectLimiter<C>>,
@@ -486,6 +534,8 @@ impl<C: Clock + Clone> Limiters<C> {
     pub fn with_clock(cfg: &LimitsConfig, clock: C) -> Limiters<C> {
         Limiters {
             address: KeyedScope::new(cfg.per_address, Scope::Address, &clock),
+            subnet: KeyedScope::new(cfg.per_subnet, Scope::Subnet, &clock),
+            network: KeyedScope::new(cfg.per_network, Scope::Network, &clock),
             email: KeyedScope::new(cfg.per_email, Scope::Email, &clock),
             thread: KeyedScope::new(cfg.per_thread, Scope::Thread, &clock),
             global: cfg
@@ -500,13 +550,19 @@ impl<C: Clock + Clone> Limiters<C> {
 
     /// Counts one comment from `ip` with `email` (ignored when empty) into `thread`.
     ///
-    /// The most specific limit is checked first (address, then email, thread, global) and the
-    /// first refusal stops the check, so one noisy client spends its own allowance, not the
+    /// The most specific limit is checked first (address, subnet, network, then email, thread,
+    /// global) and the first refusal stops the check, so one noisy client spends its own allowance, not the
     /// thread's or everyone's. A comment that passes one limit and is refused by a later one still
     /// counts against the earlier: an attempt is an attempt.
     pub fn check_comment(&self, ip: IpAddr, email: &str, thread: &str) -> Result<(), RateLimited> {
         if let Some(address) = &self.address {
             address.check(&AddressKey::of(ip), &self.clock, self.max_keys)?;
+        }
+        if let Some(subnet) = &self.subnet {
+            subnet.check(&AddressKey::subnet(ip), &self.clock, self.max_keys)?;
+        }
+        if let (Some(network), Some(key)) = (&self.network, AddressKey::network(ip)) {
+            network.check(&key, &self.clock, self.max_keys)?;
         }
         if let Some(limit) = &self.email {
             let email = email.trim();
@@ -537,7 +593,10 @@ impl<C: Clock + Clone> Limiters<C> {
     /// Forgets every key whose bucket is full again and releases the memory. Call it on a timer
     /// (every 10 to 60 seconds); it scans each map once.
     pub fn retain_recent(&self) {
-        for scope in [&self.address, &self.captcha].into_iter().flatten() {
+        for scope in [&self.address, &self.subnet, &self.network, &self.captcha]
+            .into_iter()
+            .flatten()
+        {
             scope.retain_recent();
         }
         for scope in [&self.email, &self.thread].into_iter().flatten() {
@@ -549,18 +608,22 @@ impl<C: Clock + Clone> Limiters<C> {
     pub fn key_counts(&self) -> KeyCounts {
         KeyCounts {
             address: self.address.as_ref().map_or(0, KeyedScope::len),
+            subnet: self.subnet.as_ref().map_or(0, KeyedScope::len),
+            network: self.network.as_ref().map_or(0, KeyedScope::len),
             email: self.email.as_ref().map_or(0, KeyedScope::len),
             thread: self.thread.as_ref().map_or(0, KeyedScope::len),
             captcha: self.captcha.as_ref().map_or(0, KeyedScope::len),
         }
     }
 
-    /// Sets the gauge `saring_ratelimit_keys{map=address|email|thread|captcha}` to the current
+    /// Sets the gauge `saring_ratelimit_keys{map=address|subnet|network|email|thread|captcha}` to the current
     /// key counts (a no-op until the app installs a metrics recorder).
     pub fn record_metrics(&self) {
         let counts = self.key_counts();
         for (map, n) in [
             ("address", counts.address),
+            ("subnet", counts.subnet),
+            ("network", counts.network),
             ("email", counts.email),
             ("thread", counts.thread),
             ("captcha", counts.captcha),
@@ -846,6 +909,82 @@ mod tests {
         assert_eq!(l.key_counts().address, 1);
         assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_err());
         let _ = &clock;
+    }
+
+    #[test]
+    fn one_ipv6_48_cannot_pass_for_thousands_of_readers() {
+        let (l, clock) = limiters(&only(|c| {
+            c.per_address = Rate::per(1, 30).with_burst(3);
+            c.per_subnet = Rate::per(1, 3).with_burst(30);
+            c.per_network = Rate::per(1, 1).with_burst(60);
+        }));
+        // Every /64 of one /56 is a fresh address, but the /56 has 30 at once.
+        let in_56 = |i: u16| IpAddr::from([0x2001, 0xdb8, 7, i, 0, 0, 0, 1]);
+        for i in 0..30 {
+            assert!(l.check_comment(in_56(i), "", "t").is_ok(), "{i}");
+        }
+        let refused = l.check_comment(in_56(30), "", "t").unwrap_err();
+        assert_eq!(refused.scope, Scope::Subnet);
+        // Other /56s of the same /48 fill the /48's burst of 60.
+        let mut admitted = 0;
+        let mut last = None;
+        for i in 1..=100u16 {
+            let addr = IpAddr::from([0x2001, 0xdb8, 7, i << 8, 0, 0, 0, 1]);
+            match l.check_comment(addr, "", "t") {
+                Ok(()) => admitted += 1,
+                Err(e) => last = Some(e.scope),
+            }
+        }
+        assert_eq!(
+            admitted, 30,
+            "the /48 had 60 in all, 30 spent by the first /56"
+        );
+        assert_eq!(last, Some(Scope::Network));
+        // A reader on another /48 is untouched.
+        assert!(l.check_comment(ip("2001:db8:8::1"), "", "t").is_ok());
+        // The network refills at its sustained rate.
+        clock.advance(Duration::from_secs(1));
+        assert!(
+            l.check_comment(
+                IpAddr::from([0x2001, 0xdb8, 7, 0x7700, 0, 0, 0, 1]),
+                "",
+                "t"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn ipv4_24_has_its_own_limit_and_no_network_level() {
+        let (l, _) = limiters(&only(|c| {
+            c.per_subnet = Rate::per(1, 3).with_burst(5);
+            c.per_network = Rate::per(1, 60).with_burst(1);
+        }));
+        for i in 0..5u8 {
+            assert!(
+                l.check_comment(IpAddr::from([203, 0, 113, i]), "", "t")
+                    .is_ok()
+            );
+        }
+        let refused = l
+            .check_comment(IpAddr::from([203, 0, 113, 200]), "", "t")
+            .unwrap_err();
+        assert_eq!(refused.scope, Scope::Subnet);
+        // The neighbouring /24 is another subnet, and IPv4 is never limited per /48.
+        for i in 0..5u8 {
+            assert!(
+                l.check_comment(IpAddr::from([203, 0, 114, i]), "", "t")
+                    .is_ok()
+            );
+        }
+        // IPv4-mapped IPv6 is the same IPv4 subnet.
+        assert_eq!(
+            l.check_comment(ip("::ffff:203.0.113.9"), "", "t")
+                .unwrap_err()
+                .scope,
+            Scope::Subnet
+        );
+        assert_eq!(l.key_counts().network, 0);
     }
 
     #[test]

@@ -150,3 +150,54 @@ async fn a_captcha_needs_a_thread() {
         assert!(v["error"]["fields"]["thread"].is_string(), "{v}");
     }
 }
+
+/// Posts one comment from `ip` (through the trusted proxy) and returns the answer's status.
+async fn post_from(app: &TestApp, ip: &str, n: usize) -> StatusCode {
+    let (token, answer) = app.challenge("berita-jaringan").await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/threads/berita-jaringan/comments?lang=en"))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"author_name": format!("Pembaca {n}"),
+                      "author_email": format!("p{n}@contoh.id"), "body": HAM,
+                      "captcha_token": token, "captcha_answer": answer.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    resp.status()
+}
+
+#[tokio::test]
+async fn one_ipv6_network_cannot_pass_for_many_readers_but_others_still_post() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.per_address = Rate::per(1, 60);
+        limits.per_subnet = Rate::per(1, 60).with_burst(4);
+        limits.per_network = Rate::per(1, 60).with_burst(6);
+        s.limits = Some(limits);
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    // Fresh /64s of one /56: four get through, the fifth is refused for the subnet.
+    for i in 0..4 {
+        let status = post_from(&app, &format!("2001:db8:5:{i}::1"), i).await;
+        assert_eq!(status, StatusCode::CREATED, "/64 number {i}");
+    }
+    let status = post_from(&app, "2001:db8:5:4::1", 4).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Other /56s of the same /48: two more, then the network is full.
+    let mut created = 0;
+    for i in 1..6 {
+        let status = post_from(&app, &format!("2001:db8:5:{:x}::1", i << 8), 10 + i).await;
+        created += usize::from(status == StatusCode::CREATED);
+    }
+    assert_eq!(
+        created, 2,
+        "the /48's burst of 6, four spent by the first /56"
+    );
+    // A reader elsewhere is not affected by that network's flood.
+    let status = post_from(&app, "2001:db8:99::1", 99).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let status = post_from(&app, "198.51.100.7", 100).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
