@@ -22,6 +22,8 @@ fn limits(c: &mut Criterion) {
     let generous = Rate::per(1_000_000, 1);
     let cfg = LimitsConfig {
         per_address: generous,
+        per_subnet: generous,
+        per_network: generous,
         per_email: generous,
         per_thread: generous,
         global: generous,
