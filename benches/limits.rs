@@ -28,6 +28,7 @@ fn limits(c: &mut Criterion) {
         per_thread: generous,
         global: generous,
         captcha_per_address: generous,
+        report_per_address: generous,
         max_keys: 10_000_000,
     };
     let limiters = Limiters::new(&cfg);

@@ -3,7 +3,7 @@
 //! Every limit is a GCRA token bucket from `governor`: a sustained rate plus a burst. Comments are
 //! limited per client address (IPv4 whole, IPv6 by its /64, since one household or phone gets a
 //! whole /64), per subnet (IPv4 /24, IPv6 /56), per network (IPv6 /48), per email (case-folded),
-//! per thread, and by a global ceiling; captchas per address.
+//! per thread, and by a global ceiling; captchas and reader reports per address.
 //!
 //! The wider groups exist because an attacker with one routed IPv6 /48 holds 65,536 /64s and an
 //! IPv4 /24 holds 256 addresses: limited only per address, one network could pass for thousands
@@ -227,6 +227,9 @@ impl From<Rate> for String {
 ///   queue.
 /// - `captcha_per_address = "1 per 2s, burst 30"`: fetching a challenge is cheap but unbounded
 ///   fetching is a way to harvest tokens; 30 at once and 30 a minute covers a CGNAT address.
+/// - `report_per_address = "1 per 10s, burst 10"`: a reader reports a handful of comments on a
+///   page at most; a report costs a stream read and an append, so a flood of them from one
+///   address (or /64) is the cheapest way to load the store.
 /// - `max_keys = 200000` per map: about 10 MiB each at most, swept when full.
 ///
 /// For load tests use [`LimitsConfig::unlimited`] (or set each rate to `"off"`).
@@ -247,6 +250,8 @@ pub struct LimitsConfig {
     pub global: Rate,
     /// Captcha challenges per client address.
     pub captcha_per_address: Rate,
+    /// Reader reports (flags) per client address.
+    pub report_per_address: Rate,
     /// Most keys remembered in each keyed map between sweeps.
     pub max_keys: usize,
 }
@@ -261,6 +266,7 @@ impl Default for LimitsConfig {
             per_thread: Rate::per(1, 2).with_burst(30),
             global: Rate::per(20, 1).with_burst(200),
             captcha_per_address: Rate::per(1, 2).with_burst(30),
+            report_per_address: Rate::per(1, 10).with_burst(10),
             max_keys: 200_000,
         }
     }
@@ -277,6 +283,7 @@ impl LimitsConfig {
             per_thread: Rate::Off,
             global: Rate::Off,
             captcha_per_address: Rate::Off,
+            report_per_address: Rate::Off,
             ..LimitsConfig::default()
         }
     }
@@ -300,6 +307,8 @@ pub enum Scope {
     Global,
     /// Too many captcha challenges for this address.
     Captcha,
+    /// Too many reports from this address.
+    Report,
 }
 
 impl Scope {
@@ -313,6 +322,7 @@ impl Scope {
             Scope::Thread => "thread",
             Scope::Global => "global",
             Scope::Captcha => "captcha",
+            Scope::Report => "report",
         }
     }
 }
@@ -355,12 +365,20 @@ pub struct KeyCounts {
     pub thread: usize,
     /// Address groups remembered for captchas.
     pub captcha: usize,
+    /// Address groups remembered for reports.
+    pub report: usize,
 }
 
 impl KeyCounts {
     /// All keys together.
     pub fn total(&self) -> usize {
-        self.address + self.subnet + self.network + self.email + self.thread + self.captcha
+        self.address
+            + self.subnet
+            + self.network
+            + self.email
+            + self.thread
+            + self.captcha
+            + self.report
     }
 }
 
@@ -511,6 +529,7 @@ pub struct Limiters<C: Clock + Clone = DefaultClock> {
     thread: Option<KeyedScope<DigestKey, C>>,
     global: Option<DirectLimiter<C>>,
     captcha: Option<KeyedScope<AddressKey, C>>,
+    report: Option<KeyedScope<AddressKey, C>>,
     max_keys: usize,
 }
 
@@ -543,6 +562,7 @@ impl<C: Clock + Clone> Limiters<C> {
                 .quota()
                 .map(|q| RateLimiter::direct_with_clock(q, clock.clone())),
             captcha: KeyedScope::new(cfg.captcha_per_address, Scope::Captcha, &clock),
+            report: KeyedScope::new(cfg.report_per_address, Scope::Report, &clock),
             max_keys: cfg.max_keys.max(1),
             clock,
         }
@@ -590,12 +610,26 @@ impl<C: Clock + Clone> Limiters<C> {
         }
     }
 
+    /// Counts one reader report from `ip`.
+    pub fn check_report(&self, ip: IpAddr) -> Result<(), RateLimited> {
+        match &self.report {
+            Some(limit) => limit.check(&AddressKey::of(ip), &self.clock, self.max_keys),
+            None => Ok(()),
+        }
+    }
+
     /// Forgets every key whose bucket is full again and releases the memory. Call it on a timer
     /// (every 10 to 60 seconds); it scans each map once.
     pub fn retain_recent(&self) {
-        for scope in [&self.address, &self.subnet, &self.network, &self.captcha]
-            .into_iter()
-            .flatten()
+        for scope in [
+            &self.address,
+            &self.subnet,
+            &self.network,
+            &self.captcha,
+            &self.report,
+        ]
+        .into_iter()
+        .flatten()
         {
             scope.retain_recent();
         }
@@ -613,10 +647,11 @@ impl<C: Clock + Clone> Limiters<C> {
             email: self.email.as_ref().map_or(0, KeyedScope::len),
             thread: self.thread.as_ref().map_or(0, KeyedScope::len),
             captcha: self.captcha.as_ref().map_or(0, KeyedScope::len),
+            report: self.report.as_ref().map_or(0, KeyedScope::len),
         }
     }
 
-    /// Sets the gauge `saring_ratelimit_keys{map=address|subnet|network|email|thread|captcha}` to the current
+    /// Sets the gauge `saring_ratelimit_keys{map=address|subnet|network|email|thread|captcha|report}` to the current
     /// key counts (a no-op until the app installs a metrics recorder).
     pub fn record_metrics(&self) {
         let counts = self.key_counts();
@@ -627,6 +662,7 @@ impl<C: Clock + Clone> Limiters<C> {
             ("email", counts.email),
             ("thread", counts.thread),
             ("captcha", counts.captcha),
+            ("report", counts.report),
         ] {
             metrics::gauge!("saring_ratelimit_keys", "map" => map).set(n as f64);
         }
@@ -985,6 +1021,23 @@ mod tests {
             Scope::Subnet
         );
         assert_eq!(l.key_counts().network, 0);
+    }
+
+    #[test]
+    fn reports_per_address() {
+        let (l, clock) = limiters(&only(|c| {
+            c.report_per_address = Rate::per(1, 10).with_burst(2)
+        }));
+        assert!(l.check_report(ip("203.0.113.1")).is_ok());
+        assert!(l.check_report(ip("203.0.113.1")).is_ok());
+        let refused = l.check_report(ip("203.0.113.1")).unwrap_err();
+        assert_eq!(refused.scope, Scope::Report);
+        assert_eq!(refused.retry_after_secs(), 10);
+        // Comments are a separate allowance, and other addresses are untouched.
+        assert!(l.check_comment(ip("203.0.113.1"), "", "t").is_ok());
+        assert!(l.check_report(ip("203.0.113.2")).is_ok());
+        clock.advance(Duration::from_secs(10));
+        assert!(l.check_report(ip("203.0.113.1")).is_ok());
     }
 
     #[test]
