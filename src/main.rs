@@ -202,8 +202,8 @@ fn hash_token_from_stdin() -> anyhow::Result<()> {
 
 /// `saring moderator add NAME`: the password twice from a terminal (not echoed), once from a pipe.
 fn add_moderator(name: &str) -> anyhow::Result<()> {
-    use std::io::IsTerminal;
     use saring::console::accounts;
+    use std::io::IsTerminal;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         anyhow::bail!("the name must have 1 to 64 characters");

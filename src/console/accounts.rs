@@ -88,8 +88,12 @@ impl Accounts {
         }
         // The semaphore is never closed, so acquiring only waits.
         let _slot = self.slots.acquire().await;
-        let (entries, name, password) = (self.entries.clone(), name.to_string(), password.to_string());
-        Ok(tokio::task::spawn_blocking(move || verify_blocking(&entries, &name, &password)).await?)
+        let (entries, name, password) =
+            (self.entries.clone(), name.to_string(), password.to_string());
+        Ok(
+            tokio::task::spawn_blocking(move || verify_blocking(&entries, &name, &password))
+                .await?,
+        )
     }
 }
 
@@ -122,11 +126,21 @@ mod tests {
             password_hash: hash,
         }]);
         assert_eq!(
-            accounts.verify("ani", "kata-sandi-ani-panjang").await.unwrap().as_deref(),
+            accounts
+                .verify("ani", "kata-sandi-ani-panjang")
+                .await
+                .unwrap()
+                .as_deref(),
             Some("ani")
         );
         assert_eq!(accounts.verify("ani", "salah").await.unwrap(), None);
-        assert_eq!(accounts.verify("budi", "kata-sandi-ani-panjang").await.unwrap(), None);
+        assert_eq!(
+            accounts
+                .verify("budi", "kata-sandi-ani-panjang")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -114,7 +114,10 @@ impl ConsoleConfig {
                 ));
             }
             if !seen.insert(a.name.as_str()) {
-                return Err(ConsoleConfigError::Account(a.name.clone(), "a duplicate name"));
+                return Err(ConsoleConfigError::Account(
+                    a.name.clone(),
+                    "a duplicate name",
+                ));
             }
             if argon2::PasswordHash::new(&a.password_hash).is_err() {
                 return Err(ConsoleConfigError::Account(

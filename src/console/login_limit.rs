@@ -31,7 +31,10 @@ fn name_key(name: &str) -> [u8; 16] {
     k
 }
 
-fn bounded<K: std::hash::Hash + Eq + Clone>(map: &RwLock<DefaultKeyedRateLimiter<K>>, quota: Quota) {
+fn bounded<K: std::hash::Hash + Eq + Clone>(
+    map: &RwLock<DefaultKeyedRateLimiter<K>>,
+    quota: Quota,
+) {
     if map.read().len() < MAX_KEYS {
         return;
     }
@@ -66,7 +69,10 @@ impl LoginLimiter {
         let wait = |e: governor::NotUntil<_>| e.wait_time_from(clock.now()).as_secs().max(1);
         let group = crate::limits::address_group(ip);
         self.by_address.read().check_key(&group).map_err(wait)?;
-        self.by_name.read().check_key(&name_key(name)).map_err(wait)?;
+        self.by_name
+            .read()
+            .check_key(&name_key(name))
+            .map_err(wait)?;
         Ok(())
     }
 }

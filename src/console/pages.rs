@@ -294,17 +294,33 @@ pub fn message(lang: Lang, title: &str, text: &str, chrome: Option<&Chrome<'_>>)
 
 fn help(lang: Lang) -> Markup {
     let rows: [(&str, &str, &str); 13] = [
-        ("j / k", "komentar berikut / sebelumnya", "next / previous comment"),
+        (
+            "j / k",
+            "komentar berikut / sebelumnya",
+            "next / previous comment",
+        ),
         ("a", "setujui", "approve"),
         ("r", "tolak", "reject"),
         ("s", "spam", "spam"),
         ("n", "bukan spam", "not spam"),
         ("d", "hapus", "delete"),
-        ("u", "urungkan keputusan terakhir Anda", "undo your last decision"),
+        (
+            "u",
+            "urungkan keputusan terakhir Anda",
+            "undo your last decision",
+        ),
         ("x", "pilih / batal pilih", "select / unselect"),
-        ("A / R / S", "setujui / tolak / spam semua yang dipilih", "approve / reject / spam the selection"),
+        (
+            "A / R / S",
+            "setujui / tolak / spam semua yang dipilih",
+            "approve / reject / spam the selection",
+        ),
         ("/", "cari", "search"),
-        ("g p, g r, g s, g d, g a", "ke antrean menunggu, dilaporkan, spam, ditolak, terbit", "go to pending, reported, spam, rejected, published"),
+        (
+            "g p, g r, g s, g d, g a",
+            "ke antrean menunggu, dilaporkan, spam, ditolak, terbit",
+            "go to pending, reported, spam, rejected, published",
+        ),
         ("?", "bantuan ini", "this help"),
         ("Esc", "tutup bantuan", "close the help"),
     ];
@@ -356,7 +372,13 @@ fn highlighted_body(lang: Lang, view: &ModeratorView) -> Markup {
         let verdict = view.verdict.as_ref();
         idx.iter()
             .filter_map(|i| verdict.and_then(|v| v.rules.get(rules[*i].0)))
-            .map(|r| format!("{}: {}", r.id, lang.pick(&r.description.id, &r.description.en)))
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.id,
+                    lang.pick(&r.description.id, &r.description.en)
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     };

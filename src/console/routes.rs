@@ -60,7 +60,9 @@ pub fn router(console: Console) -> Router {
         .route("/admin/undo", post(undo))
         .route("/admin/bulk", post(bulk))
         .layer(from_fn(security_headers))
-        .layer(axum::extract::DefaultBodyLimit::max(crate::http::MAX_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::http::MAX_BODY_BYTES,
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
@@ -77,10 +79,19 @@ async fn security_headers(
 ) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     response
@@ -143,7 +154,8 @@ impl FromRequestParts<Console> for Req {
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
-        let trusted_peer = peer.is_some_and(|p| c.app.trusted_proxies.iter().any(|n| n.contains(&p)));
+        let trusted_peer =
+            peer.is_some_and(|p| c.app.trusted_proxies.iter().any(|n| n.contains(&p)));
         let https = match c.config.secure_cookies {
             SecureCookies::Always => true,
             SecureCookies::Never => false,
@@ -218,19 +230,19 @@ impl Req {
     }
 
     /// The session of a state-changing request whose CSRF token (field or header) matches.
-    fn checked(&self, field: Option<&str>) -> Result<&SessionInfo, Response> {
+    fn checked(&self, field: Option<&str>) -> Result<&SessionInfo, Box<Response>> {
         let Some(s) = &self.session else {
-            return Err(self.to_login());
+            return Err(Box::new(self.to_login()));
         };
         let sent = field.or(self.csrf_header.as_deref()).unwrap_or("");
         if self.foreign_origin || !s.csrf_ok(sent) {
-            return Err(self.fail(ApiError::new(
+            return Err(Box::new(self.fail(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf_invalid",
                 self.lang,
                 "Token keamanan formulir tidak cocok. Muat ulang halaman lalu coba lagi.",
                 "The form's security token does not match. Reload the page and try again.",
-            )));
+            ))));
         }
         Ok(s)
     }
@@ -242,7 +254,15 @@ impl Req {
         }
         let title = self.lang.pick("Tidak dapat dilakukan", "Could not be done");
         let chrome = self.session.as_ref().map(|s| self.chrome(s));
-        html_response(e.status, pages::message(self.lang, title, &e.message, chrome.as_ref()))
+        let mut text = e.message.clone();
+        for detail in e.fields.iter().flat_map(|f| f.values()) {
+            text.push(' ');
+            text.push_str(detail);
+        }
+        html_response(
+            e.status,
+            pages::message(self.lang, title, &text, chrome.as_ref()),
+        )
     }
 }
 
@@ -261,7 +281,9 @@ fn session_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
         .same_site(cookie::SameSite::Strict)
         .path("/admin")
         .secure(secure)
-        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age).unwrap_or(i64::MAX)))
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age).unwrap_or(i64::MAX),
+        ))
         .build();
     HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
 }
@@ -391,7 +413,7 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
 async fn logout(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     let fields = parse_form(&body);
     if let Err(r) = req.checked(field(&fields, "csrf")) {
-        return r;
+        return *r;
     }
     if let Some(v) = &req.cookie {
         c.sessions.remove(v);
@@ -461,10 +483,10 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         },
     };
     let fields = [&q.q, &q.thread, &q.email, &q.address, &q.domain];
-    if fields
-        .iter()
-        .any(|f| f.as_deref().is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS))
-    {
+    if fields.iter().any(|f| {
+        f.as_deref()
+            .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
+    }) {
         return req.fail(invalid(
             lang,
             "q",
@@ -488,7 +510,14 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         None => None,
         Some(a) => match Cursor::decode(a) {
             Some(c) => Some(c),
-            None => return req.fail(invalid(lang, "after", "Kursor tidak valid.", "Invalid cursor.")),
+            None => {
+                return req.fail(invalid(
+                    lang,
+                    "after",
+                    "Kursor tidak valid.",
+                    "Invalid cursor.",
+                ));
+            }
         },
     };
     let filter = QueueFilter {
@@ -633,10 +662,14 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
     match load_card(&c, id, None).await {
         Ok(Some(card)) => {
             if req.json {
-                let html = pages::card(req.lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
+                let html =
+                    pages::card(req.lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
                 return axum::Json(json!({ "id": id, "status": card.view.status, "version": card.view.version, "card": html })).into_response();
             }
-            html_response(StatusCode::OK, pages::card_page(&req.chrome(session), &card, Utc::now()))
+            html_response(
+                StatusCode::OK,
+                pages::card_page(&req.chrome(session), &card, Utc::now()),
+            )
         }
         Ok(None) => req.fail(ApiError::not_found(req.lang)),
         Err(e) => req.fail(ApiError::store(req.lang, &e)),
@@ -666,7 +699,12 @@ async fn decide_one(
         Ok(None) => return Decided::Failed(ApiError::not_found(lang)),
         Err(e) => return Decided::Failed(ApiError::store(lang, &e)),
     };
-    match c.app.service.decide(id, action, name, reason, expected).await {
+    match c
+        .app
+        .service
+        .decide(id, action, name, reason, expected)
+        .await
+    {
         Ok(view) => Decided::Done(Box::new(view), before),
         Err(DecisionError::Stale(current)) => Decided::Stale(current),
         Err(e) => Decided::Failed(crate::http::public::decision_error(e, lang)),
@@ -683,7 +721,7 @@ async fn decision(
     let fields = parse_form(&body);
     let session = match req.checked(field(&fields, "csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return req.fail(ApiError::not_found(lang));
@@ -729,8 +767,10 @@ async fn decision(
                 );
             }
             if req.json {
-                return axum::Json(json!({ "ok": true, "id": id, "status": view.status, "version": view.version }))
-                    .into_response();
+                return axum::Json(
+                    json!({ "ok": true, "id": id, "status": view.status, "version": view.version }),
+                )
+                .into_response();
             }
             Redirect::to(&back).into_response()
         }
@@ -739,7 +779,12 @@ async fn decision(
     }
 }
 
-fn conflict_response(c: &Console, req: &Req, session: &SessionInfo, current: ModeratorView) -> Response {
+fn conflict_response(
+    c: &Console,
+    req: &Req,
+    session: &SessionInfo,
+    current: ModeratorView,
+) -> Response {
     let lang = req.lang;
     let conflict = latest_decision(&current);
     let by = pages::actor_name(&conflict.by).to_string();
@@ -765,7 +810,10 @@ fn conflict_response(c: &Console, req: &Req, session: &SessionInfo, current: Mod
         )
             .into_response();
     }
-    html_response(StatusCode::CONFLICT, pages::card_page(&req.chrome(session), &card, now))
+    html_response(
+        StatusCode::CONFLICT,
+        pages::card_page(&req.chrome(session), &card, now),
+    )
 }
 
 /// The action that takes a comment back to where it was before `u`, if the domain has one.
@@ -790,7 +838,7 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     let fields = parse_form(&body);
     let session = match req.checked(field(&fields, "csrf")) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let back = |notice: &str, extra: Option<Uuid>| {
         let to = match extra {
@@ -814,7 +862,8 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
         c.sessions.set_undo(&cookie, None);
         return match load_card(&c, u.id, None).await {
             Ok(Some(card)) if req.json => {
-                let html = pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
+                let html =
+                    pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
                 axum::Json(json!({ "ok": true, "undone": false, "id": u.id, "status": card.view.status, "version": card.view.version, "message": notice_text(lang, "requeue"), "card": html })).into_response()
             }
             Ok(Some(_)) => back("requeue", Some(u.id)),
@@ -823,12 +872,23 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
         };
     };
     let reason = "undo";
-    match decide_one(&c, lang, &session.name, u.id, action, u.version_after, reason).await {
+    match decide_one(
+        &c,
+        lang,
+        &session.name,
+        u.id,
+        action,
+        u.version_after,
+        reason,
+    )
+    .await
+    {
         Decided::Done(view, _) => {
             c.sessions.set_undo(&cookie, None);
             if req.json {
                 let card = card_from(&c, *view, None);
-                let html = pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
+                let html =
+                    pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
                 return axum::Json(json!({ "ok": true, "undone": true, "id": u.id, "status": card.view.status, "version": card.view.version, "message": notice_text(lang, "undone"), "card": html })).into_response();
             }
             back("undone", None)
@@ -880,7 +940,11 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                     "Isi permintaan tidak dapat dibaca",
                     "The request body could not be read",
                 );
-                err.message = format!("{}: {}", err.message, e.to_string().chars().take(200).collect::<String>());
+                err.message = format!(
+                    "{}: {}",
+                    err.message,
+                    e.to_string().chars().take(200).collect::<String>()
+                );
                 return err.into_response();
             }
         }
@@ -906,11 +970,16 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         Some(name) => (name.clone(), None),
         None => match req.checked(csrf.as_deref()) {
             Ok(s) => (s.name.clone(), Some(s)),
-            Err(r) => return r,
+            Err(r) => return *r,
         },
     };
     let Some(action) = parse_action(&action) else {
-        return req.fail(invalid(lang, "action", "Tindakan tidak dikenal.", "Unknown action."));
+        return req.fail(invalid(
+            lang,
+            "action",
+            "Tindakan tidak dikenal.",
+            "Unknown action.",
+        ));
     };
     if items.is_empty() || items.len() > MAX_BULK {
         return req.fail(invalid(
@@ -920,7 +989,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             "Select 1 to 500 comments.",
         ));
     }
-    let results: Vec<Value> = futures::stream::iter(items.into_iter())
+    let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
             let (c, name) = (&c, name.as_str());
             async move {
@@ -951,7 +1020,10 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     }
     if req.json || req.bearer.is_some() || is_json_body {
         let done = results.iter().filter(|r| r["result"] == "done").count();
-        return axum::Json(json!({ "action": pages::action_name(action), "done": done, "results": results })).into_response();
+        return axum::Json(
+            json!({ "action": pages::action_name(action), "done": done, "results": results }),
+        )
+        .into_response();
     }
     let Some(session) = session else {
         return req.to_login();
@@ -975,5 +1047,8 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         })
         .collect();
     let back = safe_return(return_to.as_deref(), lang);
-    html_response(StatusCode::OK, pages::bulk_result(&req.chrome(session), &lines, &back))
+    html_response(
+        StatusCode::OK,
+        pages::bulk_result(&req.chrome(session), &lines, &back),
+    )
 }

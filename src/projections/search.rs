@@ -186,7 +186,10 @@ impl QueueFilter {
             return false;
         }
         if let Some(domain) = self.domain.as_deref() {
-            let want = domain.trim().trim_start_matches("www.").to_ascii_lowercase();
+            let want = domain
+                .trim()
+                .trim_start_matches("www.")
+                .to_ascii_lowercase();
             let host = r.author_url.as_deref().and_then(url_host);
             let ok = host.is_some_and(|h| h == want || h.ends_with(&format!(".{want}")));
             if !ok {
@@ -247,8 +250,10 @@ impl Projections {
         after: Option<Cursor>,
         limit: usize,
     ) -> QueuePage<'_> {
-        let mut matching: Vec<&CommentRecord> =
-            self.queue_ids(queue).filter(|r| filter.matches(r)).collect();
+        let mut matching: Vec<&CommentRecord> = self
+            .queue_ids(queue)
+            .filter(|r| filter.matches(r))
+            .collect();
         let total = matching.len();
         matching.sort_by_key(|r| Cursor::of(r));
         if order == SortOrder::Newest {
@@ -333,7 +338,13 @@ mod tests {
     #[test]
     fn filters_pick_thread_author_address_domain_and_text() {
         let p = with(vec![
-            record(0, 0, "a@x.id", Some("https://www.Judi.example/x"), "Ayo & <main>"),
+            record(
+                0,
+                0,
+                "a@x.id",
+                Some("https://www.Judi.example/x"),
+                "Ayo & <main>",
+            ),
             record(1, 1, "b@x.id", Some("http://blog.judi.example"), "halo"),
             record(2, 2, "A@X.ID", None, "Berita bagus"),
         ]);
@@ -345,15 +356,54 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let f = QueueFilter::default;
-        assert_eq!(page(QueueFilter { email: Some("a@x.id".into()), ..f() }), [1, 3]);
-        assert_eq!(page(QueueFilter { domain: Some("judi.example".into()), ..f() }), [1, 2]);
-        assert_eq!(page(QueueFilter { domain: Some("blog.judi.example".into()), ..f() }), [2]);
-        assert_eq!(page(QueueFilter { text: Some("& <MAIN>".into()), ..f() }), [1]);
-        assert_eq!(page(QueueFilter { thread: Some("t2".into()), ..f() }), [3]);
-        assert_eq!(page(QueueFilter { address: Some("203.0.113.1/32".into()), ..f() }), [2]);
+        assert_eq!(
+            page(QueueFilter {
+                email: Some("a@x.id".into()),
+                ..f()
+            }),
+            [1, 3]
+        );
+        assert_eq!(
+            page(QueueFilter {
+                domain: Some("judi.example".into()),
+                ..f()
+            }),
+            [1, 2]
+        );
+        assert_eq!(
+            page(QueueFilter {
+                domain: Some("blog.judi.example".into()),
+                ..f()
+            }),
+            [2]
+        );
+        assert_eq!(
+            page(QueueFilter {
+                text: Some("& <MAIN>".into()),
+                ..f()
+            }),
+            [1]
+        );
+        assert_eq!(
+            page(QueueFilter {
+                thread: Some("t2".into()),
+                ..f()
+            }),
+            [3]
+        );
+        assert_eq!(
+            page(QueueFilter {
+                address: Some("203.0.113.1/32".into()),
+                ..f()
+            }),
+            [2]
+        );
         let stats = p.queue_stats(ConsoleQueue::Pending);
         assert_eq!(stats.count, 3);
-        assert_eq!(stats.oldest, Some(p.comments[&Uuid::from_u128(1)].created_at));
+        assert_eq!(
+            stats.oldest,
+            Some(p.comments[&Uuid::from_u128(1)].created_at)
+        );
         let author = p.author_record("a@x.id");
         assert_eq!((author.pending, author.first_seen.is_some()), (2, true));
     }
