@@ -94,7 +94,8 @@
     var body = new URLSearchParams(new FormData(form));
     body.set('action', action);
     card.classList.add('gone');
-    post(form.action, body.toString(), false).then(function (res) {
+    // getAttribute: the buttons are named "action", which shadows form.action.
+    post(form.getAttribute('action'), body.toString(), false).then(function (res) {
       if (res.status === 200 && res.data.ok) {
         toast(T.done + ' · ' + T.undo);
         removeCard(card);
@@ -183,6 +184,14 @@
   }
 
   cards().forEach(wire);
+  // Focus reached by Tab or a click makes that card the current one for the shortcuts.
+  document.addEventListener('focusin', function (e) {
+    var card = e.target.closest && e.target.closest('#cards .card');
+    if (!card) return;
+    var list = cards();
+    list.forEach(function (c) { c.classList.toggle('current', c === card); });
+    current = list.indexOf(card);
+  });
   var bulkForm = document.getElementById('bulk');
   if (bulkForm) {
     bulkForm.addEventListener('submit', function (e) {
