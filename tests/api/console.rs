@@ -792,3 +792,48 @@ fn moderator_add_prints_an_account_that_logs_in() {
         .unwrap();
     assert!(!short.status.success());
 }
+
+#[tokio::test]
+async fn a_card_shows_the_parent_of_a_reply_and_the_readers_reports() {
+    let app = console_app(|s| s.threads.flag_threshold = 1).await;
+    let parent = app.comment_ok("berita-balas", HAM, "published").await;
+    let (status, reply) = app
+        .comment(
+            "berita-balas",
+            "Dewi",
+            "dewi@contoh.id",
+            HELD,
+            Some(&parent),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{reply}");
+    let reply = reply["id"].as_str().unwrap().to_string();
+    let flagged = app
+        .client
+        .post(app.url(&format!("/api/v1/comments/{parent}/flag")))
+        .json(&json!({ "reason": "kasar <b>sekali</b>" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(flagged.status(), StatusCode::ACCEPTED);
+
+    let b = Browser::logged_in(&app, "ani", ANI_PASSWORD).await;
+    let card = b.get(&format!("/admin/comments/{reply}?lang=en")).await;
+    assert_eq!(card.status, StatusCode::OK);
+    assert!(
+        card.body.contains("Replying to <strong>Pembaca</strong>"),
+        "{}",
+        card.body
+    );
+    assert!(card.body.contains("Terima kasih atas beritanya."));
+    let reported = b.get("/admin?queue=reported&lang=en").await;
+    assert_eq!(reported.card_ids(), [parent.as_str()]);
+    assert!(
+        reported.body.contains("1 reader reports"),
+        "{}",
+        reported.body
+    );
+    assert!(reported.body.contains("kasar &lt;b&gt;sekali&lt;/b&gt;"));
+    // A reported visible comment can be kept (approved), which clears it from the queue.
+    assert!(reported.body.contains("data-action=\"approve\""));
+}

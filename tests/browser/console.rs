@@ -1,5 +1,5 @@
 //! The moderation console in a real headless Chromium: a moderator logs in, clears a small
-//! queue with the keyboard, and sees a colleague's decision, made first from a second session,
+//! queue with the keyboard (single decisions and a bulk one on a selection), and sees a colleague's decision, made first from a second session,
 //! instead of overwriting it. The console must also fit a 390-pixel-wide phone screen.
 //!
 //! Screenshots land in `<target>/screenshots/browser-console-*.png`; `docs/console.png` was
@@ -199,7 +199,7 @@ async fn a_moderator_clears_a_queue_with_the_keyboard_and_sees_a_colleagues_deci
     let driver = Driver::start(&chromedriver, tmp.path()).await?;
     let result = async {
         let mut ids = Vec::new();
-        for n in 1..=5 {
+        for n in 1..=7 {
             ids.push(held_comment(&server.base, n).await?);
         }
         let ani = driver
@@ -224,7 +224,7 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
     ani.set_window_size(1100, 1000).await?;
     log_in(ani, base, ANI).await?;
     log_in(budi, base, BUDI).await?;
-    wait_cards(ani, 5, "five held comments").await?;
+    wait_cards(ani, 7, "seven held comments").await?;
     // The script focused the first card; the link that held it is highlighted.
     wait_js(
         ani,
@@ -273,19 +273,19 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
     .await?;
 
     // A colleague approves the last comment in their own session, with the keyboard too.
-    wait_cards(budi, 5, "budi's queue").await?;
+    wait_cards(budi, 7, "budi's queue").await?;
     budi.execute(
-        &format!("document.getElementById('c-{}').focus();", ids[4]),
+        &format!("document.getElementById('c-{}').focus();", ids[6]),
         vec![],
     )
     .await?;
     press(budi, "a").await?;
-    wait_cards(budi, 4, "budi's decision").await?;
+    wait_cards(budi, 6, "budi's decision").await?;
 
     // Ani clears the first four: approve, spam, reject, approve. Focus follows to the next card.
     for (i, key) in ["a", "s", "r", "a"].iter().enumerate() {
         press(ani, key).await?;
-        wait_cards(ani, 4 - i as u64, "a decision from the keyboard").await?;
+        wait_cards(ani, 6 - i as u64, "a decision from the keyboard").await?;
         wait_js(
             ani,
             "document.activeElement.classList.contains('card')",
@@ -293,13 +293,31 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
         )
         .await?;
     }
+    // x selects two, shift+S marks both spam in one bulk request.
+    press(ani, "x").await?;
+    press(ani, "j").await?;
+    press(ani, "x").await?;
+    wait_js(
+        ani,
+        "document.querySelectorAll('#cards input[name=item]:checked').length === 2",
+        "two selected",
+    )
+    .await?;
+    press(ani, "S").await?;
+    wait_cards(ani, 1, "the bulk decision").await?;
     // The last card still shows the version Ani loaded; deciding it shows Budi's decision.
+    wait_js(
+        ani,
+        &format!("document.activeElement.id === 'c-{}'", ids[6]),
+        "focus on the last card",
+    )
+    .await?;
     press(ani, "s").await?;
     let conflict = wait_js(
         ani,
         &format!(
             "(document.querySelector('#c-{} .conflict') || {{}}).textContent",
-            ids[4]
+            ids[6]
         ),
         "the colleague's decision on the card",
     )
@@ -310,7 +328,15 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
         "conflict text: {text}"
     );
     screenshot(ani, "console-02-conflict").await?;
-    let expected = ["published", "spam", "rejected", "published", "published"];
+    let expected = [
+        "published",
+        "spam",
+        "rejected",
+        "published",
+        "spam",
+        "spam",
+        "published",
+    ];
     for (id, want) in ids.iter().zip(expected) {
         let got = status_of(base, id).await?;
         if got != want {
