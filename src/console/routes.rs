@@ -183,18 +183,20 @@ impl FromRequestParts<Console> for Req {
         } else {
             None
         };
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        // Defence in depth beside SameSite=Strict and the CSRF token: a browser names the
+        // page that sent a form in `Origin`; one from another host is refused. A proxy that
+        // rewrites `Host` passes the original in `X-Forwarded-Host`, which is accepted too.
+        let hosts: Vec<&str> = [header::HOST.as_str(), "x-forwarded-host"]
+            .iter()
+            .filter_map(|h| parts.headers.get(*h).and_then(|v| v.to_str().ok()))
+            .collect();
         let foreign_origin = parts
             .headers
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|o| {
                 let rest = o.split_once("://").map_or(o, |(_, r)| r);
-                o != "null" && rest != host
+                o != "null" && !hosts.contains(&rest)
             });
         Ok(Req {
             lang,

@@ -682,6 +682,28 @@ async fn bulk_decides_each_comment_with_its_own_result() {
     assert_eq!(status_of(&app, &a).await.0, "spam");
     assert_eq!(status_of(&app, &stale).await.0, "published");
 
+    // A script with a bearer token needs no session and no CSRF token.
+    let c_id = app.comment_ok("berita-massal", HELD, "pending").await;
+    let v = app.version(&c_id).await;
+    let (status, body) = app
+        .mod_post(
+            AYU,
+            "/admin/bulk",
+            &json!({"action": "reject", "items": [{"id": c_id, "expected_version": v}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["result"], "done");
+    assert_eq!(status_of(&app, &c_id).await.0, "rejected");
+    let (status, _) = app
+        .mod_post(
+            "a-wrong-token-of-enough-length",
+            "/admin/bulk",
+            &json!({"action": "reject", "items": [{"id": c_id, "expected_version": v}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // Over 500 ids is refused as a whole.
     let many: Vec<Value> = (0..501)
         .map(|_| json!({"id": a, "expected_version": 1}))
