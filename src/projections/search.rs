@@ -230,15 +230,33 @@ impl Projections {
         }
     }
 
-    /// A queue's count and oldest item.
+    /// A queue's count and oldest item. The four moderation queues are ordered by submission
+    /// position, so their first entry is the oldest (positions and submission times advance
+    /// together); the published "queue" takes the first visible comment of every thread.
     pub fn queue_stats(&self, queue: ConsoleQueue) -> QueueStats {
-        let mut count = 0;
-        let mut oldest: Option<DateTime<Utc>> = None;
-        for r in self.queue_ids(queue) {
-            count += 1;
-            oldest = Some(oldest.map_or(r.created_at, |o| o.min(r.created_at)));
+        let first_of = |m: &std::collections::BTreeMap<u64, Uuid>| QueueStats {
+            count: m.len(),
+            oldest: m
+                .values()
+                .find_map(|id| self.comments.get(id))
+                .map(|r| r.created_at),
+        };
+        match queue {
+            ConsoleQueue::Pending => first_of(&self.queues.pending),
+            ConsoleQueue::Reported => first_of(&self.queues.reported),
+            ConsoleQueue::Spam => first_of(&self.queues.spam),
+            ConsoleQueue::Rejected => first_of(&self.queues.rejected),
+            ConsoleQueue::Published => QueueStats {
+                count: self.threads.values().map(|t| t.visible.len()).sum(),
+                oldest: self
+                    .threads
+                    .values()
+                    .filter_map(|t| t.visible.values().next())
+                    .filter_map(|id| self.comments.get(id))
+                    .map(|r| r.created_at)
+                    .min(),
+            },
         }
-        QueueStats { count, oldest }
     }
 
     /// One page of a queue: the items matching `filter` strictly after `after` in `order`.
@@ -250,29 +268,37 @@ impl Projections {
         after: Option<Cursor>,
         limit: usize,
     ) -> QueuePage<'_> {
-        let mut matching: Vec<&CommentRecord> = self
+        let limit = limit.max(1);
+        let mut total = 0;
+        let mut rest: Vec<&CommentRecord> = self
             .queue_ids(queue)
             .filter(|r| filter.matches(r))
+            .inspect(|_| total += 1)
+            .filter(|r| match (after, order) {
+                (None, _) => true,
+                (Some(c), SortOrder::Oldest) => Cursor::of(r) > c,
+                (Some(c), SortOrder::Newest) => Cursor::of(r) < c,
+            })
             .collect();
-        let total = matching.len();
-        matching.sort_by_key(|r| Cursor::of(r));
-        if order == SortOrder::Newest {
-            matching.reverse();
-        }
-        let beyond = |r: &&CommentRecord| match (after, order) {
-            (None, _) => true,
-            (Some(c), SortOrder::Oldest) => Cursor::of(r) > c,
-            (Some(c), SortOrder::Newest) => Cursor::of(r) < c,
+        let cmp = |a: &&CommentRecord, b: &&CommentRecord| match order {
+            SortOrder::Oldest => Cursor::of(a).cmp(&Cursor::of(b)),
+            SortOrder::Newest => Cursor::of(b).cmp(&Cursor::of(a)),
         };
-        let mut rest = matching.into_iter().filter(beyond);
-        let items: Vec<&CommentRecord> = rest.by_ref().take(limit.max(1)).collect();
-        let next = if rest.next().is_some() {
-            items.last().map(|r| Cursor::of(r))
+        // Only the page and one more are needed in order: partition, then sort those.
+        if rest.len() > limit + 1 {
+            rest.select_nth_unstable_by(limit, cmp);
+            rest.truncate(limit + 1);
+        }
+        rest.sort_unstable_by(cmp);
+        let more = rest.len() > limit;
+        rest.truncate(limit);
+        let next = if more {
+            rest.last().map(|r| Cursor::of(r))
         } else {
             None
         };
         QueuePage {
-            items,
+            items: rest,
             next,
             matching: total,
         }

@@ -859,3 +859,83 @@ async fn a_card_shows_the_parent_of_a_reply_and_the_readers_reports() {
     // A reported visible comment can be kept (approved), which clears it from the queue.
     assert!(reported.body.contains("data-action=\"approve\""));
 }
+
+/// Measures the console's queue query over 100,000 comments (half pending, half published).
+/// `cargo test --test api measure_console_queries -- --ignored --nocapture`; figures in
+/// docs/console.md. Not a pass/fail check: speed depends on the machine.
+#[test]
+#[ignore]
+fn measure_console_queries() {
+    use saring::domain::CommentStatus;
+    use saring::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
+    use saring::projections::{CommentRecord, Projections};
+    let mut p = Projections::default();
+    let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    for n in 0..100_000u64 {
+        let pending = n % 2 == 0;
+        let r = CommentRecord {
+            id: uuid::Uuid::from_u128(u128::from(n) + 1),
+            thread: format!("berita-{}", n % 1000),
+            parent_id: None,
+            author_name: format!("Pembaca {n}"),
+            author_email: format!("pembaca{}@contoh.id", n % 5000),
+            author_url: None,
+            ip_key: format!("203.0.{}.{}/32", (n / 256) % 256, n % 256),
+            body_html: format!("<p>Komentar nomor {n} tentang jalan desa dan jembatan.</p>"),
+            created_at: start + chrono::Duration::seconds(n as i64),
+            status: Some(if pending {
+                CommentStatus::Pending
+            } else {
+                CommentStatus::Published
+            }),
+            status_before_delete: None,
+            seq: n + 1,
+            version: 2,
+            score: 1.0,
+            outcome: None,
+            reports: 0,
+        };
+        if pending {
+            p.queues.pending.insert(r.seq, r.id);
+        } else {
+            let t = p.threads.entry(r.thread.clone()).or_default();
+            t.visible.insert(r.seq, r.id);
+        }
+        p.comments.insert(r.id, r);
+    }
+    let time = |label: &str, f: &dyn Fn() -> usize| {
+        let runs = 20;
+        let t = Instant::now();
+        let mut n = 0;
+        for _ in 0..runs {
+            n = f();
+        }
+        println!(
+            "{label}: {:.2} ms per query ({n} items)",
+            t.elapsed().as_secs_f64() * 1000.0 / runs as f64
+        );
+    };
+    let all = QueueFilter::default();
+    time("pending page, 50,000 pending, oldest first", &|| {
+        p.queue_search(ConsoleQueue::Pending, &all, SortOrder::Oldest, None, 20)
+            .items
+            .len()
+    });
+    let text = QueueFilter {
+        text: Some("nomor 4242".into()),
+        ..QueueFilter::default()
+    };
+    time("published search by text, 50,000 published", &|| {
+        p.queue_search(ConsoleQueue::Published, &text, SortOrder::Newest, None, 20)
+            .matching
+    });
+    time("counts and oldest of all five queues", &|| {
+        ConsoleQueue::ALL
+            .iter()
+            .map(|q| p.queue_stats(*q).count)
+            .sum()
+    });
+    time("one author's record (a card)", &|| {
+        p.author_record("pembaca42@contoh.id").pending as usize
+    });
+}
