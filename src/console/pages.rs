@@ -337,15 +337,15 @@ fn help(lang: Lang) -> Markup {
 }
 
 fn filter_form(lang: Lang, queue: ConsoleQueue, f: &Filters) -> Markup {
+    // The author filters fold away (open when one is set) so a phone shows cards sooner.
+    let narrowed = [&f.thread, &f.email, &f.address, &f.domain]
+        .iter()
+        .any(|v| !v.is_empty());
     html! {
         form.filters method="get" action="/admin" role="search" {
             input type="hidden" name="queue" value=(queue.as_str());
             input type="hidden" name="lang" value=(lang.tag());
             label { span { (lang.pick("Cari teks", "Search text")) } input #search type="search" name="q" value=(f.q) maxlength="200"; }
-            label { span { (lang.pick("Utas", "Thread")) } input type="text" name="thread" value=(f.thread) maxlength="128"; }
-            label { span { (lang.pick("Email penulis", "Author email")) } input type="text" name="email" value=(f.email) maxlength="254"; }
-            label { span { (lang.pick("Alamat / grup", "Address / group")) } input type="text" name="address" value=(f.address) maxlength="64"; }
-            label { span { (lang.pick("Domain situs", "Website domain")) } input type="text" name="domain" value=(f.domain) maxlength="253"; }
             label { span { (lang.pick("Urutan", "Order")) }
                 select name="order" {
                     option value="oldest" selected[!f.newest] { (lang.pick("Terlama dulu", "Oldest first")) }
@@ -353,6 +353,15 @@ fn filter_form(lang: Lang, queue: ConsoleQueue, f: &Filters) -> Markup {
                 }
             }
             button type="submit" { (lang.pick("Terapkan", "Apply")) }
+            details.more open[narrowed] {
+                summary { (lang.pick("Utas dan penulis", "Thread and author")) }
+                div.more-fields {
+                    label { span { (lang.pick("Utas", "Thread")) } input type="text" name="thread" value=(f.thread) maxlength="128"; }
+                    label { span { (lang.pick("Email penulis", "Author email")) } input type="text" name="email" value=(f.email) maxlength="254"; }
+                    label { span { (lang.pick("Alamat / grup", "Address / group")) } input type="text" name="address" value=(f.address) maxlength="64"; }
+                    label { span { (lang.pick("Domain situs", "Website domain")) } input type="text" name="domain" value=(f.domain) maxlength="253"; }
+                }
+            }
         }
     }
 }
