@@ -294,6 +294,38 @@ async fn failed_logins_past_the_limit_are_refused_per_address_and_per_name() {
 }
 
 #[tokio::test]
+async fn guessing_one_name_from_many_addresses_is_limited_per_name() {
+    let app = console_app(|s| {
+        s.console.login_attempts = 3;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let b = Browser::new(&app);
+    let login_from = |ip: &str, name: &str, password: &str| {
+        b.http
+            .post(format!("{}/admin/login?lang=en", b.base))
+            .header("x-forwarded-for", ip)
+            .form(&[("name", name), ("password", password)])
+    };
+    for i in 1..=3 {
+        let page = b
+            .send(login_from(
+                &format!("198.51.100.{i}"),
+                "ani",
+                "tebakan-salah",
+            ))
+            .await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    }
+    let fresh_address = b.send(login_from("203.0.113.9", "ani", ANI_PASSWORD)).await;
+    assert_eq!(fresh_address.status, StatusCode::TOO_MANY_REQUESTS);
+    let other_name = b
+        .send(login_from("203.0.113.9", "budi", BUDI_PASSWORD))
+        .await;
+    assert_eq!(other_name.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
 async fn without_a_session_nothing_is_shown_or_changed() {
     let app = console_app(|_| {}).await;
     let id = app.comment_ok("berita-konsol", HELD, "pending").await;
