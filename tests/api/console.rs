@@ -722,6 +722,27 @@ async fn bulk_decides_each_comment_with_its_own_result() {
     assert_eq!(status_of(&app, &a).await.0, "spam");
     assert_eq!(status_of(&app, &stale).await.0, "published");
 
+    // Without JavaScript the bulk form posts `item=ID:VERSION` fields and gets a result page.
+    let d_id = app.comment_ok("berita-massal", HELD, "pending").await;
+    let item = format!("{d_id}:{}", app.version(&d_id).await);
+    let page = browser
+        .post(
+            "/admin/bulk?lang=en",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "approve"),
+                ("item", item.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("<code>{d_id}</code> — done")),
+        "{}",
+        page.body
+    );
+    assert_eq!(status_of(&app, &d_id).await.0, "published");
+
     // A script with a bearer token needs no session and no CSRF token.
     let c_id = app.comment_ok("berita-massal", HELD, "pending").await;
     let v = app.version(&c_id).await;
