@@ -132,11 +132,12 @@ impl Application {
             metrics: metrics_handle(),
             request_timeout: Duration::from_secs(settings.connections.request_seconds.max(1)),
         });
+        let console = crate::console::router(state.clone(), &settings.console);
         let listener = TcpListener::bind(settings.listen).await?;
         let addr = listener.local_addr()?;
         Ok(Application {
             listener,
-            router: http::router(state),
+            router: http::router(state).merge(console),
             addr,
             tasks,
             backend: store.backend_name(),

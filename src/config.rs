@@ -143,6 +143,8 @@ pub struct FileConfig {
     pub snapshot_every: Option<u64>,
     /// ... but at most once in this many seconds.
     pub snapshot_min_seconds: Option<u64>,
+    /// The moderation console: accounts, sessions, article links (`[console]`).
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// Why the settings could not be resolved.
@@ -210,6 +212,8 @@ pub struct Settings {
     pub snapshot_min_seconds: u64,
     /// Whether logs are JSON lines.
     pub json_logs: bool,
+    /// The moderation console's settings.
+    pub console: crate::console::ConsoleConfig,
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -335,6 +339,7 @@ impl Settings {
             snapshot_every: file.snapshot_every.unwrap_or(10_000).max(1),
             snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
+            console: console_settings(file.console)?,
         })
     }
 
@@ -366,6 +371,7 @@ impl Settings {
             snapshot_every: 10_000,
             snapshot_min_seconds: 60,
             json_logs: false,
+            console: crate::console::ConsoleConfig::default(),
         }
     }
 
@@ -378,6 +384,18 @@ impl Settings {
             ..crate::captcha::CaptchaConfig::default()
         }
     }
+}
+
+fn console_settings(
+    file: crate::console::ConsoleConfig,
+) -> Result<crate::console::ConsoleConfig, ConfigError> {
+    let invalid = |e: crate::console::config::ConsoleConfigError| ConfigError::Invalid {
+        name: "console",
+        message: e.to_string(),
+    };
+    let console = file.with_env().map_err(invalid)?;
+    console.validate().map_err(invalid)?;
+    Ok(console)
 }
 
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {

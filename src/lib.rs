@@ -10,6 +10,7 @@ pub mod auth;
 pub mod captcha;
 pub mod clientip;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod http;
 pub mod i18n;

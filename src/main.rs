@@ -1,4 +1,5 @@
-//! The `saring` command: `serve` (the default), `policy check|test|backtest`, `hash-token`.
+//! The `saring` command: `serve` (the default), `policy check|test|backtest`, `hash-token`,
+//! `moderator add`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,19 @@ enum Command {
     /// Print the argon2 hash of a moderator token read from standard input, for `saring.toml`
     /// (not from the command line, where it would land in the shell history and `ps`).
     HashToken,
+    /// Moderator accounts of the console at /admin.
+    #[command(subcommand)]
+    Moderator(ModeratorCommand),
+}
+
+#[derive(Subcommand)]
+enum ModeratorCommand {
+    /// Read a password from standard input (twice, unechoed, on a terminal) and print the
+    /// `[[console.accounts]]` lines to add to saring.toml.
+    Add {
+        /// The moderator's name, recorded on every decision.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +156,7 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::HashToken) => hash_token_from_stdin(),
+        Some(Command::Moderator(ModeratorCommand::Add { name })) => add_moderator(&name),
         Some(Command::Policy(PolicyCommand::Check { dir })) => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));
             saring::policy::cli::check(&dir, &mut std::io::stdout()).map_err(anyhow::Error::from)
@@ -182,5 +197,42 @@ fn hash_token_from_stdin() -> anyhow::Result<()> {
     let hash =
         saring::auth::hash_token(token).map_err(|e| anyhow::anyhow!("hashing the token: {e}"))?;
     println!("{hash}");
+    Ok(())
+}
+
+/// `saring moderator add NAME`: the password twice from a terminal (not echoed), once from a pipe.
+fn add_moderator(name: &str) -> anyhow::Result<()> {
+    use saring::console::accounts;
+    use std::io::IsTerminal;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 {
+        anyhow::bail!("the name must have 1 to 64 characters");
+    }
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            anyhow::bail!("the two passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| anyhow::anyhow!("reading the password from standard input: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if password.chars().count() < accounts::MIN_PASSWORD_CHARS
+        || password.len() > accounts::MAX_PASSWORD_BYTES
+    {
+        anyhow::bail!(
+            "the password must have at least {} characters (and at most {} bytes)",
+            accounts::MIN_PASSWORD_CHARS,
+            accounts::MAX_PASSWORD_BYTES
+        );
+    }
+    let hash = accounts::hash_password(&password)?;
+    eprintln!("Add these lines to saring.toml:");
+    print!("{}", accounts::account_lines(name, &hash));
     Ok(())
 }

@@ -14,6 +14,7 @@ use crate::domain::{CommentStatus, DomainEvent};
 
 pub mod authors;
 pub mod render;
+pub mod search;
 pub mod threads;
 
 pub use authors::AuthorHistory;

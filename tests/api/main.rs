@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod console;
 mod errors;
 mod flow;
 mod form;

@@ -3,6 +3,7 @@
 //! Needs Debian's `chromium` and `chromium-driver`; without them the test says SKIPPED and passes.
 //! Screenshots land in `<target>/screenshots/browser-*.png` for a person to look at.
 
+mod console;
 mod harness;
 
 use anyhow::{Context, Result, bail, ensure};

@@ -1,0 +1,572 @@
+//! The console's HTML, in maud: every interpolated value is escaped unless wrapped in
+//! `PreEscaped`, which is used only for `projections::render` output (escaped when rendered).
+
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::highlight;
+use crate::domain::ModeratorAction;
+use crate::i18n::Lang;
+use crate::projections::search::{AuthorRecord, ConsoleQueue, QueueStats};
+use crate::service::ModeratorView;
+
+/// What every page of a logged-in moderator shows around its content.
+pub struct Chrome<'a> {
+    /// Page language.
+    pub lang: Lang,
+    /// The moderator.
+    pub name: &'a str,
+    /// The session's CSRF token, for every form.
+    pub csrf: &'a str,
+    /// The current path and query without `lang`, for the language switch.
+    pub here: String,
+    /// Whether the session holds a decision to undo.
+    pub can_undo: bool,
+}
+
+/// A comment card's data.
+pub struct Card {
+    /// The comment as moderators see it (original text, verdict, history).
+    pub view: ModeratorView,
+    /// Whether it sits in the reported queue.
+    pub reported: bool,
+    /// The author's record on this site.
+    pub author: AuthorRecord,
+    /// The parent comment for a reply: author name and safe body HTML.
+    pub parent: Option<(String, String)>,
+    /// Link to the article, when the site configured a pattern.
+    pub article: Option<String>,
+    /// A colleague's decision that came first, if this card shows one.
+    pub conflict: Option<Conflict>,
+}
+
+/// Who decided first, and what.
+pub struct Conflict {
+    /// The colleague's name (or `system`).
+    pub by: String,
+    /// The event type of their decision.
+    pub event: String,
+}
+
+/// The queue page's data.
+pub struct QueuePage<'a> {
+    /// The queue shown.
+    pub queue: ConsoleQueue,
+    /// Every queue's size and oldest item.
+    pub stats: Vec<(ConsoleQueue, QueueStats)>,
+    /// Current filter values, in form order.
+    pub filters: &'a Filters,
+    /// The cards of this page.
+    pub cards: Vec<Card>,
+    /// Items matching the filter.
+    pub matching: usize,
+    /// The next page's URL.
+    pub next: Option<String>,
+    /// A note to show on top (after an undo, a bulk action, ...).
+    pub notice: Option<String>,
+    /// Now, for ages.
+    pub now: DateTime<Utc>,
+    /// This page's URL, where forms come back to.
+    pub return_to: String,
+}
+
+/// The filter form's values as typed.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    /// Text search.
+    pub q: String,
+    /// Thread key.
+    pub thread: String,
+    /// Author email.
+    pub email: String,
+    /// Address or address group.
+    pub address: String,
+    /// Author website domain.
+    pub domain: String,
+    /// `newest` or anything else (oldest).
+    pub newest: bool,
+}
+
+/// Human queue names.
+pub fn queue_label(lang: Lang, q: ConsoleQueue) -> &'static str {
+    match q {
+        ConsoleQueue::Pending => lang.pick("Menunggu", "Pending"),
+        ConsoleQueue::Reported => lang.pick("Dilaporkan", "Reported"),
+        ConsoleQueue::Spam => "Spam",
+        ConsoleQueue::Rejected => lang.pick("Ditolak", "Rejected"),
+        ConsoleQueue::Published => lang.pick("Terbit", "Published"),
+    }
+}
+
+fn status_label(lang: Lang, status: &str) -> &'static str {
+    match status {
+        "pending" => lang.pick("menunggu", "pending"),
+        "published" => lang.pick("terbit", "published"),
+        "spam" => "spam",
+        "rejected" => lang.pick("ditolak", "rejected"),
+        "deleted" => lang.pick("dihapus", "deleted"),
+        _ => "?",
+    }
+}
+
+/// The keyboard letter of a queue after `g`.
+pub fn queue_key(q: ConsoleQueue) -> char {
+    match q {
+        ConsoleQueue::Pending => 'p',
+        ConsoleQueue::Reported => 'r',
+        ConsoleQueue::Spam => 's',
+        ConsoleQueue::Rejected => 'd',
+        ConsoleQueue::Published => 'a',
+    }
+}
+
+/// The name an action has in forms and the API.
+pub fn action_name(a: ModeratorAction) -> &'static str {
+    match a {
+        ModeratorAction::Approve => "approve",
+        ModeratorAction::Reject => "reject",
+        ModeratorAction::Spam => "spam",
+        ModeratorAction::NotSpam => "not_spam",
+        ModeratorAction::Delete => "delete",
+        ModeratorAction::Restore => "restore",
+    }
+}
+
+fn action_label(lang: Lang, a: ModeratorAction) -> &'static str {
+    match a {
+        ModeratorAction::Approve => lang.pick("Setujui", "Approve"),
+        ModeratorAction::Reject => lang.pick("Tolak", "Reject"),
+        ModeratorAction::Spam => "Spam",
+        ModeratorAction::NotSpam => lang.pick("Bukan spam", "Not spam"),
+        ModeratorAction::Delete => lang.pick("Hapus", "Delete"),
+        ModeratorAction::Restore => lang.pick("Pulihkan", "Restore"),
+    }
+}
+
+fn action_key(a: ModeratorAction) -> &'static str {
+    match a {
+        ModeratorAction::Approve => "a",
+        ModeratorAction::Reject => "r",
+        ModeratorAction::Spam => "s",
+        ModeratorAction::NotSpam => "n",
+        ModeratorAction::Delete => "d",
+        ModeratorAction::Restore => "",
+    }
+}
+
+/// The actions that apply to a comment now, as the domain allows them.
+pub fn legal_actions(status: &str, reported: bool) -> Vec<ModeratorAction> {
+    use ModeratorAction as A;
+    match status {
+        "pending" => vec![A::Approve, A::Reject, A::Spam, A::Delete],
+        "published" if reported => vec![A::Approve, A::Reject, A::Spam, A::Delete],
+        "published" => vec![A::Reject, A::Spam, A::Delete],
+        "spam" => vec![A::NotSpam, A::Approve, A::Reject, A::Delete],
+        "rejected" => vec![A::Approve, A::Spam, A::Delete],
+        "deleted" => vec![A::Restore],
+        _ => vec![],
+    }
+}
+
+/// What an event did, in words.
+pub fn event_words(lang: Lang, event: &str) -> &'static str {
+    match event {
+        "CommentApproved" => lang.pick("menyetujuinya", "approved it"),
+        "CommentRejected" => lang.pick("menolaknya", "rejected it"),
+        "CommentMarkedSpam" => lang.pick("menandainya spam", "marked it spam"),
+        "CommentMarkedNotSpam" => lang.pick("menandainya bukan spam", "marked it not spam"),
+        "CommentDeleted" => lang.pick("menghapusnya", "deleted it"),
+        "CommentRestored" => lang.pick("memulihkannya", "restored it"),
+        "CommentFlagged" | "CommentReportedQueued" => {
+            lang.pick("(pembaca melaporkannya)", "(a reader reported it)")
+        }
+        _ => lang.pick("mengubahnya", "changed it"),
+    }
+}
+
+/// `moderator:budi` → `budi`.
+pub fn actor_name(label: &str) -> &str {
+    label.strip_prefix("moderator:").unwrap_or(label)
+}
+
+/// A short age: `5 mnt`, `3 j`, `2 h` (Indonesian) or `5 min`, `3 h`, `2 d`.
+pub fn age(lang: Lang, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - since).num_seconds().max(0);
+    match secs {
+        s if s < 60 => lang.pick("baru", "now").to_string(),
+        s if s < 3600 => format!("{} {}", s / 60, lang.pick("mnt", "min")),
+        s if s < 86_400 => format!("{} {}", s / 3600, lang.pick("j", "h")),
+        s => format!("{} {}", s / 86_400, lang.pick("h", "d")),
+    }
+}
+
+fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang.tag()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · Saring" }
+                link rel="stylesheet" href="/admin/console.css";
+                @if chrome.is_some() {
+                    script src="/admin/console.js" defer {}
+                }
+            }
+            body data-lang=(lang.tag()) data-csrf=[chrome.map(|c| c.csrf)] {
+                header.top {
+                    span.brand { "Saring" }
+                    @if let Some(c) = chrome {
+                        span.who { (lang.pick("Moderator: ", "Moderator: ")) strong { (c.name) } }
+                        nav.lang {
+                            @let sep = if c.here.contains('?') { '&' } else { '?' };
+                            a href={ (c.here) (sep) "lang=id" } hreflang="id" { "ID" }
+                            " · "
+                            a href={ (c.here) (sep) "lang=en" } hreflang="en" { "EN" }
+                        }
+                        @if c.can_undo {
+                            form.inline method="post" action={ "/admin/undo?lang=" (lang.tag()) } {
+                                input type="hidden" name="csrf" value=(c.csrf);
+                                button type="submit" id="undo" { (lang.pick("Urungkan", "Undo")) " (u)" }
+                            }
+                        }
+                        form.inline method="post" action={ "/admin/logout?lang=" (lang.tag()) } {
+                            input type="hidden" name="csrf" value=(c.csrf);
+                            button type="submit" { (lang.pick("Keluar", "Log out")) }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The login form.
+pub fn login(lang: Lang, error: Option<&str>, name: &str, no_accounts: bool) -> Markup {
+    layout(
+        lang,
+        lang.pick("Masuk", "Log in"),
+        None,
+        html! {
+            section.login {
+                h1 { (lang.pick("Masuk ke konsol moderasi", "Log in to the moderation console")) }
+                @if no_accounts {
+                    p.notice role="status" {
+                        (lang.pick(
+                            "Belum ada akun moderator. Buat satu dengan `saring moderator add NAMA` lalu tambahkan barisnya ke saring.toml.",
+                            "No moderator account yet. Create one with `saring moderator add NAME` and add its lines to saring.toml."))
+                    }
+                }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form method="post" action={ "/admin/login?lang=" (lang.tag()) } {
+                    label for="name" { (lang.pick("Nama", "Name")) }
+                    input #name type="text" name="name" value=(name) autocomplete="username" required maxlength="64" autofocus;
+                    label for="password" { (lang.pick("Kata sandi", "Password")) }
+                    input #password type="password" name="password" autocomplete="current-password" required maxlength="1024";
+                    button type="submit" { (lang.pick("Masuk", "Log in")) }
+                }
+                p.lang {
+                    a href="/admin/login?lang=id" hreflang="id" { "Bahasa Indonesia" } " · "
+                    a href="/admin/login?lang=en" hreflang="en" { "English" }
+                }
+            }
+        },
+    )
+}
+
+/// A plain message page (errors, refusals).
+pub fn message(lang: Lang, title: &str, text: &str, chrome: Option<&Chrome<'_>>) -> Markup {
+    layout(
+        lang,
+        title,
+        chrome,
+        html! {
+            section.message {
+                h1 { (title) }
+                p { (text) }
+                p { a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
+            }
+        },
+    )
+}
+
+fn help(lang: Lang) -> Markup {
+    let rows: [(&str, &str, &str); 13] = [
+        (
+            "j / k",
+            "komentar berikut / sebelumnya",
+            "next / previous comment",
+        ),
+        ("a", "setujui", "approve"),
+        ("r", "tolak", "reject"),
+        ("s", "spam", "spam"),
+        ("n", "bukan spam", "not spam"),
+        ("d", "hapus", "delete"),
+        (
+            "u",
+            "urungkan keputusan terakhir Anda",
+            "undo your last decision",
+        ),
+        ("x", "pilih / batal pilih", "select / unselect"),
+        (
+            "A / R / S",
+            "setujui / tolak / spam semua yang dipilih",
+            "approve / reject / spam the selection",
+        ),
+        ("/", "cari", "search"),
+        (
+            "g p, g r, g s, g d, g a",
+            "ke antrean menunggu, dilaporkan, spam, ditolak, terbit",
+            "go to pending, reported, spam, rejected, published",
+        ),
+        ("?", "bantuan ini", "this help"),
+        ("Esc", "tutup bantuan", "close the help"),
+    ];
+    html! {
+        details #help.help {
+            summary { (lang.pick("Pintasan papan ketik", "Keyboard shortcuts")) " (?)" }
+            table {
+                @for (key, id, en) in rows {
+                    tr { th scope="row" { kbd { (key) } } td { (lang.pick(id, en)) } }
+                }
+            }
+        }
+    }
+}
+
+fn filter_form(lang: Lang, queue: ConsoleQueue, f: &Filters) -> Markup {
+    // The author filters fold away (open when one is set) so a phone shows cards sooner.
+    let narrowed = [&f.thread, &f.email, &f.address, &f.domain]
+        .iter()
+        .any(|v| !v.is_empty());
+    html! {
+        form.filters method="get" action="/admin" role="search" {
+            input type="hidden" name="queue" value=(queue.as_str());
+            input type="hidden" name="lang" value=(lang.tag());
+            label { span { (lang.pick("Cari teks", "Search text")) } input #search type="search" name="q" value=(f.q) maxlength="200"; }
+            label { span { (lang.pick("Urutan", "Order")) }
+                select name="order" {
+                    option value="oldest" selected[!f.newest] { (lang.pick("Terlama dulu", "Oldest first")) }
+                    option value="newest" selected[f.newest] { (lang.pick("Terbaru dulu", "Newest first")) }
+                }
+            }
+            button type="submit" { (lang.pick("Terapkan", "Apply")) }
+            details.more open[narrowed] {
+                summary { (lang.pick("Utas dan penulis", "Thread and author")) }
+                div.more-fields {
+                    label { span { (lang.pick("Utas", "Thread")) } input type="text" name="thread" value=(f.thread) maxlength="128"; }
+                    label { span { (lang.pick("Email penulis", "Author email")) } input type="text" name="email" value=(f.email) maxlength="254"; }
+                    label { span { (lang.pick("Alamat / grup", "Address / group")) } input type="text" name="address" value=(f.address) maxlength="64"; }
+                    label { span { (lang.pick("Domain situs", "Website domain")) } input type="text" name="domain" value=(f.domain) maxlength="253"; }
+                }
+            }
+        }
+    }
+}
+
+/// The body with every matched rule's span in `<mark>`, each piece escaped on its own.
+fn highlighted_body(lang: Lang, view: &ModeratorView) -> Markup {
+    let rules: Vec<(usize, (usize, usize))> = view
+        .verdict
+        .iter()
+        .flat_map(|v| v.rules.iter().enumerate())
+        .filter(|(_, r)| r.field == "body")
+        .filter_map(|(i, r)| r.span.map(|s| (i, s)))
+        .collect();
+    let spans: Vec<(usize, usize)> = rules.iter().map(|(_, s)| *s).collect();
+    let pieces = highlight::pieces(&view.body, &spans);
+    let rule_ids = |idx: &[usize]| -> String {
+        let verdict = view.verdict.as_ref();
+        idx.iter()
+            .filter_map(|i| verdict.and_then(|v| v.rules.get(rules[*i].0)))
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r.id,
+                    lang.pick(&r.description.id, &r.description.en)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    html! {
+        div.body {
+            @for p in &pieces {
+                @if p.rules.is_empty() { (p.text) } @else { mark title=(rule_ids(&p.rules)) { (p.text) } }
+            }
+        }
+    }
+}
+
+/// One comment card, with its decision form.
+pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc>) -> Markup {
+    let v = &c.view;
+    let host = v
+        .author_url
+        .as_deref()
+        .and_then(crate::projections::search::url_host);
+    let reports: Vec<&crate::service::HistoryEntry> = v
+        .history
+        .iter()
+        .filter(|h| h.event == "CommentFlagged")
+        .collect();
+    html! {
+        article.card id={ "c-" (v.id) } tabindex="-1" data-id=(v.id) data-version=(v.version) data-status=(v.status) {
+            header {
+                label.select {
+                    input type="checkbox" name="item" value={ (v.id) ":" (v.version) } form="bulk";
+                    span.visually-hidden { (lang.pick("Pilih", "Select")) }
+                }
+                strong.author { (v.author_name) }
+                " "
+                span.meta { (v.author_email) " · " (v.client_ip) @if let Some(h) = &host { " · " (h) } }
+                span.status { (status_label(lang, v.status)) }
+            }
+            @if let Some(conflict) = &c.conflict {
+                p.conflict role="alert" {
+                    strong { (actor_name(&conflict.by)) } " "
+                    (lang.pick("memutuskan lebih dulu: ", "decided first: "))
+                    (event_words(lang, &conflict.event))
+                    ". " (lang.pick("Status sekarang: ", "Now: ")) strong { (status_label(lang, v.status)) } "."
+                }
+            }
+            p.thread {
+                (lang.pick("Utas ", "Thread "))
+                @if let Some(link) = &c.article { a href=(link) rel="noopener noreferrer" target="_blank" { code { (v.thread) } } }
+                @else { code { (v.thread) } }
+                " · " time datetime=(v.created_at.to_rfc3339()) title=(v.created_at.to_rfc3339()) { (age(lang, v.created_at, now)) }
+            }
+            @if let Some((name, body_html)) = &c.parent {
+                blockquote.parent {
+                    span { (lang.pick("Membalas ", "Replying to ")) strong { (name) } }
+                    (PreEscaped(body_html))
+                }
+            }
+            (highlighted_body(lang, v))
+            @if let Some(verdict) = &v.verdict {
+                p.score {
+                    (lang.pick("Skor ", "Score ")) strong { (format!("{:.1}", verdict.score)) }
+                    " · " (lang.pick("hasil filter: ", "filter outcome: ")) (format!("{:?}", verdict.outcome).to_lowercase())
+                }
+                @if !verdict.rules.is_empty() {
+                    ul.rules {
+                        @for r in &verdict.rules {
+                            li {
+                                code { (r.id) } " +" (format!("{:.1}", r.score)) " — "
+                                (lang.pick(&r.description.id, &r.description.en))
+                                @if let Some(m) = &r.matched { " " q { (m) } }
+                                @if r.obfuscated { " " em { (lang.pick("(disamarkan)", "(disguised)")) } }
+                            }
+                        }
+                    }
+                }
+            }
+            p.history {
+                (lang.pick("Penulis di situs ini: ", "Author on this site: "))
+                (c.author.approved) " " (lang.pick("terbit", "approved")) ", "
+                (c.author.pending) " " (lang.pick("menunggu", "pending")) ", "
+                (c.author.spam) " spam, "
+                (c.author.rejected) " " (lang.pick("ditolak", "rejected"))
+                @if let Some(first) = c.author.first_seen {
+                    "; " (lang.pick("pertama terlihat ", "first seen ")) time datetime=(first.to_rfc3339()) { (first.format("%Y-%m-%d")) }
+                }
+            }
+            @if v.reports > 0 {
+                div.reports {
+                    (v.reports) " " (lang.pick("laporan pembaca", "reader reports"))
+                    ul { @for r in &reports { li { time datetime=(r.at.to_rfc3339()) { (age(lang, r.at, now)) } @if let Some(reason) = &r.reason { " — " (reason) } } } }
+                }
+            }
+            form.actions method="post" action={ "/admin/comments/" (v.id) "/decision?lang=" (lang.tag()) } {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="expected_version" value=(v.version);
+                input type="hidden" name="return_to" value=(return_to);
+                @for a in legal_actions(v.status, c.reported) {
+                    button type="submit" name="action" value=(action_name(a)) data-action=(action_name(a)) class={ "act " (action_name(a)) } {
+                        (action_label(lang, a))
+                        @if !action_key(a).is_empty() { " " kbd { (action_key(a)) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The queue page: tabs with counts and ages, filters, cards, bulk form, paging.
+pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
+    let lang = chrome.lang;
+    let title = queue_label(lang, page.queue);
+    layout(
+        lang,
+        title,
+        Some(chrome),
+        html! {
+            nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
+                @for (q, stats) in &page.stats {
+                    a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
+                        aria-current=[(*q == page.queue).then_some("page")] {
+                        (queue_label(lang, *q)) " "
+                        span.count { (stats.count) }
+                        @if let Some(oldest) = stats.oldest {
+                            " " span.age title=(lang.pick("umur yang terlama", "age of the oldest")) { (age(lang, oldest, page.now)) }
+                        }
+                    }
+                }
+            }
+            (filter_form(lang, page.queue, page.filters))
+            (help(lang))
+            @if let Some(n) = &page.notice { p.notice role="status" { (n) } }
+            p.summary {
+                (page.matching) " " (lang.pick("komentar", "comments"))
+            }
+            form #bulk.bulk method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                input type="hidden" name="return_to" value=(page.return_to);
+                span { (lang.pick("Yang dipilih: ", "Selected: ")) }
+                button type="submit" name="action" value="approve" { (lang.pick("Setujui", "Approve")) " " kbd { "A" } }
+                button type="submit" name="action" value="reject" { (lang.pick("Tolak", "Reject")) " " kbd { "R" } }
+                button type="submit" name="action" value="spam" { "Spam " kbd { "S" } }
+            }
+            section #cards.cards aria-live="polite" {
+                @if page.cards.is_empty() {
+                    p.empty { (lang.pick("Antrean ini kosong.", "This queue is empty.")) }
+                }
+                @for c in &page.cards { (card(lang, chrome.csrf, c, &page.return_to, page.now)) }
+            }
+            @if let Some(next) = &page.next {
+                nav.paging { a rel="next" href=(next) { (lang.pick("Halaman berikutnya →", "Next page →")) } }
+            }
+        },
+    )
+}
+
+/// One card alone on a page (a conflict without JavaScript, a direct link).
+pub fn card_page(chrome: &Chrome<'_>, c: &Card, now: DateTime<Utc>) -> Markup {
+    let lang = chrome.lang;
+    layout(
+        lang,
+        lang.pick("Komentar", "Comment"),
+        Some(chrome),
+        html! {
+            p { a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Kembali ke antrean", "← Back to the queue")) } }
+            section #cards.cards { (card(lang, chrome.csrf, c, &format!("/admin/comments/{}?lang={}", c.view.id, lang.tag()), now)) }
+        },
+    )
+}
+
+/// The bulk result page without JavaScript: one line per comment.
+pub fn bulk_result(chrome: &Chrome<'_>, lines: &[(String, String)], back: &str) -> Markup {
+    let lang = chrome.lang;
+    layout(
+        lang,
+        lang.pick("Hasil keputusan massal", "Bulk decision results"),
+        Some(chrome),
+        html! {
+            h1 { (lang.pick("Hasil keputusan massal", "Bulk decision results")) }
+            ul.bulk-results { @for (id, result) in lines { li { code { (id) } " — " (result) } } }
+            p { a href=(back) { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
+        },
+    )
+}

@@ -1,0 +1,368 @@
+//! The moderation console in a real headless Chromium: a moderator logs in, clears a small
+//! queue with the keyboard (single decisions and a bulk one on a selection), and sees a colleague's decision, made first from a second session,
+//! instead of overwriting it. The console must also fit a 390-pixel-wide phone screen.
+//!
+//! Screenshots land in `<target>/screenshots/browser-console-*.png`; `docs/console.png` was
+//! taken from `browser-console-01-queue.png`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use fantoccini::{Client, Locator};
+use serde_json::{Value, json};
+
+use super::harness::{Driver, Guard, screenshot, solve, tail, wait_css, wait_js, which};
+
+const TOKEN: &str = "test-token-1-abcdefghijklmn";
+const ANI: (&str, &str) = ("ani", "kata-sandi-ani-rahasia");
+const BUDI: (&str, &str) = ("budi", "kata-sandi-budi-rahasia");
+
+/// A cheap argon2id hash: the test logs in many times on a shared machine.
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"saring-test-salt").expect("salt");
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .expect("hash")
+        .to_string()
+}
+
+struct ConsoleServer {
+    base: String,
+    log: std::path::PathBuf,
+    _child: Guard,
+}
+
+/// Starts the binary with two console accounts and waits for its address line.
+fn start_server(dir: &std::path::Path) -> Result<ConsoleServer> {
+    let log = dir.join("console-server.log");
+    let config = dir.join("console.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[console]\narticle_url = \"https://berita.contoh.id/{{thread}}\"\n\
+             [[console.accounts]]\nname = \"{}\"\npassword_hash = \"{}\"\n\
+             [[console.accounts]]\nname = \"{}\"\npassword_hash = \"{}\"\n",
+            ANI.0,
+            cheap_hash(ANI.1),
+            BUDI.0,
+            cheap_hash(BUDI.1)
+        ),
+    )?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.join("console-data"))
+        .arg("--config")
+        .arg(&config)
+        .env("SARING_MODERATOR_TOKENS", format!("alice:{TOKEN}"))
+        .env("SARING_RATE_LIMITS", "off")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()
+        .context("starting the saring binary")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let child = Guard(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .map_err(|_| anyhow!("no address line; log:\n{}", tail(&log)))?;
+        if let Some(at) = line.find("http://") {
+            let base: String = line[at..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            return Ok(ConsoleServer {
+                base,
+                log,
+                _child: child,
+            });
+        }
+    }
+}
+
+/// Posts a comment the default policy holds (a first comment with a link); returns its id.
+async fn held_comment(base: &str, n: usize) -> Result<String> {
+    let http = reqwest::Client::new();
+    let c: Value = http
+        .get(format!("{base}/api/v1/captcha?thread=berita-konsol"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let question = c["question"].as_str().unwrap_or_default();
+    let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
+    let body = json!({
+        "author_name": format!("Pembaca {n}"),
+        "author_email": format!("pembaca{n}@contoh.id"),
+        "body": format!("Komentar {n}: info lengkap di https://blog-warga.example.net/jalan-{n} <b>ya</b>"),
+        "captcha_token": c["token"],
+        "captcha_answer": answer.to_string(),
+    });
+    let resp: Value = http
+        .post(format!("{base}/api/v1/threads/berita-konsol/comments"))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    ensure!(
+        resp["status"] == "pending",
+        "expected a held comment: {resp}"
+    );
+    Ok(resp["id"].as_str().unwrap_or_default().to_string())
+}
+
+async fn log_in(client: &Client, base: &str, (name, password): (&str, &str)) -> Result<()> {
+    client.goto(&format!("{base}/admin/login?lang=en")).await?;
+    wait_css(client, "input[name=name]")
+        .await?
+        .send_keys(name)
+        .await?;
+    client
+        .find(Locator::Css("input[name=password]"))
+        .await?
+        .send_keys(password)
+        .await?;
+    client
+        .find(Locator::Css("section.login button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(client, "nav.queues").await?;
+    Ok(())
+}
+
+/// Types a key into whatever has the focus, as a moderator at the keyboard does.
+async fn press(client: &Client, key: &str) -> Result<()> {
+    client.active_element().await?.send_keys(key).await?;
+    Ok(())
+}
+
+async fn wait_cards(client: &Client, n: u64, what: &str) -> Result<()> {
+    let waited = wait_js(
+        client,
+        &format!("document.querySelectorAll('#cards .card').length === {n} || null"),
+        what,
+    )
+    .await;
+    if let Err(e) = waited {
+        // What the moderator would see: the focused element and the last message.
+        let seen = client
+            .execute(
+                "return [document.activeElement.tagName, document.activeElement.id, \
+                 (document.getElementById('toast') || {}).textContent];",
+                vec![],
+            )
+            .await?;
+        bail!("{e}; the page shows {seen}");
+    }
+    Ok(())
+}
+
+async fn status_of(base: &str, id: &str) -> Result<String> {
+    let v: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/mod/comments/{id}"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(v["status"].as_str().unwrap_or_default().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderator_clears_a_queue_with_the_keyboard_and_sees_a_colleagues_decision() -> Result<()>
+{
+    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: install chromium and chromium-driver"
+        );
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let server = start_server(tmp.path())?;
+    let driver = Driver::start(&chromedriver, tmp.path()).await?;
+    let result = async {
+        let mut ids = Vec::new();
+        for n in 1..=7 {
+            ids.push(held_comment(&server.base, n).await?);
+        }
+        let ani = driver
+            .session(&tmp.path().join("profile-ani"), true)
+            .await?;
+        let budi = driver
+            .session(&tmp.path().join("profile-budi"), true)
+            .await?;
+        let outcome = scenario(&server.base, &ani, &budi, &ids).await;
+        let _ = ani.close().await;
+        let _ = budi.close().await;
+        outcome
+    }
+    .await;
+    if result.is_err() {
+        eprintln!("--- server log ---\n{}", tail(&server.log));
+    }
+    result
+}
+
+async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Result<()> {
+    ani.set_window_size(1100, 1000).await?;
+    log_in(ani, base, ANI).await?;
+    log_in(budi, base, BUDI).await?;
+    wait_cards(ani, 7, "seven held comments").await?;
+    // The script focused the first card; the link that held it is highlighted.
+    wait_js(
+        ani,
+        "document.activeElement.classList.contains('card')",
+        "focus on a card",
+    )
+    .await?;
+    ensure!(
+        ani.execute(
+            "return document.querySelector('#cards .card mark') !== null;",
+            vec![]
+        )
+        .await?
+            == json!(true),
+        "the matched link is highlighted"
+    );
+    ensure!(
+        ani.execute("return document.querySelector('#cards .card .body').textContent.indexOf('<b>ya</b>') >= 0;", vec![]).await? == json!(true),
+        "reader markup is shown as text"
+    );
+    screenshot(ani, "console-01-queue").await?;
+
+    // ? opens the help, Escape closes it; j and k move between cards.
+    press(ani, "?").await?;
+    wait_js(ani, "document.getElementById('help').open", "the help").await?;
+    press(ani, "\u{e00c}").await?; // Escape
+    press(ani, "j").await?;
+    wait_js(
+        ani,
+        &format!(
+            "document.activeElement.getAttribute('data-id') === '{}'",
+            ids[1]
+        ),
+        "j to the second card",
+    )
+    .await?;
+    press(ani, "k").await?;
+    wait_js(
+        ani,
+        &format!(
+            "document.activeElement.getAttribute('data-id') === '{}'",
+            ids[0]
+        ),
+        "k back to the first",
+    )
+    .await?;
+
+    // A colleague approves the last comment in their own session, with the keyboard too.
+    wait_cards(budi, 7, "budi's queue").await?;
+    budi.execute(
+        &format!("document.getElementById('c-{}').focus();", ids[6]),
+        vec![],
+    )
+    .await?;
+    press(budi, "a").await?;
+    wait_cards(budi, 6, "budi's decision").await?;
+
+    // Ani clears the first four: approve, spam, reject, approve. Focus follows to the next card.
+    for (i, key) in ["a", "s", "r", "a"].iter().enumerate() {
+        press(ani, key).await?;
+        wait_cards(ani, 6 - i as u64, "a decision from the keyboard").await?;
+        wait_js(
+            ani,
+            "document.activeElement.classList.contains('card')",
+            "focus on the next card",
+        )
+        .await?;
+    }
+    // x selects two, shift+S marks both spam in one bulk request.
+    press(ani, "x").await?;
+    press(ani, "j").await?;
+    press(ani, "x").await?;
+    wait_js(
+        ani,
+        "document.querySelectorAll('#cards input[name=item]:checked').length === 2",
+        "two selected",
+    )
+    .await?;
+    press(ani, "S").await?;
+    wait_cards(ani, 1, "the bulk decision").await?;
+    // The last card still shows the version Ani loaded; deciding it shows Budi's decision.
+    wait_js(
+        ani,
+        &format!("document.activeElement.id === 'c-{}'", ids[6]),
+        "focus on the last card",
+    )
+    .await?;
+    press(ani, "s").await?;
+    let conflict = wait_js(
+        ani,
+        &format!(
+            "(document.querySelector('#c-{} .conflict') || {{}}).textContent",
+            ids[6]
+        ),
+        "the colleague's decision on the card",
+    )
+    .await?;
+    let text = conflict.as_str().unwrap_or_default();
+    ensure!(
+        text.contains("budi") && text.contains("decided first") && text.contains("approved"),
+        "conflict text: {text}"
+    );
+    screenshot(ani, "console-02-conflict").await?;
+    let expected = [
+        "published",
+        "spam",
+        "rejected",
+        "published",
+        "spam",
+        "spam",
+        "published",
+    ];
+    for (id, want) in ids.iter().zip(expected) {
+        let got = status_of(base, id).await?;
+        if got != want {
+            bail!("{id} is {got}, expected {want}");
+        }
+    }
+
+    // A phone: nothing wider than the screen.
+    ani.set_window_size(390, 844).await?;
+    ani.goto(&format!("{base}/admin?queue=published&lang=id"))
+        .await?;
+    wait_css(ani, "#cards .card").await?;
+    let width = ani
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    let (scroll, inner) = (
+        width[0].as_u64().unwrap_or(0),
+        width[1].as_u64().unwrap_or(0),
+    );
+    ensure!(
+        scroll <= inner,
+        "the page scrolls sideways on a phone: {scroll} > {inner}"
+    );
+    screenshot(ani, "console-03-phone").await?;
+    Ok(())
+}
