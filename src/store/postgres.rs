@@ -56,7 +56,7 @@ use super::{
 pub const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 
 /// The schema version this code writes; older schemas are migrated on connect.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 /// Advisory lock every append transaction takes before assigning positions (see module docs).
 /// Any constant works as long as every Saring uses the same: these are "SARING" and a number.
 const APPEND_LOCK: i64 = 0x5341_5249_4e47_0001;
@@ -243,7 +243,9 @@ impl Inner {
 }
 
 /// Runs `f`, reporting it as unavailable if it takes longer than [`OP_TIMEOUT`].
-async fn with_timeout<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+pub(super) async fn with_timeout<T>(
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     match tokio::time::timeout(OP_TIMEOUT, f).await {
         Ok(r) => r,
         Err(_) => Err(StoreError::Unavailable {
@@ -333,6 +335,12 @@ impl EventStore for PostgresStore {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        Some(Arc::new(super::burned_pg::PgBurnedTokens::new(
+            self.inner.pool.clone(),
+        )))
     }
 }
 
@@ -665,6 +673,20 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
         .await
         .map_err(pg_err)?;
     }
+    if version < 2 {
+        // Burnt captcha tokens shared by the replicas (`store::burned_pg`): state with an
+        // expiry, not events. The index serves the periodic deletion of expired rows.
+        tx.batch_execute(
+            "CREATE TABLE captcha_burned (
+                nonce      bytea  PRIMARY KEY,
+                expires_at bigint NOT NULL
+            );
+            CREATE INDEX captcha_burned_expires_at ON captcha_burned (expires_at);
+            UPDATE saring_schema SET version = 2;",
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     tx.commit().await.map_err(pg_err)
 }
 
@@ -736,7 +758,7 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Maps a client error to [`StoreError::Unavailable`] or [`StoreError::Database`].
-fn pg_err(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     if is_connection_error(&e) {
         StoreError::Unavailable {
             backend: BACKEND,
@@ -750,7 +772,7 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn pool_err(e: PoolError) -> StoreError {
+pub(super) fn pool_err(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => pg_err(e),
         PoolError::Closed => StoreError::Closed,
