@@ -149,11 +149,7 @@ impl PostgresStore {
     /// since it may hold a password) and [`StoreError::Unavailable`] when the database cannot be
     /// reached. TLS is not supported: use a local socket, a private network or a TLS tunnel.
     pub async fn connect(conn_string: &str) -> Result<PostgresStore, StoreError> {
-        let mut config: Config = conn_string.parse().map_err(|e| {
-            StoreError::Invalid(format!(
-                "the PostgreSQL connection string is malformed: {e}"
-            ))
-        })?;
+        let mut config = parse_config(conn_string)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -240,6 +236,30 @@ impl Inner {
         })
         .await
     }
+}
+
+/// Reads a connection string, refusing a TLS demand at once with a message saying why: this
+/// build speaks to PostgreSQL without TLS, and answering `sslmode=require` with a connection
+/// error on every request (the client's own behaviour) would look like an outage.
+fn parse_config(conn_string: &str) -> Result<Config, StoreError> {
+    let config: Config = conn_string.parse().map_err(|e| {
+        let hint = if conn_string.contains("sslmode") {
+            " (sslmode may be disable or prefer: Saring has no TLS to PostgreSQL)"
+        } else {
+            ""
+        };
+        StoreError::Invalid(format!(
+            "the PostgreSQL connection string is malformed: {e}{hint}"
+        ))
+    })?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(StoreError::Invalid(
+            "sslmode=require is not supported: Saring connects to PostgreSQL without TLS. Use \
+             a Unix socket, a private network or a TLS tunnel, and sslmode=disable or prefer"
+                .into(),
+        ));
+    }
+    Ok(config)
 }
 
 /// Runs `f`, reporting it as unavailable if it takes longer than [`OP_TIMEOUT`].
@@ -831,6 +851,28 @@ fn with_database(url: &str, name: &str) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_demands_are_refused_with_the_reason() {
+        for url in [
+            "postgres://u@h/db?sslmode=require",
+            "postgres://u@h/db?sslmode=verify-full",
+            "host=h user=u sslmode=require",
+        ] {
+            match parse_config(url) {
+                Err(StoreError::Invalid(m)) => {
+                    assert!(m.contains("sslmode") && m.contains("TLS"), "{url}: {m}")
+                }
+                other => panic!("{url}: expected a refusal, got {other:?}"),
+            }
+        }
+        for url in [
+            "postgres://u@h/db?sslmode=disable",
+            "postgres://u@h/db?sslmode=prefer",
+        ] {
+            assert!(parse_config(url).is_ok(), "{url}");
+        }
+    }
 
     #[test]
     fn urls_are_recognised_and_get_another_database() {
