@@ -132,9 +132,12 @@ if [[ "${STORES:-0}" == 1 ]]; then
             pids+=($!)
         done
         wait "${pids[@]}"
+        sum_field "$label" "$kind" "$field"
+    }
+    sum_field() { # LABEL KIND FIELD: the sum over LABEL-1 .. LABEL-n, n = ${#URLS[@]}
         local sum=0
-        for i in $(seq 1 "$n"); do
-            sum=$(awk -v a="$sum" -v b="$(result "$label-$i" "$kind" "$field")" 'BEGIN { printf "%.1f", a + b }')
+        for i in $(seq 1 "${#URLS[@]}"); do
+            sum=$(awk -v a="$sum" -v b="$(result "$1-$i" "$2" "$3")" 'BEGIN { printf "%.1f", a + b }')
         done
         echo "$sum"
     }
@@ -161,20 +164,21 @@ if [[ "${STORES:-0}" == 1 ]]; then
             --thread-prefix flow --duration "$DURATION")
         READ[$name]=$(split_run "$name-reads" read_200 per_s --readers "$READERS" --threads "$SEED_THREADS" \
             --thread-prefix page --conditional 0 --duration "$DURATION")
-        say "$name: ${FLOW[$name]} comments/s through the reader flow, ${READ[$name]} thread reads/s"
+        ERRS[$name]=$(( $(sum_field "$name-flow" total errors | cut -d. -f1) + $(sum_field "$name-reads" total errors | cut -d. -f1) ))
+        say "$name: ${FLOW[$name]} comments/s through the reader flow, ${READ[$name]} thread reads/s, ${ERRS[$name]} errors"
         for pid in "${pids[@]}"; do stop_pid "$pid"; done
     }
-    declare -A FLOW READ
+    declare -A FLOW READ ERRS
     compare sqlite "" 1
     compare postgres-1 "$(fresh_db)" 1
     compare postgres-2 "$(fresh_db)" 2
     say "summary (load after: $(uptime | sed 's/.*load average: //')); $WRITERS writers, $READERS readers, $DURATION each"
     {
-        echo "| store | reader flow, comments/s | thread reads/s |"
-        echo "|---|---:|---:|"
-        echo "| embedded SQLite, 1 server | ${FLOW[sqlite]} | ${READ[sqlite]} |"
-        echo "| PostgreSQL, 1 replica | ${FLOW[postgres-1]} | ${READ[postgres-1]} |"
-        echo "| PostgreSQL, 2 replicas | ${FLOW[postgres-2]} | ${READ[postgres-2]} |"
+        echo "| store | reader flow, comments/s | thread reads/s | errors |"
+        echo "|---|---:|---:|---:|"
+        echo "| embedded SQLite, 1 server | ${FLOW[sqlite]} | ${READ[sqlite]} | ${ERRS[sqlite]} |"
+        echo "| PostgreSQL, 1 replica | ${FLOW[postgres-1]} | ${READ[postgres-1]} | ${ERRS[postgres-1]} |"
+        echo "| PostgreSQL, 2 replicas | ${FLOW[postgres-2]} | ${READ[postgres-2]} | ${ERRS[postgres-2]} |"
     } | tee -a "$LOG"
     cp "$LOG" "${RESULTS:-$TARGET_DIR/loadtest-results.log}"
     echo "full log: ${RESULTS:-$TARGET_DIR/loadtest-results.log}"
