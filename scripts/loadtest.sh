@@ -11,6 +11,14 @@
 #      restart; then runs the reader flow again on that grown store.
 # Everything listens on 127.0.0.1 and every process it starts is stopped at the end.
 #
+#
+# STORES=1 instead compares the stores in one run: the embedded SQLite store, PostgreSQL with one
+# replica and PostgreSQL with two replicas on one database (each replica gets half the clients,
+# each client one replica, as a balancer hashing on the client address would do): seeded
+# threads, the reader flow with WRITERS writers, thread reads with READERS readers. It needs
+# PG_URL (or SARING_TEST_PG) naming a user that may create databases, e.g. the throw-away cluster
+# of scripts/pg-throwaway.sh, and `psql`; each configuration gets a fresh database.
+#
 # Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
 # SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_BENCH=1, SKIP_RSS=1,
 # SKIP_BUILD=1, SARING_BIN (another saring binary to measure, e.g. a patched build), RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
@@ -59,11 +67,15 @@ rss() { # PID -> "VmRSS=... VmHWM=..." in MiB
 }
 
 # Starts the server on DATA_DIR; sets SARING_PID and SARING_URL. Waits for the "listening" line.
+# A second argument names the store (`--store`), e.g. a PostgreSQL URL.
 start_saring() {
     STARTS=$((${STARTS:-0} + 1))
     local data=$1 out="$WORK/saring.$STARTS.out"
+    local store=()
+    if [[ -n "${2:-}" ]]; then store=(--store "$2"); fi
     SARING_RATE_LIMITS=off SARING_MODERATOR_TOKENS="loadtest:$MOD_TOKEN" SARING_LOG=warn \
-        "$BIN/saring" serve --listen 127.0.0.1:0 --data-dir "$data" >"$out" 2>>"$WORK/saring.err" &
+        SARING_CAPTCHA_SECRET="$MOD_TOKEN-captcha" \
+        "$BIN/saring" serve --listen 127.0.0.1:0 --data-dir "$data" "${store[@]}" >"$out" 2>>"$WORK/saring.err" &
     SARING_PID=$!
     PIDS+=("$SARING_PID")
     local deadline=$((SECONDS + 300))
@@ -97,6 +109,81 @@ MOD_TOKEN="loadtest-$RANDOM$RANDOM$RANDOM$RANDOM$RANDOM-token"
 
 say "machine: $(nproc) cores, $(uname -sr); load before: $(uptime | sed 's/.*load average: //')"
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+# ---- stores: embedded SQLite vs PostgreSQL with one and two replicas (STORES=1) -------------------
+if [[ "${STORES:-0}" == 1 ]]; then
+    PG=${PG_URL:-${SARING_TEST_PG:?STORES=1 needs PG_URL or SARING_TEST_PG}}
+    fresh_db() {
+        local name="saring_load_$RANDOM$RANDOM"
+        psql -q "$PG" -c "CREATE DATABASE $name" >/dev/null
+        echo "${PG%/*}/$name"
+    }
+    position() { # URL -> the projection position of that server
+        curl -s -H "authorization: Bearer $MOD_TOKEN" "$1/readyz" | grep -o '"position":[0-9]*' | cut -d: -f2
+    }
+    # Runs loadgen with ARGS against every URL in URLS at once, CLIENTS split evenly; labels
+    # LABEL-1 .. LABEL-n; prints the sum of FIELD of KIND over them.
+    split_run() {
+        local label=$1 kind=$2 field=$3 role=$4 clients=$5; shift 5
+        local n=${#URLS[@]} i=0 pids=()
+        for url in "${URLS[@]}"; do
+            i=$((i + 1))
+            "$BIN/loadgen" --target "$url" "$role" $((clients / n)) "$@" --label "$label-$i" >>"$LOG" &
+            pids+=($!)
+        done
+        wait "${pids[@]}"
+        sum_field "$label" "$kind" "$field"
+    }
+    sum_field() { # LABEL KIND FIELD: the sum over LABEL-1 .. LABEL-n, n = ${#URLS[@]}
+        local sum=0
+        for i in $(seq 1 "${#URLS[@]}"); do
+            sum=$(awk -v a="$sum" -v b="$(result "$1-$i" "$2" "$3")" 'BEGIN { printf "%.1f", a + b }')
+        done
+        echo "$sum"
+    }
+    compare() { # NAME STORE REPLICAS
+        local name=$1 store=$2 replicas=$3 pids=()
+        URLS=()
+        for r in $(seq 1 "$replicas"); do
+            start_saring "$WORK/data-$name-$r" "$store"
+            URLS+=("$SARING_URL")
+            pids+=("$SARING_PID")
+        done
+        say "$name: ${URLS[*]}"
+        loadgen --target "${URLS[0]}" --writers 32 --threads "$SEED_THREADS" --thread-prefix page \
+            --comments $((SEED_THREADS * SEED_PER_THREAD)) --duration 300s --approve-token "$MOD_TOKEN" --label "$name-seed" >/dev/null
+        local want deadline=$((SECONDS + 60))
+        want=$(position "${URLS[0]}")
+        for url in "${URLS[@]}"; do
+            until [[ "$(position "$url")" -ge "$want" ]]; do
+                ((SECONDS < deadline)) || { echo "$url did not catch up" >&2; exit 1; }
+                sleep 0.1
+            done
+        done
+        FLOW[$name]=$(split_run "$name-flow" total stored_per_s --writers "$WRITERS" --threads 100 \
+            --thread-prefix flow --duration "$DURATION")
+        READ[$name]=$(split_run "$name-reads" read_200 per_s --readers "$READERS" --threads "$SEED_THREADS" \
+            --thread-prefix page --conditional 0 --duration "$DURATION")
+        ERRS[$name]=$(( $(sum_field "$name-flow" total errors | cut -d. -f1) + $(sum_field "$name-reads" total errors | cut -d. -f1) ))
+        say "$name: ${FLOW[$name]} comments/s through the reader flow, ${READ[$name]} thread reads/s, ${ERRS[$name]} errors"
+        for pid in "${pids[@]}"; do stop_pid "$pid"; done
+    }
+    declare -A FLOW READ ERRS
+    compare sqlite "" 1
+    compare postgres-1 "$(fresh_db)" 1
+    compare postgres-2 "$(fresh_db)" 2
+    say "summary (load after: $(uptime | sed 's/.*load average: //')); $WRITERS writers, $READERS readers, $DURATION each"
+    {
+        echo "| store | reader flow, comments/s | thread reads/s | errors |"
+        echo "|---|---:|---:|---:|"
+        echo "| embedded SQLite, 1 server | ${FLOW[sqlite]} | ${READ[sqlite]} | ${ERRS[sqlite]} |"
+        echo "| PostgreSQL, 1 replica | ${FLOW[postgres-1]} | ${READ[postgres-1]} | ${ERRS[postgres-1]} |"
+        echo "| PostgreSQL, 2 replicas | ${FLOW[postgres-2]} | ${READ[postgres-2]} | ${ERRS[postgres-2]} |"
+    } | tee -a "$LOG"
+    cp "$LOG" "${RESULTS:-$TARGET_DIR/loadtest-results.log}"
+    echo "full log: ${RESULTS:-$TARGET_DIR/loadtest-results.log}"
+    exit 0
+fi
 
 # ---- throughput and latency -------------------------------------------------------------------
 if [[ "${SKIP_BENCH:-0}" != 1 ]]; then

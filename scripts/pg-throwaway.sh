@@ -4,6 +4,8 @@
 #
 #   eval "$(scripts/pg-throwaway.sh start)"   # prints `export SARING_TEST_PG=...; export PG_THROWAWAY_DIR=...`
 #   scripts/pg-throwaway.sh stop "$PG_THROWAWAY_DIR"
+#   scripts/pg-throwaway.sh halt "$PG_THROWAWAY_DIR"     # stop the server, keep its data (outage tests)
+#   scripts/pg-throwaway.sh resume "$PG_THROWAWAY_DIR"   # start it again on the same port
 #
 # Needs Debian's `postgresql` package (initdb and pg_ctl under /usr/lib/postgresql/*/bin).
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user the package
@@ -43,9 +45,11 @@ case "${1:-}" in
     if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
     as_server_user "$bin/initdb" -D "$dir/data" -U saring --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
-    # Loopback only, its own socket folder, enough connections for parallel tests.
+    # Loopback only, its own socket folder, enough connections for parallel tests. The options
+    # are kept so that `resume` starts the server the same way.
+    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on" >"$dir/options"
     as_server_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300 -c fsync=on" start >&2 \
+      -o "$(cat "$dir/options")" start >&2 \
       || { cat "$dir/server.log" >&2; exit 1; }
     echo "export SARING_TEST_PG='postgres://saring@127.0.0.1:$port/postgres'; export PG_THROWAWAY_DIR='$dir'"
     ;;
@@ -55,8 +59,18 @@ case "${1:-}" in
     as_server_user "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
     rm -rf "$dir"
     ;;
+  halt)
+    dir=${2:?usage: $0 halt DIR}
+    as_server_user "$(bin_dir)/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    ;;
+  resume)
+    dir=${2:?usage: $0 resume DIR}
+    as_server_user "$(bin_dir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "$(cat "$dir/options")" start >&2 \
+      || { tail -n 20 "$dir/server.log" >&2; exit 1; }
+    ;;
   *)
-    echo "usage: $0 start | stop DIR" >&2
+    echo "usage: $0 start | stop DIR | halt DIR | resume DIR" >&2
     exit 2
     ;;
 esac

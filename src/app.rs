@@ -79,7 +79,8 @@ impl Application {
             .chain_update(&secret)
             .finalize()
             .into();
-        let captcha = Captcha::new(secret, settings.captcha_config());
+        let captcha = Captcha::new(secret, settings.captcha_config())
+            .with_shared_burns(store.shared_burned_tokens());
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let snapshot_dir = settings.data_dir.join("snapshots");

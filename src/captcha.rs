@@ -14,6 +14,7 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -28,6 +29,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::i18n::Lang;
+use crate::store::StoreError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -223,12 +225,15 @@ pub struct Captcha {
     answer_key: SecretBox<[u8; 32]>,
     token_key: SecretBox<[u8; 32]>,
     config: CaptchaConfig,
+    /// Burnt tokens shared with the other replicas, when the store offers such a table.
+    shared: Option<Arc<dyn SharedBurnedTokens>>,
 }
 
 impl fmt::Debug for Captcha {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Captcha")
             .field("config", &self.config)
+            .field("shared_burns", &self.shared.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -356,7 +361,15 @@ impl Captcha {
             answer_key: derive(b"saring captcha answer v1"),
             token_key: derive(b"saring captcha token v1"),
             config: config.normalised(),
+            shared: None,
         }
+    }
+
+    /// The same captcha, also remembering burnt tokens in `shared` (every replica's common
+    /// table) when given; `None` keeps the per-process [`BurnedTokens`] only.
+    pub fn with_shared_burns(mut self, shared: Option<Arc<dyn SharedBurnedTokens>>) -> Captcha {
+        self.shared = shared;
+        self
     }
 
     /// The configuration in use (after normalisation).
@@ -480,11 +493,14 @@ impl Captcha {
     }
 
     /// [`Captcha::verify`], and a wrong answer (or wrong thread) burns the token: its nonce goes
-    /// into `burned` until the token expires, and any later attempt with it is
-    /// [`CaptchaError::Burned`]. Without this a bot could try the hundred or so possible answers
-    /// with one token. The list is per process; with several replicas a guesser gets one try per
-    /// replica, still a handful rather than a hundred.
-    pub fn verify_and_burn(
+    /// into `burned` (and into the replicas' shared table, see [`Captcha::with_shared_burns`])
+    /// until the token expires, and any later attempt with it is [`CaptchaError::Burned`].
+    /// Without this a bot could try the hundred or so possible answers with one token.
+    ///
+    /// If the shared table cannot be reached, the process-local list still applies and the
+    /// error is logged: the submission needs the database for its append anyway, so an outage
+    /// ends in `503` there, and a guesser meanwhile gets at most one try per replica.
+    pub async fn verify_and_burn(
         &self,
         token: &str,
         answer: &str,
@@ -498,13 +514,33 @@ impl Captcha {
             return Err(CaptchaError::Burned);
         }
         let result = self.check(&fields, answer, thread, now);
-        if matches!(
+        let wrong = matches!(
             result,
             Err(CaptchaError::WrongAnswer | CaptchaError::WrongThread)
-        ) {
+        );
+        if wrong {
             burned.burn(fields.nonce, fields.expires_ms, now_ms);
         }
-        result
+        let Some(shared) = &self.shared else {
+            return result;
+        };
+        // One round trip either way: a wrong answer records the burn (and learns whether another
+        // replica had burnt it already), a right one asks whether another replica burnt it.
+        let burnt_elsewhere = if wrong {
+            shared.burn(&fields.nonce, fields.expires_ms, now_ms).await
+        } else if result.is_ok() {
+            shared.is_burned(&fields.nonce, now_ms).await
+        } else {
+            return result;
+        };
+        match burnt_elsewhere {
+            Ok(true) => Err(CaptchaError::Burned),
+            Ok(false) => result,
+            Err(e) => {
+                tracing::warn!(error = %e, "shared burnt-token table unreachable; using this replica's list");
+                result
+            }
+        }
     }
 
     /// Decodes and authenticates a token and checks its expiry.
@@ -754,6 +790,25 @@ impl BurnedTokens {
     }
 }
 
+/// Tokens answered wrongly, remembered where every replica sees them (a table in the shared
+/// database), so that a token burnt on one replica is refused on all. The PostgreSQL store
+/// provides one (`store::burned_pg`); with the embedded store there is one process and
+/// [`BurnedTokens`] alone is enough.
+#[async_trait::async_trait]
+pub trait SharedBurnedTokens: Send + Sync {
+    /// Whether the token with `nonce` was burnt and has not expired by `now_ms` (Unix ms).
+    async fn is_burned(&self, nonce: &[u8; 16], now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Remembers the token with `nonce` as burnt until `expires_ms`; answers whether it had been
+    /// burnt already (by any replica) and is still unexpired at `now_ms`.
+    async fn burn(
+        &self,
+        nonce: &[u8; 16],
+        expires_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+}
+
 /// The id of the comment created with a captcha whose token carried `nonce`: a v5 UUID, the same
 /// on every replica, so a replayed token maps to an existing stream and the store refuses it.
 pub fn comment_id_from_nonce(nonce: &[u8; 16]) -> Uuid {
@@ -957,6 +1012,66 @@ mod tests {
         );
     }
 
+    /// The async verify, driven to completion: no I/O happens without a shared table.
+    fn vab(
+        c: &Captcha,
+        token: &str,
+        answer: &str,
+        thread: &str,
+        now: DateTime<Utc>,
+        burned: &BurnedTokens,
+    ) -> Result<Solved, CaptchaError> {
+        futures::executor::block_on(c.verify_and_burn(token, answer, thread, now, burned))
+    }
+
+    /// A shared table in memory, standing in for the database table between two replicas.
+    #[derive(Default)]
+    struct SharedList(parking_lot::Mutex<std::collections::HashMap<[u8; 16], i64>>);
+
+    #[async_trait::async_trait]
+    impl SharedBurnedTokens for SharedList {
+        async fn is_burned(&self, nonce: &[u8; 16], now_ms: i64) -> Result<bool, StoreError> {
+            Ok(self.0.lock().get(nonce).is_some_and(|e| *e > now_ms))
+        }
+        async fn burn(
+            &self,
+            nonce: &[u8; 16],
+            expires_ms: i64,
+            now_ms: i64,
+        ) -> Result<bool, StoreError> {
+            let before = self.0.lock().insert(*nonce, expires_ms);
+            Ok(before.is_some_and(|e| e > now_ms))
+        }
+    }
+
+    #[test]
+    fn a_token_burnt_on_one_replica_is_refused_on_another() {
+        let shared: Arc<SharedList> = Arc::default();
+        let a = captcha().with_shared_burns(Some(shared.clone() as Arc<dyn SharedBurnedTokens>));
+        let b = captcha().with_shared_burns(Some(shared.clone() as Arc<dyn SharedBurnedTokens>));
+        let (local_a, local_b) = (BurnedTokens::default(), BurnedTokens::default());
+        let (ch, answer) = issue(&a, Some("t"), 21);
+        let right = answer.to_string();
+        let wrong = (answer + 1).to_string();
+        assert!(matches!(
+            vab(&a, &ch.token, &wrong, "t", t0(), &local_a),
+            Err(CaptchaError::WrongAnswer)
+        ));
+        // The other replica never saw the wrong answer, yet refuses the right one.
+        assert!(matches!(
+            vab(&b, &ch.token, &right, "t", t0(), &local_b),
+            Err(CaptchaError::Burned)
+        ));
+        // A wrong answer there too reads as burnt, not as a fresh mistake.
+        assert!(matches!(
+            vab(&b, &ch.token, &wrong, "t", t0(), &local_b),
+            Err(CaptchaError::Burned)
+        ));
+        // An untouched token still works on either.
+        let (ch2, answer2) = issue(&a, Some("t"), 22);
+        assert!(vab(&b, &ch2.token, &answer2.to_string(), "t", t0(), &local_b).is_ok());
+    }
+
     #[test]
     fn a_wrong_answer_burns_the_token() {
         let c = captcha();
@@ -965,33 +1080,30 @@ mod tests {
         let right = answer.to_string();
         let wrong = (answer + 1).to_string();
         assert!(matches!(
-            c.verify_and_burn(&ch.token, &wrong, "a", t0(), &burned),
+            vab(&c, &ch.token, &wrong, "a", t0(), &burned),
             Err(CaptchaError::WrongAnswer)
         ));
         assert!(matches!(
-            c.verify_and_burn(&ch.token, &right, "a", t0(), &burned),
+            vab(&c, &ch.token, &right, "a", t0(), &burned),
             Err(CaptchaError::Burned)
         ));
         // Posting to another thread burns it as well.
         let (ch2, answer2) = issue(&c, Some("a"), 12);
         let right2 = answer2.to_string();
         assert!(matches!(
-            c.verify_and_burn(&ch2.token, &right2, "b", t0(), &burned),
+            vab(&c, &ch2.token, &right2, "b", t0(), &burned),
             Err(CaptchaError::WrongThread)
         ));
         assert!(matches!(
-            c.verify_and_burn(&ch2.token, &right2, "a", t0(), &burned),
+            vab(&c, &ch2.token, &right2, "a", t0(), &burned),
             Err(CaptchaError::Burned)
         ));
         // A fresh token answered right is accepted and not burned (the store enforces one use).
         let (ch3, answer3) = issue(&c, None, 13);
-        assert!(
-            c.verify_and_burn(&ch3.token, &answer3.to_string(), "a", t0(), &burned)
-                .is_ok()
-        );
+        assert!(vab(&c, &ch3.token, &answer3.to_string(), "a", t0(), &burned).is_ok());
         assert_eq!(burned.len(), 2);
         // Forged tokens never reach the list.
-        assert!(c.verify_and_burn("junk", "1", "a", t0(), &burned).is_err());
+        assert!(vab(&c, "junk", "1", "a", t0(), &burned).is_err());
         assert_eq!(burned.len(), 2);
         burned.purge(t0() + TimeDelta::minutes(10));
         assert!(burned.is_empty());
@@ -1003,14 +1115,14 @@ mod tests {
         let burned = BurnedTokens::new(3);
         for seed in 0..5 {
             let (ch, answer) = issue(&c, None, 100 + seed);
-            let _ = c.verify_and_burn(&ch.token, &(answer + 1).to_string(), "t", t0(), &burned);
+            let _ = vab(&c, &ch.token, &(answer + 1).to_string(), "t", t0(), &burned);
         }
         assert_eq!(burned.len(), 3);
         // After expiry the list makes room again by itself.
         let later = t0() + TimeDelta::minutes(11);
         let c_later = c.issue(later, None, Lang::Id, &mut StdRng::seed_from_u64(200));
         let answer = solve_question(&c_later.question).unwrap() + 1;
-        let _ = c.verify_and_burn(&c_later.token, &answer.to_string(), "t", later, &burned);
+        let _ = vab(&c, &c_later.token, &answer.to_string(), "t", later, &burned);
         assert_eq!(burned.len(), 1);
     }
 

@@ -322,13 +322,17 @@ impl Service {
 
         let now = Utc::now();
         let thread_for_challenge = Some(req.thread.as_str());
-        let solved = match self.captcha.verify_and_burn(
-            &req.captcha_token,
-            &req.captcha_answer,
-            &req.thread,
-            now,
-            &self.burned,
-        ) {
+        let solved = match self
+            .captcha
+            .verify_and_burn(
+                &req.captcha_token,
+                &req.captcha_answer,
+                &req.thread,
+                now,
+                &self.burned,
+            )
+            .await
+        {
             Ok(solved) => solved,
             Err(error) => {
                 refuse("captcha");

@@ -15,6 +15,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod burned_pg;
 pub mod conformance;
 pub mod kurrent;
 pub mod postgres;
@@ -393,6 +394,13 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// A short name of the backend for logs and `/readyz` (`sqlite`, `kurrentdb`).
     fn backend_name(&self) -> &'static str;
+
+    /// A table of burnt captcha tokens that every replica on this store shares, if the backend
+    /// has one (PostgreSQL: `burned_pg`). The embedded store serves one process, whose own list
+    /// is enough; KurrentDB offers no such table, so its replicas keep per-process lists.
+    fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        None
+    }
 }
 
 #[cfg(test)]

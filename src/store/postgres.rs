@@ -56,7 +56,7 @@ use super::{
 pub const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 
 /// The schema version this code writes; older schemas are migrated on connect.
-const SCHEMA_VERSION: i32 = 1;
+const SCHEMA_VERSION: i32 = 2;
 /// Advisory lock every append transaction takes before assigning positions (see module docs).
 /// Any constant works as long as every Saring uses the same: these are "SARING" and a number.
 const APPEND_LOCK: i64 = 0x5341_5249_4e47_0001;
@@ -149,11 +149,7 @@ impl PostgresStore {
     /// since it may hold a password) and [`StoreError::Unavailable`] when the database cannot be
     /// reached. TLS is not supported: use a local socket, a private network or a TLS tunnel.
     pub async fn connect(conn_string: &str) -> Result<PostgresStore, StoreError> {
-        let mut config: Config = conn_string.parse().map_err(|e| {
-            StoreError::Invalid(format!(
-                "the PostgreSQL connection string is malformed: {e}"
-            ))
-        })?;
+        let mut config = parse_config(conn_string)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -242,8 +238,34 @@ impl Inner {
     }
 }
 
+/// Reads a connection string, refusing a TLS demand at once with a message saying why: this
+/// build speaks to PostgreSQL without TLS, and answering `sslmode=require` with a connection
+/// error on every request (the client's own behaviour) would look like an outage.
+fn parse_config(conn_string: &str) -> Result<Config, StoreError> {
+    let config: Config = conn_string.parse().map_err(|e| {
+        let hint = if conn_string.contains("sslmode") {
+            " (sslmode may be disable or prefer: Saring has no TLS to PostgreSQL)"
+        } else {
+            ""
+        };
+        StoreError::Invalid(format!(
+            "the PostgreSQL connection string is malformed: {e}{hint}"
+        ))
+    })?;
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err(StoreError::Invalid(
+            "sslmode=require is not supported: Saring connects to PostgreSQL without TLS. Use \
+             a Unix socket, a private network or a TLS tunnel, and sslmode=disable or prefer"
+                .into(),
+        ));
+    }
+    Ok(config)
+}
+
 /// Runs `f`, reporting it as unavailable if it takes longer than [`OP_TIMEOUT`].
-async fn with_timeout<T>(f: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+pub(super) async fn with_timeout<T>(
+    f: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
     match tokio::time::timeout(OP_TIMEOUT, f).await {
         Ok(r) => r,
         Err(_) => Err(StoreError::Unavailable {
@@ -333,6 +355,12 @@ impl EventStore for PostgresStore {
 
     fn backend_name(&self) -> &'static str {
         BACKEND
+    }
+
+    fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        Some(Arc::new(super::burned_pg::PgBurnedTokens::new(
+            self.inner.pool.clone(),
+        )))
     }
 }
 
@@ -665,6 +693,20 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
         .await
         .map_err(pg_err)?;
     }
+    if version < 2 {
+        // Burnt captcha tokens shared by the replicas (`store::burned_pg`): state with an
+        // expiry, not events. The index serves the periodic deletion of expired rows.
+        tx.batch_execute(
+            "CREATE TABLE captcha_burned (
+                nonce      bytea  PRIMARY KEY,
+                expires_at bigint NOT NULL
+            );
+            CREATE INDEX captcha_burned_expires_at ON captcha_burned (expires_at);
+            UPDATE saring_schema SET version = 2;",
+        )
+        .await
+        .map_err(pg_err)?;
+    }
     tx.commit().await.map_err(pg_err)
 }
 
@@ -736,7 +778,7 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Maps a client error to [`StoreError::Unavailable`] or [`StoreError::Database`].
-fn pg_err(e: tokio_postgres::Error) -> StoreError {
+pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     if is_connection_error(&e) {
         StoreError::Unavailable {
             backend: BACKEND,
@@ -750,7 +792,7 @@ fn pg_err(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn pool_err(e: PoolError) -> StoreError {
+pub(super) fn pool_err(e: PoolError) -> StoreError {
     match e {
         PoolError::Backend(e) => pg_err(e),
         PoolError::Closed => StoreError::Closed,
@@ -809,6 +851,28 @@ fn with_database(url: &str, name: &str) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_demands_are_refused_with_the_reason() {
+        for url in [
+            "postgres://u@h/db?sslmode=require",
+            "postgres://u@h/db?sslmode=verify-full",
+            "host=h user=u sslmode=require",
+        ] {
+            match parse_config(url) {
+                Err(StoreError::Invalid(m)) => {
+                    assert!(m.contains("sslmode") && m.contains("TLS"), "{url}: {m}")
+                }
+                other => panic!("{url}: expected a refusal, got {other:?}"),
+            }
+        }
+        for url in [
+            "postgres://u@h/db?sslmode=disable",
+            "postgres://u@h/db?sslmode=prefer",
+        ] {
+            assert!(parse_config(url).is_ok(), "{url}");
+        }
+    }
 
     #[test]
     fn urls_are_recognised_and_get_another_database() {

@@ -1,0 +1,77 @@
+//! The burnt-captcha table that PostgreSQL replicas share (`store::burned_pg`), against a real
+//! server: a burn is seen by another store handle (another replica's pool), a second burn reports
+//! the first, expired rows stop counting and are deleted by a later burn.
+
+use saring::store::EventStore;
+use saring::store::burned_pg::PURGE_EVERY;
+use saring::store::postgres::PostgresStore;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burnt_tokens_are_shared_and_expire() {
+    let Some(url) = crate::conformance::postgres_test_database("postgres burnt tokens").await
+    else {
+        return;
+    };
+    let (one, other) = (
+        PostgresStore::connect(&url).await.expect("connect"),
+        PostgresStore::connect(&url).await.expect("connect"),
+    );
+    let (a, b) = (
+        one.shared_burned_tokens()
+            .expect("PostgreSQL shares burnt tokens"),
+        other
+            .shared_burned_tokens()
+            .expect("PostgreSQL shares burnt tokens"),
+    );
+    let now = 1_800_000_000_000i64;
+    let nonce = [7u8; 16];
+    assert!(!b.is_burned(&nonce, now).await.expect("read"));
+    assert!(
+        !a.burn(&nonce, now + 600_000, now).await.expect("burn"),
+        "a first burn"
+    );
+    assert!(
+        b.is_burned(&nonce, now).await.expect("read"),
+        "seen by the other replica"
+    );
+    assert!(
+        b.burn(&nonce, now + 600_000, now + 1).await.expect("burn"),
+        "burnt already"
+    );
+    assert!(
+        !b.is_burned(&[8u8; 16], now).await.expect("read"),
+        "another token is not"
+    );
+    // At and after its expiry it no longer counts.
+    assert!(!a.is_burned(&nonce, now + 600_000).await.expect("read"));
+    let later = now + 600_000 + PURGE_EVERY;
+    assert!(
+        !a.burn(&[9u8; 16], later + 600_000, later)
+            .await
+            .expect("burn")
+    );
+
+    // That burn came after PURGE_EVERY, so it deleted the expired row.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let driver = tokio::spawn(conn);
+    let rows: Vec<Vec<u8>> = client
+        .query("SELECT nonce FROM captcha_burned ORDER BY nonce", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, vec![vec![9u8; 16]]);
+    drop(client);
+    let _ = driver.await;
+}
+
+/// The embedded store has no shared table: one process, whose own list is enough.
+#[tokio::test]
+async fn the_embedded_store_keeps_burnt_tokens_in_memory() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = saring::store::sqlite::SqliteStore::open(dir.path()).expect("open");
+    assert!(store.shared_burned_tokens().is_none());
+}
