@@ -137,15 +137,12 @@ async fn decision(
             "A reason has at most 500 characters.",
         ));
     }
-    let view = state
+    let decided = state
         .service
         .decide(id, body.action, &name, &body.reason, body.expected_version)
         .await
         .map_err(|e| decision_error(e, lang))?;
-    Ok(
-        Json(serde_json::json!({ "id": view.id, "status": view.status, "version": view.version }))
-            .into_response(),
-    )
+    Ok(Json(decided).into_response())
 }
 
 async fn set_closed(

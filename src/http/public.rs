@@ -17,7 +17,10 @@ use crate::domain::comment::CommentError;
 use crate::domain::input;
 use crate::i18n::Lang;
 use crate::projections::Order;
-use crate::service::{DecisionError, SubmitError, SubmitOutcome, SubmitRequest};
+use crate::service::{
+    CommandError, DecisionError, DecisionRefusal, StoreFailure, SubmitError, SubmitOutcome,
+    SubmitRefusal, SubmitRequest,
+};
 
 /// Routes of the public API.
 pub fn router() -> Router<AppState> {
@@ -152,10 +155,14 @@ fn created(mut outcome: SubmitOutcome) -> Response {
     resp
 }
 
-/// Translates a refused submission into the API's answer.
+/// Translates a refused or failed submission into the API's answer.
 pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
-    match e {
-        SubmitError::Invalid(fields) => ApiError::new(
+    let refusal = match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Failed(failure) => return failure_error(failure, lang),
+    };
+    match refusal {
+        SubmitRefusal::Invalid(fields) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_input",
             lang,
@@ -163,8 +170,8 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
             "Please check the marked fields.",
         )
         .with_fields(fields.messages(lang)),
-        SubmitError::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
-        SubmitError::Replayed { fresh } => {
+        SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
+        SubmitRefusal::Replayed { fresh } => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
                 "captcha_used",
@@ -175,22 +182,41 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
             e.captcha = Some(*fresh);
             e
         }
-        SubmitError::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
-        SubmitError::ThreadClosed => ApiError::new(
+        SubmitRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
+        SubmitRefusal::ThreadClosed => ApiError::new(
             StatusCode::CONFLICT,
             "thread_closed",
             lang,
             "Komentar untuk artikel ini sudah ditutup.",
             "Comments on this article are closed.",
         ),
-        SubmitError::Rejected { .. } => ApiError::new(
+        SubmitRefusal::Rejected { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "comment_rejected",
             lang,
             "Komentar Anda ditolak oleh filter. Moderator dapat meninjaunya.",
             "Your comment was refused by the filter. Moderators can review it.",
         ),
-        SubmitError::Store(e) => ApiError::store(lang, &e),
+    }
+}
+
+/// An operational failure: the store's own mapping (`503` while it is away, else `500`), or
+/// `503 unavailable` for a stream that stayed contended, which a repeat may get through.
+fn failure_error(failure: StoreFailure, lang: Lang) -> ApiError {
+    match failure {
+        StoreFailure::Store(e) => ApiError::store(lang, &e),
+        StoreFailure::Contended { stream, attempts } => {
+            tracing::warn!(stream, attempts, "command gave up on a contended stream");
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                lang,
+                "Layanan sedang sibuk. Silakan coba lagi.",
+                "The service is busy. Please try again.",
+            );
+            e.retry_after = Some(1);
+            e
+        }
     }
 }
 
@@ -380,11 +406,15 @@ async fn flag(
 
 /// Translates a refused decision or report into the API's answer.
 pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
-    match e {
-        DecisionError::NotFound | DecisionError::Flag(CommentError::NotFound) => {
+    let refusal = match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Failed(failure) => return failure_error(failure, lang),
+    };
+    match refusal {
+        DecisionRefusal::NotFound | DecisionRefusal::Flag(CommentError::NotFound) => {
             ApiError::not_found(lang)
         }
-        DecisionError::Stale(current) => {
+        DecisionRefusal::Stale(current) => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
                 "stale_version",
@@ -395,14 +425,14 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
             e.current = serde_json::to_value(current).ok();
             e
         }
-        DecisionError::Illegal(CommentError::Deleted) => ApiError::new(
+        DecisionRefusal::Illegal(CommentError::Deleted) => ApiError::new(
             StatusCode::CONFLICT,
             "comment_deleted",
             lang,
             "Komentar ini sudah dihapus; pulihkan dulu.",
             "This comment is deleted; restore it first.",
         ),
-        DecisionError::Illegal(err) => {
+        DecisionRefusal::Illegal(err) => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
                 "illegal_transition",
@@ -413,21 +443,21 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
             e.message = format!("{} ({err}).", e.message);
             e
         }
-        DecisionError::Flag(CommentError::AlreadyReported) => ApiError::new(
+        DecisionRefusal::Flag(CommentError::AlreadyReported) => ApiError::new(
             StatusCode::CONFLICT,
             "already_reported",
             lang,
             "Anda sudah melaporkan komentar ini.",
             "You already reported this comment.",
         ),
-        DecisionError::Flag(_) => ApiError::new(
+        DecisionRefusal::Flag(_) => ApiError::new(
             StatusCode::CONFLICT,
             "not_reportable",
             lang,
             "Hanya komentar yang tampil yang dapat dilaporkan.",
             "Only visible comments can be reported.",
         ),
-        DecisionError::Thread(err) => {
+        DecisionRefusal::Thread(err) => {
             let mut e = ApiError::new(StatusCode::CONFLICT, "thread_state", lang, "", "");
             e.message = match (err, lang) {
                 (crate::domain::ThreadError::AlreadyClosed, Lang::Id) => {
@@ -445,6 +475,5 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
             };
             e
         }
-        DecisionError::Store(e) => ApiError::store(lang, &e),
     }
 }
