@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 
-use crate::domain::DomainEvent;
 use crate::projections::{EventPosition, Projections};
 use crate::store::{EventStore, RecordedEvent, StoreError};
 
+use super::codec;
 use super::view::View;
 
 /// Version of the snapshot format; a snapshot of another version is ignored and the log replayed.
@@ -80,11 +80,14 @@ pub fn write_snapshot(dir: &Path, backend: &str, view: &View) -> std::io::Result
     std::fs::rename(tmp, snapshot_path(dir))
 }
 
-/// Applies stored events to the view, skipping event types this version does not know.
+/// Applies stored events to the view. An event this version cannot read is kept: it still
+/// advances the position (so a resume does not read it again) and its comment's version (the
+/// moderators' `expected_version` is the stream's last recorded revision), but changes nothing
+/// else.
 pub fn apply_batch(view: &View, events: &[RecordedEvent]) {
     view.write(|p| {
         for e in events {
-            if let Some(event) = DomainEvent::from_json(&e.data) {
+            if let Some(event) = codec::decode_recorded(e) {
                 p.apply(
                     EventPosition {
                         stream: &e.stream,
@@ -94,8 +97,12 @@ pub fn apply_batch(view: &View, events: &[RecordedEvent]) {
                     &event,
                 );
             } else {
-                // Unknown types still advance the position so a resume does not re-read them.
                 p.position = p.position.max(e.position);
+                if let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
+                    .and_then(|id| p.comments.get_mut(&id))
+                {
+                    rec.version = rec.version.max(e.revision);
+                }
             }
         }
     });

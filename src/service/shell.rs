@@ -445,4 +445,30 @@ mod tests {
         assert!(matches!(err, CommandError::Refused("no")));
         assert_eq!(f.shell.load("s", count).await.unwrap().revision, Some(0));
     }
+
+    #[tokio::test]
+    async fn an_unreadable_event_counts_in_the_revision_but_not_in_the_fold() {
+        let f = fixture();
+        seed(&f, "s").await;
+        let newer = NewEvent::new(
+            "CommentPinned",
+            serde_json::json!({"type": "CommentPinned"}),
+        );
+        f.store
+            .inner
+            .append("s", ExpectedRevision::Exact(0), vec![newer])
+            .await
+            .unwrap();
+        let loaded = f.shell.load("s", count).await.unwrap();
+        assert_eq!((loaded.state, loaded.revision), (1, Some(1)));
+        // A change decided on that load is appended after the unknown event, not refused.
+        let appended = f
+            .shell
+            .execute("s", CommandKind::ChangeOnce, count, |_| {
+                Ok::<_, ()>(vec![fact("after")])
+            })
+            .await
+            .unwrap();
+        assert_eq!(appended.revision, 2);
+    }
 }
