@@ -191,7 +191,7 @@ async fn reload_policy(
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
 ) -> Result<Response, ApiError> {
-    match state.service.policy().reload() {
+    match crate::service::reload_policy(state.service.policy()).await {
         Ok(policy) => {
             tracing::info!(moderator = %name, version = policy.version(), "policy reloaded");
             Ok(Json(
@@ -199,7 +199,8 @@ async fn reload_policy(
             )
             .into_response())
         }
-        Err(err) => {
+        Err(crate::service::ReloadError::Join(e)) => Err(ApiError::internal(lang, &e)),
+        Err(crate::service::ReloadError::Policy(err)) => {
             let mut e = ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "policy_invalid",

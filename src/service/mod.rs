@@ -849,3 +849,21 @@ impl From<&CommentRecord> for QueueItem {
         }
     }
 }
+
+/// Why a policy reload did not put a new policy in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new files are invalid; the old policy stays in force.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The compilation task did not complete.
+    #[error("the policy compilation did not complete")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Reloads the policy files on the blocking pool: compiling the rules is CPU work that must not
+/// hold an async worker.
+pub async fn reload_policy(policy: &Arc<PolicyHandle>) -> Result<Arc<Policy>, ReloadError> {
+    let policy = policy.clone();
+    Ok(tokio::task::spawn_blocking(move || policy.reload()).await??)
+}

@@ -322,6 +322,7 @@ mod tests {
                 every: u64::MAX,
                 min_interval: Duration::from_secs(3600),
             },
+            tokio_util::sync::CancellationToken::new(),
         ));
         Fixture {
             shell: Shell::new(store.clone(), view),
