@@ -218,9 +218,10 @@ impl Drop for InFlight {
 /// What a refused connection is told: the API's `503` shape, in the default language (no
 /// request has been read, so there is no `Accept-Language` to honour).
 fn busy_response() -> Vec<u8> {
+    use crate::http::error::ErrorKind;
     let body = serde_json::json!({"error": {
-        "code": "unavailable",
-        "message": "Layanan sedang sibuk. Silakan coba lagi.",
+        "code": ErrorKind::Unavailable.code(),
+        "message": crate::http::messages::error(ErrorKind::Unavailable, crate::i18n::Lang::Id),
         "retry_after": 1,
     }})
     .to_string();
