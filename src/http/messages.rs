@@ -126,22 +126,11 @@ pub fn with_detail(lang: Lang, kind: ErrorKind, detail: &str) -> String {
 
 /// `409 illegal_transition`, naming the action and the status by their API names.
 pub fn illegal_transition(lang: Lang, action: ModeratorAction, status: CommentStatus) -> String {
-    let action = action_name(action);
+    let action = action.as_str();
     let status = status.as_str();
     match lang {
         Lang::Id => format!("Tindakan {action} tidak berlaku untuk komentar berstatus {status}."),
         Lang::En => format!("The action {action} does not apply to a comment that is {status}."),
-    }
-}
-
-fn action_name(a: ModeratorAction) -> &'static str {
-    match a {
-        ModeratorAction::Approve => "approve",
-        ModeratorAction::Reject => "reject",
-        ModeratorAction::Spam => "spam",
-        ModeratorAction::NotSpam => "not_spam",
-        ModeratorAction::Delete => "delete",
-        ModeratorAction::Restore => "restore",
     }
 }
 

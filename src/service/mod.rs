@@ -534,7 +534,7 @@ impl Service {
             }
             Err(e) => return Err(e),
         };
-        metrics::counter!("saring_decisions_total", "action" => action_label(action)).increment(1);
+        metrics::counter!("saring_decisions_total", "action" => action.as_str()).increment(1);
         Ok(DecisionOutcome {
             id,
             status: status_label(appended.state.status),
@@ -749,17 +749,6 @@ fn outcome_label(o: Outcome) -> &'static str {
         Outcome::Hold => "hold",
         Outcome::Spam => "spam",
         Outcome::Reject => "reject",
-    }
-}
-
-fn action_label(a: ModeratorAction) -> &'static str {
-    match a {
-        ModeratorAction::Approve => "approve",
-        ModeratorAction::Reject => "reject",
-        ModeratorAction::Spam => "spam",
-        ModeratorAction::NotSpam => "not_spam",
-        ModeratorAction::Delete => "delete",
-        ModeratorAction::Restore => "restore",
     }
 }
 

@@ -340,6 +340,25 @@ mod tests {
             .unwrap();
     }
 
+    /// Runs a command of `kind` that always decides one fact, against a stream where the other
+    /// writer slips in before the next `races` appends; the result and the decider's calls.
+    async fn run_racing(
+        f: &Fixture,
+        kind: CommandKind,
+        races: u32,
+    ) -> (Result<Appended<u64>, CommandError<()>>, u32) {
+        f.store.races.store(races, Ordering::SeqCst);
+        let mut calls = 0;
+        let result = f
+            .shell
+            .execute("s", kind, count, |_| {
+                calls += 1;
+                Ok(vec![fact("mine")])
+            })
+            .await;
+        (result, calls)
+    }
+
     #[tokio::test]
     async fn a_retried_command_decides_again_on_the_fresh_state() {
         let f = fixture();
@@ -368,20 +387,11 @@ mod tests {
     async fn a_retried_command_gives_up_contended_after_its_attempts() {
         let f = fixture();
         seed(&f, "s").await;
-        f.store.races.store(RETRY_ATTEMPTS, Ordering::SeqCst);
-        let mut calls = 0;
-        let err = f
-            .shell
-            .execute("s", CommandKind::Retry, count, |_| {
-                calls += 1;
-                Ok::<_, ()>(vec![fact("mine")])
-            })
-            .await
-            .unwrap_err();
+        let (result, calls) = run_racing(&f, CommandKind::Retry, RETRY_ATTEMPTS).await;
         assert_eq!(calls, RETRY_ATTEMPTS);
         assert!(matches!(
-            err,
-            CommandError::Failed(StoreFailure::Contended { attempts, .. }) if attempts == RETRY_ATTEMPTS
+            result,
+            Err(CommandError::Failed(StoreFailure::Contended { attempts, .. })) if attempts == RETRY_ATTEMPTS
         ));
     }
 
@@ -389,20 +399,14 @@ mod tests {
     async fn a_change_once_command_is_refused_on_the_first_conflict() {
         let f = fixture();
         seed(&f, "s").await;
-        f.store.races.store(1, Ordering::SeqCst);
-        let mut calls = 0;
-        let err = f
-            .shell
-            .execute("s", CommandKind::ChangeOnce, count, |_| {
-                calls += 1;
-                Ok::<_, ()>(vec![fact("mine")])
-            })
-            .await
-            .unwrap_err();
+        let (result, calls) = run_racing(&f, CommandKind::ChangeOnce, 1).await;
         assert_eq!(calls, 1);
         assert!(matches!(
-            err,
-            CommandError::Failed(StoreFailure::Contended { attempts: 1, .. })
+            result,
+            Err(CommandError::Failed(StoreFailure::Contended {
+                attempts: 1,
+                ..
+            }))
         ));
         let loaded = f.shell.load("s", count).await.unwrap();
         assert_eq!(
@@ -416,19 +420,14 @@ mod tests {
     async fn creating_an_existing_stream_is_a_conflict_without_retry() {
         let f = fixture();
         seed(&f, "s").await;
-        let mut calls = 0;
-        let err = f
-            .shell
-            .execute("s", CommandKind::Create, count, |_| {
-                calls += 1;
-                Ok::<_, ()>(vec![fact("again")])
-            })
-            .await
-            .unwrap_err();
+        let (result, calls) = run_racing(&f, CommandKind::Create, 0).await;
         assert_eq!(calls, 1);
         assert!(matches!(
-            err,
-            CommandError::Failed(StoreFailure::Contended { .. })
+            result,
+            Err(CommandError::Failed(StoreFailure::Contended {
+                attempts: 1,
+                ..
+            }))
         ));
     }
 
