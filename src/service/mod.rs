@@ -1,6 +1,7 @@
-//! The application service: the I/O shell around the domain. It loads a stream, folds it,
-//! asks the decider, appends with the expected revision and waits for the projections, so the
-//! HTTP layer only translates requests and answers.
+//! The application service: the I/O around the domain. Every command runs through the one
+//! command path in [`shell`] (load, fold, decide, append at the last recorded revision, wait for
+//! the projections); this module prepares the commands (input rules, captcha, rate limits,
+//! screening) and names their refusals, so the HTTP layer only translates requests and answers.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -341,12 +342,10 @@ impl Service {
         }
         Ok(SubmitOutcome {
             id: comment_id,
-            status: if outcome == Outcome::Accept {
-                "published"
-            } else if outcome == Outcome::Hold {
-                "pending"
-            } else {
-                "spam"
+            status: match outcome {
+                Outcome::Accept => "published",
+                Outcome::Hold => "pending",
+                Outcome::Spam | Outcome::Reject => "spam",
             },
             comment,
         })
