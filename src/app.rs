@@ -8,6 +8,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::ModeratorAuth;
 use crate::captcha::Captcha;
@@ -41,6 +42,8 @@ pub struct Application {
     router: axum::Router,
     addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Stops the background tasks, once the requests in flight are answered.
+    tasks_stop: CancellationToken,
     view: Arc<View>,
     schedule: runner::SnapshotSchedule,
     backend: &'static str,
@@ -101,6 +104,7 @@ impl Application {
             reporter_key,
         ));
         let mut tasks = Vec::new();
+        let tasks_stop = CancellationToken::new();
         let schedule = runner::SnapshotSchedule {
             dir: snapshot_dir,
             every: settings.snapshot_every,
@@ -110,12 +114,22 @@ impl Application {
             store.clone(),
             view.clone(),
             schedule.clone(),
+            tasks_stop.clone(),
         )));
         service.record_policy(&policy.current()).await?;
-        tasks.push(tokio::spawn(record_policy_changes(service.clone())));
-        tasks.push(tokio::spawn(prune_limiters(service.clone())));
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            record_policy_changes(service.clone()),
+        )));
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            prune_limiters(service.clone()),
+        )));
         #[cfg(unix)]
-        tasks.push(tokio::spawn(reload_on_sighup(policy.clone())));
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            reload_on_sighup(policy.clone()),
+        )));
         let policy_watch = match policy.watch_files() {
             Ok(guard) => Some(guard),
             Err(e) => {
@@ -141,6 +155,7 @@ impl Application {
             router: http::router(state).merge(console),
             addr,
             tasks,
+            tasks_stop,
             backend: store.backend_name(),
             view,
             schedule,
@@ -155,31 +170,54 @@ impl Application {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then stops the background tasks.
+    /// Serves until `shutdown` completes, then stops as [`Application::run`] does.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let stop = CancellationToken::new();
+        let serving = self.run(stop.clone());
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            () = shutdown => stop.cancel(),
+        }
+        serving.await
+    }
+
+    /// Serves until `stop` is cancelled, then stops in order: no new connections, requests in
+    /// flight answered (within `[connections] request_seconds` and a little more), the
+    /// follower's last batch applied and its snapshot finished, then one last snapshot.
+    pub async fn run(self, stop: CancellationToken) -> std::io::Result<()> {
         // Our own accept loop (src/serve.rs): timeouts, connection caps, shedding idle sockets.
+        let drain = Duration::from_secs(self.connections.request_seconds.max(1) + 5);
         let result = crate::serve::serve(
             self.listener,
             self.router,
             &self.connections,
             self.trusted_proxies,
-            shutdown,
+            stop,
+            drain,
         )
         .await;
-        for t in self.tasks {
-            t.abort();
+        // The follower ran until now so that requests in flight could see their own writes.
+        self.tasks_stop.cancel();
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "a background task failed");
+            }
         }
         // A snapshot at a clean stop makes the next start replay nothing.
-        let (dir, view, backend) = (self.schedule.dir, self.view, self.backend);
-        let written =
-            tokio::task::spawn_blocking(move || runner::write_snapshot(&dir, backend, &view)).await;
-        if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
-            tracing::warn!(error = %e, "could not write the projection snapshot at shutdown");
-        }
+        runner::snapshot_now(self.schedule.dir, self.backend, &self.view).await;
         result
+    }
+}
+
+/// Runs `task` until `stop` is cancelled.
+async fn until_stopped(stop: CancellationToken, task: impl std::future::Future<Output = ()>) {
+    tokio::select! {
+        () = stop.cancelled() => {},
+        () = task => {},
     }
 }
 
@@ -210,7 +248,7 @@ async fn reload_on_sighup(policy: Arc<PolicyHandle>) {
         return;
     };
     while hup.recv().await.is_some() {
-        match policy.reload() {
+        match crate::service::reload_policy(&policy).await {
             Ok(p) => tracing::info!(version = p.version(), "policy reloaded on SIGHUP"),
             Err(e) => {
                 tracing::error!(error = %e, "policy reload failed; the old policy stays in force")

@@ -14,8 +14,9 @@ use serde::Deserialize;
 
 use crate::limits::LimitsConfig;
 
-/// Flags of `saring serve`; each doubles as an environment variable.
-#[derive(Debug, Clone, Default, clap::Args)]
+/// Flags of `saring serve`; each doubles as an environment variable. Its `Debug` shows the
+/// moderator tokens, the captcha secret and a store password as `<redacted>`.
+#[derive(Clone, Default, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
     #[arg(long, env = "SARING_LISTEN")]
@@ -176,8 +177,9 @@ pub enum ConfigError {
     },
 }
 
-/// Everything the application is built from.
-#[derive(Debug, Clone)]
+/// Everything the application is built from. Its `Debug` shows the moderator tokens, the
+/// captcha secret and a store password as `<redacted>`.
+#[derive(Clone)]
 pub struct Settings {
     /// Listen address.
     pub listen: SocketAddr,
@@ -214,6 +216,85 @@ pub struct Settings {
     pub json_logs: bool,
     /// The moderation console's settings.
     pub console: crate::console::ConsoleConfig,
+}
+
+/// What `Debug` prints in place of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// A secret that may be absent, for `Debug`: whether it is set, never what it is.
+fn redacted<T>(secret: &Option<T>) -> Option<&'static str> {
+    secret.as_ref().map(|_| REDACTED)
+}
+
+/// A store connection string with its password (`scheme://user:password@host`, or a
+/// `password=` parameter) replaced by `<redacted>`.
+fn redact_store(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest = &out[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@')
+            && let Some(colon) = rest[..at].find(':')
+        {
+            let (start, end) = (scheme_end + 3 + colon + 1, scheme_end + 3 + at);
+            out.replace_range(start..end, REDACTED);
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    if let Some(p) = lower.find("password=") {
+        let start = p + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, REDACTED);
+    }
+    out
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("store", &self.store.as_deref().map(redact_store))
+            .field("policies", &self.policies)
+            .field("config", &self.config)
+            .field("moderator_tokens", &redacted(&self.moderator_tokens))
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("site_origins", &self.site_origins)
+            .field("rate_limits", &self.rate_limits)
+            .field("captcha_secret", &redacted(&self.captcha_secret))
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let moderators: Vec<(&str, &str)> = self
+            .moderator_tokens
+            .iter()
+            .map(|(name, _)| (name.as_str(), REDACTED))
+            .collect();
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("store", &self.store.as_deref().map(redact_store))
+            .field("policies", &self.policies)
+            .field("moderator_tokens", &moderators)
+            .field("moderator_hashes", &self.moderator_hashes)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("site_origins", &self.site_origins)
+            .field("limits", &self.limits)
+            .field("captcha_secret", &redacted(&self.captcha_secret))
+            .field("captcha", &self.captcha)
+            .field("threads", &self.threads)
+            .field("connections", &self.connections)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("snapshot_min_seconds", &self.snapshot_min_seconds)
+            .field("json_logs", &self.json_logs)
+            .finish()
+    }
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -412,6 +493,53 @@ fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let args = ServeArgs {
+            moderator_tokens: Some("ayu:rahasia-ayu-sangat-panjang-123".into()),
+            captcha_secret: Some("kunci-captcha-rahasia".into()),
+            store: Some("postgres://saring:sandi-db@db.contoh.id:5432/saring".into()),
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(args.clone()).unwrap();
+        for printed in [
+            format!("{args:?}"),
+            format!("{settings:?}"),
+            format!("{settings:#?}"),
+        ] {
+            for secret in ["rahasia-ayu", "kunci-captcha", "sandi-db"] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+            assert!(printed.contains("<redacted>"), "{printed}");
+            assert!(
+                printed.contains("db.contoh.id"),
+                "the host stays: {printed}"
+            );
+        }
+        assert!(
+            format!("{settings:?}").contains("ayu"),
+            "moderator names stay"
+        );
+    }
+
+    #[test]
+    fn store_passwords_are_redacted_in_either_form() {
+        assert_eq!(
+            redact_store("postgresql://u:p%40ss@h:5432/db?sslmode=disable"),
+            "postgresql://u:<redacted>@h:5432/db?sslmode=disable"
+        );
+        assert_eq!(
+            redact_store("host=h user=u password=geheim dbname=d"),
+            "host=h user=u password=<redacted> dbname=d"
+        );
+        assert_eq!(
+            redact_store("esdb://h:2113?tls=false"),
+            "esdb://h:2113?tls=false"
+        );
+        assert_eq!(redact_store("postgres://u@h/db"), "postgres://u@h/db");
+    }
 
     #[test]
     fn defaults_work_on_a_fresh_machine() {

@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// Connection limits and timeouts (the `[connections]` table of `saring.toml`).
@@ -188,6 +189,15 @@ impl Table {
     fn total(&self) -> usize {
         self.inner.lock().total
     }
+
+    /// Closes every connection at once; how many there were.
+    fn close_all(&self) -> usize {
+        let reg = self.inner.lock();
+        for conn in reg.by_client.values().flat_map(BTreeMap::values) {
+            conn.kill.notify_one();
+        }
+        reg.total
+    }
 }
 
 /// Counts a request in flight on its connection for as long as it is being answered.
@@ -208,9 +218,10 @@ impl Drop for InFlight {
 /// What a refused connection is told: the API's `503` shape, in the default language (no
 /// request has been read, so there is no `Accept-Language` to honour).
 fn busy_response() -> Vec<u8> {
+    use crate::http::error::ErrorKind;
     let body = serde_json::json!({"error": {
-        "code": "unavailable",
-        "message": "Layanan sedang sibuk. Silakan coba lagi.",
+        "code": ErrorKind::Unavailable.code(),
+        "message": crate::http::messages::error(ErrorKind::Unavailable, crate::i18n::Lang::Id),
         "retry_after": 1,
     }})
     .to_string();
@@ -231,14 +242,16 @@ async fn refuse(mut stream: TcpStream) {
     .await;
 }
 
-/// Serves `router` on `listener` under `limits` until `shutdown` completes, then lets the
-/// requests in flight finish.
+/// Serves `router` on `listener` under `limits` until `stop` is cancelled, then stops
+/// accepting, lets the requests in flight finish (idle connections close at once) and returns
+/// when every connection has ended, or after `drain`, when the stragglers are closed.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: &ConnLimits,
     exempt: Vec<IpNet>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    stop: CancellationToken,
+    drain: Duration,
 ) -> std::io::Result<()> {
     let fd_room = raise_fd_limit().map_or(usize::MAX, |soft| {
         soft.saturating_sub(RESERVED_FDS).max(16) as usize
@@ -258,10 +271,9 @@ pub async fn serve(
         .header_read_timeout(Duration::from_secs(limits.header_read_seconds.max(1)));
     let idle = Duration::from_secs(limits.idle_seconds.max(1));
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
-            () = &mut shutdown => break,
+            () = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -302,13 +314,21 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     // Wait for the connections to close; each was told to finish its request and stop.
+    let deadline = tokio::time::Instant::now() + drain;
     loop {
         let ended = table.ended.notified();
         if table.total() == 0 {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, ended).await.is_err() {
             break;
         }
-        let _ = tokio::time::timeout(Duration::from_millis(200), ended).await;
     }
+    let stragglers = table.close_all();
+    tracing::warn!(
+        stragglers,
+        "closed connections still busy at the end of the drain"
+    );
     Ok(())
 }
 

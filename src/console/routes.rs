@@ -25,11 +25,12 @@ use super::pages::{self, Card, Chrome, Conflict, Filters};
 use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
 use crate::domain::{ModeratorAction, input};
-use crate::http::error::ApiError;
-use crate::http::extract::{ClientIp, Moderator, lang_of};
+use crate::http::error::{ApiError, ErrorKind};
+use crate::http::extract::{ClientIp, Moderator};
+use crate::http::lang::lang_of;
 use crate::i18n::Lang;
 use crate::projections::search::{ConsoleQueue, Cursor, QueueFilter, SortOrder};
-use crate::service::{DecisionError, ModeratorView};
+use crate::service::{CommandError, DecisionRefusal, ModeratorView};
 
 /// Cards per page.
 const PAGE_SIZE: usize = 20;
@@ -238,13 +239,7 @@ impl Req {
         };
         let sent = field.or(self.csrf_header.as_deref()).unwrap_or("");
         if self.foreign_origin || !s.csrf_ok(sent) {
-            return Err(Box::new(self.fail(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "csrf_invalid",
-                self.lang,
-                "Token keamanan formulir tidak cocok. Muat ulang halaman lalu coba lagi.",
-                "The form's security token does not match. Reload the page and try again.",
-            ))));
+            return Err(Box::new(self.fail(ApiError::of(ErrorKind::CsrfInvalid, self.lang))));
         }
         Ok(s)
     }
@@ -262,7 +257,7 @@ impl Req {
             text.push_str(detail);
         }
         html_response(
-            e.status,
+            e.status(),
             pages::message(self.lang, title, &text, chrome.as_ref()),
         )
     }
@@ -360,13 +355,10 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     let name = field(&fields, "name").unwrap_or("").trim().to_string();
     let password = field(&fields, "password").unwrap_or("");
     if req.foreign_origin {
-        return req.fail(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "csrf_invalid",
-            lang,
+        return req.fail(ApiError::of(ErrorKind::CsrfInvalid, lang).with_message(lang.pick(
             "Formulir ini dikirim dari situs lain.",
             "This form was sent from another site.",
-        ));
+        )));
     }
     if let Err(wait) = c.logins.attempt(req.ip, &name) {
         metrics::counter!("saring_console_login_throttled_total").increment(1);
@@ -440,7 +432,9 @@ struct QueueQuery {
 }
 
 fn invalid(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
-    ApiError::invalid_param(lang, field, id, en)
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert(field.to_string(), lang.pick(id, en).to_string());
+    ApiError::of(ErrorKind::InvalidQuery, lang).with_fields(fields)
 }
 
 /// The address filter as the projections store it: an address becomes its group.
@@ -707,8 +701,12 @@ async fn decide_one(
         .decide(id, action, name, reason, expected)
         .await
     {
-        Ok(view) => Decided::Done(Box::new(view), before),
-        Err(DecisionError::Stale(current)) => Decided::Stale(current),
+        Ok(_) => match c.app.service.moderator_view(id).await {
+            Ok(Some(view)) => Decided::Done(Box::new(view), before),
+            Ok(None) => Decided::Failed(ApiError::not_found(lang)),
+            Err(e) => Decided::Failed(ApiError::store(lang, &e)),
+        },
+        Err(CommandError::Refused(DecisionRefusal::Stale(current))) => Decided::Stale(current),
         Err(e) => Decided::Failed(crate::http::public::decision_error(e, lang)),
     }
 }
@@ -935,13 +933,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 None,
             ),
             Err(e) => {
-                let mut err = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_body",
-                    lang,
-                    "Isi permintaan tidak dapat dibaca",
-                    "The request body could not be read",
-                );
+                let mut err = ApiError::of(ErrorKind::InvalidBodyShape, lang);
                 err.message = format!(
                     "{}: {}",
                     err.message,
@@ -1008,8 +1000,8 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                         json!({ "id": id, "result": "stale", "status": v.status, "version": v.version,
                                 "by": pages::actor_name(&who.by), "event": who.event })
                     }
-                    Decided::Failed(e) if e.status == StatusCode::NOT_FOUND => json!({ "id": id, "result": "not_found" }),
-                    Decided::Failed(e) => json!({ "id": id, "result": e.code, "message": e.message }),
+                    Decided::Failed(e) if e.status() == StatusCode::NOT_FOUND => json!({ "id": id, "result": "not_found" }),
+                    Decided::Failed(e) => json!({ "id": id, "result": e.code(), "message": e.message }),
                 }
             }
         })

@@ -57,6 +57,20 @@ pub enum ModeratorAction {
     Restore,
 }
 
+impl ModeratorAction {
+    /// The name used in the API (and in metrics and messages).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModeratorAction::Approve => "approve",
+            ModeratorAction::Reject => "reject",
+            ModeratorAction::Spam => "spam",
+            ModeratorAction::NotSpam => "not_spam",
+            ModeratorAction::Delete => "delete",
+            ModeratorAction::Restore => "restore",
+        }
+    }
+}
+
 /// The folded state of one comment stream. `None` fields mean "not yet submitted".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CommentState {

@@ -1,7 +1,8 @@
 //! The facts of a comment's and a thread's life, as stored in the event log.
 //!
-//! Events are past tense, versioned by the store envelope's schema version, and serialised with
-//! an internal `type` tag that equals the envelope's event type. Decisions (filter verdicts, rate
+//! Events are past tense, versioned by the store envelope's schema version (read and upcast by
+//! [`super::codec`], the only way in and out of the store), and serialised with an internal
+//! `type` tag that equals the envelope's event type. Decisions (filter verdicts, rate
 //! limits, moderator actions) are recorded as they were made, never recomputed on replay.
 
 use chrono::{DateTime, Utc};
@@ -101,7 +102,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason, may be empty.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -111,7 +111,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -121,7 +120,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -131,7 +129,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -141,7 +138,6 @@ pub enum DomainEvent {
         /// A private, salted hash identifying the reporter (one report per reader).
         reporter: String,
         /// What the reader wrote, may be empty.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -158,7 +154,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -168,7 +163,6 @@ pub enum DomainEvent {
         /// Who.
         by: Actor,
         /// Free-text reason.
-        #[serde(default)]
         reason: String,
         /// When.
         at: DateTime<Utc>,
@@ -237,10 +231,5 @@ impl DomainEvent {
             | DomainEvent::ThreadReopened { by, .. } => by.clone(),
             _ => Actor::System,
         }
-    }
-
-    /// Decodes a stored event's data; `None` for event types this version does not know.
-    pub fn from_json(data: &serde_json::Value) -> Option<DomainEvent> {
-        DomainEvent::deserialize(data).ok()
     }
 }

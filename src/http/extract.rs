@@ -7,49 +7,15 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
+pub use super::lang::ReqLang;
+use super::lang::{lang_from, lang_of};
+use super::messages;
 use crate::i18n::Lang;
-
-/// The language of the request: `?lang=`, else `Accept-Language`, else Indonesian.
-#[derive(Debug, Clone, Copy)]
-pub struct ReqLang(pub Lang);
-
-/// Reads one query parameter without failing on the others.
-fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
-    uri.query()?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == name).then_some(v)
-    })
-}
-
-/// The request's language from its URI and headers.
-fn lang_from(uri: &Uri, headers: &HeaderMap) -> Lang {
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok());
-    Lang::negotiate(query_param(uri, "lang"), accept)
-}
-
-/// The request's language from its parts.
-pub fn lang_of(parts: &Parts) -> Lang {
-    lang_from(&parts.uri, &parts.headers)
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ReqLang {
-    type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // The error-shaping middleware has usually negotiated it already.
-        Ok(parts
-            .extensions
-            .get::<ReqLang>()
-            .copied()
-            .unwrap_or_else(|| ReqLang(lang_of(parts))))
-    }
-}
 
 /// The `If-None-Match` header, if any: taken alone so the hot thread-read path does not copy
 /// the whole header map.
@@ -112,38 +78,18 @@ pub struct ApiJson<T>(pub T);
 
 fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
-            "payload_too_large",
-            lang,
-            "Permintaan terlalu besar (paling banyak 64 KiB).",
-            "The request is too large (at most 64 KiB).",
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            status,
-            "unsupported_media_type",
-            lang,
-            "Jenis isi tidak didukung: kirim application/json atau application/x-www-form-urlencoded.",
-            "Unsupported content type: send application/json or application/x-www-form-urlencoded.",
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::of(ErrorKind::PayloadTooLarge, lang),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::of(ErrorKind::UnsupportedMediaType, lang),
         _ => {
             // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
-            let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
-                status
+            let kind = if status == StatusCode::UNPROCESSABLE_ENTITY {
+                ErrorKind::InvalidBodyShape
             } else {
-                StatusCode::BAD_REQUEST
+                ErrorKind::InvalidBody
             };
-            let mut e = ApiError::new(
-                status,
-                "invalid_body",
-                lang,
-                "Isi permintaan tidak dapat dibaca",
-                "The request body could not be read",
-            );
             // The parser's own words name the field and position; they hold no secrets.
             let detail: String = detail.chars().take(200).collect();
-            e.message = format!("{}: {detail}", e.message);
-            e
+            ApiError::of(kind, lang).with_message(messages::with_detail(lang, kind, &detail))
         }
     }
 }

@@ -14,8 +14,9 @@ use super::AppState;
 use super::embed_html::{
     self, EmbedCaptcha, EmbedError, EmbedPage, EmbedThread, FormValues, PostedNotice,
 };
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 use super::extract::{ApiForm, ClientIp, ReqLang};
+use super::messages::Text;
 use super::public::submit_error;
 use crate::captcha::Challenge;
 use crate::domain::input;
@@ -220,14 +221,9 @@ async fn form_post(
             "comment_post_ID".to_string(),
             input::FieldProblem::InvalidThreadKey.message("thread", lang),
         );
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
-            lang,
-            "Utas tidak valid.",
-            "Invalid thread.",
-        )
-        .with_fields(fields));
+        return Err(ApiError::of(ErrorKind::InvalidInput, lang)
+            .with_message(Text::FormThread.get(lang))
+            .with_fields(fields));
     }
     let return_to =
         Some(form.redirect_to.trim()).filter(|u| !u.is_empty() && allowed_return(&state, u));
@@ -311,7 +307,7 @@ async fn form_post(
             };
             let mut resp = html(
                 &state,
-                api.status,
+                api.status(),
                 render(&state, parts, challenge.as_ref(), values, Some(error)),
             );
             if let Some(secs) = api.retry_after

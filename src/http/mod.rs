@@ -19,6 +19,8 @@ pub mod embed_html;
 pub mod error;
 pub mod extract;
 pub mod form;
+pub mod lang;
+pub mod messages;
 pub mod moderation;
 pub mod ops;
 pub mod public;

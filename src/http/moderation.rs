@@ -2,7 +2,6 @@
 //! concurrency, thread close/reopen and policy reload. Every route needs a bearer token.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,8 +9,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 use super::extract::{ApiJson, Moderator, ReqLang};
+use super::messages::Text;
 use super::public::decision_error;
 use crate::domain::{ModeratorAction, input};
 use crate::projections::QueueName;
@@ -48,31 +48,22 @@ async fn queue(
         "spam" => QueueName::Spam,
         "rejected" => QueueName::Rejected,
         _ => {
-            return Err(ApiError::invalid_param(
-                lang,
-                "status",
-                "Gunakan pending, reported, spam atau rejected.",
-                "Use pending, reported, spam or rejected.",
-            ));
+            return Err(ApiError::invalid_param(lang, "status", Text::QueueStatus));
         }
     };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(c.parse::<u64>().map_err(|_| {
-            ApiError::invalid_param(lang, "cursor", "Kursor tidak valid.", "Invalid cursor.")
-        })?),
+        Some(c) => Some(
+            c.parse::<u64>()
+                .map_err(|_| ApiError::invalid_param(lang, "cursor", Text::Cursor))?,
+        ),
     };
     let limit = match q.limit.as_deref() {
         None => 50,
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=500).contains(&n) => n,
             _ => {
-                return Err(ApiError::invalid_param(
-                    lang,
-                    "limit",
-                    "Batas dari 1 sampai 500.",
-                    "Limit from 1 to 500.",
-                ));
+                return Err(ApiError::invalid_param(lang, "limit", Text::Limit));
             }
         },
     };
@@ -130,22 +121,14 @@ async fn decision(
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(ApiError::invalid_param(
-            lang,
-            "reason",
-            "Alasan paling banyak 500 karakter.",
-            "A reason has at most 500 characters.",
-        ));
+        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
     }
-    let view = state
+    let decided = state
         .service
         .decide(id, body.action, &name, &body.reason, body.expected_version)
         .await
         .map_err(|e| decision_error(e, lang))?;
-    Ok(
-        Json(serde_json::json!({ "id": view.id, "status": view.status, "version": view.version }))
-            .into_response(),
-    )
+    Ok(Json(decided).into_response())
 }
 
 async fn set_closed(
@@ -156,12 +139,7 @@ async fn set_closed(
     close: bool,
 ) -> Result<Response, ApiError> {
     if !input::is_valid_thread_key(&key) {
-        return Err(ApiError::invalid_param(
-            lang,
-            "thread",
-            "Kunci utas tidak valid.",
-            "Invalid thread key.",
-        ));
+        return Err(ApiError::invalid_param(lang, "thread", Text::ThreadKey));
     }
     state
         .service
@@ -194,7 +172,7 @@ async fn reload_policy(
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
 ) -> Result<Response, ApiError> {
-    match state.service.policy().reload() {
+    match crate::service::reload_policy(state.service.policy()).await {
         Ok(policy) => {
             tracing::info!(moderator = %name, version = policy.version(), "policy reloaded");
             Ok(Json(
@@ -202,16 +180,16 @@ async fn reload_policy(
             )
             .into_response())
         }
-        Err(err) => {
-            let mut e = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "policy_invalid",
-                lang,
-                "Kebijakan baru tidak valid; kebijakan lama tetap berlaku",
-                "The new policy is invalid; the old one stays in force",
-            );
-            e.message = format!("{}: {err}", e.message);
-            Err(e)
+        Err(crate::service::ReloadError::Join(e)) => Err(ApiError::internal(lang, &e)),
+        Err(crate::service::ReloadError::Policy(err)) => {
+            let kind = ErrorKind::PolicyInvalid;
+            Err(
+                ApiError::of(kind, lang).with_message(super::messages::with_detail(
+                    lang,
+                    kind,
+                    &err.to_string(),
+                )),
+            )
         }
     }
 }

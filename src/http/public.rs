@@ -11,13 +11,17 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 use super::extract::{ApiJson, ClientIp, IfNoneMatch, ReqLang};
+use super::messages::{self, Text};
 use crate::domain::comment::CommentError;
 use crate::domain::input;
 use crate::i18n::Lang;
 use crate::projections::Order;
-use crate::service::{DecisionError, SubmitError, SubmitOutcome, SubmitRequest};
+use crate::service::{
+    CommandError, DecisionError, DecisionRefusal, StoreFailure, SubmitError, SubmitOutcome,
+    SubmitRefusal, SubmitRequest,
+};
 
 /// Routes of the public API.
 pub fn router() -> Router<AppState> {
@@ -48,8 +52,7 @@ async fn captcha(
         return Err(ApiError::invalid_param(
             lang,
             "thread",
-            "Wajib: kunci utas artikel (huruf, angka dan -_.:, paling banyak 128).",
-            "Required: the article's thread key (letters, digits and -_.:, at most 128).",
+            Text::CaptchaNeedsThread,
         ));
     };
     let thread = Some(thread);
@@ -152,45 +155,39 @@ fn created(mut outcome: SubmitOutcome) -> Response {
     resp
 }
 
-/// Translates a refused submission into the API's answer.
+/// Translates a refused or failed submission into the API's answer.
 pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
-    match e {
-        SubmitError::Invalid(fields) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_input",
-            lang,
-            "Periksa kembali isian yang ditandai.",
-            "Please check the marked fields.",
-        )
-        .with_fields(fields.messages(lang)),
-        SubmitError::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
-        SubmitError::Replayed { fresh } => {
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                "captcha_used",
-                lang,
-                "Komentar ini sudah terkirim (soal hitungan hanya berlaku sekali).",
-                "This comment was already sent (each sum works only once).",
-            );
+    let refusal = match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Failed(failure) => return failure_error(failure, lang),
+    };
+    match refusal {
+        SubmitRefusal::Invalid(fields) => {
+            ApiError::of(ErrorKind::InvalidInput, lang).with_fields(fields.messages(lang))
+        }
+        SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
+        SubmitRefusal::Replayed { fresh } => {
+            let mut e = ApiError::of(ErrorKind::CaptchaUsed, lang);
             e.captcha = Some(*fresh);
             e
         }
-        SubmitError::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
-        SubmitError::ThreadClosed => ApiError::new(
-            StatusCode::CONFLICT,
-            "thread_closed",
-            lang,
-            "Komentar untuk artikel ini sudah ditutup.",
-            "Comments on this article are closed.",
-        ),
-        SubmitError::Rejected { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "comment_rejected",
-            lang,
-            "Komentar Anda ditolak oleh filter. Moderator dapat meninjaunya.",
-            "Your comment was refused by the filter. Moderators can review it.",
-        ),
-        SubmitError::Store(e) => ApiError::store(lang, &e),
+        SubmitRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
+        SubmitRefusal::ThreadClosed => ApiError::of(ErrorKind::ThreadClosed, lang),
+        SubmitRefusal::Rejected { .. } => ApiError::of(ErrorKind::CommentRejected, lang),
+    }
+}
+
+/// An operational failure: the store's own mapping (`503` while it is away, else `500`), or
+/// `503 unavailable` for a stream that stayed contended, which a repeat may get through.
+fn failure_error(failure: StoreFailure, lang: Lang) -> ApiError {
+    match failure {
+        StoreFailure::Store(e) => ApiError::store(lang, &e),
+        StoreFailure::Contended { stream, attempts } => {
+            tracing::warn!(stream, attempts, "command gave up on a contended stream");
+            let mut e = ApiError::of(ErrorKind::Unavailable, lang);
+            e.retry_after = Some(1);
+            e
+        }
     }
 }
 
@@ -206,14 +203,7 @@ fn thread_key_error(lang: Lang) -> ApiError {
         "thread".to_string(),
         input::FieldProblem::InvalidThreadKey.message("thread", lang),
     );
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_thread",
-        lang,
-        "Kunci utas tidak valid.",
-        "Invalid thread key.",
-    )
-    .with_fields(fields)
+    ApiError::of(ErrorKind::InvalidThread, lang).with_fields(fields)
 }
 
 async fn thread(
@@ -230,12 +220,7 @@ async fn thread(
         None | Some("oldest") | Some("") => Order::Oldest,
         Some("newest") => Order::Newest,
         Some(_) => {
-            return Err(ApiError::invalid_param(
-                lang,
-                "order",
-                "Gunakan oldest atau newest.",
-                "Use oldest or newest.",
-            ));
+            return Err(ApiError::invalid_param(lang, "order", Text::Order));
         }
     };
     let page = match q.page.as_deref() {
@@ -243,12 +228,7 @@ async fn thread(
         Some(p) => match p.parse::<usize>() {
             Ok(n) if (1..=100_000).contains(&n) => n,
             _ => {
-                return Err(ApiError::invalid_param(
-                    lang,
-                    "page",
-                    "Nomor halaman dari 1.",
-                    "Page numbers start at 1.",
-                ));
+                return Err(ApiError::invalid_param(lang, "page", Text::Page));
             }
         },
     };
@@ -315,8 +295,7 @@ async fn counts(
         return Err(ApiError::invalid_param(
             lang,
             "threads",
-            "Paling banyak 200 utas per permintaan.",
-            "At most 200 threads per request.",
+            Text::TooManyThreads,
         ));
     }
     if keys.iter().any(|k| !input::is_valid_thread_key(k)) {
@@ -356,15 +335,12 @@ async fn flag(
     } else {
         serde_json::from_slice::<FlagBody>(&body)
             .map_err(|e| {
-                let mut err = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", lang, "", "");
-                err.message = format!(
-                    "{}: {e}",
-                    lang.pick(
-                        "Isi permintaan tidak dapat dibaca",
-                        "The request body could not be read"
-                    )
-                );
-                err
+                let kind = ErrorKind::InvalidBody;
+                ApiError::of(kind, lang).with_message(messages::with_detail(
+                    lang,
+                    kind,
+                    &e.to_string(),
+                ))
             })?
             .reason
     };
@@ -380,71 +356,37 @@ async fn flag(
 
 /// Translates a refused decision or report into the API's answer.
 pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
-    match e {
-        DecisionError::NotFound | DecisionError::Flag(CommentError::NotFound) => {
+    let refusal = match e {
+        CommandError::Refused(refusal) => refusal,
+        CommandError::Failed(failure) => return failure_error(failure, lang),
+    };
+    match refusal {
+        DecisionRefusal::NotFound | DecisionRefusal::Flag(CommentError::NotFound) => {
             ApiError::not_found(lang)
         }
-        DecisionError::Stale(current) => {
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                "stale_version",
-                lang,
-                "Komentar ini sudah diputuskan orang lain. Lihat keadaannya sekarang.",
-                "Someone else decided on this comment first. See its current state.",
-            );
+        DecisionRefusal::Stale(current) => {
+            let mut e = ApiError::of(ErrorKind::StaleVersion, lang);
             e.current = serde_json::to_value(current).ok();
             e
         }
-        DecisionError::Illegal(CommentError::Deleted) => ApiError::new(
-            StatusCode::CONFLICT,
-            "comment_deleted",
-            lang,
-            "Komentar ini sudah dihapus; pulihkan dulu.",
-            "This comment is deleted; restore it first.",
-        ),
-        DecisionError::Illegal(err) => {
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
-                lang,
-                "Tindakan ini tidak berlaku untuk status komentar sekarang",
-                "This action does not apply to the comment's current status",
-            );
-            e.message = format!("{} ({err}).", e.message);
-            e
+        DecisionRefusal::Illegal(CommentError::Deleted) => {
+            ApiError::of(ErrorKind::CommentDeleted, lang)
         }
-        DecisionError::Flag(CommentError::AlreadyReported) => ApiError::new(
-            StatusCode::CONFLICT,
-            "already_reported",
-            lang,
-            "Anda sudah melaporkan komentar ini.",
-            "You already reported this comment.",
-        ),
-        DecisionError::Flag(_) => ApiError::new(
-            StatusCode::CONFLICT,
-            "not_reportable",
-            lang,
-            "Hanya komentar yang tampil yang dapat dilaporkan.",
-            "Only visible comments can be reported.",
-        ),
-        DecisionError::Thread(err) => {
-            let mut e = ApiError::new(StatusCode::CONFLICT, "thread_state", lang, "", "");
-            e.message = match (err, lang) {
-                (crate::domain::ThreadError::AlreadyClosed, Lang::Id) => {
-                    "Utas ini sudah ditutup.".into()
-                }
-                (crate::domain::ThreadError::AlreadyClosed, Lang::En) => {
-                    "This thread is already closed.".into()
-                }
-                (crate::domain::ThreadError::NotClosed, Lang::Id) => {
-                    "Utas ini tidak sedang ditutup.".into()
-                }
-                (crate::domain::ThreadError::NotClosed, Lang::En) => {
-                    "This thread is not closed.".into()
-                }
+        DecisionRefusal::Illegal(CommentError::IllegalTransition { action, status }) => {
+            ApiError::of(ErrorKind::IllegalTransition, lang)
+                .with_message(messages::illegal_transition(lang, action, status))
+        }
+        DecisionRefusal::Illegal(_) => ApiError::of(ErrorKind::IllegalTransition, lang),
+        DecisionRefusal::Flag(CommentError::AlreadyReported) => {
+            ApiError::of(ErrorKind::AlreadyReported, lang)
+        }
+        DecisionRefusal::Flag(_) => ApiError::of(ErrorKind::NotReportable, lang),
+        DecisionRefusal::Thread(err) => {
+            let text = match err {
+                crate::domain::ThreadError::AlreadyClosed => Text::ThreadAlreadyClosed,
+                crate::domain::ThreadError::NotClosed => Text::ThreadNotClosed,
             };
-            e
+            ApiError::of(ErrorKind::ThreadState, lang).with_message(text.get(lang))
         }
-        DecisionError::Store(e) => ApiError::store(lang, &e),
     }
 }

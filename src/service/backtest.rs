@@ -73,7 +73,7 @@ pub async fn load(store: &dyn EventStore) -> Result<Vec<StoredSubmission>, Store
         let Some(last) = batch.last() else { break };
         from = last.position + 1;
         for r in &batch {
-            let Some(event) = DomainEvent::from_json(&r.data) else {
+            let Some(event) = super::codec::decode_recorded(r) else {
                 continue;
             };
             let id = crate::domain::comment::id_from_stream(&r.stream);

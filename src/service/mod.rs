@@ -1,10 +1,10 @@
-//! The application service: the I/O shell around the domain. It loads a stream, folds it,
-//! asks the decider, appends with the expected revision and waits for the projections, so the
-//! HTTP layer only translates requests and answers.
+//! The application service: the I/O around the domain. Every command runs through the one
+//! command path in [`shell`] (load, fold, decide, append at the last recorded revision, wait for
+//! the projections); this module prepares the commands (input rules, captcha, rate limits,
+//! screening) and names their refusals, so the HTTP layer only translates requests and answers.
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -16,7 +16,7 @@ use crate::captcha::{BurnedTokens, Captcha, CaptchaError, Challenge};
 use crate::config::ThreadSettings;
 use crate::domain::comment::{self, CommentCommand, CommentError, CommentState, SubmitContext};
 use crate::domain::input::{self, FieldErrors, RawSubmission};
-use crate::domain::thread::{self, ThreadCommand, ThreadError, ThreadState};
+use crate::domain::thread::{self, ThreadCommand, ThreadError};
 use crate::domain::{
     ClientFacts, CommentStatus, DomainEvent, ModeratorAction, POLICY_STREAM, Submission,
     comment_stream, thread_stream,
@@ -25,20 +25,16 @@ use crate::i18n::Lang;
 use crate::limits::{Limiters, RateLimited};
 use crate::policy::{Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
-use crate::store::{
-    EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
-};
+use crate::store::{EventStore, StoreError};
 
 pub mod backtest;
+pub mod codec;
 pub mod runner;
+pub mod shell;
 pub mod view;
 
+pub use shell::{CommandError, CommandKind, Loaded, Shell, StoreFailure};
 pub use view::View;
-
-/// How long a write waits for the projections to include it before answering anyway.
-const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
-/// Events of one comment stream read at most (a comment has a handful; reports are bounded by it).
-const MAX_STREAM_EVENTS: usize = 10_000;
 
 /// A reader's submission as the HTTP layer received it.
 #[derive(Debug, Clone)]
@@ -80,16 +76,17 @@ pub struct SubmitOutcome {
     pub comment: PublicComment,
 }
 
-/// Why a submission was not accepted.
+/// Why a submission was not accepted (the answer, not a failure).
 #[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
+pub enum SubmitRefusal {
     /// Input rules failed (422).
     #[error("invalid input")]
     Invalid(FieldErrors),
     /// The captcha failed (403); carries a fresh challenge.
-    #[error("captcha failed: {error}")]
+    #[error("captcha failed")]
     Captcha {
         /// Why.
+        #[source]
         error: CaptchaError,
         /// A new challenge so the reader keeps their text.
         fresh: Box<Challenge>,
@@ -112,14 +109,29 @@ pub enum SubmitError {
         /// The recorded comment id.
         id: Uuid,
     },
-    /// The store failed (500, logged).
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
-/// Why a moderator decision was not applied.
+impl SubmitRefusal {
+    /// The `reason` label of `saring_submissions_refused_total`; `None` for a comment that was
+    /// stored (a filter reject is recorded, not refused).
+    fn metric_reason(&self) -> Option<&'static str> {
+        match self {
+            SubmitRefusal::Invalid(_) => Some("invalid"),
+            SubmitRefusal::Captcha { .. } => Some("captcha"),
+            SubmitRefusal::Replayed { .. } => Some("replayed"),
+            SubmitRefusal::RateLimited(_) => Some("rate_limited"),
+            SubmitRefusal::ThreadClosed => Some("thread_closed"),
+            SubmitRefusal::Rejected { .. } => None,
+        }
+    }
+}
+
+/// A submission that did not go through.
+pub type SubmitError = CommandError<SubmitRefusal>;
+
+/// Why a moderator decision, a reader report or a thread command was not applied.
 #[derive(Debug, thiserror::Error)]
-pub enum DecisionError {
+pub enum DecisionRefusal {
     /// No such comment (404).
     #[error("no such comment")]
     NotFound,
@@ -135,9 +147,20 @@ pub enum DecisionError {
     /// Thread command refused (409).
     #[error(transparent)]
     Thread(ThreadError),
-    /// The store failed (500).
-    #[error(transparent)]
-    Store(#[from] StoreError),
+}
+
+/// A decision, report or thread command that did not go through.
+pub type DecisionError = CommandError<DecisionRefusal>;
+
+/// The answer to an applied moderator decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionOutcome {
+    /// The comment.
+    pub id: Uuid,
+    /// Its status now.
+    pub status: &'static str,
+    /// Its version now, for the next `expected_version`.
+    pub version: u64,
 }
 
 /// One entry of a comment's history, for moderators.
@@ -198,6 +221,7 @@ pub struct ModeratorView {
 /// The comment service.
 pub struct Service {
     store: Arc<dyn EventStore>,
+    shell: Shell,
     view: Arc<View>,
     policy: Arc<PolicyHandle>,
     captcha: Captcha,
@@ -221,6 +245,7 @@ impl Service {
         reporter_key: [u8; 32],
     ) -> Service {
         Service {
+            shell: Shell::new(store.clone(), view.clone()),
             store,
             view,
             policy,
@@ -285,45 +310,63 @@ impl Service {
             .issue(Utc::now(), thread, lang, &mut rand::rng())
     }
 
-    /// The full reader flow: input rules, captcha, rate limits, screening, decide, append.
+    /// The full reader flow as a pipeline: input rules, captcha, replay, rate limits, screening,
+    /// then the comment's creation through the command shell.
     pub async fn submit(&self, req: SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
-        let lang = req.lang;
-        let refuse = |reason: &'static str| {
-            metrics::counter!("saring_submissions_refused_total", "reason" => reason).increment(1)
-        };
-        let validated = input::validate(&RawSubmission {
-            author_name: &req.author_name,
-            author_email: &req.author_email,
-            author_url: &req.author_url,
-            body: &req.body,
-        });
-        let (clean, mut errors) = match validated {
-            Ok(clean) => (Some(clean), FieldErrors::default()),
-            Err(errors) => (None, errors),
-        };
-        if !input::is_valid_thread_key(&req.thread) {
-            errors.add("thread", input::FieldProblem::InvalidThreadKey);
+        let result = self.submit_steps(&req).await;
+        if let Err(CommandError::Refused(refusal)) = &result
+            && let Some(reason) = refusal.metric_reason()
+        {
+            metrics::counter!("saring_submissions_refused_total", "reason" => reason).increment(1);
         }
-        let parent_raw = req.parent_id.trim();
-        let parent_id = if parent_raw.is_empty() || parent_raw == "0" {
-            None
-        } else {
-            Uuid::parse_str(parent_raw)
-                .map_err(|_| errors.add("parent_id", input::FieldProblem::InvalidId))
-                .ok()
-        };
-        let clean = match clean {
-            Some(clean) if errors.is_empty() => clean,
-            _ => {
-                refuse("invalid");
-                return Err(SubmitError::Invalid(errors));
-            }
-        };
+        result
+    }
 
+    async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
+        let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
-        let thread_for_challenge = Some(req.thread.as_str());
-        let solved = match self
-            .captcha
+        let solved = self.solve_captcha(req, now).await?;
+        let comment_id = solved.comment_id();
+        self.refuse_known_comment(comment_id, req)?;
+        self.check_comment_rate(req, &clean.author_email)?;
+        let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
+        let screened = self.screen(&submission, req);
+        let outcome = screened.verdict.outcome;
+        let comment = authors_copy(&submission, outcome);
+        self.create_comment(submission, screened, req).await?;
+        metrics::counter!("saring_comments_stored_total").increment(1);
+        if outcome == Outcome::Reject {
+            return Err(CommandError::Refused(SubmitRefusal::Rejected {
+                id: comment_id,
+            }));
+        }
+        Ok(SubmitOutcome {
+            id: comment_id,
+            status: match outcome {
+                Outcome::Accept => "published",
+                Outcome::Hold => "pending",
+                Outcome::Spam | Outcome::Reject => "spam",
+            },
+            comment,
+        })
+    }
+
+    /// A refusal that hands the reader a fresh challenge, so they keep their text.
+    fn with_fresh_challenge(
+        &self,
+        req: &SubmitRequest,
+        refusal: impl FnOnce(Box<Challenge>) -> SubmitRefusal,
+    ) -> SubmitError {
+        let fresh = Box::new(self.fresh_challenge(Some(&req.thread), req.lang));
+        CommandError::Refused(refusal(fresh))
+    }
+
+    async fn solve_captcha(
+        &self,
+        req: &SubmitRequest,
+        now: DateTime<Utc>,
+    ) -> Result<crate::captcha::Solved, SubmitError> {
+        self.captcha
             .verify_and_burn(
                 &req.captcha_token,
                 &req.captcha_answer,
@@ -332,186 +375,119 @@ impl Service {
                 &self.burned,
             )
             .await
-        {
-            Ok(solved) => solved,
-            Err(error) => {
-                refuse("captcha");
-                return Err(SubmitError::Captcha {
-                    error,
-                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-                });
-            }
-        };
-        let comment_id = solved.comment_id();
-        // A replay is answered as one before it can eat the reader's rate allowance; the
-        // append's "no stream" expectation below stays the real guarantee across replicas.
-        if self.view.read(|p| p.comments.contains_key(&comment_id)) {
-            refuse("replayed");
-            return Err(SubmitError::Replayed {
-                fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-            });
-        }
-        if let Some(l) = &self.limits
-            && let Err(limited) = l.check_comment(req.client_ip, &clean.author_email, &req.thread)
-        {
-            refuse("rate_limited");
-            return Err(SubmitError::RateLimited(limited));
-        }
+            .map_err(|error| {
+                self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha { error, fresh })
+            })
+    }
 
-        let ip_key = crate::limits::address_group(req.client_ip).to_string();
-        let submission = Submission {
-            comment_id,
-            thread: req.thread.clone(),
-            parent_id,
-            author_name: clean.author_name,
-            author_email: clean.author_email,
-            author_url: clean.author_url,
-            body: clean.body,
-            client: ClientFacts {
-                ip: ip_key.clone(),
-                user_agent: req.user_agent.clone(),
-            },
-            captcha_solve_ms: solved.solve_time_ms,
-            lang,
-            submitted_at: now,
-        };
+    /// A replay is answered as one before it can eat the reader's rate allowance; the create
+    /// command's "no stream" expectation stays the real guarantee across replicas.
+    fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
+        if self.view.read(|p| p.comments.contains_key(&id)) {
+            return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
+        }
+        Ok(())
+    }
+
+    fn check_comment_rate(&self, req: &SubmitRequest, email: &str) -> Result<(), SubmitError> {
+        match &self.limits {
+            Some(l) => l
+                .check_comment(req.client_ip, email, &req.thread)
+                .map_err(|limited| CommandError::Refused(SubmitRefusal::RateLimited(limited))),
+            None => Ok(()),
+        }
+    }
+
+    /// Screens the submission with the policy in force, against the author's history and the
+    /// thread and parent facts the decider needs.
+    fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
         let (history, context) = self.view.read(|p| {
             let history = p.authors.history(
                 &submission.author_email,
-                &ip_key,
+                &submission.client.ip,
                 submission.author_url.as_deref(),
                 fingerprint,
                 &submission.thread,
-                now,
+                submission.submitted_at,
             );
             let context = SubmitContext {
                 thread_closed: p.is_closed(&submission.thread),
-                parent: parent_id.and_then(|id| p.parent_facts(id)),
+                parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
             };
             (history, context)
         });
         let verdict = policy.screen(&screen_input(
-            &submission,
+            submission,
             Some(req.client_ip),
             Some(&req.honeypot),
             Some(history),
         ));
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
             .increment(1);
-        let outcome = verdict.outcome;
-        let events = match comment::decide(
-            &CommentState::default(),
-            CommentCommand::Submit {
-                submission: Box::new(submission),
-                verdict: Box::new(verdict),
-                fingerprint,
-                context,
-            },
-        ) {
-            Ok(events) => events,
-            Err(CommentError::ThreadClosed) => return Err(SubmitError::ThreadClosed),
-            Err(CommentError::ParentNotVisible | CommentError::ParentInOtherThread) => {
+        Screened {
+            verdict,
+            fingerprint,
+            context,
+        }
+    }
+
+    /// Creates the comment's stream; the stream existing already is a replay.
+    async fn create_comment(
+        &self,
+        submission: Submission,
+        screened: Screened,
+        req: &SubmitRequest,
+    ) -> Result<(), SubmitError> {
+        let stream = comment_stream(submission.comment_id);
+        let created = self
+            .shell
+            .execute(&stream, CommandKind::Create, comment::evolve, |loaded| {
+                comment::decide(
+                    &loaded.state,
+                    CommentCommand::Submit {
+                        submission: Box::new(submission.clone()),
+                        verdict: Box::new(screened.verdict.clone()),
+                        fingerprint: screened.fingerprint,
+                        context: screened.context.clone(),
+                    },
+                )
+            })
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(CommandError::Refused(CommentError::ThreadClosed)) => {
+                Err(CommandError::Refused(SubmitRefusal::ThreadClosed))
+            }
+            Err(CommandError::Refused(
+                CommentError::ParentNotVisible | CommentError::ParentInOtherThread,
+            )) => {
                 let mut e = FieldErrors::default();
                 e.add("parent_id", input::FieldProblem::InvalidId);
-                return Err(SubmitError::Invalid(e));
+                Err(CommandError::Refused(SubmitRefusal::Invalid(e)))
             }
-            Err(_) => {
-                return Err(SubmitError::Replayed {
-                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-                });
+            // The stream exists (another replica took this token first) or the decider saw a
+            // submission in it: either way the token was used.
+            Err(CommandError::Refused(_))
+            | Err(CommandError::Failed(StoreFailure::Contended { .. })) => {
+                Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }))
             }
-        };
-        let stream = comment_stream(comment_id);
-        let written = match self
-            .append(&stream, ExpectedRevision::NoStream, events, None)
-            .await
-        {
-            Ok(w) => w,
-            Err(e) if e.is_conflict() => {
-                refuse("replayed");
-                return Err(SubmitError::Replayed {
-                    fresh: Box::new(self.fresh_challenge(thread_for_challenge, lang)),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        metrics::counter!("saring_comments_stored_total").increment(1);
-        self.view.wait_for(written, READ_YOUR_WRITES).await;
-        if outcome == Outcome::Reject {
-            return Err(SubmitError::Rejected { id: comment_id });
+            Err(CommandError::Failed(f)) => Err(CommandError::Failed(f)),
         }
-        let comment = self
-            .view
-            .read(|p| p.comments.get(&comment_id).map(PublicComment::from_record))
-            .ok_or_else(|| {
-                StoreError::Backend(
-                    "the stored comment did not reach the projections in time".into(),
-                )
-            })?;
-        let status = match outcome {
-            Outcome::Accept => "published",
-            Outcome::Hold => "pending",
-            _ => "spam",
-        };
-        Ok(SubmitOutcome {
-            id: comment_id,
-            status,
-            comment,
-        })
-    }
-
-    async fn append(
-        &self,
-        stream: &str,
-        expected: ExpectedRevision,
-        events: Vec<DomainEvent>,
-        correlation: Option<Uuid>,
-    ) -> Result<u64, StoreError> {
-        let correlation_id = Some(correlation.unwrap_or_else(Uuid::new_v4));
-        let new_events = events
-            .into_iter()
-            .map(|e| {
-                let metadata = EventMetadata {
-                    actor: Some(e.actor().label()),
-                    correlation_id,
-                    causation_id: None,
-                };
-                let data =
-                    serde_json::to_value(&e).map_err(|err| StoreError::Invalid(err.to_string()))?;
-                Ok(NewEvent::new(e.event_type(), data).with_metadata(metadata))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(self
-            .store
-            .append(stream, expected, new_events)
-            .await?
-            .position)
-    }
-
-    async fn load_comment(
-        &self,
-        id: Uuid,
-    ) -> Result<(CommentState, Vec<RecordedEvent>), StoreError> {
-        let recorded = self
-            .store
-            .read_stream(&comment_stream(id), 0, MAX_STREAM_EVENTS)
-            .await?;
-        let state = recorded
-            .iter()
-            .filter_map(|r| DomainEvent::from_json(&r.data))
-            .fold(CommentState::default(), |s, e| comment::evolve(s, &e));
-        Ok((state, recorded))
     }
 
     /// A comment with everything moderators need.
     pub async fn moderator_view(&self, id: Uuid) -> Result<Option<ModeratorView>, StoreError> {
-        let (state, recorded) = self.load_comment(id).await?;
-        Ok(moderator_view(&state, &recorded))
+        let loaded = self
+            .shell
+            .load(&comment_stream(id), comment::evolve)
+            .await?;
+        Ok(moderator_view(&loaded))
     }
 
-    /// Applies a moderator decision if the comment is still at `expected_version`.
+    /// Applies a moderator decision if the comment is still at `expected_version`; someone
+    /// else's decision in between is answered with the comment as it is now, never retried.
     pub async fn decide(
         &self,
         id: Uuid,
@@ -519,48 +495,55 @@ impl Service {
         moderator: &str,
         reason: &str,
         expected_version: u64,
-    ) -> Result<ModeratorView, DecisionError> {
-        let (state, recorded) = self.load_comment(id).await?;
-        let current = moderator_view(&state, &recorded).ok_or(DecisionError::NotFound)?;
-        if state.version() != Some(expected_version) {
-            return Err(DecisionError::Stale(Box::new(current)));
-        }
-        let events = comment::decide(
-            &state,
-            CommentCommand::Decide {
-                action,
-                moderator: moderator.to_string(),
-                reason: reason.chars().take(input::MAX_REASON_CHARS).collect(),
-                now: Utc::now(),
-            },
-        )
-        .map_err(DecisionError::Illegal)?;
-        match self
-            .append(
+    ) -> Result<DecisionOutcome, DecisionError> {
+        let reason: String = reason.chars().take(input::MAX_REASON_CHARS).collect();
+        let decided = self
+            .shell
+            .execute(
                 &comment_stream(id),
-                ExpectedRevision::Exact(expected_version),
-                events,
-                None,
+                CommandKind::ChangeOnce,
+                comment::evolve,
+                |loaded| {
+                    if loaded.revision != Some(expected_version) {
+                        let current = moderator_view(loaded).ok_or(DecisionRefusal::NotFound)?;
+                        return Err(DecisionRefusal::Stale(Box::new(current)));
+                    }
+                    comment::decide(
+                        &loaded.state,
+                        CommentCommand::Decide {
+                            action,
+                            moderator: moderator.to_string(),
+                            reason: reason.clone(),
+                            now: Utc::now(),
+                        },
+                    )
+                    .map_err(DecisionRefusal::Illegal)
+                },
             )
-            .await
-        {
-            Ok(pos) => {
-                metrics::counter!("saring_decisions_total", "action" => action_label(action))
-                    .increment(1);
-                self.view.wait_for(pos, READ_YOUR_WRITES).await;
+            .await;
+        let appended = match decided {
+            Ok(appended) => appended,
+            Err(CommandError::Failed(StoreFailure::Contended { .. })) => {
+                let current = self
+                    .moderator_view(id)
+                    .await?
+                    .ok_or(CommandError::Refused(DecisionRefusal::NotFound))?;
+                return Err(CommandError::Refused(DecisionRefusal::Stale(Box::new(
+                    current,
+                ))));
             }
-            Err(e) if e.is_conflict() => {
-                let (state, recorded) = self.load_comment(id).await?;
-                let current = moderator_view(&state, &recorded).ok_or(DecisionError::NotFound)?;
-                return Err(DecisionError::Stale(Box::new(current)));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        let (state, recorded) = self.load_comment(id).await?;
-        moderator_view(&state, &recorded).ok_or(DecisionError::NotFound)
+            Err(e) => return Err(e),
+        };
+        metrics::counter!("saring_decisions_total", "action" => action.as_str()).increment(1);
+        Ok(DecisionOutcome {
+            id,
+            status: status_label(appended.state.status),
+            version: appended.revision,
+        })
     }
 
-    /// A reader report: one per reader (by address) per comment.
+    /// A reader report: one per reader (by address) per comment; retried on a conflict, as the
+    /// decider simply sees the newer reports.
     pub async fn flag(
         &self,
         id: Uuid,
@@ -568,39 +551,30 @@ impl Service {
         reason: &str,
     ) -> Result<(), DecisionError> {
         let reporter = self.reporter_id(client_ip);
-        for _ in 0..5 {
-            let (state, _) = self.load_comment(id).await?;
-            let Some(version) = state.version() else {
-                return Err(DecisionError::NotFound);
-            };
-            let events = comment::decide(
-                &state,
-                CommentCommand::Flag {
-                    reporter: reporter.clone(),
-                    reason: reason.chars().take(input::MAX_REASON_CHARS).collect(),
-                    threshold: self.threads.flag_threshold,
-                    now: Utc::now(),
+        let reason: String = reason.chars().take(input::MAX_REASON_CHARS).collect();
+        self.shell
+            .execute(
+                &comment_stream(id),
+                CommandKind::Retry,
+                comment::evolve,
+                |loaded| {
+                    if loaded.state.submission.is_none() {
+                        return Err(DecisionRefusal::NotFound);
+                    }
+                    comment::decide(
+                        &loaded.state,
+                        CommentCommand::Flag {
+                            reporter: reporter.clone(),
+                            reason: reason.clone(),
+                            threshold: self.threads.flag_threshold,
+                            now: Utc::now(),
+                        },
+                    )
+                    .map_err(DecisionRefusal::Flag)
                 },
             )
-            .map_err(DecisionError::Flag)?;
-            match self
-                .append(
-                    &comment_stream(id),
-                    ExpectedRevision::Exact(version),
-                    events,
-                    None,
-                )
-                .await
-            {
-                Ok(pos) => {
-                    self.view.wait_for(pos, READ_YOUR_WRITES).await;
-                    return Ok(());
-                }
-                Err(e) if e.is_conflict() => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Backend("too many concurrent changes to this comment".into()).into())
+            .await
+            .map(drop)
     }
 
     /// A private, stable id of a reporter: an HMAC of their address group, so the log never
@@ -612,57 +586,40 @@ impl Service {
         hex::encode(&mac.finalize().into_bytes()[..12])
     }
 
-    /// Closes (`close = true`) or reopens a thread.
+    /// Closes (`close = true`) or reopens a thread; retried on a conflict, so a colleague's
+    /// close in between is answered as "already closed" by the decider itself.
     pub async fn set_thread_closed(
         &self,
         key: &str,
         close: bool,
         moderator: &str,
     ) -> Result<(), DecisionError> {
-        let stream = thread_stream(key);
-        let recorded = self
-            .store
-            .read_stream(&stream, 0, MAX_STREAM_EVENTS)
-            .await?;
-        let state = recorded
-            .iter()
-            .filter_map(|r| DomainEvent::from_json(&r.data))
-            .fold(ThreadState::default(), |s, e| thread::evolve(s, &e));
-        let (thread, moderator, now) = (key.to_string(), moderator.to_string(), Utc::now());
-        let command = if close {
-            ThreadCommand::Close {
-                thread,
-                moderator,
-                now,
-            }
-        } else {
-            ThreadCommand::Reopen {
-                thread,
-                moderator,
-                now,
-            }
-        };
-        let events = thread::decide(&state, command).map_err(DecisionError::Thread)?;
-        let expected = match recorded.last() {
-            Some(last) => ExpectedRevision::Exact(last.revision),
-            None => ExpectedRevision::NoStream,
-        };
-        let pos = self
-            .append(&stream, expected, events, None)
-            .await
-            .map_err(|e| {
-                if e.is_conflict() {
-                    DecisionError::Thread(if close {
-                        ThreadError::AlreadyClosed
+        self.shell
+            .execute(
+                &thread_stream(key),
+                CommandKind::Retry,
+                thread::evolve,
+                |loaded| {
+                    let (thread, moderator, now) =
+                        (key.to_string(), moderator.to_string(), Utc::now());
+                    let command = if close {
+                        ThreadCommand::Close {
+                            thread,
+                            moderator,
+                            now,
+                        }
                     } else {
-                        ThreadError::NotClosed
-                    })
-                } else {
-                    e.into()
-                }
-            })?;
-        self.view.wait_for(pos, READ_YOUR_WRITES).await;
-        Ok(())
+                        ThreadCommand::Reopen {
+                            thread,
+                            moderator,
+                            now,
+                        }
+                    };
+                    thread::decide(&loaded.state, command).map_err(DecisionRefusal::Thread)
+                },
+            )
+            .await
+            .map(drop)
     }
 
     /// Records the policy in force, unless the log already says so.
@@ -679,12 +636,91 @@ impl Service {
             summary,
             at: Utc::now(),
         };
-        let pos = self
-            .append(POLICY_STREAM, ExpectedRevision::Any, vec![event], None)
-            .await?;
-        self.view.wait_for(pos, READ_YOUR_WRITES).await;
-        Ok(())
+        self.shell.record(POLICY_STREAM, &[event]).await
     }
+}
+
+/// The screening's result, as the create command needs it.
+struct Screened {
+    verdict: Verdict,
+    fingerprint: u64,
+    context: SubmitContext,
+}
+
+/// Input rules on every field, the thread key and the parent id, all reported at once.
+fn check_input(
+    req: &SubmitRequest,
+) -> Result<(input::CleanSubmission, Option<Uuid>), SubmitRefusal> {
+    let validated = input::validate(&RawSubmission {
+        author_name: &req.author_name,
+        author_email: &req.author_email,
+        author_url: &req.author_url,
+        body: &req.body,
+    });
+    let (clean, mut errors) = match validated {
+        Ok(clean) => (Some(clean), FieldErrors::default()),
+        Err(errors) => (None, errors),
+    };
+    if !input::is_valid_thread_key(&req.thread) {
+        errors.add("thread", input::FieldProblem::InvalidThreadKey);
+    }
+    let parent_raw = req.parent_id.trim();
+    let parent_id = if parent_raw.is_empty() || parent_raw == "0" {
+        None
+    } else {
+        Uuid::parse_str(parent_raw)
+            .map_err(|_| errors.add("parent_id", input::FieldProblem::InvalidId))
+            .ok()
+    };
+    match clean {
+        Some(clean) if errors.is_empty() => Ok((clean, parent_id)),
+        _ => Err(SubmitRefusal::Invalid(errors)),
+    }
+}
+
+/// The submission as the log records it: the address only as its group.
+fn submission_of(
+    req: &SubmitRequest,
+    clean: input::CleanSubmission,
+    parent_id: Option<Uuid>,
+    solved: &crate::captcha::Solved,
+    now: DateTime<Utc>,
+    comment_id: Uuid,
+) -> Submission {
+    Submission {
+        comment_id,
+        thread: req.thread.clone(),
+        parent_id,
+        author_name: clean.author_name,
+        author_email: clean.author_email,
+        author_url: clean.author_url,
+        body: clean.body,
+        client: ClientFacts {
+            ip: crate::limits::address_group(req.client_ip).to_string(),
+            user_agent: req.user_agent.clone(),
+        },
+        captcha_solve_ms: solved.solve_time_ms,
+        lang: req.lang,
+        submitted_at: now,
+    }
+}
+
+/// The new comment as its author sees it, built from what was written rather than read back.
+fn authors_copy(s: &Submission, outcome: Outcome) -> PublicComment {
+    PublicComment {
+        id: s.comment_id,
+        parent_id: s.parent_id,
+        author_name: s.author_name.clone(),
+        author_url: s.author_url.clone(),
+        body_html: crate::projections::render::body_html(&s.body),
+        created_at: s.submitted_at,
+        pending: outcome != Outcome::Accept,
+        replies: Vec::new(),
+    }
+}
+
+fn status_label(status: Option<CommentStatus>) -> &'static str {
+    status.map_or("pending", CommentStatus::as_str)
 }
 
 /// What the policy engine sees of a stored or arriving submission (shared with the backtest).
@@ -716,20 +752,12 @@ fn outcome_label(o: Outcome) -> &'static str {
     }
 }
 
-fn action_label(a: ModeratorAction) -> &'static str {
-    match a {
-        ModeratorAction::Approve => "approve",
-        ModeratorAction::Reject => "reject",
-        ModeratorAction::Spam => "spam",
-        ModeratorAction::NotSpam => "not_spam",
-        ModeratorAction::Delete => "delete",
-        ModeratorAction::Restore => "restore",
-    }
-}
-
-fn moderator_view(state: &CommentState, recorded: &[RecordedEvent]) -> Option<ModeratorView> {
+/// The moderators' record of a loaded comment stream; `None` when it holds no submission.
+fn moderator_view(loaded: &Loaded<CommentState>) -> Option<ModeratorView> {
+    let state = &loaded.state;
     let s = state.submission.as_ref()?;
-    let history = recorded
+    let history = loaded
+        .recorded
         .iter()
         .map(|r| {
             let reason = r
@@ -751,8 +779,9 @@ fn moderator_view(state: &CommentState, recorded: &[RecordedEvent]) -> Option<Mo
         id: s.comment_id,
         thread: s.thread.clone(),
         parent_id: s.parent_id,
-        status: state.status.map_or("pending", CommentStatus::as_str),
-        version: state.version().unwrap_or(0),
+        status: status_label(state.status),
+        // The last recorded revision, counting events this version cannot read.
+        version: loaded.revision.unwrap_or(0),
         author_name: s.author_name.clone(),
         author_email: s.author_email.clone(),
         author_url: s.author_url.clone(),
@@ -798,7 +827,7 @@ impl From<&CommentRecord> for QueueItem {
         QueueItem {
             id: r.id,
             thread: r.thread.clone(),
-            status: r.status.map_or("pending", CommentStatus::as_str),
+            status: status_label(r.status),
             author_name: r.author_name.clone(),
             author_email: r.author_email.clone(),
             body_html: r.body_html.clone(),
@@ -808,4 +837,22 @@ impl From<&CommentRecord> for QueueItem {
             version: r.version,
         }
     }
+}
+
+/// Why a policy reload did not put a new policy in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The new files are invalid; the old policy stays in force.
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
+    /// The compilation task did not complete.
+    #[error("the policy compilation did not complete")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Reloads the policy files on the blocking pool: compiling the rules is CPU work that must not
+/// hold an async worker.
+pub async fn reload_policy(policy: &Arc<PolicyHandle>) -> Result<Arc<Policy>, ReloadError> {
+    let policy = policy.clone();
+    Ok(tokio::task::spawn_blocking(move || policy.reload()).await??)
 }

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use crate::projections::Projections;
 
 /// Shared read side. The lock is a synchronous one on purpose: it is only ever held for a fold
-/// step or a lookup, never across an `.await`.
+/// step, a lookup or the in-memory copy a snapshot is written from (never for the file), and
+/// never across an `.await`.
 pub struct View {
     projections: RwLock<Projections>,
     position: watch::Sender<u64>,

@@ -76,7 +76,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server after letting the test change its settings.
 pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().expect("temporary folder");
+    spawn_app_in(tempfile::tempdir().expect("temporary folder"), change).await
+}
+
+/// Starts a server on an existing data folder (one a stopped server left behind).
+pub async fn spawn_app_in(dir: TempDir, change: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(&dir);
     change(&mut settings);
     let app = Application::build(settings)
@@ -110,6 +114,21 @@ impl TestApp {
             stop: None,
             handle: None,
         }
+    }
+}
+
+impl TestApp {
+    /// Stops the server cleanly (as on SIGTERM) and waits until it has finished, returning its
+    /// data folder.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.expect("the server task ends without panicking");
+        }
+        let dir = tempfile::tempdir().expect("temporary folder");
+        std::mem::replace(&mut self.dir, dir)
     }
 }
 

@@ -139,3 +139,48 @@ async fn private_fields_never_reach_public_answers() {
         assert!(!text.contains("127.0.0.1"), "{text}");
     }
 }
+
+/// Many wrong bearer tokens at once, each from its own address (so the per-address throttle
+/// does not stop them) and each new (so no cache answers it): every one must be checked with
+/// argon2 against the hashed moderator. Readers and the moderator with a known token are
+/// answered meanwhile, and every wrong token is a plain `401`.
+#[tokio::test]
+async fn a_flood_of_wrong_bearer_tokens_does_not_hold_up_others() {
+    let hashed = saring::auth::hash_token("token-cici-hashed-abcdefghijkl").unwrap();
+    let app = std::sync::Arc::new(
+        spawn_app_with(|s| {
+            s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+            s.moderator_hashes = vec![saring::config::ModeratorEntry {
+                name: "cici".into(),
+                token_hash: hashed,
+            }];
+        })
+        .await,
+    );
+    app.comment_ok("berita-banjir", HAM, "published").await;
+    let mut flood = tokio::task::JoinSet::new();
+    for n in 0..12u8 {
+        let app = app.clone();
+        flood.spawn(async move {
+            app.client
+                .get(app.url("/api/v1/mod/queue"))
+                .bearer_auth(format!("tebakan-salah-nomor-{n:03}-abcdefgh"))
+                .header("x-forwarded-for", format!("198.51.100.{n}"))
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        });
+    }
+    let (status, thread) = app.get("/api/v1/threads/berita-banjir/comments").await;
+    assert_eq!(status, StatusCode::OK, "{thread}");
+    assert_eq!(thread["total"], 1);
+    let (status, queue) = app.mod_get(AYU, "/api/v1/mod/queue").await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let mut answered = 0;
+    while let Some(status) = flood.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::UNAUTHORIZED);
+        answered += 1;
+    }
+    assert_eq!(answered, 12);
+}

@@ -264,3 +264,57 @@ async fn closing_a_closed_thread_is_a_conflict() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "thread_state");
 }
+
+/// Opens the stopped server's store, polling until its lock is free.
+async fn open_store(dir: &std::path::Path) -> std::sync::Arc<dyn saring::store::EventStore> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match saring::store::open_store(None, dir).await {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("the store stays locked: {e}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_comment_with_an_event_of_an_unknown_type_still_accepts_decisions() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-versi", HELD, "pending").await;
+    let before = app.version(&id).await;
+    let dir = app.stop().await;
+
+    // A newer replica (in a rolling upgrade) wrote an event type this version does not know.
+    let store = open_store(dir.path()).await;
+    let newer = saring::store::NewEvent::new(
+        "CommentPinned",
+        json!({"type": "CommentPinned", "by": {"kind": "moderator", "name": "cici"}}),
+    );
+    store
+        .append(
+            &format!("comment-{id}"),
+            saring::store::ExpectedRevision::Exact(before),
+            vec![newer],
+        )
+        .await
+        .expect("the append");
+    drop(store);
+
+    let app = spawn_app_in(dir, |_| {}).await;
+    let (status, record) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["version"], before + 1, "the unknown event counts");
+    assert_eq!(record["status"], "pending", "and changes nothing");
+    let (_, queue) = app.mod_get(AYU, "/api/v1/mod/queue?status=pending").await;
+    assert_eq!(queue["items"][0]["version"], before + 1, "{queue}");
+
+    let (status, decided) = app.decide(AYU, &id, "approve", before + 1).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
+    assert_eq!(decided["version"], before + 2);
+    assert_eq!(app.thread_ids("berita-versi").await, vec![id]);
+}

@@ -65,6 +65,25 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Sends SIGTERM (a clean stop) and waits for the process to exit, polling with a deadline.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("SIGTERM");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit after SIGTERM:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Kills the process with SIGKILL and waits for it.
     pub fn kill(mut self) {
         let _ = self.child.kill(); // SIGKILL on Unix: no shutdown code runs.
@@ -138,4 +157,96 @@ async fn a_second_process_on_the_same_data_folder_gets_a_clear_error() {
     let app = client_for(&first.base);
     assert_eq!(app.get("/healthz").await.0, StatusCode::OK);
     first.kill();
+}
+
+#[tokio::test]
+async fn a_clean_stop_loses_no_acknowledged_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path());
+    let app = std::sync::Arc::new(client_for(&first.base));
+    // (id, status) of every post answered 201.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let mut posts = tokio::task::JoinSet::new();
+    // Fewer than a page (20), so the first page shows every one.
+    for n in 0..16 {
+        let (app, acknowledged) = (app.clone(), acknowledged.clone());
+        posts.spawn(async move {
+            let Ok(c) = app
+                .client
+                .get(app.url("/api/v1/captcha?thread=berita-stop"))
+                .send()
+                .await
+            else {
+                return;
+            };
+            let Ok(c) = c.json::<serde_json::Value>().await else {
+                return;
+            };
+            let body = serde_json::json!({
+                "author_name": "Pembaca",
+                "author_email": format!("stop{n}@contoh.id"),
+                "body": HAM,
+                "captcha_token": c["token"],
+                "captcha_answer": solve(c["question"].as_str().unwrap_or_default()).to_string(),
+            });
+            let sent = app
+                .client
+                .post(app.url("/api/v1/threads/berita-stop/comments"))
+                .json(&body)
+                .send()
+                .await;
+            // Refused or cut connections are not acknowledged; only a 201 is.
+            if let Ok(resp) = sent
+                && resp.status() == StatusCode::CREATED
+                && let Ok(v) = resp.json::<serde_json::Value>().await
+            {
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push((field("id"), field("status")));
+            }
+        });
+    }
+    // Stop while the posts are under way: as soon as the first one is acknowledged.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no post was acknowledged");
+        tokio::task::yield_now().await;
+    }
+    let status = tokio::task::spawn_blocking(move || first.terminate())
+        .await
+        .unwrap();
+    assert!(status.success(), "a clean stop exits 0: {status:?}");
+    while posts.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(!acknowledged.is_empty());
+    eprintln!("{} of 16 posts acknowledged", acknowledged.len());
+
+    // The last snapshot was written once and completely: no temporary file is left.
+    let snapshots = dir.path().join("snapshots");
+    assert!(snapshots.join("projections.snapshot.json").exists());
+    assert!(!snapshots.join("projections.snapshot.json.tmp").exists());
+
+    let second = Server::start(dir.path());
+    let app = client_for(&second.base);
+    let shown = app.thread_ids("berita-stop").await;
+    for (id, answered) in &acknowledged {
+        let (status, record) = app
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "acknowledged {id} is lost: {record}"
+        );
+        if answered == "published" {
+            assert_eq!(record["status"], "published");
+            assert!(
+                shown.contains(id),
+                "published {id} is missing from the thread"
+            );
+        }
+    }
+    second.kill();
 }
