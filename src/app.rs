@@ -19,20 +19,21 @@ use crate::policy::PolicyHandle;
 use crate::service::{Service, View, runner};
 use crate::store::StoreError;
 
-/// Why the application could not start.
+/// Why the application could not start. The messages name the step; the cause is the
+/// `source`, so `{:#}` (anyhow's chain) prints each part once.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The event store could not be opened.
-    #[error("cannot open the event store: {0}")]
+    #[error("cannot open the event store")]
     Store(#[from] StoreError),
     /// The policy files are invalid.
-    #[error("cannot load the policy: {0}")]
+    #[error("cannot load the policy")]
     Policy(#[from] crate::policy::PolicyError),
     /// The captcha key could not be read or created.
-    #[error("cannot prepare the captcha key: {0}")]
+    #[error("cannot prepare the captcha key")]
     Captcha(#[from] crate::captcha::CaptchaError),
     /// The listener could not be bound, or the data folder created.
-    #[error("{0}")]
+    #[error("cannot prepare the data folder or the listener")]
     Io(#[from] std::io::Error),
 }
 
