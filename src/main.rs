@@ -82,6 +82,10 @@ enum PolicyCommand {
         /// The policy folder.
         #[arg(long, default_value = "policies")]
         policy: PathBuf,
+        /// Screen each English video with a model retrained without it (for a model that was
+        /// trained on the English files too).
+        #[arg(long)]
+        fold_english: bool,
     },
 }
 
@@ -189,11 +193,13 @@ fn main() -> ExitCode {
             .map(|_| ())
             .map_err(anyhow::Error::from)
         }
-        Some(Command::Policy(PolicyCommand::Eval { datasets, policy })) => {
-            saring::policy::eval::evaluate(&datasets, &policy)
-                .and_then(|r| saring::policy::eval::write_report(&r, &mut std::io::stdout()))
-                .map_err(anyhow::Error::from)
-        }
+        Some(Command::Policy(PolicyCommand::Eval {
+            datasets,
+            policy,
+            fold_english,
+        })) => saring::policy::eval::evaluate(&datasets, &policy, fold_english)
+            .and_then(|r| saring::policy::eval::write_report(&r, &mut std::io::stdout()))
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,10 +4,12 @@
 //! - Indonesian (`indonesian-judol/judol-youtube-dev.jsonl`): the HOLD-OUT split of
 //!   [`super::dataset`]. The shipped model is trained on the TRAIN split only, and the rules were
 //!   tuned by reading TRAIN lines only, so the HOLD-OUT rows are honest.
-//! - English (`youtube-spam-collection/`, three videos): left-one-video-out. The shipped model
-//!   was trained on all three videos, so for each video a fold model is trained here, with the
-//!   shipped recipe ([`TrainConfig::default`]), on the Indonesian TRAIN split and the other two
-//!   videos, and that video is screened with it.
+//! - English (`youtube-spam-collection/`, three videos), each video on its own. The shipped
+//!   model is trained on Indonesian TRAIN only, so no English line was trained on; the English
+//!   rules were written after reading all three videos, which the README says plainly. With
+//!   `--fold-english` (for a model that was trained on English too), each video is instead
+//!   screened with a fold model trained here, with the shipped recipe
+//!   ([`TrainConfig::default`]), on Indonesian TRAIN and the other two videos.
 //!
 //! A comment counts as flagged when its outcome is hold or spam (forced outcomes included).
 
@@ -141,7 +143,11 @@ fn screened(policy: &Policy, cases: &[&Case]) -> Vec<Scored> {
 }
 
 /// Measures the policy at `policy_dir` on the data sets under `datasets`.
-pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyError> {
+pub fn evaluate(
+    datasets: &Path,
+    policy_dir: &Path,
+    fold_english: bool,
+) -> Result<Report, PolicyError> {
     let mut policy = Policy::load(policy_dir)?;
     let shipped = policy.model();
     let mut report = Report::default();
@@ -216,6 +222,7 @@ pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyErro
             for (ci, (label, m)) in configs.iter().enumerate() {
                 let model = match m {
                     None => None,
+                    Some(shipped) if !fold_english => Some(shipped.clone()),
                     Some(_) => {
                         // The fold model: Indonesian TRAIN and the other videos, never this one.
                         let others = videos
@@ -227,7 +234,7 @@ pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyErro
                         Some(Arc::new(train(&ex, &TrainConfig::default(), &mut |_| {})))
                     }
                 };
-                let label = if model.is_some() {
+                let label = if model.is_some() && fold_english {
                     "rules + fold model"
                 } else {
                     label
@@ -235,7 +242,7 @@ pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyErro
                 policy.set_model(model);
                 let s = screened(&policy, &test);
                 report.rows.push(Row {
-                    set: format!("English {name} (held-out video)"),
+                    set: format!("English {name}"),
                     policy: label.into(),
                     rates: rates(&policy, &s),
                 });
@@ -244,8 +251,8 @@ pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyErro
         }
         for (ci, (label, m)) in configs.iter().enumerate() {
             report.rows.push(Row {
-                set: "**English, by video**".into(),
-                policy: if m.is_some() {
+                set: "**English, three videos**".into(),
+                policy: if m.is_some() && fold_english {
                     "rules + fold model".into()
                 } else {
                     (*label).into()
@@ -263,7 +270,7 @@ pub fn evaluate(datasets: &Path, policy_dir: &Path) -> Result<Report, PolicyErro
     for (ci, (label, _)) in configs.iter().enumerate() {
         if !pooled[ci].is_empty() {
             report.rows.push(Row {
-                set: "**pooled** (Indonesian HOLD-OUT + English by video)".into(),
+                set: "**pooled** (Indonesian HOLD-OUT + English)".into(),
                 policy: (*label).into(),
                 rates: rates(&policy, &pooled[ci]),
             });

@@ -264,7 +264,7 @@ fn the_shipped_model_lets_news_talk_about_gambling_pass() {
             ..Default::default()
         });
         assert_eq!(v.outcome, Outcome::Accept, "{body}: {v:#?}");
-        assert!(v.rules.iter().all(|r| r.id != "MODEL_SPAM"), "{v:#?}");
+        assert!(v.rules.iter().all(|r| r.id != "MODEL_SPAM_SURE"), "{v:#?}");
     }
 }
 
