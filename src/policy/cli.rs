@@ -337,6 +337,8 @@ struct OutRule<'a> {
     matched: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     obfuscated: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [super::Evidence],
 }
 
 /// `saring policy test [--policy DIR] FILE`: one JSON verdict a line to `out`; with labels, the
@@ -366,6 +368,7 @@ pub fn test(
                     field: &r.field,
                     matched: r.matched.as_deref(),
                     obfuscated: r.obfuscated,
+                    evidence: &r.evidence,
                 })
                 .collect(),
         };

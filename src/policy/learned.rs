@@ -28,6 +28,8 @@ pub const AUTHOR_SHARE: u64 = 3;
 pub const MAX_LEARNED_SCORE: f64 = 6.0;
 /// Fixed-point unit of one comment's weight.
 const UNIT: u64 = 1_000_000;
+/// Pseudo-count on both sides of every feature: a feature seen once is weak evidence.
+const PRIOR: f64 = 2.0;
 /// Most distinct features remembered of one comment.
 const MAX_FEATURES: usize = 2_000;
 
@@ -224,16 +226,16 @@ impl LearnedModel {
             if let Some([s, h]) = self.counts.get(k) {
                 seen += 1;
                 let (s, h) = (*s as f64 / UNIT as f64, *h as f64 / UNIT as f64);
-                sum += ((s + 0.5) / (h + 0.5)).ln();
+                sum += ((s + PRIOR) / (h + PRIOR)).ln();
             }
         }
         if seen == 0 {
             return (0.0, 0);
         }
-        // Share of the comment's features that are known, times their mean evidence, squashed.
-        let mean = sum / seen as f64;
-        let coverage = seen as f64 / f.len().max(1) as f64;
-        let s = MAX_LEARNED_SCORE * (mean * coverage.sqrt()).tanh();
+        // Mean evidence over ALL the comment's features (unseen ones count 0), so a comment that
+        // shares a few common features with a campaign gets little; squashed into the bound.
+        let mean = sum / f.len().max(1) as f64;
+        let s = MAX_LEARNED_SCORE * (1.5 * mean).tanh();
         (s.clamp(-MAX_LEARNED_SCORE, MAX_LEARNED_SCORE), seen)
     }
 }

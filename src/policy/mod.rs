@@ -558,7 +558,10 @@ impl Policy {
                 note: Some(format!("p = {p:.3}")),
                 obfuscated: false,
             });
-            out[ri] = Some(ModelHit { score, evidence });
+            out[ri] = Some(ModelHit {
+                score: (score * 1000.0).round() / 1000.0,
+                evidence,
+            });
         }
     }
 

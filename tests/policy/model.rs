@@ -380,3 +380,47 @@ fn model_max() -> f64 {
         m
     })
 }
+
+#[test]
+fn what_the_moderators_taught_shows_as_its_own_line_in_the_verdict() {
+    use saring::policy::learned::{Decision, LearnedModel, Taught};
+    let p = default_policy();
+    let config = p.model().expect("shipped model").config();
+    let mut learned = LearnedModel::new(config);
+    let bodies: Vec<String> = (0..5)
+        .map(|i| {
+            format!("Pesan dari Kakek Sakti Mandraguna: cuan harian dijamin, hubungi admin {i}")
+        })
+        .collect();
+    let ids: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    let authors: Vec<String> = (0..5).map(|i| format!("a{i}")).collect();
+    for i in 0..5 {
+        learned.apply(&Taught {
+            seq: i as u64,
+            comment_id: &ids[i],
+            author_key: &authors[i],
+            body: &bodies[i],
+            author_name: "",
+            decision: Decision::Spam,
+        });
+    }
+    let input = ScreenInput {
+        body: "Pesan dari Kakek Sakti Mandraguna: cuan harian dijamin, hubungi admin sekarang",
+        ..Default::default()
+    };
+    let plain = p.screen(&input);
+    let taught = p.screen_with(&input, Some(&learned));
+    let site = taught
+        .rules
+        .iter()
+        .find(|r| r.id == saring::policy::SITE_LEARNED)
+        .unwrap_or_else(|| panic!("no SITE_LEARNED line: {taught:#?}"));
+    assert!(site.score > 2.0, "{site:?}");
+    assert!((taught.score - plain.score - site.score).abs() < 1e-6);
+    assert!(
+        plain
+            .rules
+            .iter()
+            .all(|r| r.id != saring::policy::SITE_LEARNED)
+    );
+}
