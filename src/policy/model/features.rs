@@ -140,15 +140,28 @@ impl Feature {
 fn hash(key: u64, parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key;
     for p in parts {
-        for &b in *p {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        // A separator, so ("ab","c") and ("a","bc") differ.
-        h ^= 0xff;
+        h = fnv_part(h, p);
+    }
+    finish(h)
+}
+
+/// FNV-1a over one part, then the part separator (so ("ab","c") and ("a","bc") differ).
+fn fnv_part(mut h: u64, p: &[u8]) -> u64 {
+    h = fnv_bytes(h, p);
+    h ^= 0xff;
+    h.wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+fn fnv_bytes(mut h: u64, p: &[u8]) -> u64 {
+    for &b in p {
+        h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // splitmix64 finaliser.
+    h
+}
+
+/// splitmix64 finaliser, so the low bits (the bucket) are well spread.
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 30;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^= h >> 27;
@@ -344,13 +357,26 @@ impl Extractor {
             // starts[k] is the byte offset of character k of the marked word; the last entry is
             // its length.
             let chars = starts.len() - 1;
+            // The hash of the key and the group and `char:` parts, shared by every n-gram; each
+            // n-gram then extends it character by character (the same value as `hash` of the
+            // three parts, at a fraction of the cost).
+            let gp: &[u8] = match group {
+                Group::Body => b"b",
+                Group::Author => b"a",
+            };
+            let prefix = fnv_part(
+                fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
+                b"char:",
+            );
             for a in 0..chars {
+                let mut h = fnv_bytes(prefix, &marked[starts[a]..starts[(a + lo - 1).min(chars)]]);
                 for len in lo..=hi {
                     let b = a + len;
                     if b > chars {
                         break;
                     }
-                    let gram = &marked[starts[a]..starts[b]];
+                    h = fnv_bytes(h, &marked[starts[b - 1]..starts[b]]);
+                    let bucket = (finish(fnv_part(h, b"")) & self.mask) as u32;
                     // Map back to the token: the marks have no text of their own.
                     let s = t.start + starts[a].saturating_sub(1).min(t.text.len());
                     let e = t.start + starts[b].saturating_sub(1).min(t.text.len());
@@ -358,7 +384,13 @@ impl Extractor {
                         lead: a == 0,
                         trail: b == chars,
                     };
-                    self.emit(group, kind, &[b"char:", gram], (s.min(e), e));
+                    self.out.push(Feature {
+                        bucket,
+                        group,
+                        kind,
+                        start: s.min(e) as u32,
+                        end: e as u32,
+                    });
                 }
             }
         }
@@ -443,6 +475,27 @@ mod tests {
         ] {
             assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
         }
+    }
+
+    #[test]
+    fn char_grams_hash_as_their_three_parts() {
+        let text = "main di garuda88";
+        let n = normalize(text);
+        let mut x = Extractor::new(FeatureConfig::default());
+        x.field(Group::Body, &n, text);
+        let mask = (1u64 << FeatureConfig::default().bits) - 1;
+        let mut checked = 0;
+        for f in x.out.iter().filter(|f| matches!(f.kind, Kind::Char { .. })) {
+            let name = f.name(&n.text);
+            let gram = name.trim_start_matches("char:");
+            let want = hash(
+                FeatureConfig::default().hash_key,
+                &[b"b", b"char:", gram.as_bytes()],
+            );
+            assert_eq!(u64::from(f.bucket), want & mask, "{name}");
+            checked += 1;
+        }
+        assert!(checked > 20);
     }
 
     #[test]

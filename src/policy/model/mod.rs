@@ -94,7 +94,7 @@ pub(crate) struct Vector {
     pub entries: Vec<(u32, f64)>,
 }
 
-/// Distinct buckets per group, sorted, from a feature list.
+/// Distinct buckets per group, sorted, from a feature list (training: a fixed order).
 fn distinct(features: &[features::Feature]) -> [Vec<u32>; 2] {
     let mut out = [Vec::new(), Vec::new()];
     for f in features {
@@ -103,6 +103,27 @@ fn distinct(features: &[features::Feature]) -> [Vec<u32>; 2] {
     for g in &mut out {
         g.sort_unstable();
         g.dedup();
+    }
+    out
+}
+
+/// Distinct buckets per group in order of first appearance, through a bit set: cheaper than
+/// sorting on the screening path, where the sum is of integers and the order does not matter.
+fn distinct_unsorted(features: &[features::Feature], buckets: usize) -> [Vec<u32>; 2] {
+    let mut out = [
+        Vec::with_capacity(features.len()),
+        Vec::with_capacity(features.len() / 8),
+    ];
+    let mut seen = vec![0u64; buckets.div_ceil(64) * 2];
+    let words = buckets.div_ceil(64);
+    for f in features {
+        let g = f.group as usize;
+        let i = g * words + (f.bucket as usize >> 6);
+        let bit = 1u64 << (f.bucket & 63);
+        if seen[i] & bit == 0 {
+            seen[i] |= bit;
+            out[g].push(f.bucket);
+        }
     }
     out
 }
@@ -202,7 +223,7 @@ impl Model {
         author: Option<(&'t Normalized, &'t str)>,
     ) -> Scoring<'_, 't> {
         let features = extract(self.config, body, author);
-        let groups = distinct(&features);
+        let groups = distinct_unsorted(&features, self.weights.len());
         let probability = sigmoid(self.log_odds_of(&groups));
         Scoring {
             model: self,
