@@ -21,7 +21,7 @@ use super::model::features::{Extractor, FeatureConfig, Group};
 use super::normalize::normalize;
 
 /// Most comments remembered.
-pub const MAX_COMMENTS: usize = 5_000;
+pub const MAX_COMMENTS: usize = 2_000;
 /// Comments' worth one author's decisions count for at most.
 pub const AUTHOR_SHARE: u64 = 3;
 /// Largest score, up or down, the learned counts add to a verdict.
@@ -30,8 +30,9 @@ pub const MAX_LEARNED_SCORE: f64 = 6.0;
 const UNIT: u64 = 1_000_000;
 /// Pseudo-count on both sides of every feature: a feature seen once is weak evidence.
 const PRIOR: f64 = 2.0;
-/// Most distinct features remembered of one comment.
-const MAX_FEATURES: usize = 2_000;
+/// Most distinct features remembered of one comment: with [`MAX_COMMENTS`], bounds the count
+/// table to two million entries.
+const MAX_FEATURES: usize = 1_000;
 
 /// A moderator's decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
