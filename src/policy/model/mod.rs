@@ -114,15 +114,18 @@ fn distinct_unsorted(features: &[features::Feature], buckets: usize) -> [Vec<u32
         Vec::with_capacity(features.len()),
         Vec::with_capacity(features.len() / 8),
     ];
-    let mut seen = vec![0u64; buckets.div_ceil(64) * 2];
-    let words = buckets.div_ceil(64);
-    for f in features {
-        let g = f.group as usize;
-        let i = g * words + (f.bucket as usize >> 6);
-        let bit = 1u64 << (f.bucket & 63);
-        if seen[i] & bit == 0 {
-            seen[i] |= bit;
-            out[g].push(f.bucket);
+    // One bit per bucket, reused for the second field after clearing only the bits set.
+    let mut seen = vec![0u64; buckets.div_ceil(64)];
+    for (g, list) in out.iter_mut().enumerate() {
+        for f in features.iter().filter(|f| f.group as usize == g) {
+            let (i, bit) = (f.bucket as usize >> 6, 1u64 << (f.bucket & 63));
+            if seen[i] & bit == 0 {
+                seen[i] |= bit;
+                list.push(f.bucket);
+            }
+        }
+        for &b in list.iter() {
+            seen[b as usize >> 6] = 0;
         }
     }
     out
