@@ -1,4 +1,6 @@
-//! Screening throughput with the default policy on 500-character comments, one core.
+//! Screening throughput with the default policy on 500-character comments, one core: with its
+//! learned model on (`screen_500_chars`, what the service runs), with the model switched off
+//! (`screen_500_chars_rules_only`), and the model alone (`model_500_chars`).
 //!
 //! ```text
 //! cargo bench --bench policy
@@ -9,6 +11,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use saring::policy::normalize::normalize;
 use saring::policy::{Policy, ScreenInput, body_fingerprint};
 
 /// Cuts or repeats `s` to exactly `n` characters.
@@ -92,6 +95,47 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    let mut rules_only = match Policy::load(&root.join("policies")) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let model = rules_only
+        .model()
+        .expect("the default policy ships a model");
+    rules_only.set_model(None);
+    let mut g = c.benchmark_group("screen_500_chars_rules_only");
+    g.throughput(Throughput::Elements(1));
+    for (name, body) in &all {
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                rules_only.screen(black_box(&ScreenInput {
+                    body,
+                    author_name: "Pembaca Setia",
+                    author_email: "pembaca@example.com",
+                    ..Default::default()
+                }))
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("model_500_chars");
+    g.throughput(Throughput::Elements(1));
+    for (name, body) in &all {
+        let n = normalize(body);
+        let a = normalize("Pembaca Setia");
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                model
+                    .score(Some((&n, body.as_str())), Some((&a, "Pembaca Setia")))
+                    .probability
+            })
+        });
+    }
+    g.finish();
+    let file = root.join("policies/model/judol.bin");
+    c.bench_function("model_load", |b| {
+        b.iter(|| saring::policy::model::Model::load(black_box(&file)).expect("loads"))
+    });
     c.bench_function("fingerprint_500_chars", |b| {
         b.iter(|| body_fingerprint(black_box(&all[0].1)))
     });

@@ -1,5 +1,5 @@
-//! The `saring` command: `serve` (the default), `policy check|test|backtest`, `hash-token`,
-//! `moderator add`.
+//! The `saring` command: `serve` (the default), `policy check|test|backtest|train|eval`,
+//! `hash-token`, `moderator add`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +74,31 @@ enum PolicyCommand {
         /// Store settings (data folder, store URL).
         #[command(flatten)]
         serve: Box<ServeArgs>,
+    },
+    /// Train the learned model from labelled JSON lines or CSV files.
+    Train {
+        /// Labelled files: JSON lines (`body`, `author`, `label`, `source`) or CSV (`CONTENT`,
+        /// `AUTHOR`, `CLASS`).
+        #[arg(required = true)]
+        data: Vec<PathBuf>,
+        /// Where to write the model, e.g. policies/model/judol.bin.
+        #[arg(long)]
+        out: PathBuf,
+        /// Which lines to learn from, by the hash of their `source` (lines without one always).
+        #[arg(long, value_enum, default_value = "train")]
+        split: saring::policy::dataset::Split,
+    },
+    /// Precision, recall and false-positive rates with and without the model, on held-out data.
+    Eval {
+        /// The folder holding indonesian-judol/ and youtube-spam-collection/.
+        datasets: PathBuf,
+        /// The policy folder.
+        #[arg(long, default_value = "policies")]
+        policy: PathBuf,
+        /// Screen each English video with a model retrained without it (for a model that was
+        /// trained on the English files too).
+        #[arg(long)]
+        fold_english: bool,
     },
 }
 
@@ -171,6 +196,24 @@ fn main() -> ExitCode {
         Some(Command::Policy(PolicyCommand::Backtest { policy, serve })) => {
             runtime.block_on(backtest(policy, *serve))
         }
+        Some(Command::Policy(PolicyCommand::Train { data, out, split })) => {
+            saring::policy::dataset::train_files(
+                &data,
+                &out,
+                split,
+                &saring::policy::model::TrainConfig::default(),
+                &mut std::io::stderr(),
+            )
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+        }
+        Some(Command::Policy(PolicyCommand::Eval {
+            datasets,
+            policy,
+            fold_english,
+        })) => saring::policy::eval::evaluate(&datasets, &policy, fold_english)
+            .and_then(|r| saring::policy::eval::write_report(&r, &mut std::io::stdout()))
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

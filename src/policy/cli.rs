@@ -94,6 +94,9 @@ pub struct Case {
     /// The expected answer, when known.
     #[serde(default, deserialize_with = "de_label")]
     pub label: Option<Label>,
+    /// Where the comment came from (the Indonesian set's `source`); decides its split.
+    #[serde(default)]
+    pub source: Option<String>,
     /// 1-based line of the case in its file.
     #[serde(skip)]
     pub line: usize,
@@ -223,6 +226,7 @@ fn read_csv(file: &Path, text: &str) -> Result<Vec<Case>, PolicyError> {
             author_email: get(email),
             author_url: (!u.is_empty()).then_some(u),
             label,
+            source: None,
             line,
         });
     }
@@ -333,6 +337,8 @@ struct OutRule<'a> {
     matched: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     obfuscated: bool,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    evidence: &'a [super::Evidence],
 }
 
 /// `saring policy test [--policy DIR] FILE`: one JSON verdict a line to `out`; with labels, the
@@ -362,6 +368,7 @@ pub fn test(
                     field: &r.field,
                     matched: r.matched.as_deref(),
                     obfuscated: r.obfuscated,
+                    evidence: &r.evidence,
                 })
                 .collect(),
         };

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -9,6 +10,7 @@ use toml::Spanned;
 
 use super::Description;
 use super::error::PolicyError;
+use super::model::{Model, Threshold};
 use super::rules::{
     DomainSet, EmailSet, Field, FieldSet, HistoryCheck, Kind, Rule, compile_domain,
 };
@@ -18,6 +20,8 @@ use super::{Outcome, Thresholds};
 const MAX_EXTENDS: usize = 4;
 /// Largest policy or list file read, so a mistaken path to a huge file fails fast.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest model file read (a 2^18-bucket model is 512 KiB).
+const MAX_MODEL_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +113,10 @@ struct RuleFile {
     of: Vec<Spanned<String>>,
     #[serde(default)]
     none_of: Vec<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    min_probability: Option<f64>,
+    max_probability: Option<f64>,
+    max_score: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -139,6 +147,7 @@ pub(crate) struct Loaded {
     pub rules: Vec<Rule>,
     pub lists: BTreeMap<String, usize>,
     pub files: Vec<PathBuf>,
+    pub models: Vec<Arc<Model>>,
 }
 
 struct Loader {
@@ -147,6 +156,15 @@ struct Loader {
     /// Named lists: name -> (file index of the list, entries with their 1-based line numbers).
     lists: HashMap<String, (usize, Vec<(usize, String)>)>,
     list_decl: HashMap<String, (usize, std::ops::Range<usize>)>,
+    /// Model files read: path, relative name, SHA-256 of the bytes, the model.
+    models: Vec<ModelSource>,
+}
+
+struct ModelSource {
+    path: PathBuf,
+    name: String,
+    digest: [u8; 32],
+    model: Arc<Model>,
 }
 
 /// The main policy file for a path: the file itself, or `policy.toml` / `default.toml` in a folder.
@@ -171,6 +189,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
         sources: Vec::new(),
         lists: HashMap::new(),
         list_decl: HashMap::new(),
+        models: Vec::new(),
     };
 
     // Follow `extends` to the base, then apply files from the base outwards.
@@ -297,7 +316,15 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
         own_domains.insert(dom);
     }
 
-    let rules = loader.compile_rules(raw.into_iter().filter(|r| r.def.enabled).collect())?;
+    let raw: Vec<RawRule> = raw.into_iter().filter(|r| r.def.enabled).collect();
+    for r in &raw {
+        if r.def.kind.get_ref() == "model"
+            && let Some(f) = &r.def.file
+        {
+            loader.read_model(r.file, f)?;
+        }
+    }
+    let rules = loader.compile_rules(raw)?;
     let lists = loader
         .lists
         .iter()
@@ -314,8 +341,18 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
         h.update((s.text.len() as u64).to_le_bytes());
         h.update(s.text.as_bytes());
     }
+    // Model files are binary: their digest stands for their bytes.
+    let mut models: Vec<&ModelSource> = loader.models.iter().collect();
+    models.sort_by(|a, b| a.name.cmp(&b.name));
+    for m in models {
+        h.update((m.name.len() as u64).to_le_bytes());
+        h.update(m.name.as_bytes());
+        h.update(m.digest);
+    }
     let version = hex::encode(&h.finalize()[..16]);
-    let files = loader.sources.iter().map(|s| s.path.clone()).collect();
+    let mut files: Vec<PathBuf> = loader.sources.iter().map(|s| s.path.clone()).collect();
+    files.extend(loader.models.iter().map(|m| m.path.clone()));
+    let models = loader.models.iter().map(|m| m.model.clone()).collect();
     Ok(Loaded {
         name,
         version,
@@ -325,6 +362,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded, PolicyError> {
         rules,
         lists,
         files,
+        models,
     })
 }
 
@@ -386,6 +424,49 @@ impl Loader {
             text,
         });
         Ok(self.sources.len() - 1)
+    }
+
+    /// The path a rule's `file` names: relative to the policy file that declares it.
+    fn model_path(&self, idx: usize, file: &str) -> PathBuf {
+        self.sources[idx]
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(file)
+    }
+
+    /// Reads and checks a model file once, however many rules use it.
+    fn read_model(&mut self, idx: usize, file: &Spanned<String>) -> Result<(), PolicyError> {
+        let path = self.model_path(idx, file.get_ref());
+        if self.models.iter().any(|m| m.path == path) {
+            return Ok(());
+        }
+        if !path.is_file() {
+            return Err(self.err(
+                idx,
+                file.span().start,
+                format!("model: no such file {}", file.get_ref()),
+            ));
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| PolicyError::io(&path, e))?;
+        if meta.len() > MAX_MODEL_FILE_BYTES {
+            return Err(PolicyError::at_line(
+                &path,
+                1,
+                format!("model file larger than {MAX_MODEL_FILE_BYTES} bytes"),
+            ));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| PolicyError::io(&path, e))?;
+        let model =
+            Model::from_bytes(&bytes).map_err(|e| PolicyError::at_line(&path, 1, e.to_string()))?;
+        let name = relative_name(&self.root, &path);
+        self.models.push(ModelSource {
+            path,
+            name,
+            digest: Sha256::digest(&bytes).into(),
+            model: Arc::new(model),
+        });
+        Ok(())
     }
 
     fn err(&self, idx: usize, offset: usize, msg: impl Into<String>) -> PolicyError {
@@ -736,6 +817,65 @@ impl Loader {
                 min: def.min.unwrap_or(4.0).max(1.0) as usize,
                 islands: kind_name == "disguised_word",
             },
+            "model" => {
+                let Some(file) = &def.file else {
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: model needs `file` (relative to the policy folder)"),
+                    ));
+                };
+                let path = self.model_path(idx, file.get_ref());
+                let model = self
+                    .models
+                    .iter()
+                    .position(|m| m.path == path)
+                    .ok_or_else(|| self.err(idx, file.span().start, "model not loaded"))?;
+                let prob_ok = |p: f64| p.is_finite() && p > 0.0 && p < 1.0;
+                let threshold = match (def.min_probability, def.max_probability) {
+                    (Some(p), None) if prob_ok(p) => Threshold::AtLeast(p),
+                    (None, Some(p)) if prob_ok(p) => Threshold::AtMost(p),
+                    (Some(_), None) | (None, Some(_)) => {
+                        return Err(self.err(
+                            idx,
+                            at_id,
+                            format!(
+                                "rule {id}: the probability must be between 0 and 1 (exclusive)"
+                            ),
+                        ));
+                    }
+                    _ => {
+                        return Err(self.err(
+                            idx,
+                            at_id,
+                            format!(
+                                "rule {id}: model needs exactly one of `min_probability` or `max_probability`"
+                            ),
+                        ));
+                    }
+                };
+                let max_score = def.max_score.unwrap_or(def.score);
+                if !max_score.is_finite()
+                    || max_score.abs() > 1000.0
+                    || (max_score != 0.0
+                        && def.score != 0.0
+                        && max_score.signum() != def.score.signum())
+                    || max_score.abs() < def.score.abs()
+                {
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!(
+                            "rule {id}: max_score must be at least as far from 0 as score, on the same side, within 1000"
+                        ),
+                    ));
+                }
+                Kind::Model {
+                    model,
+                    threshold,
+                    max_score,
+                }
+            }
             "meta" => {
                 let resolve = |list: &[Spanned<String>]| -> Result<Vec<usize>, PolicyError> {
                     list.iter()

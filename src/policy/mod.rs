@@ -7,8 +7,12 @@
 //! and the normalisation order are documented in `docs/policy.md`.
 
 pub mod cli;
+pub mod dataset;
 pub mod error;
+pub mod eval;
+pub mod learned;
 mod load;
+pub mod model;
 pub mod normalize;
 pub mod reload;
 mod rules;
@@ -16,10 +20,12 @@ mod rules;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 pub use error::PolicyError;
 pub use reload::{PolicyHandle, WatchGuard};
@@ -78,6 +84,24 @@ pub struct RuleHit {
     pub obfuscated: bool,
     /// What the rule means.
     pub description: Description,
+    /// For a model rule: the features that moved its score most, strongest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+}
+
+/// One feature behind a model rule's verdict.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Evidence {
+    /// The feature: `word:gacor`, `char:<ga`, `styled:garuda88`, `shape:a9:2`, `pair:main di` ...
+    pub feature: String,
+    /// The field it came from (`body` or `author_name`).
+    pub field: String,
+    /// Byte span in the ORIGINAL field text, when the feature is about a piece of text.
+    pub span: Option<(usize, usize)>,
+    /// The original text at the span (cut to 120 bytes).
+    pub matched: Option<String>,
+    /// What it added to the model's log-odds (negative: it spoke for not spam).
+    pub weight: f64,
 }
 
 /// The result of screening one submission.
@@ -172,6 +196,18 @@ pub struct Policy {
     phone: Regex,
     lists: BTreeMap<String, usize>,
     files: Vec<PathBuf>,
+    /// Learned models used by `model` rules; `None` when switched off for a comparison.
+    models: Vec<Option<Arc<model::Model>>>,
+}
+
+/// The rule id under which what the site's moderators taught shows in a verdict.
+pub const SITE_LEARNED: &str = "SITE_LEARNED";
+
+/// What a model rule found: its bounded score and the features behind it.
+#[derive(Clone, Debug)]
+struct ModelHit {
+    score: f64,
+    evidence: Vec<Evidence>,
 }
 
 #[derive(Debug)]
@@ -297,6 +333,7 @@ impl Policy {
             phone,
             lists: l.lists,
             files: l.files,
+            models: l.models.into_iter().map(Some).collect(),
         })
     }
 
@@ -345,6 +382,17 @@ impl Policy {
 
     /// Screens one submission. Pure: no I/O, no clock, no randomness.
     pub fn screen(&self, input: &ScreenInput<'_>) -> Verdict {
+        self.screen_with(input, None)
+    }
+
+    /// Screens one submission with what the site's moderators taught (`learned`) on top of the
+    /// policy. The learned part shows as its own rule, [`SITE_LEARNED`], so a moderator sees
+    /// which part of the score came from the shipped policy and which from the site.
+    pub fn screen_with(
+        &self,
+        input: &ScreenInput<'_>,
+        learned: Option<&learned::LearnedModel>,
+    ) -> Verdict {
         let mut hits: Vec<Option<Hit>> = vec![None; self.rules.len()];
         let texts = self.texts(input);
         self.match_words(&texts, &mut hits);
@@ -354,6 +402,8 @@ impl Policy {
             .find(|(f, _)| *f == Field::Body)
             .map(|(_, n)| n);
         self.match_others(input, &texts, body, &mut hits);
+        let mut model_hits: Vec<Option<ModelHit>> = vec![None; self.rules.len()];
+        self.match_models(input, &texts, &mut hits, &mut model_hits);
         for &i in &self.meta_order {
             if let Kind::Meta {
                 all_of,
@@ -392,24 +442,151 @@ impl Policy {
                 }
             }
         }
-        self.decide(input, hits)
+        let site = learned
+            .map(|l| l.score(input.body, input.author_name))
+            .filter(|(s, _)| s.abs() >= 0.01);
+        self.decide(input, hits, model_hits, site)
     }
 
-    fn decide(&self, input: &ScreenInput<'_>, hits: Vec<Option<Hit>>) -> Verdict {
+    /// Replaces the model of every `model` rule (`None` switches them off), for evaluations
+    /// that compare the policy with and without its model, or with a model trained on other
+    /// data. The version gets a suffix so such a policy is never mistaken for the files' one.
+    pub fn set_model(&mut self, model: Option<Arc<model::Model>>) {
+        let tag = match &model {
+            None => "-nomodel".to_string(),
+            Some(m) => {
+                let digest = sha2::Sha256::digest(m.to_bytes());
+                format!("-model{}", hex::encode(&digest[..4]))
+            }
+        };
+        for m in &mut self.models {
+            *m = model.clone();
+        }
+        if let Some(p) = self.version.find('-') {
+            self.version.truncate(p);
+        }
+        self.version.push_str(&tag);
+    }
+
+    /// The model the policy's `model` rules use (the first, when files name several).
+    pub fn model(&self) -> Option<Arc<model::Model>> {
+        self.models.iter().flatten().next().cloned()
+    }
+
+    /// The outcome a rule forces, if any (`hold` for abuse rules, `spam` for a gambling domain).
+    pub fn rule_outcome(&self, id: &str) -> Option<Outcome> {
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.outcome)
+    }
+
+    /// Whether any rule uses a model.
+    pub fn has_model(&self) -> bool {
+        !self.models.is_empty()
+    }
+
+    /// The spam probability the policy's first model gives a submission (for tuning tools).
+    pub fn model_probability(&self, input: &ScreenInput<'_>) -> Option<f64> {
+        let m = self.models.first()?.as_ref()?;
+        let texts = self.texts(input);
+        let (body, author) = model_fields(input, &texts);
+        Some(m.probability(body, author))
+    }
+
+    fn match_models(
+        &self,
+        input: &ScreenInput<'_>,
+        texts: &[(Field, Normalized)],
+        hits: &mut [Option<Hit>],
+        out: &mut [Option<ModelHit>],
+    ) {
+        if self.models.is_empty() {
+            return;
+        }
+        let (body, author) = model_fields(input, texts);
+        // Each model is scored once, however many rules read it.
+        let mut scored: Vec<Option<model::Scoring<'_, '_>>> =
+            (0..self.models.len()).map(|_| None).collect();
+        for (ri, rule) in self.rules.iter().enumerate() {
+            let Kind::Model {
+                model: mi,
+                threshold,
+                max_score,
+            } = &rule.kind
+            else {
+                continue;
+            };
+            let Some(m) = self.models[*mi].as_ref() else {
+                continue;
+            };
+            let scoring = scored[*mi].get_or_insert_with(|| m.score(body, author));
+            let p = scoring.probability;
+            let Some(score) = model::bounded_score(p, *threshold, rule.score, *max_score) else {
+                continue;
+            };
+            let towards_spam = matches!(threshold, model::Threshold::AtLeast(_));
+            let evidence: Vec<Evidence> = scoring
+                .explain(5, towards_spam)
+                .into_iter()
+                .map(|c| {
+                    let (field, text) = match c.group {
+                        model::features::Group::Body => (Field::Body, body),
+                        model::features::Group::Author => (Field::AuthorName, author),
+                    };
+                    let (n, original) = (text.map(|t| t.0), text.map_or("", |t| t.1));
+                    let span = c
+                        .span
+                        .and_then(|(s, e)| n.and_then(|n| n.original_span(s, e)));
+                    Evidence {
+                        feature: c.name,
+                        field: field.name().to_string(),
+                        span,
+                        matched: span
+                            .and_then(|(s, e)| original.get(s..e))
+                            .map(|t| truncate(t, 120).to_string()),
+                        weight: c.weight,
+                    }
+                })
+                .collect();
+            let first = evidence.iter().find(|e| e.span.is_some());
+            hits[ri] = Some(Hit {
+                field: first
+                    .and_then(|e| Field::parse(&e.field))
+                    .unwrap_or(Field::Body),
+                span: first.and_then(|e| e.span),
+                note: Some(format!("p = {p:.3}")),
+                obfuscated: false,
+            });
+            out[ri] = Some(ModelHit {
+                score: (score * 1000.0).round() / 1000.0,
+                evidence,
+            });
+        }
+    }
+
+    fn decide(
+        &self,
+        input: &ScreenInput<'_>,
+        hits: Vec<Option<Hit>>,
+        mut model_hits: Vec<Option<ModelHit>>,
+        site: Option<(f64, usize)>,
+    ) -> Verdict {
         let mut score = 0.0;
         let mut forced: Option<Outcome> = None;
         let mut out = Vec::new();
-        for (rule, hit) in self.rules.iter().zip(hits) {
+        for (ri, (rule, hit)) in self.rules.iter().zip(hits).enumerate() {
             let Some(hit) = hit else { continue };
             if rule.sub {
                 continue;
             }
+            let learned = model_hits[ri].take();
             let extra = if hit.obfuscated {
                 rule.obfuscation.unwrap_or(self.obfuscation)
             } else {
                 0.0
             };
-            let s = rule.score + extra;
+            let s = learned.as_ref().map_or(rule.score, |m| m.score) + extra;
             score += s;
             if let Some(o) = rule.outcome {
                 forced = Some(forced.map_or(o, |f| f.max(o)));
@@ -428,6 +605,24 @@ impl Policy {
                 matched,
                 obfuscated: hit.obfuscated,
                 description: rule.description.clone(),
+                evidence: learned.map(|m| m.evidence).unwrap_or_default(),
+            });
+        }
+        if let Some((s, seen)) = site {
+            let s = (s * 1000.0).round() / 1000.0;
+            score += s;
+            out.push(RuleHit {
+                id: SITE_LEARNED.to_string(),
+                score: s,
+                field: Field::Body.name().to_string(),
+                span: None,
+                matched: Some(format!("{seen} features the moderators have seen")),
+                obfuscated: false,
+                description: Description {
+                    id: "Dipelajari dari keputusan moderator situs ini".into(),
+                    en: "Learned from this site's moderator decisions".into(),
+                },
+                evidence: Vec::new(),
             });
         }
         // Avoid -0.0 and float noise in stored verdicts.
@@ -561,7 +756,7 @@ impl Policy {
                 })
             };
             hits[ri] = match &rule.kind {
-                Kind::Words(_) | Kind::Regex(_) | Kind::Meta { .. } => None,
+                Kind::Words(_) | Kind::Regex(_) | Kind::Meta { .. } | Kind::Model { .. } => None,
                 Kind::LinkCount { min } => (links.len() >= *min && *min > 0)
                     .then(|| {
                         body_hit(
@@ -741,6 +936,23 @@ impl Policy {
         }
         None
     }
+}
+
+/// The normalised body and author name with the (screened part of the) original texts, as a
+/// model reads them.
+type ModelField<'t> = Option<(&'t Normalized, &'t str)>;
+
+fn model_fields<'t>(
+    input: &ScreenInput<'t>,
+    texts: &'t [(Field, Normalized)],
+) -> (ModelField<'t>, ModelField<'t>) {
+    let get = |f: Field| {
+        texts
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map(|(_, n)| (n, truncate(field_text(input, f), MAX_SCREENED_BYTES)))
+    };
+    (get(Field::Body), get(Field::AuthorName))
 }
 
 /// The original text of a field.

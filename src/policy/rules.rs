@@ -209,6 +209,15 @@ pub enum Kind {
     /// inside otherwise plain text. The shape of a promoted brand name.
     /// With `islands` false (kind `mixed_word`), only the mixed and spelled-out words count.
     DisguisedWord { min: usize, islands: bool },
+    /// The learned model (`policy.models[model]`): fires when the spam probability is at or
+    /// above `min_probability`, or (for a rule that lowers the score) at or below
+    /// `max_probability`. Its score runs from the rule's `score` at the threshold to
+    /// `max_score` at certainty, never beyond.
+    Model {
+        model: usize,
+        threshold: super::model::Threshold,
+        max_score: f64,
+    },
     /// A combination of other rules.
     Meta {
         all_of: Vec<usize>,

@@ -4,6 +4,7 @@
 mod cases;
 mod cli;
 mod dataset;
+mod model;
 mod props;
 mod reload;
 mod tricky_pieces;

@@ -1,0 +1,513 @@
+//! The model's features: hashed words, word pairs, character n-grams and token shapes of the
+//! normalised (de-styled) text, with the author name as a field of its own.
+//!
+//! Every feature is a short key (a group prefix plus text) hashed with a fixed-key FNV-1a into
+//! `2^bits` buckets, so the same text gives the same buckets on every machine and in every run
+//! (the standard library's hasher is randomised per process, which would make a saved model
+//! meaningless). Each occurrence also remembers the byte range of the normalised text it came
+//! from, so an explanation can point at the original text through the normaliser's span map.
+
+use crate::policy::normalize::Normalized;
+
+/// Most tokens of one field that give features: bounds the cost of one screening (the text is
+/// already cut to 16 KiB by the normaliser; 600 tokens is far more than a comment needs).
+pub const MAX_TOKENS: usize = 600;
+
+/// Which field a feature came from. Body and author features are normalised separately, so a
+/// long comment does not drown the author name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Group {
+    /// The comment text.
+    Body = 0,
+    /// The author's name.
+    Author = 1,
+}
+
+/// The settings that decide which bucket a text lands in. Stored in the model file: a model is
+/// only valid with the exact settings it was trained with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureConfig {
+    /// log2 of the number of buckets.
+    pub bits: u8,
+    /// Shortest character n-gram.
+    pub ngram_min: u8,
+    /// Longest character n-gram.
+    pub ngram_max: u8,
+    /// Key mixed into every hash.
+    pub hash_key: u64,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig {
+            bits: 18,
+            ngram_min: 3,
+            ngram_max: 5,
+            hash_key: 0x5341_5249_4e47_4d31, // "SARINGM1"
+        }
+    }
+}
+
+impl FeatureConfig {
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        1usize << self.bits
+    }
+}
+
+/// What a feature is about; with its span, enough to rebuild a readable name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A word.
+    Word,
+    /// Two words in a row.
+    Pair,
+    /// The letters-and-digits shape of a word.
+    Shape,
+    /// A word written in styled or look-alike letters.
+    Styled,
+    /// The shape of a styled word.
+    StyledShape,
+    /// A word spelled out letter by letter.
+    Spelled,
+    /// A character n-gram; whether it starts at the word's start and ends at its end.
+    Char {
+        /// Starts with the word-start mark.
+        lead: bool,
+        /// Ends with the word-end mark.
+        trail: bool,
+    },
+    /// How many words were styled (a step of [`STEPS`]).
+    StyledCount(u8),
+    /// How many words were spelled out (a step of [`STEPS`]).
+    SpelledCount(u8),
+    /// How many words the field has (a step of [`LENGTHS`]).
+    Tokens(u8),
+}
+
+/// Steps of the styled and spelled counts.
+pub const STEPS: [&str; 5] = ["0", "1", "2", "3-5", "6+"];
+/// Steps of the word count.
+pub const LENGTHS: [&str; 5] = ["0", "1-3", "4-10", "11-30", "31+"];
+
+/// One feature occurrence: 16 bytes, no strings on the screening path.
+#[derive(Clone, Copy, Debug)]
+pub struct Feature {
+    /// The bucket.
+    pub bucket: u32,
+    /// The field it came from.
+    pub group: Group,
+    /// What it is about.
+    pub kind: Kind,
+    /// Byte range in the field's normalised text (empty for counts).
+    pub start: u32,
+    /// End of that range.
+    pub end: u32,
+}
+
+impl Feature {
+    /// The range in the normalised text, when the feature is about a piece of text.
+    pub fn span(&self) -> Option<(usize, usize)> {
+        (self.end > self.start).then_some((self.start as usize, self.end as usize))
+    }
+
+    /// A readable name (`word:gacor`, `char:<ga`, `styled:garuda88`), from the field's
+    /// normalised text.
+    pub fn name(&self, text: &str) -> String {
+        let t = self.span().and_then(|(s, e)| text.get(s..e)).unwrap_or("");
+        match self.kind {
+            Kind::Word => format!("word:{t}"),
+            Kind::Pair => format!("pair:{t}"),
+            Kind::Shape => format!("shape:{}", shape(t).unwrap_or_default()),
+            Kind::Styled => format!("styled:{t}"),
+            Kind::StyledShape => {
+                format!("styled-shape:{}", shape(t).unwrap_or_else(|| "a".into()))
+            }
+            Kind::Spelled => format!("spelled:{t}"),
+            Kind::Char { lead, trail } => format!(
+                "char:{}{t}{}",
+                if lead { "<" } else { "" },
+                if trail { ">" } else { "" }
+            ),
+            Kind::StyledCount(k) => format!("styled-count:{}", STEPS[usize::from(k)]),
+            Kind::SpelledCount(k) => format!("spelled-count:{}", STEPS[usize::from(k)]),
+            Kind::Tokens(k) => format!("tokens:{}", LENGTHS[usize::from(k)]),
+        }
+    }
+}
+
+/// Fixed-key FNV-1a 64 over `parts`, finished with a bit mixer so the low bits are well spread.
+fn hash(key: u64, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ key;
+    for p in parts {
+        h = fnv_part(h, p);
+    }
+    finish(h)
+}
+
+/// FNV-1a over one part, then the part separator (so ("ab","c") and ("a","bc") differ).
+fn fnv_part(mut h: u64, p: &[u8]) -> u64 {
+    h = fnv_bytes(h, p);
+    h ^= 0xff;
+    h.wrapping_mul(0x0000_0100_0000_01b3)
+}
+
+fn fnv_bytes(mut h: u64, p: &[u8]) -> u64 {
+    for &b in p {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// splitmix64 finaliser, so the low bits (the bucket) are well spread.
+fn finish(mut h: u64) -> u64 {
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// Collects features.
+pub struct Extractor {
+    config: FeatureConfig,
+    mask: u64,
+    /// The features found so far.
+    pub out: Vec<Feature>,
+}
+
+/// A token of the normalised text: a run of letters or digits.
+struct Token<'t> {
+    text: &'t str,
+    start: usize,
+    end: usize,
+}
+
+fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
+    let mut iter = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        while let Some(&(i, c)) = iter.peek() {
+            if c.is_alphanumeric() {
+                let start = i;
+                let mut end = i;
+                while let Some(&(j, d)) = iter.peek() {
+                    if !d.is_alphanumeric() {
+                        break;
+                    }
+                    end = j + d.len_utf8();
+                    iter.next();
+                }
+                return Some(Token {
+                    text: &text[start..end],
+                    start,
+                    end,
+                });
+            }
+            iter.next();
+        }
+        None
+    })
+    .take(MAX_TOKENS)
+}
+
+/// The shape of a token: letters as `a`, digits as `9`, runs collapsed (`garuda88` → `a9`),
+/// plus the length of a trailing digit run. Brand names are letters with digits; years and
+/// prices are digits only, and get their own shape (`9:4` for `2019`).
+fn shape(token: &str) -> Option<String> {
+    let mut s = String::new();
+    let mut last = ' ';
+    let mut trailing_digits = 0usize;
+    let mut has_digit = false;
+    for c in token.chars() {
+        let k = if c.is_ascii_digit() || c.is_numeric() {
+            has_digit = true;
+            trailing_digits += 1;
+            '9'
+        } else {
+            trailing_digits = 0;
+            'a'
+        };
+        if k != last {
+            s.push(k);
+            last = k;
+        }
+    }
+    if !has_digit {
+        return None;
+    }
+    if s == "9" {
+        return Some(format!("9:{}", token.chars().count().min(9)));
+    }
+    Some(format!("{s}:{}", trailing_digits.min(4)))
+}
+
+/// How a token looked before normalisation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// As typed: the same letters, case aside.
+    Plain,
+    /// Written in styled or look-alike letters (the original is non-ASCII, the token ASCII).
+    Styled,
+    /// Spelled out with spaces, dots or brackets between the letters.
+    Spelled,
+}
+
+fn look(token: &Token<'_>, n: &Normalized, original: &str) -> Look {
+    let Some((s, e)) = n.original_span(token.start, token.end) else {
+        return Look::Plain;
+    };
+    let Some(o) = original.get(s..e) else {
+        return Look::Plain;
+    };
+    if token.text.is_ascii() && !o.is_ascii() {
+        Look::Styled
+    } else if o.len() > token.text.len() && o.chars().any(|c| !c.is_alphanumeric()) {
+        Look::Spelled
+    } else {
+        Look::Plain
+    }
+}
+
+impl Extractor {
+    /// An extractor.
+    pub fn new(config: FeatureConfig) -> Self {
+        Extractor {
+            config,
+            mask: (1u64 << config.bits) - 1,
+            out: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, group: Group, kind: Kind, parts: &[&[u8]], span: (usize, usize)) {
+        let gp: &[u8] = match group {
+            Group::Body => b"b",
+            Group::Author => b"a",
+        };
+        let mut all: [&[u8]; 4] = [gp, b"", b"", b""];
+        let k = parts.len().min(3);
+        all[1..=k].copy_from_slice(&parts[..k]);
+        let h = hash(self.config.hash_key, &all[..=k]);
+        self.out.push(Feature {
+            bucket: (h & self.mask) as u32,
+            group,
+            kind,
+            start: span.0 as u32,
+            end: span.1 as u32,
+        });
+    }
+
+    /// Adds the features of one field: `n` is its normalisation, `original` the text it came from.
+    pub fn field(&mut self, group: Group, n: &Normalized, original: &str) {
+        // About four features a byte of text: one allocation instead of several doublings.
+        self.out.reserve(n.text.len() * 4 + 16);
+        let toks: Vec<Token<'_>> = tokens(&n.text).collect();
+        let (mut styled, mut spelled) = (0usize, 0usize);
+        let (lo, hi) = (
+            usize::from(self.config.ngram_min.max(1)),
+            usize::from(self.config.ngram_max.max(self.config.ngram_min.max(1))),
+        );
+        // Word bytes with boundary marks, reused for every token.
+        let mut marked: Vec<u8> = Vec::with_capacity(64);
+        let mut starts: Vec<usize> = Vec::with_capacity(64);
+        for (i, t) in toks.iter().enumerate() {
+            let span = (t.start, t.end);
+            self.emit(group, Kind::Word, &[b"word:", t.text.as_bytes()], span);
+            if let Some(next) = toks.get(i + 1) {
+                self.emit(
+                    group,
+                    Kind::Pair,
+                    &[b"pair:", t.text.as_bytes(), next.text.as_bytes()],
+                    (t.start, next.end),
+                );
+            }
+            let sh = shape(t.text);
+            if let Some(sh) = &sh {
+                self.emit(group, Kind::Shape, &[b"shape:", sh.as_bytes()], span);
+            }
+            match look(t, n, original) {
+                Look::Plain => {}
+                Look::Styled => {
+                    styled += 1;
+                    self.emit(group, Kind::Styled, &[b"styled:", t.text.as_bytes()], span);
+                    let sh: &[u8] = sh.as_deref().map_or(b"a", str::as_bytes);
+                    self.emit(group, Kind::StyledShape, &[b"styled-shape:", sh], span);
+                }
+                Look::Spelled => {
+                    spelled += 1;
+                    self.emit(
+                        group,
+                        Kind::Spelled,
+                        &[b"spelled:", t.text.as_bytes()],
+                        span,
+                    );
+                }
+            }
+            // Character n-grams of `<token>`, on character boundaries.
+            marked.clear();
+            starts.clear();
+            starts.push(0);
+            marked.push(b'<');
+            for c in t.text.chars() {
+                starts.push(marked.len());
+                let mut buf = [0u8; 4];
+                marked.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+            starts.push(marked.len());
+            marked.push(b'>');
+            starts.push(marked.len());
+            // starts[k] is the byte offset of character k of the marked word; the last entry is
+            // its length.
+            let chars = starts.len() - 1;
+            // The hash of the key and the group and `char:` parts, shared by every n-gram; each
+            // n-gram then extends it character by character (the same value as `hash` of the
+            // three parts, at a fraction of the cost).
+            let gp: &[u8] = match group {
+                Group::Body => b"b",
+                Group::Author => b"a",
+            };
+            let prefix = fnv_part(
+                fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
+                b"char:",
+            );
+            for a in 0..chars {
+                let mut h = fnv_bytes(prefix, &marked[starts[a]..starts[(a + lo - 1).min(chars)]]);
+                for len in lo..=hi {
+                    let b = a + len;
+                    if b > chars {
+                        break;
+                    }
+                    h = fnv_bytes(h, &marked[starts[b - 1]..starts[b]]);
+                    let bucket = (finish(fnv_part(h, b"")) & self.mask) as u32;
+                    // Map back to the token: the marks have no text of their own.
+                    let s = t.start + starts[a].saturating_sub(1).min(t.text.len());
+                    let e = t.start + starts[b].saturating_sub(1).min(t.text.len());
+                    let kind = Kind::Char {
+                        lead: a == 0,
+                        trail: b == chars,
+                    };
+                    self.out.push(Feature {
+                        bucket,
+                        group,
+                        kind,
+                        start: s.min(e) as u32,
+                        end: e as u32,
+                    });
+                }
+            }
+        }
+        // How much of the field was disguised, in coarse steps.
+        let step = |k: usize| -> u8 {
+            match k {
+                0 => 0,
+                1 => 1,
+                2 => 2,
+                3..=5 => 3,
+                _ => 4,
+            }
+        };
+        if styled > 0 {
+            let k = step(styled);
+            let key = STEPS[usize::from(k)].as_bytes();
+            self.emit(
+                group,
+                Kind::StyledCount(k),
+                &[b"styled-count:", key],
+                (0, 0),
+            );
+        }
+        if spelled > 0 {
+            let k = step(spelled);
+            let key = STEPS[usize::from(k)].as_bytes();
+            self.emit(
+                group,
+                Kind::SpelledCount(k),
+                &[b"spelled-count:", key],
+                (0, 0),
+            );
+        }
+        let k: u8 = match toks.len() {
+            0 => 0,
+            1..=3 => 1,
+            4..=10 => 2,
+            11..=30 => 3,
+            _ => 4,
+        };
+        let key = LENGTHS[usize::from(k)].as_bytes();
+        self.emit(group, Kind::Tokens(k), &[b"tokens:", key], (0, 0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::normalize::normalize;
+
+    #[test]
+    fn shapes_tell_brands_from_years() {
+        assert_eq!(shape("garuda88").as_deref(), Some("a9:2"));
+        assert_eq!(shape("4d").as_deref(), Some("9a:0"));
+        assert_eq!(shape("2019").as_deref(), Some("9:4"));
+        assert_eq!(shape("gacor"), None);
+    }
+
+    #[test]
+    fn styled_tokens_are_marked_and_spans_are_in_the_normalised_text() {
+        let original = "main di 𝐆𝐀𝐑𝐔𝐃𝐀𝟖𝟖 gacor";
+        let n = normalize(original);
+        let mut x = Extractor::new(FeatureConfig::default());
+        x.field(Group::Body, &n, original);
+        let f = x
+            .out
+            .iter()
+            .find(|f| f.kind == Kind::Styled)
+            .expect("styled brand feature");
+        assert_eq!(f.name(&n.text), "styled:garuda88");
+        let (s, e) = f.span().expect("span");
+        let (os, oe) = n.original_span(s, e).expect("maps back");
+        assert_eq!(&original[os..oe], "𝐆𝐀𝐑𝐔𝐃𝐀𝟖𝟖");
+        let names: Vec<String> = x.out.iter().map(|f| f.name(&n.text)).collect();
+        for want in [
+            "word:main",
+            "pair:main di",
+            "shape:a9:2",
+            "char:<ga",
+            "char:88>",
+            "styled-count:1",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn char_grams_hash_as_their_three_parts() {
+        let text = "main di garuda88";
+        let n = normalize(text);
+        let mut x = Extractor::new(FeatureConfig::default());
+        x.field(Group::Body, &n, text);
+        let mask = (1u64 << FeatureConfig::default().bits) - 1;
+        let mut checked = 0;
+        for f in x.out.iter().filter(|f| matches!(f.kind, Kind::Char { .. })) {
+            let name = f.name(&n.text);
+            let gram = name.trim_start_matches("char:");
+            let want = hash(
+                FeatureConfig::default().hash_key,
+                &[b"b", b"char:", gram.as_bytes()],
+            );
+            assert_eq!(u64::from(f.bucket), want & mask, "{name}");
+            checked += 1;
+        }
+        assert!(checked > 20);
+    }
+
+    #[test]
+    fn the_hash_key_and_part_boundaries_change_the_bucket() {
+        let parts: &[&[u8]] = &[b"b", b"word:", b"gacor"];
+        assert_ne!(hash(1, parts), hash(2, parts), "the key is mixed in");
+        assert_ne!(
+            hash(1, &[b"ab", b"c"]),
+            hash(1, &[b"a", b"bc"]),
+            "parts are separated"
+        );
+    }
+}
