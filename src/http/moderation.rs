@@ -187,7 +187,7 @@ async fn reload_policy(
                 ApiError::of(kind, lang).with_message(super::messages::with_detail(
                     lang,
                     kind,
-                    &err.to_string(),
+                    &super::error::chain(&err),
                 )),
             )
         }

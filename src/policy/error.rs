@@ -21,7 +21,7 @@ pub enum PolicyError {
         message: String,
     },
     /// A file could not be read at all.
-    #[error("{}:1:1: {source}", file.display())]
+    #[error("{}:1:1: cannot read the file", file.display())]
     Io {
         /// The file that could not be read.
         file: PathBuf,
@@ -30,7 +30,7 @@ pub enum PolicyError {
         source: std::io::Error,
     },
     /// Writing the output of a CLI command failed.
-    #[error("writing output: {0}")]
+    #[error("writing output")]
     Output(#[source] std::io::Error),
     /// The file watcher could not be started.
     #[error("{}:1:1: cannot watch policy files: {message}", file.display())]
