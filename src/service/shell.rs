@@ -125,16 +125,26 @@ impl<R> From<StoreError> for CommandError<R> {
     }
 }
 
+/// Stripes of the turn lock that orders retried commands on one stream within a process.
+const TURN_STRIPES: usize = 256;
+
 /// Runs commands against the store and waits for the projections to see them.
 pub struct Shell {
     store: Arc<dyn EventStore>,
     view: Arc<View>,
+    stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl Shell {
     /// A shell over `store`, whose writes `view` follows.
     pub fn new(store: Arc<dyn EventStore>, view: Arc<View>) -> Shell {
-        Shell { store, view }
+        Shell {
+            store,
+            view,
+            stripes: (0..TURN_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
     }
 
     /// Reads and folds one stream, whole.
@@ -198,6 +208,13 @@ impl Shell {
     where
         S: Default + Clone,
     {
+        // Retried commands on one stream take turns in this process, so a burst of reports on
+        // one comment queues here instead of racing each other to the store until some give up
+        // contended. Conflicts with other replicas are still retried below.
+        let turn = match kind {
+            CommandKind::Retry => Some(self.stripe(stream).lock().await),
+            CommandKind::Create | CommandKind::ChangeOnce => None,
+        };
         let attempts = kind.attempts();
         for _ in 0..attempts {
             let loaded = match kind {
@@ -221,6 +238,9 @@ impl Shell {
             }
             match self.append(stream, loaded.expected(), &events).await {
                 Ok(written) => {
+                    // The next command's load reads the store, not the projections: its turn
+                    // need not wait for them.
+                    drop(turn);
                     self.view.wait_for(written.position, READ_YOUR_WRITES).await;
                     let state = events.iter().fold(loaded.state, evolve);
                     return Ok(Appended {
@@ -239,6 +259,15 @@ impl Shell {
             attempts,
         }
         .into())
+    }
+
+    /// The turn lock of `stream`'s stripe. A fixed set of stripes rather than a lock per stream:
+    /// a map keyed by stream would be one more map an attacker grows with every comment id,
+    /// and two streams sharing a stripe only wait a little for each other.
+    fn stripe(&self, stream: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(stream);
+        &self.stripes[(hash % TURN_STRIPES as u64) as usize]
     }
 
     /// Appends facts that depend on no stream state (the policy in force), then waits for the
@@ -601,5 +630,28 @@ mod tests {
         assert!(appended.events.is_empty());
         assert_eq!((appended.revision, appended.position), (0, None));
         assert_eq!(f.shell.load("s", count).await.unwrap().revision, Some(0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retried_commands_on_one_stream_at_once_all_go_through() {
+        let f = Arc::new(fixture());
+        seed(&f, "s").await;
+        let runs: Vec<_> = (0..64)
+            .map(|_| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    f.shell
+                        .execute("s", CommandKind::Retry, count, |_| {
+                            Ok::<_, ()>(vec![fact("mine")])
+                        })
+                        .await
+                        .is_ok()
+                })
+            })
+            .collect();
+        for run in runs {
+            assert!(run.await.unwrap(), "a report gave up contended");
+        }
+        assert_eq!(f.shell.load("s", count).await.unwrap().revision, Some(64));
     }
 }
