@@ -113,7 +113,7 @@ async fn a_flood_of_reports_from_many_networks_leaves_the_comment_readable_and_d
     let (status, decided) = app.decide(AYU, &id, "reject", version).await;
     assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(decided["status"], "rejected");
-    assert_eq!(app.thread_ids("berita-banjir").await, [other.clone()]);
+    assert_eq!(app.thread_ids("berita-banjir").await, [other]);
 
     // Reports of it now are refused as of a hidden comment, not failed.
     let (status, body, _) = report(&app, &id, &reader(count + 1), "").await;
