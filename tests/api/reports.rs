@@ -181,3 +181,48 @@ async fn too_many_reports_from_one_address_are_refused_with_retry_after() {
     let (status, _, _) = report(&app, &ids[2], "198.51.100.8", "").await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
+
+/// The Done-when of issue 9 measured: 20,000 reports from distinct /64s, 32 at a time, then one
+/// decision. Prints the figures; asserts only behaviour (no 5xx, the decision goes through).
+///
+/// `cargo test --release --test api reports::measure -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measuring: 20,000 requests"]
+async fn measure_a_flood_of_20000_reports() {
+    let app = proxied_app(None).await;
+    let id = app
+        .comment_ok("berita-banjir-besar", HAM, "published")
+        .await;
+    let count = 20_000;
+    let start = std::time::Instant::now();
+    let statuses = flood(&app, &id, count, 32).await;
+    let flood_time = start.elapsed();
+    let mut seen = std::collections::BTreeMap::<u16, usize>::new();
+    for s in &statuses {
+        *seen.entry(s.as_u16()).or_default() += 1;
+    }
+    let start = std::time::Instant::now();
+    let (status, record) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    let read_time = start.elapsed();
+    assert_eq!(status, StatusCode::OK, "{record}");
+    let version = record["version"].as_u64().expect("version");
+    let start = std::time::Instant::now();
+    let (status, decided) = app.decide(AYU, &id, "reject", version).await;
+    let decide_time = start.elapsed();
+    println!(
+        "{count} reports in {:.2} s ({:.0}/s), statuses {seen:?}; moderator record ({} reports, \
+         capped {}, {} events) in {:.1} ms; decision {} in {:.1} ms",
+        flood_time.as_secs_f64(),
+        f64::from(count) / flood_time.as_secs_f64(),
+        record["reports"],
+        record["reports_capped"],
+        record["history"].as_array().map_or(0, Vec::len),
+        read_time.as_secs_f64() * 1000.0,
+        status.as_u16(),
+        decide_time.as_secs_f64() * 1000.0,
+    );
+    assert!(seen.keys().all(|s| *s < 500), "{seen:?}");
+    assert_eq!(status, StatusCode::OK, "{decided}");
+}
