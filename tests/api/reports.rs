@@ -226,3 +226,69 @@ async fn measure_a_flood_of_20000_reports() {
     assert!(seen.keys().all(|s| *s < 500), "{seen:?}");
     assert_eq!(status, StatusCode::OK, "{decided}");
 }
+
+#[tokio::test]
+async fn a_full_stream_refuses_changes_with_stream_full_and_stays_readable() {
+    let app = spawn_app().await;
+    let id = app.comment_ok("berita-penuh", HELD, "pending").await;
+    let before = app.version(&id).await;
+    let dir = app.stop().await;
+
+    // Fill the comment's stream to the store's limit with events of a type nobody folds (as a
+    // newer replica might write), which is quicker than thousands of decisions.
+    let store = open_when_released(dir.path()).await;
+    let room = saring::store::MAX_STREAM_EVENTS - (before + 1);
+    let filler = (0..room)
+        .map(|_| saring::store::NewEvent::new("CommentPinned", serde_json::json!({})))
+        .collect();
+    saring::store::EventStore::append(
+        &store,
+        &format!("comment-{id}"),
+        saring::store::ExpectedRevision::Exact(before),
+        filler,
+    )
+    .await
+    .expect("filling up to the limit is allowed");
+    drop(store);
+
+    let app = spawn_app_in(dir, |_| {}).await;
+    let version = app.version(&id).await;
+    assert_eq!(version, saring::store::MAX_STREAM_EVENTS - 1, "read whole");
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/mod/comments/{id}/decision?lang=en")))
+        .bearer_auth(AYU)
+        .json(&serde_json::json!({ "action": "approve", "expected_version": version }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: Value = resp.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "stream_full", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be changed"),
+        "{body}"
+    );
+    // Nothing was written, and the rest of the service is unaffected.
+    assert_eq!(app.version(&id).await, version);
+    let other = app.comment_ok("berita-penuh", HAM, "published").await;
+    assert_eq!(app.thread_ids("berita-penuh").await, [other]);
+}
+
+/// Opens the embedded store of a stopped server, polling until its lock is released.
+async fn open_when_released(dir: &std::path::Path) -> saring::store::sqlite::SqliteStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match saring::store::sqlite::SqliteStore::open(dir) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::task::yield_now().await;
+            }
+            Err(e) => panic!("the store stays locked: {e}"),
+        }
+    }
+}
