@@ -185,7 +185,7 @@ async fn too_many_reports_from_one_address_are_refused_with_retry_after() {
 /// The Done-when of issue 9 measured: 20,000 reports from distinct /64s, 32 at a time, then one
 /// decision. Prints the figures; asserts only behaviour (no 5xx, the decision goes through).
 ///
-/// `cargo test --release --test api reports::measure -- --ignored --nocapture`
+/// `cargo test --test api reports::measure -- --ignored --nocapture` (figures in docs/edge.md)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measuring: 20,000 requests"]
 async fn measure_a_flood_of_20000_reports() {
