@@ -475,7 +475,7 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
             }
             @if v.reports > 0 {
                 div.reports {
-                    (v.reports) " " (lang.pick("laporan pembaca", "reader reports"))
+                    (v.reports) @if v.reports_capped { "+" } " " (lang.pick("laporan pembaca", "reader reports"))
                     ul { @for r in &reports { li { time datetime=(r.at.to_rfc3339()) { (age(lang, r.at, now)) } @if let Some(reason) = &r.reason { " — " (reason) } } } }
                 }
             }

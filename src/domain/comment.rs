@@ -10,6 +10,18 @@ use uuid::Uuid;
 use super::events::{Actor, DomainEvent, Submission};
 use crate::policy::{Outcome, Verdict};
 
+/// Reports stored per comment, one event each; later reports are accepted and counted (a metric)
+/// but not stored.
+///
+/// Far above any sensible `[threads] flag_threshold` (3 by default): by the hundredth distinct
+/// reader the comment has long been in the moderators' reported queue, and another report adds
+/// nothing a moderator acts on. Without a cap a flood of reports from many addresses grew the
+/// stream until the service could no longer read it whole, and every decision on the comment
+/// failed. With it a comment's stream stays near a hundred events, cheap to fold on every
+/// command, and its decisions stay far below the store's stream limit
+/// (`store::MAX_STREAM_EVENTS`, 10,000).
+pub const MAX_STORED_REPORTS: usize = 100;
+
 /// Where a comment stands. Only `Published` is visible to readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,7 +94,7 @@ pub struct CommentState {
     pub status_before_delete: Option<CommentStatus>,
     /// The latest verdict of the filter.
     pub verdict: Option<Verdict>,
-    /// Private reporter hashes, one per reader.
+    /// Private reporter hashes, one per reader; at most [`MAX_STORED_REPORTS`].
     pub reporters: BTreeSet<String>,
     /// Whether reports already sent it to the reported queue (cleared by a moderator decision).
     pub reported: bool,
@@ -99,6 +111,12 @@ impl CommentState {
     /// Whether readers can see it.
     pub fn is_visible(&self) -> bool {
         self.status == Some(CommentStatus::Published)
+    }
+
+    /// Whether the stored reports reached [`MAX_STORED_REPORTS`]: later reports are not stored,
+    /// so moderators see the count as "100+".
+    pub fn reports_capped(&self) -> bool {
+        self.reporters.len() >= MAX_STORED_REPORTS
     }
 }
 
@@ -136,13 +154,16 @@ pub enum CommentCommand {
         /// When.
         now: DateTime<Utc>,
     },
-    /// A reader reports a visible comment.
+    /// A reader reports a visible comment. Once [`MAX_STORED_REPORTS`] are stored, a report from
+    /// a new reader is accepted without a `CommentFlagged` event (it may still send the comment
+    /// back to the reported queue after a moderator kept it).
     Flag {
         /// Private hash of the reporter.
         reporter: String,
         /// What the reader wrote.
         reason: String,
-        /// Reports that send a comment to the reported queue.
+        /// Reports that send a comment to the reported queue (at most [`MAX_STORED_REPORTS`]
+        /// count, so a higher setting acts as the cap).
         threshold: u32,
         /// When.
         now: DateTime<Utc>,
@@ -289,14 +310,23 @@ pub fn decide(
             if state.reporters.contains(&reporter) {
                 return Err(CommentError::AlreadyReported);
             }
-            let mut events = vec![DomainEvent::CommentFlagged {
-                reporter,
-                reason,
-                at: now,
-            }];
-            let reports = u32::try_from(state.reporters.len() + 1).unwrap_or(u32::MAX);
-            if !state.reported && reports >= threshold.max(1) {
-                events.push(DomainEvent::CommentReportedQueued { reports, at: now });
+            let mut events = Vec::new();
+            if !state.reports_capped() {
+                events.push(DomainEvent::CommentFlagged {
+                    reporter,
+                    reason,
+                    at: now,
+                });
+            }
+            let reports = state.reporters.len() + events.len();
+            let threshold = usize::try_from(threshold)
+                .unwrap_or(usize::MAX)
+                .clamp(1, MAX_STORED_REPORTS);
+            if !state.reported && reports >= threshold {
+                events.push(DomainEvent::CommentReportedQueued {
+                    reports: u32::try_from(reports).unwrap_or(u32::MAX),
+                    at: now,
+                });
             }
             Ok(events)
         }

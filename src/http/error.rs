@@ -84,6 +84,8 @@ error_kinds! {
     AlreadyReported => CONFLICT, "already_reported";
     /// Reporting a hidden comment.
     NotReportable => CONFLICT, "not_reportable";
+    /// The comment's stream holds as many events as the store keeps for one stream.
+    StreamFull => CONFLICT, "stream_full";
     /// A body over the limit.
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large";
     /// Neither JSON nor a form.
@@ -177,7 +179,13 @@ impl ApiError {
 
     /// An event-store failure: `503 store_unavailable` with a `Retry-After` while the database
     /// is away (the request may simply be repeated), `500 internal` otherwise.
+    /// A stream at the store's limit answers `409 stream_full`: a fact about the comment, not a
+    /// failure of the server.
     pub fn store(lang: Lang, e: &crate::store::StoreError) -> ApiError {
+        if let crate::store::StoreError::StreamFull { stream, limit } = e {
+            tracing::warn!(stream, limit, "a command met a full stream");
+            return ApiError::of(ErrorKind::StreamFull, lang);
+        }
         if !e.is_unavailable() {
             return ApiError::internal(lang, e);
         }

@@ -75,6 +75,10 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Hanya komentar yang tampil yang dapat dilaporkan.",
             "Only visible comments can be reported.",
         ),
+        K::StreamFull => (
+            "Komentar ini sudah mencapai batas catatan yang disimpan; tidak dapat diubah lagi. Hubungi pengelola situs.",
+            "This comment has reached the most changes that can be stored for it; it cannot be changed any more. Contact the site's administrators.",
+        ),
         K::PayloadTooLarge => (
             "Permintaan terlalu besar (paling banyak 64 KiB).",
             "The request is too large (at most 64 KiB).",

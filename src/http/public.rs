@@ -381,6 +381,7 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
             ApiError::of(ErrorKind::AlreadyReported, lang)
         }
         DecisionRefusal::Flag(_) => ApiError::of(ErrorKind::NotReportable, lang),
+        DecisionRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
         DecisionRefusal::Thread(err) => {
             let text = match err {
                 crate::domain::ThreadError::AlreadyClosed => Text::ThreadAlreadyClosed,

@@ -144,6 +144,9 @@ pub enum DecisionRefusal {
     /// Reader report refused (409 or 404).
     #[error(transparent)]
     Flag(CommentError),
+    /// Too many reports from this address (429).
+    #[error("rate limited")]
+    RateLimited(RateLimited),
     /// Thread command refused (409).
     #[error(transparent)]
     Thread(ThreadError),
@@ -212,8 +215,11 @@ pub struct ModeratorView {
     pub captcha_solve_ms: u64,
     /// The filter's verdict with matched rules and policy version.
     pub verdict: Option<Verdict>,
-    /// Reader reports.
+    /// Reader reports stored (at most [`comment::MAX_STORED_REPORTS`]).
     pub reports: usize,
+    /// Whether `reports` reached the cap: later reports are counted only in a metric, so show it
+    /// as "100+".
+    pub reports_capped: bool,
     /// Every event of the comment.
     pub history: Vec<HistoryEntry>,
 }
@@ -542,17 +548,24 @@ impl Service {
         })
     }
 
-    /// A reader report: one per reader (by address) per comment; retried on a conflict, as the
-    /// decider simply sees the newer reports.
+    /// A reader report: one per reader (by address) per comment, within the per-address report
+    /// limit; retried on a conflict, as the decider simply sees the newer reports. Beyond
+    /// [`comment::MAX_STORED_REPORTS`] a report is answered the same but only counted
+    /// (`saring_reports_unstored_total`), so a flood cannot grow the comment's stream.
     pub async fn flag(
         &self,
         id: Uuid,
         client_ip: IpAddr,
         reason: &str,
     ) -> Result<(), DecisionError> {
+        if let Some(l) = &self.limits {
+            l.check_report(client_ip)
+                .map_err(|limited| CommandError::Refused(DecisionRefusal::RateLimited(limited)))?;
+        }
         let reporter = self.reporter_id(client_ip);
         let reason: String = reason.chars().take(input::MAX_REASON_CHARS).collect();
-        self.shell
+        let appended = self
+            .shell
             .execute(
                 &comment_stream(id),
                 CommandKind::Retry,
@@ -573,8 +586,15 @@ impl Service {
                     .map_err(DecisionRefusal::Flag)
                 },
             )
-            .await
-            .map(drop)
+            .await?;
+        let stored = appended
+            .events
+            .iter()
+            .any(|e| matches!(e, DomainEvent::CommentFlagged { .. }));
+        if !stored {
+            metrics::counter!("saring_reports_unstored_total").increment(1);
+        }
+        Ok(())
     }
 
     /// A private, stable id of a reporter: an HMAC of their address group, so the log never
@@ -793,6 +813,7 @@ fn moderator_view(loaded: &Loaded<CommentState>) -> Option<ModeratorView> {
         captcha_solve_ms: s.captcha_solve_ms,
         verdict: state.verdict.clone(),
         reports: state.reporters.len(),
+        reports_capped: state.reports_capped(),
         history,
     })
 }

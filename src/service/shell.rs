@@ -22,8 +22,10 @@ use super::codec;
 
 /// How long a command waits for the projections to include its write before answering anyway.
 pub const READ_YOUR_WRITES: Duration = Duration::from_secs(5);
-/// Events of one stream read at most (a comment has a handful; reports are bounded by it).
-pub const MAX_STREAM_EVENTS: usize = 10_000;
+/// Events of one stream read at most: the store refuses to grow a stream past it, so a fold
+/// always sees the whole stream; a longer one (written before the limit existed) is refused as
+/// [`StoreError::StreamFull`] rather than folded short.
+pub const MAX_STREAM_EVENTS: u64 = crate::store::MAX_STREAM_EVENTS;
 /// Attempts of a retried command before it gives up as [`StoreFailure::Contended`].
 pub const RETRY_ATTEMPTS: u32 = 5;
 
@@ -71,17 +73,19 @@ impl<S> Loaded<S> {
     }
 }
 
-/// What a command wrote: its events, the state after them, and where they landed.
+/// What a command wrote: its events (possibly none), the state after them, and where they
+/// landed.
 #[derive(Debug, Clone)]
 pub struct Appended<S> {
     /// The state folded from the load plus the new events.
     pub state: S,
     /// The events written.
     pub events: Vec<DomainEvent>,
-    /// The stream's revision after the append (the last new event's).
+    /// The stream's revision after the command: the last new event's, or the loaded one when
+    /// the decider wrote nothing (only ever on a stream that exists).
     pub revision: u64,
-    /// The global position of the last new event.
-    pub position: u64,
+    /// The global position of the last new event; `None` when the decider wrote nothing.
+    pub position: Option<u64>,
 }
 
 /// An operational failure: nothing the domain refused, something the caller may retry later.
@@ -121,25 +125,63 @@ impl<R> From<StoreError> for CommandError<R> {
     }
 }
 
+/// Stripes of the turn lock that orders retried commands on one stream within a process.
+const TURN_STRIPES: usize = 256;
+
 /// Runs commands against the store and waits for the projections to see them.
 pub struct Shell {
     store: Arc<dyn EventStore>,
     view: Arc<View>,
+    stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl Shell {
     /// A shell over `store`, whose writes `view` follows.
     pub fn new(store: Arc<dyn EventStore>, view: Arc<View>) -> Shell {
-        Shell { store, view }
+        Shell {
+            store,
+            view,
+            stripes: (0..TURN_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
     }
 
-    /// Reads and folds one stream.
+    /// Reads and folds one stream, whole.
+    ///
+    /// A backend may answer a read in pages (by size), so this reads until an empty answer. A
+    /// stream longer than [`MAX_STREAM_EVENTS`] is an error, never a fold of its first part: a
+    /// short fold used to make its revision look stale to every decision for ever.
     pub async fn load<S: Default>(
         &self,
         stream: &str,
         evolve: fn(S, &DomainEvent) -> S,
     ) -> Result<Loaded<S>, StoreError> {
-        let recorded = self.store.read_stream(stream, 0, MAX_STREAM_EVENTS).await?;
+        let mut recorded: Vec<RecordedEvent> = Vec::new();
+        loop {
+            // One more than allowed, so a stream over the limit shows itself.
+            let room = (MAX_STREAM_EVENTS + 1).saturating_sub(recorded.len() as u64);
+            let from = recorded.last().map_or(0, |r| r.revision + 1);
+            let page = self
+                .store
+                .read_stream(stream, from, usize::try_from(room).unwrap_or(usize::MAX))
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            recorded.extend(page);
+            if recorded.len() as u64 > MAX_STREAM_EVENTS {
+                tracing::error!(
+                    stream,
+                    limit = MAX_STREAM_EVENTS,
+                    "stream over the read limit"
+                );
+                return Err(StoreError::StreamFull {
+                    stream: stream.to_string(),
+                    limit: MAX_STREAM_EVENTS,
+                });
+            }
+        }
         let state = recorded
             .iter()
             .filter_map(codec::decode_recorded)
@@ -166,6 +208,13 @@ impl Shell {
     where
         S: Default + Clone,
     {
+        // Retried commands on one stream take turns in this process, so a burst of reports on
+        // one comment queues here instead of racing each other to the store until some give up
+        // contended. Conflicts with other replicas are still retried below.
+        let turn = match kind {
+            CommandKind::Retry => Some(self.stripe(stream).lock().await),
+            CommandKind::Create | CommandKind::ChangeOnce => None,
+        };
         let attempts = kind.attempts();
         for _ in 0..attempts {
             let loaded = match kind {
@@ -177,15 +226,28 @@ impl Shell {
                 CommandKind::ChangeOnce | CommandKind::Retry => self.load(stream, evolve).await?,
             };
             let events = decide(&loaded).map_err(CommandError::Refused)?;
+            if events.is_empty() {
+                // Accepted with nothing to record (a report beyond the stored cap): no append,
+                // so nothing to wait for either.
+                return Ok(Appended {
+                    state: loaded.state,
+                    events,
+                    revision: loaded.revision.unwrap_or(0),
+                    position: None,
+                });
+            }
             match self.append(stream, loaded.expected(), &events).await {
                 Ok(written) => {
+                    // The next command's load reads the store, not the projections: its turn
+                    // need not wait for them.
+                    drop(turn);
                     self.view.wait_for(written.position, READ_YOUR_WRITES).await;
                     let state = events.iter().fold(loaded.state, evolve);
                     return Ok(Appended {
                         state,
                         events,
                         revision: written.next_revision,
-                        position: written.position,
+                        position: Some(written.position),
                     });
                 }
                 Err(e) if e.is_conflict() => continue,
@@ -197,6 +259,15 @@ impl Shell {
             attempts,
         }
         .into())
+    }
+
+    /// The turn lock of `stream`'s stripe. A fixed set of stripes rather than a lock per stream:
+    /// a map keyed by stream would be one more map an attacker grows with every comment id,
+    /// and two streams sharing a stripe only wait a little for each other.
+    fn stripe(&self, stream: &str) -> &tokio::sync::Mutex<()> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(stream);
+        &self.stripes[(hash % TURN_STRIPES as u64) as usize]
     }
 
     /// Appends facts that depend on no stream state (the policy in force), then waits for the
@@ -243,9 +314,56 @@ mod tests {
 
     /// A store where another writer slips an event into the stream just before each of the
     /// next `races` appends, as a second replica or a colleague would.
+    /// Reads answer at most `page` events (0: as many as asked), as a backend bounding the size
+    /// of one answer does.
     struct Racing {
         inner: SqliteStore,
         races: AtomicU32,
+        page: std::sync::atomic::AtomicUsize,
+    }
+
+    /// A stream that never ends: every read answers a full page of events nobody knows.
+    struct Endless;
+
+    #[async_trait]
+    impl EventStore for Endless {
+        async fn append(
+            &self,
+            _: &str,
+            _: ExpectedRevision,
+            _: Vec<NewEvent>,
+        ) -> Result<AppendResult, StoreError> {
+            Err(StoreError::Closed)
+        }
+        async fn read_stream(
+            &self,
+            stream: &str,
+            from: u64,
+            max: usize,
+        ) -> Result<Vec<RecordedEvent>, StoreError> {
+            Ok((from..from + max.min(1000) as u64)
+                .map(|revision| RecordedEvent {
+                    id: Uuid::new_v4(),
+                    stream: stream.to_string(),
+                    revision,
+                    position: revision,
+                    event_type: "CommentPinned".into(),
+                    schema_version: 1,
+                    recorded_at: Utc::now(),
+                    data: serde_json::json!({}),
+                    metadata: EventMetadata::default(),
+                })
+                .collect())
+        }
+        async fn read_all(&self, _: u64, _: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn subscribe_all(&self, _: u64) -> Result<EventStream, StoreError> {
+            Err(StoreError::Closed)
+        }
+        fn backend_name(&self) -> &'static str {
+            "endless"
+        }
     }
 
     fn fact(version: &str) -> DomainEvent {
@@ -282,6 +400,10 @@ mod tests {
             from: u64,
             max: usize,
         ) -> Result<Vec<RecordedEvent>, StoreError> {
+            let max = match self.page.load(Ordering::SeqCst) {
+                0 => max,
+                page => max.min(page),
+            };
             self.inner.read_stream(stream, from, max).await
         }
         async fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -312,6 +434,7 @@ mod tests {
         let store = Arc::new(Racing {
             inner: SqliteStore::open(dir.path()).unwrap(),
             races: AtomicU32::new(0),
+            page: std::sync::atomic::AtomicUsize::new(0),
         });
         let view = Arc::new(View::new(Projections::default()));
         tokio::spawn(super::super::runner::follow(
@@ -470,5 +593,65 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(appended.revision, 2);
+    }
+
+    #[tokio::test]
+    async fn a_stream_read_in_pages_is_folded_whole() {
+        let f = fixture();
+        seed(&f, "s").await;
+        for _ in 0..4 {
+            f.shell.record("s", &[fact("more")]).await.unwrap();
+        }
+        f.store.page.store(2, Ordering::SeqCst);
+        let loaded = f.shell.load("s", count).await.unwrap();
+        assert_eq!((loaded.state, loaded.revision), (5, Some(4)));
+    }
+
+    #[tokio::test]
+    async fn a_stream_over_the_read_limit_is_an_error_not_a_short_fold() {
+        let view = Arc::new(View::new(Projections::default()));
+        let shell = Shell::new(Arc::new(Endless), view);
+        let err = shell.load("comment-x", count).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::StreamFull { stream, limit } if stream == "comment-x" && *limit == MAX_STREAM_EVENTS),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_decision_of_no_events_writes_nothing_and_answers_the_loaded_revision() {
+        let f = fixture();
+        seed(&f, "s").await;
+        let appended = f
+            .shell
+            .execute("s", CommandKind::Retry, count, |_| Ok::<_, ()>(Vec::new()))
+            .await
+            .unwrap();
+        assert!(appended.events.is_empty());
+        assert_eq!((appended.revision, appended.position), (0, None));
+        assert_eq!(f.shell.load("s", count).await.unwrap().revision, Some(0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retried_commands_on_one_stream_at_once_all_go_through() {
+        let f = Arc::new(fixture());
+        seed(&f, "s").await;
+        let runs: Vec<_> = (0..64)
+            .map(|_| {
+                let f = f.clone();
+                tokio::spawn(async move {
+                    f.shell
+                        .execute("s", CommandKind::Retry, count, |_| {
+                            Ok::<_, ()>(vec![fact("mine")])
+                        })
+                        .await
+                        .is_ok()
+                })
+            })
+            .collect();
+        for run in runs {
+            assert!(run.await.unwrap(), "a report gave up contended");
+        }
+        assert_eq!(f.shell.load("s", count).await.unwrap().revision, Some(64));
     }
 }

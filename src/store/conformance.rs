@@ -19,8 +19,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    ActualRevision, EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent,
-    StoreError,
+    ActualRevision, EventMetadata, EventStore, ExpectedRevision, MAX_STREAM_EVENTS, NewEvent,
+    RecordedEvent, StoreError,
 };
 
 /// How long a check waits for events it expects before it fails instead of hanging.
@@ -83,6 +83,7 @@ pub fn checks() -> Vec<Check> {
         check!(large_and_non_ascii_events),
         check!(metadata_round_trip),
         check!(invalid_requests),
+        check!(stream_limit),
     ]
 }
 
@@ -962,5 +963,99 @@ pub async fn invalid_requests(store: Store) -> CheckResult {
         "invalid appends wrote {} events",
         events.len()
     );
+    Ok(())
+}
+
+/// Expects an append refused as [`StoreError::StreamFull`] naming `stream`.
+fn expect_full(result: Result<super::AppendResult, StoreError>, stream: &str) -> CheckResult {
+    match result {
+        Err(StoreError::StreamFull { stream: s, limit }) => {
+            ensure!(
+                s == stream,
+                "stream_full names stream {s}, expected {stream}"
+            );
+            ensure!(
+                limit == MAX_STREAM_EVENTS,
+                "stream_full names limit {limit}, expected {MAX_STREAM_EVENTS}"
+            );
+            Ok(())
+        }
+        other => Err(format!("expected stream_full, got {other:?}")),
+    }
+}
+
+/// A stream takes [`MAX_STREAM_EVENTS`] events and not one more: an append that would take it
+/// past the limit is refused whole as `StreamFull` and writes nothing, whatever the expectation.
+pub async fn stream_limit(store: Store) -> CheckResult {
+    let limit = usize::try_from(MAX_STREAM_EVENTS).map_err(err("limit"))?;
+    let batch = |from: usize, n: usize| (from..from + n).map(|i| ev("Fill", i as u64)).collect();
+    let stream = unique("full");
+    // Two short of full, then an append of three: refused, nothing of it stored.
+    store
+        .append(&stream, ExpectedRevision::NoStream, batch(0, limit - 2))
+        .await
+        .map_err(err("filling append"))?;
+    let at = ExpectedRevision::Exact(MAX_STREAM_EVENTS - 3);
+    expect_full(
+        store.append(&stream, at, batch(limit - 2, 3)).await,
+        &stream,
+    )?;
+    let events = read_whole_stream(&store, &stream).await?;
+    ensure!(
+        events.len() == limit - 2,
+        "a refused append left {} events, expected {}",
+        events.len(),
+        limit - 2
+    );
+    // Exactly full is allowed; then nothing more.
+    let r = store
+        .append(&stream, at, batch(limit - 2, 2))
+        .await
+        .map_err(err("append up to the limit"))?;
+    ensure!(
+        r.next_revision == MAX_STREAM_EVENTS - 1,
+        "the last allowed event got revision {}",
+        r.next_revision
+    );
+    let last = ExpectedRevision::Exact(MAX_STREAM_EVENTS - 1);
+    expect_full(
+        store.append(&stream, last, vec![ev("Over", 0)]).await,
+        &stream,
+    )?;
+    // A wrong expectation is still a conflict first: the writer must learn the stream moved.
+    let res = store
+        .append(&stream, ExpectedRevision::Exact(0), vec![ev("Over", 1)])
+        .await;
+    expect_conflict(
+        res,
+        &stream,
+        ExpectedRevision::Exact(0),
+        ActualRevision::Exact(MAX_STREAM_EVENTS - 1),
+    )?;
+    // KurrentDB checks the limit only where the expectation names the revision (see
+    // `kurrent::KurrentStore::append`); the stores with a write transaction check every append.
+    if store.backend_name() != "kurrentdb" {
+        for expected in [ExpectedRevision::Any, ExpectedRevision::StreamExists] {
+            expect_full(
+                store.append(&stream, expected, vec![ev("Over", 2)]).await,
+                &stream,
+            )?;
+        }
+    }
+    let events = read_whole_stream(&store, &stream).await?;
+    ensure!(
+        events.len() == limit,
+        "a full stream holds {} events, expected {limit}",
+        events.len()
+    );
+    // Other streams are not affected by a full one.
+    store
+        .append(
+            &unique("beside-full"),
+            ExpectedRevision::NoStream,
+            vec![ev("X", 0)],
+        )
+        .await
+        .map_err(err("append beside a full stream"))?;
     Ok(())
 }

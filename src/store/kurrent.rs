@@ -327,6 +327,19 @@ impl EventStore for KurrentStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
         validate_append(stream, &events)?;
+        // The server knows no such limit, so it is checked here where the expectation names the
+        // revision the append will land on: every command of Saring (`Exact`, `NoStream`). An
+        // `Any` append (the policy stream) would need a read first that another writer could
+        // overtake, so it is not checked on this backend.
+        match expected {
+            ExpectedRevision::Exact(r) => {
+                super::check_stream_room(stream, ActualRevision::Exact(r), events.len())?
+            }
+            ExpectedRevision::NoStream => {
+                super::check_stream_room(stream, ActualRevision::NoStream, events.len())?
+            }
+            ExpectedRevision::Any | ExpectedRevision::StreamExists => {}
+        }
         let mut bytes = 0;
         let mut data = Vec::with_capacity(events.len());
         for e in &events {

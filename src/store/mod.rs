@@ -210,6 +210,17 @@ pub enum StoreError {
         #[source]
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// The stream holds, or after this append would hold, more than `limit` events: more than
+    /// the service reads back in one fold. Nothing was written. Checked by the store itself, so
+    /// no writer (a flood of reports, a bug, another replica) can grow a stream past what its
+    /// readers see whole.
+    #[error("stream {stream} is full: it may hold at most {limit} events")]
+    StreamFull {
+        /// The stream.
+        stream: String,
+        /// The most events a stream may hold ([`MAX_STREAM_EVENTS`]).
+        limit: u64,
+    },
     /// The store has been shut down.
     #[error("the event store is closed")]
     Closed,
@@ -232,6 +243,32 @@ pub const MAX_STREAM_NAME_BYTES: usize = 1024;
 
 /// The most events accepted in one append.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+
+/// The most events one stream may hold, refused at append time with [`StreamFull`]
+/// (`StoreError::StreamFull`). The service folds a stream whole on every command on it, so this
+/// is also the most it reads: a comment has a handful of events (its reports are capped far
+/// below, see `domain::comment::MAX_STORED_REPORTS`), and a stream this long is a flood or a bug.
+///
+/// [`StreamFull`]: StoreError::StreamFull
+pub const MAX_STREAM_EVENTS: u64 = 10_000;
+
+/// Refuses an append of `adding` events to a stream at `actual` that would take it past
+/// [`MAX_STREAM_EVENTS`]. Every backend calls it where it knows the stream's revision (inside
+/// its write transaction), after the expected-revision check.
+pub fn check_stream_room(
+    stream: &str,
+    actual: ActualRevision,
+    adding: usize,
+) -> Result<(), StoreError> {
+    let after = actual.next().saturating_add(adding as u64);
+    if after > MAX_STREAM_EVENTS {
+        return Err(StoreError::StreamFull {
+            stream: stream.to_string(),
+            limit: MAX_STREAM_EVENTS,
+        });
+    }
+    Ok(())
+}
 
 /// The largest serialised size of one append (data plus metadata of all its events), in bytes.
 /// Equal to KurrentDB's default `MaxAppendSize`, so both backends accept the same appends.
@@ -431,6 +468,24 @@ mod tests {
         }
         assert_eq!(A::NoStream.next(), 0);
         assert_eq!(A::Exact(4).next(), 5);
+    }
+
+    #[test]
+    fn a_stream_takes_events_up_to_the_limit_and_not_one_more() {
+        let last = ActualRevision::Exact(MAX_STREAM_EVENTS - 2);
+        assert!(
+            check_stream_room("s", last, 1).is_ok(),
+            "the last free place"
+        );
+        assert!(matches!(
+            check_stream_room("s", last, 2),
+            Err(StoreError::StreamFull { stream, limit: MAX_STREAM_EVENTS }) if stream == "s"
+        ));
+        let full = ActualRevision::Exact(MAX_STREAM_EVENTS - 1);
+        assert!(check_stream_room("s", full, 1).is_err());
+        let batch = usize::try_from(MAX_STREAM_EVENTS).unwrap();
+        assert!(check_stream_room("s", ActualRevision::NoStream, batch).is_ok());
+        assert!(check_stream_room("s", ActualRevision::NoStream, batch + 1).is_err());
     }
 
     #[test]

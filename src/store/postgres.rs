@@ -538,6 +538,10 @@ async fn write_batch(
             }));
             continue;
         }
+        if let Err(full) = super::check_stream_room(&req.stream, actual, req.events.len()) {
+            outcomes.push(Err(full));
+            continue;
+        }
         let mut result = AppendResult {
             next_revision: actual.next(),
             position: next_position,

@@ -603,7 +603,7 @@ impl Writer {
 }
 
 /// Checks one append's expected revision and, if it holds, inserts its events; the outer error
-/// is a database failure, the inner one a conflict (nothing written).
+/// is a database failure, the inner one a conflict or a full stream (nothing written).
 fn append_one(
     conn: &Connection,
     req: &AppendRequest,
@@ -625,6 +625,9 @@ fn append_one(
             expected: req.expected,
             actual,
         }));
+    }
+    if let Err(full) = super::check_stream_room(&req.stream, actual, req.events.len()) {
+        return Ok(Err(full));
     }
     let mut insert = conn.prepare_cached(
         "INSERT INTO events (position, stream, revision, id, event_type, schema_version, \

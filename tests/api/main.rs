@@ -12,4 +12,5 @@ mod hostile;
 mod hostile_conn;
 mod limits;
 mod moderation;
+mod reports;
 mod restart;

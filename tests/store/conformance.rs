@@ -51,6 +51,7 @@ sqlite_checks!(
     large_and_non_ascii_events,
     metadata_round_trip,
     invalid_requests,
+    stream_limit,
 );
 
 /// Every check of the suite is listed above, so a check added later cannot be forgotten here.
@@ -69,6 +70,7 @@ fn sqlite_runs_every_check() {
         "large_and_non_ascii_events",
         "metadata_round_trip",
         "invalid_requests",
+        "stream_limit",
     ];
     let all: Vec<&str> = conformance::checks().iter().map(|c| c.name).collect();
     assert_eq!(
@@ -177,6 +179,7 @@ postgres_checks!(
     large_and_non_ascii_events,
     metadata_round_trip,
     invalid_requests,
+    stream_limit,
 );
 
 /// The whole suite on one shared PostgreSQL store, as a long-running service would use it.

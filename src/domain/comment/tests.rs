@@ -275,3 +275,119 @@ proptest! {
         prop_assert!(state.reported <= state.is_visible());
     }
 }
+
+fn flag_by(who: usize, threshold: u32) -> CommentCommand {
+    CommentCommand::Flag {
+        reporter: format!("r{who}"),
+        reason: "kasar".into(),
+        threshold,
+        now: t0(),
+    }
+}
+
+/// A published comment reported by `n` distinct readers, with the events of it.
+fn flooded(n: usize, threshold: u32) -> (CommentState, Vec<DomainEvent>) {
+    let mut state = given(vec![submit(Outcome::Accept)]);
+    let mut log = Vec::new();
+    for who in 0..n {
+        let events = decide(&state, flag_by(who, threshold)).expect("a new reader's report");
+        state = events.iter().fold(state, evolve);
+        log.extend(events);
+    }
+    (state, log)
+}
+
+fn flagged(log: &[DomainEvent]) -> usize {
+    log.iter()
+        .filter(|e| matches!(e, DomainEvent::CommentFlagged { .. }))
+        .count()
+}
+
+#[test]
+fn reports_beyond_the_cap_are_accepted_without_an_event() {
+    let (state, log) = flooded(MAX_STORED_REPORTS + 50, 3);
+    assert_eq!(flagged(&log), MAX_STORED_REPORTS);
+    assert_eq!(state.reporters.len(), MAX_STORED_REPORTS);
+    assert!(state.reports_capped());
+    // Only the first reaching of the threshold queued it.
+    assert_eq!(log.len(), MAX_STORED_REPORTS + 1);
+    assert_eq!(decide(&state, flag_by(10_000, 3)), Ok(vec![]));
+    let (below, _) = flooded(MAX_STORED_REPORTS - 1, 3);
+    assert!(!below.reports_capped());
+}
+
+#[test]
+fn a_kept_flooded_comment_goes_back_to_the_queue_on_the_next_report_without_storing_it() {
+    let (state, _) = flooded(MAX_STORED_REPORTS, 3);
+    let events = decide(&state, decide_cmd(ModeratorAction::Approve)).unwrap();
+    let kept = events.iter().fold(state, evolve);
+    assert!(!kept.reported);
+    let events = decide(&kept, flag_by(10_000, 3)).unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [DomainEvent::CommentReportedQueued { reports, .. }] if *reports as usize == MAX_STORED_REPORTS
+    ));
+}
+
+#[test]
+fn a_threshold_above_the_cap_still_queues_at_the_cap() {
+    let (state, log) = flooded(MAX_STORED_REPORTS + 1, 1_000);
+    assert!(state.reported);
+    assert!(log.iter().any(
+        |e| matches!(e, DomainEvent::CommentReportedQueued { reports, .. } if *reports as usize == MAX_STORED_REPORTS)
+    ));
+}
+
+/// Mostly reports from a pool of readers larger than the cap, with submissions and decisions.
+fn flood_command() -> impl Strategy<Value = CommentCommand> {
+    let action = prop_oneof![
+        Just(ModeratorAction::Approve),
+        Just(ModeratorAction::Reject),
+        Just(ModeratorAction::Spam),
+        Just(ModeratorAction::NotSpam),
+        Just(ModeratorAction::Delete),
+        Just(ModeratorAction::Restore),
+    ];
+    prop_oneof![
+        1 => Just(submit(Outcome::Accept)),
+        1 => action.prop_map(decide_cmd),
+        16 => (0usize..(3 * MAX_STORED_REPORTS), 1u32..(2 * MAX_STORED_REPORTS as u32))
+            .prop_map(|(who, threshold)| flag_by(who, threshold)),
+    ]
+}
+
+proptest! {
+    /// Whatever readers and moderators do, a comment stores at most the cap of reports, a new
+    /// reader's report of a visible comment is never refused, and the stream grows by at most
+    /// two events per moderator decision once the cap is reached.
+    #[test]
+    fn stored_reports_never_exceed_the_cap(cmds in prop::collection::vec(flood_command(), 0..600)) {
+        let mut state = CommentState::default();
+        let mut log: Vec<DomainEvent> = Vec::new();
+        let mut decisions = 0;
+        for cmd in cmds {
+            let new_reader = match &cmd {
+                CommentCommand::Flag { reporter, .. } => {
+                    state.is_visible() && !state.reporters.contains(reporter)
+                }
+                _ => false,
+            };
+            let is_decision = matches!(cmd, CommentCommand::Decide { .. });
+            let result = decide(&state, cmd);
+            prop_assert!(!new_reader || result.is_ok(), "a new reader's report was refused: {result:?}");
+            if let Ok(events) = result {
+                decisions += usize::from(is_decision);
+                for e in &events {
+                    state = evolve(state, e);
+                }
+                log.extend(events);
+            }
+            prop_assert!(state.reporters.len() <= MAX_STORED_REPORTS);
+            prop_assert!(flagged(&log) <= MAX_STORED_REPORTS);
+            // Submission (3) + stored reports + one queueing per decision and the first one.
+            prop_assert!(log.len() <= 3 + MAX_STORED_REPORTS + 1 + 2 * decisions);
+        }
+        let replayed = log.iter().fold(CommentState::default(), evolve);
+        prop_assert_eq!(replayed, state);
+    }
+}
