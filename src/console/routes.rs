@@ -239,7 +239,9 @@ impl Req {
         };
         let sent = field.or(self.csrf_header.as_deref()).unwrap_or("");
         if self.foreign_origin || !s.csrf_ok(sent) {
-            return Err(Box::new(self.fail(ApiError::of(ErrorKind::CsrfInvalid, self.lang))));
+            return Err(Box::new(
+                self.fail(ApiError::of(ErrorKind::CsrfInvalid, self.lang)),
+            ));
         }
         Ok(s)
     }
@@ -355,10 +357,12 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     let name = field(&fields, "name").unwrap_or("").trim().to_string();
     let password = field(&fields, "password").unwrap_or("");
     if req.foreign_origin {
-        return req.fail(ApiError::of(ErrorKind::CsrfInvalid, lang).with_message(lang.pick(
-            "Formulir ini dikirim dari situs lain.",
-            "This form was sent from another site.",
-        )));
+        return req.fail(
+            ApiError::of(ErrorKind::CsrfInvalid, lang).with_message(lang.pick(
+                "Formulir ini dikirim dari situs lain.",
+                "This form was sent from another site.",
+            )),
+        );
     }
     if let Err(wait) = c.logins.attempt(req.ip, &name) {
         metrics::counter!("saring_console_login_throttled_total").increment(1);
