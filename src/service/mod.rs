@@ -909,3 +909,76 @@ pub async fn reload_policy(policy: &Arc<PolicyHandle>) -> Result<Arc<Policy>, Re
     let policy = policy.clone();
     Ok(tokio::task::spawn_blocking(move || policy.reload()).await??)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::History;
+
+    fn screened(outcome: Outcome, history: History) -> Screened {
+        Screened {
+            verdict: Verdict {
+                outcome,
+                score: 0.0,
+                rules: vec![],
+                policy_version: "v1".into(),
+            },
+            fingerprint: 0,
+            context: SubmitContext {
+                thread_closed: false,
+                parent: None,
+            },
+            trusted: is_trusted(&history),
+        }
+    }
+
+    fn rules(s: &Screened) -> Vec<&str> {
+        s.verdict.rules.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn over_the_ceiling_a_publishable_comment_is_held_with_the_reason() {
+        let mut s = screened(Outcome::Accept, History::default());
+        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        assert_eq!(s.verdict.outcome, Outcome::Hold);
+        assert_eq!(rules(&s), [GLOBAL_CEILING_RULE]);
+        // Within the ceiling nothing changes.
+        let mut s = screened(Outcome::Accept, History::default());
+        hold_over_ceiling(&mut s, Admission::Normal);
+        assert_eq!(s.verdict.outcome, Outcome::Accept);
+        assert!(rules(&s).is_empty());
+    }
+
+    #[test]
+    fn over_the_ceiling_worse_verdicts_stand_and_trusted_authors_pass() {
+        for outcome in [Outcome::Hold, Outcome::Spam, Outcome::Reject] {
+            let mut s = screened(outcome, History::default());
+            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            assert_eq!(s.verdict.outcome, outcome);
+            assert!(rules(&s).is_empty(), "{outcome:?}");
+        }
+        let trusted = History {
+            author_approved: 3,
+            ..History::default()
+        };
+        let mut s = screened(Outcome::Accept, trusted);
+        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        assert_eq!(s.verdict.outcome, Outcome::Accept);
+        // Two approved, or any spam, is not trust.
+        for history in [
+            History {
+                author_approved: 2,
+                ..History::default()
+            },
+            History {
+                author_approved: 9,
+                author_spam: 1,
+                ..History::default()
+            },
+        ] {
+            let mut s = screened(Outcome::Accept, history);
+            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            assert_eq!(s.verdict.outcome, Outcome::Hold, "{history:?}");
+        }
+    }
+}

@@ -275,7 +275,11 @@ async fn a_token_burnt_by_a_wrong_answer_stays_burnt_after_a_restart() {
     let second = Server::start(dir.path());
     let app = client_for(&second.base);
     let (status, v) = app.post_json("berita-bakar", &post(answer)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "the burnt token worked again: {v}");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the burnt token worked again: {v}"
+    );
     assert_eq!(v["error"]["code"], "captcha_invalid", "{v}");
     // A fresh token still works.
     app.comment_ok("berita-bakar", HAM, "published").await;
