@@ -1,5 +1,6 @@
 //! Event store throughput: durable appends with 1, 8 and 64 concurrent writers, reading `$all`,
-//! and replaying one million events through a trivial fold.
+//! replaying one million events through a trivial fold, and the burnt-captcha table (a lookup,
+//! as every right answer makes, and a durable burn, as every wrong one makes).
 //!
 //! Run with `cargo bench --bench store`. The million-event database is built once per run in a
 //! temporary folder (this takes a while: every append is durable).
@@ -215,5 +216,48 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, appends, reads, replay);
+/// The burnt-captcha table with 10,000 live rows (ten minutes of wrong answers at 16 a second).
+fn burned(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(dir.path()).expect("open");
+    let table = store.shared_burned_tokens().expect("burnt-token table");
+    let now = 1_800_000_000_000i64;
+    let nonce = |n: u64| {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&n.to_be_bytes());
+        key
+    };
+    rt.block_on(async {
+        for n in 0..10_000u64 {
+            table
+                .burn(&nonce(n), now + 600_000, now)
+                .await
+                .expect("burn");
+        }
+    });
+    let mut group = c.benchmark_group("captcha_burned");
+    group.sample_size(20);
+    let mut probe = 0u64;
+    group.bench_function("is_burned (right answer)", |b| {
+        b.to_async(&rt).iter(|| {
+            probe += 1;
+            let key = nonce(20_000 + probe);
+            let table = &table;
+            async move { assert!(!table.is_burned(&key, now).await.expect("read")) }
+        })
+    });
+    let mut next = 1_000_000u64;
+    group.bench_function("burn (wrong answer, durable)", |b| {
+        b.to_async(&rt).iter(|| {
+            next += 1;
+            let key = nonce(next);
+            let table = &table;
+            async move { table.burn(&key, now + 600_000, now).await.expect("burn") }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, appends, reads, replay, burned);
 criterion_main!(benches);

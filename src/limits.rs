@@ -17,6 +17,12 @@
 //! still full of live keys the map is emptied (evicted) and the request admitted: a full map fails
 //! open for the new reader instead of refusing everyone. Keys are fixed-size (an address group
 //! or a 16-byte digest), so a long email or thread key cannot make an entry large.
+//!
+//! The global ceiling fails open too, but not blindly: a comment that every per-client limit let
+//! through and only the ceiling would refuse is admitted as [`Admission::HoldForModeration`], so
+//! the service stores it held for a moderator instead of answering `429`. A flood from thousands
+//! of addresses then fills the moderators' queue, not the public pages, and the innocent reader
+//! who arrives during the flood is still heard.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -303,8 +309,6 @@ pub enum Scope {
     Email,
     /// Too many comments in this thread.
     Thread,
-    /// Too many comments overall.
-    Global,
     /// Too many captcha challenges for this address.
     Captcha,
     /// Too many reports from this address.
@@ -320,7 +324,6 @@ impl Scope {
             Scope::Network => "network",
             Scope::Email => "email",
             Scope::Thread => "thread",
-            Scope::Global => "global",
             Scope::Captcha => "captcha",
             Scope::Report => "report",
         }
@@ -348,6 +351,17 @@ impl RateLimited {
     pub fn retry_after_secs(&self) -> u64 {
         self.retry_after.as_secs().max(1)
     }
+}
+
+/// How a comment that no limit refused is to be admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a comment over the global ceiling must be held for moderation"]
+pub enum Admission {
+    /// Within every limit: the policy's verdict stands.
+    Normal,
+    /// Within every per-client limit, but over the global ceiling: store the comment held for a
+    /// moderator (unless the policy classed it worse), rather than refuse every new reader.
+    HoldForModeration,
 }
 
 /// Sizes of the keyed maps, exported as metrics by the app.
@@ -571,10 +585,20 @@ impl<C: Clock + Clone> Limiters<C> {
     /// Counts one comment from `ip` with `email` (ignored when empty) into `thread`.
     ///
     /// The most specific limit is checked first (address, subnet, network, then email, thread,
-    /// global) and the first refusal stops the check, so one noisy client spends its own allowance, not the
-    /// thread's or everyone's. A comment that passes one limit and is refused by a later one still
-    /// counts against the earlier: an attempt is an attempt.
-    pub fn check_comment(&self, ip: IpAddr, email: &str, thread: &str) -> Result<(), RateLimited> {
+    /// global) and the first refusal stops the check, so one noisy client spends its own
+    /// allowance, not the thread's or everyone's. A comment that passes one limit and is refused
+    /// by a later one still counts against the earlier: an attempt is an attempt.
+    ///
+    /// The global ceiling never refuses: over it the answer is
+    /// [`Admission::HoldForModeration`] (and the comment spends no global allowance), so a flood
+    /// from many addresses cannot lock every other reader out. Every other limit refuses with
+    /// [`RateLimited`].
+    pub fn check_comment(
+        &self,
+        ip: IpAddr,
+        email: &str,
+        thread: &str,
+    ) -> Result<Admission, RateLimited> {
         if let Some(address) = &self.address {
             address.check(&AddressKey::of(ip), &self.clock, self.max_keys)?;
         }
@@ -594,12 +618,12 @@ impl<C: Clock + Clone> Limiters<C> {
         if let Some(limit) = &self.thread {
             limit.check(&digest_key(thread), &self.clock, self.max_keys)?;
         }
-        if let Some(global) = &self.global {
-            global
-                .check()
-                .map_err(|nu| refusal(Scope::Global, nu.wait_time_from(self.clock.now())))?;
+        if let Some(global) = &self.global
+            && global.check().is_err()
+        {
+            return Ok(Admission::HoldForModeration);
         }
-        Ok(())
+        Ok(Admission::Normal)
     }
 
     /// Counts one captcha challenge issued to `ip`.
@@ -848,17 +872,45 @@ mod tests {
     }
 
     #[test]
-    fn global_ceiling_and_sub_second_waits_round_up() {
+    fn over_the_global_ceiling_comments_are_held_not_refused() {
         let (l, clock) = limiters(&only(|c| c.global = Rate::per(20, 1).with_burst(2)));
+        assert_eq!(
+            l.check_comment(ip("192.0.2.1"), "", "a"),
+            Ok(Admission::Normal)
+        );
+        assert_eq!(
+            l.check_comment(ip("192.0.2.2"), "", "b"),
+            Ok(Admission::Normal)
+        );
+        for _ in 0..50 {
+            assert_eq!(
+                l.check_comment(ip("192.0.2.3"), "", "c"),
+                Ok(Admission::HoldForModeration)
+            );
+        }
+        // Held comments spent nothing: after one interval (50 ms) the next is normal again.
+        clock.advance(Duration::from_millis(50));
+        assert_eq!(
+            l.check_comment(ip("192.0.2.3"), "", "c"),
+            Ok(Admission::Normal)
+        );
+        assert_eq!(
+            l.check_comment(ip("192.0.2.4"), "", "c"),
+            Ok(Admission::HoldForModeration)
+        );
+    }
+
+    #[test]
+    fn sub_second_waits_round_up() {
+        let (l, clock) = limiters(&only(|c| c.per_thread = Rate::per(20, 1).with_burst(1)));
         assert!(l.check_comment(ip("192.0.2.1"), "", "a").is_ok());
-        assert!(l.check_comment(ip("192.0.2.2"), "", "b").is_ok());
-        let err = l.check_comment(ip("192.0.2.3"), "", "c").unwrap_err();
-        assert_eq!(err.scope, Scope::Global);
+        let err = l.check_comment(ip("192.0.2.2"), "", "a").unwrap_err();
+        assert_eq!(err.scope, Scope::Thread);
         // The real wait is 50 ms; a Retry-After of 0 would invite an instant retry.
         assert_eq!(err.retry_after, Duration::from_secs(1));
         assert_eq!(err.retry_after_secs(), 1);
         clock.advance(Duration::from_millis(50));
-        assert!(l.check_comment(ip("192.0.2.3"), "", "c").is_ok());
+        assert!(l.check_comment(ip("192.0.2.2"), "", "a").is_ok());
     }
 
     #[test]
@@ -874,11 +926,22 @@ mod tests {
                 Scope::Address
             );
         }
-        assert!(l.check_comment(ip("192.0.2.2"), "", "a").is_ok());
-        assert!(l.check_comment(ip("192.0.2.3"), "", "a").is_ok());
         assert_eq!(
-            l.check_comment(ip("192.0.2.4"), "", "a").unwrap_err().scope,
-            Scope::Global
+            l.check_comment(ip("192.0.2.2"), "", "a"),
+            Ok(Admission::Normal)
+        );
+        assert_eq!(
+            l.check_comment(ip("192.0.2.3"), "", "a"),
+            Ok(Admission::Normal)
+        );
+        assert_eq!(
+            l.check_comment(ip("192.0.2.4"), "", "a"),
+            Ok(Admission::HoldForModeration)
+        );
+        // Over the ceiling the finer limits still refuse.
+        assert_eq!(
+            l.check_comment(ip("192.0.2.1"), "", "a").unwrap_err().scope,
+            Scope::Address
         );
     }
 
@@ -967,7 +1030,7 @@ mod tests {
         for i in 1..=100u16 {
             let addr = IpAddr::from([0x2001, 0xdb8, 7, i << 8, 0, 0, 0, 1]);
             match l.check_comment(addr, "", "t") {
-                Ok(()) => admitted += 1,
+                Ok(_) => admitted += 1,
                 Err(e) => last = Some(e.scope),
             }
         }

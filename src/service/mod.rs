@@ -22,8 +22,8 @@ use crate::domain::{
     comment_stream, thread_stream,
 };
 use crate::i18n::Lang;
-use crate::limits::{Limiters, RateLimited};
-use crate::policy::{Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
+use crate::limits::{Admission, Limiters, RateLimited};
+use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
@@ -334,9 +334,10 @@ impl Service {
         let solved = self.solve_captcha(req, now).await?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
-        self.check_comment_rate(req, &clean.author_email)?;
+        let admission = self.check_comment_rate(req, &clean.author_email)?;
         let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
-        let screened = self.screen(&submission, req);
+        let mut screened = self.screen(&submission, req);
+        hold_over_ceiling(&mut screened, admission);
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
         self.create_comment(submission, screened, req).await?;
@@ -395,12 +396,17 @@ impl Service {
         Ok(())
     }
 
-    fn check_comment_rate(&self, req: &SubmitRequest, email: &str) -> Result<(), SubmitError> {
+    /// The per-client limits refuse (`429`); the global ceiling only asks for a hold.
+    fn check_comment_rate(
+        &self,
+        req: &SubmitRequest,
+        email: &str,
+    ) -> Result<Admission, SubmitError> {
         match &self.limits {
             Some(l) => l
                 .check_comment(req.client_ip, email, &req.thread)
                 .map_err(|limited| CommandError::Refused(SubmitRefusal::RateLimited(limited))),
-            None => Ok(()),
+            None => Ok(Admission::Normal),
         }
     }
 
@@ -436,6 +442,7 @@ impl Service {
             verdict,
             fingerprint,
             context,
+            trusted: is_trusted(&history),
         }
     }
 
@@ -665,6 +672,52 @@ struct Screened {
     verdict: Verdict,
     fingerprint: u64,
     context: SubmitContext,
+    /// Whether the author's record earns passing the global ceiling (see [`is_trusted`]).
+    trusted: bool,
+}
+
+/// Approved comments (and no spam) an author needs to pass the global ceiling unheld: the words
+/// of the seed policy's `TRUSTED_AUTHOR` rule, "three approved and no spam".
+const TRUSTED_APPROVED: u32 = 3;
+
+/// The id of the pseudo-rule a verdict carries when the global ceiling held the comment; the
+/// moderator view and the console card show it with its description like any matched rule.
+pub const GLOBAL_CEILING_RULE: &str = "GLOBAL_CEILING";
+
+/// Whether an author's history is good enough to pass the global ceiling as normal. The history
+/// is keyed by the email the reader typed, so this trust can be borrowed (issue 9, item 4); the
+/// per-email limit still bounds what one borrowed email can post.
+fn is_trusted(history: &crate::policy::History) -> bool {
+    history.author_approved >= TRUSTED_APPROVED && history.author_spam == 0
+}
+
+/// Over the global ceiling, a comment the policy would publish is held for a moderator instead,
+/// with the reason in its verdict; spam and reject stay as they are, and trusted authors pass.
+fn hold_over_ceiling(screened: &mut Screened, admission: Admission) {
+    if admission != Admission::HoldForModeration
+        || screened.trusted
+        || screened.verdict.outcome != Outcome::Accept
+    {
+        return;
+    }
+    screened.verdict.outcome = Outcome::Hold;
+    screened.verdict.rules.push(RuleHit {
+        id: GLOBAL_CEILING_RULE.into(),
+        score: 0.0,
+        field: "client".into(),
+        span: None,
+        matched: Some("global limit reached".into()),
+        obfuscated: false,
+        description: Description {
+            id: "Batas komentar seluruh situs tercapai (kemungkinan serbuan); komentar dari \
+                 pembaca baru ditahan untuk moderator"
+                .into(),
+            en: "The site-wide comment limit was reached (a likely flood); comments from new \
+                 readers are held for a moderator"
+                .into(),
+        },
+    });
+    metrics::counter!("saring_comments_held_by_ceiling_total").increment(1);
 }
 
 /// Input rules on every field, the thread key and the parent id, all reported at once.
@@ -876,4 +929,77 @@ pub enum ReloadError {
 pub async fn reload_policy(policy: &Arc<PolicyHandle>) -> Result<Arc<Policy>, ReloadError> {
     let policy = policy.clone();
     Ok(tokio::task::spawn_blocking(move || policy.reload()).await??)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::History;
+
+    fn screened(outcome: Outcome, history: History) -> Screened {
+        Screened {
+            verdict: Verdict {
+                outcome,
+                score: 0.0,
+                rules: vec![],
+                policy_version: "v1".into(),
+            },
+            fingerprint: 0,
+            context: SubmitContext {
+                thread_closed: false,
+                parent: None,
+            },
+            trusted: is_trusted(&history),
+        }
+    }
+
+    fn rules(s: &Screened) -> Vec<&str> {
+        s.verdict.rules.iter().map(|r| r.id.as_str()).collect()
+    }
+
+    #[test]
+    fn over_the_ceiling_a_publishable_comment_is_held_with_the_reason() {
+        let mut s = screened(Outcome::Accept, History::default());
+        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        assert_eq!(s.verdict.outcome, Outcome::Hold);
+        assert_eq!(rules(&s), [GLOBAL_CEILING_RULE]);
+        // Within the ceiling nothing changes.
+        let mut s = screened(Outcome::Accept, History::default());
+        hold_over_ceiling(&mut s, Admission::Normal);
+        assert_eq!(s.verdict.outcome, Outcome::Accept);
+        assert!(rules(&s).is_empty());
+    }
+
+    #[test]
+    fn over_the_ceiling_worse_verdicts_stand_and_trusted_authors_pass() {
+        for outcome in [Outcome::Hold, Outcome::Spam, Outcome::Reject] {
+            let mut s = screened(outcome, History::default());
+            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            assert_eq!(s.verdict.outcome, outcome);
+            assert!(rules(&s).is_empty(), "{outcome:?}");
+        }
+        let trusted = History {
+            author_approved: 3,
+            ..History::default()
+        };
+        let mut s = screened(Outcome::Accept, trusted);
+        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        assert_eq!(s.verdict.outcome, Outcome::Accept);
+        // Two approved, or any spam, is not trust.
+        for history in [
+            History {
+                author_approved: 2,
+                ..History::default()
+            },
+            History {
+                author_approved: 9,
+                author_spam: 1,
+                ..History::default()
+            },
+        ] {
+            let mut s = screened(Outcome::Accept, history);
+            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            assert_eq!(s.verdict.outcome, Outcome::Hold, "{history:?}");
+        }
+    }
 }

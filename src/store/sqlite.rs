@@ -16,6 +16,11 @@
 //!
 //! A second process opening the same data folder is refused with [`StoreError::Locked`] through an
 //! exclusive lock on `<data_dir>/saring.lock`.
+//!
+//! Beside the events the database keeps the burnt captcha tokens ([`burned`]), so a token
+//! answered wrongly is still refused after a restart.
+
+pub mod burned;
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -44,7 +49,7 @@ pub const DB_FILE: &str = "saring.db";
 pub const LOCK_FILE: &str = "saring.lock";
 
 /// The schema version this code writes; older files are migrated on open.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// Appends waiting for the writer before `append` callers wait for room (backpressure).
 const QUEUE_CAPACITY: usize = 4096;
 /// Serialised KiB that may wait for the writer at once; bounds the queue's memory, since one
@@ -97,6 +102,8 @@ struct Inner {
 /// What travels to the writer thread.
 enum Message {
     Append(AppendRequest),
+    /// A captcha token answered wrongly, to remember until it expires.
+    Burn(burned::BurnRequest),
     /// Wakes a writer waiting on an empty queue so it notices the store is closing.
     Close,
 }
@@ -377,6 +384,14 @@ impl EventStore for SqliteStore {
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }
+
+    /// The `captcha_burned` table of this database: one process, but burnt tokens must outlive
+    /// it, or a restart would let a burnt token be tried again.
+    fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        Some(Arc::new(burned::SqliteBurnedTokens {
+            inner: Arc::clone(&self.inner),
+        }))
+    }
 }
 
 /// The state of one subscription: where it is and at most one page of events read ahead.
@@ -433,6 +448,8 @@ struct Writer {
     /// Position the next event will get.
     next_position: u64,
     committed: watch::Sender<u64>,
+    /// When expired burnt tokens were last deleted (Unix ms).
+    last_purge_ms: i64,
 }
 
 /// Copies the WAL into the database file from its own thread and connection, so the writer's
@@ -505,30 +522,39 @@ impl Writer {
             conn,
             next_position: last + 1,
             committed,
+            last_purge_ms: 0,
         }
     }
 
     fn run(mut self, mut queue: mpsc::Receiver<Message>, db_path: &Path, closing: &AtomicBool) {
         let checkpointer = Checkpointer::start(db_path);
         let mut batch: Vec<AppendRequest> = Vec::new();
+        let mut burns: Vec<burned::BurnRequest> = Vec::new();
         // How many appends recent batches carried, decaying: the number of busy writers.
         let mut recent = 0usize;
         while let Some(message) = queue.blocking_recv() {
-            let Message::Append(first) = message else {
-                // Refuse new appends; those already queued are still committed below.
-                queue.close();
-                continue;
-            };
-            let mut bytes = first.bytes;
-            batch.push(first);
+            let mut bytes = 0;
+            match message {
+                Message::Append(first) => {
+                    bytes = first.bytes;
+                    batch.push(first);
+                }
+                Message::Burn(burn) => burns.push(burn),
+                Message::Close => {
+                    // Refuse new appends; those already queued are still committed below.
+                    queue.close();
+                    continue;
+                }
+            }
             let linger_until = Instant::now() + LINGER;
             loop {
-                while batch.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
+                while batch.len() + burns.len() < MAX_BATCH_APPENDS && bytes < MAX_BATCH_BYTES {
                     match queue.try_recv() {
                         Ok(Message::Append(req)) => {
                             bytes += req.bytes;
                             batch.push(req);
                         }
+                        Ok(Message::Burn(burn)) => burns.push(burn),
                         Ok(Message::Close) => queue.close(),
                         Err(_) => break,
                     }
@@ -536,9 +562,10 @@ impl Writer {
                 // Writers answered by the last commit are still sending their next append;
                 // waiting a moment for them puts them in this fsync instead of the next one.
                 // A lone writer (recent batches of one) never waits.
-                let full = batch.len() >= MAX_BATCH_APPENDS || bytes >= MAX_BATCH_BYTES;
+                let queued = batch.len() + burns.len();
+                let full = queued >= MAX_BATCH_APPENDS || bytes >= MAX_BATCH_BYTES;
                 if full
-                    || batch.len() >= recent
+                    || queued >= recent
                     || closing.load(Ordering::SeqCst)
                     || Instant::now() >= linger_until
                 {
@@ -546,8 +573,8 @@ impl Writer {
                 }
                 std::thread::sleep(LINGER_STEP);
             }
-            recent = batch.len().max(recent - recent / 8);
-            self.commit_batch(&mut batch);
+            recent = (batch.len() + burns.len()).max(recent - recent / 8);
+            self.commit_batch(&mut batch, &mut burns);
             if closing.load(Ordering::SeqCst) {
                 queue.close();
             }
@@ -559,28 +586,39 @@ impl Writer {
         }
     }
 
-    fn commit_batch(&mut self, batch: &mut Vec<AppendRequest>) {
+    fn commit_batch(
+        &mut self,
+        batch: &mut Vec<AppendRequest>,
+        burns: &mut Vec<burned::BurnRequest>,
+    ) {
         let start_position = self.next_position;
-        let outcomes = match self.write_batch(batch) {
-            Ok(outcomes) => {
-                let last = self.next_position - 1;
-                if last >= start_position {
-                    self.committed.send_replace(last);
+        let last_purge_ms = self.last_purge_ms;
+        let (outcomes, burnt): (Vec<Outcome>, Vec<Result<bool, StoreError>>) =
+            match self.write_batch(batch, burns) {
+                Ok((outcomes, burnt)) => {
+                    let last = self.next_position - 1;
+                    if last >= start_position {
+                        self.committed.send_replace(last);
+                    }
+                    (outcomes, burnt.into_iter().map(Ok).collect())
                 }
-                outcomes
-            }
-            Err(e) => {
-                // The transaction rolled back: nothing of this batch is stored.
-                self.next_position = start_position;
-                tracing::error!("event store batch commit failed: {e}");
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::Backend(e.to_string())))
-                    .collect()
-            }
-        };
+                Err(e) => {
+                    // The transaction rolled back: nothing of this batch is stored.
+                    self.next_position = start_position;
+                    self.last_purge_ms = last_purge_ms;
+                    tracing::error!("event store batch commit failed: {e}");
+                    let failed = || StoreError::Backend(e.to_string());
+                    (
+                        batch.iter().map(|_| Err(failed())).collect(),
+                        burns.iter().map(|_| Err(failed())).collect(),
+                    )
+                }
+            };
         for (req, outcome) in batch.drain(..).zip(outcomes) {
             // The caller may have given up waiting; the append stands either way.
+            let _ = req.reply.send(outcome);
+        }
+        for (req, outcome) in burns.drain(..).zip(burnt) {
             let _ = req.reply.send(outcome);
         }
     }
@@ -588,7 +626,14 @@ impl Writer {
     /// Writes a batch in one transaction. A conflicting append is refused before it writes
     /// anything, so it fails alone; a database error aborts the whole transaction and fails
     /// every append of the batch, since none of them is stored.
-    fn write_batch(&mut self, batch: &[AppendRequest]) -> Result<Vec<Outcome>, rusqlite::Error> {
+    ///
+    /// Burnt captcha tokens ride in the same transaction: each answers whether it was burnt
+    /// already.
+    fn write_batch(
+        &mut self,
+        batch: &[AppendRequest],
+        burns: &[burned::BurnRequest],
+    ) -> Result<(Vec<Outcome>, Vec<bool>), rusqlite::Error> {
         let recorded_at = Utc::now().timestamp_micros();
         let tx = self
             .conn
@@ -597,8 +642,16 @@ impl Writer {
         for req in batch {
             outcomes.push(append_one(&tx, req, &mut self.next_position, recorded_at)?);
         }
+        let mut burnt = Vec::with_capacity(burns.len());
+        for req in burns {
+            let purge_due = req.now_ms.saturating_sub(self.last_purge_ms) >= burned::PURGE_EVERY;
+            if purge_due {
+                self.last_purge_ms = req.now_ms;
+            }
+            burnt.push(burned::write_burn(&tx, req, purge_due)?);
+        }
         tx.commit()?;
-        Ok(outcomes)
+        Ok((outcomes, burnt))
     }
 }
 
@@ -725,6 +778,21 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
     }
+    if version < 2 {
+        // Burnt captcha tokens (see `burned`): state with an expiry, not events. WITHOUT ROWID
+        // keeps a row in the primary-key tree itself, so a lookup is one B-tree search.
+        let tx = conn.transaction().map_err(db_err)?;
+        tx.execute_batch(
+            "CREATE TABLE captcha_burned (
+                nonce      BLOB    PRIMARY KEY,
+                expires_at INTEGER NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX captcha_burned_expires_at ON captcha_burned (expires_at);
+            PRAGMA user_version = 2;",
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+    }
     Ok(())
 }
 
@@ -834,7 +902,7 @@ mod tests {
         }
         // The refused open released the folder again.
         let conn = Connection::open(dir.path().join(DB_FILE)).expect("raw open");
-        conn.execute_batch("PRAGMA user_version = 1;")
+        conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))
             .expect("restore version");
         drop(conn);
         SqliteStore::open(dir.path()).expect("open after restoring the version");

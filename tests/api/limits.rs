@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use reqwest::header;
 use saring::limits::{LimitsConfig, Rate};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -200,4 +200,90 @@ async fn one_ipv6_network_cannot_pass_for_many_readers_but_others_still_post() {
     assert_eq!(status, StatusCode::CREATED);
     let status = post_from(&app, "198.51.100.7", 100).await;
     assert_eq!(status, StatusCode::CREATED);
+}
+
+/// Posts one comment from `ip` (through the trusted proxy) to `thread`: (status, answer).
+async fn post_as(app: &TestApp, thread: &str, ip: &str, n: usize) -> (StatusCode, Value) {
+    let (token, answer) = app.challenge(thread).await;
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/threads/{thread}/comments?lang=en")))
+        .header("x-forwarded-for", ip)
+        .json(&json!({"author_name": format!("Pembaca {n}"),
+                      "author_email": format!("plafon{n}@contoh.id"), "body": HAM,
+                      "captcha_token": token, "captcha_answer": answer.to_string()}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn over_the_global_ceiling_a_new_reader_is_held_not_refused() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.per_address = Rate::per(1, 60);
+        limits.global = "1 per 60s, burst 2".parse().unwrap();
+        s.limits = Some(limits);
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let thread = "berita-plafon";
+    for (n, ip) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        let (status, v) = post_as(&app, thread, ip, n).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert_eq!(v["status"], "published", "{v}");
+    }
+    // The ceiling is spent: a third reader, on a fresh address, is heard but held.
+    let (status, v) = post_as(&app, thread, "198.51.100.3", 3).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "pending", "{v}");
+    assert_eq!(v["comment"]["pending"], true, "{v}");
+    let held = v["id"].as_str().unwrap().to_string();
+    assert_eq!(app.thread_ids(thread).await.len(), 2, "not on the page");
+    let (status, queue) = app
+        .mod_get(AYU, "/api/v1/mod/queue?status=pending&limit=500")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let ids: Vec<&str> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["id"].as_str())
+        .collect();
+    assert_eq!(ids, [held.as_str()], "{queue}");
+    // The moderator is told why.
+    let (status, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{held}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let rules: Vec<&str> = detail["verdict"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(rules.contains(&"GLOBAL_CEILING"), "{detail}");
+    assert_eq!(detail["verdict"]["outcome"], "hold", "{detail}");
+    // A reader whose own address is spent is still refused for the address.
+    let (status, v) = post_as(&app, thread, "203.0.113.1", 4).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "rate_limited", "{v}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(AYU)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let held_count: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("saring_comments_held_by_ceiling_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no ceiling metric in {metrics}"));
+    assert!(held_count >= 1.0, "{metrics}");
 }

@@ -250,3 +250,38 @@ async fn a_clean_stop_loses_no_acknowledged_request() {
     }
     second.kill();
 }
+
+#[tokio::test]
+async fn a_token_burnt_by_a_wrong_answer_stays_burnt_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start(dir.path());
+    let app = client_for(&first.base);
+    let (token, answer) = app.challenge("berita-bakar").await;
+    let post = |answer: i64| {
+        serde_json::json!({
+            "author_name": "Pembaca",
+            "author_email": "bakar@contoh.id",
+            "body": HAM,
+            "captcha_token": token,
+            "captcha_answer": answer.to_string(),
+        })
+    };
+    let (status, v) = app.post_json("berita-bakar", &post(answer + 1)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "captcha_wrong", "{v}");
+    // No clean stop: the burn must be on disk once the wrong answer was answered.
+    first.kill();
+
+    let second = Server::start(dir.path());
+    let app = client_for(&second.base);
+    let (status, v) = app.post_json("berita-bakar", &post(answer)).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the burnt token worked again: {v}"
+    );
+    assert_eq!(v["error"]["code"], "captcha_invalid", "{v}");
+    // A fresh token still works.
+    app.comment_ok("berita-bakar", HAM, "published").await;
+    second.kill();
+}
