@@ -17,6 +17,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use super::model::features::{Extractor, FeatureConfig, Group};
 use super::normalize::normalize;
 
@@ -70,7 +72,7 @@ pub struct Taught<'a> {
     pub decision: Decision,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Remembered {
     seq: u64,
     author: String,
@@ -80,7 +82,12 @@ struct Remembered {
 }
 
 /// The site's learned counts. Build it by folding decisions with [`LearnedModel::apply`].
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (for projection snapshots) as its feature settings and the remembered comments
+/// only: the count table and the author index are derived from them and rebuilt on load, which
+/// keeps snapshots smaller and makes a loaded model equal to the folded one by construction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct LearnedModel {
     config: FeatureConfig,
     comments: BTreeMap<String, Remembered>,
@@ -88,6 +95,50 @@ pub struct LearnedModel {
     by_author: BTreeMap<String, BTreeSet<String>>,
     /// Per feature: weighted spam and ham counts, in [`UNIT`]s.
     counts: HashMap<(u8, u32), [u64; 2]>,
+}
+
+impl Default for LearnedModel {
+    fn default() -> Self {
+        LearnedModel::new(FeatureConfig::default())
+    }
+}
+
+/// The serialised form of [`LearnedModel`].
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    bits: u8,
+    ngram_min: u8,
+    ngram_max: u8,
+    hash_key: u64,
+    comments: BTreeMap<String, Remembered>,
+}
+
+impl From<LearnedModel> for Stored {
+    fn from(m: LearnedModel) -> Self {
+        Stored {
+            bits: m.config.bits,
+            ngram_min: m.config.ngram_min,
+            ngram_max: m.config.ngram_max,
+            hash_key: m.config.hash_key,
+            comments: m.comments,
+        }
+    }
+}
+
+impl From<Stored> for LearnedModel {
+    fn from(s: Stored) -> Self {
+        let mut m = LearnedModel::new(FeatureConfig {
+            bits: s.bits,
+            ngram_min: s.ngram_min,
+            ngram_max: s.ngram_max,
+            hash_key: s.hash_key,
+        });
+        // Integer counts: inserting in any order rebuilds the same table.
+        for (id, r) in s.comments.into_iter().take(MAX_COMMENTS) {
+            m.insert(id, r);
+        }
+        m
+    }
 }
 
 impl LearnedModel {
