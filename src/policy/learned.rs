@@ -28,6 +28,9 @@ pub const MAX_COMMENTS: usize = 2_000;
 pub const AUTHOR_SHARE: u64 = 3;
 /// Largest score, up or down, the learned counts add to a verdict.
 pub const MAX_LEARNED_SCORE: f64 = 6.0;
+/// Mean per-feature evidence that counts for nothing: what an ordinary comment shares with
+/// any campaign written in the same language.
+const DEAD_ZONE: f64 = 0.3;
 /// Fixed-point unit of one comment's weight.
 const UNIT: u64 = 1_000_000;
 /// Pseudo-count on both sides of every feature: a feature seen once is weak evidence.
@@ -286,8 +289,11 @@ impl LearnedModel {
         }
         // Mean evidence over ALL the comment's features (unseen ones count 0), so a comment that
         // shares a few common features with a campaign gets little; squashed into the bound.
+        // With only spam taught there is no ham side to cancel the common n-grams of the
+        // language ("di ", "kak"), which give an ordinary comment a mean of about 0.3: that much
+        // is a dead zone, and only evidence beyond it counts.
         let mean = sum / f.len().max(1) as f64;
-        let s = MAX_LEARNED_SCORE * (1.5 * mean).tanh();
+        let s = MAX_LEARNED_SCORE * (2.5 * (mean - DEAD_ZONE).max(0.0)).tanh();
         (s.clamp(-MAX_LEARNED_SCORE, MAX_LEARNED_SCORE), seen)
     }
 }
