@@ -143,9 +143,12 @@ async fn five_spam_decisions_teach_the_filter_a_new_campaign_and_undoing_them_un
 
     // After: the next 30 are held or spam; ordinary comments still publish.
     let mut after = Vec::new();
+    let mut after_ids = Vec::new();
     for _ in 0..30 {
         let i = next();
-        after.push(post(&app, i, "Sahabat", &campaign(i)).await.1);
+        let (id, status) = post(&app, i, "Sahabat", &campaign(i)).await;
+        after_ids.push(id);
+        after.push(status);
     }
     assert!(
         caught(&after) * 10 >= 27,
@@ -159,10 +162,20 @@ async fn five_spam_decisions_teach_the_filter_a_new_campaign_and_undoing_them_un
         ordinary_after, ordinary_before,
         "ordinary comments should fare as before"
     );
+    // The moderator sees the site's part as its own line, apart from the shipped model's.
     let (_, detail) = app
-        .mod_get(AYU, &format!("/api/v1/mod/comments/{}", taught[0]))
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{}", after_ids[0]))
         .await;
-    assert_eq!(detail["status"], "spam", "{detail}");
+    let rules = detail["verdict"]["rules"].as_array().expect("rules");
+    let site = rules
+        .iter()
+        .find(|r| r["id"] == "SITE_LEARNED")
+        .unwrap_or_else(|| panic!("no SITE_LEARNED line: {detail}"));
+    assert!(site["score"].as_f64().is_some_and(|s| s > 0.0), "{site}");
+    assert_eq!(
+        site["description"]["en"], "Learned from this site's moderator decisions",
+        "{site}"
+    );
 
     // Undo: not_spam on the same five comments restores the earlier behaviour.
     for id in &taught {
