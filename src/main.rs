@@ -71,6 +71,10 @@ enum PolicyCommand {
         /// The candidate policy folder.
         #[arg(long)]
         policy: PathBuf,
+        /// Also replay with what the site's moderators had taught by each comment's arrival,
+        /// and print how the two runs compare.
+        #[arg(long)]
+        with_learned: bool,
         /// Store settings (data folder, store URL).
         #[command(flatten)]
         serve: Box<ServeArgs>,
@@ -149,7 +153,7 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+async fn backtest(policy: PathBuf, with_learned: bool, args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args).context("reading the settings")?;
     let candidate =
         saring::policy::Policy::load(&policy).context("loading the candidate policy")?;
@@ -165,6 +169,29 @@ async fn backtest(policy: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         &mut std::io::stdout(),
     )?;
     saring::policy::cli::write_backtest_summary(&summary, &mut std::io::stderr())?;
+    if with_learned {
+        let runs = saring::service::backtest::replay_learned(store.as_ref(), &candidate)
+            .await
+            .context("replaying with the site-learned part")?;
+        let agrees = |o: saring::policy::Outcome, m: saring::policy::Outcome| {
+            (o == saring::policy::Outcome::Accept) == (m == saring::policy::Outcome::Accept)
+        };
+        let moderated: Vec<_> = runs
+            .iter()
+            .filter_map(|r| r.moderator.map(|m| (r, m)))
+            .collect();
+        let without = moderated
+            .iter()
+            .filter(|(r, m)| agrees(r.without, *m))
+            .count();
+        let with = moderated.iter().filter(|(r, m)| agrees(r.with, *m)).count();
+        let changed = runs.iter().filter(|r| r.with != r.without).count();
+        eprintln!(
+            "site-learned: {changed} of {} outcomes change; agreement with moderators {without}/{n} without, {with}/{n} with",
+            runs.len(),
+            n = moderated.len()
+        );
+    }
     Ok(())
 }
 
@@ -193,9 +220,11 @@ fn main() -> ExitCode {
             &mut std::io::stderr(),
         )
         .map_err(anyhow::Error::from),
-        Some(Command::Policy(PolicyCommand::Backtest { policy, serve })) => {
-            runtime.block_on(backtest(policy, *serve))
-        }
+        Some(Command::Policy(PolicyCommand::Backtest {
+            policy,
+            with_learned,
+            serve,
+        })) => runtime.block_on(backtest(policy, with_learned, *serve)),
         Some(Command::Policy(PolicyCommand::Train { data, out, split })) => {
             saring::policy::dataset::train_files(
                 &data,

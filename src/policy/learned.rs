@@ -17,6 +17,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use super::model::features::{Extractor, FeatureConfig, Group};
 use super::normalize::normalize;
 
@@ -26,6 +28,9 @@ pub const MAX_COMMENTS: usize = 2_000;
 pub const AUTHOR_SHARE: u64 = 3;
 /// Largest score, up or down, the learned counts add to a verdict.
 pub const MAX_LEARNED_SCORE: f64 = 6.0;
+/// Mean per-feature evidence that counts for nothing: what an ordinary comment shares with
+/// any campaign written in the same language.
+const DEAD_ZONE: f64 = 0.3;
 /// Fixed-point unit of one comment's weight.
 const UNIT: u64 = 1_000_000;
 /// Pseudo-count on both sides of every feature: a feature seen once is weak evidence.
@@ -70,7 +75,7 @@ pub struct Taught<'a> {
     pub decision: Decision,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Remembered {
     seq: u64,
     author: String,
@@ -80,7 +85,12 @@ struct Remembered {
 }
 
 /// The site's learned counts. Build it by folding decisions with [`LearnedModel::apply`].
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialised (for projection snapshots) as its feature settings and the remembered comments
+/// only: the count table and the author index are derived from them and rebuilt on load, which
+/// keeps snapshots smaller and makes a loaded model equal to the folded one by construction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct LearnedModel {
     config: FeatureConfig,
     comments: BTreeMap<String, Remembered>,
@@ -88,6 +98,50 @@ pub struct LearnedModel {
     by_author: BTreeMap<String, BTreeSet<String>>,
     /// Per feature: weighted spam and ham counts, in [`UNIT`]s.
     counts: HashMap<(u8, u32), [u64; 2]>,
+}
+
+impl Default for LearnedModel {
+    fn default() -> Self {
+        LearnedModel::new(FeatureConfig::default())
+    }
+}
+
+/// The serialised form of [`LearnedModel`].
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    bits: u8,
+    ngram_min: u8,
+    ngram_max: u8,
+    hash_key: u64,
+    comments: BTreeMap<String, Remembered>,
+}
+
+impl From<LearnedModel> for Stored {
+    fn from(m: LearnedModel) -> Self {
+        Stored {
+            bits: m.config.bits,
+            ngram_min: m.config.ngram_min,
+            ngram_max: m.config.ngram_max,
+            hash_key: m.config.hash_key,
+            comments: m.comments,
+        }
+    }
+}
+
+impl From<Stored> for LearnedModel {
+    fn from(s: Stored) -> Self {
+        let mut m = LearnedModel::new(FeatureConfig {
+            bits: s.bits,
+            ngram_min: s.ngram_min,
+            ngram_max: s.ngram_max,
+            hash_key: s.hash_key,
+        });
+        // Integer counts: inserting in any order rebuilds the same table.
+        for (id, r) in s.comments.into_iter().take(MAX_COMMENTS) {
+            m.insert(id, r);
+        }
+        m
+    }
 }
 
 impl LearnedModel {
@@ -235,8 +289,11 @@ impl LearnedModel {
         }
         // Mean evidence over ALL the comment's features (unseen ones count 0), so a comment that
         // shares a few common features with a campaign gets little; squashed into the bound.
+        // With only spam taught there is no ham side to cancel the common n-grams of the
+        // language ("di ", "kak"), which give an ordinary comment a mean of about 0.3: that much
+        // is a dead zone, and only evidence beyond it counts.
         let mean = sum / f.len().max(1) as f64;
-        let s = MAX_LEARNED_SCORE * (1.5 * mean).tanh();
+        let s = MAX_LEARNED_SCORE * (2.5 * (mean - DEAD_ZONE).max(0.0)).tanh();
         (s.clamp(-MAX_LEARNED_SCORE, MAX_LEARNED_SCORE), seen)
     }
 }

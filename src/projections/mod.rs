@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::domain::{CommentStatus, DomainEvent};
 
 pub mod authors;
+pub mod learned;
 pub mod render;
 pub mod search;
 pub mod threads;
@@ -138,6 +139,10 @@ pub struct Projections {
     /// The most recent policy activations, oldest first (at most [`MAX_POLICY_HISTORY`]).
     #[serde(default)]
     pub policy_history: Vec<PolicyActivation>,
+    /// What the site's moderators taught the filter (see [`learned`]); bounded by
+    /// [`crate::policy::learned::MAX_COMMENTS`].
+    #[serde(default)]
+    pub learned: crate::policy::learned::LearnedModel,
     /// Events applied (for metrics and snapshots).
     pub events_applied: u64,
 }
@@ -152,6 +157,12 @@ impl Projections {
         self.position = at.position;
         self.events_applied += 1;
         let comment_id = crate::domain::comment::id_from_stream(at.stream);
+        if let (Some(decision), Some(rec)) = (
+            learned::moderator_decision(event),
+            comment_id.and_then(|id| self.comments.get(&id)),
+        ) {
+            learned::fold(&mut self.learned, rec, at.position, decision);
+        }
         match event {
             DomainEvent::CommentSubmitted(s) => {
                 let record = CommentRecord {

@@ -40,6 +40,28 @@ pub fn body_html(text: &str) -> String {
     out
 }
 
+/// The plain text back from [`body_html`]'s output: tags dropped, entities decoded, paragraphs
+/// and line breaks as newlines. The records keep only the rendered body, and the site-learned
+/// model must see the text as the filter saw it.
+pub fn plain_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            rest = &rest[open..];
+            break;
+        };
+        let tag = &rest[open..open + close + 1];
+        if tag == "<br>" || (tag == "<p>" && !text.is_empty()) {
+            text.push('\n');
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(rest);
+    html_escape::decode_html_entities(&text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,6 +97,13 @@ mod tests {
                 prop_assert!(stripped[i..].starts_with("<a href=\"http"));
             }
             prop_assert!(!html.contains("<script"));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_text_gives_back_the_text_of_a_line(s in "[^\n]{0,80}") {
+            prop_assert_eq!(plain_text(&body_html(&s)), s.trim());
         }
     }
 }

@@ -47,6 +47,77 @@ impl StoredSubmission {
     }
 }
 
+/// A stored submission screened by the candidate policy with and without what the site's
+/// moderators had taught by the moment it arrived.
+#[derive(Debug, Clone)]
+pub struct LearnedReplay {
+    /// The comment id as text.
+    pub id: String,
+    /// The candidate policy's outcome without the site-learned part.
+    pub without: crate::policy::Outcome,
+    /// The candidate policy's outcome with it.
+    pub with: crate::policy::Outcome,
+    /// The moderators' last decision, as an outcome.
+    pub moderator: Option<Outcome>,
+}
+
+/// Replays every submission through `policy` twice, without and with the site-learned model as
+/// it stood just before the submission (folded from the log alongside, so a comment is never
+/// screened with a decision made after it arrived).
+pub async fn replay_learned(
+    store: &dyn EventStore,
+    policy: &crate::policy::Policy,
+) -> Result<Vec<LearnedReplay>, StoreError> {
+    let mut proj = Projections::default();
+    let mut out: Vec<LearnedReplay> = Vec::new();
+    let mut index: HashMap<Uuid, usize> = HashMap::new();
+    let mut from = 1;
+    loop {
+        let batch = store.read_all(from, 4096).await?;
+        let Some(last) = batch.last() else { break };
+        from = last.position + 1;
+        for r in &batch {
+            let Some(event) = super::codec::decode_recorded(r) else {
+                continue;
+            };
+            let id = crate::domain::comment::id_from_stream(&r.stream);
+            if let DomainEvent::CommentSubmitted(s) = &event {
+                let history = proj.authors.history(
+                    &s.author_email,
+                    &s.client.ip,
+                    s.author_url.as_deref(),
+                    crate::policy::body_fingerprint(&s.body),
+                    &s.thread,
+                    s.submitted_at,
+                );
+                let client_ip: Option<IpAddr> =
+                    s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
+                let input = super::screen_input(s, client_ip, None, Some(history));
+                index.insert(s.comment_id, out.len());
+                out.push(LearnedReplay {
+                    id: s.comment_id.to_string(),
+                    without: policy.screen(&input).outcome,
+                    with: policy.screen_with(&input, Some(&proj.learned)).outcome,
+                    moderator: None,
+                });
+            } else if let (Some(i), Some(o)) =
+                (id.and_then(|id| index.get(&id)), moderator_outcome(&event))
+            {
+                out[*i].moderator = Some(o);
+            }
+            proj.apply(
+                EventPosition {
+                    stream: &r.stream,
+                    revision: r.revision,
+                    position: r.position,
+                },
+                &event,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// What a moderator's decision says the outcome should have been.
 fn moderator_outcome(e: &DomainEvent) -> Option<Outcome> {
     let (by, outcome) = match e {

@@ -415,7 +415,7 @@ impl Service {
     fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
-        let (history, context) = self.view.read(|p| {
+        let (verdict, context) = self.view.read(|p| {
             let history = p.authors.history(
                 &submission.author_email,
                 &submission.client.ip,
@@ -428,14 +428,17 @@ impl Service {
                 thread_closed: p.is_closed(&submission.thread),
                 parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
             };
-            (history, context)
+            let input = screen_input(
+                submission,
+                Some(req.client_ip),
+                Some(&req.honeypot),
+                Some(history),
+            );
+            // Screened under the view's read lock so the site-learned model is read in place
+            // rather than copied (it can hold two thousand comments' features).
+            let learned = learn_from_moderators().then_some(&p.learned);
+            (policy.screen_with(&input, learned), context)
         });
-        let verdict = policy.screen(&screen_input(
-            submission,
-            Some(req.client_ip),
-            Some(&req.honeypot),
-            Some(history),
-        ));
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
             .increment(1);
         Screened {
@@ -794,6 +797,15 @@ fn authors_copy(s: &Submission, outcome: Outcome) -> PublicComment {
 
 fn status_label(status: Option<CommentStatus>) -> &'static str {
     status.map_or("pending", CommentStatus::as_str)
+}
+
+/// Whether the filter reads what the site's moderators taught (`SARING_LEARN=off` turns it
+/// off). Read once: the setting is for the whole process.
+pub fn learn_from_moderators() -> bool {
+    static ON: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        !std::env::var("SARING_LEARN").is_ok_and(|v| v.eq_ignore_ascii_case("off"))
+    });
+    *ON
 }
 
 /// What the policy engine sees of a stored or arriving submission (shared with the backtest).

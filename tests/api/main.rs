@@ -10,6 +10,7 @@ mod flow;
 mod form;
 mod hostile;
 mod hostile_conn;
+mod learned;
 mod limits;
 mod moderation;
 mod reports;
