@@ -415,7 +415,7 @@ impl Service {
     fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
-        let (verdict, context) = self.view.read(|p| {
+        let (verdict, context, trusted) = self.view.read(|p| {
             let history = p.authors.history(
                 &submission.author_email,
                 &submission.client.ip,
@@ -428,6 +428,7 @@ impl Service {
                 thread_closed: p.is_closed(&submission.thread),
                 parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
             };
+            let trusted = is_trusted(&history);
             let input = screen_input(
                 submission,
                 Some(req.client_ip),
@@ -437,7 +438,7 @@ impl Service {
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
             let learned = learn_from_moderators().then_some(&p.learned);
-            (policy.screen_with(&input, learned), context)
+            (policy.screen_with(&input, learned), context, trusted)
         });
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
             .increment(1);
@@ -445,7 +446,7 @@ impl Service {
             verdict,
             fingerprint,
             context,
-            trusted: is_trusted(&history),
+            trusted,
         }
     }
 
@@ -711,6 +712,7 @@ fn hold_over_ceiling(screened: &mut Screened, admission: Admission) {
         span: None,
         matched: Some("global limit reached".into()),
         obfuscated: false,
+        evidence: Vec::new(),
         description: Description {
             id: "Batas komentar seluruh situs tercapai (kemungkinan serbuan); komentar dari \
                  pembaca baru ditahan untuk moderator"
