@@ -432,9 +432,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// A short name of the backend for logs and `/readyz` (`sqlite`, `kurrentdb`).
     fn backend_name(&self) -> &'static str;
 
-    /// A table of burnt captcha tokens that every replica on this store shares, if the backend
-    /// has one (PostgreSQL: `burned_pg`). The embedded store serves one process, whose own list
-    /// is enough; KurrentDB offers no such table, so its replicas keep per-process lists.
+    /// A durable table of burnt captcha tokens, if the backend has one: PostgreSQL's
+    /// (`burned_pg`) is shared by every replica, the embedded store's keeps burns across a
+    /// restart. KurrentDB offers no such table, so its replicas keep per-process lists.
     fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
         None
     }
