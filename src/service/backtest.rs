@@ -68,53 +68,28 @@ pub async fn replay_learned(
     store: &dyn EventStore,
     policy: &crate::policy::Policy,
 ) -> Result<Vec<LearnedReplay>, StoreError> {
-    let mut proj = Projections::default();
     let mut out: Vec<LearnedReplay> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
-    let mut from = 1;
-    loop {
-        let batch = store.read_all(from, 4096).await?;
-        let Some(last) = batch.last() else { break };
-        from = last.position + 1;
-        for r in &batch {
-            let Some(event) = super::codec::decode_recorded(r) else {
-                continue;
-            };
-            let id = crate::domain::comment::id_from_stream(&r.stream);
-            if let DomainEvent::CommentSubmitted(s) = &event {
-                let history = proj.authors.history(
-                    &s.author_email,
-                    &s.client.ip,
-                    s.author_url.as_deref(),
-                    crate::policy::body_fingerprint(&s.body),
-                    &s.thread,
-                    s.submitted_at,
-                );
-                let client_ip: Option<IpAddr> =
-                    s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
-                let input = super::screen_input(s, client_ip, None, Some(history));
-                index.insert(s.comment_id, out.len());
-                out.push(LearnedReplay {
-                    id: s.comment_id.to_string(),
-                    without: policy.screen(&input).outcome,
-                    with: policy.screen_with(&input, Some(&proj.learned)).outcome,
-                    moderator: None,
-                });
-            } else if let (Some(i), Some(o)) =
-                (id.and_then(|id| index.get(&id)), moderator_outcome(&event))
-            {
-                out[*i].moderator = Some(o);
-            }
-            proj.apply(
-                EventPosition {
-                    stream: &r.stream,
-                    revision: r.revision,
-                    position: r.position,
-                },
-                &event,
-            );
+    fold_log(store, |proj, id, event| {
+        if let DomainEvent::CommentSubmitted(s) = &event {
+            let history = history_before(proj, s);
+            let client_ip: Option<IpAddr> =
+                s.client.ip.split('/').next().and_then(|ip| ip.parse().ok());
+            let input = super::screen_input(s, client_ip, None, Some(history));
+            index.insert(s.comment_id, out.len());
+            out.push(LearnedReplay {
+                id: s.comment_id.to_string(),
+                without: policy.screen(&input).outcome,
+                with: policy.screen_with(&input, Some(&proj.learned)).outcome,
+                moderator: None,
+            });
+        } else if let (Some(i), Some(o)) =
+            (id.and_then(|id| index.get(&id)), moderator_outcome(event))
+        {
+            out[*i].moderator = Some(o);
         }
-    }
+    })
+    .await?;
     Ok(out)
 }
 
@@ -135,9 +110,43 @@ fn moderator_outcome(e: &DomainEvent) -> Option<Outcome> {
 
 /// Reads every submission in the log, oldest first.
 pub async fn load(store: &dyn EventStore) -> Result<Vec<StoredSubmission>, StoreError> {
-    let mut proj = Projections::default();
     let mut subs: Vec<StoredSubmission> = Vec::new();
     let mut index: HashMap<Uuid, usize> = HashMap::new();
+    fold_log(store, |proj, id, event| match event {
+        DomainEvent::CommentSubmitted(s) => {
+            let history = history_before(proj, s);
+            index.insert(s.comment_id, subs.len());
+            subs.push(StoredSubmission {
+                id: s.comment_id.to_string(),
+                submission: s.clone(),
+                history,
+                recorded: Outcome::Accept,
+                moderator: None,
+            });
+        }
+        DomainEvent::CommentScreened { verdict, .. } => {
+            if let Some(i) = id.and_then(|id| index.get(&id)) {
+                subs[*i].recorded = verdict.outcome;
+            }
+        }
+        other => {
+            if let (Some(i), Some(o)) = (id.and_then(|id| index.get(&id)), moderator_outcome(other))
+            {
+                subs[*i].moderator = Some(o);
+            }
+        }
+    })
+    .await?;
+    Ok(subs)
+}
+
+/// Walks the whole log oldest first, showing `visit` each decoded event with the projections as
+/// they stood just before it (so a submission is judged by what was known when it arrived).
+async fn fold_log(
+    store: &dyn EventStore,
+    mut visit: impl FnMut(&Projections, Option<Uuid>, &DomainEvent),
+) -> Result<(), StoreError> {
+    let mut proj = Projections::default();
     let mut from = 1;
     loop {
         let batch = store.read_all(from, 4096).await?;
@@ -147,39 +156,11 @@ pub async fn load(store: &dyn EventStore) -> Result<Vec<StoredSubmission>, Store
             let Some(event) = super::codec::decode_recorded(r) else {
                 continue;
             };
-            let id = crate::domain::comment::id_from_stream(&r.stream);
-            match &event {
-                DomainEvent::CommentSubmitted(s) => {
-                    let history = proj.authors.history(
-                        &s.author_email,
-                        &s.client.ip,
-                        s.author_url.as_deref(),
-                        crate::policy::body_fingerprint(&s.body),
-                        &s.thread,
-                        s.submitted_at,
-                    );
-                    index.insert(s.comment_id, subs.len());
-                    subs.push(StoredSubmission {
-                        id: s.comment_id.to_string(),
-                        submission: s.clone(),
-                        history,
-                        recorded: Outcome::Accept,
-                        moderator: None,
-                    });
-                }
-                DomainEvent::CommentScreened { verdict, .. } => {
-                    if let Some(i) = id.and_then(|id| index.get(&id)) {
-                        subs[*i].recorded = verdict.outcome;
-                    }
-                }
-                other => {
-                    if let (Some(i), Some(o)) =
-                        (id.and_then(|id| index.get(&id)), moderator_outcome(other))
-                    {
-                        subs[*i].moderator = Some(o);
-                    }
-                }
-            }
+            visit(
+                &proj,
+                crate::domain::comment::id_from_stream(&r.stream),
+                &event,
+            );
             proj.apply(
                 EventPosition {
                     stream: &r.stream,
@@ -190,5 +171,17 @@ pub async fn load(store: &dyn EventStore) -> Result<Vec<StoredSubmission>, Store
             );
         }
     }
-    Ok(subs)
+    Ok(())
+}
+
+/// The author's history as the projections knew it before `s` was submitted.
+fn history_before(proj: &Projections, s: &Submission) -> History {
+    proj.authors.history(
+        &s.author_email,
+        &s.client.ip,
+        s.author_url.as_deref(),
+        crate::policy::body_fingerprint(&s.body),
+        &s.thread,
+        s.submitted_at,
+    )
 }
