@@ -15,6 +15,7 @@ pub mod domain;
 pub mod http;
 pub mod i18n;
 pub mod limits;
+pub mod migrate;
 pub mod policy;
 pub mod projections;
 pub mod serve;

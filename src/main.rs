@@ -1,5 +1,5 @@
 //! The `saring` command: `serve` (the default), `policy check|test|backtest|train|eval`,
-//! `hash-token`, `moderator add`.
+//! `hash-token`, `moderator add`, `import`, `export`, `backup`, `restore`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,16 @@ enum Command {
     /// Moderator accounts of the console at /admin.
     #[command(subcommand)]
     Moderator(ModeratorCommand),
+    /// Import comments from WordPress, Disqus or Isso, or a log from `export events`.
+    #[command(subcommand)]
+    Import(saring::migrate::cli::ImportCommand),
+    /// Export the log as JSON lines, or the threads as a WordPress (WXR) file.
+    #[command(subcommand)]
+    Export(saring::migrate::cli::ExportCommand),
+    /// Copy the data folder consistently while the service runs.
+    Backup(saring::migrate::cli::BackupArgs),
+    /// Check a backup, or restore it into a new data folder.
+    Restore(saring::migrate::cli::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -209,6 +219,16 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::HashToken) => hash_token_from_stdin(),
         Some(Command::Moderator(ModeratorCommand::Add { name })) => add_moderator(&name),
+        Some(Command::Import(command)) => runtime.block_on(import(command)),
+        Some(Command::Export(command)) => runtime
+            .block_on(saring::migrate::cli::export(command))
+            .map_err(Into::into),
+        Some(Command::Backup(args)) => runtime
+            .block_on(saring::migrate::cli::backup(args))
+            .map_err(Into::into),
+        Some(Command::Restore(args)) => runtime
+            .block_on(saring::migrate::cli::restore(args))
+            .map_err(Into::into),
         Some(Command::Policy(PolicyCommand::Check { dir })) => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));
             saring::policy::cli::check(&dir, &mut std::io::stdout()).map_err(anyhow::Error::from)
@@ -251,6 +271,18 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `saring import …`.
+async fn import(command: saring::migrate::cli::ImportCommand) -> anyhow::Result<()> {
+    use saring::migrate::{Source, cli};
+    match command {
+        cli::ImportCommand::Wxr(args) => cli::import_source(Source::WordPress, args).await?,
+        cli::ImportCommand::Disqus(args) => cli::import_source(Source::Disqus, args).await?,
+        cli::ImportCommand::Isso(args) => cli::import_source(Source::Isso, args).await?,
+        cli::ImportCommand::Events { file, serve } => cli::import_events(file, *serve).await?,
+    }
+    Ok(())
 }
 
 /// `saring hash-token`: one line from standard input, at least 24 characters, hashed.

@@ -38,7 +38,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 15] = [
+pub const KNOWN_TYPES: [&str; 16] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -51,6 +51,7 @@ pub const KNOWN_TYPES: [&str; 15] = [
     "CommentReportedQueued",
     "CommentDeleted",
     "CommentRestored",
+    "CommentImported",
     "ThreadClosed",
     "ThreadReopened",
     "PolicyActivated",

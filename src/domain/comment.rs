@@ -366,6 +366,7 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
         DomainEvent::CommentRestored { .. } => {
             state.status = state.status_before_delete.take().or(Some(S::Pending));
         }
+        DomainEvent::CommentImported { .. } => {}
         DomainEvent::ThreadClosed { .. }
         | DomainEvent::ThreadReopened { .. }
         | DomainEvent::PolicyActivated { .. } => state.events -= 1,

@@ -167,6 +167,16 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The comment was brought in from another system by `saring import` rather than screened:
+    /// follows its `CommentSubmitted`, before the state the source had given it.
+    CommentImported {
+        /// The system it came from (`wordpress`, `disqus`, `isso`).
+        source: String,
+        /// Its id in that system, so the history shows where it came from.
+        original_id: String,
+        /// When it was imported.
+        at: DateTime<Utc>,
+    },
     /// A moderator closed a thread to new comments.
     ThreadClosed {
         /// The thread.
@@ -212,6 +222,7 @@ impl DomainEvent {
             DomainEvent::CommentReportedQueued { .. } => "CommentReportedQueued",
             DomainEvent::CommentDeleted { .. } => "CommentDeleted",
             DomainEvent::CommentRestored { .. } => "CommentRestored",
+            DomainEvent::CommentImported { .. } => "CommentImported",
             DomainEvent::ThreadClosed { .. } => "ThreadClosed",
             DomainEvent::ThreadReopened { .. } => "ThreadReopened",
             DomainEvent::PolicyActivated { .. } => "PolicyActivated",

@@ -246,6 +246,11 @@ impl Projections {
                     }
                 }
             }
+            DomainEvent::CommentImported { .. } => {
+                if let Some(rec) = comment_id.and_then(|id| self.comments.get_mut(&id)) {
+                    rec.version = at.revision;
+                }
+            }
             DomainEvent::ThreadClosed { thread, .. }
             | DomainEvent::ThreadReopened { thread, .. } => {
                 let t = self.threads.entry(thread.clone()).or_default();
