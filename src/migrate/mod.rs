@@ -418,7 +418,9 @@ pub fn plan(
             }),
         }
     }
-    comments.sort_by_key(|c| c.depth);
+    // Threads show comments in the order they were appended: parents first, then by date as
+    // WordPress shows them (a stable sort keeps the file's order among equal dates).
+    comments.sort_by_key(|c| (c.depth, c.submission.submitted_at));
     bad.sort_by_key(|p| p.line);
     ImportPlan {
         source,
@@ -611,11 +613,16 @@ pub fn events_of(comment: &PlannedComment, source: Source, now: DateTime<Utc>) -
     ]
 }
 
-/// Appends at most this many comments at once: enough to keep a remote store busy.
-const CONCURRENT_APPENDS: usize = 16;
+/// Appends queued at once on the embedded store. Its one writer thread takes appends in the
+/// order they are sent (a FIFO semaphore, then a FIFO channel) and commits those waiting
+/// together, so queueing several keeps the order and saves most of the syncs. A remote
+/// backend (PostgreSQL, KurrentDB) may commit concurrent appends in any order, which would mix
+/// the thread order, so there appends go one at a time.
+const CONCURRENT_APPENDS_EMBEDDED: usize = 16;
 
-/// Writes a plan's comments, each as its own stream created with `NoStream`: parents before
-/// replies, and a stream already there (an earlier run) counted, not written again.
+/// Writes a plan's comments, each as its own stream created with `NoStream`, in the plan's
+/// order (parents before replies, then by date); a stream already there (an earlier run) is
+/// counted, not written again.
 /// `progress` is called after each comment with the number done.
 pub async fn write_plan(
     store: &dyn EventStore,
@@ -625,6 +632,11 @@ pub async fn write_plan(
 ) -> Result<ImportReport, MigrateError> {
     let mut report = ImportReport::default();
     let actor = format!("import:{}", plan.source.name());
+    let concurrency = if store.backend_name() == "sqlite" {
+        CONCURRENT_APPENDS_EMBEDDED
+    } else {
+        1
+    };
     let mut start = 0;
     while start < plan.comments.len() {
         let depth = plan.comments[start].depth;
@@ -658,7 +670,7 @@ pub async fn write_plan(
                 }
             }
         }))
-        .buffered(CONCURRENT_APPENDS);
+        .buffered(concurrency);
         while let Some(written) = writes.next().await {
             if written? {
                 report.imported += 1;

@@ -150,7 +150,7 @@ fn c(id: u32, parent: u32, approved: &str, content: &str) -> String {
 }
 
 /// Post 12 holds a published thread three levels deep, a pending, a spam and a trashed comment
-/// and a pingback; post 14 one published comment.
+/// and a pingback; post 14 two published comments, the later one first in the file.
 fn sample_wxr() -> String {
     wxr(&[
         (
@@ -183,7 +183,15 @@ fn sample_wxr() -> String {
                 }),
             ],
         ),
-        (14, "pasar-baru", vec![c(8, 0, "1", "Pasar baru ramai")]),
+        // Written later in the file, dated earlier: shown first, as WordPress shows it.
+        (
+            14,
+            "pasar-baru",
+            vec![
+                c(9, 0, "1", "Parkirnya sempit"),
+                c(8, 0, "1", "Pasar baru ramai"),
+            ],
+        ),
     ])
 }
 
@@ -259,7 +267,7 @@ async fn a_wordpress_export_shows_approved_comments_with_nested_replies_and_impo
         "{plan}"
     );
     assert!(
-        plan.contains("7 comments to import, 0 that cannot be"),
+        plan.contains("8 comments to import, 0 that cannot be"),
         "{plan}"
     );
     assert!(
@@ -269,12 +277,12 @@ async fn a_wordpress_export_shows_approved_comments_with_nested_replies_and_impo
 
     let first = run(&[]);
     assert!(
-        first.contains("imported 7 comments from wordpress; 0 were already there"),
+        first.contains("imported 8 comments from wordpress; 0 were already there"),
         "{first}"
     );
     let second = run(&[]);
     assert!(
-        second.contains("imported 0 comments from wordpress; 7 were already there"),
+        second.contains("imported 0 comments from wordpress; 8 were already there"),
         "{second}"
     );
 
@@ -305,7 +313,11 @@ async fn a_wordpress_export_shows_approved_comments_with_nested_replies_and_impo
         v["comments"][0]["created_at"], "2024-05-02T10:01:00Z",
         "the GMT date"
     );
-    assert_eq!(app.thread_ids("wp-pasar-baru").await, vec![wp_id(8)]);
+    assert_eq!(
+        app.thread_ids("wp-pasar-baru").await,
+        vec![wp_id(8), wp_id(9)],
+        "oldest first"
+    );
 
     assert_eq!(queue_ids(&app, "pending").await, vec![wp_id(4)]);
     assert_eq!(queue_ids(&app, "spam").await, vec![wp_id(5)]);
