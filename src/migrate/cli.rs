@@ -180,10 +180,15 @@ pub async fn import_source(source: Source, args: SourceArgs) -> Result<(), Migra
     if args.dry_run {
         return print_plan(&plan, stdout).map_err(|e| MigrateError::io("printing", e));
     }
-    super::refuse_bad(&plan, &options(&args))?;
+    let word = if args.skip_bad {
+        "skipped"
+    } else {
+        "cannot import"
+    };
     for p in &plan.bad {
-        eprintln!("skipped: {p}");
+        eprintln!("{word}: {p}");
     }
+    super::refuse_bad(&plan, &options(&args))?;
     let store = open(*args.serve).await?;
     let bar = bar(plan.comments.len() as u64, "importing");
     let report =

@@ -50,7 +50,13 @@ pub fn read(bytes: &[u8]) -> Result<WxrFile, MigrateError> {
                         path.push(name);
                     }
                     (Some("channel"), "base_site_url") => site = x.text_until_close()?,
-                    (Some("channel"), "link") => channel_link = x.text_until_close()?,
+                    (Some("channel"), "link") => {
+                        // `<atom:link href=…/>` has the same local name and no text.
+                        let text = x.text_until_close()?;
+                        if !text.trim().is_empty() {
+                            channel_link = text;
+                        }
+                    }
                     (Some("item"), "comment") => {
                         let line = x.line();
                         comment = Some((empty_comment(line), Fields::default()));

@@ -103,8 +103,7 @@ impl<'a> GuardedXml<'a> {
                 }
             };
             match event {
-                Event::Start(start) | Event::Empty(start) if self.depth >= MAX_DEPTH => {
-                    let _ = start;
+                Event::Start(_) | Event::Empty(_) if self.depth >= MAX_DEPTH => {
                     return Err(self.malformed(format!(
                         "elements are nested deeper than {MAX_DEPTH} levels"
                     )));

@@ -499,6 +499,18 @@ async fn events_exported_and_imported_into_a_fresh_store_give_the_same_threads_q
     );
     let again = refused(&["import", "events", p(&log), "--data-dir", p(fresh.path())]);
     assert!(again.contains("needs an empty store"), "{again}");
+    let broken = dir.path().join("broken.jsonl");
+    let first_line = lines.lines().next().unwrap();
+    std::fs::write(&broken, format!("{first_line}\n{{\"stream\": 5}}\n")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let err = refused(&[
+        "import",
+        "events",
+        p(&broken),
+        "--data-dir",
+        p(other.path()),
+    ]);
+    assert!(err.contains("line 2 of the events file"), "{err}");
 
     let open = |d: &Path| saring::store::sqlite::SqliteStore::open(d).unwrap();
     let (a, b) = {
@@ -780,4 +792,72 @@ async fn a_backup_made_while_serving_checks_and_restores_to_the_same_thread() {
     std::fs::write(&db, bytes).unwrap();
     let err = refused(&["restore", p(&copy), "--check"]);
     assert!(err.contains("not usable"), "{err}");
+}
+
+/// The same import on PostgreSQL (with `SARING_TEST_PG`): written once, and its log moved to
+/// SQLite with `export events` / `import events` folds to the same threads and queues.
+#[tokio::test]
+async fn a_wordpress_import_on_postgres_moves_to_sqlite_unchanged() {
+    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+        return;
+    };
+    let url = saring::store::postgres::create_test_database(&admin)
+        .await
+        .expect("a test database");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.xml");
+    std::fs::write(&file, sample_wxr()).unwrap();
+    let data = dir.path().join("pg-data");
+    let import = [
+        "import",
+        "wxr",
+        p(&file),
+        "--thread-key",
+        "slug",
+        "--store",
+        &url,
+        "--data-dir",
+        p(&data),
+    ];
+    assert!(ok(&import).contains("imported 8 comments"));
+    assert!(ok(&import).contains("imported 0 comments from wordpress; 8 were already there"));
+    let log = dir.path().join("events.jsonl");
+    ok(&[
+        "export",
+        "events",
+        "--store",
+        &url,
+        "--data-dir",
+        p(&data),
+        "--out",
+        p(&log),
+    ]);
+    let fresh = tempfile::tempdir().unwrap();
+    ok(&["import", "events", p(&log), "--data-dir", p(fresh.path())]);
+    let pg = saring::store::open_store(Some(&url), &data).await.unwrap();
+    let a = saring::migrate::events::fold(pg.as_ref()).await.unwrap();
+    let b = {
+        let sqlite = saring::store::sqlite::SqliteStore::open(fresh.path()).unwrap();
+        saring::migrate::events::fold(&sqlite).await.unwrap()
+    };
+    // PostgreSQL's positions may have gaps, so compare what is in each place, in order.
+    let shape = |log: &saring::migrate::events::FoldedLog| {
+        let p = &log.projections;
+        let mut threads: Vec<_> = p
+            .threads
+            .iter()
+            .map(|(k, t)| (k.clone(), t.visible.values().copied().collect::<Vec<_>>()))
+            .collect();
+        threads.sort();
+        let q = &p.queues;
+        let ids = |m: &std::collections::BTreeMap<u64, uuid::Uuid>| {
+            m.values().copied().collect::<Vec<_>>()
+        };
+        (threads, ids(&q.pending), ids(&q.spam), ids(&q.rejected))
+    };
+    assert_eq!(shape(&a), shape(&b));
+    assert_eq!(a.projections.comments.len(), 8);
+    let app = spawn_app_in(fresh, |_| {}).await;
+    assert_eq!(app.thread_ids("pasar-baru").await, vec![wp_id(8), wp_id(9)]);
 }
