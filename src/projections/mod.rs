@@ -15,6 +15,7 @@ use crate::domain::{CommentStatus, DomainEvent};
 pub mod authors;
 pub mod learned;
 pub mod render;
+pub mod restore;
 pub mod search;
 pub mod threads;
 
