@@ -39,6 +39,9 @@ enum Command {
     /// Moderator accounts of the console at /admin.
     #[command(subcommand)]
     Moderator(ModeratorCommand),
+    /// Rebuild or check the projections kept in the data folder.
+    #[command(subcommand)]
+    Projections(saring::service::projections_cli::ProjectionsCommand),
 }
 
 #[derive(Subcommand)]
@@ -208,6 +211,12 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::HashToken) => hash_token_from_stdin(),
+        Some(Command::Projections(cmd)) => runtime
+            .block_on(saring::service::projections_cli::run(
+                cmd,
+                &mut std::io::stdout(),
+            ))
+            .map_err(anyhow::Error::from),
         Some(Command::Moderator(ModeratorCommand::Add { name })) => add_moderator(&name),
         Some(Command::Policy(PolicyCommand::Check { dir })) => {
             let dir = dir.unwrap_or_else(|| PathBuf::from("policies"));

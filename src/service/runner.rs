@@ -162,11 +162,37 @@ pub async fn catch_up(
     view: &View,
     db: Option<&Arc<ProjectionDb>>,
 ) -> Result<(), StoreError> {
-    let never = CancellationToken::new();
     let mut logged = Instant::now();
+    fold_log(store, view, db, None, |position, _| {
+        if logged.elapsed() > Duration::from_secs(5) {
+            logged = Instant::now();
+            tracing::info!(position, "projections catching up with the log");
+        }
+    })
+    .await?;
+    view.set_ready();
+    Ok(())
+}
+
+/// Folds the log after the view's position (up to `until`, if given) into the view, writing
+/// each batch to `db`; `progress` gets the position reached and the events of each batch.
+pub async fn fold_log(
+    store: &dyn EventStore,
+    view: &View,
+    db: Option<&Arc<ProjectionDb>>,
+    until: Option<u64>,
+    mut progress: impl FnMut(u64, usize),
+) -> Result<(), StoreError> {
+    let never = CancellationToken::new();
     loop {
         let from = view.position() + 1;
-        let batch = store.read_all(from, CATCH_UP_BATCH).await?;
+        if until.is_some_and(|u| from > u) {
+            break;
+        }
+        let mut batch = store.read_all(from, CATCH_UP_BATCH).await?;
+        if let Some(u) = until {
+            batch.retain(|e| e.position <= u);
+        }
         if batch.is_empty() {
             break;
         }
@@ -174,15 +200,8 @@ pub async fn catch_up(
         if let Some(db) = db {
             persist(db, changed, &never).await;
         }
-        if logged.elapsed() > Duration::from_secs(5) {
-            logged = Instant::now();
-            tracing::info!(
-                position = view.position(),
-                "projections catching up with the log"
-            );
-        }
+        progress(view.position(), batch.len());
     }
-    view.set_ready();
     Ok(())
 }
 

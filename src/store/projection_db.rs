@@ -41,6 +41,26 @@ pub enum ProjectionDbError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// There is no projection database in the data folder.
+    #[error(
+        "no projection database at {path} (start the server once, or run `saring projections rebuild`)"
+    )]
+    Missing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The file is of another format or log backend.
+    #[error(
+        "projection database {path} is of format {format:?} for backend {backend:?}; run `saring projections rebuild`"
+    )]
+    Foreign {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: Option<i64>,
+        /// Its backend.
+        backend: Option<String>,
+    },
     /// A stored record does not decode (a damaged file: rebuild it).
     #[error("projection database {path}: a stored record does not decode: {source}")]
     Decode {
@@ -149,6 +169,37 @@ impl ProjectionDb {
         }
         let projections = db.load()?;
         Ok((db, projections))
+    }
+
+    /// Opens an existing file of this format and backend without changing it, and loads its
+    /// projections (for `saring projections check`).
+    pub fn open_existing(path: &Path, backend: &str) -> Result<Projections, ProjectionDbError> {
+        if !path.exists() {
+            return Err(ProjectionDbError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let err = |source| ProjectionDbError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        let db = ProjectionDb {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            sighting_writes: std::sync::atomic::AtomicU64::new(0),
+        };
+        let format = db.meta_int("format")?;
+        let stored_backend = db.meta_text("backend")?;
+        if format != Some(FORMAT) || stored_backend.as_deref() != Some(backend) {
+            return Err(ProjectionDbError::Foreign {
+                path: path.to_path_buf(),
+                format,
+                backend: stored_backend,
+            });
+        }
+        db.load()
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> ProjectionDbError {
