@@ -36,16 +36,44 @@ struct Args {
 }
 
 const WORDS: &[&str] = &[
-    "jalan", "desa", "harga", "beras", "pasar", "warga", "pemerintah", "banjir", "sekolah",
-    "guru", "rumah", "sakit", "kota", "listrik", "air", "bersih", "petani", "nelayan", "bupati",
-    "anggaran", "semoga", "cepat", "diperbaiki", "terima", "kasih", "beritanya", "bagus",
+    "jalan",
+    "desa",
+    "harga",
+    "beras",
+    "pasar",
+    "warga",
+    "pemerintah",
+    "banjir",
+    "sekolah",
+    "guru",
+    "rumah",
+    "sakit",
+    "kota",
+    "listrik",
+    "air",
+    "bersih",
+    "petani",
+    "nelayan",
+    "bupati",
+    "anggaran",
+    "semoga",
+    "cepat",
+    "diperbaiki",
+    "terima",
+    "kasih",
+    "beritanya",
+    "bagus",
 ];
 
 fn body(i: u64) -> String {
     let mut s = format!("Komentar {i}: ");
-    let mut x = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = i
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     while s.len() < 300 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         s.push_str(WORDS[(x >> 33) as usize % WORDS.len()]);
         s.push(' ');
     }
@@ -55,7 +83,10 @@ fn body(i: u64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.comments <= MAX_COMMENTS, "at most {MAX_COMMENTS} comments");
+    anyhow::ensure!(
+        args.comments <= MAX_COMMENTS,
+        "at most {MAX_COMMENTS} comments"
+    );
     std::fs::create_dir_all(&args.data_dir)?;
     let store = SqliteStore::open(&args.data_dir)?;
     let start = Instant::now();
