@@ -4,7 +4,7 @@
 //! its first start folds the log into `projections.sqlite3`; later starts load that file.
 //!
 //! ```text
-//! cargo run --release --example seed_store -- --data-dir /tmp/saring-1m --comments 1000000
+//! cargo run --release --example seed_store -- --data-dir ./data-1m --comments 1000000
 //! ```
 
 use std::path::PathBuf;
