@@ -18,6 +18,7 @@ use crate::limits::Limiters;
 use crate::policy::PolicyHandle;
 use crate::service::{Service, View, runner};
 use crate::store::StoreError;
+use crate::store::projection_db::{ProjectionDb, ProjectionDbError};
 
 /// Why the application could not start. The messages name the step; the cause is the
 /// `source`, so `{:#}` (anyhow's chain) prints each part once.
@@ -32,6 +33,9 @@ pub enum StartError {
     /// The captcha key could not be read or created.
     #[error("cannot prepare the captcha key")]
     Captcha(#[from] crate::captcha::CaptchaError),
+    /// The projection database could not be opened or read.
+    #[error("cannot open the projection database")]
+    Projections(#[from] ProjectionDbError),
     /// The listener could not be bound, or the data folder created.
     #[error("cannot prepare the data folder or the listener")]
     Io(#[from] std::io::Error),
@@ -45,9 +49,6 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Stops the background tasks, once the requests in flight are answered.
     tasks_stop: CancellationToken,
-    view: Arc<View>,
-    schedule: runner::SnapshotSchedule,
-    backend: &'static str,
     connections: crate::serve::ConnLimits,
     trusted_proxies: Vec<ipnet::IpNet>,
     _policy_watch: Option<crate::policy::WatchGuard>,
@@ -87,12 +88,30 @@ impl Application {
             .with_shared_burns(store.shared_burned_tokens());
         let limits = settings.limits.as_ref().map(Limiters::new);
 
-        let snapshot_dir = settings.data_dir.join("snapshots");
-        let view = Arc::new(View::new(runner::load_snapshot(
-            &snapshot_dir,
-            store.backend_name(),
-        )));
-        runner::catch_up(store.as_ref(), &view).await?;
+        let db_path = ProjectionDb::path_in(&settings.data_dir);
+        let db_open = {
+            let (path, backend) = (db_path.clone(), store.backend_name());
+            tokio::task::spawn_blocking(move || ProjectionDb::open(&path, backend))
+                .await
+                .map_err(std::io::Error::other)??
+        };
+        let (db, stored) = db_open;
+        let db = Arc::new(db);
+        tracing::info!(
+            position = stored.position,
+            comments = stored.comments.len(),
+            "loaded the projections from {}",
+            crate::store::projection_db::FILE_NAME
+        );
+        // The JSON snapshot of earlier versions is no longer read.
+        let _ = std::fs::remove_file(
+            settings
+                .data_dir
+                .join("snapshots")
+                .join("projections.snapshot.json"),
+        );
+        let view = Arc::new(View::new(stored));
+        runner::catch_up(store.as_ref(), &view, Some(&db)).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
         let service = Arc::new(Service::new(
@@ -106,15 +125,10 @@ impl Application {
         ));
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
-        let schedule = runner::SnapshotSchedule {
-            dir: snapshot_dir,
-            every: settings.snapshot_every,
-            min_interval: Duration::from_secs(settings.snapshot_min_seconds),
-        };
         tasks.push(tokio::spawn(runner::follow(
             store.clone(),
             view.clone(),
-            schedule.clone(),
+            Some(db),
             tasks_stop.clone(),
         )));
         service.record_policy(&policy.current()).await?;
@@ -157,9 +171,6 @@ impl Application {
             addr,
             tasks,
             tasks_stop,
-            backend: store.backend_name(),
-            view,
-            schedule,
             connections: settings.connections.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
             _policy_watch: policy_watch,
@@ -188,7 +199,7 @@ impl Application {
 
     /// Serves until `stop` is cancelled, then stops in order: no new connections, requests in
     /// flight answered (within `[connections] request_seconds` and a little more), the
-    /// follower's last batch applied and its snapshot finished, then one last snapshot.
+    /// follower's last batch applied and written to the projection database.
     pub async fn run(self, stop: CancellationToken) -> std::io::Result<()> {
         // Our own accept loop (src/serve.rs): timeouts, connection caps, shedding idle sockets.
         let drain = Duration::from_secs(self.connections.request_seconds.max(1) + 5);
@@ -208,8 +219,6 @@ impl Application {
                 tracing::warn!(error = %e, "a background task failed");
             }
         }
-        // A snapshot at a clean stop makes the next start replay nothing.
-        runner::snapshot_now(self.schedule.dir, self.backend, &self.view).await;
         result
     }
 }

@@ -49,6 +49,9 @@ enum Command {
     Backup(saring::migrate::cli::BackupArgs),
     /// Check a backup, or restore it into a new data folder.
     Restore(saring::migrate::cli::RestoreArgs),
+    /// Rebuild or check the projections kept in the data folder.
+    #[command(subcommand)]
+    Projections(saring::service::projections_cli::ProjectionsCommand),
 }
 
 #[derive(Subcommand)]
@@ -218,6 +221,12 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::HashToken) => hash_token_from_stdin(),
+        Some(Command::Projections(cmd)) => runtime
+            .block_on(saring::service::projections_cli::run(
+                cmd,
+                &mut std::io::stdout(),
+            ))
+            .map_err(anyhow::Error::from),
         Some(Command::Moderator(ModeratorCommand::Add { name })) => add_moderator(&name),
         Some(Command::Import(command)) => runtime.block_on(import(command)),
         Some(Command::Export(command)) => runtime

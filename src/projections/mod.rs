@@ -2,7 +2,8 @@
 //!
 //! [`Projections::apply`] takes one stored event at a time, in global order, and never performs
 //! I/O or reads a clock (times come from the events). The service's runner feeds it from the
-//! store's subscription and snapshots it; the HTTP layer reads it.
+//! store's subscription and writes what each batch changed to the projection database
+//! (`crate::store::projection_db`); the HTTP layer reads it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +16,7 @@ use crate::domain::{CommentStatus, DomainEvent};
 pub mod authors;
 pub mod learned;
 pub mod render;
+pub mod restore;
 pub mod search;
 pub mod threads;
 
@@ -143,13 +145,13 @@ pub struct Projections {
     /// [`crate::policy::learned::MAX_COMMENTS`].
     #[serde(default)]
     pub learned: crate::policy::learned::LearnedModel,
-    /// Events applied (for metrics and snapshots).
+    /// Events applied (for metrics and the projection database).
     pub events_applied: u64,
 }
 
 impl Projections {
     /// Folds one stored event. Events at or before the current position are ignored, so
-    /// replaying an overlap after a snapshot is harmless.
+    /// replaying an overlap after a restart is harmless.
     pub fn apply(&mut self, at: EventPosition<'_>, event: &DomainEvent) {
         if at.position <= self.position && self.events_applied > 0 {
             return;

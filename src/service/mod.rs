@@ -29,6 +29,7 @@ use crate::store::{EventStore, StoreError};
 
 pub mod backtest;
 pub mod codec;
+pub mod projections_cli;
 pub mod runner;
 pub mod shell;
 pub mod view;

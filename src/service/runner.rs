@@ -1,147 +1,43 @@
-//! Keeps the projections following the event log: load the latest snapshot, catch up with
-//! `read_all`, then follow the live subscription until told to stop, writing a snapshot every so
-//! many events from a copy, in the background.
+//! Keeps the projections following the event log: open the projection database (the state and
+//! the position it reached), catch up with `read_all`, then follow the live subscription until
+//! told to stop, writing what each batch changed to the database in the same transaction as the
+//! batch's position.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
-use crate::projections::{EventPosition, Projections};
+use crate::domain::DomainEvent;
+use crate::projections::restore::StoredSighting;
+use crate::projections::{EventPosition, Projections, learned};
+use crate::store::projection_db::{self, BatchWrite, ProjectionDb};
 use crate::store::{EventStore, RecordedEvent, StoreError};
 
 use super::codec;
 use super::view::View;
 
-/// Version of the snapshot format; a snapshot of another version is ignored and the log replayed.
-const SNAPSHOT_FORMAT: u32 = 2;
 /// Events fetched per catch-up read.
 const CATCH_UP_BATCH: usize = 4096;
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Snapshot {
-    format: u32,
-    backend: String,
-    projections: Projections,
-}
-
-fn snapshot_path(dir: &Path) -> PathBuf {
-    dir.join("projections.snapshot.json")
-}
-
-/// Loads the snapshot in `dir` if it is of this format and this backend; otherwise empty
-/// projections (a damaged or foreign snapshot only costs a full replay).
-pub fn load_snapshot(dir: &Path, backend: &str) -> Projections {
-    let Ok(bytes) = std::fs::read(snapshot_path(dir)) else {
-        return Projections::default();
-    };
-    match serde_json::from_slice::<Snapshot>(&bytes) {
-        Ok(s) if s.format == SNAPSHOT_FORMAT && s.backend == backend => {
-            tracing::info!(
-                position = s.projections.position,
-                "loaded projection snapshot"
-            );
-            s.projections
-        }
-        Ok(_) => Projections::default(),
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring unreadable projection snapshot");
-            Projections::default()
-        }
-    }
-}
-
-/// A copy of the projections to snapshot: taken under the read lock, which is held only for
-/// the copy, never for the serialisation or the file I/O (handlers and the follower would wait
-/// behind those).
-pub fn snapshot_copy(view: &View) -> Projections {
-    view.read(Projections::clone)
-}
-
-/// Writes a snapshot of `projections` atomically (temporary file, fsync, rename). Blocking:
-/// call it on the blocking pool.
-pub fn write_snapshot(dir: &Path, backend: &str, projections: &Projections) -> std::io::Result<()> {
-    use std::io::Write;
-    #[derive(serde::Serialize)]
-    struct SnapshotRef<'a> {
-        format: u32,
-        backend: &'a str,
-        projections: &'a Projections,
-    }
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join("projections.snapshot.json.tmp");
-    {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        serde_json::to_writer(
-            &mut file,
-            &SnapshotRef {
-                format: SNAPSHOT_FORMAT,
-                backend,
-                projections,
-            },
-        )
-        .map_err(std::io::Error::other)?;
-        file.flush()?;
-        file.get_ref().sync_all()?;
-    }
-    std::fs::rename(tmp, snapshot_path(dir))
-}
-
-/// Copies the view and writes the snapshot on the blocking pool, logging a failure.
-pub async fn snapshot_now(dir: PathBuf, backend: &'static str, view: &View) {
-    let copy = snapshot_copy(view);
-    let written = tokio::task::spawn_blocking(move || write_snapshot(&dir, backend, &copy)).await;
-    if let Ok(Err(e)) | Err(e) = written.map_err(std::io::Error::other) {
-        tracing::warn!(error = %e, "could not write projection snapshot");
-    }
-}
-
-/// The follower's snapshots: at most one being written at a time, in the background, so the
-/// follower keeps applying events (and posts keep seeing their own writes) meanwhile.
-struct Snapshots {
-    dir: PathBuf,
-    backend: &'static str,
-    writing: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Snapshots {
-    /// Starts a snapshot unless one is still being written (then this one is skipped; the
-    /// next due one catches up). Whether it started.
-    fn start(&mut self, view: &Arc<View>) -> bool {
-        if self.writing.as_ref().is_some_and(|w| !w.is_finished()) {
-            return false;
-        }
-        let (dir, backend, view) = (self.dir.clone(), self.backend, view.clone());
-        self.writing = Some(tokio::spawn(async move {
-            snapshot_now(dir, backend, &view).await;
-        }));
-        true
-    }
-
-    /// Waits for the snapshot being written, so none is left behind at a stop.
-    async fn finish(&mut self) {
-        if let Some(w) = self.writing.take() {
-            let _ = w.await;
-        }
-    }
-}
-
-/// Applies stored events to the view. An event this version cannot read is kept: it still
-/// advances the position (so a resume does not read it again) and its comment's version (the
-/// moderators' `expected_version` is the stream's last recorded revision), but changes nothing
-/// else.
-pub fn apply_batch(view: &View, events: &[RecordedEvent]) {
+/// Folds a batch of stored events into the view and returns what changed, for the projection
+/// database. An event this build cannot decode (written by a newer one) is not folded; it still
+/// moves the position and its comment's version (the moderators' `expected_version` is the
+/// stream's last recorded revision), but changes nothing else.
+pub fn apply_batch(view: &View, events: &[RecordedEvent]) -> BatchWrite {
+    let decoded: Vec<Option<DomainEvent>> = events.iter().map(codec::decode_recorded).collect();
     view.write(|p| {
-        for e in events {
-            if let Some(event) = codec::decode_recorded(e) {
+        for (e, event) in events.iter().zip(&decoded) {
+            if let Some(event) = event {
                 p.apply(
                     EventPosition {
                         stream: &e.stream,
                         revision: e.revision,
                         position: e.position,
                     },
-                    &event,
+                    event,
                 );
             } else {
                 p.position = p.position.max(e.position);
@@ -152,53 +48,172 @@ pub fn apply_batch(view: &View, events: &[RecordedEvent]) {
                 }
             }
         }
-    });
+        changes(p, events, &decoded)
+    })
 }
 
-/// Catches up with everything stored, then marks the view ready.
-pub async fn catch_up(store: &dyn EventStore, view: &View) -> Result<(), StoreError> {
-    loop {
-        let from = view.position() + 1;
-        let batch = store.read_all(from, CATCH_UP_BATCH).await?;
-        if batch.is_empty() {
-            break;
+/// What a batch changed in `p` (after it was applied): the records of the comments its events
+/// belong to, their threads, their reported-queue entries, new sightings, and the policy and
+/// learned state when an event of the batch can change them.
+fn changes(
+    p: &Projections,
+    events: &[RecordedEvent],
+    decoded: &[Option<DomainEvent>],
+) -> BatchWrite {
+    let mut batch = BatchWrite {
+        position: p.position,
+        events_applied: p.events_applied,
+        ..BatchWrite::default()
+    };
+    let mut ids: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| crate::domain::comment::id_from_stream(&e.stream))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut threads: Vec<&str> = Vec::new();
+    for id in &ids {
+        if let Some(rec) = p.comments.get(id) {
+            batch
+                .comments
+                .push((*id, rec.seq, serde_json::to_vec(rec).unwrap_or_default()));
+            threads.push(&rec.thread);
         }
-        apply_batch(view, &batch);
     }
+    if !ids.is_empty() {
+        batch.reported = p
+            .queues
+            .reported
+            .iter()
+            .filter(|(_, id)| ids.binary_search(id).is_ok())
+            .map(|(pos, id)| (*pos, *id))
+            .collect();
+    }
+    for (e, event) in events.iter().zip(decoded) {
+        match event {
+            Some(DomainEvent::ThreadClosed { thread, .. })
+            | Some(DomainEvent::ThreadReopened { thread, .. }) => threads.push(thread),
+            Some(DomainEvent::CommentScreened {
+                fingerprint: Some(fp),
+                ..
+            }) => {
+                if let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
+                    .and_then(|id| p.comments.get(&id))
+                {
+                    batch.sightings.push((
+                        e.position,
+                        StoredSighting {
+                            fingerprint: *fp,
+                            thread: rec.thread.clone(),
+                            author: rec.author_email.clone(),
+                            at: rec.created_at,
+                        },
+                    ));
+                }
+            }
+            Some(DomainEvent::PolicyActivated { .. }) => {
+                batch.policy = Some(projection_db::policy_bytes(p));
+            }
+            Some(other) if learned::moderator_decision(other).is_some() => {
+                batch.learned = Some(serde_json::to_vec(&p.learned).unwrap_or_default());
+            }
+            _ => {}
+        }
+    }
+    threads.sort_unstable();
+    threads.dedup();
+    batch.threads = threads
+        .into_iter()
+        .filter_map(|k| {
+            p.threads
+                .get(k)
+                .map(|t| (k.to_string(), t.closed, t.generation))
+        })
+        .collect();
+    batch.reported_for = ids;
+    batch
+}
+
+/// Writes a batch to the projection database on the blocking pool, retrying until it is written
+/// or `stop` comes: a batch is never skipped, since the next one's position would then cover
+/// changes the file does not hold. Given up at a stop, the file stays consistent at its earlier
+/// position and the next start replays from there. Whether it was written.
+async fn persist(db: &Arc<ProjectionDb>, batch: BatchWrite, stop: &CancellationToken) -> bool {
+    let batch = Arc::new(batch);
+    loop {
+        let (db, b) = (db.clone(), batch.clone());
+        match tokio::task::spawn_blocking(move || db.write(&b)).await {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot write the projections; retrying"),
+            Err(e) => tracing::error!(error = %e, "projection writer failed; retrying"),
+        }
+        if stop.is_cancelled() {
+            return false;
+        }
+        pause(stop, Duration::from_secs(1)).await;
+    }
+}
+
+/// Catches up with everything stored after the view's position, writing each batch to `db`,
+/// then marks the view ready. Progress is logged every few seconds (a first start on a large
+/// log, or a rebuild after a format change, folds the whole log here).
+pub async fn catch_up(
+    store: &dyn EventStore,
+    view: &View,
+    db: Option<&Arc<ProjectionDb>>,
+) -> Result<(), StoreError> {
+    let mut logged = Instant::now();
+    fold_log(store, view, db, None, |position, _| {
+        if logged.elapsed() > Duration::from_secs(5) {
+            logged = Instant::now();
+            tracing::info!(position, "projections catching up with the log");
+        }
+    })
+    .await?;
     view.set_ready();
     Ok(())
 }
 
-/// When the follower writes a snapshot.
-#[derive(Debug, Clone)]
-pub struct SnapshotSchedule {
-    /// The folder of the snapshot file.
-    pub dir: PathBuf,
-    /// New events after which a snapshot is due.
-    pub every: u64,
-    /// Least time between two snapshots. A snapshot serialises every projection, so counting
-    /// events alone makes its cost grow with store size times write rate: at 100,000 comments
-    /// and 5,000 comments/s it took a third of the CPU (see docs/loadtest.md).
-    pub min_interval: std::time::Duration,
+/// Folds the log after the view's position (up to `until`, if given) into the view, writing
+/// each batch to `db`; `progress` gets the position reached and the events of each batch.
+pub async fn fold_log(
+    store: &dyn EventStore,
+    view: &View,
+    db: Option<&Arc<ProjectionDb>>,
+    until: Option<u64>,
+    mut progress: impl FnMut(u64, usize),
+) -> Result<(), StoreError> {
+    let never = CancellationToken::new();
+    loop {
+        let from = view.position() + 1;
+        if until.is_some_and(|u| from > u) {
+            break;
+        }
+        let mut batch = store.read_all(from, CATCH_UP_BATCH).await?;
+        if let Some(u) = until {
+            batch.retain(|e| e.position <= u);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let changed = apply_batch(view, &batch);
+        if let Some(db) = db {
+            persist(db, changed, &never).await;
+        }
+        progress(view.position(), batch.len());
+    }
+    Ok(())
 }
 
-/// Follows the live subscription until `stop` is cancelled, writing snapshots in the
-/// background. On a subscription error it resubscribes from its own position after a pause. A
-/// batch in hand when the stop comes is applied in full; a snapshot being written is waited
-/// for, so the caller's last snapshot never races one of ours.
+/// Follows the live subscription until `stop` is cancelled, writing each batch to `db`. On a
+/// subscription error it resubscribes from its own position after a pause. A batch in hand when
+/// the stop comes is applied and written in full.
 pub async fn follow(
     store: Arc<dyn EventStore>,
     view: Arc<View>,
-    schedule: SnapshotSchedule,
+    db: Option<Arc<ProjectionDb>>,
     stop: CancellationToken,
 ) {
-    let mut snapshots = Snapshots {
-        dir: schedule.dir.clone(),
-        backend: store.backend_name(),
-        writing: None,
-    };
-    let mut since_snapshot = 0u64;
-    let mut last_snapshot = std::time::Instant::now();
     'follow: while !stop.is_cancelled() {
         let from = view.position() + 1;
         let subscribed = tokio::select! {
@@ -209,7 +224,7 @@ pub async fn follow(
             Ok(s) => s.ready_chunks(1024),
             Err(e) => {
                 tracing::error!(error = %e, "cannot subscribe to the event log; retrying");
-                pause(&stop, std::time::Duration::from_secs(1)).await;
+                pause(&stop, Duration::from_secs(1)).await;
                 continue;
             }
         };
@@ -233,28 +248,22 @@ pub async fn follow(
                     }
                 }
             }
-            apply_batch(&view, &events);
-            metrics::gauge!("saring_projection_position").set(view.position() as f64);
-            since_snapshot += events.len() as u64;
-            if since_snapshot >= schedule.every
-                && last_snapshot.elapsed() >= schedule.min_interval
-                && snapshots.start(&view)
-            {
-                since_snapshot = 0;
-                last_snapshot = std::time::Instant::now();
+            let changed = apply_batch(&view, &events);
+            if let Some(db) = &db {
+                persist(db, changed, &stop).await;
             }
+            metrics::gauge!("saring_projection_position").set(view.position() as f64);
             if let Some(e) = failed {
                 tracing::warn!(error = %e, "event subscription failed; resubscribing");
                 break;
             }
         }
-        pause(&stop, std::time::Duration::from_millis(200)).await;
+        pause(&stop, Duration::from_millis(200)).await;
     }
-    snapshots.finish().await;
 }
 
 /// Waits `d`, or less if `stop` comes first.
-async fn pause(stop: &CancellationToken, d: std::time::Duration) {
+async fn pause(stop: &CancellationToken, d: Duration) {
     tokio::select! {
         () = stop.cancelled() => {},
         () = tokio::time::sleep(d) => {},
@@ -263,8 +272,6 @@ async fn pause(stop: &CancellationToken, d: std::time::Duration) {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use chrono::DateTime;
     use uuid::Uuid;
 
@@ -272,25 +279,22 @@ mod tests {
     use crate::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
     use crate::domain::{ClientFacts, Submission, comment_stream};
     use crate::policy::{Outcome, Verdict};
+    use crate::store::{ExpectedRevision, sqlite::SqliteStore};
 
-    /// Projections holding `n` published comments over 1,000 threads.
-    fn projections_with(n: u64) -> Projections {
-        let mut p = Projections::default();
-        let mut position = 0;
+    /// Appends `n` submitted and screened comments over 7 threads, one in three held.
+    async fn seed(store: &SqliteStore, n: u64) {
         for i in 0..n {
             let id = Uuid::from_u128(u128::from(i) + 1);
             let submission = Submission {
                 comment_id: id,
-                thread: format!("berita-{}", i % 1000),
+                thread: format!("berita-{}", i % 7),
                 parent_id: None,
                 author_name: format!("Pembaca {i}"),
-                author_email: format!("p{i}@contoh.id"),
+                author_email: format!("p{}@contoh.id", i % 5),
                 author_url: None,
-                body: format!(
-                    "Komentar nomor {i}: semoga jalan desa cepat diperbaiki sebelum hujan."
-                ),
+                body: format!("Komentar nomor {i}: semoga jalan desa cepat diperbaiki."),
                 client: ClientFacts {
-                    ip: format!("198.51.{}.{}", i % 250, i % 200),
+                    ip: format!("198.51.100.{}", i % 9),
                     user_agent: None,
                 },
                 captcha_solve_ms: 3000,
@@ -302,12 +306,16 @@ mod tests {
                 CommentCommand::Submit {
                     submission: Box::new(submission),
                     verdict: Box::new(Verdict {
-                        outcome: Outcome::Accept,
+                        outcome: if i % 3 == 0 {
+                            Outcome::Hold
+                        } else {
+                            Outcome::Accept
+                        },
                         score: 0.0,
                         rules: vec![],
                         policy_version: "v".into(),
                     }),
-                    fingerprint: i,
+                    fingerprint: i % 4,
                     context: SubmitContext {
                         thread_closed: false,
                         parent: None,
@@ -315,134 +323,59 @@ mod tests {
                 },
             )
             .unwrap();
-            let stream = comment_stream(id);
-            for (revision, e) in events.iter().enumerate() {
-                position += 1;
-                p.apply(
-                    EventPosition {
-                        stream: &stream,
-                        revision: revision as u64,
-                        position,
-                    },
-                    e,
-                );
-            }
-        }
-        p
-    }
-
-    /// What readers and the follower see while the follower takes a snapshot. A reader does
-    /// one lookup every 200 µs on a fixed schedule, each timed from when it was due (a stall
-    /// counts for every lookup it delays); the follower applies a batch every millisecond and,
-    /// 50 ms in, runs `snapshot`, which returns the background writer it started, if any.
-    /// Returns (reader p50, p99, max; longest gap between two follower batches).
-    fn latencies_during(
-        view: &View,
-        snapshot: impl FnOnce() -> Option<std::thread::JoinHandle<()>> + Send,
-    ) -> [Duration; 4] {
-        let done = std::sync::OnceLock::<Instant>::new();
-        let (reads, gap) = std::thread::scope(|s| {
-            let reader = s.spawn(|| {
-                let mut lat = Vec::new();
-                let every = Duration::from_micros(200);
-                let first = Instant::now();
-                for i in 0u32.. {
-                    let due = first + every * i;
-                    if done.get().is_some_and(|end| due > *end) {
-                        break;
-                    }
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    let id = Uuid::from_u128(u128::from(i % 1000) + 1);
-                    assert!(view.read(|p| p.comments.contains_key(&id)));
-                    lat.push(due.elapsed());
-                }
-                lat
-            });
-            let follower = s.spawn(|| {
-                let start = Instant::now();
-                let mut snapshot = Some(snapshot);
-                let mut background: Option<std::thread::JoinHandle<()>> = None;
-                let (mut last, mut gap) = (Instant::now(), Duration::ZERO);
-                loop {
-                    view.write(|p| p.events_applied += 1);
-                    gap = gap.max(last.elapsed());
-                    last = Instant::now();
-                    // Stop only after a batch that followed the snapshot, so its stall counts.
-                    let written = background.as_ref().is_none_or(|b| b.is_finished());
-                    if snapshot.is_none() && written && start.elapsed() > Duration::from_millis(100)
-                    {
-                        break;
-                    }
-                    if start.elapsed() > Duration::from_millis(50)
-                        && let Some(take) = snapshot.take()
-                    {
-                        background = take();
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                gap
-            });
-            let gap = follower.join().unwrap();
-            let _ = done.set(Instant::now());
-            (reader.join().unwrap(), gap)
-        });
-        let mut reads = reads;
-        reads.sort();
-        let at = |q: f64| reads[((reads.len() as f64 * q) as usize).min(reads.len() - 1)];
-        [at(0.5), at(0.99), *reads.last().unwrap(), gap]
-    }
-
-    /// Measures what a snapshot of 100,000 comments costs: before this change the follower
-    /// serialised and wrote it under the read lock and waited for it; now it copies under the
-    /// lock, hands the copy to the blocking pool and goes on.
-    /// `cargo test --release --lib snapshot_read_latency -- --ignored --nocapture`
-    #[test]
-    #[ignore = "measurement; run in release and read the figures"]
-    fn snapshot_read_latency_at_100k_comments() {
-        let view = View::new(projections_with(100_000));
-        let dir = tempfile::tempdir().unwrap();
-        let old = latencies_during(&view, || {
-            view.read(|p| write_snapshot(dir.path(), "sqlite", p))
+            let encoded: Vec<_> = events.iter().map(|e| codec::encode(e).unwrap()).collect();
+            store
+                .append(&comment_stream(id), ExpectedRevision::NoStream, encoded)
+                .await
                 .unwrap();
-            None
-        });
-        let copy_took = std::sync::Mutex::new(Duration::ZERO);
-        let new = latencies_during(&view, || {
-            let start = Instant::now();
-            let copy = snapshot_copy(&view);
-            *copy_took.lock().unwrap() = start.elapsed();
-            let dir = dir.path().to_path_buf();
-            Some(std::thread::spawn(move || {
-                write_snapshot(&dir, "sqlite", &copy).unwrap();
-            }))
-        });
-        let size = std::fs::metadata(snapshot_path(dir.path())).unwrap().len();
-        println!(
-            "snapshot of 100,000 comments: {:.1} MB; copy under the lock {:?}",
-            size as f64 / 1e6,
-            copy_took.lock().unwrap()
-        );
-        for (name, [p50, p99, max, gap]) in [("under the lock", old), ("from a copy", new)] {
-            println!(
-                "{name:>15}: read p50 {p50:?} p99 {p99:?} max {max:?}; longest follower stall {gap:?}"
-            );
         }
     }
 
-    #[test]
-    fn a_snapshot_from_a_copy_loads_back_the_same_projections() {
-        let view = View::new(projections_with(50));
+    #[tokio::test]
+    async fn projections_written_batch_by_batch_load_back_equal_to_a_fresh_fold() {
         let dir = tempfile::tempdir().unwrap();
-        write_snapshot(dir.path(), "sqlite", &snapshot_copy(&view)).unwrap();
-        let loaded = load_snapshot(dir.path(), "sqlite");
-        assert_eq!(loaded.position, view.position());
-        assert_eq!(loaded.comments, view.read(|p| p.comments.clone()));
-        assert_eq!(
-            load_snapshot(dir.path(), "postgres").position,
-            0,
-            "another backend's is ignored"
+        let store = SqliteStore::open(dir.path()).unwrap();
+        seed(&store, 40).await;
+        let path = dir.path().join(projection_db::FILE_NAME);
+        let (db, empty) = ProjectionDb::open(&path, "sqlite").unwrap();
+        assert_eq!(empty.position, 0);
+        let db = Arc::new(db);
+        let view = View::new(empty);
+        catch_up(&store, &view, Some(&db)).await.unwrap();
+        // More events after the first catch-up, applied as a second set of batches.
+        seed_more(&store).await;
+        catch_up(&store, &view, Some(&db)).await.unwrap();
+        drop(db);
+
+        let (_, loaded) = ProjectionDb::open(&path, "sqlite").unwrap();
+        let fresh = View::new(Projections::default());
+        catch_up(&store, &fresh, None).await.unwrap();
+        let fresh = fresh.read(Projections::clone);
+        assert!(
+            fresh.queues.pending.len() > 5,
+            "the seed holds some comments"
         );
+        assert_eq!(loaded.differences(&fresh, 5), Vec::<String>::new());
+        assert!(fresh.threads["berita-0"].closed);
+
+        let (_, other) = ProjectionDb::open(&path, "postgres").unwrap();
+        assert_eq!(other.position, 0, "another backend's file is rebuilt");
+    }
+
+    /// Closes a thread and appends a few more comments.
+    async fn seed_more(store: &SqliteStore) {
+        let close = DomainEvent::ThreadClosed {
+            thread: "berita-0".into(),
+            by: crate::domain::Actor::Moderator("ayu".into()),
+            at: DateTime::from_timestamp(1_700_100_000, 0).unwrap(),
+        };
+        store
+            .append(
+                &crate::domain::thread_stream("berita-0"),
+                ExpectedRevision::Any,
+                vec![codec::encode(&close).unwrap()],
+            )
+            .await
+            .unwrap();
     }
 }

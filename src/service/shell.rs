@@ -440,11 +440,7 @@ mod tests {
         tokio::spawn(super::super::runner::follow(
             store.clone(),
             view.clone(),
-            super::super::runner::SnapshotSchedule {
-                dir: dir.path().join("snapshots"),
-                every: u64::MAX,
-                min_interval: Duration::from_secs(3600),
-            },
+            None,
             tokio_util::sync::CancellationToken::new(),
         ));
         Fixture {

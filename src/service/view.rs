@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::projections::Projections;
 
 /// Shared read side. The lock is a synchronous one on purpose: it is only ever held for a fold
-/// step, a lookup or the in-memory copy a snapshot is written from (never for the file), and
+/// step, a lookup or collecting what a batch changed (never for the file), and
 /// never across an `.await`.
 pub struct View {
     projections: RwLock<Projections>,
@@ -19,7 +19,7 @@ pub struct View {
 }
 
 impl View {
-    /// A view starting from a snapshot (or empty projections).
+    /// A view starting from the stored projections (or empty ones).
     pub fn new(projections: Projections) -> View {
         let pos = projections.position;
         View {

@@ -19,6 +19,7 @@ pub mod burned_pg;
 pub mod conformance;
 pub mod kurrent;
 pub mod postgres;
+pub mod projection_db;
 pub mod sqlite;
 
 /// What the writer believes about a stream's current revision when it appends.

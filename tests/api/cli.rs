@@ -1,5 +1,5 @@
 //! The command line: `policy check`, `policy test` and `policy backtest` on a real data folder,
-//! and restarts that resume from a projection snapshot.
+//! and restarts that resume from the projection database.
 
 use std::process::Command;
 
@@ -137,12 +137,10 @@ async fn backtest_replays_stored_submissions_through_a_candidate_policy() {
 }
 
 #[tokio::test]
-async fn a_restart_resumes_from_the_projection_snapshot() {
+async fn a_restart_loads_the_projections_from_their_database_instead_of_replaying_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("saring.toml");
-    std::fs::write(&config, "snapshot_every = 3\nsnapshot_min_seconds = 0\n").unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_with_config(&data, &config);
+    let server = Server::start(&data);
     let app = TestApp::external(&server.base);
     for i in 0..3 {
         app.comment_ok(
@@ -152,24 +150,16 @@ async fn a_restart_resumes_from_the_projection_snapshot() {
         )
         .await;
     }
-    let snapshot = data.join("snapshots/projections.snapshot.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !snapshot.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no snapshot was written"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     let (_, before) = app.get("/api/v1/threads/berita-snap/comments").await;
+    // Killed, not stopped: every applied batch is already in the database.
     server.kill();
 
-    let server = Server::start_with_config(&data, &config);
+    let server = Server::start(&data);
     let app = TestApp::external(&server.base);
     let (_, after) = app.get("/api/v1/threads/berita-snap/comments").await;
     assert_eq!(before, after);
     assert!(
-        server.log().contains("loaded projection snapshot"),
+        server.log().contains("comments=3") && server.log().contains("loaded the projections"),
         "{}",
         server.log()
     );

@@ -14,5 +14,6 @@ mod learned;
 mod limits;
 mod migrate;
 mod moderation;
+mod projections;
 mod reports;
 mod restart;

@@ -223,10 +223,13 @@ async fn a_clean_stop_loses_no_acknowledged_request() {
     assert!(!acknowledged.is_empty());
     eprintln!("{} of 16 posts acknowledged", acknowledged.len());
 
-    // The last snapshot was written once and completely: no temporary file is left.
-    let snapshots = dir.path().join("snapshots");
-    assert!(snapshots.join("projections.snapshot.json").exists());
-    assert!(!snapshots.join("projections.snapshot.json.tmp").exists());
+    // The projections are kept in their own database file, not in a snapshot.
+    assert!(dir.path().join("projections.sqlite3").exists());
+    assert!(
+        !dir.path()
+            .join("snapshots/projections.snapshot.json")
+            .exists()
+    );
 
     let second = Server::start(dir.path());
     let app = client_for(&second.base);

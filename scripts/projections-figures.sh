@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Figures for issue 11 (projections on disk): for each store size N, bulk-seed N comments through
+# the store (examples/seed_store.rs, 20 per thread), start the server (first start folds the log
+# into projections.sqlite3), measure time to ready, RSS, posts/s and thread reads/s with
+# examples/loadgen.rs, restart it (SIGKILL, then start again) and measure time to ready and RSS
+# again, and the bytes per comment of the log and of the projection file.
+#
+#   scripts/projections-figures.sh            # N = 0 100000 1000000
+#   SIZES="0 100000" DURATION=10s scripts/projections-figures.sh
+#
+# Needs: cargo build --release --bin saring --example seed_store --example loadgen
+# Listens on 127.0.0.1 only; stops every process it starts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET=${CARGO_TARGET_DIR:-target}
+PROFILE=${PROFILE:-release}
+BIN=${SARING_BIN:-$TARGET/$PROFILE/saring}
+SEED=$TARGET/$PROFILE/examples/seed_store
+LOADGEN=$TARGET/$PROFILE/examples/loadgen
+SIZES=${SIZES:-"0 100000 1000000"}
+DURATION=${DURATION:-10s}
+WORK=$(mktemp -d)
+SERVER=""
+cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+# start DATA LOG: starts the server, waits for its address; sets SERVER, BASE, READY_MS.
+start() {
+  local data=$1 log=$2 t0 fifo
+  t0=$(date +%s%N)
+  fifo=$WORK/out.$RANDOM
+  mkfifo "$fifo"
+  SARING_RATE_LIMITS=off SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" serve --listen 127.0.0.1:0 \
+    --data-dir "$data" --policies policies >"$fifo" 2>>"$log" &
+  SERVER=$!
+  read -r line <"$fifo"
+  exec 3<"$fifo"  # keep the pipe open so the server never gets SIGPIPE
+  READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+  BASE=$(echo "$line" | sed -E 's/saring listening on (http:\/\/[^ ]+).*/\1/')
+}
+
+stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; exec 3<&-; }
+
+result() { grep "RESULT" | grep "kind=$1 " | sed -E "s/.*$2=([0-9.]+).*/\1/" | head -1; }
+
+printf "%-9s | %-10s | %-8s | %-8s | %-8s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n" \
+  comments first_ms rss_MiB posts/s reads/s read_p99 rss_after restart_ms rss_MiB log_B/c proj_B/c
+for n in $SIZES; do
+  data=$WORK/data-$n
+  mkdir -p "$data"
+  threads=$(( n / 20 > 0 ? n / 20 : 1 ))
+  [ "$n" -gt 0 ] && "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" 2>>"$WORK/seed.log"
+  start "$data" "$WORK/server-$n.log"
+  first=$READY_MS
+  rss0=$(rss "$SERVER")
+  posts=$("$LOADGEN" --target "$BASE" --writers 32 --duration "$DURATION" --threads 1000 \
+    --thread-prefix lt --label "posts-$n" 2>/dev/null | result total stored_per_s)
+  readout=$("$LOADGEN" --target "$BASE" --readers 64 --duration "$DURATION" --threads 1000 \
+    --thread-prefix berita --conditional 0 --label "reads-$n" 2>/dev/null)
+  reads=$(echo "$readout" | result read_200 per_s)
+  p99=$(echo "$readout" | result read_200 p99_ms)
+  rss1=$(rss "$SERVER")
+  stop_kill
+  start "$data" "$WORK/server-$n.log"
+  restart=$READY_MS
+  rss2=$(rss "$SERVER")
+  stop_kill
+  stored=$(( n > 0 ? n : 1 ))
+  logb=$(du -cb "$data"/saring.db* 2>/dev/null | tail -1 | cut -f1)
+  projb=$(du -cb "$data"/projections.sqlite3* | tail -1 | cut -f1)
+  printf "%-9s | %-10s | %-8s | %-8s | %-8s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n" \
+    "$n" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" \
+    "$(( logb / stored ))" "$(( projb / stored ))"
+  rm -rf "$data"
+done

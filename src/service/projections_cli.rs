@@ -1,0 +1,168 @@
+//! `saring projections rebuild|check`: replay the log into a fresh projection database, or compare
+//! the stored one with a fresh fold of the log. Run them with the server stopped: the SQLite log
+//! refuses a second process, and a rebuild replaces the file the server writes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ConfigError, ServeArgs, Settings};
+use crate::projections::Projections;
+use crate::store::StoreError;
+use crate::store::projection_db::{ProjectionDb, ProjectionDbError};
+
+use super::View;
+use super::runner;
+
+/// The `projections` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ProjectionsCommand {
+    /// Replay the whole log into a fresh projection database and put it in place of the old one
+    /// (with the server stopped), showing events per second and the time left.
+    Rebuild {
+        /// Store settings (data folder, store URL).
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
+    /// Compare the stored projections with a fresh fold of the log up to the same position and
+    /// print every difference; exits 1 if there is one.
+    Check {
+        /// Store settings (data folder, store URL).
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
+}
+
+/// Why a `projections` command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionsCliError {
+    /// The settings are invalid.
+    #[error("reading the settings")]
+    Settings(#[from] ConfigError),
+    /// The log could not be opened or read.
+    #[error("reading the event log")]
+    Store(#[from] StoreError),
+    /// The projection database could not be opened, read or written.
+    #[error("using the projection database")]
+    Db(#[from] ProjectionDbError),
+    /// Files could not be replaced.
+    #[error("replacing the projection database")]
+    Io(#[from] std::io::Error),
+    /// The stored projections differ from the log's fold.
+    #[error("{0} difference(s) between the stored projections and the log")]
+    Differences(usize),
+}
+
+/// Runs a `projections` subcommand, printing its report to `out`.
+pub async fn run(
+    command: ProjectionsCommand,
+    out: &mut (dyn Write + Send),
+) -> Result<(), ProjectionsCliError> {
+    match command {
+        ProjectionsCommand::Rebuild { serve } => rebuild(*serve, out).await,
+        ProjectionsCommand::Check { serve } => check(*serve, out).await,
+    }
+}
+
+/// The side files SQLite keeps next to a database in WAL mode.
+fn side_files(path: &Path) -> [PathBuf; 2] {
+    let name = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    [name("-wal"), name("-shm")]
+}
+
+fn remove_with_side_files(path: &Path) -> std::io::Result<()> {
+    for p in std::iter::once(path.to_path_buf()).chain(side_files(path)) {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), ProjectionsCliError> {
+    let settings = Settings::resolve(args)?;
+    let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
+    let path = ProjectionDb::path_in(&settings.data_dir);
+    // The old file's position is the best estimate of the log's length there is without a
+    // second pass over it.
+    let estimate = ProjectionDb::open_existing(&path, store.backend_name())
+        .map(|p| p.position)
+        .unwrap_or(0);
+    let fresh_path = path.with_extension("sqlite3.rebuild");
+    remove_with_side_files(&fresh_path)?;
+    let (db, empty) = {
+        let (p, backend) = (fresh_path.clone(), store.backend_name());
+        tokio::task::spawn_blocking(move || ProjectionDb::open(&p, backend))
+            .await
+            .map_err(std::io::Error::other)??
+    };
+    let db = Arc::new(db);
+    let view = View::new(empty);
+    let bar = indicatif::ProgressBar::new(estimate.max(1));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} position {pos}/{len} · {per_sec} · {eta} left",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(250));
+    runner::fold_log(store.as_ref(), &view, Some(&db), None, |position, _| {
+        if position > bar.length().unwrap_or(0) {
+            bar.set_length(position);
+        }
+        bar.set_position(position);
+    })
+    .await?;
+    bar.finish_and_clear();
+    drop(db);
+    let (position, comments) = view.read(|p| (p.position, p.comments.len()));
+    remove_with_side_files(&path)?;
+    std::fs::rename(&fresh_path, &path)?;
+    writeln!(
+        out,
+        "rebuilt the projections: position {position}, {comments} comments"
+    )?;
+    Ok(())
+}
+
+async fn check(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), ProjectionsCliError> {
+    let settings = Settings::resolve(args)?;
+    let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
+    let path = ProjectionDb::path_in(&settings.data_dir);
+    let stored = {
+        let backend = store.backend_name();
+        tokio::task::spawn_blocking(move || ProjectionDb::open_existing(&path, backend))
+            .await
+            .map_err(std::io::Error::other)??
+    };
+    let view = View::new(Projections::default());
+    runner::fold_log(
+        store.as_ref(),
+        &view,
+        None,
+        Some(stored.position),
+        |_, _| {},
+    )
+    .await?;
+    let differences = view.read(|fresh| stored.differences(fresh, 20));
+    for d in &differences {
+        writeln!(out, "{d}")?;
+    }
+    if differences.is_empty() {
+        writeln!(
+            out,
+            "the stored projections match the log at position {} ({} comments)",
+            stored.position,
+            stored.comments.len()
+        )?;
+        Ok(())
+    } else {
+        Err(ProjectionsCliError::Differences(differences.len()))
+    }
+}

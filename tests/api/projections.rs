@@ -1,0 +1,151 @@
+//! `saring projections check|rebuild` on a real data folder, and a server killed while its
+//! follower applies a burst of posts: the projections it left must match a fresh fold of the log.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::restart::Server;
+
+/// Runs `saring projections <sub>` on a data folder; (success, stdout, stderr).
+fn projections(sub: &str, data: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(["projections", sub, "--data-dir"])
+        .arg(data)
+        .env("SARING_CONFIG", "/dev/null")
+        .output()
+        .expect("the saring binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn check_reports_a_damaged_projection_file_and_rebuild_repairs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let app = TestApp::external(&server.base);
+    app.comment_ok("berita-cek", HAM, "published").await;
+    app.comment_ok("berita-cek", HELD, "pending").await;
+    let (_, before) = app.get("/api/v1/threads/berita-cek/comments").await;
+    server.kill();
+
+    let (ok, out, err) = projections("check", &data);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("match the log"), "{out}");
+
+    // Damage the file behind the server's back: the thread now claims to be closed.
+    let conn = rusqlite::Connection::open(data.join("projections.sqlite3")).unwrap();
+    conn.execute("UPDATE threads SET closed = 1", []).unwrap();
+    drop(conn);
+    let (ok, out, err) = projections("check", &data);
+    assert!(!ok, "a damaged file fails the check");
+    assert!(out.contains("1 threads differ"), "{out}");
+    assert!(err.contains("difference"), "{err}");
+
+    let (ok, out, err) = projections("rebuild", &data);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("2 comments"), "{out}");
+    let (ok, out, _) = projections("check", &data);
+    assert!(ok, "{out}");
+
+    let server = Server::start(&data);
+    let app = TestApp::external(&server.base);
+    let (_, after) = app.get("/api/v1/threads/berita-cek/comments").await;
+    assert_eq!(before, after);
+    assert_eq!(after["closed"], false);
+    server.kill();
+}
+
+#[tokio::test]
+async fn check_without_a_projection_file_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = projections("check", dir.path());
+    assert!(!ok);
+    assert!(err.contains("projections rebuild"), "{err}");
+}
+
+/// Posts one comment through the reader flow, tolerating a server that went away; the id when
+/// it was acknowledged (201).
+async fn post_once(app: &TestApp, n: usize) -> Option<String> {
+    let c = app
+        .client
+        .get(app.url("/api/v1/captcha?thread=berita-burst"))
+        .send()
+        .await
+        .ok()?
+        .json::<serde_json::Value>()
+        .await
+        .ok()?;
+    let body = serde_json::json!({
+        "author_name": "Pembaca",
+        "author_email": format!("burst{n}@contoh.id"),
+        "body": format!("{HAM} Nomor {n}."),
+        "captcha_token": c["token"],
+        "captcha_answer": solve(c["question"].as_str().unwrap_or_default()).to_string(),
+    });
+    let resp = app
+        .client
+        .post(app.url("/api/v1/threads/berita-burst/comments"))
+        .json(&body)
+        .send()
+        .await
+        .ok()?;
+    if resp.status() != StatusCode::CREATED {
+        return None;
+    }
+    let v = resp.json::<serde_json::Value>().await.ok()?;
+    v["id"].as_str().map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_server_killed_during_a_burst_of_posts_leaves_projections_matching_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let app = Arc::new(TestApp::external(&server.base));
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut posts = tokio::task::JoinSet::new();
+    for writer in 0..16 {
+        let (app, acknowledged) = (app.clone(), acknowledged.clone());
+        posts.spawn(async move {
+            for i in 0.. {
+                match post_once(&app, writer * 10_000 + i).await {
+                    Some(id) => acknowledged.lock().unwrap().push(id),
+                    None => return,
+                }
+            }
+        });
+    }
+    // Kill while the posts (and so the follower's batches) are under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().unwrap().len() < 40 {
+        assert!(Instant::now() < deadline, "too few posts were acknowledged");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    while posts.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let (ok, out, err) = projections("check", &data);
+    assert!(ok, "{out}{err}");
+
+    // Every acknowledged comment is there after the restart.
+    let server = Server::start(&data);
+    let app = TestApp::external(&server.base);
+    for id in &acknowledged {
+        let (status, _) = app
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{id} was acknowledged");
+    }
+    let (_, page) = app.get("/api/v1/threads/berita-burst/comments").await;
+    assert!(page["total"].as_u64().unwrap() >= acknowledged.len() as u64);
+    server.kill();
+}
