@@ -16,6 +16,7 @@ pub mod http;
 pub mod i18n;
 pub mod limits;
 pub mod policy;
+pub mod pow;
 pub mod projections;
 pub mod serve;
 pub mod service;

@@ -13,5 +13,6 @@ mod hostile_conn;
 mod learned;
 mod limits;
 mod moderation;
+mod pow;
 mod reports;
 mod restart;
