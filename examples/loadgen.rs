@@ -90,6 +90,11 @@ struct Args {
     /// Name printed on the RESULT lines, to tell runs apart in a log.
     #[arg(long, default_value = "run")]
     label: String,
+    /// Proof of work: `solve` finds the stamp the challenge asks with the sum (as a browser's
+    /// widget does, here in native SHA-256), `skip` finds the higher one and sends no answer,
+    /// `off` sends none (refused when the server asks for one).
+    #[arg(long, default_value = "solve")]
+    pow: String,
 }
 
 /// What a latency or an outcome is about.
@@ -193,6 +198,8 @@ struct Ctx {
     tickets: AtomicU64,
     url: Option<String>,
     approve: Option<HeaderValue>,
+    /// `solve`, `skip` or `off` (see `--pow`).
+    pow: String,
 }
 
 /// A failed exchange, labelled for the report.
@@ -322,6 +329,16 @@ fn refusal(answer: &Answer) -> String {
 struct Challenge {
     token: String,
     question: String,
+    #[serde(default)]
+    pow: Option<PowJson>,
+}
+
+/// The proof-of-work half of a challenge.
+#[derive(Deserialize)]
+struct PowJson {
+    salt: String,
+    difficulty: u8,
+    skip_difficulty: u8,
 }
 
 #[derive(Deserialize)]
@@ -438,8 +455,9 @@ async fn writer(ctx: Arc<Ctx>, id: usize) -> Stats {
             "author_email": email,
             "author_url": "",
             "body": comment_body(&mut rng),
+            "captcha_answer": if ctx.pow == "skip" { String::new() } else { answer.to_string() },
+            "captcha_pow": stamp_for(&ctx.pow, challenge.pow.as_ref()),
             "captcha_token": challenge.token,
-            "captcha_answer": answer.to_string(),
             "honeypot": "",
         });
         let path = format!("/api/v1/threads/{thread}/comments");
@@ -476,6 +494,18 @@ async fn writer(ctx: Arc<Ctx>, id: usize) -> Stats {
     }
     stats.reconnects = conn.reconnects;
     stats
+}
+
+/// The stamp a script would send: solved on this client's CPU, like the widget does in the
+/// reader's browser.
+fn stamp_for(mode: &str, pow: Option<&PowJson>) -> String {
+    match (mode, pow) {
+        ("solve", Some(p)) if p.difficulty > 0 => {
+            saring::pow::solve(&p.salt, p.difficulty).to_string()
+        }
+        ("skip", Some(p)) => saring::pow::solve(&p.salt, p.skip_difficulty).to_string(),
+        _ => String::new(),
+    }
 }
 
 async fn fetch_captcha(
@@ -811,6 +841,9 @@ fn run(args: &Args) -> Result<(), String> {
     if !(0.0..=1.0).contains(&args.conditional) {
         return Err("--conditional is a share between 0 and 1".into());
     }
+    if !matches!(args.pow.as_str(), "solve" | "skip" | "off") {
+        return Err("--pow is solve, skip or off".into());
+    }
     if !saring::domain::input::is_valid_thread_key(&format!(
         "{}-{}",
         args.thread_prefix, args.threads
@@ -861,6 +894,7 @@ fn run(args: &Args) -> Result<(), String> {
             tickets: AtomicU64::new(0),
             url,
             approve,
+            pow: args.pow.clone(),
         });
         let mut tasks = Vec::with_capacity(args.writers + args.readers);
         for id in 0..args.writers {

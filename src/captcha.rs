@@ -29,22 +29,25 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::i18n::Lang;
+use crate::pow::{self, Difficulty, PowChallenge, PowSettings};
 use crate::store::StoreError;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Name of the secret key file inside the data folder.
 pub const KEY_FILE: &str = "captcha.key";
-/// Version byte at the start of every token; bump it when the layout changes.
-const VERSION: u8 = 1;
+/// Version byte at the start of every token; bump it when the layout changes (2: the two
+/// proof-of-work difficulties were added).
+const VERSION: u8 = 2;
 const NONCE_LEN: usize = 16;
 const ANSWER_TAG_LEN: usize = 16;
 const THREAD_TAG_LEN: usize = 16;
 const MAC_LEN: usize = 32;
-/// version | nonce | issued ms | expires ms | answer tag | thread flag | thread tag
-const BODY_LEN: usize = 1 + NONCE_LEN + 8 + 8 + ANSWER_TAG_LEN + 1 + THREAD_TAG_LEN;
+/// version | nonce | issued ms | expires ms | answer tag | thread flag | thread tag |
+/// difficulty with the sum | difficulty without it
+const BODY_LEN: usize = 1 + NONCE_LEN + 8 + 8 + ANSWER_TAG_LEN + 1 + THREAD_TAG_LEN + 2;
 const TOKEN_LEN: usize = BODY_LEN + MAC_LEN;
-/// Tokens are 131 characters; anything much longer is refused before decoding.
+/// Tokens are 134 characters; anything much longer is refused before decoding.
 const MAX_TOKEN_CHARS: usize = 256;
 /// Answers are at most a few digits; longer input is refused before looking at it.
 const MAX_ANSWER_BYTES: usize = 64;
@@ -98,6 +101,8 @@ pub struct CaptchaConfig {
     pub ttl: Duration,
     /// Operations to choose from (default all three; an empty list means all three).
     pub operations: Vec<Op>,
+    /// The proof of work asked with each token and how it follows risk.
+    pub pow: PowSettings,
 }
 
 impl Default for CaptchaConfig {
@@ -107,6 +112,7 @@ impl Default for CaptchaConfig {
             max_operand: 10,
             ttl: Duration::from_secs(600),
             operations: vec![Op::Add, Op::Sub, Op::Mul],
+            pow: PowSettings::default(),
         }
     }
 }
@@ -143,6 +149,8 @@ pub struct Challenge {
     pub expires_in: u64,
     /// When the token expires.
     pub expires_at: DateTime<Utc>,
+    /// The proof of work to send back as `captcha_pow` (bound to the token by its MAC).
+    pub pow: PowChallenge,
 }
 
 /// A correctly answered challenge: what the submission records.
@@ -155,6 +163,40 @@ pub struct Solved {
     /// Milliseconds from issue to answer (0 if the issuing replica's clock ran ahead); very short
     /// times are a bot signal for the policy engine.
     pub solve_time_ms: u64,
+    /// How the captcha was passed, as far as the token tells: [`Passed::NeedsTrust`] leaves the
+    /// decision to the caller, who knows the author.
+    pub passed: Passed,
+    /// Difficulty the token asked with the sum.
+    pub difficulty: u8,
+    /// Leading zero bits of the stamp sent (0 without one).
+    pub pow_bits: u8,
+}
+
+/// How a submission got past the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Passed {
+    /// The sum was answered right (with the stamp when one was required).
+    Sum,
+    /// No answer, and a stamp at the token's "skip" difficulty.
+    Skip,
+    /// No answer and no skip-level stamp: good only for a trusted author. Nothing was burnt.
+    NeedsTrust,
+}
+
+/// One attempt at a captcha, as a submission carries it.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt<'a> {
+    /// The token from the challenge.
+    pub token: &'a str,
+    /// The reader's answer to the sum (may be empty).
+    pub answer: &'a str,
+    /// The proof-of-work stamp (may be empty).
+    pub stamp: &'a str,
+    /// The thread posted to.
+    pub thread: &'a str,
+    /// Whether the channel must carry the stamp with the sum: the JSON API does, the plain
+    /// no-JavaScript form does not (the policy scores that path instead).
+    pub stamp_required: bool,
 }
 
 impl Solved {
@@ -185,6 +227,15 @@ pub enum CaptchaError {
     /// The token was already answered wrongly and cannot be tried again.
     #[error("the captcha was already answered wrongly; fetch a new one")]
     Burned,
+    /// The token asks for a proof-of-work stamp and none came with the answer.
+    #[error("the captcha's proof of work is missing")]
+    PowMissing,
+    /// The stamp does not reach the token's difficulty (or is not a number).
+    #[error("the captcha's proof of work is wrong")]
+    PowWrong,
+    /// Neither an answer nor a stamp good for skipping the sum, from an author who is not trusted.
+    #[error("the captcha was not answered")]
+    Unanswered,
     /// The key file could not be read or written.
     #[error("captcha key file {path}: {source}")]
     Io {
@@ -212,6 +263,9 @@ impl CaptchaError {
             CaptchaError::WrongAnswer => "captcha_wrong_answer",
             CaptchaError::WrongThread => "captcha_wrong_thread",
             CaptchaError::Burned => "captcha_burned",
+            CaptchaError::PowMissing => "captcha_pow_missing",
+            CaptchaError::PowWrong => "captcha_pow_wrong",
+            CaptchaError::Unanswered => "captcha_unanswered",
             CaptchaError::Io { .. } => "captcha_key_io",
             CaptchaError::BadKeyFile { .. } => "captcha_bad_key_file",
         }
@@ -426,6 +480,8 @@ impl Captcha {
 
     /// Makes a new challenge valid from `now` for the configured TTL, bound to `thread` when one
     /// is given. `rng` supplies the sum and the nonce; use `rand::rng()` in production.
+    /// The proof of work asked is the configured base (see [`Captcha::issue_at`] for a
+    /// difficulty raised by risk).
     pub fn issue(
         &self,
         now: DateTime<Utc>,
@@ -433,7 +489,21 @@ impl Captcha {
         lang: Lang,
         rng: &mut impl Rng,
     ) -> Challenge {
-        self.issue_sum(now, thread, lang, rng).0
+        let calm = self.config.pow.difficulty_for(&pow::RiskSignals::default());
+        self.issue_sum(now, thread, lang, calm, rng).0
+    }
+
+    /// [`Captcha::issue`] asking for the proof of work `difficulty` (from
+    /// [`PowSettings::difficulty_for`]).
+    pub fn issue_at(
+        &self,
+        now: DateTime<Utc>,
+        thread: Option<&str>,
+        lang: Lang,
+        difficulty: Difficulty,
+        rng: &mut impl Rng,
+    ) -> Challenge {
+        self.issue_sum(now, thread, lang, difficulty, rng).0
     }
 
     fn issue_sum(
@@ -441,8 +511,13 @@ impl Captcha {
         now: DateTime<Utc>,
         thread: Option<&str>,
         lang: Lang,
+        difficulty: Difficulty,
         rng: &mut impl Rng,
     ) -> (Challenge, Sum) {
+        let difficulty = Difficulty {
+            sum: difficulty.sum.min(pow::MAX_DIFFICULTY),
+            skip: difficulty.skip.clamp(1, pow::MAX_DIFFICULTY),
+        };
         let sum = Sum::generate(&self.config, rng);
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce);
@@ -464,6 +539,8 @@ impl Captcha {
                 token.extend_from_slice(&[0u8; THREAD_TAG_LEN]);
             }
         }
+        token.push(difficulty.sum);
+        token.push(difficulty.skip);
         let mac = self.token_mac(&token);
         token.extend_from_slice(&mac);
         let challenge = Challenge {
@@ -472,6 +549,12 @@ impl Captcha {
             prompt: sum.prompt(lang),
             expires_in: self.config.ttl.as_secs(),
             expires_at,
+            pow: PowChallenge {
+                algorithm: "SHA-256",
+                salt: pow_salt(&nonce),
+                difficulty: difficulty.sum,
+                skip_difficulty: difficulty.skip,
+            },
         };
         (challenge, sum)
     }
@@ -488,11 +571,32 @@ impl Captcha {
         thread: &str,
         now: DateTime<Utc>,
     ) -> Result<Solved, CaptchaError> {
-        let fields = self.open(token, now)?;
-        self.check(&fields, answer, thread, now)
+        self.verify_attempt(
+            &Attempt {
+                token,
+                answer,
+                stamp: "",
+                thread,
+                stamp_required: false,
+            },
+            now,
+        )
     }
 
-    /// [`Captcha::verify`], and a wrong answer (or wrong thread) burns the token: its nonce goes
+    /// Checks an [`Attempt`] (answer, stamp or both) without burning anything; see
+    /// [`Captcha::verify_and_burn`] for the order of the checks.
+    pub fn verify_attempt(
+        &self,
+        attempt: &Attempt<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Solved, CaptchaError> {
+        let fields = self.open(attempt.token, now)?;
+        self.check(&fields, attempt, now)
+    }
+
+    /// Checks an [`Attempt`]: the token (signature, expiry, thread), then the stamp (one hash,
+    /// before the answer is looked at), then the answer. A wrong answer (or wrong thread) burns
+    /// the token: its nonce goes
     /// into `burned` (and into the replicas' shared table, see [`Captcha::with_shared_burns`])
     /// until the token expires, and any later attempt with it is [`CaptchaError::Burned`].
     /// Without this a bot could try the hundred or so possible answers with one token.
@@ -502,18 +606,16 @@ impl Captcha {
     /// ends in `503` there, and a guesser meanwhile gets at most one try per replica.
     pub async fn verify_and_burn(
         &self,
-        token: &str,
-        answer: &str,
-        thread: &str,
+        attempt: &Attempt<'_>,
         now: DateTime<Utc>,
         burned: &BurnedTokens,
     ) -> Result<Solved, CaptchaError> {
-        let fields = self.open(token, now)?;
+        let fields = self.open(attempt.token, now)?;
         let now_ms = now.timestamp_millis();
         if burned.contains(&fields.nonce, now_ms) {
             return Err(CaptchaError::Burned);
         }
-        let result = self.check(&fields, answer, thread, now);
+        let result = self.check(&fields, attempt, now);
         let wrong = matches!(
             result,
             Err(CaptchaError::WrongAnswer | CaptchaError::WrongThread)
@@ -557,32 +659,59 @@ impl Captcha {
         Ok(fields)
     }
 
-    /// Checks the thread and the answer against an authenticated, unexpired token.
+    /// Checks the thread, the stamp and the answer against an authenticated, unexpired token.
     fn check(
         &self,
         fields: &Fields,
-        answer: &str,
-        thread: &str,
+        attempt: &Attempt<'_>,
         now: DateTime<Utc>,
     ) -> Result<Solved, CaptchaError> {
         let issued_at =
             DateTime::from_timestamp_millis(fields.issued_ms).ok_or(CaptchaError::Malformed)?;
-        if fields.has_thread && !bool::from(thread_tag(thread).ct_eq(&fields.thread_tag)) {
+        if fields.has_thread && !bool::from(thread_tag(attempt.thread).ct_eq(&fields.thread_tag)) {
             return Err(CaptchaError::WrongThread);
         }
-        let given = parse_answer(answer).ok_or(CaptchaError::WrongAnswer)?;
-        if !bool::from(
-            self.answer_tag(&fields.nonce, given)
-                .ct_eq(&fields.answer_tag),
-        ) {
-            return Err(CaptchaError::WrongAnswer);
-        }
+        let stamp = attempt.stamp.trim();
+        let bits = if stamp.is_empty() {
+            0
+        } else {
+            let bits =
+                pow::stamp_bits(&pow_salt(&fields.nonce), stamp).ok_or(CaptchaError::PowWrong)?;
+            // A stamp that was sent must be good: a short one is a script guessing.
+            if bits < u32::from(fields.difficulty.max(1)) {
+                return Err(CaptchaError::PowWrong);
+            }
+            u8::try_from(bits).unwrap_or(u8::MAX)
+        };
+        let answered = !attempt.answer.trim().is_empty();
+        let passed = if !answered {
+            if bits >= fields.skip_difficulty {
+                Passed::Skip
+            } else {
+                Passed::NeedsTrust
+            }
+        } else {
+            if attempt.stamp_required && fields.difficulty > 0 && stamp.is_empty() {
+                return Err(CaptchaError::PowMissing);
+            }
+            let given = parse_answer(attempt.answer).ok_or(CaptchaError::WrongAnswer)?;
+            if !bool::from(
+                self.answer_tag(&fields.nonce, given)
+                    .ct_eq(&fields.answer_tag),
+            ) {
+                return Err(CaptchaError::WrongAnswer);
+            }
+            Passed::Sum
+        };
         let solve_time_ms =
             u64::try_from(now.timestamp_millis().saturating_sub(fields.issued_ms)).unwrap_or(0);
         Ok(Solved {
             nonce: fields.nonce,
             issued_at,
             solve_time_ms,
+            passed,
+            difficulty: fields.difficulty,
+            pow_bits: bits,
         })
     }
 
@@ -610,6 +739,13 @@ fn hmac_with(key: &[u8]) -> HmacSha256 {
     // no panic path is compiled in.
     <HmacSha256 as Mac>::new_from_slice(key)
         .unwrap_or_else(|_| <HmacSha256 as hmac::digest::KeyInit>::new(&Default::default()))
+}
+
+/// The proof-of-work salt of a token: its random nonce in hex. The nonce is under the token's
+/// MAC, so a stamp found for one token is worth nothing on another, and no stamp can be
+/// computed before the token exists.
+fn pow_salt(nonce: &[u8; NONCE_LEN]) -> String {
+    hex::encode(nonce)
 }
 
 fn thread_tag(thread: &str) -> [u8; THREAD_TAG_LEN] {
@@ -644,6 +780,8 @@ struct Fields {
     answer_tag: [u8; ANSWER_TAG_LEN],
     has_thread: bool,
     thread_tag: [u8; THREAD_TAG_LEN],
+    difficulty: u8,
+    skip_difficulty: u8,
 }
 
 impl Fields {
@@ -664,6 +802,10 @@ impl Fields {
             _ => return None,
         };
         let thread_tag = take(THREAD_TAG_LEN)?.try_into().ok()?;
+        let [difficulty, skip_difficulty] = take(2)? else {
+            return None;
+        };
+        let (difficulty, skip_difficulty) = (*difficulty, *skip_difficulty);
         Some(Fields {
             nonce,
             issued_ms,
@@ -671,6 +813,8 @@ impl Fields {
             answer_tag,
             has_thread,
             thread_tag,
+            difficulty,
+            skip_difficulty,
         })
     }
 }
@@ -875,8 +1019,18 @@ mod tests {
         DateTime::from_timestamp(1_764_300_000, 0).unwrap()
     }
 
+    fn base(c: &Captcha) -> Difficulty {
+        c.config().pow.difficulty_for(&pow::RiskSignals::default())
+    }
+
     fn issue(c: &Captcha, thread: Option<&str>, seed: u64) -> (Challenge, u32) {
-        let (ch, sum) = c.issue_sum(t0(), thread, Lang::En, &mut StdRng::seed_from_u64(seed));
+        let (ch, sum) = c.issue_sum(
+            t0(),
+            thread,
+            Lang::En,
+            base(c),
+            &mut StdRng::seed_from_u64(seed),
+        );
         (ch, sum.answer())
     }
 
@@ -931,7 +1085,7 @@ mod tests {
         let (ch, _) = issue(&captcha(), None, 1);
         assert_eq!(ch.expires_in, 600);
         assert_eq!(ch.expires_at, t0() + TimeDelta::minutes(10));
-        assert_eq!(ch.token.len(), 131);
+        assert_eq!(ch.token.len(), 134);
         let json = serde_json::to_value(&ch).unwrap();
         assert!(json.get("token").is_some() && json.get("prompt").is_some());
     }
@@ -967,7 +1121,6 @@ mod tests {
             format!("-{answer}"),
             format!("{answer}.0"),
             format!("{answer} 0"),
-            String::new(),
             "six".into(),
             format!("{}{answer}", " ".repeat(100)),
             "9".repeat(40),
@@ -979,6 +1132,16 @@ mod tests {
                 ),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn no_answer_is_not_a_wrong_one_but_needs_trust() {
+        let c = captcha();
+        let (ch, _) = issue(&c, None, 3);
+        for blank in ["", "  ", "\t"] {
+            let solved = c.verify(&ch.token, blank, "t", t0()).unwrap();
+            assert_eq!(solved.passed, Passed::NeedsTrust);
         }
     }
 
@@ -1012,6 +1175,187 @@ mod tests {
         );
     }
 
+    /// A JSON-API attempt with `answer` and `stamp`.
+    fn api<'a>(token: &'a str, answer: &'a str, stamp: &'a str) -> Attempt<'a> {
+        Attempt {
+            token,
+            answer,
+            stamp,
+            thread: "t",
+            stamp_required: true,
+        }
+    }
+
+    /// A captcha asking for little work, so the tests solve in microseconds.
+    fn light() -> Captcha {
+        Captcha::new(
+            vec![7u8; 32],
+            CaptchaConfig {
+                pow: PowSettings {
+                    difficulty: 6,
+                    skip_extra: 3,
+                    ..PowSettings::default()
+                },
+                ..CaptchaConfig::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_stamp_is_required_with_the_sum_on_the_api_and_checked_first() {
+        let c = light();
+        let (ch, answer) = issue(&c, Some("t"), 30);
+        assert_eq!(ch.pow.difficulty, 6);
+        assert_eq!(ch.pow.skip_difficulty, 9);
+        let right = answer.to_string();
+        let wrong = (answer + 1).to_string();
+        assert!(matches!(
+            c.verify_attempt(&api(&ch.token, &right, ""), t0()),
+            Err(CaptchaError::PowMissing)
+        ));
+        // A bad stamp is refused before the answer is looked at, so it burns nothing.
+        let stamp = pow::solve(&ch.pow.salt, 6);
+        let bad = (0..)
+            .find(|n| pow::stamp_bits(&ch.pow.salt, &n.to_string()).unwrap() < 6)
+            .unwrap()
+            .to_string();
+        assert!(matches!(
+            c.verify_attempt(&api(&ch.token, &wrong, &bad), t0()),
+            Err(CaptchaError::PowWrong)
+        ));
+        let solved = c
+            .verify_attempt(&api(&ch.token, &right, &stamp.to_string()), t0())
+            .unwrap();
+        assert_eq!(solved.passed, Passed::Sum);
+        assert_eq!(solved.difficulty, 6);
+        assert!(solved.pow_bits >= 6);
+        // The plain form may come without it.
+        let form = Attempt {
+            stamp_required: false,
+            ..api(&ch.token, &right, "")
+        };
+        assert_eq!(c.verify_attempt(&form, t0()).unwrap().passed, Passed::Sum);
+    }
+
+    #[test]
+    fn a_stamp_for_one_token_fails_on_another() {
+        let c = light();
+        let (first, a1) = issue(&c, Some("t"), 31);
+        let (second, a2) = issue(&c, Some("t"), 32);
+        assert_ne!(first.pow.salt, second.pow.salt);
+        let stamp = pow::solve(&first.pow.salt, 9);
+        assert!(pow::stamp_bits(&second.pow.salt, &stamp.to_string()).unwrap() < 9);
+        // Both for skipping and with the sum (unless it happens to work by chance, 1 in 64, which
+        // a fixed seed rules out).
+        assert!(matches!(
+            c.verify_attempt(&api(&second.token, "", &stamp.to_string()), t0()),
+            Err(CaptchaError::PowWrong)
+                | Ok(Solved {
+                    passed: Passed::NeedsTrust,
+                    ..
+                })
+        ));
+        assert!(matches!(
+            c.verify_attempt(
+                &api(&second.token, &a2.to_string(), &stamp.to_string()),
+                t0()
+            ),
+            Err(CaptchaError::PowWrong)
+        ));
+        assert!(
+            c.verify_attempt(
+                &api(&first.token, &a1.to_string(), &stamp.to_string()),
+                t0()
+            )
+            .is_ok()
+        );
+        // A salt and difficulty edited into the token break its signature.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&second.token).unwrap();
+        bytes[BODY_LEN - 2] = 0;
+        bytes[BODY_LEN - 1] = 1;
+        let forged = URL_SAFE_NO_PAD.encode(&bytes);
+        assert!(matches!(
+            c.verify_attempt(&api(&forged, "", "1"), t0()),
+            Err(CaptchaError::BadSignature)
+        ));
+    }
+
+    #[test]
+    fn skipping_the_sum_needs_the_higher_difficulty() {
+        let c = light();
+        let (ch, _) = issue(&c, Some("t"), 33);
+        let skip = pow::solve(&ch.pow.salt, ch.pow.skip_difficulty);
+        let solved = c
+            .verify_attempt(&api(&ch.token, "", &skip.to_string()), t0())
+            .unwrap();
+        assert_eq!(solved.passed, Passed::Skip);
+        // The base stamp alone is not enough to skip (unless it is by luck a skip-level one).
+        let base = (0..)
+            .find(|n| {
+                let b = pow::stamp_bits(&ch.pow.salt, &n.to_string()).unwrap();
+                (6..9).contains(&b)
+            })
+            .unwrap();
+        let solved = c
+            .verify_attempt(&api(&ch.token, "", &base.to_string()), t0())
+            .unwrap();
+        assert_eq!(solved.passed, Passed::NeedsTrust);
+        let nothing = c.verify_attempt(&api(&ch.token, "", ""), t0()).unwrap();
+        assert_eq!((nothing.passed, nothing.pow_bits), (Passed::NeedsTrust, 0));
+    }
+
+    #[test]
+    fn a_stamped_token_is_one_use_and_expires() {
+        let c = light();
+        let (ch, answer) = issue(&c, Some("t"), 34);
+        let stamp = pow::solve(&ch.pow.salt, 6).to_string();
+        let a = answer.to_string();
+        let first = c.verify_attempt(&api(&ch.token, &a, &stamp), t0()).unwrap();
+        // The replay maps to the same comment id, which the store refuses as a second stream.
+        let again = c.verify_attempt(&api(&ch.token, &a, &stamp), t0()).unwrap();
+        assert_eq!(first.comment_id(), again.comment_id());
+        // A wrong answer with a good stamp still burns the token for the right one.
+        let burned = BurnedTokens::default();
+        let wrong = (answer + 1).to_string();
+        let run =
+            |att: Attempt<'_>| futures::executor::block_on(c.verify_and_burn(&att, t0(), &burned));
+        assert!(matches!(
+            run(api(&ch.token, &wrong, &stamp)),
+            Err(CaptchaError::WrongAnswer)
+        ));
+        assert!(matches!(
+            run(api(&ch.token, &a, &stamp)),
+            Err(CaptchaError::Burned)
+        ));
+        let (ch2, answer2) = issue(&c, Some("t"), 35);
+        let stamp2 = pow::solve(&ch2.pow.salt, 9).to_string();
+        let late = t0() + TimeDelta::minutes(10);
+        for att in [
+            api(&ch2.token, &answer2.to_string(), &stamp2),
+            api(&ch2.token, "", &stamp2),
+        ] {
+            assert!(matches!(
+                c.verify_attempt(&att, late),
+                Err(CaptchaError::Expired)
+            ));
+        }
+    }
+
+    #[test]
+    fn risk_shows_in_the_token() {
+        let c = light();
+        let d = Difficulty { sum: 12, skip: 15 };
+        let ch = c.issue_at(t0(), Some("t"), Lang::En, d, &mut StdRng::seed_from_u64(36));
+        assert_eq!((ch.pow.difficulty, ch.pow.skip_difficulty), (12, 15));
+        let weak = pow::solve(&ch.pow.salt, 6);
+        if pow::stamp_bits(&ch.pow.salt, &weak.to_string()).unwrap() < 12 {
+            assert!(matches!(
+                c.verify_attempt(&api(&ch.token, "", &weak.to_string()), t0()),
+                Err(CaptchaError::PowWrong)
+            ));
+        }
+    }
+
     /// The async verify, driven to completion: no I/O happens without a shared table.
     fn vab(
         c: &Captcha,
@@ -1021,7 +1365,14 @@ mod tests {
         now: DateTime<Utc>,
         burned: &BurnedTokens,
     ) -> Result<Solved, CaptchaError> {
-        futures::executor::block_on(c.verify_and_burn(token, answer, thread, now, burned))
+        let attempt = Attempt {
+            token,
+            answer,
+            stamp: "",
+            thread,
+            stamp_required: false,
+        };
+        futures::executor::block_on(c.verify_and_burn(&attempt, now, burned))
     }
 
     /// A shared table in memory, standing in for the database table between two replicas.
@@ -1139,7 +1490,7 @@ mod tests {
     #[test]
     fn garbage_tokens_are_malformed() {
         let c = captcha();
-        for bad in ["", "x", "!!!!", &"A".repeat(131), &"A".repeat(5000)] {
+        for bad in ["", "x", "!!!!", &"A".repeat(134), &"A".repeat(5000)] {
             assert!(matches!(
                 c.verify(bad, "1", "t", t0()),
                 Err(CaptchaError::Malformed)
@@ -1182,6 +1533,7 @@ mod tests {
                 max_operand: 2,
                 ttl: Duration::ZERO,
                 operations: vec![],
+                pow: PowSettings::default(),
             },
         );
         assert_eq!(c.config().min_operand, 2);
@@ -1248,7 +1600,7 @@ mod tests {
         #[test]
         fn every_question_is_fair_and_solvable(config in config_strategy(), seed: u64) {
             let c = Captcha::new(vec![3; 32], config);
-            let (ch, sum) = c.issue_sum(t0(), None, Lang::Id, &mut StdRng::seed_from_u64(seed));
+            let (ch, sum) = c.issue_sum(t0(), None, Lang::Id, base(&c), &mut StdRng::seed_from_u64(seed));
             let cfg = c.config();
             let range = cfg.min_operand..=cfg.max_operand;
             prop_assert!(range.contains(&sum.a) && range.contains(&sum.b));

@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// replicas behind one load balancer must share it.
     #[arg(long, env = "SARING_CAPTCHA_SECRET", hide_env_values = true)]
     pub captcha_secret: Option<String>,
+    /// Proof-of-work difficulty asked with the sum, in leading zero bits (0 turns it off);
+    /// overrides `[captcha] pow_difficulty`.
+    #[arg(long, env = "SARING_POW_DIFFICULTY")]
+    pub pow_difficulty: Option<u8>,
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "SARING_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -75,6 +79,22 @@ pub struct CaptchaSettings {
     pub max_operand: u32,
     /// Seconds a challenge stays valid.
     pub ttl_seconds: u64,
+    /// Proof of work asked with the sum, in leading zero bits of SHA-256 (default 16; 0 turns
+    /// the stamp off). `SARING_POW_DIFFICULTY` overrides it.
+    pub pow_difficulty: u8,
+    /// Bits added for "skip the sum" (default 3: eight times the work).
+    pub pow_skip_extra: u8,
+    /// Bits added per risk signal: a busy address group, a busy thread, a site-wide wave, earlier
+    /// spam from the group (default 2).
+    pub pow_step: u8,
+    /// Highest difficulty ever asked (default 24).
+    pub pow_max: u8,
+    /// Comments from one address group within the window that count as busy (default 5).
+    pub pow_busy_address: u32,
+    /// Comments into one thread within the window that count as busy (default 60).
+    pub pow_busy_thread: u32,
+    /// Comments on the site within the window that count as a wave (default 600).
+    pub pow_busy_site: u32,
 }
 
 impl Default for CaptchaSettings {
@@ -83,6 +103,13 @@ impl Default for CaptchaSettings {
             min_operand: 1,
             max_operand: 10,
             ttl_seconds: 600,
+            pow_difficulty: 16,
+            pow_skip_extra: 3,
+            pow_step: 2,
+            pow_max: 24,
+            pow_busy_address: 5,
+            pow_busy_thread: 60,
+            pow_busy_site: 600,
         }
     }
 }
@@ -384,7 +411,10 @@ impl Settings {
             Some(s) => parse_moderator_tokens(&s)?,
             None => Vec::new(),
         };
-        let captcha = file.captcha;
+        let mut captcha = file.captcha;
+        if let Some(d) = args.pow_difficulty {
+            captcha.pow_difficulty = d;
+        }
         if captcha.min_operand > captcha.max_operand
             || captcha.max_operand > 1000
             || captcha.ttl_seconds == 0
@@ -392,6 +422,17 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 name: "captcha",
                 message: "need min_operand <= max_operand <= 1000 and ttl_seconds > 0".into(),
+            });
+        }
+        if captcha.pow_difficulty > crate::pow::MAX_DIFFICULTY
+            || captcha.pow_max > crate::pow::MAX_DIFFICULTY
+        {
+            return Err(ConfigError::Invalid {
+                name: "captcha",
+                message: format!(
+                    "pow_difficulty and pow_max are at most {}",
+                    crate::pow::MAX_DIFFICULTY
+                ),
             });
         }
         Ok(Settings {
@@ -462,6 +503,16 @@ impl Settings {
             min_operand: self.captcha.min_operand,
             max_operand: self.captcha.max_operand,
             ttl: Duration::from_secs(self.captcha.ttl_seconds),
+            pow: crate::pow::PowSettings {
+                difficulty: self.captcha.pow_difficulty,
+                skip_extra: self.captcha.pow_skip_extra,
+                step: self.captcha.pow_step,
+                max: self.captcha.pow_max,
+                busy_address: self.captcha.pow_busy_address,
+                busy_thread: self.captcha.pow_busy_thread,
+                busy_site: self.captcha.pow_busy_site,
+                window_secs: 600,
+            },
             ..crate::captcha::CaptchaConfig::default()
         }
     }

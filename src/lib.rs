@@ -17,6 +17,7 @@ pub mod i18n;
 pub mod limits;
 pub mod migrate;
 pub mod policy;
+pub mod pow;
 pub mod projections;
 pub mod serve;
 pub mod service;

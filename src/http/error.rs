@@ -62,6 +62,12 @@ error_kinds! {
     CaptchaExpired => FORBIDDEN, "captcha_expired";
     /// A malformed, forged, burnt or foreign captcha token.
     CaptchaInvalid => FORBIDDEN, "captcha_invalid";
+    /// The token asks for a proof-of-work stamp (`captcha_pow`) and the request has none.
+    CaptchaPowMissing => FORBIDDEN, "captcha_pow_missing";
+    /// The stamp does not reach the token's difficulty, or is not a number.
+    CaptchaPowWrong => FORBIDDEN, "captcha_pow_wrong";
+    /// Neither the sum's answer nor a "skip the sum" stamp, and the author is not trusted.
+    CaptchaUnanswered => FORBIDDEN, "captcha_unanswered";
     /// A console form without its session's CSRF token, or sent from another site.
     CsrfInvalid => FORBIDDEN, "csrf_invalid";
     /// No such comment or route.
@@ -132,7 +138,7 @@ pub struct ApiError {
     /// Seconds to wait, for `429` (also sent as `Retry-After`).
     pub retry_after: Option<u64>,
     /// A fresh captcha, for `403` and replays, so the reader keeps their text.
-    pub captcha: Option<Challenge>,
+    pub captcha: Option<Box<Challenge>>,
     /// The current state of a resource, for `409` on a stale version.
     pub current: Option<serde_json::Value>,
 }
@@ -210,10 +216,13 @@ impl ApiError {
     }
 
     /// `403` for a failed captcha, with a fresh challenge.
-    pub fn captcha(lang: Lang, error: &CaptchaError, fresh: Challenge) -> ApiError {
+    pub fn captcha(lang: Lang, error: &CaptchaError, fresh: Box<Challenge>) -> ApiError {
         let kind = match error {
             CaptchaError::WrongAnswer => ErrorKind::CaptchaWrong,
             CaptchaError::Expired => ErrorKind::CaptchaExpired,
+            CaptchaError::PowMissing => ErrorKind::CaptchaPowMissing,
+            CaptchaError::PowWrong => ErrorKind::CaptchaPowWrong,
+            CaptchaError::Unanswered => ErrorKind::CaptchaUnanswered,
             _ => ErrorKind::CaptchaInvalid,
         };
         let mut e = ApiError::of(kind, lang);

@@ -201,6 +201,8 @@ struct WpForm {
     comment_parent: String,
     captcha_token: String,
     captcha_answer: String,
+    /// A stamp, when a script-enhanced page added one; the plain form has none.
+    captcha_pow: String,
     honeypot: String,
     redirect_to: String,
     lang: String,
@@ -236,6 +238,8 @@ async fn form_post(
         parent_id: form.comment_parent.clone(),
         captcha_token: form.captcha_token.clone(),
         captcha_answer: form.captcha_answer.clone(),
+        captcha_pow: form.captcha_pow.clone(),
+        via_form: true,
         honeypot: form.honeypot.clone(),
         client_ip: ip,
         user_agent: headers
@@ -272,6 +276,7 @@ async fn form_post(
             let challenge = api
                 .captcha
                 .clone()
+                .map(|c| *c)
                 .or_else(|| state.service.issue_captcha(ip, Some(&thread), lang).ok());
             let mut fields: Vec<(String, String)> = api
                 .fields

@@ -34,6 +34,18 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Soal hitungan tidak valid. Silakan jawab soal yang baru.",
             "The captcha is not valid. Please answer the new one.",
         ),
+        K::CaptchaPowMissing => (
+            "Pemeriksaan otomatis di peramban belum selesai. Tunggu sebentar lalu kirim lagi.",
+            "The browser's automatic check has not finished. Wait a moment and send again.",
+        ),
+        K::CaptchaPowWrong => (
+            "Pemeriksaan otomatis di peramban tidak cocok. Kirim lagi dengan soal yang baru.",
+            "The browser's automatic check does not match. Send again with the new question.",
+        ),
+        K::CaptchaUnanswered => (
+            "Jawab soal hitungan, atau pilih \u{201c}lewati soal\u{201d}.",
+            "Answer the sum, or choose \u{201c}skip the sum\u{201d}.",
+        ),
         K::CsrfInvalid => (
             "Token keamanan formulir tidak cocok. Muat ulang halaman lalu coba lagi.",
             "The form's security token does not match. Reload the page and try again.",

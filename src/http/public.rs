@@ -80,6 +80,9 @@ pub struct NewComment {
     captcha_token: String,
     #[serde(default)]
     captcha_answer: serde_json::Value,
+    /// The proof-of-work stamp: a decimal number, as a string or a JSON number.
+    #[serde(default)]
+    captcha_pow: serde_json::Value,
     #[serde(default)]
     honeypot: Option<String>,
 }
@@ -105,6 +108,13 @@ async fn post_comment(
         serde_json::Value::Number(n) => n.to_string(),
         _ => String::new(),
     };
+    let stamp = match &c.captcha_pow {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::Null => String::new(),
+        // Anything else is a stamp that cannot be right, not a missing one.
+        _ => "x".to_string(),
+    };
     let req = SubmitRequest {
         thread,
         author_name: c.author_name,
@@ -114,6 +124,8 @@ async fn post_comment(
         parent_id: c.parent_id.unwrap_or_default(),
         captcha_token: c.captcha_token,
         captcha_answer: answer,
+        captcha_pow: stamp,
+        via_form: false,
         honeypot: c.honeypot.unwrap_or_default(),
         client_ip: ip,
         user_agent: user_agent(&headers),
@@ -165,10 +177,10 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
         SubmitRefusal::Invalid(fields) => {
             ApiError::of(ErrorKind::InvalidInput, lang).with_fields(fields.messages(lang))
         }
-        SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, *fresh),
+        SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, fresh),
         SubmitRefusal::Replayed { fresh } => {
             let mut e = ApiError::of(ErrorKind::CaptchaUsed, lang);
-            e.captcha = Some(*fresh);
+            e.captcha = Some(fresh);
             e
         }
         SubmitRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),

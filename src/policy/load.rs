@@ -744,6 +744,25 @@ impl Loader {
             }
             "link_idn" => Kind::LinkIdn,
             "honeypot" => Kind::Honeypot,
+            "captcha_path" => {
+                let Some(c) = &def.check else {
+                    return Err(self.err(
+                        idx,
+                        at_id,
+                        format!("rule {id}: captcha_path needs `check`"),
+                    ));
+                };
+                match crate::pow::CaptchaPath::parse(c.get_ref()) {
+                    Some(path) => Kind::CaptchaPath(path),
+                    None => {
+                        return Err(self.err(
+                            idx,
+                            c.span().start,
+                            format!("check {:?}: use sum, skip, trusted or nojs", c.get_ref()),
+                        ));
+                    }
+                }
+            }
             "solve_time" => Kind::SolveTime {
                 below_ms: need(def.max, "max")? as u64,
             },

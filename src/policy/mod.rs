@@ -176,6 +176,8 @@ pub struct ScreenInput<'a> {
     pub solve_time_ms: Option<u64>,
     /// The author's history; `None` (unknown, as in `policy test`) keeps history rules silent.
     pub history: Option<History>,
+    /// How the captcha was passed and the proof of work behind it; `None` when unknown.
+    pub pow: Option<crate::pow::PowFacts>,
 }
 
 /// A compiled, immutable policy. Cheap to share (`Arc`), safe to use from many threads.
@@ -804,6 +806,17 @@ impl Policy {
                         note: Some("honeypot filled".into()),
                         obfuscated: false,
                     }),
+                Kind::CaptchaPath(path) => input.pow.filter(|f| f.path == *path).and_then(|f| {
+                    body_hit(
+                        None,
+                        Some(format!(
+                            "{}, difficulty {}, {} bits",
+                            f.path.as_str(),
+                            f.difficulty,
+                            f.bits
+                        )),
+                    )
+                }),
                 Kind::SolveTime { below_ms } => input
                     .solve_time_ms
                     .filter(|t| t < below_ms)

@@ -186,6 +186,9 @@ pub enum Kind {
     Honeypot,
     /// The captcha was solved faster than a person can read it.
     SolveTime { below_ms: u64 },
+    /// The reader came past the captcha this way (sum, skip, trusted or nojs); a submission
+    /// with no captcha facts (a backtest, `policy test`) never matches.
+    CaptchaPath(crate::pow::CaptchaPath),
     /// Something in the author's history.
     History { check: HistoryCheck, min: u32 },
     /// Mostly capital letters.

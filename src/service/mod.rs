@@ -12,7 +12,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::captcha::{BurnedTokens, Captcha, CaptchaError, Challenge};
+use crate::captcha::{Attempt, BurnedTokens, Captcha, CaptchaError, Challenge, Passed, Solved};
 use crate::config::ThreadSettings;
 use crate::domain::comment::{self, CommentCommand, CommentError, CommentState, SubmitContext};
 use crate::domain::input::{self, FieldErrors, RawSubmission};
@@ -54,8 +54,12 @@ pub struct SubmitRequest {
     pub parent_id: String,
     /// The captcha token.
     pub captcha_token: String,
-    /// The reader's answer.
+    /// The reader's answer (empty when the sum was skipped or not asked).
     pub captcha_answer: String,
+    /// The proof-of-work stamp (empty without JavaScript).
+    pub captcha_pow: String,
+    /// Whether it came through the plain no-JavaScript form, which need not carry the stamp.
+    pub via_form: bool,
     /// The hidden honeypot field.
     pub honeypot: String,
     /// The client address.
@@ -238,6 +242,8 @@ pub struct Service {
     /// guessing through 0..100 with one token does not work.
     burned: BurnedTokens,
     reporter_key: [u8; 32],
+    /// Recent comments per address group, thread and site, which raise the proof of work.
+    risk: crate::pow::RiskMeter,
 }
 
 impl Service {
@@ -261,6 +267,7 @@ impl Service {
             threads,
             burned: BurnedTokens::default(),
             reporter_key,
+            risk: crate::pow::RiskMeter::default(),
         }
     }
 
@@ -282,6 +289,7 @@ impl Service {
     /// Forgets expired burned tokens and idle rate-limit keys; called on a timer.
     pub fn prune(&self) {
         self.burned.purge(Utc::now());
+        self.risk.purge(Utc::now());
         if let Some(l) = &self.limits {
             l.retain_recent();
             l.record_metrics();
@@ -309,12 +317,23 @@ impl Service {
             l.check_captcha(ip)?;
         }
         metrics::counter!("saring_captchas_issued_total").increment(1);
-        Ok(self.fresh_challenge(thread, lang))
+        Ok(self.fresh_challenge(ip, thread, lang))
     }
 
-    fn fresh_challenge(&self, thread: Option<&str>, lang: Lang) -> Challenge {
+    /// A challenge whose proof of work follows the risk of `ip`'s address group and `thread`.
+    fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
+        let now = Utc::now();
+        let group = crate::limits::address_group(ip).to_string();
+        let address_spam = self
+            .view
+            .read(|p| p.authors.history("", &group, None, 0, "", now).ip_spam);
+        let signals = self
+            .risk
+            .signals(&group, thread.unwrap_or(""), address_spam, now);
+        let difficulty = self.captcha.config().pow.difficulty_for(&signals);
+        metrics::histogram!("saring_captcha_pow_difficulty").record(f64::from(difficulty.sum));
         self.captcha
-            .issue(Utc::now(), thread, lang, &mut rand::rng())
+            .issue_at(now, thread, lang, difficulty, &mut rand::rng())
     }
 
     /// The full reader flow as a pipeline: input rules, captcha, replay, rate limits, screening,
@@ -333,11 +352,12 @@ impl Service {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
         let solved = self.solve_captcha(req, now).await?;
+        let facts = self.captcha_path(req, &clean.author_email, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
         let admission = self.check_comment_rate(req, &clean.author_email)?;
         let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
-        let mut screened = self.screen(&submission, req);
+        let mut screened = self.screen(&submission, req, facts);
         hold_over_ceiling(&mut screened, admission);
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
@@ -365,7 +385,7 @@ impl Service {
         req: &SubmitRequest,
         refusal: impl FnOnce(Box<Challenge>) -> SubmitRefusal,
     ) -> SubmitError {
-        let fresh = Box::new(self.fresh_challenge(Some(&req.thread), req.lang));
+        let fresh = Box::new(self.fresh_challenge(req.client_ip, Some(&req.thread), req.lang));
         CommandError::Refused(refusal(fresh))
     }
 
@@ -373,19 +393,61 @@ impl Service {
         &self,
         req: &SubmitRequest,
         now: DateTime<Utc>,
-    ) -> Result<crate::captcha::Solved, SubmitError> {
+    ) -> Result<Solved, SubmitError> {
+        let attempt = Attempt {
+            token: &req.captcha_token,
+            answer: &req.captcha_answer,
+            stamp: &req.captcha_pow,
+            thread: &req.thread,
+            stamp_required: !req.via_form,
+        };
         self.captcha
-            .verify_and_burn(
-                &req.captcha_token,
-                &req.captcha_answer,
-                &req.thread,
-                now,
-                &self.burned,
-            )
+            .verify_and_burn(&attempt, now, &self.burned)
             .await
             .map_err(|error| {
                 self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha { error, fresh })
             })
+    }
+
+    /// The way the reader came past the captcha; an unanswered token passes only for a trusted
+    /// author (`403 captcha_unanswered` otherwise). Counts the comment into the risk signals.
+    fn captcha_path(
+        &self,
+        req: &SubmitRequest,
+        email: &str,
+        solved: &Solved,
+        now: DateTime<Utc>,
+    ) -> Result<crate::pow::PowFacts, SubmitError> {
+        use crate::pow::CaptchaPath;
+        let path = match solved.passed {
+            Passed::Sum if req.via_form && solved.pow_bits == 0 => CaptchaPath::NoJs,
+            Passed::Sum => CaptchaPath::Sum,
+            Passed::Skip => CaptchaPath::Skip,
+            Passed::NeedsTrust => {
+                let group = crate::limits::address_group(req.client_ip).to_string();
+                let trusted = !email.is_empty()
+                    && self.view.read(|p| {
+                        is_trusted(&p.authors.history(email, &group, None, 0, &req.thread, now))
+                    });
+                if !trusted {
+                    return Err(
+                        self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
+                            error: CaptchaError::Unanswered,
+                            fresh,
+                        }),
+                    );
+                }
+                CaptchaPath::Trusted
+            }
+        };
+        metrics::counter!("saring_captcha_path_total", "path" => path.as_str()).increment(1);
+        let group = crate::limits::address_group(req.client_ip).to_string();
+        self.risk.note(&group, &req.thread, now);
+        Ok(crate::pow::PowFacts {
+            path,
+            difficulty: solved.difficulty,
+            bits: solved.pow_bits,
+        })
     }
 
     /// A replay is answered as one before it can eat the reader's rate allowance; the create
@@ -413,7 +475,12 @@ impl Service {
 
     /// Screens the submission with the policy in force, against the author's history and the
     /// thread and parent facts the decider needs.
-    fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
+    fn screen(
+        &self,
+        submission: &Submission,
+        req: &SubmitRequest,
+        pow: crate::pow::PowFacts,
+    ) -> Screened {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
         let (verdict, context, trusted) = self.view.read(|p| {
@@ -430,12 +497,13 @@ impl Service {
                 parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
             };
             let trusted = is_trusted(&history);
-            let input = screen_input(
+            let mut input = screen_input(
                 submission,
                 Some(req.client_ip),
                 Some(&req.honeypot),
                 Some(history),
             );
+            input.pow = Some(pow);
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
             let learned = learn_from_moderators().then_some(&p.learned);
@@ -828,6 +896,7 @@ pub fn screen_input<'a>(
         honeypot,
         solve_time_ms: Some(s.captcha_solve_ms),
         history,
+        pow: None,
     }
 }
 

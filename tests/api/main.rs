@@ -14,6 +14,7 @@ mod learned;
 mod limits;
 mod migrate;
 mod moderation;
+mod pow;
 mod projections;
 mod reports;
 mod restart;

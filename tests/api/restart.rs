@@ -34,6 +34,8 @@ impl Server {
             .arg(manifest_dir().join("policies"))
             .env("SARING_MODERATOR_TOKENS", format!("ayu:{AYU}"))
             .env("SARING_RATE_LIMITS", "off")
+            // These tests post the sum alone; tests/api/pow.rs covers the proof of work.
+            .env("SARING_POW_DIFFICULTY", "0")
             .env("SARING_CONFIG", config)
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())

@@ -5,6 +5,7 @@
 
 mod console;
 mod harness;
+mod pow;
 
 use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, Locator, key::Key};

@@ -14,6 +14,62 @@
   var KEY_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
   var STORE = "saring-author";
   var uid = 0;
+  // Published comments that make the widget start without the sum (the server's own rule is three
+  // approved comments and no spam; it asks for the sum again when it disagrees).
+  var TRUSTED_AFTER = 3;
+
+  // Proof of work: find n with SHA-256(salt + n) starting with `bits` zero bits. Web Crypto hashes
+  // natively; a batch of digests in flight at once hides the per-call cost of its promises.
+  // Written once and run either in a Web Worker (built from this very function's source, since a
+  // worker must come from the page's origin) or, where workers are refused, on the page itself.
+  function powLoop(salt, bits, done, alive) {
+    var n = 0, enc = new TextEncoder(), B = 256;
+    function zeros(buf) {
+      var u = new Uint8Array(buf), z = 0;
+      for (var i = 0; i < u.length; i++) {
+        if (u[i] === 0) { z += 8; continue; }
+        return z + Math.clz32(u[i]) - 24;
+      }
+      return z;
+    }
+    function step() {
+      if (!alive()) return;
+      var ps = [];
+      for (var i = 0; i < B; i++) ps.push(crypto.subtle.digest("SHA-256", enc.encode(salt + (n + i))));
+      Promise.all(ps).then(function (hs) {
+        for (var i = 0; i < hs.length; i++) if (zeros(hs[i]) >= bits) return done(String(n + i));
+        n += B;
+        step();
+      });
+    }
+    step();
+  }
+  var WORKER_SRC = "onmessage=function(e){(" + powLoop.toString() +
+    ")(e.data.salt,e.data.bits,function(n){postMessage(n)},function(){return true})}";
+  var workerUrl = null;
+
+  // Starts solving; calls done(stamp) once; returns a function that stops the work.
+  function powSolve(salt, bits, done) {
+    if (!bits) { done(""); return function () {}; }
+    // Without Web Crypto (a page served over plain http) send none; the server says why.
+    if (!window.crypto || !crypto.subtle) { done(""); return function () {}; }
+    try {
+      if (!workerUrl) workerUrl = URL.createObjectURL(new Blob([WORKER_SRC], { type: "text/javascript" }));
+      var w = new Worker(workerUrl);
+      w.onmessage = function (e) { w.terminate(); done(String(e.data)); };
+      w.postMessage({ salt: salt, bits: bits });
+      return function () { w.terminate(); };
+    } catch (e) {
+      var on = true;
+      powLoop(salt, bits, function (n) { if (on) done(n); }, function () { return on; });
+      return function () { on = false; };
+    }
+  }
+  // For measurements (docs/edge.md): the same loop, timed by the caller.
+  window.SaringPow = {
+    solve: powSolve,
+    onPage: function (salt, bits, done) { powLoop(salt, bits, done, function () { return true; }); }
+  };
 
   // Every rule is scoped to .saring or a saring- class so nothing reaches the host page. Colours
   // come from custom properties with fallbacks, so a site may set them on :root or on the thread.
@@ -92,6 +148,12 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       url: "Situs Web",
       captcha: "Isi angka yang hilang",
       newq: "Ganti soal",
+      skip: "Lewati soal hitungan",
+      skipLabel: "Lewati soal hitungan; peramban Anda mengerjakan pemeriksaan otomatis yang sedikit lebih lama",
+      skipped: "Soal hitungan dilewati. Peramban Anda mengerjakan pemeriksaan otomatis sebagai gantinya.",
+      answerSum: "Jawab soal hitungan saja",
+      trusted: "Anda sudah pernah berkomentar di sini, jadi tidak perlu menjawab soal.",
+      working: "Mengirim komentar… (menyelesaikan pemeriksaan otomatis)",
       hp: "Jangan isi ruas ini",
       remember: "Simpan nama, email, dan situs web saya pada peramban ini untuk komentar saya berikutnya.",
       submit: "Kirim Komentar",
@@ -132,6 +194,12 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       email: "Email",
       url: "Website",
       captcha: "Fill in the missing number",
+      skip: "Skip the sum",
+      skipLabel: "Skip the sum; your browser does a slightly longer automatic check instead",
+      skipped: "Sum skipped. Your browser does an automatic check instead.",
+      answerSum: "Answer the sum instead",
+      trusted: "You have commented here before, so there is no sum to answer.",
+      working: "Sending your comment… (finishing the automatic check)",
       newq: "New question",
       hp: "Leave this field empty",
       remember: "Save my name, email, and website in this browser for the next time I comment.",
@@ -277,12 +345,16 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     });
     var capErr = h("span", { cls: "ferr", id: capId + "-err" });
     fields.captcha = { input: capInput, err: capErr };
-    var fCaptcha = h("div", { cls: "field captcha" }, [
+    var sumBox = h("div", {}, [
       h("label", { "for": capId, cls: "label" }, [t.captcha, h("span", { cls: "req", "aria-hidden": "true" }, [" *"]), capPrompt]),
       h("div", { cls: "qline" }, [qBefore, capInput, qAfter,
-        h("button", { type: "button", cls: "link", onclick: function () { loadCaptcha(true); } }, [t.newq])]),
-      capErr
+        h("button", { type: "button", cls: "link", onclick: function () { loadCaptcha(true); } }, [t.newq])])
     ]);
+    var skipBtn = h("button", { type: "button", cls: "link skip", "aria-label": t.skipLabel, onclick: function () { setMode(st.mode === "sum" ? "skip" : "sum", true); } }, [t.skip]);
+    var modeNote = h("p", { cls: "note", id: capId + "-mode", "aria-live": "polite" });
+    var fCaptcha = h("div", { cls: "field captcha" }, [sumBox, modeNote, h("p", {}, [skipBtn]), capErr]);
+    st.mode = "sum";
+    st.pow = { stamp: null, skip: null, stop: null, waiting: null };
 
     // Bots fill every field they find; people never see this one.
     var hp = h("input", { type: "text", name: "homepage", tabindex: "-1", autocomplete: "off", id: pfx + "hp" });
@@ -322,8 +394,17 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         fields.email.input.value = who.e || "";
         fields.url.input.value = who.u || "";
         remember.checked = true;
+        if ((who.p || 0) >= TRUSTED_AFTER) setMode("trusted", false);
       }
     } catch (e) { /* a broken entry is ignored, not fatal */ }
+
+    function setTrusted(p) {
+      var store = storage();
+      try {
+        var who = store && JSON.parse(store.getItem(STORE) || "null");
+        if (who) { who.p = p; store.setItem(STORE, JSON.stringify(who)); }
+      } catch (e) { /* remembering is optional */ }
+    }
 
     function setCount() { heading.textContent = countText(t, st.total); }
 
@@ -430,8 +511,54 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       if (refocus && btn) btn.focus();
     }
 
+    // "sum": answer it (plus the base stamp); "skip": no sum, the higher stamp; "trusted": no sum,
+    // whatever stamp is ready (the server decides from the author's record).
+    function setMode(mode, focus) {
+      st.mode = mode;
+      var sum = mode === "sum";
+      sumBox.hidden = !sum;
+      capInput.required = sum;
+      skipBtn.textContent = sum ? t.skip : t.answerSum;
+      skipBtn.setAttribute("aria-label", sum ? t.skipLabel : t.answerSum);
+      skipBtn.hidden = mode === "trusted";
+      modeNote.textContent = mode === "skip" ? t.skipped : mode === "trusted" ? t.trusted : "";
+      fieldError(fields.captcha, "");
+      work();
+      if (focus) (sum ? capInput : skipBtn).focus();
+    }
+
+    // Solves what the current challenge and mode need, while the reader writes.
+    function work() {
+      var c = st.captcha, p = st.pow;
+      if (!c || !c.pow) return;
+      var want = st.mode === "skip" ? "skip" : "stamp";
+      if (p[want] !== null || p.busyFor === want + c.token) return;
+      if (p.stop) p.stop();
+      p.busyFor = want + c.token;
+      var bits = want === "skip" ? c.pow.skip_difficulty : c.pow.difficulty;
+      var token = c.token;
+      p.stop = powSolve(c.pow.salt, bits, function (n) {
+        if (!st.captcha || st.captcha.token !== token) return;
+        p[want] = n;
+        p.busyFor = null;
+        p.stop = null;
+        if (want === "skip" && p.stamp === null) p.stamp = n;
+        if (p.waiting) { var go = p.waiting; p.waiting = null; go(); }
+        else work();
+      });
+    }
+
+    function stampFor(mode) {
+      var p = st.pow;
+      if (mode === "skip") return p.skip;
+      if (mode === "trusted") return p.stamp || p.skip || "";
+      return p.stamp;
+    }
+
     function showCaptcha(c) {
       if (!c || !c.token) return;
+      if (st.pow.stop) st.pow.stop();
+      st.pow = { stamp: null, skip: null, stop: null, waiting: st.pow.waiting, busyFor: null };
       st.captcha = c;
       st.expires = Date.now() + Math.max(0, (c.expires_in || 600) - 10) * 1000;
       var parts = String(c.question || "").split("[ ]");
@@ -439,6 +566,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       qAfter.textContent = parts.slice(1).join("[ ]");
       capPrompt.textContent = " " + (c.prompt || c.question || "");
       capInput.value = "";
+      work();
     }
 
     function loadCaptcha(focus) {
@@ -504,7 +632,8 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         author_url: u,
         body: fields.comment.input.value,
         captcha_token: st.captcha ? st.captcha.token : "",
-        captcha_answer: capInput.value.trim(),
+        captcha_answer: st.mode === "sum" ? capInput.value.trim() : "",
+        captcha_pow: "",
         honeypot: hp.value
       };
       if (st.parent) v.parent_id = st.parent;
@@ -513,13 +642,23 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       if (!v.author_name) bad.push(["author", t.required]);
       if (!v.author_email) bad.push(["email", t.required]);
       else if (!/^[^\s@]+@[^\s@]+$/.test(v.author_email)) bad.push(["email", t.badEmail]);
-      if (!v.captcha_answer) bad.push(["captcha", t.required]);
+      if (st.mode === "sum" && !v.captcha_answer) bad.push(["captcha", t.required]);
       if (bad.length) return invalid(bad, t.fix);
       if (!st.captcha) {
         loadCaptcha(true);
         return;
       }
       busy(true);
+      var stamp = stampFor(st.mode);
+      if (stamp === null) {
+        // The work is not done yet: say so, and send as soon as it is.
+        say(t.working);
+        st.pow.waiting = function () { busy(false); submit(ev); };
+        work();
+        return;
+      }
+      v.captcha_pow = stamp;
+      v.captcha_token = st.captcha.token;
       say(t.sending);
       api("POST", enc, v).then(function (r) {
         busy(false);
@@ -530,6 +669,11 @@ textarea.saring-input{min-height:8rem;resize:vertical}
           // Keep the form and its text (the reader may want to copy it); only posting stops.
           submitBtn.disabled = true;
           return say(e.message || t.closed, true);
+        }
+        if (e.code === "captcha_unanswered") {
+          // The server does not know this author as trusted: back to the sum.
+          setTrusted(0);
+          setMode("sum", false);
         }
         if (r.status === 403 || (r.status === 409 && r.data.captcha)) {
           return invalid([["captcha", e.message || t.newCaptcha]], t.fix);
@@ -579,7 +723,9 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       }
       var store = storage();
       try {
-        if (store && remember.checked) store.setItem(STORE, JSON.stringify({ n: v.author_name, e: v.author_email, u: v.author_url }));
+        var before = (store && JSON.parse(store.getItem(STORE) || "null")) || {};
+        var count = (before.e === v.author_email ? before.p || 0 : 0) + (own ? 0 : 1);
+        if (store && remember.checked) store.setItem(STORE, JSON.stringify({ n: v.author_name, e: v.author_email, u: v.author_url, p: count }));
         else if (store) store.removeItem(STORE);
       } catch (e) { /* storage full or blocked: remembering is optional */ }
       fields.comment.input.value = "";
