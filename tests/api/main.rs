@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_conn;
 mod learned;
 mod limits;
+mod malformed;
 mod moderation;
 mod reports;
 mod restart;
