@@ -157,7 +157,8 @@ fn html(state: &AppState, status: StatusCode, body: String) -> Response {
         ("return" = Option<String>, Query, description = "Where the form returns to"),
         ("page" = Option<u32>, Query, description = "Page number")),
     responses((status = 200, description = "The thread and a plain form", content_type = "text/html"),
-        (status = "4XX", description = "The page with the error", content_type = "text/html")))]
+        (status = "default", description = "The page with the error, or the API's JSON error for a request no page fits",
+            content((String = "text/html"), (crate::http::openapi::ErrorBody = "application/json")))))]
 async fn embed(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -219,7 +220,8 @@ struct WpForm {
 #[utoipa::path(post, path = "/comments", tag = "public",
     request_body(content = Object, description = "WordPress comment-form fields", content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "To the comment on the article"),
-        (status = "default", description = "The embed page with the messages", content_type = "text/html")))]
+        (status = "default", description = "The embed page with the messages, or the API's JSON error for a body that is no form",
+            content((String = "text/html"), (crate::http::openapi::ErrorBody = "application/json")))))]
 async fn form_post(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
