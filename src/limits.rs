@@ -13,9 +13,12 @@
 //! Memory: each keyed map holds one small entry per recently seen key. [`Limiters::retain_recent`]
 //! (the app calls it on a timer) drops every key whose bucket is full again, so after a flood the
 //! maps shrink back to the keys active in the last period. Between sweeps a map never grows past
-//! [`LimitsConfig::max_keys`]: when full, it is swept at once (at most once a second), and if it is
-//! still full of live keys the map is emptied (evicted) and the request admitted: a full map fails
-//! open for the new reader instead of refusing everyone. Keys are fixed-size (an address group
+//! [`LimitsConfig::max_keys`]: when full, it is swept at once (at most once a second). If a
+//! comment map is still full of live keys, that limit is skipped and the comment is admitted as
+//! [`Admission::HoldForModeration`] ([`HoldReason::KeyMapFull`]): the new reader is heard, the
+//! flooders' buckets are kept (emptying the map would give them a fresh burst), and nothing
+//! reaches the public page unseen. The captcha and report maps, which admit no content, are
+//! emptied instead (a full map fails open for the new reader rather than refusing everyone). Keys are fixed-size (an address group
 //! or a 16-byte digest), so a long email or thread key cannot make an entry large.
 //!
 //! The global ceiling fails open too, but not blindly: a comment that every per-client limit let
@@ -32,8 +35,9 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock, Reference};
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
-use governor::state::{InMemoryState, NotKeyed};
+use governor::nanos::Nanos;
+use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
+use governor::state::{InMemoryState, NotKeyed, StateStore};
 use governor::{Quota, RateLimiter};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use parking_lot::Mutex;
@@ -359,9 +363,19 @@ impl RateLimited {
 pub enum Admission {
     /// Within every limit: the policy's verdict stands.
     Normal,
-    /// Within every per-client limit, but over the global ceiling: store the comment held for a
-    /// moderator (unless the policy classed it worse), rather than refuse every new reader.
-    HoldForModeration,
+    /// Not refused, but not to be published unseen: store the comment held for a moderator
+    /// (unless the policy classed it worse), rather than refuse every new reader.
+    HoldForModeration(HoldReason),
+}
+
+/// Why a comment is admitted only for moderation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldReason {
+    /// Within every per-client limit, but over the global ceiling.
+    GlobalCeiling,
+    /// This limit's key map is full of live keys (a flood from more clients than it remembers),
+    /// so it could neither count the comment nor refuse it.
+    KeyMapFull(Scope),
 }
 
 /// Sizes of the keyed maps, exported as metrics by the app.
@@ -450,15 +464,66 @@ fn digest_key(text: &str) -> DigestKey {
     key
 }
 
-type KeyedLimiter<K, C> =
-    RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type KeyedLimiter<K, C> = RateLimiter<K, SharedStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// governor's dashmap store behind an `Arc`, so the scope can ask whether a key is already
+/// remembered (governor's limiter has no such question) without counting it.
+struct SharedStore<K: std::hash::Hash + Eq + Clone>(std::sync::Arc<DashMapStateStore<K>>);
+
+impl<K: std::hash::Hash + Eq + Clone> StateStore for SharedStore<K> {
+    type Key = K;
+    fn measure_and_replace<T, F, E>(&self, key: &K, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        self.0.measure_and_replace(key, f)
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for SharedStore<K> {
+    fn retain_recent(&self, drop_below: Nanos) {
+        ShrinkableKeyedStateStore::retain_recent(&*self.0, drop_below);
+    }
+    fn shrink_to_fit(&self) {
+        ShrinkableKeyedStateStore::shrink_to_fit(&*self.0);
+    }
+    fn len(&self) -> usize {
+        ShrinkableKeyedStateStore::len(&*self.0)
+    }
+    fn is_empty(&self) -> bool {
+        ShrinkableKeyedStateStore::is_empty(&*self.0)
+    }
+}
+
+/// A keyed limiter and a handle on its map.
+struct Keyed<K: std::hash::Hash + Eq + Clone, C: Clock> {
+    limiter: KeyedLimiter<K, C>,
+    map: std::sync::Arc<DashMapStateStore<K>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, C: Clock> Keyed<K, C> {
+    fn new(quota: Quota, clock: C) -> Self {
+        let map = std::sync::Arc::new(DashMapStateStore::<K>::default());
+        Keyed {
+            limiter: RateLimiter::new(quota, SharedStore(map.clone()), clock),
+            map,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, C: Clock> std::ops::Deref for Keyed<K, C> {
+    type Target = KeyedLimiter<K, C>;
+    fn deref(&self) -> &KeyedLimiter<K, C> {
+        &self.limiter
+    }
+}
 type DirectLimiter<C> =
     RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// One keyed limit with its emergency sweep.
 struct KeyedScope<K: std::hash::Hash + Eq + Clone, C: Clock> {
     /// Replaced by an empty one when the map is full of live keys (see [`KeyedScope::check`]).
-    limiter: parking_lot::RwLock<KeyedLimiter<K, C>>,
+    limiter: parking_lot::RwLock<Keyed<K, C>>,
     quota: Quota,
     scope: Scope,
     /// When the map was last swept because it was full; only one request sweeps, at most once a
@@ -470,14 +535,31 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedScope<K, C> {
     fn new(rate: Rate, scope: Scope, clock: &C) -> Option<Self> {
         let quota = rate.quota()?;
         Some(KeyedScope {
-            limiter: parking_lot::RwLock::new(RateLimiter::dashmap_with_clock(
-                quota,
-                clock.clone(),
-            )),
+            limiter: parking_lot::RwLock::new(Keyed::new(quota, clock.clone())),
             quota,
             scope,
             last_sweep: Mutex::new(None),
         })
+    }
+
+    /// Counts `key` like [`KeyedScope::check`], but a map still full of live keys after the sweep
+    /// is left as it is: a key it already holds is counted (and refused) as usual, a new one is
+    /// answered [`KeyCheck::MapFull`] and the caller holds the comment.
+    fn check_or_full(&self, key: &K, clock: &C, max_keys: usize) -> Result<KeyCheck, RateLimited> {
+        if self.limiter.read().len() >= max_keys {
+            self.sweep_if_due(clock);
+            let limiter = self.limiter.read();
+            if limiter.len() >= max_keys && !limiter.map.contains_key(key) {
+                metrics::counter!("saring_limit_keys_full_total", "scope" => self.scope.as_str())
+                    .increment(1);
+                return Ok(KeyCheck::MapFull);
+            }
+        }
+        self.limiter
+            .read()
+            .check_key(key)
+            .map(|()| KeyCheck::Counted)
+            .map_err(|not_until| refusal(self.scope, not_until.wait_time_from(clock.now())))
     }
 
     fn check(&self, key: &K, clock: &C, max_keys: usize) -> Result<(), RateLimited> {
@@ -490,7 +572,7 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedScope<K, C> {
                 // The flooders get a fresh burst too; the global and group limits still hold.
                 metrics::counter!("saring_limit_keys_evicted_total", "scope" => self.scope.as_str())
                     .increment(limiter.len() as u64);
-                *limiter = RateLimiter::dashmap_with_clock(self.quota, clock.clone());
+                *limiter = Keyed::new(self.quota, clock.clone());
             }
         }
         self.limiter
@@ -521,6 +603,15 @@ impl<K: std::hash::Hash + Eq + Clone, C: Clock + Clone> KeyedScope<K, C> {
     fn len(&self) -> usize {
         self.limiter.read().len()
     }
+}
+
+/// What a comment limit's check found, when it did not refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyCheck {
+    /// Counted against the key's bucket.
+    Counted,
+    /// The map is full of live keys; the comment was not counted here.
+    MapFull,
 }
 
 /// Whole seconds, rounded up, never below one: a client told "0" would retry at once.
@@ -591,37 +682,66 @@ impl<C: Clock + Clone> Limiters<C> {
     ///
     /// The global ceiling never refuses: over it the answer is
     /// [`Admission::HoldForModeration`] (and the comment spends no global allowance), so a flood
-    /// from many addresses cannot lock every other reader out. Every other limit refuses with
-    /// [`RateLimited`].
+    /// from many addresses cannot lock every other reader out. A key map full of live keys does
+    /// not refuse either: that limit is skipped and the comment held. Every other limit refuses
+    /// with [`RateLimited`].
     pub fn check_comment(
         &self,
         ip: IpAddr,
         email: &str,
         thread: &str,
     ) -> Result<Admission, RateLimited> {
+        // The first map found full decides the reason; later limits are still checked, so a
+        // full address map does not switch off the email or thread limits.
+        let mut full = None;
+        let mut count = |scope: Scope, checked: Result<KeyCheck, RateLimited>| {
+            if checked? == KeyCheck::MapFull {
+                full.get_or_insert(scope);
+            }
+            Ok::<(), RateLimited>(())
+        };
         if let Some(address) = &self.address {
-            address.check(&AddressKey::of(ip), &self.clock, self.max_keys)?;
+            count(
+                Scope::Address,
+                address.check_or_full(&AddressKey::of(ip), &self.clock, self.max_keys),
+            )?;
         }
         if let Some(subnet) = &self.subnet {
-            subnet.check(&AddressKey::subnet(ip), &self.clock, self.max_keys)?;
+            count(
+                Scope::Subnet,
+                subnet.check_or_full(&AddressKey::subnet(ip), &self.clock, self.max_keys),
+            )?;
         }
         if let (Some(network), Some(key)) = (&self.network, AddressKey::network(ip)) {
-            network.check(&key, &self.clock, self.max_keys)?;
+            count(
+                Scope::Network,
+                network.check_or_full(&key, &self.clock, self.max_keys),
+            )?;
         }
         if let Some(limit) = &self.email {
             let email = email.trim();
             if !email.is_empty() {
                 let folded = email.to_lowercase();
-                limit.check(&digest_key(&folded), &self.clock, self.max_keys)?;
+                count(
+                    Scope::Email,
+                    limit.check_or_full(&digest_key(&folded), &self.clock, self.max_keys),
+                )?;
             }
         }
         if let Some(limit) = &self.thread {
-            limit.check(&digest_key(thread), &self.clock, self.max_keys)?;
+            count(
+                Scope::Thread,
+                limit.check_or_full(&digest_key(thread), &self.clock, self.max_keys),
+            )?;
+        }
+        if let Some(scope) = full {
+            // Held comments spend no global allowance, as over the ceiling.
+            return Ok(Admission::HoldForModeration(HoldReason::KeyMapFull(scope)));
         }
         if let Some(global) = &self.global
             && global.check().is_err()
         {
-            return Ok(Admission::HoldForModeration);
+            return Ok(Admission::HoldForModeration(HoldReason::GlobalCeiling));
         }
         Ok(Admission::Normal)
     }
@@ -885,7 +1005,7 @@ mod tests {
         for _ in 0..50 {
             assert_eq!(
                 l.check_comment(ip("192.0.2.3"), "", "c"),
-                Ok(Admission::HoldForModeration)
+                Ok(Admission::HoldForModeration(HoldReason::GlobalCeiling))
             );
         }
         // Held comments spent nothing: after one interval (50 ms) the next is normal again.
@@ -896,7 +1016,7 @@ mod tests {
         );
         assert_eq!(
             l.check_comment(ip("192.0.2.4"), "", "c"),
-            Ok(Admission::HoldForModeration)
+            Ok(Admission::HoldForModeration(HoldReason::GlobalCeiling))
         );
     }
 
@@ -936,7 +1056,7 @@ mod tests {
         );
         assert_eq!(
             l.check_comment(ip("192.0.2.4"), "", "a"),
-            Ok(Admission::HoldForModeration)
+            Ok(Admission::HoldForModeration(HoldReason::GlobalCeiling))
         );
         // Over the ceiling the finer limits still refuse.
         assert_eq!(
@@ -992,22 +1112,71 @@ mod tests {
     }
 
     #[test]
-    fn a_full_map_evicts_instead_of_refusing_new_readers() {
+    fn a_full_map_holds_new_readers_for_moderation_and_keeps_the_flooders_counted() {
         let (l, clock) = limiters(&only(|c| {
             c.per_address = Rate::per(1, 15);
+            c.per_email = Rate::per(1, 15);
             c.max_keys = 10;
         }));
         for i in 0..10u8 {
-            assert!(
-                l.check_comment(IpAddr::from([192, 0, 2, i]), "", "t")
-                    .is_ok()
+            assert_eq!(
+                l.check_comment(IpAddr::from([192, 0, 2, i]), "", "t"),
+                Ok(Admission::Normal)
             );
         }
-        // A new reader is let in: the live keys are forgotten, not the newcomer refused.
-        assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_ok());
+        // A known address over its limit is still refused: its bucket was kept.
+        assert_eq!(
+            l.check_comment(IpAddr::from([192, 0, 2, 3]), "", "t")
+                .unwrap_err()
+                .scope,
+            Scope::Address
+        );
+        // A new reader is heard, held; nobody is forgotten, nobody refused for the full map.
+        let held = Ok(Admission::HoldForModeration(HoldReason::KeyMapFull(
+            Scope::Address,
+        )));
+        assert_eq!(l.check_comment(ip("198.51.100.1"), "", "t"), held);
+        assert_eq!(l.check_comment(ip("198.51.100.2"), "", "t"), held);
+        assert_eq!(l.key_counts().address, 10);
+        // The limits whose maps have room still refuse: one email cannot post twice.
+        assert_eq!(
+            l.check_comment(ip("198.51.100.3"), "a@contoh.id", "t"),
+            held
+        );
+        assert_eq!(
+            l.check_comment(ip("198.51.100.4"), "A@contoh.id", "t")
+                .unwrap_err()
+                .scope,
+            Scope::Email
+        );
+        // Once the flood's buckets are full again (governor forgets a key one emission
+        // interval after that), the sweep makes room and counting resumes.
+        clock.advance(Duration::from_secs(31));
+        assert_eq!(
+            l.check_comment(ip("198.51.100.1"), "", "t"),
+            Ok(Admission::Normal)
+        );
         assert_eq!(l.key_counts().address, 1);
-        assert!(l.check_comment(ip("198.51.100.1"), "", "t").is_err());
-        let _ = &clock;
+        assert_eq!(
+            l.check_comment(ip("198.51.100.1"), "", "t")
+                .unwrap_err()
+                .scope,
+            Scope::Address
+        );
+    }
+
+    #[test]
+    fn full_captcha_and_report_maps_are_emptied_for_the_new_reader() {
+        let (l, _) = limiters(&only(|c| {
+            c.captcha_per_address = Rate::per(1, 15);
+            c.max_keys = 10;
+        }));
+        for i in 0..10u8 {
+            assert!(l.check_captcha(IpAddr::from([192, 0, 2, i])).is_ok());
+        }
+        assert!(l.check_captcha(ip("198.51.100.1")).is_ok());
+        assert_eq!(l.key_counts().captcha, 1);
+        assert!(l.check_captcha(ip("198.51.100.1")).is_err());
     }
 
     #[test]

@@ -127,6 +127,17 @@ where
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let lang = lang_from(req.uri(), req.headers());
+        // `serde_urlencoded` replaces bytes that are not UTF-8 with U+FFFD without a word, so
+        // a mangled post would be stored as something its author never wrote; refuse it.
+        let (parts, body) = req.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|r| body_error(r.status(), lang, &r.body_text()))?;
+        if !form_is_utf8(&bytes) {
+            return Err(ApiError::of(ErrorKind::InvalidBody, lang));
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         axum::Form::<T>::from_request(req, state)
             .await
             .map(|f| ApiForm(f.0))
@@ -138,6 +149,14 @@ where
                 body_error(rejection.status(), lang, &detail)
             })
     }
+}
+
+/// Whether every name and value of an `application/x-www-form-urlencoded` body decodes to
+/// UTF-8 (a `+` is a space and cannot break that, so only the percent-escapes matter).
+fn form_is_utf8(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&')
+        .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+        .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
 }
 
 /// An authenticated moderator's name.
@@ -179,5 +198,19 @@ where
             }
             Err(e) => Err(ApiError::internal(lang, &e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_is_utf8;
+
+    #[test]
+    fn a_form_with_bytes_that_are_not_utf8_is_told_apart() {
+        assert!(form_is_utf8(b"name=Budi+S&body=halo%20dunia%E2%9C%93"));
+        assert!(form_is_utf8(b""));
+        assert!(!form_is_utf8(b"body=%FF%FE"));
+        assert!(!form_is_utf8(b"body=\xff"));
+        assert!(!form_is_utf8(b"%C0=x"));
     }
 }

@@ -33,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/comments", post(form_post))
 }
 
+#[utoipa::path(get, path = "/widget.js", tag = "public",
+    responses((status = 200, description = "The widget script", content_type = "application/javascript")))]
 async fn widget() -> Response {
     (
         [
@@ -47,6 +49,8 @@ async fn widget() -> Response {
         .into_response()
 }
 
+#[utoipa::path(get, path = "/demo", tag = "public",
+    responses((status = 200, description = "A demo article page", content_type = "text/html")))]
 async fn demo() -> Response {
     (
         [(header::CACHE_CONTROL, "no-cache")],
@@ -148,6 +152,13 @@ fn html(state: &AppState, status: StatusCode, body: String) -> Response {
     resp
 }
 
+#[utoipa::path(get, path = "/threads/{key}/embed", tag = "public",
+    params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en"),
+        ("return" = Option<String>, Query, description = "Where the form returns to"),
+        ("page" = Option<u32>, Query, description = "Page number")),
+    responses((status = 200, description = "The thread and a plain form", content_type = "text/html"),
+        (status = "default", description = "The page with the error, or the API's JSON error for a request no page fits",
+            content((String = "text/html"), (crate::http::openapi::ErrorBody = "application/json")))))]
 async fn embed(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -208,6 +219,11 @@ struct WpForm {
     lang: String,
 }
 
+#[utoipa::path(post, path = "/comments", tag = "public",
+    request_body(content = Object, description = "WordPress comment-form fields", content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "To the comment on the article"),
+        (status = "default", description = "The embed page with the messages, or the API's JSON error for a body that is no form",
+            content((String = "text/html"), (crate::http::openapi::ErrorBody = "application/json")))))]
 async fn form_post(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,

@@ -22,6 +22,7 @@ pub mod form;
 pub mod lang;
 pub mod messages;
 pub mod moderation;
+pub mod openapi;
 pub mod ops;
 pub mod public;
 pub mod thread_cache;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(moderation::router())
         .merge(form::router())
         .merge(ops::router())
+        .merge(openapi::router())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A request that takes this long is stuck (a store outage, a body that never comes);
         // free its resources. Inside `json_errors`, so the `503` gets the API's JSON body.

@@ -36,6 +36,11 @@ struct QueueQuery {
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/mod/queue", tag = "moderator", security(("moderator" = [])),
+    params(("status" = Option<String>, Query, description = "pending, reported, spam or rejected"),
+        ("cursor" = Option<String>, Query, description = "From the previous page's `next`"),
+        ("limit" = Option<String>, Query, description = "1 to 500"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Oldest first", body = crate::http::openapi::Queue), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn queue(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -90,6 +95,9 @@ async fn queue(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/mod/comments/{id}", tag = "moderator", security(("moderator" = [])),
+    params(("id" = String, Path, description = "The comment id"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "The full record: verdict, rules, history", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn comment(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -104,14 +112,19 @@ async fn comment(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 struct DecisionBody {
+    #[schema(value_type = String, example = "approve")]
     action: ModeratorAction,
     #[serde(default)]
     reason: String,
     expected_version: u64,
 }
 
+#[utoipa::path(post, path = "/api/v1/mod/comments/{id}/decision", tag = "moderator", security(("moderator" = [])),
+    params(("id" = String, Path, description = "The comment id"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body = DecisionBody,
+    responses((status = 200, description = "Decided", body = crate::http::openapi::Decided), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn decision(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -149,6 +162,9 @@ async fn set_closed(
     Ok(Json(serde_json::json!({ "thread": key, "closed": close })).into_response())
 }
 
+#[utoipa::path(post, path = "/api/v1/mod/threads/{key}/close", tag = "moderator", security(("moderator" = [])),
+    params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Closed", body = crate::http::openapi::ThreadState), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn close(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -158,6 +174,9 @@ async fn close(
     set_closed(state, lang, name, key, true).await
 }
 
+#[utoipa::path(post, path = "/api/v1/mod/threads/{key}/reopen", tag = "moderator", security(("moderator" = [])),
+    params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Reopened", body = crate::http::openapi::ThreadState), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn reopen(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -167,6 +186,9 @@ async fn reopen(
     set_closed(state, lang, name, key, false).await
 }
 
+#[utoipa::path(post, path = "/api/v1/mod/policy/reload", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "The new policy", body = crate::http::openapi::PolicyInfo), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn reload_policy(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -194,6 +216,9 @@ async fn reload_policy(
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/mod/policy", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "The policy in force", body = crate::http::openapi::PolicyInfo), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
     let policy = state.service.policy().current();
     let history = state.service.view().read(|p| p.policy_history.clone());

@@ -22,10 +22,15 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process answers", body = String, content_type = "text/plain")))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready; `position` for a moderator", body = crate::http::openapi::Ready),
+        (status = 503, description = "Not ready yet", body = crate::http::openapi::Ready)))]
 async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiError>) -> Response {
     let view = state.service.view();
     let mut body = serde_json::json!({
@@ -45,6 +50,8 @@ async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiE
     (status, axum::Json(body)).into_response()
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("moderator" = [])),
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn metrics(State(state): State<AppState>, _: Moderator) -> Response {
     if let Some(l) = state.service.limits() {
         l.record_metrics();

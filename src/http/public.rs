@@ -40,6 +40,9 @@ struct CaptchaQuery {
     thread: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/captcha", tag = "public",
+    params(("thread" = String, Query, description = "The thread key the token is bound to"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "A fresh challenge", body = crate::http::openapi::CaptchaChallenge), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn captcha(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -64,7 +67,7 @@ async fn captcha(
 }
 
 /// The JSON body of a new comment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewComment {
     #[serde(default)]
     author_name: String,
@@ -79,6 +82,8 @@ pub struct NewComment {
     #[serde(default)]
     captcha_token: String,
     #[serde(default)]
+    /// A string such as `" 6 "` or a number.
+    #[schema(value_type = Value)]
     captcha_answer: serde_json::Value,
     /// The proof-of-work stamp: a decimal number, as a string or a JSON number.
     #[serde(default)]
@@ -94,6 +99,10 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|s| s.chars().take(300).collect())
 }
 
+#[utoipa::path(post, path = "/api/v1/threads/{thread}/comments", tag = "public",
+    params(("thread" = String, Path, description = "The site's key for the article"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body = NewComment,
+    responses((status = 201, description = "Stored: published or awaiting moderation", body = crate::http::openapi::Created), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn post_comment(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -218,6 +227,12 @@ fn thread_key_error(lang: Lang) -> ApiError {
     ApiError::of(ErrorKind::InvalidThread, lang).with_fields(fields)
 }
 
+#[utoipa::path(get, path = "/api/v1/threads/{thread}/comments", tag = "public",
+    params(("thread" = String, Path, description = "The site's key for the article"),
+        ("order" = Option<String>, Query, description = "oldest or newest"),
+        ("page" = Option<String>, Query, description = "Page number from 1"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "A page of the thread", body = crate::http::openapi::ThreadPage),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn thread(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -291,6 +306,9 @@ struct CountsQuery {
 /// Threads one counts request may ask for.
 const MAX_COUNT_THREADS: usize = 200;
 
+#[utoipa::path(get, path = "/api/v1/counts", tag = "public",
+    params(("threads" = Option<String>, Query, description = "Comma-separated thread keys, at most 200"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Visible comments per thread", body = crate::http::openapi::Counts), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn counts(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -333,6 +351,10 @@ struct FlagBody {
     reason: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/comments/{id}/flag", tag = "public",
+    params(("id" = String, Path, description = "The comment id"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body(content = Object, description = "`{reason?}`, or no body", content_type = "application/json"),
+    responses((status = 202, description = "Reported", body = crate::http::openapi::Flagged), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn flag(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,

@@ -22,7 +22,7 @@ use crate::domain::{
     comment_stream, thread_stream,
 };
 use crate::i18n::Lang;
-use crate::limits::{Admission, Limiters, RateLimited};
+use crate::limits::{Admission, HoldReason, Limiters, RateLimited};
 use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
@@ -764,34 +764,66 @@ fn is_trusted(history: &crate::policy::History) -> bool {
     history.author_approved >= TRUSTED_APPROVED && history.author_spam == 0
 }
 
-/// Over the global ceiling, a comment the policy would publish is held for a moderator instead,
-/// with the reason in its verdict; spam and reject stay as they are, and trusted authors pass.
+/// The id of the pseudo-rule a verdict carries when a rate-limit key map was full (a flood from
+/// more clients than the limiter remembers) and the comment was held instead of counted.
+pub const LIMIT_KEYS_FULL_RULE: &str = "LIMIT_KEYS_FULL";
+
+/// Over the global ceiling, or with a rate-limit key map full, a comment the policy would
+/// publish is held for a moderator instead, with the reason in its verdict; spam and reject stay
+/// as they are, and trusted authors pass.
 fn hold_over_ceiling(screened: &mut Screened, admission: Admission) {
-    if admission != Admission::HoldForModeration
-        || screened.trusted
-        || screened.verdict.outcome != Outcome::Accept
-    {
+    let Admission::HoldForModeration(reason) = admission else {
+        return;
+    };
+    if screened.trusted || screened.verdict.outcome != Outcome::Accept {
         return;
     }
+    let (id, matched, description) = match reason {
+        HoldReason::GlobalCeiling => (
+            GLOBAL_CEILING_RULE,
+            "global limit reached".to_string(),
+            Description {
+                id: "Batas komentar seluruh situs tercapai (kemungkinan serbuan); komentar dari \
+                     pembaca baru ditahan untuk moderator"
+                    .into(),
+                en: "The site-wide comment limit was reached (a likely flood); comments from new \
+                     readers are held for a moderator"
+                    .into(),
+            },
+        ),
+        HoldReason::KeyMapFull(scope) => (
+            LIMIT_KEYS_FULL_RULE,
+            format!("{scope} limit table full"),
+            Description {
+                id:
+                    "Tabel batas komentar penuh (serbuan dari sangat banyak alamat); komentar dari \
+                     pembaca baru ditahan untuk moderator"
+                        .into(),
+                en: "A rate-limit table is full (a flood from very many addresses); comments from \
+                     new readers are held for a moderator"
+                    .into(),
+            },
+        ),
+    };
     screened.verdict.outcome = Outcome::Hold;
     screened.verdict.rules.push(RuleHit {
-        id: GLOBAL_CEILING_RULE.into(),
+        id: id.into(),
         score: 0.0,
         field: "client".into(),
         span: None,
-        matched: Some("global limit reached".into()),
+        matched: Some(matched),
         obfuscated: false,
         evidence: Vec::new(),
-        description: Description {
-            id: "Batas komentar seluruh situs tercapai (kemungkinan serbuan); komentar dari \
-                 pembaca baru ditahan untuk moderator"
-                .into(),
-            en: "The site-wide comment limit was reached (a likely flood); comments from new \
-                 readers are held for a moderator"
-                .into(),
-        },
+        description,
     });
-    metrics::counter!("saring_comments_held_by_ceiling_total").increment(1);
+    match reason {
+        HoldReason::GlobalCeiling => {
+            metrics::counter!("saring_comments_held_by_ceiling_total").increment(1);
+        }
+        HoldReason::KeyMapFull(_) => {
+            metrics::counter!("saring_comments_held_by_full_limits_total").increment(1);
+        }
+    }
 }
 
 /// Input rules on every field, the thread key and the parent id, all reported at once.
@@ -1044,7 +1076,10 @@ mod tests {
     #[test]
     fn over_the_ceiling_a_publishable_comment_is_held_with_the_reason() {
         let mut s = screened(Outcome::Accept, History::default());
-        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        hold_over_ceiling(
+            &mut s,
+            Admission::HoldForModeration(HoldReason::GlobalCeiling),
+        );
         assert_eq!(s.verdict.outcome, Outcome::Hold);
         assert_eq!(rules(&s), [GLOBAL_CEILING_RULE]);
         // Within the ceiling nothing changes.
@@ -1055,10 +1090,27 @@ mod tests {
     }
 
     #[test]
+    fn with_a_full_limit_table_a_publishable_comment_is_held_with_that_reason() {
+        let mut s = screened(Outcome::Accept, History::default());
+        let full =
+            Admission::HoldForModeration(HoldReason::KeyMapFull(crate::limits::Scope::Address));
+        hold_over_ceiling(&mut s, full);
+        assert_eq!(s.verdict.outcome, Outcome::Hold);
+        assert_eq!(rules(&s), [LIMIT_KEYS_FULL_RULE]);
+        assert_eq!(
+            s.verdict.rules[0].matched.as_deref(),
+            Some("address limit table full")
+        );
+    }
+
+    #[test]
     fn over_the_ceiling_worse_verdicts_stand_and_trusted_authors_pass() {
         for outcome in [Outcome::Hold, Outcome::Spam, Outcome::Reject] {
             let mut s = screened(outcome, History::default());
-            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            hold_over_ceiling(
+                &mut s,
+                Admission::HoldForModeration(HoldReason::GlobalCeiling),
+            );
             assert_eq!(s.verdict.outcome, outcome);
             assert!(rules(&s).is_empty(), "{outcome:?}");
         }
@@ -1067,7 +1119,10 @@ mod tests {
             ..History::default()
         };
         let mut s = screened(Outcome::Accept, trusted);
-        hold_over_ceiling(&mut s, Admission::HoldForModeration);
+        hold_over_ceiling(
+            &mut s,
+            Admission::HoldForModeration(HoldReason::GlobalCeiling),
+        );
         assert_eq!(s.verdict.outcome, Outcome::Accept);
         // Two approved, or any spam, is not trust.
         for history in [
@@ -1082,7 +1137,10 @@ mod tests {
             },
         ] {
             let mut s = screened(Outcome::Accept, history);
-            hold_over_ceiling(&mut s, Admission::HoldForModeration);
+            hold_over_ceiling(
+                &mut s,
+                Admission::HoldForModeration(HoldReason::GlobalCeiling),
+            );
             assert_eq!(s.verdict.outcome, Outcome::Hold, "{history:?}");
         }
     }

@@ -318,3 +318,20 @@ async fn unknown_routes_wrong_methods_and_bad_query_strings_answer_in_json() {
     assert_eq!(v["error"]["code"], "invalid_request");
     assert_eq!(v["error"]["message"], "Permintaan tidak valid.");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_served_and_names_every_endpoint() {
+    let app = spawn_app().await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    for path in [
+        "/api/v1/threads/{thread}/comments",
+        "/api/v1/mod/comments/{id}/decision",
+        "/readyz",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing");
+    }
+    let error = &doc["components"]["schemas"]["ErrorBody"]["properties"]["error"];
+    assert!(error.is_object(), "{error}");
+}

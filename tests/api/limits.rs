@@ -287,3 +287,42 @@ async fn over_the_global_ceiling_a_new_reader_is_held_not_refused() {
         .unwrap_or_else(|| panic!("no ceiling metric in {metrics}"));
     assert!(held_count >= 1.0, "{metrics}");
 }
+
+#[tokio::test]
+async fn with_a_full_limit_table_a_new_reader_is_held_not_refused() {
+    let app = spawn_app_with(|s| {
+        let mut limits = LimitsConfig::unlimited();
+        limits.per_address = Rate::per(1, 60);
+        limits.max_keys = 2;
+        s.limits = Some(limits);
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let thread = "berita-tabel-penuh";
+    for (n, ip) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        let (status, v) = post_as(&app, thread, ip, n).await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        assert_eq!(v["status"], "published", "{v}");
+    }
+    // The address table is full of live keys: a new reader is heard, but held.
+    let (status, v) = post_as(&app, thread, "198.51.100.3", 3).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "pending", "{v}");
+    let held = v["id"].as_str().unwrap().to_string();
+    assert_eq!(app.thread_ids(thread).await.len(), 2, "not on the page");
+    let (status, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{held}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let rules: Vec<&str> = detail["verdict"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(rules.contains(&"LIMIT_KEYS_FULL"), "{detail}");
+    // The flooders were not forgotten: a known address over its limit is still refused
+    // (emptying the table, as before, would have given it a fresh allowance).
+    let (status, v) = post_as(&app, thread, "203.0.113.1", 4).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{v}");
+}

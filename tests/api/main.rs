@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_conn;
 mod learned;
 mod limits;
+mod malformed;
 mod migrate;
 mod moderation;
 mod pow;

@@ -1,0 +1,348 @@
+//! The OpenAPI 3.1 document of the HTTP API, generated from the handlers' `#[utoipa::path]`
+//! annotations and the request types' `ToSchema` derives, served at `GET /api/v1/openapi.json`.
+//!
+//! Response bodies are assembled with `serde_json::json!` in the handlers, so their shapes are
+//! written down here as schema types; CI runs schemathesis against a live server to check that
+//! every answer matches them (`.ci/run`), and a test checks that every route in the router's
+//! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
+//! browser with a session, not an API, and are left out on purpose ([`NOT_DOCUMENTED`]).
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::AppState;
+
+/// Route prefixes of the router that the document leaves out, with the reason in the module
+/// doc: the console's pages.
+pub const NOT_DOCUMENTED: &[&str] = &["/admin"];
+
+/// Every error: `{error: {code, message, fields?, retry_after?}}`, with a fresh `captcha` on
+/// captcha failures and the `current` state on a stale moderator decision.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// What went wrong.
+    error: ErrorDetail,
+    /// A fresh challenge, on `403` captcha failures and a replayed token.
+    captcha: Option<CaptchaChallenge>,
+    /// The comment as it is now, on `409 stale_version`.
+    #[schema(value_type = Option<Object>)]
+    current: Option<serde_json::Value>,
+}
+
+/// The `error` member of [`ErrorBody`].
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// A stable snake_case code (see the README's error table).
+    code: String,
+    /// A sentence for people, in the request's language.
+    message: String,
+    /// A message per field that failed.
+    fields: Option<BTreeMap<String, String>>,
+    /// Seconds to wait, also sent as `Retry-After`.
+    retry_after: Option<u64>,
+}
+
+/// A captcha challenge (`GET /api/v1/captcha`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct CaptchaChallenge {
+    /// The signed token to send back with the answer.
+    token: String,
+    /// The sum with its blank, e.g. `[ ] − 3 = 3`.
+    question: String,
+    /// The question as a sentence, in the request's language.
+    prompt: String,
+    /// Seconds until the token expires.
+    expires_in: u64,
+    /// When it expires (RFC 3339).
+    expires_at: String,
+}
+
+/// A comment as the public sees it; `replies` nest the same shape.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PublicComment {
+    id: String,
+    parent_id: Option<String>,
+    author_name: String,
+    author_url: Option<String>,
+    /// The body rendered to escaped HTML.
+    body_html: String,
+    created_at: String,
+    /// Whether it awaits moderation (only in the poster's own answer).
+    pending: Option<bool>,
+    #[schema(value_type = Vec<Object>)]
+    replies: Vec<serde_json::Value>,
+}
+
+/// `201` to a new comment.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Created {
+    id: String,
+    /// `published` or `pending` ("awaiting moderation").
+    status: String,
+    comment: PublicComment,
+}
+
+/// A page of a thread.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ThreadPage {
+    thread: String,
+    /// Visible comments in the whole thread.
+    total: u64,
+    closed: bool,
+    comments: Vec<PublicComment>,
+    page: u64,
+    /// The next page's number, if any.
+    next: Option<u64>,
+}
+
+/// Visible comment counts per thread.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Counts {
+    counts: BTreeMap<String, u64>,
+}
+
+/// `202` to a report.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Flagged {
+    flagged: bool,
+}
+
+/// A moderation queue page.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Queue {
+    status: String,
+    total: u64,
+    /// Comments with their private fields and the version to decide on.
+    #[schema(value_type = Vec<Object>)]
+    items: Vec<serde_json::Value>,
+    /// The cursor of the next page.
+    next: Option<String>,
+}
+
+/// A decision's result.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Decided {
+    id: String,
+    status: String,
+    version: u64,
+}
+
+/// A thread's state after close or reopen.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ThreadState {
+    thread: String,
+    closed: bool,
+}
+
+/// The policy in force.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyInfo {
+    version: String,
+    #[schema(value_type = Object)]
+    summary: serde_json::Value,
+    /// The last failed reload's error, if any (on `GET` only).
+    last_error: Option<String>,
+    /// Earlier versions (on `GET` only).
+    #[schema(value_type = Option<Vec<Object>>)]
+    history: Option<Vec<serde_json::Value>>,
+}
+
+/// `GET /readyz`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Ready {
+    ready: bool,
+    store: String,
+    policy_version: String,
+    /// The log position, for a moderator only.
+    position: Option<u64>,
+}
+
+/// Adds the moderators' bearer scheme.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "moderator",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The document's parts.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Saring",
+        description = "Comment moderation and spam captcha for news sites. Every error is \
+                       `{error: {code, message, fields?, retry_after?}}` in the request's \
+                       language (`?lang=id|en`, else `Accept-Language`, else Indonesian)."
+    ),
+    paths(
+        super::public::captcha,
+        super::public::post_comment,
+        super::public::thread,
+        super::public::counts,
+        super::public::flag,
+        super::form::widget,
+        super::form::demo,
+        super::form::embed,
+        super::form::form_post,
+        super::moderation::queue,
+        super::moderation::comment,
+        super::moderation::decision,
+        super::moderation::close,
+        super::moderation::reopen,
+        super::moderation::reload_policy,
+        super::moderation::policy_info,
+        super::ops::healthz,
+        super::ops::readyz,
+        super::ops::metrics,
+        openapi_json,
+    ),
+    components(schemas(ErrorBody, ErrorDetail, CaptchaChallenge, PublicComment)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "public", description = "What readers and the widget use"),
+        (name = "moderator", description = "Needs `Authorization: Bearer <moderator token>`"),
+        (name = "operations", description = "Health, readiness, metrics")
+    )
+)]
+pub struct ApiDoc;
+
+/// The document as JSON, built once.
+pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the OpenAPI document serialises")
+});
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "This OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json() -> axum::response::Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+/// The route that serves the document.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(openapi_json))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// `(METHOD, path)` of every `.route(...)` call in the routers' sources: a route added to
+    /// the router without an annotation fails the test below.
+    fn routes_in_source() -> BTreeSet<(String, String)> {
+        let sources = [
+            include_str!("public.rs"),
+            include_str!("form.rs"),
+            include_str!("moderation.rs"),
+            include_str!("ops.rs"),
+            include_str!("openapi.rs"),
+            include_str!("../console/routes.rs"),
+        ];
+        let route = regex::Regex::new(
+            r#"\.route\(\s*"([^"]+)",\s*((?:get|post)\([^)]*\)(?:\.(?:get|post)\([^)]*\))*)"#,
+        )
+        .unwrap();
+        let method = regex::Regex::new(r"(get|post)\(").unwrap();
+        let mut routes = BTreeSet::new();
+        for source in sources {
+            for c in route.captures_iter(source) {
+                for m in method.captures_iter(&c[2]) {
+                    routes.insert((m[1].to_uppercase(), c[1].to_string()));
+                }
+            }
+        }
+        routes
+    }
+
+    fn documented() -> BTreeSet<(String, String)> {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
+        let mut out = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("a path item").keys() {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_route_of_the_router_is_in_the_document_and_nothing_else() {
+        let routes: BTreeSet<_> = routes_in_source()
+            .into_iter()
+            .filter(|(_, p)| !NOT_DOCUMENTED.iter().any(|n| p.starts_with(n)))
+            .collect();
+        assert!(routes.len() >= 20, "the source scan found {routes:?}");
+        let documented = documented();
+        let missing: Vec<_> = routes.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routes).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "not documented: {missing:?}; documented but not routed: {extra:?}"
+        );
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_every_operation_documents_its_errors() {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).unwrap();
+        assert!(
+            doc["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{}",
+            doc["openapi"]
+        );
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let responses = op["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{method} {path}");
+                if path.starts_with("/api/") && path != "/api/v1/openapi.json" {
+                    let error = &responses["default"]["content"]["application/json"]["schema"];
+                    assert_eq!(
+                        error["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} documents the error shape"
+                    );
+                }
+            }
+        }
+        let moderator = &doc["paths"]["/api/v1/mod/queue"]["get"]["security"];
+        assert_eq!(
+            moderator[0]["moderator"],
+            serde_json::json!([]),
+            "{moderator}"
+        );
+    }
+}
