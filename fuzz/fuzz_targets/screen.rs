@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         solve_time_ms: Some(data.len() as u64),
         client_ip: None,
         history: data.first().map(|&x| History { author_approved: u32::from(x % 4), same_body_threads: u32::from(x / 64), ..Default::default() }),
+        pow: None,
     });
     assert!(v.score.is_finite());
     let _ = body_fingerprint(&text);
