@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use super::harness::{Driver, Guard, screenshot, solve, tail, wait_css, wait_js, which};
+use super::harness::{Driver, Guard, screenshot, solve, tail, wait_css, wait_js};
 
 const TOKEN: &str = "test-token-1-abcdefghijklmn";
 const ANI: (&str, &str) = ("ani", "kata-sandi-ani-rahasia");
@@ -174,26 +174,10 @@ async fn wait_cards(client: &Client, n: u64, what: &str) -> Result<()> {
     Ok(())
 }
 
-async fn status_of(base: &str, id: &str) -> Result<String> {
-    let v: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/mod/comments/{id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(v["status"].as_str().unwrap_or_default().to_string())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moderator_clears_a_queue_with_the_keyboard_and_sees_a_colleagues_decision() -> Result<()>
 {
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: install chromium and chromium-driver"
-        );
+    let Some(chromedriver) = super::harness::chromedriver_or_skip() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
@@ -340,7 +324,7 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
         "published",
     ];
     for (id, want) in ids.iter().zip(expected) {
-        let got = status_of(base, id).await?;
+        let got = super::harness::comment_status(base, TOKEN, id).await?;
         if got != want {
             bail!("{id} is {got}, expected {want}");
         }

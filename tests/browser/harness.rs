@@ -35,6 +35,34 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The chromedriver to drive Chromium with, or `None` after saying SKIPPED on stderr (straight
+/// there: the test harness captures `println!`, and a skip must be seen) when either is missing.
+pub fn chromedriver_or_skip() -> Option<PathBuf> {
+    match (which("chromedriver"), which("chromium")) {
+        (Some(chromedriver), Some(_)) => Some(chromedriver),
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: install chromium and chromium-driver"
+            );
+            None
+        }
+    }
+}
+
+/// A comment's status, from the moderator API (`token` is a moderator's bearer token).
+pub async fn comment_status(base: &str, token: &str, id: &str) -> Result<String> {
+    let detail: Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/mod/comments/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(detail["status"].as_str().unwrap_or_default().to_string())
+}
+
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a probe port")?;
     Ok(listener.local_addr()?.port())

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail, ensure};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 
-use harness::{Driver, Server, screenshot, solve, tail, wait_css, wait_js, wait_js_for, which};
+use harness::{Driver, Server, screenshot, solve, tail, wait_css, wait_js, wait_js_for};
 
 const TOKEN: &str = "test-token-1-abcdefghijklmn";
 const THREAD: &str = "#saring-thread";
@@ -21,13 +21,7 @@ const PUBLISHED: &str = "Komentar Anda sudah terbit.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn widget_and_plain_form_work_in_headless_chromium() -> Result<()> {
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: install chromium and chromium-driver"
-        );
+    let Some(chromedriver) = harness::chromedriver_or_skip() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, ensure};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use super::harness::{Driver, Server, tail, wait_js, wait_js_for, which};
+use super::harness::{Driver, Server, tail, wait_js, wait_js_for};
 use super::{FORM, Reader, TOKEN, approve, fill, open_demo, post_with_widget, text_of};
 
 const THREAD_KEY: &str = "demo-artikel";
@@ -30,18 +30,6 @@ async fn rules_of(base: &str, id: &str) -> Result<Vec<String>> {
         .iter()
         .filter_map(|r| r["id"].as_str().map(String::from))
         .collect())
-}
-
-/// The status of a comment, from the moderator API.
-async fn status_of(base: &str, id: &str) -> Result<String> {
-    let detail: Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/mod/comments/{id}"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(detail["status"].as_str().unwrap_or_default().to_string())
 }
 
 /// Fills the form without touching the sum and posts; returns the new comment's id and the status
@@ -77,12 +65,7 @@ async fn post_without_sum(js: &Client, reader: &Reader<'_>) -> Result<(String, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_posts_with_the_stamp_with_skip_and_as_a_trusted_author() -> Result<()> {
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: install chromium and chromium-driver"
-        );
+    let Some(chromedriver) = super::harness::chromedriver_or_skip() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
@@ -175,7 +158,7 @@ async fn scenario(base: &str, js: &Client) -> Result<()> {
     .await?;
     ensure!(!third.is_empty(), "third post: `{status}`");
     for id in [&id, &skipped, &third] {
-        if status_of(base, id).await? != "published" {
+        if super::harness::comment_status(base, TOKEN, id).await? != "published" {
             approve(base, id).await?;
         }
     }
@@ -226,8 +209,7 @@ async fn open_demo_again(js: &Client, base: &str) -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a test: run it by name"]
 async fn measure_solve_times() -> Result<()> {
-    let (Some(chromedriver), Some(_)) = (which("chromedriver"), which("chromium")) else {
-        eprintln!("SKIPPED: install chromium and chromium-driver");
+    let Some(chromedriver) = super::harness::chromedriver_or_skip() else {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
