@@ -296,16 +296,7 @@ async fn operations_endpoints_answer() {
     app.comment_ok("berita-metrik", HAM, "published").await;
     let (status, refused) = app.get("/metrics").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(AYU)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("saring_comments_stored_total"),
         "{metrics}"

@@ -177,6 +177,19 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// The Prometheus text of `/metrics`, read as moderator `AYU`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .bearer_auth(AYU)
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("metrics")
+    }
+
     /// A fresh challenge for a thread: (token, answer).
     pub async fn challenge(&self, thread: &str) -> (String, i64) {
         let (status, c) = self.get(&format!("/api/v1/captcha?thread={thread}")).await;

@@ -241,16 +241,7 @@ async fn over_the_global_ceiling_a_new_reader_is_held_not_refused() {
         .filter_map(|i| i["id"].as_str())
         .collect();
     assert_eq!(ids, [held.as_str()], "{queue}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(AYU)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let held_count: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("saring_comments_held_by_ceiling_total "))

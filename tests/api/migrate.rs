@@ -648,7 +648,7 @@ async fn a_disqus_export_imports_threads_replies_and_flags() {
     let file = dir.path().join("disqus.xml");
     std::fs::write(&file, xml).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let out = ok(&[
+    let import = [
         "import",
         "disqus",
         p(&file),
@@ -656,17 +656,10 @@ async fn a_disqus_export_imports_threads_replies_and_flags() {
         "slug",
         "--data-dir",
         p(data.path()),
-    ]);
+    ];
+    let out = ok(&import);
     assert!(out.contains("imported 4 comments from disqus"), "{out}");
-    let again = ok(&[
-        "import",
-        "disqus",
-        p(&file),
-        "--thread-key",
-        "slug",
-        "--data-dir",
-        p(data.path()),
-    ]);
+    let again = ok(&import);
     assert!(
         again.contains("imported 0 comments from disqus; 4 were already there"),
         "{again}"

@@ -279,16 +279,7 @@ async fn a_busy_address_group_gets_harder_work() {
     let c = fetch(&app, "pow-other").await;
     assert_eq!(c["pow"]["difficulty"], 10, "{c}");
     assert_eq!(c["pow"]["skip_difficulty"], 13, "{c}");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(AYU)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("saring_captcha_path_total"), "{metrics}");
     assert!(
         metrics.contains("saring_captcha_pow_difficulty"),

@@ -59,16 +59,7 @@ async fn flood(app: &TestApp, id: &str, count: u32, parallel: usize) -> Vec<Stat
 }
 
 async fn unstored_reports(app: &TestApp) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(AYU)
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("metrics");
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("saring_reports_unstored_total "))
         .and_then(|v| v.trim().parse::<f64>().ok())
