@@ -89,6 +89,7 @@ fn changes(
             .map(|(pos, id)| (*pos, *id))
             .collect();
     }
+    let (mut policy_changed, mut learned_changed) = (false, false);
     for (e, event) in events.iter().zip(decoded) {
         match event {
             Some(DomainEvent::ThreadClosed { thread, .. })
@@ -111,14 +112,18 @@ fn changes(
                     ));
                 }
             }
-            Some(DomainEvent::PolicyActivated { .. }) => {
-                batch.policy = Some(projection_db::policy_bytes(p));
-            }
-            Some(other) if learned::moderator_decision(other).is_some() => {
-                batch.learned = Some(serde_json::to_vec(&p.learned).unwrap_or_default());
-            }
+            Some(DomainEvent::PolicyActivated { .. }) => policy_changed = true,
+            Some(other) if learned::moderator_decision(other).is_some() => learned_changed = true,
             _ => {}
         }
+    }
+    // Once per batch, not per event: a bulk decision of hundreds would otherwise serialise the
+    // whole learned state hundreds of times under the write lock.
+    if policy_changed {
+        batch.policy = Some(projection_db::policy_bytes(p));
+    }
+    if learned_changed {
+        batch.learned = Some(serde_json::to_vec(&p.learned).unwrap_or_default());
     }
     threads.sort_unstable();
     threads.dedup();
