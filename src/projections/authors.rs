@@ -128,6 +128,12 @@ impl AuthorHistory {
         }
     }
 
+    /// Comments from the address group `ip_key` that were marked spam (what the captcha's
+    /// difficulty reads for an address with recent spam).
+    pub fn address_spam(&self, ip_key: &str) -> u32 {
+        self.by_address.get(ip_key).map_or(0, |c| c.spam)
+    }
+
     /// The history the policy engine sees for a new submission.
     pub fn history(
         &self,

@@ -324,9 +324,7 @@ impl Service {
     fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
         let now = Utc::now();
         let group = crate::limits::address_group(ip).to_string();
-        let address_spam = self
-            .view
-            .read(|p| p.authors.history("", &group, None, 0, "", now).ip_spam);
+        let address_spam = self.view.read(|p| p.authors.address_spam(&group));
         let signals = self
             .risk
             .signals(&group, thread.unwrap_or(""), address_spam, now);
@@ -419,12 +417,12 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<crate::pow::PowFacts, SubmitError> {
         use crate::pow::CaptchaPath;
+        let group = crate::limits::address_group(req.client_ip).to_string();
         let path = match solved.passed {
             Passed::Sum if req.via_form && solved.pow_bits == 0 => CaptchaPath::NoJs,
             Passed::Sum => CaptchaPath::Sum,
             Passed::Skip => CaptchaPath::Skip,
             Passed::NeedsTrust => {
-                let group = crate::limits::address_group(req.client_ip).to_string();
                 let trusted = !email.is_empty()
                     && self.view.read(|p| {
                         is_trusted(&p.authors.history(email, &group, None, 0, &req.thread, now))
@@ -441,7 +439,6 @@ impl Service {
             }
         };
         metrics::counter!("saring_captcha_path_total", "path" => path.as_str()).increment(1);
-        let group = crate::limits::address_group(req.client_ip).to_string();
         self.risk.note(&group, &req.thread, now);
         Ok(crate::pow::PowFacts {
             path,
