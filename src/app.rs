@@ -89,17 +89,16 @@ impl Application {
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let db_path = ProjectionDb::path_in(&settings.data_dir);
-        let db_open = {
+        let (db, head, rebuilding) = {
             let (path, backend) = (db_path.clone(), store.backend_name());
             tokio::task::spawn_blocking(move || ProjectionDb::open(&path, backend))
                 .await
                 .map_err(std::io::Error::other)??
         };
-        let (db, stored) = db_open;
-        let db = Arc::new(db);
         tracing::info!(
-            position = stored.position,
-            comments = stored.comments.len(),
+            position = head.position,
+            comments = db.comment_count()?,
+            rebuilding,
             "loaded the projections from {}",
             crate::store::projection_db::FILE_NAME
         );
@@ -110,8 +109,8 @@ impl Application {
                 .join("snapshots")
                 .join("projections.snapshot.json"),
         );
-        let view = Arc::new(View::new(stored));
-        runner::catch_up(store.as_ref(), &view, Some(&db)).await?;
+        let view = Arc::new(View::on_disk(Arc::new(db), head, &settings.projections));
+        runner::catch_up(store.as_ref(), &view).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
         let service = Arc::new(Service::new(
@@ -128,7 +127,6 @@ impl Application {
         tasks.push(tokio::spawn(runner::follow(
             store.clone(),
             view.clone(),
-            Some(db),
             tasks_stop.clone(),
         )));
         service.record_policy(&policy.current()).await?;
@@ -158,7 +156,9 @@ impl Application {
             auth: ModeratorAuth::new(&settings.moderator_tokens, &settings.moderator_hashes),
             trusted_proxies: settings.trusted_proxies.clone(),
             site_origins: settings.site_origins.clone(),
-            threads: http::thread_cache::ThreadCache::default(),
+            threads: http::thread_cache::ThreadCache::with_budget(
+                settings.projections.page_cache_bytes,
+            ),
             metrics: metrics_handle(),
             request_timeout: Duration::from_secs(settings.connections.request_seconds.max(1)),
         });

@@ -173,6 +173,8 @@ pub struct FileConfig {
     pub snapshot_min_seconds: Option<u64>,
     /// The moderation console: accounts, sessions, article links (`[console]`).
     pub console: crate::console::ConsoleConfig,
+    /// Cache budgets in front of the projection database (`[projections]`).
+    pub projections: crate::service::view::ProjectionSettings,
 }
 
 /// Why the settings could not be resolved.
@@ -243,6 +245,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// The moderation console's settings.
     pub console: crate::console::ConsoleConfig,
+    /// Cache budgets in front of the projection database.
+    pub projections: crate::service::view::ProjectionSettings,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -462,6 +466,10 @@ impl Settings {
             snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
             console: console_settings(file.console)?,
+            projections: file
+                .projections
+                .with_env()
+                .map_err(|(name, message)| ConfigError::Invalid { name, message })?,
         })
     }
 
@@ -494,6 +502,7 @@ impl Settings {
             snapshot_min_seconds: 60,
             json_logs: false,
             console: crate::console::ConsoleConfig::default(),
+            projections: crate::service::view::ProjectionSettings::default(),
         }
     }
 

@@ -622,9 +622,9 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         let author = p.author_record(&view.author_email);
         let parent = view
             .parent_id
-            .and_then(|pid| p.comments.get(&pid))
-            .map(|r| (r.author_name.clone(), r.body_html.clone()));
-        let reported = p.queues.reported.values().any(|v| *v == view.id);
+            .and_then(|pid| p.comment(pid))
+            .map(|r| (r.author_name, r.body_html));
+        let reported = p.is_reported(view.id);
         (author, parent, reported)
     });
     let article = c.config.article_link(&view.thread);

@@ -74,14 +74,9 @@ async fn queue(
     };
     let (items, next, total) = state.service.view().read(|p| {
         let (records, next) = p.queue_page(name, cursor, limit);
-        let total = match name {
-            QueueName::Pending => p.queues.pending.len(),
-            QueueName::Reported => p.queues.reported.len(),
-            QueueName::Spam => p.queues.spam.len(),
-            QueueName::Rejected => p.queues.rejected.len(),
-        };
+        let total = p.queue_len(name);
         (
-            records.into_iter().map(QueueItem::from).collect::<Vec<_>>(),
+            records.iter().map(QueueItem::from).collect::<Vec<_>>(),
             next,
             total,
         )
@@ -221,7 +216,7 @@ async fn reload_policy(
     responses((status = 200, description = "The policy in force", body = crate::http::openapi::PolicyInfo), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
     let policy = state.service.policy().current();
-    let history = state.service.view().read(|p| p.policy_history.clone());
+    let history = state.service.view().read(|p| p.policy_history());
     Json(serde_json::json!({
         "version": policy.version(),
         "summary": policy.summary(),

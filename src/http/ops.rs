@@ -58,10 +58,7 @@ async fn metrics(State(state): State<AppState>, _: Moderator) -> Response {
     }
     metrics::gauge!("saring_thread_cache_pages").set(state.threads.len() as f64);
     metrics::gauge!("saring_thread_cache_bytes").set(state.threads.bytes() as f64);
-    let (comments, threads, authors) = state
-        .service
-        .view()
-        .read(|p| (p.comments.len(), p.threads.len(), p.authors.len()));
+    let (comments, threads, authors) = state.service.view().read(|p| p.sizes());
     metrics::gauge!("saring_comments").set(comments as f64);
     metrics::gauge!("saring_threads").set(threads as f64);
     metrics::gauge!("saring_author_history_keys").set(authors as f64);

@@ -1,23 +1,29 @@
-//! Thread pages kept as ready-to-send JSON bytes with a strong ETag, rebuilt only when their
-//! thread changes, so a widget read costs about as much as a static file.
+//! Thread pages kept as ready-to-send JSON bytes with a strong ETag, rendered from the
+//! projection database only when their thread changed, so a widget read costs about as much as
+//! a static file.
 //!
-//! The cache is bounded in bytes, not entries: pages range from a few hundred bytes to tens of
-//! kilobytes, and anyone can ask for any thread. When the budget is exceeded the least recently
-//! used quarter is dropped.
+//! The cache is bounded in bytes, not entries (`[projections] page_cache_bytes`): pages range
+//! from a few hundred bytes to tens of kilobytes, and anyone can ask for any thread. When the
+//! budget is exceeded the least recently used quarter is dropped. Pages of a thread are dropped
+//! when the follower reports the thread changed ([`View::changed_since`]), before the position
+//! a POST waits for is published; a page rendered while its thread changed is not kept.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use sha2::{Digest, Sha256};
 
 use crate::projections::Order;
 use crate::service::View;
+use crate::service::view::ChangedSince;
 
-/// Bytes of rendered pages kept at most (32 MiB): a few thousand hot pages, and room under the
-/// memory budget of 300 MiB at 100,000 comments.
+/// Bytes of rendered pages kept by default (32 MiB): a few thousand hot pages.
 pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
+
+/// Bookkeeping bytes counted per cached page besides its body and key.
+const ENTRY_OVERHEAD: usize = 96;
 
 /// A rendered page.
 #[derive(Clone)]
@@ -36,13 +42,19 @@ struct Entry {
     used: AtomicU64,
 }
 
-type Key = (String, Order, usize);
+type PageKey = (Order, usize);
 
-/// Cache of rendered thread pages keyed by thread, order and page.
+fn entry_size(thread: &str, page: &CachedPage) -> u64 {
+    (page.body.len() + thread.len() + ENTRY_OVERHEAD) as u64
+}
+
+/// Cache of rendered thread pages keyed by thread, then order and page.
 pub struct ThreadCache {
-    pages: RwLock<HashMap<Key, Entry>>,
+    pages: RwLock<HashMap<String, HashMap<PageKey, Entry>>>,
     bytes: AtomicU64,
     clock: AtomicU64,
+    /// The view's change sequence number the cache has applied.
+    seen: Mutex<u64>,
     budget: usize,
 }
 
@@ -59,8 +71,35 @@ impl ThreadCache {
             pages: RwLock::new(HashMap::new()),
             bytes: AtomicU64::new(0),
             clock: AtomicU64::new(0),
+            seen: Mutex::new(0),
             budget,
         }
+    }
+
+    /// Drops the pages of threads the view reports changed since the last call.
+    fn apply_changes(&self, view: &View) {
+        if view.change_seq() == *self.seen.lock() {
+            return;
+        }
+        let mut seen = self.seen.lock();
+        let now = view.change_seq();
+        let changed = view.changed_since(*seen);
+        let mut pages = self.pages.write();
+        match changed {
+            ChangedSince::All => {
+                pages.clear();
+                self.bytes.store(0, Ordering::Relaxed);
+            }
+            ChangedSince::Threads(threads) => {
+                for t in threads {
+                    if let Some(gone) = pages.remove(&t) {
+                        let size: u64 = gone.values().map(|e| entry_size(&t, &e.page)).sum();
+                        self.bytes.fetch_sub(size, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        *seen = now;
     }
 
     /// The page, from the cache when its thread has not changed since it was rendered.
@@ -73,64 +112,98 @@ impl ThreadCache {
         per_page: usize,
         max_depth: usize,
     ) -> CachedPage {
-        let generation = view.read(|p| p.threads.get(thread).map_or(0, |t| t.generation));
-        let key = (thread.to_string(), order, page);
+        self.apply_changes(view);
+        let cheap_generation = view.read(|p| p.cheap_generation(thread));
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
-        if let Some(hit) = self.pages.read().get(&key)
-            && hit.page.generation == generation
+        if let Some(hit) = self
+            .pages
+            .read()
+            .get(thread)
+            .and_then(|t| t.get(&(order, page)))
+            && cheap_generation.is_none_or(|g| g == hit.page.generation)
         {
             hit.used.store(now, Ordering::Relaxed);
             return hit.page.clone();
         }
-        let (generation, body) = view.read(|p| {
-            let generation = p.threads.get(thread).map_or(0, |t| t.generation);
-            let page = p.thread_page(thread, order, page, per_page, max_depth);
-            (generation, serde_json::to_vec(&page).unwrap_or_default())
-        });
+        let before = view.change_seq();
+        let rendered = view.read(|p| p.thread_page(thread, order, page, per_page, max_depth));
+        let (generation, body, keep) = match rendered {
+            Some((generation, page)) => (
+                generation,
+                serde_json::to_vec(&page).unwrap_or_default(),
+                true,
+            ),
+            None => (0, b"{}".to_vec(), false),
+        };
         let digest = Sha256::digest(&body);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-        let page = CachedPage {
+        let rendered = CachedPage {
             generation,
             body: Bytes::from(body),
             etag,
         };
         // Unknown threads are not cached: anyone can ask for any key.
-        if generation > 0 {
-            self.insert(key, page.clone(), now);
+        if keep && generation > 0 {
+            self.insert(view, before, thread, (order, page), rendered.clone(), now);
         }
-        page
+        rendered
     }
 
-    fn insert(&self, key: Key, page: CachedPage, now: u64) {
-        let key_len = key.0.len();
-        let size = (page.body.len() + key_len + 64) as u64;
+    fn insert(
+        &self,
+        view: &View,
+        before: u64,
+        thread: &str,
+        key: PageKey,
+        page: CachedPage,
+        now: u64,
+    ) {
+        self.apply_changes(view);
         let mut pages = self.pages.write();
-        if let Some(old) = pages.insert(
+        // A change of this thread after the render started makes the page stale already.
+        if view.change_seq() != before {
+            match view.changed_since(before) {
+                ChangedSince::All => return,
+                ChangedSince::Threads(ts) if ts.iter().any(|t| t == thread) => return,
+                ChangedSince::Threads(_) => {}
+            }
+        }
+        let size = entry_size(thread, &page);
+        if size as usize > self.budget {
+            return;
+        }
+        let slot = pages.entry(thread.to_string()).or_default();
+        if let Some(old) = slot.insert(
             key,
             Entry {
                 page,
                 used: AtomicU64::new(now),
             },
         ) {
-            self.bytes.fetch_sub(
-                (old.page.body.len() + key_len + 64) as u64,
-                Ordering::Relaxed,
-            );
+            self.bytes
+                .fetch_sub(entry_size(thread, &old.page), Ordering::Relaxed);
         }
         let total = self.bytes.fetch_add(size, Ordering::Relaxed) + size;
         if total as usize > self.budget {
             // Drop the least recently used quarter; sorting is rare and amortised over inserts.
-            let mut ages: Vec<(u64, Key)> = pages
+            let mut ages: Vec<(u64, String, PageKey)> = pages
                 .iter()
-                .map(|(k, e)| (e.used.load(Ordering::Relaxed), k.clone()))
+                .flat_map(|(t, ps)| {
+                    ps.iter()
+                        .map(move |(k, e)| (e.used.load(Ordering::Relaxed), t.clone(), *k))
+                })
                 .collect();
-            ages.sort_unstable_by_key(|(used, _)| *used);
-            for (_, k) in ages.into_iter().take(pages.len().div_ceil(4)) {
-                if let Some(e) = pages.remove(&k) {
-                    self.bytes.fetch_sub(
-                        (e.page.body.len() + k.0.len() + 64) as u64,
-                        Ordering::Relaxed,
-                    );
+            ages.sort_unstable_by_key(|(used, _, _)| *used);
+            let n = ages.len().div_ceil(4);
+            for (_, t, k) in ages.into_iter().take(n) {
+                if let Some(ps) = pages.get_mut(&t) {
+                    if let Some(e) = ps.remove(&k) {
+                        self.bytes
+                            .fetch_sub(entry_size(&t, &e.page), Ordering::Relaxed);
+                    }
+                    if ps.is_empty() {
+                        pages.remove(&t);
+                    }
                 }
             }
         }
@@ -138,7 +211,7 @@ impl ThreadCache {
 
     /// Number of cached pages (for metrics).
     pub fn len(&self) -> usize {
-        self.pages.read().len()
+        self.pages.read().values().map(HashMap::len).sum()
     }
 
     /// Whether the cache is empty.
@@ -186,7 +259,8 @@ mod tests {
         let again = cache
             .pages
             .read()
-            .get(&("t0".to_string(), Order::Oldest, 1))
+            .get("t0")
+            .and_then(|t| t.get(&(Order::Oldest, 1)))
             .map(|e| e.page.etag.clone());
         assert_eq!(again, Some(hot.etag));
     }

@@ -40,7 +40,7 @@ struct Sighting {
 
 /// A stable 64-bit digest (stable across runs and builds, unlike `std`'s hasher, because
 /// snapshots keep it).
-fn digest(text: &str) -> u64 {
+pub fn digest(text: &str) -> u64 {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(text.as_bytes());
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
@@ -145,33 +145,54 @@ impl AuthorHistory {
         now: DateTime<Utc>,
     ) -> History {
         let email = email.to_lowercase();
-        let by_email = self.by_email.get(&email).copied().unwrap_or_default();
-        let by_address = self.by_address.get(ip_key).copied().unwrap_or_default();
-        let by_url = url
-            .map(normalise_url)
-            .and_then(|u| self.by_url.get(&u).copied())
-            .unwrap_or_default();
-        let horizon = now - Duration::hours(DUPLICATE_WINDOW_HOURS);
-        let sightings = self.recent.get(&fingerprint);
-        let recent = sightings.into_iter().flatten().filter(|s| s.at >= horizon);
-        let (author, thread) = (digest(&email), digest(thread));
-        let mut same_author = 0u32;
-        let mut threads: Vec<u64> = Vec::new();
-        for s in recent {
-            if s.author == author {
-                same_author += 1;
-            }
-            if s.thread != thread && !threads.contains(&s.thread) {
-                threads.push(s.thread);
-            }
+        let get = |kind: CountKind, key: &str| self.counts(kind, key);
+        let sightings = self.recent.get(&fingerprint).into_iter().flatten();
+        history_of(
+            get(CountKind::Email, &email),
+            get(CountKind::Address, ip_key),
+            url.map(normalise_url)
+                .map_or_else(Counts::default, |u| get(CountKind::Url, &u)),
+            sightings.map(|s| (s.at, s.thread, s.author)),
+            &email,
+            thread,
+            now,
+        )
+    }
+
+    /// The counts of one key (zero when unknown).
+    pub fn counts(&self, kind: CountKind, key: &str) -> Counts {
+        self.map(kind).get(key).copied().unwrap_or_default()
+    }
+
+    /// Sets the counts of one key (loading a stored key into a working set).
+    pub fn set_counts(&mut self, kind: CountKind, key: &str, counts: Counts) {
+        if key.is_empty() {
+            return;
         }
-        History {
-            author_approved: by_email.approved,
-            author_spam: by_email.spam,
-            ip_spam: by_address.spam,
-            url_spam: by_url.spam,
-            same_body_same_author: same_author,
-            same_body_threads: u32::try_from(threads.len()).unwrap_or(u32::MAX),
+        let map = match kind {
+            CountKind::Email => &mut self.by_email,
+            CountKind::Address => &mut self.by_address,
+            CountKind::Url => &mut self.by_url,
+        };
+        map.insert(key.to_string(), counts);
+    }
+
+    /// Every key's counts, for writing a working set back.
+    pub fn each_count(&self) -> impl Iterator<Item = (CountKind, &str, Counts)> {
+        [CountKind::Email, CountKind::Address, CountKind::Url]
+            .into_iter()
+            .flat_map(move |kind| {
+                self.map(kind)
+                    .iter()
+                    .map(move |(k, c)| (kind, k.as_str(), *c))
+            })
+    }
+
+    fn map(&self, kind: CountKind) -> &HashMap<String, Counts> {
+        match kind {
+            CountKind::Email => &self.by_email,
+            CountKind::Address => &self.by_address,
+            CountKind::Url => &self.by_url,
         }
     }
 
@@ -186,9 +207,87 @@ impl AuthorHistory {
     }
 }
 
+/// Which key an author count is kept under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CountKind {
+    /// The author's lowercased email.
+    Email,
+    /// The client address group.
+    Address,
+    /// The author's website, normalised ([`normalise_url`]).
+    Url,
+}
+
+impl CountKind {
+    /// The number stored for the kind.
+    pub fn code(self) -> i64 {
+        match self {
+            CountKind::Email => 0,
+            CountKind::Address => 1,
+            CountKind::Url => 2,
+        }
+    }
+
+    /// The kind of a stored number.
+    pub fn from_code(code: i64) -> Option<CountKind> {
+        [CountKind::Email, CountKind::Address, CountKind::Url]
+            .into_iter()
+            .find(|k| k.code() == code)
+    }
+}
+
+/// The keys a comment's status counts under: its email, address group and normalised website
+/// (empty ones are skipped, as [`AuthorHistory::status_changed`] skips them).
+pub fn count_keys(email: &str, ip_key: &str, url: Option<&str>) -> Vec<(CountKind, String)> {
+    [
+        (CountKind::Email, email.to_lowercase()),
+        (CountKind::Address, ip_key.to_string()),
+        (CountKind::Url, url.map(normalise_url).unwrap_or_default()),
+    ]
+    .into_iter()
+    .filter(|(_, k)| !k.is_empty())
+    .collect()
+}
+
+/// The history the policy engine sees, from the three keys' counts and the sightings of the
+/// body (`(time, thread digest, author digest)`, see [`digest`]). `email` is lowercased.
+pub fn history_of(
+    by_email: Counts,
+    by_address: Counts,
+    by_url: Counts,
+    sightings: impl Iterator<Item = (DateTime<Utc>, u64, u64)>,
+    email: &str,
+    thread: &str,
+    now: DateTime<Utc>,
+) -> History {
+    let horizon = now - Duration::hours(DUPLICATE_WINDOW_HOURS);
+    let (author, thread) = (digest(email), digest(thread));
+    let mut same_author = 0u32;
+    let mut threads: Vec<u64> = Vec::new();
+    for (_, s_thread, s_author) in sightings.filter(|(at, _, _)| *at >= horizon) {
+        if s_author == author {
+            same_author += 1;
+        }
+        if s_thread != thread && !threads.contains(&s_thread) {
+            threads.push(s_thread);
+        }
+    }
+    History {
+        author_approved: by_email.approved,
+        author_spam: by_email.spam,
+        ip_spam: by_address.spam,
+        url_spam: by_url.spam,
+        same_body_same_author: same_author,
+        same_body_threads: u32::try_from(threads.len()).unwrap_or(u32::MAX),
+    }
+}
+
+/// Sightings of one body kept at most (older ones of the same body are forgotten).
+pub const SIGHTINGS_PER_BODY: usize = MAX_SIGHTINGS_PER_BODY;
+
 /// URLs compare without scheme, `www.`, trailing slash and case, so trivial variations of one
 /// spam site share a record.
-fn normalise_url(url: &str) -> String {
+pub fn normalise_url(url: &str) -> String {
     let lower = url.trim().to_lowercase();
     let rest = lower
         .strip_prefix("https://")

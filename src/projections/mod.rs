@@ -272,6 +272,23 @@ impl Projections {
         }
     }
 
+    /// Folds one stored event, or, for an event this build cannot decode (`None`: written by a
+    /// newer one), only moves the position and its comment's version (the moderators'
+    /// `expected_version` is the stream's last recorded revision).
+    pub fn apply_recorded(&mut self, at: EventPosition<'_>, event: Option<&DomainEvent>) {
+        match event {
+            Some(event) => self.apply(at, event),
+            None => {
+                self.position = self.position.max(at.position);
+                if let Some(rec) = crate::domain::comment::id_from_stream(at.stream)
+                    .and_then(|id| self.comments.get_mut(&id))
+                {
+                    rec.version = rec.version.max(at.revision);
+                }
+            }
+        }
+    }
+
     /// Moves a comment to a new status, keeping threads, queues and author counts in step. Any
     /// moderator decision also takes it out of the reported queue.
     fn set_status(&mut self, id: Option<Uuid>, new: Option<CommentStatus>, at: EventPosition<'_>) {

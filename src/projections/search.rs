@@ -112,7 +112,8 @@ impl Cursor {
         })
     }
 
-    fn of(r: &CommentRecord) -> Cursor {
+    /// The cursor just at a record.
+    pub fn of(r: &CommentRecord) -> Cursor {
         Cursor {
             at: r.created_at,
             id: r.id,
@@ -130,10 +131,10 @@ pub struct QueueStats {
 }
 
 /// One page of a filtered queue.
-#[derive(Debug)]
-pub struct QueuePage<'a> {
+#[derive(Debug, PartialEq)]
+pub struct QueuePage {
     /// The items, in the asked order.
-    pub items: Vec<&'a CommentRecord>,
+    pub items: Vec<CommentRecord>,
     /// The cursor of the next page, if there are more items.
     pub next: Option<Cursor>,
     /// Items matching the filter in the whole queue.
@@ -267,7 +268,7 @@ impl Projections {
         order: SortOrder,
         after: Option<Cursor>,
         limit: usize,
-    ) -> QueuePage<'_> {
+    ) -> QueuePage {
         let limit = limit.max(1);
         let mut total = 0;
         let mut rest: Vec<&CommentRecord> = self
@@ -298,7 +299,7 @@ impl Projections {
             None
         };
         QueuePage {
-            items: rest,
+            items: rest.into_iter().cloned().collect(),
             next,
             matching: total,
         }

@@ -87,85 +87,125 @@ impl Projections {
         per_page: usize,
         max_depth: usize,
     ) -> ThreadPage {
-        let page = page.max(1);
-        let per_page = per_page.max(1);
         let Some(t) = self.threads.get(thread) else {
-            return ThreadPage {
-                thread: thread.into(),
-                total: 0,
-                closed: false,
-                comments: vec![],
+            return page_of(
+                thread,
+                None,
+                std::iter::empty(),
+                |_| None,
+                order,
                 page,
-                next: None,
-            };
+                per_page,
+                max_depth,
+            );
         };
-        // Where each visible comment hangs in the tree, and at which depth.
-        let mut placed: HashMap<Uuid, (Option<Uuid>, usize)> =
-            HashMap::with_capacity(t.visible.len());
-        let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        let mut top: Vec<Uuid> = Vec::new();
-        for id in t.visible.values() {
-            let Some(rec) = self.comments.get(id) else {
-                continue;
-            };
-            // The nearest visible ancestor: a hidden parent's replies move up, not out.
-            let mut parent = rec.parent_id;
-            let mut hops = 0;
-            while let Some(p) = parent {
-                if placed.contains_key(&p) || hops > 64 {
-                    break;
-                }
-                parent = self.comments.get(&p).and_then(|r| r.parent_id);
-                hops += 1;
-            }
-            let mut anchor = parent.filter(|p| placed.contains_key(p));
-            while let Some(a) = anchor {
-                let depth = placed[&a].1;
-                if depth < max_depth {
-                    break;
-                }
-                anchor = placed[&a].0;
-            }
-            match anchor {
-                Some(a) => {
-                    placed.insert(*id, (Some(a), placed[&a].1 + 1));
-                    children.entry(a).or_default().push(*id);
-                }
-                None => {
-                    placed.insert(*id, (None, 0));
-                    top.push(*id);
-                }
-            }
-        }
-        if order == Order::Newest {
-            top.reverse();
-        }
-        let start = (page - 1).saturating_mul(per_page);
-        let comments = top
-            .iter()
-            .skip(start)
-            .take(per_page)
-            .filter_map(|id| self.build(*id, &children))
-            .collect();
-        let next = (start.saturating_add(per_page) < top.len()).then_some(page + 1);
-        ThreadPage {
-            thread: thread.into(),
-            total: t.visible.len(),
-            closed: t.closed,
-            comments,
+        page_of(
+            thread,
+            Some((t.closed, t.visible.len())),
+            t.visible.values().filter_map(|id| self.comments.get(id)),
+            |id| self.comments.get(id),
+            order,
             page,
-            next,
-        }
+            per_page,
+            max_depth,
+        )
     }
+}
 
-    fn build(&self, id: Uuid, children: &HashMap<Uuid, Vec<Uuid>>) -> Option<PublicComment> {
-        let mut c = PublicComment::from_record(self.comments.get(&id)?);
-        if let Some(kids) = children.get(&id) {
-            c.replies = kids
-                .iter()
-                .filter_map(|k| self.build(*k, children))
-                .collect();
+/// One page of a thread from its visible comments in submission order and a lookup of any
+/// comment of the thread (hidden parents are walked through to their nearest visible ancestor).
+/// `facts` is the thread's closed flag and visible count, `None` for an unknown thread. Pure,
+/// so the in-memory fold and the projection database render the same bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn page_of<'a>(
+    thread: &str,
+    facts: Option<(bool, usize)>,
+    visible: impl Iterator<Item = &'a CommentRecord>,
+    lookup: impl Fn(&Uuid) -> Option<&'a CommentRecord>,
+    order: Order,
+    page: usize,
+    per_page: usize,
+    max_depth: usize,
+) -> ThreadPage {
+    let page = page.max(1);
+    let per_page = per_page.max(1);
+    let Some((closed, total)) = facts else {
+        return ThreadPage {
+            thread: thread.into(),
+            total: 0,
+            closed: false,
+            comments: vec![],
+            page,
+            next: None,
+        };
+    };
+    // Where each visible comment hangs in the tree, and at which depth.
+    let mut placed: HashMap<Uuid, (Option<Uuid>, usize)> = HashMap::with_capacity(total);
+    let mut children: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    let mut top: Vec<Uuid> = Vec::new();
+    for rec in visible {
+        let id = &rec.id;
+        // The nearest visible ancestor: a hidden parent's replies move up, not out.
+        let mut parent = rec.parent_id;
+        let mut hops = 0;
+        while let Some(p) = parent {
+            if placed.contains_key(&p) || hops > 64 {
+                break;
+            }
+            parent = lookup(&p).and_then(|r| r.parent_id);
+            hops += 1;
         }
-        Some(c)
+        let mut anchor = parent.filter(|p| placed.contains_key(p));
+        while let Some(a) = anchor {
+            let depth = placed[&a].1;
+            if depth < max_depth {
+                break;
+            }
+            anchor = placed[&a].0;
+        }
+        match anchor {
+            Some(a) => {
+                placed.insert(*id, (Some(a), placed[&a].1 + 1));
+                children.entry(a).or_default().push(*id);
+            }
+            None => {
+                placed.insert(*id, (None, 0));
+                top.push(*id);
+            }
+        }
     }
+    if order == Order::Newest {
+        top.reverse();
+    }
+    let start = (page - 1).saturating_mul(per_page);
+    let comments = top
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .filter_map(|id| build(*id, &children, &lookup))
+        .collect();
+    let next = (start.saturating_add(per_page) < top.len()).then_some(page + 1);
+    ThreadPage {
+        thread: thread.into(),
+        total,
+        closed,
+        comments,
+        page,
+        next,
+    }
+}
+
+fn build<'a>(
+    id: Uuid,
+    children: &HashMap<Uuid, Vec<Uuid>>,
+    lookup: &impl Fn(&Uuid) -> Option<&'a CommentRecord>,
+) -> Option<PublicComment> {
+    let mut c = PublicComment::from_record(lookup(&id)?);
+    if let Some(kids) = children.get(&id) {
+        c.replies = kids
+            .iter()
+            .filter_map(|k| build(*k, children, lookup))
+            .collect();
+    }
+    Some(c)
 }

@@ -324,7 +324,7 @@ impl Service {
     fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
         let now = Utc::now();
         let group = crate::limits::address_group(ip).to_string();
-        let address_spam = self.view.read(|p| p.authors.address_spam(&group));
+        let address_spam = self.view.read(|p| p.address_spam(&group));
         let signals = self
             .risk
             .signals(&group, thread.unwrap_or(""), address_spam, now);
@@ -424,9 +424,9 @@ impl Service {
             Passed::Skip => CaptchaPath::Skip,
             Passed::NeedsTrust => {
                 let trusted = !email.is_empty()
-                    && self.view.read(|p| {
-                        is_trusted(&p.authors.history(email, &group, None, 0, &req.thread, now))
-                    });
+                    && self
+                        .view
+                        .read(|p| is_trusted(&p.history(email, &group, None, 0, &req.thread, now)));
                 if !trusted {
                     return Err(
                         self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
@@ -450,7 +450,7 @@ impl Service {
     /// A replay is answered as one before it can eat the reader's rate allowance; the create
     /// command's "no stream" expectation stays the real guarantee across replicas.
     fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
-        if self.view.read(|p| p.comments.contains_key(&id)) {
+        if self.view.read(|p| p.has_comment(id)) {
             return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
         }
         Ok(())
@@ -481,7 +481,7 @@ impl Service {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
         let (verdict, context, trusted) = self.view.read(|p| {
-            let history = p.authors.history(
+            let history = p.history(
                 &submission.author_email,
                 &submission.client.ip,
                 submission.author_url.as_deref(),
@@ -503,7 +503,7 @@ impl Service {
             input.pow = Some(pow);
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
-            let learned = learn_from_moderators().then_some(&p.learned);
+            let learned = learn_from_moderators().then_some(p.learned());
             (policy.screen_with(&input, learned), context, trusted)
         });
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
@@ -723,7 +723,7 @@ impl Service {
     pub async fn record_policy(&self, policy: &Policy) -> Result<(), StoreError> {
         if self
             .view
-            .read(|p| p.policy_version.as_deref() == Some(policy.version()))
+            .read(|p| p.policy_version() == Some(policy.version()))
         {
             return Ok(());
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::config::{ConfigError, ServeArgs, Settings};
 use crate::projections::Projections;
-use crate::store::StoreError;
 use crate::store::projection_db::{ProjectionDb, ProjectionDbError};
+use crate::store::{EventStore, StoreError};
 
 use super::View;
 use super::runner;
@@ -92,18 +92,18 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     // The old file's position is the best estimate of the log's length there is without a
     // second pass over it.
     let estimate = ProjectionDb::open_existing(&path, store.backend_name())
-        .map(|p| p.position)
+        .and_then(|db| db.position())
         .unwrap_or(0);
     let fresh_path = path.with_extension("sqlite3.rebuild");
     remove_with_side_files(&fresh_path)?;
-    let (db, empty) = {
+    let (db, head, _) = {
         let (p, backend) = (fresh_path.clone(), store.backend_name());
         tokio::task::spawn_blocking(move || ProjectionDb::open(&p, backend))
             .await
             .map_err(std::io::Error::other)??
     };
     let db = Arc::new(db);
-    let view = View::new(empty);
+    let view = Arc::new(View::on_disk(db.clone(), head, &settings.projections));
     let bar = indicatif::ProgressBar::new(estimate.max(1));
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -112,7 +112,7 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
-    runner::fold_log(store.as_ref(), &view, Some(&db), None, |position, _| {
+    runner::fold_log(store.as_ref(), &view, None, |position, _| {
         if position > bar.length().unwrap_or(0) {
             bar.set_length(position);
         }
@@ -120,8 +120,10 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     })
     .await?;
     bar.finish_and_clear();
+    let position = view.position();
+    let comments = db.comment_count()?;
+    drop(view);
     drop(db);
-    let (position, comments) = view.read(|p| (p.position, p.comments.len()));
     remove_with_side_files(&path)?;
     std::fs::rename(&fresh_path, &path)?;
     writeln!(
@@ -131,26 +133,40 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     Ok(())
 }
 
+/// Folds the log up to `until` in memory, as a fresh start would.
+async fn fresh_fold(store: &dyn EventStore, until: u64) -> Result<Projections, StoreError> {
+    let mut p = Projections::default();
+    loop {
+        let from = p.position + 1;
+        if from > until {
+            break;
+        }
+        let mut batch = store.read_all(from, 4096).await?;
+        batch.retain(|e| e.position <= until);
+        let Some(last) = batch.last().map(|e| e.position) else {
+            break;
+        };
+        runner::apply_in_memory(&mut p, &batch);
+        p.position = p.position.max(last);
+    }
+    Ok(p)
+}
+
 async fn check(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), ProjectionsCliError> {
     let settings = Settings::resolve(args)?;
     let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
     let path = ProjectionDb::path_in(&settings.data_dir);
-    let stored = {
-        let backend = store.backend_name();
-        tokio::task::spawn_blocking(move || ProjectionDb::open_existing(&path, backend))
-            .await
-            .map_err(std::io::Error::other)??
-    };
-    let view = View::new(Projections::default());
-    runner::fold_log(
-        store.as_ref(),
-        &view,
-        None,
-        Some(stored.position),
-        |_, _| {},
-    )
-    .await?;
-    let differences = view.read(|fresh| stored.differences(fresh, 20));
+    let backend = store.backend_name();
+    let (db, stored) = tokio::task::spawn_blocking(move || {
+        let db = ProjectionDb::open_existing(&path, backend)?;
+        let stored = db.load_all()?;
+        Ok::<_, ProjectionDbError>((db, stored))
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    let fresh = fresh_fold(store.as_ref(), stored.position).await?;
+    let mut differences = stored.differences(&fresh, 20);
+    differences.extend(db.derived_differences(&fresh)?);
     for d in &differences {
         writeln!(out, "{d}")?;
     }

@@ -1,8 +1,10 @@
-//! Keeps the projections following the event log: open the projection database (the state and
+//! Keeps the projections following the event log: open the projection database (its head and
 //! the position it reached), catch up with `read_all`, then follow the live subscription until
-//! told to stop, writing what each batch changed to the database in the same transaction as the
-//! batch's position.
+//! told to stop. For each batch the follower loads the rows the batch touches, folds the batch
+//! into them with the pure fold ([`Projections::apply`]) and writes the changed rows with the
+//! batch's position in one transaction.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,145 +12,252 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::domain::DomainEvent;
+use crate::domain::{CommentStatus, DomainEvent};
+use crate::projections::authors::{self, AuthorHistory, CountKind, Counts};
 use crate::projections::restore::StoredSighting;
-use crate::projections::{EventPosition, Projections, learned};
-use crate::store::projection_db::{self, BatchWrite, ProjectionDb};
+use crate::projections::{EventPosition, Projections, Queues, learned};
+use crate::store::projection_db::{self, BatchWrite, ProjectionDb, ProjectionDbError};
 use crate::store::{EventStore, RecordedEvent, StoreError};
 
 use super::codec;
-use super::view::View;
+use super::view::{Core, View};
 
 /// Events fetched per catch-up read.
 const CATCH_UP_BATCH: usize = 4096;
 
-/// Folds a batch of stored events into the view and returns what changed, for the projection
-/// database. An event this build cannot decode (written by a newer one) is not folded; it still
-/// moves the position and its comment's version (the moderators' `expected_version` is the
-/// stream's last recorded revision), but changes nothing else.
-pub fn apply_batch(view: &View, events: &[RecordedEvent]) -> BatchWrite {
-    let decoded: Vec<Option<DomainEvent>> = events.iter().map(codec::decode_recorded).collect();
-    view.write(|p| {
-        for (e, event) in events.iter().zip(&decoded) {
-            if let Some(event) = event {
-                p.apply(
-                    EventPosition {
-                        stream: &e.stream,
-                        revision: e.revision,
-                        position: e.position,
-                    },
-                    event,
-                );
-            } else {
-                p.position = p.position.max(e.position);
-                if let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
-                    .and_then(|id| p.comments.get_mut(&id))
-                {
-                    rec.version = rec.version.max(e.revision);
-                }
-            }
-        }
-        changes(p, events, &decoded)
-    })
+fn at(e: &RecordedEvent) -> EventPosition<'_> {
+    EventPosition {
+        stream: &e.stream,
+        revision: e.revision,
+        position: e.position,
+    }
 }
 
-/// What a batch changed in `p` (after it was applied): the records of the comments its events
-/// belong to, their threads, their reported-queue entries, new sightings, and the policy and
-/// learned state when an event of the batch can change them.
-fn changes(
-    p: &Projections,
+/// What a batch written to the database changed, for the view.
+pub struct Folded {
+    /// The new head.
+    pub core: Core,
+    /// Threads whose pages changed.
+    pub threads: Vec<String>,
+    /// Author counts written.
+    pub counts: Vec<(CountKind, String, Counts)>,
+}
+
+/// Folds a batch into the projection database in one transaction: loads the records, threads,
+/// reported entries and author counts the batch touches, applies the pure fold to them and
+/// writes what changed with the position reached. Blocking: call it from the blocking pool.
+/// An event this build cannot decode (written by a newer one) is not folded; it still moves
+/// the position and its comment's version.
+pub fn fold_on_disk(
+    db: &ProjectionDb,
+    core: &Core,
     events: &[RecordedEvent],
-    decoded: &[Option<DomainEvent>],
-) -> BatchWrite {
-    let mut batch = BatchWrite {
-        position: p.position,
-        events_applied: p.events_applied,
-        ..BatchWrite::default()
-    };
-    let mut ids: Vec<Uuid> = events
-        .iter()
-        .filter_map(|e| crate::domain::comment::id_from_stream(&e.stream))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut threads: Vec<&str> = Vec::new();
-    for id in &ids {
-        if let Some(rec) = p.comments.get(id) {
-            batch
-                .comments
-                .push((*id, rec.seq, serde_json::to_vec(rec).unwrap_or_default()));
-            threads.push(&rec.thread);
+) -> Result<Folded, ProjectionDbError> {
+    let decoded: Vec<Option<DomainEvent>> = events.iter().map(codec::decode_recorded).collect();
+    db.write_tx(|tx| {
+        let mut ids: Vec<Uuid> = events
+            .iter()
+            .filter_map(|e| crate::domain::comment::id_from_stream(&e.stream))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let comments = tx.comments(&ids)?;
+        let before: HashMap<Uuid, Option<CommentStatus>> =
+            comments.iter().map(|(id, r)| (*id, r.status)).collect();
+        let mut thread_keys: Vec<&str> = comments.values().map(|r| r.thread.as_str()).collect();
+        let mut count_keys: Vec<(CountKind, String)> = comments
+            .values()
+            .flat_map(|r| authors::count_keys(&r.author_email, &r.ip_key, r.author_url.as_deref()))
+            .collect();
+        let (mut learns, mut policy_changes) = (false, false);
+        for event in decoded.iter().flatten() {
+            match event {
+                DomainEvent::CommentSubmitted(s) => {
+                    thread_keys.push(&s.thread);
+                    count_keys.extend(authors::count_keys(
+                        &s.author_email,
+                        &s.client.ip,
+                        s.author_url.as_deref(),
+                    ));
+                }
+                DomainEvent::ThreadClosed { thread, .. }
+                | DomainEvent::ThreadReopened { thread, .. } => thread_keys.push(thread),
+                DomainEvent::PolicyActivated { .. } => policy_changes = true,
+                other if learned::moderator_decision(other).is_some() => learns = true,
+                _ => {}
+            }
         }
-    }
-    if !ids.is_empty() {
-        batch.reported = p
+        thread_keys.sort_unstable();
+        thread_keys.dedup();
+        count_keys.sort_unstable_by(|a, b| (a.0.code(), &a.1).cmp(&(b.0.code(), &b.1)));
+        count_keys.dedup();
+        let threads = tx.threads(&thread_keys)?;
+        let mut authors = AuthorHistory::default();
+        for ((kind, key), c) in count_keys.iter().zip(tx.counts(&count_keys)?) {
+            authors.set_counts(*kind, key, c);
+        }
+        let mut work = Projections {
+            position: core.position,
+            events_applied: core.events_applied,
+            comments,
+            threads: threads
+                .iter()
+                .map(|(k, (t, _))| (k.clone(), t.clone()))
+                .collect(),
+            queues: Queues {
+                reported: tx.reported(&ids)?,
+                ..Queues::default()
+            },
+            authors,
+            policy_version: core.policy_version.clone(),
+            policy_history: core.policy_history.clone(),
+            // Cloned only when a decision of the batch can change it.
+            learned: if learns {
+                (*core.learned).clone()
+            } else {
+                Default::default()
+            },
+        };
+        for (e, event) in events.iter().zip(&decoded) {
+            work.apply_recorded(at(e), event.as_ref());
+        }
+
+        let mut batch = BatchWrite {
+            position: work.position,
+            events_applied: work.events_applied,
+            ..BatchWrite::default()
+        };
+        let mut totals: HashMap<&'static str, i64> = HashMap::new();
+        let mut visible_delta: HashMap<&str, i64> = HashMap::new();
+        for id in &ids {
+            let Some(rec) = work.comments.get(id) else {
+                continue;
+            };
+            let old = match before.get(id) {
+                Some(old) => *old,
+                None => {
+                    *totals.entry("comments").or_default() += 1;
+                    None
+                }
+            };
+            if old != rec.status {
+                for (status, d) in [(old, -1), (rec.status, 1)] {
+                    if let Some(s) = status {
+                        *totals.entry(s.as_str()).or_default() += d;
+                        if s == CommentStatus::Published {
+                            *visible_delta.entry(rec.thread.as_str()).or_default() += d;
+                        }
+                    }
+                }
+            }
+            batch.comments.push(rec.clone());
+        }
+        let mut changed_threads = Vec::new();
+        for (key, t) in &work.threads {
+            let (old_generation, old_visible) = threads
+                .get(key)
+                .map_or((None, 0), |(t, v)| (Some(t.generation), *v));
+            let visible =
+                old_visible as i64 + visible_delta.get(key.as_str()).copied().unwrap_or(0);
+            if old_generation != Some(t.generation) {
+                changed_threads.push(key.clone());
+            }
+            batch
+                .threads
+                .push((key.clone(), t.closed, t.generation, visible.max(0) as u64));
+        }
+        batch.reported = work
             .queues
             .reported
             .iter()
-            .filter(|(_, id)| ids.binary_search(id).is_ok())
-            .map(|(pos, id)| (*pos, *id))
+            .map(|(p, id)| (*p, *id))
             .collect();
-    }
-    let (mut policy_changed, mut learned_changed) = (false, false);
-    for (e, event) in events.iter().zip(decoded) {
-        match event {
-            Some(DomainEvent::ThreadClosed { thread, .. })
-            | Some(DomainEvent::ThreadReopened { thread, .. }) => threads.push(thread),
-            Some(DomainEvent::CommentScreened {
+        for (e, event) in events.iter().zip(&decoded) {
+            if let Some(DomainEvent::CommentScreened {
                 fingerprint: Some(fp),
                 ..
-            }) => {
-                if let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
-                    .and_then(|id| p.comments.get(&id))
-                {
-                    batch.sightings.push((
-                        e.position,
-                        StoredSighting {
-                            fingerprint: *fp,
-                            thread: rec.thread.clone(),
-                            author: rec.author_email.clone(),
-                            at: rec.created_at,
-                        },
-                    ));
-                }
+            }) = event
+                && let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
+                    .and_then(|id| work.comments.get(&id))
+            {
+                batch.sightings.push((
+                    e.position,
+                    StoredSighting {
+                        fingerprint: *fp,
+                        thread: rec.thread.clone(),
+                        author: rec.author_email.clone(),
+                        at: rec.created_at,
+                    },
+                ));
             }
-            Some(DomainEvent::PolicyActivated { .. }) => policy_changed = true,
-            Some(other) if learned::moderator_decision(other).is_some() => learned_changed = true,
-            _ => {}
         }
-    }
-    // Once per batch, not per event: a bulk decision of hundreds would otherwise serialise the
-    // whole learned state hundreds of times under the write lock.
-    if policy_changed {
-        batch.policy = Some(projection_db::policy_bytes(p));
-    }
-    if learned_changed {
-        batch.learned = Some(serde_json::to_vec(&p.learned).unwrap_or_default());
-    }
-    threads.sort_unstable();
-    threads.dedup();
-    batch.threads = threads
-        .into_iter()
-        .filter_map(|k| {
-            p.threads
-                .get(k)
-                .map(|t| (k.to_string(), t.closed, t.generation))
+        batch.counts = work
+            .authors
+            .each_count()
+            .map(|(kind, key, c)| (kind, key.to_string(), c))
+            .collect();
+        batch.totals = totals.into_iter().collect();
+        // Once per batch, not per event: a bulk decision of hundreds would otherwise serialise
+        // the whole learned state hundreds of times.
+        if policy_changes {
+            batch.policy = Some(projection_db::policy_bytes(
+                &work.policy_version,
+                &work.policy_history,
+            ));
+        }
+        if learns {
+            batch.learned = Some(serde_json::to_vec(&work.learned).unwrap_or_default());
+        }
+        batch.reported_for = ids;
+        tx.write(&batch)?;
+        Ok(Folded {
+            core: Core {
+                position: work.position,
+                events_applied: work.events_applied,
+                policy_version: work.policy_version,
+                policy_history: work.policy_history,
+                learned: if learns {
+                    Arc::new(work.learned)
+                } else {
+                    core.learned.clone()
+                },
+            },
+            threads: changed_threads,
+            counts: batch.counts,
         })
-        .collect();
-    batch.reported_for = ids;
-    batch
+    })
 }
 
-/// Writes a batch to the projection database on the blocking pool, retrying until it is written
-/// or `stop` comes: a batch is never skipped, since the next one's position would then cover
-/// changes the file does not hold. Given up at a stop, the file stays consistent at its earlier
-/// position and the next start replays from there. Whether it was written.
-async fn persist(db: &Arc<ProjectionDb>, batch: BatchWrite, stop: &CancellationToken) -> bool {
-    let batch = Arc::new(batch);
+/// Folds a batch into in-memory projections (tools, tests).
+pub fn apply_in_memory(p: &mut Projections, events: &[RecordedEvent]) {
+    for e in events {
+        let event = codec::decode_recorded(e);
+        p.apply_recorded(at(e), event.as_ref());
+    }
+}
+
+/// Applies a batch to the view: in memory, or written to its database on the blocking pool,
+/// retrying until it is written or `stop` comes (a batch is never skipped, since the next
+/// one's position would then cover changes the file does not hold). Given up at a stop, the
+/// file stays consistent at its earlier position and the next start follows from there.
+/// Whether it was applied.
+pub async fn apply(view: &Arc<View>, events: Vec<RecordedEvent>, stop: &CancellationToken) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    let (Some(db), Some(_)) = (view.db().cloned(), view.core()) else {
+        view.write(|p| apply_in_memory(p, &events));
+        return true;
+    };
+    let events = Arc::new(events);
     loop {
-        let (db, b) = (db.clone(), batch.clone());
-        match tokio::task::spawn_blocking(move || db.write(&b)).await {
-            Ok(Ok(())) => return true,
+        let core = view.core().unwrap_or_default();
+        let (db, evs) = (db.clone(), events.clone());
+        match tokio::task::spawn_blocking(move || fold_on_disk(&db, &core, &evs)).await {
+            Ok(Ok(folded)) => {
+                view.commit(folded.core, folded.threads, &folded.counts);
+                return true;
+            }
             Ok(Err(e)) => tracing::error!(error = %e, "cannot write the projections; retrying"),
             Err(e) => tracing::error!(error = %e, "projection writer failed; retrying"),
         }
@@ -159,16 +268,12 @@ async fn persist(db: &Arc<ProjectionDb>, batch: BatchWrite, stop: &CancellationT
     }
 }
 
-/// Catches up with everything stored after the view's position, writing each batch to `db`,
-/// then marks the view ready. Progress is logged every few seconds (a first start on a large
-/// log, or a rebuild after a format change, folds the whole log here).
-pub async fn catch_up(
-    store: &dyn EventStore,
-    view: &View,
-    db: Option<&Arc<ProjectionDb>>,
-) -> Result<(), StoreError> {
+/// Catches up with everything stored after the view's position, then marks the view ready.
+/// Progress is logged every few seconds (a first start on a large log, or a rebuild after a
+/// format change, folds the whole log here).
+pub async fn catch_up(store: &dyn EventStore, view: &Arc<View>) -> Result<(), StoreError> {
     let mut logged = Instant::now();
-    fold_log(store, view, db, None, |position, _| {
+    fold_log(store, view, None, |position, _| {
         if logged.elapsed() > Duration::from_secs(5) {
             logged = Instant::now();
             tracing::info!(position, "projections catching up with the log");
@@ -179,12 +284,11 @@ pub async fn catch_up(
     Ok(())
 }
 
-/// Folds the log after the view's position (up to `until`, if given) into the view, writing
-/// each batch to `db`; `progress` gets the position reached and the events of each batch.
+/// Folds the log after the view's position (up to `until`, if given) into the view;
+/// `progress` gets the position reached and the events of each batch.
 pub async fn fold_log(
     store: &dyn EventStore,
-    view: &View,
-    db: Option<&Arc<ProjectionDb>>,
+    view: &Arc<View>,
     until: Option<u64>,
     mut progress: impl FnMut(u64, usize),
 ) -> Result<(), StoreError> {
@@ -201,24 +305,17 @@ pub async fn fold_log(
         if batch.is_empty() {
             break;
         }
-        let changed = apply_batch(view, &batch);
-        if let Some(db) = db {
-            persist(db, changed, &never).await;
-        }
-        progress(view.position(), batch.len());
+        let n = batch.len();
+        apply(view, batch, &never).await;
+        progress(view.position(), n);
     }
     Ok(())
 }
 
-/// Follows the live subscription until `stop` is cancelled, writing each batch to `db`. On a
-/// subscription error it resubscribes from its own position after a pause. A batch in hand when
-/// the stop comes is applied and written in full.
-pub async fn follow(
-    store: Arc<dyn EventStore>,
-    view: Arc<View>,
-    db: Option<Arc<ProjectionDb>>,
-    stop: CancellationToken,
-) {
+/// Follows the live subscription until `stop` is cancelled. On a subscription error it
+/// resubscribes from its own position after a pause. A batch in hand when the stop comes is
+/// applied and written in full.
+pub async fn follow(store: Arc<dyn EventStore>, view: Arc<View>, stop: CancellationToken) {
     'follow: while !stop.is_cancelled() {
         let from = view.position() + 1;
         let subscribed = tokio::select! {
@@ -253,10 +350,9 @@ pub async fn follow(
                     }
                 }
             }
-            let changed = apply_batch(&view, &events);
-            if let Some(db) = &db {
-                persist(db, changed, &stop).await;
-            }
+            // Events at or before the position (an overlap after resubscribing) are skipped
+            // by the fold itself.
+            apply(&view, events, &stop).await;
             metrics::gauge!("saring_projection_position").set(view.position() as f64);
             if let Some(e) = failed {
                 tracing::warn!(error = %e, "event subscription failed; resubscribing");
@@ -277,102 +373,403 @@ async fn pause(stop: &CancellationToken, d: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use chrono::DateTime;
+    use chrono::{DateTime, Utc};
+    use proptest::prelude::*;
     use uuid::Uuid;
 
     use super::*;
     use crate::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
-    use crate::domain::{ClientFacts, Submission, comment_stream};
+    use crate::domain::{ClientFacts, ModeratorAction, Submission, comment_stream};
     use crate::policy::{Outcome, Verdict};
+    use crate::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
+    use crate::projections::{Order, QueueName};
+    use crate::service::view::ProjectionSettings;
     use crate::store::{ExpectedRevision, sqlite::SqliteStore};
 
-    /// Appends `n` submitted and screened comments over 7 threads, one in three held.
-    async fn seed(store: &SqliteStore, n: u64) {
-        for i in 0..n {
-            let id = Uuid::from_u128(u128::from(i) + 1);
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    /// Events recorded as a store would: streams, revisions and dense positions.
+    #[derive(Default)]
+    struct Log {
+        events: Vec<RecordedEvent>,
+        states: HashMap<Uuid, CommentState>,
+    }
+
+    impl Log {
+        fn push(&mut self, stream: String, revision: u64, e: &DomainEvent) {
+            let new = codec::encode(e).unwrap();
+            self.events.push(RecordedEvent {
+                id: Uuid::new_v4(),
+                stream,
+                revision,
+                position: self.events.len() as u64 + 1,
+                event_type: new.event_type,
+                schema_version: new.schema_version,
+                recorded_at: t(0),
+                data: new.data,
+                metadata: new.metadata,
+            });
+        }
+
+        /// Runs a command through the real decider; a refused one leaves the log unchanged.
+        fn run(&mut self, id: Uuid, cmd: CommentCommand) {
+            let state = self.states.remove(&id).unwrap_or_default();
+            let Ok(events) = comment::decide(&state, cmd) else {
+                self.states.insert(id, state);
+                return;
+            };
+            let mut state = state;
+            for e in &events {
+                let revision = state.events;
+                state = comment::evolve(state, e);
+                self.push(comment_stream(id), revision, e);
+            }
+            self.states.insert(id, state);
+        }
+
+        fn post(
+            &mut self,
+            n: u64,
+            thread: usize,
+            parent: Option<Uuid>,
+            outcome: Outcome,
+            author: usize,
+        ) -> Uuid {
+            let id = Uuid::from_u128(u128::from(n) + 1);
             let submission = Submission {
                 comment_id: id,
-                thread: format!("berita-{}", i % 7),
-                parent_id: None,
-                author_name: format!("Pembaca {i}"),
-                author_email: format!("p{}@contoh.id", i % 5),
-                author_url: None,
-                body: format!("Komentar nomor {i}: semoga jalan desa cepat diperbaiki."),
+                thread: format!("berita-{thread}"),
+                parent_id: parent,
+                author_name: format!("Pembaca {author}"),
+                author_email: format!("P{author}@contoh.id"),
+                author_url: author
+                    .is_multiple_of(2)
+                    .then(|| format!("https://www.situs{author}.id/")),
+                body: format!("Komentar nomor {n} <b>tebal</b> https://contoh.id/{n}"),
                 client: ClientFacts {
-                    ip: format!("198.51.100.{}", i % 9),
+                    ip: format!("198.51.100.{author}"),
                     user_agent: None,
                 },
                 captcha_solve_ms: 3000,
                 lang: crate::i18n::Lang::Id,
-                submitted_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap(),
+                submitted_at: t(n as i64),
             };
-            let events = comment::decide(
-                &CommentState::default(),
+            // The parent facts as the service reads them; a refused reply is simply not logged.
+            let parent_facts = parent.and_then(|p| {
+                let st = self.states.get(&p)?;
+                Some((format!("berita-{thread}"), st.is_visible()))
+            });
+            self.run(
+                id,
                 CommentCommand::Submit {
                     submission: Box::new(submission),
                     verdict: Box::new(Verdict {
-                        outcome: if i % 3 == 0 {
-                            Outcome::Hold
-                        } else {
-                            Outcome::Accept
-                        },
-                        score: 0.0,
+                        outcome,
+                        score: 1.5,
                         rules: vec![],
                         policy_version: "v".into(),
                     }),
-                    fingerprint: i % 4,
+                    fingerprint: n % 3,
                     context: SubmitContext {
                         thread_closed: false,
-                        parent: None,
+                        parent: parent_facts,
                     },
                 },
-            )
-            .unwrap();
-            let encoded: Vec<_> = events.iter().map(|e| codec::encode(e).unwrap()).collect();
+            );
+            id
+        }
+
+        fn close(&mut self, thread: usize, closed: bool) {
+            let e = if closed {
+                DomainEvent::ThreadClosed {
+                    thread: format!("berita-{thread}"),
+                    by: crate::domain::Actor::Moderator("ayu".into()),
+                    at: t(500),
+                }
+            } else {
+                DomainEvent::ThreadReopened {
+                    thread: format!("berita-{thread}"),
+                    by: crate::domain::Actor::Moderator("ayu".into()),
+                    at: t(501),
+                }
+            };
+            let n = self.events.len() as u64;
+            self.push(
+                crate::domain::thread_stream(&format!("berita-{thread}")),
+                n,
+                &e,
+            );
+        }
+    }
+
+    const ACTIONS: [ModeratorAction; 6] = [
+        ModeratorAction::Approve,
+        ModeratorAction::Reject,
+        ModeratorAction::Spam,
+        ModeratorAction::NotSpam,
+        ModeratorAction::Delete,
+        ModeratorAction::Restore,
+    ];
+
+    /// A log of posts (some replies), moderator decisions, reader reports and thread closes.
+    fn log_of(posts: &[(usize, usize, usize, bool)], steps: &[(usize, usize)]) -> Log {
+        let mut log = Log::default();
+        let outcomes = [Outcome::Accept, Outcome::Hold, Outcome::Spam];
+        let mut ids = Vec::new();
+        for (n, (thread, outcome, author, reply)) in posts.iter().enumerate() {
+            let parent = (*reply && !ids.is_empty()).then(|| ids[n % ids.len()]);
+            ids.push(log.post(n as u64, *thread, parent, outcomes[*outcome], *author));
+        }
+        for (which, step) in steps {
+            let id = ids[which % ids.len()];
+            match step {
+                0..6 => log.run(
+                    id,
+                    CommentCommand::Decide {
+                        action: ACTIONS[*step],
+                        moderator: "ayu".into(),
+                        reason: String::new(),
+                        now: t(999),
+                    },
+                ),
+                6 | 7 => log.run(
+                    id,
+                    CommentCommand::Flag {
+                        reporter: format!("r{which}{step}"),
+                        reason: String::new(),
+                        threshold: 1,
+                        now: t(1000),
+                    },
+                ),
+                _ => log.close(which % 3, step % 2 == 0),
+            }
+        }
+        log
+    }
+
+    /// Folds `events` into a fresh database in batches of the given sizes.
+    fn fold_into_db(dir: &std::path::Path, events: &[RecordedEvent], sizes: &[usize]) -> Arc<View> {
+        let (db, head, _) =
+            ProjectionDb::open(&dir.join(projection_db::FILE_NAME), "sqlite").unwrap();
+        let view = Arc::new(View::on_disk(
+            Arc::new(db),
+            head,
+            &ProjectionSettings::default(),
+        ));
+        let (mut rest, mut i) = (events, 0);
+        while !rest.is_empty() {
+            let n = sizes.get(i).copied().unwrap_or(3).clamp(1, rest.len());
+            let folded =
+                fold_on_disk(view.db().unwrap(), &view.core().unwrap(), &rest[..n]).unwrap();
+            view.commit(folded.core, folded.threads, &folded.counts);
+            rest = &rest[n..];
+            i += 1;
+        }
+        view
+    }
+
+    /// Every question readers and moderators ask, answered by `view`.
+    fn answers(view: &View, emails: &[String]) -> Vec<String> {
+        view.read(|p| {
+            let mut out = Vec::new();
+            for thread in 0..4 {
+                let key = format!("berita-{thread}");
+                for order in [Order::Oldest, Order::Newest] {
+                    for page in 1..=3 {
+                        let rendered = p.thread_page(&key, order, page, 2, 1).map(|(_, page)| page);
+                        out.push(format!("{key} {order:?} {page}: {rendered:?}"));
+                    }
+                }
+                out.push(format!(
+                    "{key} closed {} visible {}",
+                    p.is_closed(&key),
+                    p.visible_count(&key)
+                ));
+            }
+            for q in [
+                QueueName::Pending,
+                QueueName::Reported,
+                QueueName::Spam,
+                QueueName::Rejected,
+            ] {
+                let (items, next) = p.queue_page(q, None, 3);
+                let ids: Vec<Uuid> = items.iter().map(|r| r.id).collect();
+                let rest = next.map(|n| p.queue_page(q, Some(n), 100).0.len());
+                out.push(format!("{q:?}: {ids:?} {rest:?} len {}", p.queue_len(q)));
+            }
+            for q in ConsoleQueue::ALL {
+                out.push(format!("{q:?} {:?}", p.queue_stats(q)));
+                for order in [SortOrder::Oldest, SortOrder::Newest] {
+                    let filters = [
+                        QueueFilter::default(),
+                        QueueFilter {
+                            thread: Some("berita-1".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            domain: Some("situs2.id".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            text: Some("tebal".into()),
+                            email: Some("p1@contoh.id".into()),
+                            ..QueueFilter::default()
+                        },
+                    ];
+                    for f in filters {
+                        let first = p.queue_search(q, &f, order, None, 2);
+                        let second = p.queue_search(q, &f, order, first.next, 50);
+                        let ids = |page: &crate::projections::search::QueuePage| {
+                            page.items.iter().map(|r| r.id).collect::<Vec<_>>()
+                        };
+                        out.push(format!(
+                            "{q:?} {order:?} {f:?}: {:?} {:?} {} {:?}",
+                            ids(&first),
+                            ids(&second),
+                            first.matching,
+                            second.next
+                        ));
+                    }
+                }
+            }
+            for (i, email) in emails.iter().enumerate() {
+                out.push(format!("{email}: {:?}", p.author_record(email)));
+                let ip = format!("198.51.100.{i}");
+                let url = format!("http://situs{i}.id");
+                for fp in 0..3 {
+                    let h = p.history(email, &ip, Some(&url), fp, "berita-0", t(2000));
+                    out.push(format!("{email} {fp}: {h:?}"));
+                }
+                out.push(format!("{ip}: {}", p.address_spam(&ip)));
+            }
+            out.push(format!("learned {}", p.learned().len()));
+            out
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// However the log is cut into batches, folding it through the projection database
+        /// gives the in-memory fold: the stored rows load back equal, and every read (thread
+        /// pages, queues with filters and paging, counts, author history) answers the same.
+        #[test]
+        fn a_fold_through_the_database_equals_the_in_memory_fold(
+            posts in proptest::collection::vec((0usize..4, 0usize..3, 0usize..4, any::<bool>()), 1..14),
+            steps in proptest::collection::vec((0usize..14, 0usize..10), 0..24),
+            sizes in proptest::collection::vec(1usize..6, 0..12),
+        ) {
+            let log = log_of(&posts, &steps);
+            let dir = tempfile::tempdir().unwrap();
+            let disk = fold_into_db(dir.path(), &log.events, &sizes);
+            let mut mem = Projections::default();
+            apply_in_memory(&mut mem, &log.events);
+            let db = disk.db().unwrap();
+            prop_assert_eq!(db.load_all().unwrap().differences(&mem, 5), Vec::<String>::new());
+            prop_assert_eq!(db.derived_differences(&mem).unwrap(), Vec::<String>::new());
+            let emails: Vec<String> = (0..4).map(|a| format!("p{a}@contoh.id")).collect();
+            let memory = View::new(mem);
+            prop_assert_eq!(answers(&disk, &emails), answers(&memory, &emails));
+        }
+    }
+
+    /// Many threads read through a small page cache while the follower keeps writing: the
+    /// cache never holds more than its budget, and a thread's page read after its change is
+    /// the new one (the cached one was dropped, not served).
+    #[test]
+    fn the_page_cache_stays_within_its_budget_and_never_serves_a_changed_thread() {
+        use crate::http::thread_cache::ThreadCache;
+        let mut log = Log::default();
+        for n in 0..600 {
+            log.post(n, n as usize % 300, None, Outcome::Accept, n as usize % 4);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let view = fold_into_db(dir.path(), &log.events, &[500]);
+        let budget = 40_000;
+        let cache = ThreadCache::with_budget(budget);
+        let hot = cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3);
+        for round in 0..3 {
+            for thread in 0..300 {
+                cache.page(&view, &format!("berita-{thread}"), Order::Oldest, 1, 20, 3);
+                assert!(
+                    cache.bytes() as usize <= budget,
+                    "{} bytes in round {round}",
+                    cache.bytes()
+                );
+                assert_eq!(
+                    cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3).etag,
+                    hot.etag
+                );
+            }
+        }
+        assert!(cache.len() > 20, "the cache holds pages: {}", cache.len());
+        // The hot thread changes (a new comment): the next read renders it again.
+        let before = log.events.len();
+        log.post(10_000, 0, None, Outcome::Accept, 1);
+        let folded = fold_on_disk(
+            view.db().unwrap(),
+            &view.core().unwrap(),
+            &log.events[before..],
+        )
+        .unwrap();
+        view.commit(folded.core, folded.threads, &folded.counts);
+        let fresh = cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3);
+        assert_ne!(fresh.etag, hot.etag);
+        assert!(
+            std::str::from_utf8(&fresh.body)
+                .unwrap()
+                .contains("\"total\":3")
+        );
+    }
+
+    /// Appends `n` submitted and screened comments over 7 threads, one in three held.
+    async fn seed(store: &SqliteStore, n: u64) {
+        let mut log = Log::default();
+        for i in 0..n {
+            let outcome = if i % 3 == 0 {
+                Outcome::Hold
+            } else {
+                Outcome::Accept
+            };
+            log.post(i, (i % 7) as usize, None, outcome, (i % 5) as usize);
+        }
+        let mut by_stream: Vec<(String, Vec<crate::store::NewEvent>)> = Vec::new();
+        for e in &log.events {
+            let event = codec::decode_recorded(e).unwrap();
+            match by_stream.last_mut() {
+                Some((s, evs)) if *s == e.stream => evs.push(codec::encode(&event).unwrap()),
+                _ => by_stream.push((e.stream.clone(), vec![codec::encode(&event).unwrap()])),
+            }
+        }
+        for (stream, events) in by_stream {
             store
-                .append(&comment_stream(id), ExpectedRevision::NoStream, encoded)
+                .append(&stream, ExpectedRevision::NoStream, events)
                 .await
                 .unwrap();
         }
     }
 
     #[tokio::test]
-    async fn projections_written_batch_by_batch_load_back_equal_to_a_fresh_fold() {
+    async fn a_restart_follows_from_the_stored_position_and_another_backend_rebuilds() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         seed(&store, 40).await;
         let path = dir.path().join(projection_db::FILE_NAME);
-        let (db, empty) = ProjectionDb::open(&path, "sqlite").unwrap();
-        assert_eq!(empty.position, 0);
-        let db = Arc::new(db);
-        let view = View::new(empty);
-        catch_up(&store, &view, Some(&db)).await.unwrap();
-        // More events after the first catch-up, applied as a second set of batches.
-        seed_more(&store).await;
-        catch_up(&store, &view, Some(&db)).await.unwrap();
-        drop(db);
+        let settings = ProjectionSettings::default();
+        let (db, head, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
+        assert!(fresh && head.position == 0);
+        let view = Arc::new(View::on_disk(Arc::new(db), head, &settings));
+        catch_up(&store, &view).await.unwrap();
+        let first = view.position();
+        drop(view);
 
-        let (_, loaded) = ProjectionDb::open(&path, "sqlite").unwrap();
-        let fresh = View::new(Projections::default());
-        catch_up(&store, &fresh, None).await.unwrap();
-        let fresh = fresh.read(Projections::clone);
-        assert!(
-            fresh.queues.pending.len() > 5,
-            "the seed holds some comments"
-        );
-        assert_eq!(loaded.differences(&fresh, 5), Vec::<String>::new());
-        assert!(fresh.threads["berita-0"].closed);
-
-        let (_, other) = ProjectionDb::open(&path, "postgres").unwrap();
-        assert_eq!(other.position, 0, "another backend's file is rebuilt");
-    }
-
-    /// Closes a thread and appends a few more comments.
-    async fn seed_more(store: &SqliteStore) {
+        // More events while "stopped"; the reopened file starts at its position, not at 0.
         let close = DomainEvent::ThreadClosed {
             thread: "berita-0".into(),
             by: crate::domain::Actor::Moderator("ayu".into()),
-            at: DateTime::from_timestamp(1_700_100_000, 0).unwrap(),
+            at: t(100_000),
         };
         store
             .append(
@@ -382,5 +779,29 @@ mod tests {
             )
             .await
             .unwrap();
+        let (db, head, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
+        assert!(!fresh);
+        assert_eq!(head.position, first);
+        let view = Arc::new(View::on_disk(Arc::new(db), head, &settings));
+        catch_up(&store, &view).await.unwrap();
+        assert!(view.read(|p| p.is_closed("berita-0")));
+
+        let mut mem = Projections::default();
+        apply_in_memory(&mut mem, &store.read_all(1, 10_000).await.unwrap());
+        assert!(mem.queues.pending.len() > 5, "the seed holds some comments");
+        let db = view.db().unwrap();
+        assert_eq!(
+            db.load_all().unwrap().differences(&mem, 5),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            view.read(|p| p.queue_len(QueueName::Pending)),
+            mem.queues.pending.len()
+        );
+        drop(view);
+
+        let (_, other, fresh) = ProjectionDb::open(&path, "postgres").unwrap();
+        assert!(fresh);
+        assert_eq!(other.position, 0, "another backend's file is rebuilt");
     }
 }

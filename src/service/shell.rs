@@ -440,7 +440,6 @@ mod tests {
         tokio::spawn(super::super::runner::follow(
             store.clone(),
             view.clone(),
-            None,
             tokio_util::sync::CancellationToken::new(),
         ));
         Fixture {

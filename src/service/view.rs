@@ -1,48 +1,351 @@
-//! The in-memory read side: the projections behind a lock, plus the position they have reached
-//! so a request can wait until its own write is visible.
+//! The read side: the projections (in the projection database, or wholly in memory for tools
+//! and tests), the position they have reached so a request can wait until its own write is
+//! visible, and the log of changed threads that lets page caches drop stale pages.
+//!
+//! On disk, memory holds only the head (position, policy history, learned model: all bounded)
+//! and a byte-budgeted cache of author counts; everything else is a query on
+//! `projections.sqlite3` (see [`crate::store::projection_db`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use parking_lot::{Mutex, RwLock};
+use serde::Deserialize;
 use tokio::sync::watch;
+use uuid::Uuid;
 
-use crate::projections::Projections;
+use crate::policy::History;
+use crate::policy::learned::LearnedModel;
+use crate::projections::authors::{self, CountKind, Counts};
+use crate::projections::search::{
+    AuthorRecord, ConsoleQueue, Cursor, QueueFilter, QueuePage, QueueStats, SortOrder,
+};
+use crate::projections::threads::page_of;
+use crate::projections::{
+    CommentRecord, Order, PolicyActivation, Projections, QueueName, ThreadPage,
+};
+use crate::store::projection_db::{Head, ProjectionDb, ProjectionDbError};
 
-/// Shared read side. The lock is a synchronous one on purpose: it is only ever held for a fold
-/// step, a lookup or collecting what a batch changed (never for the file), and
-/// never across an `.await`.
+/// The `[projections]` settings: byte budgets of the caches in front of the projection
+/// database.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectionSettings {
+    /// Bytes of rendered thread pages kept (`SARING_PAGE_CACHE_BYTES`).
+    pub page_cache_bytes: usize,
+    /// Bytes of author counts kept (`SARING_AUTHOR_CACHE_BYTES`).
+    pub author_cache_bytes: usize,
+}
+
+impl Default for ProjectionSettings {
+    fn default() -> Self {
+        ProjectionSettings {
+            page_cache_bytes: 32 * 1024 * 1024,
+            author_cache_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl ProjectionSettings {
+    /// The settings with `SARING_PAGE_CACHE_BYTES` and `SARING_AUTHOR_CACHE_BYTES` applied.
+    pub fn with_env(mut self) -> Result<ProjectionSettings, (&'static str, String)> {
+        for (name, slot) in [
+            ("SARING_PAGE_CACHE_BYTES", &mut self.page_cache_bytes),
+            ("SARING_AUTHOR_CACHE_BYTES", &mut self.author_cache_bytes),
+        ] {
+            if let Ok(v) = std::env::var(name) {
+                *slot = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| (name, format!("{v:?} is not a number of bytes")))?;
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// What the disk view keeps in memory, swapped whole after each written batch.
+#[derive(Debug, Clone, Default)]
+pub struct Core {
+    /// Position of the last event written.
+    pub position: u64,
+    /// Events applied.
+    pub events_applied: u64,
+    /// The policy version in force.
+    pub policy_version: Option<String>,
+    /// The recent policy activations, oldest first.
+    pub policy_history: Vec<PolicyActivation>,
+    /// What the moderators taught the filter (shared, replaced only when a decision changes it).
+    pub learned: Arc<LearnedModel>,
+}
+
+impl From<Head> for Core {
+    fn from(h: Head) -> Core {
+        Core {
+            position: h.position,
+            events_applied: h.events_applied,
+            policy_version: h.policy_version,
+            policy_history: h.policy_history,
+            learned: Arc::new(h.learned),
+        }
+    }
+}
+
+/// Threads changed recently, by a sequence number, so page caches can drop their pages.
+const CHANGE_LOG: usize = 8192;
+
+struct Changes {
+    seq: AtomicU64,
+    log: Mutex<VecDeque<(u64, String)>>,
+}
+
+/// What changed since a sequence number.
+pub enum ChangedSince {
+    /// These threads (possibly repeated).
+    Threads(Vec<String>),
+    /// Too much to say: drop everything.
+    All,
+}
+
+/// A small cache of author counts bounded in bytes. A miss inserts only if no batch was
+/// written while it read, so a count read before a write never outlives it.
+struct AuthorCache {
+    map: Mutex<HashMap<(CountKind, String), (Counts, u64)>>,
+    bytes: AtomicU64,
+    clock: AtomicU64,
+    epoch: AtomicU64,
+    budget: usize,
+}
+
+const AUTHOR_ENTRY_OVERHEAD: usize = 64;
+
+impl AuthorCache {
+    fn new(budget: usize) -> AuthorCache {
+        AuthorCache {
+            map: Mutex::new(HashMap::new()),
+            bytes: AtomicU64::new(0),
+            clock: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            budget,
+        }
+    }
+
+    fn get(&self, db: &ProjectionDb, kind: CountKind, key: &str) -> Counts {
+        let now = self.clock.fetch_add(1, Ordering::Relaxed);
+        let k = (kind, key.to_string());
+        if let Some((c, used)) = self.map.lock().get_mut(&k) {
+            *used = now;
+            return *c;
+        }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let counts = logged(db.counts(kind, key));
+        let size = key.len() + AUTHOR_ENTRY_OVERHEAD;
+        if size > self.budget {
+            return counts;
+        }
+        let mut map = self.map.lock();
+        if self.epoch.load(Ordering::Acquire) == epoch && map.insert(k, (counts, now)).is_none() {
+            let total = self.bytes.fetch_add(size as u64, Ordering::Relaxed) as usize + size;
+            if total > self.budget {
+                let mut ages: Vec<(u64, (CountKind, String))> =
+                    map.iter().map(|(k, (_, u))| (*u, k.clone())).collect();
+                ages.sort_unstable_by_key(|(u, _)| *u);
+                for (_, k) in ages.into_iter().take(map.len().div_ceil(4)) {
+                    map.remove(&k);
+                    self.bytes.fetch_sub(
+                        (k.1.len() + AUTHOR_ENTRY_OVERHEAD) as u64,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+        }
+        counts
+    }
+
+    fn written(&self, keys: &[(CountKind, String, Counts)]) {
+        let mut map = self.map.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        for (kind, key, counts) in keys {
+            if let Some(slot) = map.get_mut(&(*kind, key.clone())) {
+                slot.0 = *counts;
+            }
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// Logs a failed read of the projection database and stands in the empty answer: a read
+/// path has no better one to give, and the error is on the operator's log and metrics.
+fn logged<T: Default>(r: Result<T, ProjectionDbError>) -> T {
+    r.unwrap_or_else(|e| {
+        metrics::counter!("saring_projection_read_errors_total").increment(1);
+        tracing::error!(error = %e, "cannot read the projection database");
+        T::default()
+    })
+}
+
+struct Disk {
+    db: Arc<ProjectionDb>,
+    core: ArcSwap<Core>,
+    authors: AuthorCache,
+}
+
+enum Source {
+    Memory(Box<RwLock<Projections>>),
+    Disk(Disk),
+}
+
+/// Shared read side.
 pub struct View {
-    projections: RwLock<Projections>,
+    source: Source,
     position: watch::Sender<u64>,
     ready: AtomicBool,
+    changes: Changes,
 }
 
 impl View {
-    /// A view starting from the stored projections (or empty ones).
+    /// A view of projections held wholly in memory (tools that fold the log themselves, tests).
     pub fn new(projections: Projections) -> View {
         let pos = projections.position;
+        View::with_source(Source::Memory(Box::new(RwLock::new(projections))), pos)
+    }
+
+    /// A view reading the projection database, starting from its head.
+    pub fn on_disk(db: Arc<ProjectionDb>, head: Head, settings: &ProjectionSettings) -> View {
+        let pos = head.position;
+        View::with_source(
+            Source::Disk(Disk {
+                db,
+                core: ArcSwap::from_pointee(Core::from(head)),
+                authors: AuthorCache::new(settings.author_cache_bytes),
+            }),
+            pos,
+        )
+    }
+
+    fn with_source(source: Source, pos: u64) -> View {
         View {
-            projections: RwLock::new(projections),
+            source,
             position: watch::channel(pos).0,
             ready: AtomicBool::new(false),
+            changes: Changes {
+                seq: AtomicU64::new(0),
+                log: Mutex::new(VecDeque::new()),
+            },
+        }
+    }
+
+    /// The projection database, when the view reads one.
+    pub fn db(&self) -> Option<&Arc<ProjectionDb>> {
+        match &self.source {
+            Source::Disk(d) => Some(&d.db),
+            Source::Memory(_) => None,
+        }
+    }
+
+    /// The in-memory head of a disk view.
+    pub fn core(&self) -> Option<Arc<Core>> {
+        match &self.source {
+            Source::Disk(d) => Some(d.core.load_full()),
+            Source::Memory(_) => None,
         }
     }
 
     /// Runs `f` with read access.
-    pub fn read<T>(&self, f: impl FnOnce(&Projections) -> T) -> T {
-        f(&self.projections.read())
+    pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> T) -> T {
+        match &self.source {
+            Source::Memory(lock) => f(&Reader {
+                src: ReadSrc::Memory(&lock.read()),
+            }),
+            Source::Disk(disk) => f(&Reader {
+                src: ReadSrc::Disk {
+                    disk,
+                    core: disk.core.load_full(),
+                },
+            }),
+        }
     }
 
-    /// Runs `f` with write access and publishes the new position.
-    pub fn write<T>(&self, f: impl FnOnce(&mut Projections) -> T) -> T {
+    /// Runs `f` with write access to in-memory projections and publishes the new position;
+    /// `None` for a disk view (its follower writes through [`View::commit`]).
+    pub fn write<T>(&self, f: impl FnOnce(&mut Projections) -> T) -> Option<T> {
+        let Source::Memory(lock) = &self.source else {
+            return None;
+        };
         let (out, pos) = {
-            let mut p = self.projections.write();
+            let mut p = lock.write();
             let out = f(&mut p);
             (out, p.position)
         };
         self.position.send_replace(pos);
-        out
+        Some(out)
+    }
+
+    /// After a batch was written to the database: installs the new head, drops cached author
+    /// counts and pages of what changed, then publishes the position (in that order, so a
+    /// request that waited for its position never reads a stale cache).
+    pub fn commit(
+        &self,
+        core: Core,
+        threads: impl IntoIterator<Item = String>,
+        counts: &[(CountKind, String, Counts)],
+    ) {
+        let pos = core.position;
+        if let Source::Disk(d) = &self.source {
+            d.core.store(Arc::new(core));
+            d.authors.written(counts);
+        }
+        self.note_changed(threads);
+        self.position.send_replace(pos);
+    }
+
+    fn note_changed(&self, threads: impl IntoIterator<Item = String>) {
+        let mut log = self.changes.log.lock();
+        for t in threads {
+            let seq = self.changes.seq.fetch_add(1, Ordering::AcqRel) + 1;
+            log.push_back((seq, t));
+            if log.len() > CHANGE_LOG {
+                log.pop_front();
+            }
+        }
+    }
+
+    /// The sequence number of the latest thread change.
+    pub fn change_seq(&self) -> u64 {
+        self.changes.seq.load(Ordering::Acquire)
+    }
+
+    /// The threads changed after `since`.
+    pub fn changed_since(&self, since: u64) -> ChangedSince {
+        let log = self.changes.log.lock();
+        let now = self.changes.seq.load(Ordering::Acquire);
+        if now == since {
+            return ChangedSince::Threads(Vec::new());
+        }
+        match log.front() {
+            Some((first, _)) if *first <= since + 1 => ChangedSince::Threads(
+                log.iter()
+                    .filter(|(s, _)| *s > since)
+                    .map(|(_, t)| t.clone())
+                    .collect(),
+            ),
+            _ => ChangedSince::All,
+        }
+    }
+
+    /// Bytes held by the author-count cache.
+    pub fn author_cache_bytes(&self) -> u64 {
+        match &self.source {
+            Source::Disk(d) => d.authors.bytes(),
+            Source::Memory(_) => 0,
+        }
     }
 
     /// The position of the last applied event.
@@ -67,5 +370,302 @@ impl View {
     /// Marks the view caught up.
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
+    }
+}
+
+enum ReadSrc<'a> {
+    Memory(&'a Projections),
+    Disk { disk: &'a Disk, core: Arc<Core> },
+}
+
+/// Read access to the projections, the same questions whether they are on disk or in memory.
+/// A failed database read is logged and answered as if nothing were stored.
+pub struct Reader<'a> {
+    src: ReadSrc<'a>,
+}
+
+impl Reader<'_> {
+    /// One comment's record.
+    pub fn comment(&self, id: Uuid) -> Option<CommentRecord> {
+        match &self.src {
+            ReadSrc::Memory(p) => p.comments.get(&id).cloned(),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.comment(id)),
+        }
+    }
+
+    /// Whether a comment is known.
+    pub fn has_comment(&self, id: Uuid) -> bool {
+        match &self.src {
+            ReadSrc::Memory(p) => p.comments.contains_key(&id),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.has_comment(id)),
+        }
+    }
+
+    /// A comment's thread and whether it is visible, for reply checks.
+    pub fn parent_facts(&self, id: Uuid) -> Option<(String, bool)> {
+        match &self.src {
+            ReadSrc::Memory(p) => p.parent_facts(id),
+            ReadSrc::Disk { .. } => self.comment(id).map(|r| {
+                let visible = r.status == Some(crate::domain::CommentStatus::Published);
+                (r.thread, visible)
+            }),
+        }
+    }
+
+    /// Whether a thread is closed.
+    pub fn is_closed(&self, thread: &str) -> bool {
+        match &self.src {
+            ReadSrc::Memory(p) => p.is_closed(thread),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.thread(thread)).is_some_and(|t| t.0),
+        }
+    }
+
+    /// Number of visible comments of a thread.
+    pub fn visible_count(&self, thread: &str) -> usize {
+        match &self.src {
+            ReadSrc::Memory(p) => p.visible_count(thread),
+            ReadSrc::Disk { disk, .. } => {
+                logged(disk.db.thread(thread)).map_or(0, |t| t.2 as usize)
+            }
+        }
+    }
+
+    /// A thread's generation, when it can be read without a query (in memory): page caches
+    /// of a disk view rely on [`View::changed_since`] instead.
+    pub fn cheap_generation(&self, thread: &str) -> Option<u64> {
+        match &self.src {
+            ReadSrc::Memory(p) => Some(p.threads.get(thread).map_or(0, |t| t.generation)),
+            ReadSrc::Disk { .. } => None,
+        }
+    }
+
+    /// One page of a thread and the thread's generation (0 for an unknown thread); `None` if
+    /// the database could not be read (never cache that).
+    pub fn thread_page(
+        &self,
+        thread: &str,
+        order: Order,
+        page: usize,
+        per_page: usize,
+        max_depth: usize,
+    ) -> Option<(u64, ThreadPage)> {
+        match &self.src {
+            ReadSrc::Memory(p) => Some((
+                p.threads.get(thread).map_or(0, |t| t.generation),
+                p.thread_page(thread, order, page, per_page, max_depth),
+            )),
+            ReadSrc::Disk { disk, .. } => {
+                let inputs = match disk.db.thread_inputs(thread) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        logged::<()>(Err(e));
+                        return None;
+                    }
+                };
+                let Some(((closed, generation, count), visible, hidden)) = inputs else {
+                    let page = page_of(
+                        thread,
+                        None,
+                        std::iter::empty(),
+                        |_| None,
+                        order,
+                        page,
+                        per_page,
+                        max_depth,
+                    );
+                    return Some((0, page));
+                };
+                let by_id: HashMap<Uuid, &CommentRecord> =
+                    visible.iter().map(|r| (r.id, r)).collect();
+                let page = page_of(
+                    thread,
+                    Some((closed, count as usize)),
+                    visible.iter(),
+                    |id| by_id.get(id).copied().or_else(|| hidden.get(id)),
+                    order,
+                    page,
+                    per_page,
+                    max_depth,
+                );
+                Some((generation, page))
+            }
+        }
+    }
+
+    /// Whether a comment is in the reported queue.
+    pub fn is_reported(&self, id: Uuid) -> bool {
+        match &self.src {
+            ReadSrc::Memory(p) => p.queues.reported.values().any(|v| *v == id),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.is_reported(id)),
+        }
+    }
+
+    /// The comments of a moderation queue after the cursor (a queue position), oldest first,
+    /// at most `limit`, and the cursor of the next page.
+    pub fn queue_page(
+        &self,
+        queue: QueueName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> (Vec<CommentRecord>, Option<u64>) {
+        match &self.src {
+            ReadSrc::Memory(p) => {
+                let (items, next) = p.queue_page(queue, after, limit);
+                (items.into_iter().cloned().collect(), next)
+            }
+            ReadSrc::Disk { disk, .. } => logged(disk.db.queue_page(queue, after, limit)),
+        }
+    }
+
+    /// A moderation queue's size.
+    pub fn queue_len(&self, queue: QueueName) -> usize {
+        match &self.src {
+            ReadSrc::Memory(p) => match queue {
+                QueueName::Pending => p.queues.pending.len(),
+                QueueName::Reported => p.queues.reported.len(),
+                QueueName::Spam => p.queues.spam.len(),
+                QueueName::Rejected => p.queues.rejected.len(),
+            },
+            ReadSrc::Disk { disk, .. } => logged(disk.db.queue_len(queue)),
+        }
+    }
+
+    /// A console queue's count and oldest item.
+    pub fn queue_stats(&self, queue: ConsoleQueue) -> QueueStats {
+        match &self.src {
+            ReadSrc::Memory(p) => p.queue_stats(queue),
+            ReadSrc::Disk { disk, .. } => disk.db.queue_stats(queue).unwrap_or_else(|e| {
+                logged::<()>(Err(e));
+                QueueStats {
+                    count: 0,
+                    oldest: None,
+                }
+            }),
+        }
+    }
+
+    /// One page of a console queue: the items matching `filter` strictly after `after`.
+    pub fn queue_search(
+        &self,
+        queue: ConsoleQueue,
+        filter: &QueueFilter,
+        order: SortOrder,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> QueuePage {
+        match &self.src {
+            ReadSrc::Memory(p) => p.queue_search(queue, filter, order, after, limit),
+            ReadSrc::Disk { disk, .. } => disk
+                .db
+                .queue_search(queue, filter, order, after, limit)
+                .unwrap_or_else(|e| {
+                    logged::<()>(Err(e));
+                    QueuePage {
+                        items: Vec::new(),
+                        next: None,
+                        matching: 0,
+                    }
+                }),
+        }
+    }
+
+    /// An author's comments on this site by status, and the first one's time.
+    pub fn author_record(&self, email: &str) -> AuthorRecord {
+        match &self.src {
+            ReadSrc::Memory(p) => p.author_record(email),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.author_record(email)),
+        }
+    }
+
+    /// Comments from the address group `ip_key` that were marked spam.
+    pub fn address_spam(&self, ip_key: &str) -> u32 {
+        match &self.src {
+            ReadSrc::Memory(p) => p.authors.address_spam(ip_key),
+            ReadSrc::Disk { disk, .. } => {
+                disk.authors.get(&disk.db, CountKind::Address, ip_key).spam
+            }
+        }
+    }
+
+    /// The history the policy engine sees for a new submission.
+    pub fn history(
+        &self,
+        email: &str,
+        ip_key: &str,
+        url: Option<&str>,
+        fingerprint: u64,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> History {
+        match &self.src {
+            ReadSrc::Memory(p) => p
+                .authors
+                .history(email, ip_key, url, fingerprint, thread, now),
+            ReadSrc::Disk { disk, .. } => {
+                let email = email.to_lowercase();
+                let get = |kind, key: &str| {
+                    if key.is_empty() {
+                        Counts::default()
+                    } else {
+                        disk.authors.get(&disk.db, kind, key)
+                    }
+                };
+                let url = url.map(authors::normalise_url).unwrap_or_default();
+                let sightings = logged(disk.db.sightings(fingerprint));
+                authors::history_of(
+                    get(CountKind::Email, &email),
+                    get(CountKind::Address, ip_key),
+                    get(CountKind::Url, &url),
+                    sightings.into_iter(),
+                    &email,
+                    thread,
+                    now,
+                )
+            }
+        }
+    }
+
+    /// What the moderators taught the filter.
+    pub fn learned(&self) -> &LearnedModel {
+        match &self.src {
+            ReadSrc::Memory(p) => &p.learned,
+            ReadSrc::Disk { core, .. } => &core.learned,
+        }
+    }
+
+    /// The policy version last put in force.
+    pub fn policy_version(&self) -> Option<&str> {
+        match &self.src {
+            ReadSrc::Memory(p) => p.policy_version.as_deref(),
+            ReadSrc::Disk { core, .. } => core.policy_version.as_deref(),
+        }
+    }
+
+    /// The most recent policy activations, oldest first.
+    pub fn policy_history(&self) -> Vec<PolicyActivation> {
+        match &self.src {
+            ReadSrc::Memory(p) => p.policy_history.clone(),
+            ReadSrc::Disk { core, .. } => core.policy_history.clone(),
+        }
+    }
+
+    /// Position reached.
+    pub fn position(&self) -> u64 {
+        match &self.src {
+            ReadSrc::Memory(p) => p.position,
+            ReadSrc::Disk { core, .. } => core.position,
+        }
+    }
+
+    /// Stored comments, threads and author-history keys (for metrics).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        match &self.src {
+            ReadSrc::Memory(p) => (p.comments.len(), p.threads.len(), p.authors.len()),
+            ReadSrc::Disk { disk, .. } => {
+                let comments = logged(disk.db.comment_count()) as usize;
+                let (threads, keys) = logged(disk.db.sizes());
+                (comments, threads as usize, keys as usize)
+            }
+        }
     }
 }

@@ -1,31 +1,43 @@
 //! The projections' own SQLite file, `projections.sqlite3` in the data folder, next to the log
-//! (whatever the log's backend). The follower writes what each applied batch changed in one
-//! transaction together with the position it reached, so after a crash the file holds exactly
-//! the projections of some prefix of the log, never a mix, and a restart follows the log from
-//! there instead of replaying it.
+//! (whatever the log's backend). It is the read side: thread pages, queues, counts and author
+//! history are queries on its indexed tables, and memory only keeps bounded caches in front of
+//! it. The follower loads the rows an event batch touches, folds the batch into them with the
+//! pure fold and writes the changed rows with the position reached in one transaction, so after
+//! a crash the file holds exactly the projections of some prefix of the log, never a mix, and a
+//! restart follows the log from there instead of replaying it.
 //!
 //! SQLite rather than an embedded key-value store: it is already a dependency, its WAL mode gives
-//! crash-safe transactions without tuning, secondary orders (a thread's comments, a queue by
-//! position) are plain indexes, and the file can be inspected with `sqlite3` by an operator.
-//!
-//! Only what cannot be derived is kept (see [`crate::projections::restore`]).
+//! crash-safe transactions without tuning and readers that never block the writer, secondary
+//! orders (a thread's comments, a queue by position or by time) are plain indexes, and the file
+//! can be inspected with `sqlite3` by an operator.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use uuid::Uuid;
 
+use crate::domain::CommentStatus;
+use crate::projections::authors::{self, CountKind, Counts};
 use crate::projections::restore::{StoredParts, StoredSighting};
-use crate::projections::{PolicyActivation, Projections};
+use crate::projections::search::{
+    AuthorRecord, ConsoleQueue, Cursor, QueueFilter, QueuePage, QueueStats, SortOrder,
+};
+use crate::projections::{CommentRecord, PolicyActivation, Projections, QueueName, ThreadRecord};
 
 /// Version of what the file holds and how; a file of another version (or of another log
 /// backend) is emptied and rebuilt from the log at start, with progress logged.
-pub const FORMAT: i64 = 1;
+pub const FORMAT: i64 = 2;
 
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
+
+/// Connections that serve reads, so readers never wait for the follower's transaction (WAL).
+const READERS: usize = 4;
 
 /// The file's name in the data folder.
 pub const FILE_NAME: &str = "projections.sqlite3";
@@ -71,24 +83,44 @@ pub enum ProjectionDbError {
     },
 }
 
-/// What one applied batch changed, ready to write (built under the view's lock, written off
-/// it).
+/// What the file keeps beside its tables and the server holds in memory: the position, the
+/// policy history (at most [`crate::projections::MAX_POLICY_HISTORY`]) and the learned model
+/// (bounded by [`crate::policy::learned::MAX_COMMENTS`]).
+#[derive(Debug, Clone, Default)]
+pub struct Head {
+    /// Position of the last event applied.
+    pub position: u64,
+    /// Events applied.
+    pub events_applied: u64,
+    /// The policy version in force.
+    pub policy_version: Option<String>,
+    /// The recent policy activations, oldest first.
+    pub policy_history: Vec<PolicyActivation>,
+    /// What the moderators taught the filter.
+    pub learned: crate::policy::learned::LearnedModel,
+}
+
+/// What one applied batch changed, written with its position in one transaction.
 #[derive(Debug, Default)]
 pub struct BatchWrite {
     /// Position reached.
     pub position: u64,
     /// Events applied so far.
     pub events_applied: u64,
-    /// Comments changed: id, submission position, JSON record.
-    pub comments: Vec<(Uuid, u64, Vec<u8>)>,
-    /// Threads changed: key, closed, generation.
-    pub threads: Vec<(String, bool, u64)>,
+    /// Comments changed, as they are now.
+    pub comments: Vec<CommentRecord>,
+    /// Threads changed: key, closed, generation, visible comments.
+    pub threads: Vec<(String, bool, u64, u64)>,
     /// Comments whose reported-queue entries are replaced by `reported`.
     pub reported_for: Vec<Uuid>,
     /// Their current reported-queue entries (queue position, id).
     pub reported: Vec<(u64, Uuid)>,
     /// New sightings: the screening event's position and the sighting.
     pub sightings: Vec<(u64, StoredSighting)>,
+    /// Author counts changed (zero counts delete the row).
+    pub counts: Vec<(CountKind, String, Counts)>,
+    /// Changes of the totals (`comments` and one per status name).
+    pub totals: Vec<(&'static str, i64)>,
     /// The policy version and history, when they changed.
     pub policy: Option<Vec<u8>>,
     /// The learned model, when it changed.
@@ -97,10 +129,12 @@ pub struct BatchWrite {
 
 /// An open projection database.
 pub struct ProjectionDb {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
     path: PathBuf,
     /// Batches written with sightings, so old sightings are pruned every so many.
-    sighting_writes: std::sync::atomic::AtomicU64,
+    sighting_writes: AtomicU64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -109,24 +143,80 @@ struct PolicyRow {
     history: Vec<PolicyActivation>,
 }
 
-/// The policy part of a batch, serialised.
-pub fn policy_bytes(p: &Projections) -> Vec<u8> {
+/// The policy part of a head, serialised.
+pub fn policy_bytes(version: &Option<String>, history: &[PolicyActivation]) -> Vec<u8> {
     serde_json::to_vec(&PolicyRow {
-        version: p.policy_version.clone(),
-        history: p.policy_history.clone(),
+        version: version.clone(),
+        history: history.to_vec(),
     })
     .unwrap_or_default()
 }
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS comments (id BLOB PRIMARY KEY, seq INTEGER NOT NULL, record BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS threads (key TEXT PRIMARY KEY, closed INTEGER NOT NULL, generation INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS comments (id BLOB PRIMARY KEY, seq INTEGER NOT NULL,
+  thread TEXT NOT NULL, status INTEGER, email TEXT NOT NULL, ip TEXT NOT NULL,
+  created INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS comments_thread ON comments (thread, status, seq);
+CREATE INDEX IF NOT EXISTS comments_queue ON comments (status, seq);
+CREATE INDEX IF NOT EXISTS comments_time ON comments (status, created, id);
+CREATE INDEX IF NOT EXISTS comments_email ON comments (email);
+CREATE TABLE IF NOT EXISTS threads (key TEXT PRIMARY KEY, closed INTEGER NOT NULL,
+  generation INTEGER NOT NULL, visible INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reported (pos INTEGER PRIMARY KEY, id BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS reported_id ON reported (id);
 CREATE TABLE IF NOT EXISTS sightings (seq INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL,
   thread TEXT NOT NULL, author TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS sightings_body ON sightings (fingerprint, seq);
+CREATE TABLE IF NOT EXISTS author_counts (kind INTEGER NOT NULL, key TEXT NOT NULL,
+  approved INTEGER NOT NULL, spam INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 ";
+
+const TABLES: [&str; 7] = [
+    "comments",
+    "threads",
+    "reported",
+    "sightings",
+    "author_counts",
+    "totals",
+    "meta",
+];
+
+/// A status as stored (`NULL` before the filter's outcome).
+pub fn status_code(s: Option<CommentStatus>) -> Option<i64> {
+    s.map(|s| match s {
+        CommentStatus::Pending => 0,
+        CommentStatus::Published => 1,
+        CommentStatus::Spam => 2,
+        CommentStatus::Rejected => 3,
+        CommentStatus::Deleted => 4,
+    })
+}
+
+const PUBLISHED: i64 = 1;
+
+fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn decode_record(bytes: &[u8]) -> rusqlite::Result<CommentRecord> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, Type::Blob, Box::new(e)))
+}
+
+fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<CommentRecord> {
+    decode_record(&row.get::<_, Vec<u8>>(0)?)
+}
+
+fn uuid_of(bytes: &[u8]) -> Uuid {
+    Uuid::from_slice(bytes).unwrap_or_default()
+}
+
+fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+    )
+}
 
 impl ProjectionDb {
     /// The file's path in a data folder.
@@ -134,29 +224,48 @@ impl ProjectionDb {
         data_dir.join(FILE_NAME)
     }
 
-    /// Opens (creating) the file for the log backend `backend` and loads the projections it
-    /// holds. A file of another format or backend is emptied first: the caller then replays the
-    /// log from the start.
-    pub fn open(
-        path: &Path,
-        backend: &str,
-    ) -> Result<(ProjectionDb, Projections), ProjectionDbError> {
+    fn connect(path: &Path) -> Result<ProjectionDb, ProjectionDbError> {
         let err = |source| ProjectionDbError::Sqlite {
             path: path.to_path_buf(),
             source,
         };
         let conn = Connection::open(path).map_err(err)?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        let db = ProjectionDb {
-            conn: Mutex::new(conn),
+        pragmas(&conn).map_err(err)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
+        )
+        .map_err(err)?;
+        Ok(ProjectionDb {
+            writer: Mutex::new(conn),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
-            sighting_writes: std::sync::atomic::AtomicU64::new(0),
-        };
+            sighting_writes: AtomicU64::new(0),
+        })
+    }
+
+    fn open_readers(&mut self) -> Result<(), ProjectionDbError> {
+        for _ in 0..READERS {
+            let conn = Connection::open(&self.path).map_err(|e| self.sqlite(e))?;
+            pragmas(&conn).map_err(|e| self.sqlite(e))?;
+            self.readers.push(Mutex::new(conn));
+        }
+        Ok(())
+    }
+
+    /// Opens (creating) the file for the log backend `backend` and reads its head (position,
+    /// policy history, learned model): nothing else is loaded, so opening takes the same time
+    /// at any size. A file of another format or backend is emptied first, and `true` says so:
+    /// the caller then folds the log from the start.
+    pub fn open(
+        path: &Path,
+        backend: &str,
+    ) -> Result<(ProjectionDb, Head, bool), ProjectionDbError> {
+        let mut db = ProjectionDb::connect(path)?;
         let format: Option<i64> = db.meta_int("format")?;
         let stored_backend = db.meta_text("backend")?;
-        if format != Some(FORMAT) || stored_backend.as_deref() != Some(backend) {
+        let fresh = format != Some(FORMAT) || stored_backend.as_deref() != Some(backend);
+        if fresh {
             if format.is_some() {
                 tracing::warn!(
                     stored_format = format,
@@ -165,31 +274,26 @@ impl ProjectionDb {
                 );
             }
             db.reset(backend)?;
-            return Ok((db, Projections::default()));
+        } else {
+            db.writer
+                .lock()
+                .execute_batch(SCHEMA)
+                .map_err(|e| db.sqlite(e))?;
         }
-        let projections = db.load()?;
-        Ok((db, projections))
+        db.open_readers()?;
+        let head = db.head()?;
+        Ok((db, head, fresh))
     }
 
-    /// Opens an existing file of this format and backend without changing it, and loads its
-    /// projections (for `saring projections check`).
-    pub fn open_existing(path: &Path, backend: &str) -> Result<Projections, ProjectionDbError> {
+    /// Opens an existing file of this format and backend without changing it (for `saring
+    /// projections check`).
+    pub fn open_existing(path: &Path, backend: &str) -> Result<ProjectionDb, ProjectionDbError> {
         if !path.exists() {
             return Err(ProjectionDbError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        let err = |source| ProjectionDbError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
-        let db = ProjectionDb {
-            conn: Mutex::new(conn),
-            path: path.to_path_buf(),
-            sighting_writes: std::sync::atomic::AtomicU64::new(0),
-        };
+        let mut db = ProjectionDb::connect(path)?;
         let format = db.meta_int("format")?;
         let stored_backend = db.meta_text("backend")?;
         if format != Some(FORMAT) || stored_backend.as_deref() != Some(backend) {
@@ -199,56 +303,73 @@ impl ProjectionDb {
                 backend: stored_backend,
             });
         }
-        db.load()
+        db.writer
+            .lock()
+            .execute_batch(SCHEMA)
+            .map_err(|e| db.sqlite(e))?;
+        db.open_readers()?;
+        Ok(db)
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> ProjectionDbError {
-        ProjectionDbError::Sqlite {
-            path: self.path.clone(),
-            source,
+        match source {
+            rusqlite::Error::FromSqlConversionFailure(_, _, e) if e.is::<serde_json::Error>() => {
+                match e.downcast::<serde_json::Error>() {
+                    Ok(e) => ProjectionDbError::Decode {
+                        path: self.path.clone(),
+                        source: *e,
+                    },
+                    Err(e) => ProjectionDbError::Sqlite {
+                        path: self.path.clone(),
+                        source: rusqlite::Error::FromSqlConversionFailure(0, Type::Blob, e),
+                    },
+                }
+            }
+            source => ProjectionDbError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
         }
     }
 
-    fn meta_int(&self, key: &str) -> Result<Option<i64>, ProjectionDbError> {
-        self.conn
+    fn meta<T: rusqlite::types::FromSql>(&self, key: &str) -> Result<Option<T>, ProjectionDbError> {
+        self.writer
             .lock()
             .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
             .optional()
             .map_err(|e| self.sqlite(e))
+    }
+
+    fn meta_int(&self, key: &str) -> Result<Option<i64>, ProjectionDbError> {
+        self.meta(key)
     }
 
     fn meta_text(&self, key: &str) -> Result<Option<String>, ProjectionDbError> {
-        self.conn
-            .lock()
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.sqlite(e))
+        self.meta(key)
     }
 
-    fn meta_blob(&self, key: &str) -> Result<Option<Vec<u8>>, ProjectionDbError> {
-        self.conn
-            .lock()
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.sqlite(e))
-    }
-
-    /// Empties every table and records the format and backend.
+    /// Drops every table (an older format's may have other columns), creates them afresh and
+    /// records the format and backend.
     fn reset(&self, backend: &str) -> Result<(), ProjectionDbError> {
-        let mut conn = self.conn.lock();
+        let mut conn = self.writer.lock();
         let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        tx.execute_batch(
-            "DELETE FROM meta; DELETE FROM comments; DELETE FROM threads; DELETE FROM reported;
-             DELETE FROM sightings;",
-        )
-        .and_then(|()| {
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('format', ?1), ('backend', ?2),
-                 ('position', 0), ('events_applied', 0)",
-                params![FORMAT, backend],
-            )
-        })
-        .map_err(|e| self.sqlite(e))?;
+        let drop: String = TABLES
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t};"))
+            .collect();
+        tx.execute_batch(&drop)
+            .and_then(|()| {
+                tx.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);")
+            })
+            .and_then(|()| tx.execute_batch(SCHEMA))
+            .and_then(|()| {
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('format', ?1), ('backend', ?2),
+                     ('position', 0), ('events_applied', 0)",
+                    params![FORMAT, backend],
+                )
+            })
+            .map_err(|e| self.sqlite(e))?;
         tx.commit().map_err(|e| self.sqlite(e))
     }
 
@@ -257,143 +378,769 @@ impl ProjectionDb {
         Ok(self.meta_int("position")?.unwrap_or(0) as u64)
     }
 
-    /// Reads every stored row back into projections.
-    pub fn load(&self) -> Result<Projections, ProjectionDbError> {
+    /// The head: position, policy history and learned model.
+    pub fn head(&self) -> Result<Head, ProjectionDbError> {
         let decode = |source| ProjectionDbError::Decode {
             path: self.path.clone(),
             source,
         };
-        let mut parts = StoredParts {
+        let mut head = Head {
             position: self.position()?,
             events_applied: self.meta_int("events_applied")?.unwrap_or(0) as u64,
-            ..StoredParts::default()
+            ..Head::default()
         };
-        if let Some(bytes) = self.meta_blob("policy")? {
+        if let Some(bytes) = self.meta::<Vec<u8>>("policy")? {
             let row: PolicyRow = serde_json::from_slice(&bytes).map_err(decode)?;
-            parts.policy_version = row.version;
-            parts.policy_history = row.history;
+            head.policy_version = row.version;
+            head.policy_history = row.history;
         }
-        if let Some(bytes) = self.meta_blob("learned")? {
-            parts.learned = serde_json::from_slice(&bytes).map_err(decode)?;
+        if let Some(bytes) = self.meta::<Vec<u8>>("learned")? {
+            head.learned = serde_json::from_slice(&bytes).map_err(decode)?;
         }
-        let conn_guard = self.conn.lock();
-        let conn: &Connection = &conn_guard;
-        let sq = |e| self.sqlite(e);
-        let mut stmt = conn
-            .prepare("SELECT record FROM comments ORDER BY seq")
-            .map_err(sq)?;
-        let mut rows = stmt.query([]).map_err(sq)?;
-        while let Some(row) = rows.next().map_err(sq)? {
-            let bytes: Vec<u8> = row.get(0).map_err(sq)?;
-            parts
-                .comments
-                .push(serde_json::from_slice(&bytes).map_err(decode)?);
+        Ok(head)
+    }
+
+    /// Runs `f` on a reader connection (a free one if there is, else waits for one).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, ProjectionDbError> {
+        if self.readers.is_empty() {
+            return f(&self.writer.lock()).map_err(|e| self.sqlite(e));
         }
-        let mut stmt = conn
-            .prepare("SELECT key, closed, generation FROM threads")
-            .map_err(sq)?;
-        parts.threads = stmt
-            .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(sq)?;
-        let mut stmt = conn.prepare("SELECT pos, id FROM reported").map_err(sq)?;
-        parts.reported = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    Uuid::from_slice(&r.get::<_, Vec<u8>>(1)?).unwrap_or_default(),
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<BTreeMap<_, _>, _>>())
-            .map_err(sq)?;
-        let mut stmt = conn
-            .prepare("SELECT fingerprint, thread, author, at FROM sightings ORDER BY seq")
-            .map_err(sq)?;
-        parts.sightings = stmt
-            .query_map([], |r| {
-                Ok(StoredSighting {
-                    fingerprint: r.get::<_, i64>(0)? as u64,
-                    thread: r.get(1)?,
-                    author: r.get(2)?,
-                    at: chrono::DateTime::from_timestamp_nanos(r.get(3)?),
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(sq)?;
-        drop(stmt);
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        let guard = (0..n)
+            .find_map(|i| self.readers[(start + i) % n].try_lock())
+            .unwrap_or_else(|| self.readers[start % n].lock());
+        f(&guard).map_err(|e| self.sqlite(e))
+    }
+
+    /// Runs `f` in one write transaction and commits what it did, or nothing if it fails.
+    /// Blocking: call it from the blocking pool.
+    pub fn write_tx<T>(
+        &self,
+        f: impl FnOnce(&WriteTx<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, ProjectionDbError> {
+        let mut conn = self.writer.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.sqlite(e))?;
+        let out = f(&WriteTx { tx: &tx, db: self }).map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        Ok(out)
+    }
+
+    /// Reads every stored row back into in-memory projections (for `saring projections check`
+    /// and tests; the server never does this).
+    pub fn load_all(&self) -> Result<Projections, ProjectionDbError> {
+        let head = self.head()?;
+        let parts = self.read(|conn| {
+            let mut parts = StoredParts {
+                position: head.position,
+                events_applied: head.events_applied,
+                policy_version: head.policy_version,
+                policy_history: head.policy_history,
+                learned: head.learned,
+                ..StoredParts::default()
+            };
+            let mut stmt = conn.prepare("SELECT record FROM comments ORDER BY seq")?;
+            parts.comments = stmt
+                .query_map([], record_of)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = conn.prepare("SELECT key, closed, generation FROM threads")?;
+            parts.threads = stmt
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = conn.prepare("SELECT pos, id FROM reported")?;
+            parts.reported = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        uuid_of(&r.get::<_, Vec<u8>>(1)?),
+                    ))
+                })?
+                .collect::<Result<BTreeMap<_, _>, _>>()?;
+            let mut stmt =
+                conn.prepare("SELECT fingerprint, thread, author, at FROM sightings ORDER BY seq")?;
+            parts.sightings = stmt
+                .query_map([], |r| {
+                    Ok(StoredSighting {
+                        fingerprint: r.get::<_, i64>(0)? as u64,
+                        thread: r.get(1)?,
+                        author: r.get(2)?,
+                        at: DateTime::from_timestamp_nanos(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(parts)
+        })?;
         Ok(Projections::restore(parts))
     }
 
-    /// Writes one batch's changes and its position in one transaction. Blocking: call it from
-    /// the blocking pool.
-    pub fn write(&self, batch: &BatchWrite) -> Result<(), ProjectionDbError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let result = (|| -> rusqlite::Result<()> {
-            {
-                let mut put = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO comments (id, seq, record) VALUES (?1, ?2, ?3)",
-                )?;
-                for (id, seq, record) in &batch.comments {
-                    put.execute(params![id.as_bytes(), *seq as i64, record])?;
-                }
-                let mut put = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO threads (key, closed, generation) VALUES (?1, ?2, ?3)",
-                )?;
-                for (key, closed, generation) in &batch.threads {
-                    put.execute(params![key, closed, *generation as i64])?;
-                }
-                let mut drop_reported = tx.prepare_cached("DELETE FROM reported WHERE id = ?1")?;
-                for id in &batch.reported_for {
-                    drop_reported.execute([id.as_bytes()])?;
-                }
-                let mut put =
-                    tx.prepare_cached("INSERT OR REPLACE INTO reported (pos, id) VALUES (?1, ?2)")?;
-                for (pos, id) in &batch.reported {
-                    put.execute(params![*pos as i64, id.as_bytes()])?;
-                }
-                let mut put = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO sightings (seq, fingerprint, thread, author, at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for (seq, s) in &batch.sightings {
-                    put.execute(params![
-                        *seq as i64,
-                        s.fingerprint as i64,
-                        s.thread,
-                        s.author,
-                        s.at.timestamp_nanos_opt().unwrap_or(i64::MAX)
-                    ])?;
-                }
+    /// How the rows kept for reads (totals, visible counts, author counts) differ from what
+    /// `p` (the file's restored projections, or a fresh fold) says; empty when they agree.
+    pub fn derived_differences(&self, p: &Projections) -> Result<Vec<String>, ProjectionDbError> {
+        let mut out = Vec::new();
+        let totals: HashMap<String, i64> = self.read(|c| {
+            let mut stmt = c.prepare("SELECT name, n FROM totals")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })?;
+        let total = |name: &str| totals.get(name).copied().unwrap_or(0);
+        if total("comments") != p.comments.len() as i64 {
+            out.push(format!(
+                "total comments {} vs {}",
+                total("comments"),
+                p.comments.len()
+            ));
+        }
+        for status in [
+            CommentStatus::Pending,
+            CommentStatus::Published,
+            CommentStatus::Spam,
+            CommentStatus::Rejected,
+            CommentStatus::Deleted,
+        ] {
+            let n = p
+                .comments
+                .values()
+                .filter(|r| r.status == Some(status))
+                .count() as i64;
+            if total(status.as_str()) != n {
+                out.push(format!(
+                    "total {} {} vs {n}",
+                    status.as_str(),
+                    total(status.as_str())
+                ));
             }
-            // Pruning walks the index, so it runs every 256 batches with sightings, not each.
-            if !batch.sightings.is_empty()
-                && self
-                    .sighting_writes
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    .is_multiple_of(256)
-            {
-                tx.execute(
-                    "DELETE FROM sightings WHERE seq < (SELECT seq FROM sightings
-                     ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
-                    [MAX_SIGHTING_ROWS],
-                )?;
+        }
+        let visible: HashMap<String, i64> = self.read(|c| {
+            let mut stmt = c.prepare("SELECT key, visible FROM threads")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })?;
+        let wrong = p
+            .threads
+            .iter()
+            .filter(|(k, t)| visible.get(*k).copied().unwrap_or(0) != t.visible.len() as i64)
+            .count();
+        if wrong > 0 {
+            out.push(format!("{wrong} threads' visible counts differ"));
+        }
+        let stored: HashMap<(i64, String), Counts> = self.read(|c| {
+            let mut stmt = c.prepare("SELECT kind, key, approved, spam FROM author_counts")?;
+            stmt.query_map([], |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?),
+                    Counts {
+                        approved: r.get(2)?,
+                        spam: r.get(3)?,
+                    },
+                ))
+            })?
+            .collect()
+        })?;
+        let folded: HashMap<(i64, String), Counts> = p
+            .authors
+            .each_count()
+            .filter(|(_, _, c)| *c != Counts::default())
+            .map(|(kind, key, c)| ((kind.code(), key.to_string()), c))
+            .collect();
+        if stored != folded {
+            out.push(format!(
+                "author counts: {} stored keys vs {}",
+                stored.len(),
+                folded.len()
+            ));
+        }
+        Ok(out)
+    }
+
+    // ---- reads ----
+
+    /// One comment's record.
+    pub fn comment(&self, id: Uuid) -> Result<Option<CommentRecord>, ProjectionDbError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT record FROM comments WHERE id = ?1")?
+                .query_row([id.as_bytes()], record_of)
+                .optional()
+        })
+    }
+
+    /// Whether a comment is known.
+    pub fn has_comment(&self, id: Uuid) -> Result<bool, ProjectionDbError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM comments WHERE id = ?1")?
+                .exists([id.as_bytes()])
+        })
+    }
+
+    /// A thread's closed flag, generation and visible comments.
+    pub fn thread(&self, key: &str) -> Result<Option<(bool, u64, u64)>, ProjectionDbError> {
+        self.read(|c| thread_row(c, key))
+    }
+
+    /// What a thread page is rendered from, read in one transaction: the thread's flags
+    /// (closed, generation, visible count), its visible records in submission order and the
+    /// hidden ancestors their parent chains pass through.
+    #[allow(clippy::type_complexity)]
+    pub fn thread_inputs(
+        &self,
+        key: &str,
+    ) -> Result<
+        Option<(
+            (bool, u64, u64),
+            Vec<CommentRecord>,
+            HashMap<Uuid, CommentRecord>,
+        )>,
+        ProjectionDbError,
+    > {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let Some(flags) = thread_row(&tx, key)? else {
+                return Ok(None);
+            };
+            let visible: Vec<CommentRecord> = tx
+                .prepare_cached(
+                    "SELECT record FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq",
+                )?
+                .query_map(params![key, PUBLISHED], record_of)?
+                .collect::<Result<_, _>>()?;
+            let mut hidden: HashMap<Uuid, CommentRecord> = HashMap::new();
+            let known: std::collections::HashSet<Uuid> = visible.iter().map(|r| r.id).collect();
+            let mut wanted: Vec<Uuid> = visible
+                .iter()
+                .filter_map(|r| r.parent_id)
+                .filter(|p| !known.contains(p))
+                .collect();
+            // Parent chains through hidden comments are short; the fold's walk stops at 64 hops.
+            for _ in 0..=64 {
+                wanted.sort_unstable();
+                wanted.dedup();
+                wanted.retain(|p| !hidden.contains_key(p) && !known.contains(p));
+                if wanted.is_empty() {
+                    break;
+                }
+                let mut next = Vec::new();
+                let mut get = tx.prepare_cached("SELECT record FROM comments WHERE id = ?1")?;
+                for id in wanted.drain(..) {
+                    if let Some(rec) = get.query_row([id.as_bytes()], record_of).optional()? {
+                        next.extend(rec.parent_id);
+                        hidden.insert(id, rec);
+                    }
+                }
+                wanted = next;
             }
-            let mut meta =
-                tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
-            if let Some(policy) = &batch.policy {
-                meta.execute(params!["policy", policy])?;
+            Ok(Some((flags, visible, hidden)))
+        })
+    }
+
+    /// The reported-queue entries of a comment.
+    pub fn is_reported(&self, id: Uuid) -> Result<bool, ProjectionDbError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM reported WHERE id = ?1")?
+                .exists([id.as_bytes()])
+        })
+    }
+
+    fn total(c: &Connection, name: &str) -> rusqlite::Result<u64> {
+        Ok(c.prepare_cached("SELECT n FROM totals WHERE name = ?1")?
+            .query_row([name], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    /// Stored comments.
+    pub fn comment_count(&self) -> Result<u64, ProjectionDbError> {
+        self.read(|c| Self::total(c, "comments"))
+    }
+
+    /// Threads, and author-count keys (for metrics).
+    pub fn sizes(&self) -> Result<(u64, u64), ProjectionDbError> {
+        self.read(|c| {
+            let threads: i64 = c.query_row("SELECT count(*) FROM threads", [], |r| r.get(0))?;
+            let keys: i64 = c.query_row("SELECT count(*) FROM author_counts", [], |r| r.get(0))?;
+            Ok((threads as u64, keys as u64))
+        })
+    }
+
+    /// A moderation queue's size.
+    pub fn queue_len(&self, queue: QueueName) -> Result<usize, ProjectionDbError> {
+        self.read(|c| {
+            Ok(match queue {
+                QueueName::Reported => {
+                    c.query_row("SELECT count(*) FROM reported", [], |r| r.get::<_, i64>(0))? as u64
+                }
+                QueueName::Pending => Self::total(c, "pending")?,
+                QueueName::Spam => Self::total(c, "spam")?,
+                QueueName::Rejected => Self::total(c, "rejected")?,
+            } as usize)
+        })
+    }
+
+    /// The comments of a queue after the cursor (a queue position), oldest first, at most
+    /// `limit`, and the cursor of the next page.
+    pub fn queue_page(
+        &self,
+        queue: QueueName,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<CommentRecord>, Option<u64>), ProjectionDbError> {
+        let start = after
+            .map_or(0, |a| a.saturating_add(1))
+            .min(i64::MAX as u64) as i64;
+        let rows: Vec<(u64, CommentRecord)> = self.read(|c| {
+            let sql = match queue {
+                QueueName::Reported => {
+                    "SELECT c.record, r.pos FROM reported r JOIN comments c ON c.id = r.id
+                     WHERE r.pos >= ?1 ORDER BY r.pos LIMIT ?2"
+                }
+                _ => {
+                    "SELECT record, seq FROM comments WHERE status = ?3 AND seq >= ?1
+                     ORDER BY seq LIMIT ?2"
+                }
+            };
+            let status = match queue {
+                QueueName::Pending => 0,
+                QueueName::Spam => 2,
+                QueueName::Rejected => 3,
+                QueueName::Reported => -1,
+            };
+            let mut stmt = c.prepare_cached(sql)?;
+            let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(1)? as u64, record_of(r)?));
+            let rows = if queue == QueueName::Reported {
+                stmt.query_map(params![start, limit as i64 + 1], map)?
+                    .collect::<Result<_, _>>()?
+            } else {
+                stmt.query_map(params![start, limit as i64 + 1, status], map)?
+                    .collect::<Result<_, _>>()?
+            };
+            Ok(rows)
+        })?;
+        let more = rows.len() > limit;
+        let mut items: Vec<(u64, CommentRecord)> = rows;
+        items.truncate(limit);
+        let next = if more {
+            items.last().map(|(p, _)| *p)
+        } else {
+            None
+        };
+        Ok((items.into_iter().map(|(_, r)| r).collect(), next))
+    }
+
+    /// A console queue's count and oldest item.
+    pub fn queue_stats(&self, queue: ConsoleQueue) -> Result<QueueStats, ProjectionDbError> {
+        self.read(|c| {
+            let oldest = |sql: &str, p: &[i64]| -> rusqlite::Result<Option<DateTime<Utc>>> {
+                Ok(c.prepare_cached(sql)?
+                    .query_row(params_from_iter(p), |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map(DateTime::from_timestamp_nanos))
+            };
+            let by_seq = "SELECT created FROM comments WHERE status = ?1 ORDER BY seq LIMIT 1";
+            Ok(match queue {
+                ConsoleQueue::Reported => QueueStats {
+                    count: c
+                        .query_row("SELECT count(*) FROM reported", [], |r| r.get::<_, i64>(0))?
+                        as usize,
+                    oldest: oldest(
+                        "SELECT c.created FROM reported r JOIN comments c ON c.id = r.id
+                         ORDER BY r.pos LIMIT 1",
+                        &[],
+                    )?,
+                },
+                ConsoleQueue::Published => QueueStats {
+                    count: Self::total(c, "published")? as usize,
+                    oldest: oldest(
+                        "SELECT created FROM comments WHERE status = ?1 ORDER BY created LIMIT 1",
+                        &[PUBLISHED],
+                    )?,
+                },
+                ConsoleQueue::Pending => QueueStats {
+                    count: Self::total(c, "pending")? as usize,
+                    oldest: oldest(by_seq, &[0])?,
+                },
+                ConsoleQueue::Spam => QueueStats {
+                    count: Self::total(c, "spam")? as usize,
+                    oldest: oldest(by_seq, &[2])?,
+                },
+                ConsoleQueue::Rejected => QueueStats {
+                    count: Self::total(c, "rejected")? as usize,
+                    oldest: oldest(by_seq, &[3])?,
+                },
+            })
+        })
+    }
+
+    /// One page of a console queue: the items matching `filter` strictly after `after` in
+    /// `order`. Thread, email and address filter in SQL on indexed or stored columns; a
+    /// domain or text filter decodes every row the others leave (moderators only).
+    pub fn queue_search(
+        &self,
+        queue: ConsoleQueue,
+        filter: &QueueFilter,
+        order: SortOrder,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> Result<QueuePage, ProjectionDbError> {
+        let limit = limit.max(1);
+        let mut wheres: Vec<String> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let from = if queue == ConsoleQueue::Reported {
+            "reported q JOIN comments c ON c.id = q.id"
+        } else {
+            let code = match queue {
+                ConsoleQueue::Pending => 0,
+                ConsoleQueue::Published => 1,
+                ConsoleQueue::Spam => 2,
+                _ => 3,
+            };
+            wheres.push(format!("c.status = {code}"));
+            "comments c"
+        };
+        if let Some(t) = &filter.thread {
+            args.push(t.clone().into());
+            wheres.push(format!("c.thread = ?{}", args.len()));
+        }
+        if let Some(e) = &filter.email {
+            args.push(e.trim().to_lowercase().into());
+            wheres.push(format!("c.email = ?{}", args.len()));
+        }
+        if let Some(a) = &filter.address {
+            args.push(a.clone().into());
+            wheres.push(format!("c.ip = ?{}", args.len()));
+        }
+        let base_where = if wheres.is_empty() {
+            "1".to_string()
+        } else {
+            wheres.join(" AND ")
+        };
+        let dir = match order {
+            SortOrder::Oldest => "ASC",
+            SortOrder::Newest => "DESC",
+        };
+        let scan = filter.domain.is_some() || filter.text.is_some();
+        // Only the reported queue can list a comment twice (reported again after a decision).
+        let distinct = if queue == ConsoleQueue::Reported {
+            "DISTINCT"
+        } else {
+            ""
+        };
+        let after_ok = |r: &CommentRecord| match (after, order) {
+            (None, _) => true,
+            (Some(c), SortOrder::Oldest) => Cursor::of(r) > c,
+            (Some(c), SortOrder::Newest) => Cursor::of(r) < c,
+        };
+        self.read(|c| {
+            let (mut items, matching) = if scan {
+                let sql = format!(
+                    "SELECT {distinct} c.record, c.created, c.id FROM {from} WHERE {base_where}
+                     ORDER BY c.created {dir}, c.id {dir}"
+                );
+                let mut stmt = c.prepare(&sql)?;
+                let mut rows = stmt.query(params_from_iter(args.iter()))?;
+                let (mut items, mut matching) = (Vec::new(), 0);
+                while let Some(row) = rows.next()? {
+                    let rec = record_of(row)?;
+                    if !filter.matches(&rec) {
+                        continue;
+                    }
+                    matching += 1;
+                    if items.len() <= limit && after_ok(&rec) {
+                        items.push(rec);
+                    }
+                }
+                (items, matching)
+            } else {
+                let count_sql =
+                    format!("SELECT count({distinct} c.id) FROM {from} WHERE {base_where}");
+                let matching: i64 = c
+                    .prepare_cached(&count_sql)?
+                    .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
+                let mut page_args = args.clone();
+                let mut page_where = base_where.clone();
+                if let Some(cur) = after {
+                    page_args.push(nanos(cur.at).into());
+                    page_args.push(cur.id.as_bytes().to_vec().into());
+                    let cmp = if order == SortOrder::Oldest { ">" } else { "<" };
+                    page_where.push_str(&format!(
+                        " AND (c.created, c.id) {cmp} (?{}, ?{})",
+                        page_args.len() - 1,
+                        page_args.len()
+                    ));
+                }
+                let sql = format!(
+                    "SELECT {distinct} c.record, c.created, c.id FROM {from} WHERE {page_where}
+                     ORDER BY c.created {dir}, c.id {dir} LIMIT {}",
+                    limit + 1
+                );
+                let items = c
+                    .prepare_cached(&sql)?
+                    .query_map(params_from_iter(page_args.iter()), record_of)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                (items, matching as usize)
+            };
+            let more = items.len() > limit;
+            items.truncate(limit);
+            let next = if more {
+                items.last().map(Cursor::of)
+            } else {
+                None
+            };
+            Ok(QueuePage {
+                items,
+                next,
+                matching,
+            })
+        })
+    }
+
+    /// An author's comments by status and the first one's time.
+    pub fn author_record(&self, email: &str) -> Result<AuthorRecord, ProjectionDbError> {
+        let email = email.to_lowercase();
+        self.read(|c| {
+            let mut rec = AuthorRecord::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT status, count(*), min(created) FROM comments WHERE email = ?1
+                 GROUP BY status",
+            )?;
+            let mut rows = stmt.query([&email])?;
+            while let Some(row) = rows.next()? {
+                let status: Option<i64> = row.get(0)?;
+                let n = row.get::<_, i64>(1)? as u32;
+                let first = DateTime::from_timestamp_nanos(row.get(2)?);
+                let slot = match status {
+                    Some(1) => &mut rec.approved,
+                    Some(0) | None => &mut rec.pending,
+                    Some(2) => &mut rec.spam,
+                    Some(3) => &mut rec.rejected,
+                    _ => &mut rec.deleted,
+                };
+                *slot += n;
+                rec.first_seen = Some(rec.first_seen.map_or(first, |f| f.min(first)));
             }
-            if let Some(learned) = &batch.learned {
-                meta.execute(params!["learned", learned])?;
+            Ok(rec)
+        })
+    }
+
+    /// The counts of one author key.
+    pub fn counts(&self, kind: CountKind, key: &str) -> Result<Counts, ProjectionDbError> {
+        self.read(|c| counts_row(c, kind, key))
+    }
+
+    /// The latest sightings of a body (time, thread digest, author digest), newest first.
+    pub fn sightings(
+        &self,
+        fingerprint: u64,
+    ) -> Result<Vec<(DateTime<Utc>, u64, u64)>, ProjectionDbError> {
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT at, thread, author FROM sightings WHERE fingerprint = ?1
+                 ORDER BY seq DESC LIMIT ?2",
+            )?
+            .query_map(
+                params![fingerprint as i64, authors::SIGHTINGS_PER_BODY as i64],
+                |r| {
+                    Ok((
+                        DateTime::from_timestamp_nanos(r.get(0)?),
+                        authors::digest(&r.get::<_, String>(1)?),
+                        authors::digest(&r.get::<_, String>(2)?),
+                    ))
+                },
+            )?
+            .collect()
+        })
+    }
+}
+
+fn thread_row(c: &Connection, key: &str) -> rusqlite::Result<Option<(bool, u64, u64)>> {
+    c.prepare_cached("SELECT closed, generation, visible FROM threads WHERE key = ?1")?
+        .query_row([key], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)?.max(0) as u64,
+            ))
+        })
+        .optional()
+}
+
+fn counts_row(c: &Connection, kind: CountKind, key: &str) -> rusqlite::Result<Counts> {
+    Ok(
+        c.prepare_cached("SELECT approved, spam FROM author_counts WHERE kind = ?1 AND key = ?2")?
+            .query_row(params![kind.code(), key], |r| {
+                Ok(Counts {
+                    approved: r.get(0)?,
+                    spam: r.get(1)?,
+                })
+            })
+            .optional()?
+            .unwrap_or_default(),
+    )
+}
+
+/// The follower's transaction: load what a batch touches, then write what it changed.
+pub struct WriteTx<'a> {
+    tx: &'a Transaction<'a>,
+    db: &'a ProjectionDb,
+}
+
+impl WriteTx<'_> {
+    /// The records of these comments (unknown ones are left out).
+    pub fn comments(&self, ids: &[Uuid]) -> rusqlite::Result<HashMap<Uuid, CommentRecord>> {
+        let mut get = self
+            .tx
+            .prepare_cached("SELECT record FROM comments WHERE id = ?1")?;
+        let mut out = HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(rec) = get.query_row([id.as_bytes()], record_of).optional()? {
+                out.insert(*id, rec);
             }
-            meta.execute(params!["position", batch.position as i64])?;
-            meta.execute(params!["events_applied", batch.events_applied as i64])?;
-            Ok(())
-        })();
-        result.map_err(|e| self.sqlite(e))?;
-        tx.commit().map_err(|e| self.sqlite(e))
+        }
+        Ok(out)
+    }
+
+    /// These threads' records (without their visible lists) and visible counts.
+    pub fn threads(&self, keys: &[&str]) -> rusqlite::Result<HashMap<String, (ThreadRecord, u64)>> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for key in keys {
+            if let Some((closed, generation, visible)) = thread_row(self.tx, key)? {
+                out.insert(
+                    key.to_string(),
+                    (
+                        ThreadRecord {
+                            closed,
+                            generation,
+                            visible: BTreeMap::new(),
+                        },
+                        visible,
+                    ),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The reported-queue entries of these comments.
+    pub fn reported(&self, ids: &[Uuid]) -> rusqlite::Result<BTreeMap<u64, Uuid>> {
+        let mut get = self
+            .tx
+            .prepare_cached("SELECT pos FROM reported WHERE id = ?1")?;
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let rows = get.query_map([id.as_bytes()], |r| r.get::<_, i64>(0))?;
+            for pos in rows {
+                out.insert(pos? as u64, *id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The counts of these author keys.
+    pub fn counts(&self, keys: &[(CountKind, String)]) -> rusqlite::Result<Vec<Counts>> {
+        keys.iter()
+            .map(|(kind, key)| counts_row(self.tx, *kind, key))
+            .collect()
+    }
+
+    /// Writes one batch's changes and its position.
+    pub fn write(&self, batch: &BatchWrite) -> rusqlite::Result<()> {
+        let tx = self.tx;
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO comments (id, seq, thread, status, email, ip, created, record)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for rec in &batch.comments {
+            let bytes = serde_json::to_vec(rec)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            put.execute(params![
+                rec.id.as_bytes(),
+                rec.seq as i64,
+                rec.thread,
+                status_code(rec.status),
+                rec.author_email,
+                rec.ip_key,
+                nanos(rec.created_at),
+                bytes
+            ])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO threads (key, closed, generation, visible) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (key, closed, generation, visible) in &batch.threads {
+            put.execute(params![key, closed, *generation as i64, *visible as i64])?;
+        }
+        let mut drop_reported = tx.prepare_cached("DELETE FROM reported WHERE id = ?1")?;
+        for id in &batch.reported_for {
+            drop_reported.execute([id.as_bytes()])?;
+        }
+        let mut put =
+            tx.prepare_cached("INSERT OR REPLACE INTO reported (pos, id) VALUES (?1, ?2)")?;
+        for (pos, id) in &batch.reported {
+            put.execute(params![*pos as i64, id.as_bytes()])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO sightings (seq, fingerprint, thread, author, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (seq, s) in &batch.sightings {
+            put.execute(params![
+                *seq as i64,
+                s.fingerprint as i64,
+                s.thread,
+                s.author,
+                nanos(s.at)
+            ])?;
+        }
+        let mut put = tx.prepare_cached(
+            "INSERT OR REPLACE INTO author_counts (kind, key, approved, spam) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut del =
+            tx.prepare_cached("DELETE FROM author_counts WHERE kind = ?1 AND key = ?2")?;
+        for (kind, key, c) in &batch.counts {
+            if *c == Counts::default() {
+                del.execute(params![kind.code(), key])?;
+            } else {
+                put.execute(params![kind.code(), key, c.approved, c.spam])?;
+            }
+        }
+        let mut bump = tx.prepare_cached(
+            "INSERT INTO totals (name, n) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for (name, delta) in &batch.totals {
+            if *delta != 0 {
+                bump.execute(params![name, delta])?;
+            }
+        }
+        // Pruning walks the index, so it runs every 256 batches with sightings, not each.
+        if !batch.sightings.is_empty()
+            && self
+                .db
+                .sighting_writes
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(256)
+        {
+            tx.execute(
+                "DELETE FROM sightings WHERE seq < (SELECT seq FROM sightings
+                 ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
+                [MAX_SIGHTING_ROWS],
+            )?;
+        }
+        let mut meta =
+            tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+        if let Some(policy) = &batch.policy {
+            meta.execute(params!["policy", policy])?;
+        }
+        if let Some(learned) = &batch.learned {
+            meta.execute(params!["learned", learned])?;
+        }
+        meta.execute(params!["position", batch.position as i64])?;
+        meta.execute(params!["events_applied", batch.events_applied as i64])?;
+        Ok(())
     }
 }
