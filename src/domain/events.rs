@@ -64,6 +64,14 @@ pub struct Submission {
     pub client: ClientFacts,
     /// Milliseconds between captcha issue and submission.
     pub captcha_solve_ms: u64,
+    /// How the reader came past the captcha (sum, skip, trusted, no-JS) with the token's
+    /// difficulty and the stamp's bits; absent in events written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pow: Option<crate::pow::PowFacts>,
+    /// Whether the reader showed a valid known-reader token for this email; absent in events
+    /// written before tokens existed (the email record alone was trust then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_reader: Option<bool>,
     /// Language the reader used (`id` or `en`).
     pub lang: crate::i18n::Lang,
     /// When Saring received it.
