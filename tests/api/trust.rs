@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const HAM: &str = "Terima kasih atas liputannya, semoga jalan desa cepat diperbaiki.";
 const LINK: &str = "Rincian jadwalnya ada di https://warung-kopi.example/jadwal untuk yang perlu.";
 
 /// A server asking 8 bits of proof of work with the sum (cheap in a debug build).
@@ -39,7 +38,7 @@ async fn post(
 ) -> (StatusCode, Value) {
     let c = fetch(app, thread).await;
     let mut b = json!({
-        "author_name": "Sari",
+        "author_name": "Pembaca",
         "author_email": email,
         "body": body,
         "captcha_token": c["token"],
@@ -61,7 +60,7 @@ async fn post_unanswered(
 ) -> (StatusCode, Value) {
     let c = fetch(app, thread).await;
     let mut b = json!({
-        "author_name": "Sari",
+        "author_name": "Pembaca",
         "author_email": email,
         "body": format!("{HAM} Tanpa soal."),
         "captcha_token": c["token"],
@@ -238,7 +237,7 @@ async fn a_backtest_replays_the_recorded_captcha_path() {
         .post_json(
             "jalur",
             &json!({
-                "author_name": "Sari",
+                "author_name": "Pembaca",
                 "author_email": "skip@contoh.id",
                 "body": format!("{HAM} Tanpa hitungan."),
                 "captcha_token": c["token"],
