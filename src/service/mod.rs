@@ -362,11 +362,17 @@ impl Service {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
         let solved = self.solve_captcha(req, now).await?;
-        let known = self
+        let check = self
             .captcha
             .known_readers()
-            .check(&req.reader_token, &clean.author_email, now)
-            == ReaderCheck::Valid;
+            .check(&req.reader_token, &clean.author_email, now);
+        let label = match check {
+            ReaderCheck::Valid => "valid",
+            ReaderCheck::Missing => "missing",
+            ReaderCheck::Invalid => "invalid",
+        };
+        metrics::counter!("saring_known_reader_tokens_total", "result" => label).increment(1);
+        let known = check == ReaderCheck::Valid;
         let facts = self.captcha_path(req, &clean.author_email, known, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
