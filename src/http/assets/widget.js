@@ -308,7 +308,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     var s = storage();
     try { if (s) s.setItem(READER, JSON.stringify(r)); } catch (e) { /* remembering is optional */ }
   }
-  function redeemClaims() {
+  function redeemClaims(onToken) {
     var r = readerState();
     r.c = (r.c || []).filter(function (c) { return Date.now() - c.a < 2592000000; }).slice(-5);
     saveReader(r);
@@ -319,6 +319,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         now.t = res.data.reader_token;
         now.c = (now.c || []).filter(function (x) { return x.i !== c.i; });
         saveReader(now);
+        onToken();
       }, function () { /* asked again on a later visit */ });
     });
   }
@@ -424,7 +425,10 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         if ((who.p || 0) >= TRUSTED_AFTER && readerState().t) setMode("trusted", false);
       }
     } catch (e) { /* a broken entry is ignored, not fatal */ }
-    if ((readerState().c || []).length) redeemClaims();
+    // A token earned by an approval arrives after the form is drawn: trust then, if the count says so.
+    if ((readerState().c || []).length) redeemClaims(function () {
+      if (who && (who.p || 0) >= TRUSTED_AFTER && st.mode === "sum") setMode("trusted", false);
+    });
 
     function setTrusted(p) {
       var store = storage();
