@@ -303,6 +303,8 @@ mod tests {
                     user_agent: None,
                 },
                 captcha_solve_ms: 3000,
+                pow: None,
+                known_reader: None,
                 lang: crate::i18n::Lang::Id,
                 submitted_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap(),
             };
