@@ -244,6 +244,8 @@ pub struct Service {
     reporter_key: [u8; 32],
     /// Recent comments per address group, thread and site, which raise the proof of work.
     risk: crate::pow::RiskMeter,
+    /// Whether screening reads what the site's moderators taught.
+    learn: bool,
 }
 
 impl Service {
@@ -268,7 +270,14 @@ impl Service {
             burned: BurnedTokens::default(),
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
+            learn: learn_from_moderators(),
         }
+    }
+
+    /// The service with site learning on or off (`[policy] learn`, `SARING_LEARN`).
+    pub fn with_learning(mut self, on: bool) -> Service {
+        self.learn = on;
+        self
     }
 
     /// The read side.
@@ -503,7 +512,7 @@ impl Service {
             input.pow = Some(pow);
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
-            let learned = learn_from_moderators().then_some(&p.learned);
+            let learned = self.learn.then_some(&p.learned);
             (policy.screen_with(&input, learned), context, trusted)
         });
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
