@@ -739,5 +739,44 @@ mod example_file {
         assert_eq!(s.limits, defaults.limits);
         assert_eq!(s.threads.max_depth, defaults.threads.max_depth);
         assert_eq!(s.snapshot_every, defaults.snapshot_every);
+        assert!(
+            s.policy.learn && s.policy.watch,
+            "the example keeps both on"
+        );
+    }
+
+    #[test]
+    fn policy_switches_come_from_the_file_and_the_variables_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saring.toml");
+        std::fs::write(&path, "[policy]\nlearn = false\nwatch = false\n").unwrap();
+        let from_file = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!from_file.policy.learn && !from_file.policy.watch);
+        let overridden = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            learn: Some("on".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(overridden.policy.learn && !overridden.policy.watch);
+        let off = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            learn: Some("off".into()),
+            policy_watch: Some("off".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!off.policy.learn && !off.policy.watch);
+        std::fs::write(&path, "[policy]\nlearn = \"maybe\"\n").unwrap();
+        let e = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("learn"), "{e}");
     }
 }
