@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod follow;
 pub mod learned;
 mod load;
 pub mod model;

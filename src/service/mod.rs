@@ -256,6 +256,8 @@ pub struct Service {
     reporter_key: [u8; 32],
     /// Recent comments per address group, thread and site, which raise the proof of work.
     risk: crate::pow::RiskMeter,
+    /// Whether screening reads what the site's moderators taught.
+    learn: bool,
 }
 
 impl Service {
@@ -280,7 +282,14 @@ impl Service {
             burned: BurnedTokens::default(),
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
+            learn: learn_from_moderators(),
         }
+    }
+
+    /// The service with site learning on or off (`[policy] learn`, `SARING_LEARN`).
+    pub fn with_learning(mut self, on: bool) -> Service {
+        self.learn = on;
+        self
     }
 
     /// The read side.
@@ -538,7 +547,7 @@ impl Service {
             let trusted = input.history.is_some_and(|h| is_trusted(&h));
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
-            let learned = learn_from_moderators().then_some(&p.learned);
+            let learned = self.learn.then_some(&p.learned);
             (
                 policy.screen_with(&input, learned),
                 context,
