@@ -810,6 +810,24 @@ fn report(args: &Args, stats: &Stats, elapsed: Duration) {
         stats.stored as f64 / secs,
         stats.errors
     );
+    // What a script pays per comment: this process's own CPU (hashing the stamps included),
+    // which on a loaded machine is a fairer yardstick than wall-clock throughput.
+    if let Some(cpu) = cpu_seconds() {
+        println!(
+            "RESULT label={} kind=cpu client_cpu_s={:.3} stored_per_cpu_s={:.1}",
+            args.label,
+            cpu,
+            stats.stored as f64 / cpu.max(1e-9)
+        );
+    }
+}
+
+/// User plus system CPU seconds this process has used so far.
+fn cpu_seconds() -> Option<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Some(secs(u.user_time()) + secs(u.system_time()))
 }
 
 fn main() -> std::process::ExitCode {

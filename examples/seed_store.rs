@@ -105,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
                 user_agent: Some("Mozilla/5.0 (seed)".into()),
             },
             captcha_solve_ms: 4000,
+            pow: None,
+            known_reader: None,
             lang: saring::i18n::Lang::Id,
             submitted_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default(),
         };

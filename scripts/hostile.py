@@ -106,6 +106,8 @@ def report_flood(args):
     data = tempfile.mkdtemp(prefix="saring-reports-")
     env = dict(os.environ, RUST_LOG="warn", SARING_LOG="warn",
                SARING_TRUSTED_PROXIES="127.0.0.1/32",
+               # The drill is about reports: its one comment posts the sum alone.
+               SARING_POW_DIFFICULTY="0",
                SARING_MODERATOR_TOKENS=f"drill:{MOD_TOKEN}")
     server = subprocess.Popen(
         [args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
@@ -117,8 +119,9 @@ def report_flood(args):
         thread = "berita-banjir-laporan"
         _, c = call(conn, "GET", f"/api/v1/captcha?thread={thread}")
         status, posted = call(conn, "POST", f"/api/v1/threads/{thread}/comments", {
-            "author_name": "Sari", "author_email": "sari@contoh.id",
-            "body": "Terima kasih atas beritanya. Semoga jalan desa cepat diperbaiki.",
+            # A name and text the default policy (learned model included) publishes.
+            "author_name": "Pembaca", "author_email": "pembaca@contoh.id",
+            "body": "Terima kasih atas beritanya. Semoga jalan desa cepat diperbaiki sebelum musim hujan.",
             "captcha_token": c["token"], "captcha_answer": solve(c["question"]),
         })
         if status != 201 or posted["status"] != "published":

@@ -113,15 +113,18 @@ impl Application {
         runner::catch_up(store.as_ref(), &view).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
-        let service = Arc::new(Service::new(
-            store.clone(),
-            view.clone(),
-            policy.clone(),
-            captcha,
-            limits,
-            settings.threads.clone(),
-            reporter_key,
-        ));
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                view.clone(),
+                policy.clone(),
+                captcha,
+                limits,
+                settings.threads.clone(),
+                reporter_key,
+            )
+            .with_learning(settings.policy.learn),
+        );
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
         tasks.push(tokio::spawn(runner::follow(
@@ -143,9 +146,18 @@ impl Application {
             tasks_stop.clone(),
             reload_on_sighup(policy.clone()),
         )));
-        let policy_watch = match policy.watch_files() {
-            Ok(guard) => Some(guard),
-            Err(e) => {
+        // A reload on another replica reaches this one through its PolicyActivated event.
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            crate::policy::follow::follow_log(policy.clone(), view.subscribe_position(), {
+                let view = view.clone();
+                move || view.read(|p| p.policy_version().map(str::to_owned))
+            }),
+        )));
+        let policy_watch = match settings.policy.watch.then(|| policy.watch_files()) {
+            None => None,
+            Some(Ok(guard)) => Some(guard),
+            Some(Err(e)) => {
                 tracing::warn!(error = %e, "policy files are not watched; reload with SIGHUP or the API");
                 None
             }

@@ -278,6 +278,9 @@ pub struct Captcha {
     /// be mistaken for the other.
     answer_key: SecretBox<[u8; 32]>,
     token_key: SecretBox<[u8; 32]>,
+    /// Known-reader tokens, under a third key derived from the same secret (so every replica
+    /// that shares the captcha secret accepts them).
+    readers: crate::known_reader::KnownReaders,
     config: CaptchaConfig,
     /// Burnt tokens shared with the other replicas, when the store offers such a table.
     shared: Option<Arc<dyn SharedBurnedTokens>>,
@@ -414,6 +417,9 @@ impl Captcha {
         Captcha {
             answer_key: derive(b"saring captcha answer v1"),
             token_key: derive(b"saring captcha token v1"),
+            readers: crate::known_reader::KnownReaders::new(
+                *derive(b"saring known reader v1").expose_secret(),
+            ),
             config: config.normalised(),
             shared: None,
         }
@@ -424,6 +430,11 @@ impl Captcha {
     pub fn with_shared_burns(mut self, shared: Option<Arc<dyn SharedBurnedTokens>>) -> Captcha {
         self.shared = shared;
         self
+    }
+
+    /// The known-reader tokens signed under this captcha's secret.
+    pub fn known_readers(&self) -> &crate::known_reader::KnownReaders {
+        &self.readers
     }
 
     /// The configuration in use (after normalisation).

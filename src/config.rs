@@ -58,6 +58,44 @@ pub struct ServeArgs {
     /// Log format: `text` (default) or `json`.
     #[arg(long, env = "SARING_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// `off`: the filter ignores what the site's moderators taught; overrides `[policy] learn`.
+    #[arg(long, env = "SARING_LEARN")]
+    pub learn: Option<String>,
+    /// `off`: policy files are not watched, only reloaded by the API, SIGHUP or another
+    /// replica's reload; overrides `[policy] watch`.
+    #[arg(long, env = "SARING_POLICY_WATCH")]
+    pub policy_watch: Option<String>,
+}
+
+/// Settings of the policy's handling (`[policy]`); the rules themselves live in the policy folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Whether the filter reads what the site's moderators taught (the `SITE_LEARNED` line).
+    pub learn: bool,
+    /// Whether edits of the policy files are picked up by themselves. Off, a deployment that
+    /// copies files one by one is never half-read: reload once it is done (API or SIGHUP on
+    /// any replica; the others follow through the log).
+    pub watch: bool,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            learn: true,
+            watch: true,
+        }
+    }
+}
+
+/// An on/off setting's value: `off`, `false`, `0` or `no` turn it off; anything else on.
+fn switch(value: Option<&str>) -> Option<bool> {
+    value.map(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "false" | "0" | "no"
+        )
+    })
 }
 
 /// A moderator whose token is given as an argon2 hash in `saring.toml`.
@@ -175,6 +213,8 @@ pub struct FileConfig {
     pub console: crate::console::ConsoleConfig,
     /// Cache budgets in front of the projection database (`[projections]`).
     pub projections: crate::service::view::ProjectionSettings,
+    /// The policy's handling: site learning, file watching (`[policy]`).
+    pub policy: PolicySettings,
 }
 
 /// Why the settings could not be resolved.
@@ -247,6 +287,8 @@ pub struct Settings {
     pub console: crate::console::ConsoleConfig,
     /// Cache budgets in front of the projection database.
     pub projections: crate::service::view::ProjectionSettings,
+    /// Site learning and policy file watching.
+    pub policy: PolicySettings,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -296,6 +338,8 @@ impl std::fmt::Debug for ServeArgs {
             .field("rate_limits", &self.rate_limits)
             .field("captcha_secret", &redacted(&self.captcha_secret))
             .field("log_format", &self.log_format)
+            .field("learn", &self.learn)
+            .field("policy_watch", &self.policy_watch)
             .finish()
     }
 }
@@ -324,6 +368,7 @@ impl std::fmt::Debug for Settings {
             .field("snapshot_every", &self.snapshot_every)
             .field("snapshot_min_seconds", &self.snapshot_min_seconds)
             .field("json_logs", &self.json_logs)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -470,6 +515,10 @@ impl Settings {
                 .projections
                 .with_env()
                 .map_err(|(name, message)| ConfigError::Invalid { name, message })?,
+            policy: PolicySettings {
+                learn: switch(args.learn.as_deref()).unwrap_or(file.policy.learn),
+                watch: switch(args.policy_watch.as_deref()).unwrap_or(file.policy.watch),
+            },
         })
     }
 
@@ -503,6 +552,7 @@ impl Settings {
             json_logs: false,
             console: crate::console::ConsoleConfig::default(),
             projections: crate::service::view::ProjectionSettings::default(),
+            policy: PolicySettings::default(),
         }
     }
 
@@ -698,5 +748,44 @@ mod example_file {
         assert_eq!(s.limits, defaults.limits);
         assert_eq!(s.threads.max_depth, defaults.threads.max_depth);
         assert_eq!(s.snapshot_every, defaults.snapshot_every);
+        assert!(
+            s.policy.learn && s.policy.watch,
+            "the example keeps both on"
+        );
+    }
+
+    #[test]
+    fn policy_switches_come_from_the_file_and_the_variables_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saring.toml");
+        std::fs::write(&path, "[policy]\nlearn = false\nwatch = false\n").unwrap();
+        let from_file = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!from_file.policy.learn && !from_file.policy.watch);
+        let overridden = Settings::resolve(ServeArgs {
+            config: Some(path.clone()),
+            learn: Some("on".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(overridden.policy.learn && !overridden.policy.watch);
+        let off = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            learn: Some("off".into()),
+            policy_watch: Some("off".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!off.policy.learn && !off.policy.watch);
+        std::fs::write(&path, "[policy]\nlearn = \"maybe\"\n").unwrap();
+        let e = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("learn"), "{e}");
     }
 }

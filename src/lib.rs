@@ -14,6 +14,7 @@ pub mod console;
 pub mod domain;
 pub mod http;
 pub mod i18n;
+pub mod known_reader;
 pub mod limits;
 pub mod migrate;
 pub mod policy;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A stamp is a `u64` in decimal: at most 20 digits; longer input is refused unread.
@@ -20,7 +20,7 @@ pub const MAX_STAMP_CHARS: usize = 20;
 pub const MAX_DIFFICULTY: u8 = 28;
 
 /// How a reader got past the captcha, as the policy sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CaptchaPath {
     /// Answered the sum (through the widget, with the stamp when one was asked).
@@ -57,8 +57,9 @@ impl CaptchaPath {
     }
 }
 
-/// The proof-of-work facts of one submission, for the policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The proof-of-work facts of one submission, for the policy. Recorded in `CommentSubmitted`
+/// so a backtest replays `captcha_path` rules on what the live filter saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PowFacts {
     /// Which way the reader came through.
     pub path: CaptchaPath,
@@ -66,6 +67,14 @@ pub struct PowFacts {
     pub difficulty: u8,
     /// Leading zero bits the stamp achieved (0 without a stamp).
     pub bits: u8,
+}
+
+impl PowFacts {
+    /// Whether a stamp came with the submission. A stamp that is sent must reach the token's
+    /// difficulty (or it is refused before this), so any stamp recorded was solved.
+    pub fn solved(&self) -> bool {
+        self.bits > 0
+    }
 }
 
 /// The challenge half of `GET /api/v1/captcha`: what the widget's worker hashes.

@@ -64,6 +64,14 @@ pub struct Submission {
     pub client: ClientFacts,
     /// Milliseconds between captcha issue and submission.
     pub captcha_solve_ms: u64,
+    /// How the reader came past the captcha (sum, skip, trusted, no-JS) with the token's
+    /// difficulty and the stamp's bits; absent in events written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pow: Option<crate::pow::PowFacts>,
+    /// Whether the reader showed a valid known-reader token for this email; absent in events
+    /// written before tokens existed (the email record alone was trust then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_reader: Option<bool>,
     /// Language the reader used (`id` or `en`).
     pub lang: crate::i18n::Lang,
     /// When Saring received it.
@@ -242,5 +250,69 @@ impl DomainEvent {
             | DomainEvent::ThreadReopened { by, .. } => by.clone(),
             _ => Actor::System,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::codec::{Decoded, decode, encode};
+    use crate::pow::{CaptchaPath, PowFacts};
+
+    /// A `CommentSubmitted` as events were written before the captcha path was recorded.
+    fn older() -> serde_json::Value {
+        json!({
+            "type": "CommentSubmitted",
+            "comment_id": "7b0c5d43-2c0c-5a6f-9d53-0f6f0a1c2b3d",
+            "thread": "berita-1",
+            "parent_id": null,
+            "author_name": "Sari",
+            "author_email": "sari@contoh.id",
+            "author_url": null,
+            "body": "Terima kasih.",
+            "client": {"ip": "203.0.113.9", "user_agent": null},
+            "captcha_solve_ms": 4000,
+            "lang": "id",
+            "submitted_at": "2026-11-28T10:00:00Z",
+        })
+    }
+
+    #[test]
+    fn a_submission_written_before_the_captcha_facts_decodes_without_them() {
+        for schema in [1, 2] {
+            let Decoded::Known(DomainEvent::CommentSubmitted(s)) =
+                decode("CommentSubmitted", schema, &older())
+            else {
+                panic!("an older submission decodes");
+            };
+            assert_eq!((s.pow, s.known_reader), (None, None));
+            // Written back, it is the same bytes: no empty fields appear.
+            let (_, _, data) = encode(&DomainEvent::CommentSubmitted(s)).unwrap();
+            assert_eq!(data, older());
+        }
+    }
+
+    #[test]
+    fn the_captcha_path_and_the_token_survive_a_round_trip() {
+        let Decoded::Known(DomainEvent::CommentSubmitted(mut s)) =
+            decode("CommentSubmitted", 2, &older())
+        else {
+            panic!("decodes");
+        };
+        s.pow = Some(PowFacts {
+            path: CaptchaPath::Skip,
+            difficulty: 16,
+            bits: 19,
+        });
+        s.known_reader = Some(false);
+        let event = DomainEvent::CommentSubmitted(s);
+        let (kind, version, data) = encode(&event).unwrap();
+        assert_eq!(
+            data["pow"],
+            json!({"path": "skip", "difficulty": 16, "bits": 19})
+        );
+        assert_eq!(decode(kind, version, &data), Decoded::Known(event));
     }
 }

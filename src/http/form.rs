@@ -256,6 +256,7 @@ async fn form_post(
         captcha_answer: form.captcha_answer.clone(),
         captcha_pow: form.captcha_pow.clone(),
         via_form: true,
+        reader_token: String::new(),
         honeypot: form.honeypot.clone(),
         client_ip: ip,
         user_agent: headers

@@ -92,6 +92,11 @@ pub struct Created {
     /// `published` or `pending` ("awaiting moderation").
     status: String,
     comment: PublicComment,
+    /// A known-reader token for the author's email, when the comment was published.
+    reader_token: Option<String>,
+    /// For a comment not published: traded for a token at `POST /api/v1/reader-token` once a
+    /// moderator approved it.
+    reader_claim: Option<String>,
 }
 
 /// A page of a thread.
@@ -205,6 +210,7 @@ impl Modify for BearerScheme {
         super::public::thread,
         super::public::counts,
         super::public::flag,
+        super::public::reader_token,
         super::form::widget,
         super::form::demo,
         super::form::embed,

@@ -33,6 +33,42 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/counts", get(counts))
         .route("/api/v1/comments/{id}/flag", post(flag))
+        .route("/api/v1/reader-token", post(reader_token))
+}
+
+/// A claim from a `201` answer, traded for a known-reader token once a moderator approved.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReaderClaim {
+    /// The comment the claim came with.
+    #[serde(default)]
+    comment_id: String,
+    /// The `reader_claim` of that answer.
+    #[serde(default)]
+    claim: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/reader-token", tag = "public",
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    request_body = ReaderClaim,
+    responses((status = 200, description = "A known-reader token for the comment's email", body = Object),
+        (status = "default", description = "An error in the API's shape (404 until a moderator approved the comment)", body = crate::http::openapi::ErrorBody)))]
+async fn reader_token(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    ApiJson(c): ApiJson<ReaderClaim>,
+) -> Result<Response, ApiError> {
+    // One answer for a wrong claim, an unknown comment and one not approved (yet): the
+    // widget simply asks again on a later visit.
+    let id = Uuid::parse_str(c.comment_id.trim()).map_err(|_| ApiError::not_found(lang))?;
+    match state.service.redeem_reader_claim(id, &c.claim).await {
+        Ok(Some(token)) => Ok((
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({ "reader_token": token })),
+        )
+            .into_response()),
+        Ok(None) => Err(ApiError::not_found(lang)),
+        Err(e) => Err(ApiError::store(lang, &e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -90,6 +126,9 @@ pub struct NewComment {
     captcha_pow: serde_json::Value,
     #[serde(default)]
     honeypot: Option<String>,
+    /// The known-reader token from an earlier answer (`reader_token`), kept by the widget.
+    #[serde(default)]
+    reader_token: Option<String>,
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<String> {
@@ -135,6 +174,7 @@ async fn post_comment(
         captcha_answer: answer,
         captcha_pow: stamp,
         via_form: false,
+        reader_token: c.reader_token.unwrap_or_default(),
         honeypot: c.honeypot.unwrap_or_default(),
         client_ip: ip,
         user_agent: user_agent(&headers),

@@ -569,6 +569,8 @@ fn check(
             user_agent: None,
         },
         captcha_solve_ms: 0,
+        pow: None,
+        known_reader: None,
         lang: options.lang,
         submitted_at: created_at,
     })

@@ -795,10 +795,11 @@ impl Loader {
                 let check = match c.get_ref().as_str() {
                     "first_time" => HistoryCheck::FirstTime,
                     "trusted" => HistoryCheck::Trusted,
+                    "trusted_unverified" => HistoryCheck::TrustedUnverified,
                     "author_spam" => HistoryCheck::AuthorSpam,
                     "ip_spam" => HistoryCheck::IpSpam,
                     "url_spam" => HistoryCheck::UrlSpam,
-                    other => return Err(self.err(idx, c.span().start, format!("check {other:?}: use first_time, trusted, author_spam, ip_spam or url_spam"))),
+                    other => return Err(self.err(idx, c.span().start, format!("check {other:?}: use first_time, trusted, trusted_unverified, author_spam, ip_spam or url_spam"))),
                 };
                 let min = if check == HistoryCheck::FirstTime {
                     0

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dataset;
 pub mod error;
 pub mod eval;
+pub mod follow;
 pub mod learned;
 mod load;
 pub mod model;
@@ -153,6 +154,26 @@ pub struct History {
     pub same_body_same_author: u32,
     /// Distinct other threads that got the same fingerprint within the window.
     pub same_body_threads: u32,
+    /// Whether the reader showed a valid known-reader token for this email
+    /// ([`crate::known_reader`]): `Some(false)` makes the email's record evidence rather than
+    /// trust. `None` (not known, as in `policy test` or events written before tokens existed)
+    /// leaves the record alone to decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_reader: Option<bool>,
+}
+
+impl History {
+    /// Whether the email's record shows a regular reader: `min` approved comments and none marked
+    /// spam (before the token is asked about).
+    pub fn record_trusted(&self, min: u32) -> bool {
+        self.author_approved >= min && self.author_spam == 0
+    }
+
+    /// Trust that cannot be borrowed by typing someone's email: the record, no spam from the
+    /// reader's address group, and the known-reader token unless it is unknown.
+    pub fn trusted(&self, min: u32) -> bool {
+        self.record_trusted(min) && self.ip_spam == 0 && self.known_reader != Some(false)
+    }
 }
 
 /// One submission to screen.
@@ -824,7 +845,11 @@ impl Policy {
                 Kind::History { check, min } => input.history.and_then(|h| {
                     let (fired, n) = match check {
                         HistoryCheck::FirstTime => (h.author_approved == 0, 0),
-                        HistoryCheck::Trusted => (h.author_approved >= *min, h.author_approved),
+                        HistoryCheck::Trusted => (h.trusted(*min), h.author_approved),
+                        HistoryCheck::TrustedUnverified => (
+                            h.record_trusted(*min) && h.known_reader == Some(false),
+                            h.author_approved,
+                        ),
                         HistoryCheck::AuthorSpam => (h.author_spam >= *min, h.author_spam),
                         HistoryCheck::IpSpam => (h.ip_spam >= *min, h.ip_spam),
                         HistoryCheck::UrlSpam => (h.url_spam >= *min, h.url_spam),

@@ -905,6 +905,18 @@ fn find_disguised(
         let Some(orig) = original.get(s..e).filter(|o| !o.contains(['<', '&'])) else {
             continue;
         };
+        // Typed as plain ASCII letters and digits in one piece (most words): no styling, no
+        // separator, one alphabet, so `WordShape` could only call it plain (three letters or
+        // more) or nothing. Said here without reading it character by character.
+        if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if orig.bytes().filter(u8::is_ascii_alphabetic).count() >= 3 {
+                plain_words += 1;
+                if island.is_some() {
+                    return island;
+                }
+            }
+            continue;
+        }
         let shape = WordShape::read(orig, &n.text[start..i]);
         if shape.plain() {
             plain_words += 1;

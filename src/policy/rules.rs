@@ -149,8 +149,12 @@ pub struct EmailSet {
 pub enum HistoryCheck {
     /// No approved comment yet.
     FirstTime,
-    /// At least `min` approved comments.
+    /// At least `min` approved comments, none marked spam, no spam from the address group, and
+    /// the reader's known-reader token for the email (when the caller knows it).
     Trusted,
+    /// The email's record would be trusted (`min` approved, no spam) but the reader showed no
+    /// valid known-reader token for it: someone may be borrowing a regular reader's email.
+    TrustedUnverified,
     /// At least `min` comments by this author marked spam.
     AuthorSpam,
     /// At least `min` comments from this address marked spam.

@@ -279,6 +279,7 @@ pub fn history_of(
         url_spam: by_url.spam,
         same_body_same_author: same_author,
         same_body_threads: u32::try_from(threads.len()).unwrap_or(u32::MAX),
+        known_reader: None,
     }
 }
 

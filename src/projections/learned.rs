@@ -77,6 +77,8 @@ mod tests {
                 user_agent: None,
             },
             captcha_solve_ms: 3000,
+            pow: None,
+            known_reader: None,
             lang: Lang::Id,
             submitted_at: at(),
         })

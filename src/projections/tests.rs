@@ -63,6 +63,8 @@ impl World {
                 user_agent: None,
             },
             captcha_solve_ms: 3000,
+            pow: None,
+            known_reader: None,
             lang: Lang::Id,
             submitted_at: t(n as i64),
         };

@@ -22,6 +22,7 @@ use crate::domain::{
     comment_stream, thread_stream,
 };
 use crate::i18n::Lang;
+use crate::known_reader::ReaderCheck;
 use crate::limits::{Admission, HoldReason, Limiters, RateLimited};
 use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
@@ -60,6 +61,9 @@ pub struct SubmitRequest {
     pub captcha_pow: String,
     /// Whether it came through the plain no-JavaScript form, which need not carry the stamp.
     pub via_form: bool,
+    /// The known-reader token the widget kept from an earlier published comment (empty when
+    /// none; the plain form has none).
+    pub reader_token: String,
     /// The hidden honeypot field.
     pub honeypot: String,
     /// The client address.
@@ -79,6 +83,14 @@ pub struct SubmitOutcome {
     pub status: &'static str,
     /// The comment as rendered for its author (marked pending unless published).
     pub comment: PublicComment,
+    /// A fresh known-reader token for the author's email, when the comment was published and
+    /// the email is new here or its token was shown ([`crate::known_reader`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_token: Option<String>,
+    /// For a comment not published: the claim to trade for a token once a moderator approves it
+    /// (`POST /api/v1/reader-token`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_claim: Option<String>,
 }
 
 /// Why a submission was not accepted (the answer, not a failure).
@@ -244,6 +256,8 @@ pub struct Service {
     reporter_key: [u8; 32],
     /// Recent comments per address group, thread and site, which raise the proof of work.
     risk: crate::pow::RiskMeter,
+    /// Whether screening reads what the site's moderators taught.
+    learn: bool,
 }
 
 impl Service {
@@ -268,7 +282,14 @@ impl Service {
             burned: BurnedTokens::default(),
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
+            learn: learn_from_moderators(),
         }
+    }
+
+    /// The service with site learning on or off (`[policy] learn`, `SARING_LEARN`).
+    pub fn with_learning(mut self, on: bool) -> Service {
+        self.learn = on;
+        self
     }
 
     /// The read side.
@@ -350,15 +371,34 @@ impl Service {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
         let solved = self.solve_captcha(req, now).await?;
-        let facts = self.captcha_path(req, &clean.author_email, &solved, now)?;
+        let check = self
+            .captcha
+            .known_readers()
+            .check(&req.reader_token, &clean.author_email, now);
+        let label = match check {
+            ReaderCheck::Valid => "valid",
+            ReaderCheck::Missing => "missing",
+            ReaderCheck::Invalid => "invalid",
+        };
+        metrics::counter!("saring_known_reader_tokens_total", "result" => label).increment(1);
+        let known = check == ReaderCheck::Valid;
+        let facts = self.captcha_path(req, &clean.author_email, known, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
         let admission = self.check_comment_rate(req, &clean.author_email)?;
-        let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
-        let mut screened = self.screen(&submission, req, facts);
+        let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
+        submission.pow = Some(facts);
+        submission.known_reader = Some(known);
+        let mut screened = self.screen(&submission, req);
         hold_over_ceiling(&mut screened, admission);
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
+        // Filter-published under an email with a record but without its token earns no token:
+        // that is how a borrowed email would get one. A moderator's approval (the claim) still does.
+        let readers = self.captcha.known_readers();
+        let reader_token = (outcome == Outcome::Accept && (known || !screened.email_known))
+            .then(|| readers.issue(&submission.author_email, now));
+        let reader_claim = (outcome != Outcome::Accept).then(|| readers.claim(comment_id));
         self.create_comment(submission, screened, req).await?;
         metrics::counter!("saring_comments_stored_total").increment(1);
         if outcome == Outcome::Reject {
@@ -374,6 +414,8 @@ impl Service {
                 Outcome::Spam | Outcome::Reject => "spam",
             },
             comment,
+            reader_token,
+            reader_claim,
         })
     }
 
@@ -413,6 +455,7 @@ impl Service {
         &self,
         req: &SubmitRequest,
         email: &str,
+        known_reader: bool,
         solved: &Solved,
         now: DateTime<Utc>,
     ) -> Result<crate::pow::PowFacts, SubmitError> {
@@ -423,10 +466,15 @@ impl Service {
             Passed::Sum => CaptchaPath::Sum,
             Passed::Skip => CaptchaPath::Skip,
             Passed::NeedsTrust => {
-                let trusted = !email.is_empty()
-                    && self
-                        .view
-                        .read(|p| is_trusted(&p.history(email, &group, None, 0, &req.thread, now)));
+                // The email's record counts only with its known-reader token: otherwise anybody
+                // who knows a regular reader's address would skip the sum and the work.
+                let trusted = known_reader
+                    && !email.is_empty()
+                    && self.view.read(|p| {
+                        let mut history = p.history(email, &group, None, 0, &req.thread, now);
+                        history.known_reader = Some(true);
+                        is_trusted(&history)
+                    });
                 if !trusted {
                     return Err(
                         self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
@@ -472,15 +520,10 @@ impl Service {
 
     /// Screens the submission with the policy in force, against the author's history and the
     /// thread and parent facts the decider needs.
-    fn screen(
-        &self,
-        submission: &Submission,
-        req: &SubmitRequest,
-        pow: crate::pow::PowFacts,
-    ) -> Screened {
+    fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
         let policy = self.policy.current();
         let fingerprint = crate::policy::body_fingerprint(&submission.body);
-        let (verdict, context, trusted) = self.view.read(|p| {
+        let (verdict, context, trusted, email_known) = self.view.read(|p| {
             let history = p.history(
                 &submission.author_email,
                 &submission.client.ip,
@@ -493,18 +536,23 @@ impl Service {
                 thread_closed: p.is_closed(&submission.thread),
                 parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
             };
-            let trusted = is_trusted(&history);
-            let mut input = screen_input(
+            let email_known = history.author_approved > 0;
+            let input = screen_input(
                 submission,
                 Some(req.client_ip),
                 Some(&req.honeypot),
                 Some(history),
             );
-            input.pow = Some(pow);
+            let trusted = input.history.is_some_and(|h| is_trusted(&h));
             // Screened under the view's read lock so the site-learned model is read in place
             // rather than copied (it can hold two thousand comments' features).
-            let learned = learn_from_moderators().then_some(p.learned());
-            (policy.screen_with(&input, learned), context, trusted)
+            let learned = self.learn.then_some(p.learned());
+            (
+                policy.screen_with(&input, learned),
+                context,
+                trusted,
+                email_known,
+            )
         });
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
             .increment(1);
@@ -513,6 +561,7 @@ impl Service {
             fingerprint,
             context,
             trusted,
+            email_known,
         }
     }
 
@@ -558,6 +607,45 @@ impl Service {
             }
             Err(CommandError::Failed(f)) => Err(CommandError::Failed(f)),
         }
+    }
+
+    /// Trades the claim a poster got with a comment that was not published for a known-reader
+    /// token for its email: `None` unless `claim` was made for comment `id` and a moderator
+    /// has approved the comment (or said it is not spam) and it is visible now. The claim is
+    /// checked before the store is read, so a guess costs one HMAC.
+    pub async fn redeem_reader_claim(
+        &self,
+        id: Uuid,
+        claim: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let readers = self.captcha.known_readers();
+        if !readers.check_claim(id, claim) {
+            return Ok(None);
+        }
+        let loaded = self
+            .shell
+            .load(&comment_stream(id), comment::evolve)
+            .await?;
+        let Some(submission) = &loaded.state.submission else {
+            return Ok(None);
+        };
+        let approved_by_moderator = loaded.recorded.iter().any(|r| {
+            matches!(
+                codec::decode_recorded(r),
+                Some(
+                    DomainEvent::CommentApproved {
+                        by: crate::domain::Actor::Moderator(_),
+                        ..
+                    } | DomainEvent::CommentMarkedNotSpam {
+                        by: crate::domain::Actor::Moderator(_),
+                        ..
+                    }
+                )
+            )
+        });
+        let visible = loaded.state.status == Some(CommentStatus::Published);
+        Ok((approved_by_moderator && visible)
+            .then(|| readers.issue(&submission.author_email, Utc::now())))
     }
 
     /// A comment with everything moderators need.
@@ -744,6 +832,9 @@ struct Screened {
     context: SubmitContext,
     /// Whether the author's record earns passing the global ceiling (see [`is_trusted`]).
     trusted: bool,
+    /// Whether the email had approved comments before (then only its token, or a moderator,
+    /// earns a new token).
+    email_known: bool,
 }
 
 /// Approved comments (and no spam) an author needs to pass the global ceiling unheld: the words
@@ -754,11 +845,11 @@ const TRUSTED_APPROVED: u32 = 3;
 /// moderator view and the console card show it with its description like any matched rule.
 pub const GLOBAL_CEILING_RULE: &str = "GLOBAL_CEILING";
 
-/// Whether an author's history is good enough to pass the global ceiling as normal. The history
-/// is keyed by the email the reader typed, so this trust can be borrowed (issue 9, item 4); the
-/// per-email limit still bounds what one borrowed email can post.
+/// Whether an author's history is good enough to pass the global ceiling as normal and to skip
+/// the sum: the seed policy's `TRUSTED_AUTHOR` words, with the known-reader token that binds the
+/// email's record to the reader who earned it ([`crate::policy::History::trusted`]).
 fn is_trusted(history: &crate::policy::History) -> bool {
-    history.author_approved >= TRUSTED_APPROVED && history.author_spam == 0
+    history.trusted(TRUSTED_APPROVED)
 }
 
 /// The id of the pseudo-rule a verdict carries when a rate-limit key map was full (a flood from
@@ -876,6 +967,8 @@ fn submission_of(
             user_agent: req.user_agent.clone(),
         },
         captcha_solve_ms: solved.solve_time_ms,
+        pow: None,
+        known_reader: None,
         lang: req.lang,
         submitted_at: now,
     }
@@ -924,8 +1017,12 @@ pub fn screen_input<'a>(
         user_agent: s.client.user_agent.as_deref(),
         honeypot,
         solve_time_ms: Some(s.captcha_solve_ms),
-        history,
-        pow: None,
+        // What the submission recorded of the token, so a backtest replays it as it was.
+        history: history.map(|h| crate::policy::History {
+            known_reader: s.known_reader,
+            ..h
+        }),
+        pow: s.pow,
     }
 }
 
@@ -1063,6 +1160,7 @@ mod tests {
                 parent: None,
             },
             trusted: is_trusted(&history),
+            email_known: false,
         }
     }
 

@@ -453,6 +453,8 @@ mod tests {
                     user_agent: None,
                 },
                 captcha_solve_ms: 3000,
+                pow: None,
+                known_reader: None,
                 lang: crate::i18n::Lang::Id,
                 submitted_at: t(n as i64),
             };

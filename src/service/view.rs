@@ -353,6 +353,11 @@ impl View {
         *self.position.borrow()
     }
 
+    /// A receiver that changes whenever events are applied (the policy follower's wake-up).
+    pub fn subscribe_position(&self) -> watch::Receiver<u64> {
+        self.position.subscribe()
+    }
+
     /// Waits until the projections include `position`, or the timeout passes; returns whether
     /// they do. Lets a POST answer only once the author's own comment is visible to them.
     pub async fn wait_for(&self, position: u64, timeout: Duration) -> bool {

@@ -31,6 +31,9 @@
 //! soon as it is back, so the service recovers by itself. An append whose `COMMIT` was cut off
 //! may or may not be stored: it is reported as unavailable, never as success, so nothing
 //! acknowledged is ever lost, and a retry with the same expected revision sees the truth.
+//!
+//! **TLS.** `sslmode` and `sslrootcert` keep libpq's meanings (see [`tls`]): `verify-full` with
+//! the database's CA is what a connection across a network should use.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -44,13 +47,16 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use uuid::Uuid;
 
 use super::{
     ActualRevision, AppendResult, EncodedEvent, EventMetadata, EventStore, EventStream,
     ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
 };
+
+mod tls;
 
 /// Connection-string schemes that select this backend.
 pub const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
@@ -147,9 +153,12 @@ impl PostgresStore {
     ///
     /// Fails with [`StoreError::Invalid`] for a malformed string (the message never repeats it,
     /// since it may hold a password) and [`StoreError::Unavailable`] when the database cannot be
-    /// reached. TLS is not supported: use a local socket, a private network or a TLS tunnel.
+    /// reached. A server certificate refused under `sslmode=verify-ca`/`verify-full` (or
+    /// `require` with `sslrootcert`) is [`StoreError::Invalid`] too, naming the mode and the CA:
+    /// it is a setting to fix, not an outage to wait out.
     pub async fn connect(conn_string: &str) -> Result<PostgresStore, StoreError> {
-        let mut config = parse_config(conn_string)?;
+        let (mut config, tls) = parse_config(conn_string)?;
+        let connector = tls::connector(&tls)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -159,7 +168,7 @@ impl PostgresStore {
         config.keepalives(true);
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            connector.clone(),
             ManagerConfig {
                 // A connection the server closed reports itself closed; no query per checkout.
                 recycling_method: RecyclingMethod::Fast,
@@ -174,14 +183,17 @@ impl PostgresStore {
             .build()
             .map_err(|e| StoreError::Invalid(format!("cannot build the connection pool: {e}")))?;
         {
-            let mut client = pool.get().await.map_err(pool_err)?;
+            let mut client = pool
+                .get()
+                .await
+                .map_err(|e| refused_certificate(&e, &tls).unwrap_or_else(|| pool_err(e)))?;
             migrate(&mut client).await?;
         }
         let (hint_tx, hint_rx) = watch::channel(0u64);
         let hint_tx = Arc::new(hint_tx);
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let writer = tokio::spawn(writer_loop(pool.clone(), receiver, Arc::clone(&hint_tx)));
-        let listener = tokio::spawn(listen_loop(config, hint_tx));
+        let listener = tokio::spawn(listen_loop(config, connector, hint_tx));
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 pool,
@@ -238,28 +250,32 @@ impl Inner {
     }
 }
 
-/// Reads a connection string, refusing a TLS demand at once with a message saying why: this
-/// build speaks to PostgreSQL without TLS, and answering `sslmode=require` with a connection
-/// error on every request (the client's own behaviour) would look like an outage.
-fn parse_config(conn_string: &str) -> Result<Config, StoreError> {
-    let config: Config = conn_string.parse().map_err(|e| {
-        let hint = if conn_string.contains("sslmode") {
-            " (sslmode may be disable or prefer: Saring has no TLS to PostgreSQL)"
-        } else {
-            ""
-        };
+/// Reads a connection string and its TLS settings (`sslmode` with libpq's five values and
+/// `sslrootcert`, which `tokio-postgres` alone does not know). The message never repeats the
+/// string, since it may hold a password.
+fn parse_config(conn_string: &str) -> Result<(Config, tls::TlsSettings), StoreError> {
+    let (rest, tls) = tls::split_tls(conn_string)?;
+    let mut config: Config = rest.parse().map_err(|e| {
         StoreError::Invalid(format!(
-            "the PostgreSQL connection string is malformed: {e}{hint}"
+            "the PostgreSQL connection string is malformed: {e}"
         ))
     })?;
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err(StoreError::Invalid(
-            "sslmode=require is not supported: Saring connects to PostgreSQL without TLS. Use \
-             a Unix socket, a private network or a TLS tunnel, and sslmode=disable or prefer"
-                .into(),
-        ));
-    }
-    Ok(config)
+    config.ssl_mode(tls.mode.client_mode());
+    Ok((config, tls))
+}
+
+/// A connection error that is the TLS handshake refusing the server's certificate, as a
+/// configuration error naming the mode and the CA it was checked against.
+fn refused_certificate(e: &PoolError, tls: &tls::TlsSettings) -> Option<StoreError> {
+    let PoolError::Backend(e) = e else {
+        return None;
+    };
+    let why = tls::certificate_refusal(e)?;
+    Some(StoreError::Invalid(format!(
+        "PostgreSQL's TLS certificate was refused under sslmode={} (CAs from {}): {why}",
+        tls.mode.name(),
+        tls.ca_source()
+    )))
 }
 
 /// Runs `f`, reporting it as unavailable if it takes longer than [`OP_TIMEOUT`].
@@ -598,10 +614,10 @@ async fn write_batch(
 
 /// Keeps one connection listening on [`CHANNEL`], reconnecting with a backoff, and raises the
 /// hint on every notification. Runs until aborted.
-async fn listen_loop(config: Config, hint: Arc<watch::Sender<u64>>) {
+async fn listen_loop(config: Config, tls: MakeRustlsConnect, hint: Arc<watch::Sender<u64>>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        if let Err(e) = listen_once(&config, &hint, &mut backoff).await {
+        if let Err(e) = listen_once(&config, &tls, &hint, &mut backoff).await {
             tracing::warn!(error = %e, "PostgreSQL listener lost; subscriptions poll meanwhile");
         }
         tokio::time::sleep(backoff).await;
@@ -611,10 +627,11 @@ async fn listen_loop(config: Config, hint: Arc<watch::Sender<u64>>) {
 
 async fn listen_once(
     config: &Config,
+    tls: &MakeRustlsConnect,
     hint: &watch::Sender<u64>,
     backoff: &mut Duration,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
     // Notifications arrive as messages of the connection itself, so drive it here.
     let driver = tokio::spawn(async move {
@@ -817,12 +834,11 @@ pub(super) fn pool_err(e: PoolError) -> StoreError {
 /// `postgres://` URL whose user may create databases) and returns a URL for it, so each test
 /// runs on its own database and runs do not interfere.
 pub async fn create_test_database(admin_url: &str) -> Result<String, StoreError> {
-    let config: Config = admin_url.parse().map_err(|e| {
-        StoreError::Invalid(format!(
-            "the PostgreSQL connection string is malformed: {e}"
-        ))
-    })?;
-    let (client, connection) = config.connect(NoTls).await.map_err(pg_err)?;
+    let (config, tls) = parse_config(admin_url)?;
+    let (client, connection) = config
+        .connect(tls::connector(&tls)?)
+        .await
+        .map_err(pg_err)?;
     let driver = tokio::spawn(connection);
     let name = format!("saring_test_{}", Uuid::new_v4().simple());
     client
@@ -855,27 +871,27 @@ fn with_database(url: &str, name: &str) -> Result<String, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_postgres::config::SslMode;
 
     #[test]
-    fn tls_demands_are_refused_with_the_reason() {
-        for url in [
-            "postgres://u@h/db?sslmode=require",
-            "postgres://u@h/db?sslmode=verify-full",
-            "host=h user=u sslmode=require",
+    fn every_libpq_sslmode_is_understood() {
+        for (url, mode) in [
+            ("postgres://u@h/db?sslmode=disable", SslMode::Disable),
+            ("postgres://u@h/db", SslMode::Prefer),
+            ("postgres://u@h/db?sslmode=require", SslMode::Require),
+            (
+                "postgres://u@h/db?sslmode=verify-ca&sslrootcert=/ca.pem",
+                SslMode::Require,
+            ),
+            ("host=h user=u sslmode=verify-full", SslMode::Require),
         ] {
-            match parse_config(url) {
-                Err(StoreError::Invalid(m)) => {
-                    assert!(m.contains("sslmode") && m.contains("TLS"), "{url}: {m}")
-                }
-                other => panic!("{url}: expected a refusal, got {other:?}"),
-            }
+            let (config, _) = parse_config(url).expect(url);
+            assert_eq!(config.get_ssl_mode(), mode, "{url}");
         }
-        for url in [
-            "postgres://u@h/db?sslmode=disable",
-            "postgres://u@h/db?sslmode=prefer",
-        ] {
-            assert!(parse_config(url).is_ok(), "{url}");
-        }
+        assert!(matches!(
+            parse_config("postgres://u@h/db?sslmode=verify"),
+            Err(StoreError::Invalid(_))
+        ));
     }
 
     #[test]

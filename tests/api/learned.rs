@@ -215,3 +215,43 @@ async fn five_spam_decisions_teach_the_filter_a_new_campaign_and_undoing_them_un
     assert!((10..=38).contains(&changed), "{summary}");
     eprintln!("{summary}");
 }
+
+/// `[policy] learn = false` (or `SARING_LEARN=off`): the same five decisions teach nothing, and
+/// the detail view has no site-learned line.
+#[tokio::test]
+async fn with_learning_off_the_decisions_teach_the_filter_nothing() {
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.policy.learn = false;
+    })
+    .await;
+    let mut published = Vec::new();
+    let mut before = Vec::new();
+    for i in 1..=10 {
+        let (id, status) = post(&app, i, "Sahabat", &campaign(i)).await;
+        if status == "published" {
+            published.push(id);
+        }
+        before.push(status);
+    }
+    assert!(published.len() >= 5, "{before:?}");
+    for id in published.iter().take(5) {
+        decide_and_wait(&app, id, "spam", "spam").await;
+    }
+    let mut after = Vec::new();
+    let mut last = String::new();
+    for i in 11..=20 {
+        let (id, status) = post(&app, i, "Sahabat", &campaign(i)).await;
+        after.push(status);
+        last = id;
+    }
+    assert!(
+        caught(&after) <= caught(&before) + 1,
+        "nothing learned, so the campaign fares as before: {before:?} then {after:?}"
+    );
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{last}"))
+        .await;
+    let rules = detail["verdict"]["rules"].as_array().expect("rules");
+    assert!(rules.iter().all(|r| r["id"] != "SITE_LEARNED"), "{detail}");
+}

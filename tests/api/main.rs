@@ -19,3 +19,4 @@ mod pow;
 mod projections;
 mod reports;
 mod restart;
+mod trust;

@@ -189,22 +189,39 @@ async fn skipping_the_sum_costs_more_work_and_is_scored() {
 async fn a_trusted_author_is_asked_neither_the_sum_nor_the_work() {
     let app = pow_app().await;
     let email = "langganan@contoh.id";
+    // Each published comment hands the widget a known-reader token, sent with the next.
+    let mut token = Value::Null;
     for i in 0..3 {
         let c = fetch(&app, "pow-trust").await;
         let mut b = body(&c, email, &answer_of(&c), &stamp(&c, "difficulty"));
         b["body"] = json!(format!("{HAM} Bagian {i}."));
+        b["reader_token"] = token.clone();
         let (status, v) = app.post_json("pow-trust", &b).await;
         assert_eq!(status, StatusCode::CREATED, "{v}");
         let id = v["id"].as_str().unwrap().to_string();
-        if v["status"] != "published" {
+        if v["status"] == "published" {
+            token = v["reader_token"].clone();
+        } else {
+            // Held, then approved: the answer's claim is traded for the token.
             let version = app.version(&id).await;
             let (status, d) = app.decide(AYU, &id, "approve", version).await;
             assert_eq!(status, StatusCode::OK, "{d}");
+            let resp = app
+                .client
+                .post(app.url("/api/v1/reader-token"))
+                .json(&json!({ "comment_id": id, "claim": v["reader_claim"] }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            token = resp.json::<Value>().await.unwrap()["reader_token"].clone();
         }
+        assert!(token.is_string(), "{v}");
     }
     let c = fetch(&app, "pow-trust").await;
     let mut b = body(&c, email, "", "");
     b["body"] = json!(format!("{HAM} Sekali lagi."));
+    b["reader_token"] = token;
     let (status, v) = app.post_json("pow-trust", &b).await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
     // Someone else with the same empty answer is refused.

@@ -198,3 +198,54 @@ fn a_disguised_brand_is_explained_on_the_original_text() {
     assert!(!d.description.id.is_empty() && !d.description.en.is_empty());
     assert!(v.rules.iter().any(|r| r.id == "DISGUISED_NAME_PROMOTED"));
 }
+
+#[test]
+fn a_regular_readers_record_is_trust_only_with_their_token() {
+    let p = default_policy();
+    let link = "Info lengkap di https://warung-kopi.example/promo";
+    let screen = |history: History| {
+        let v = p.screen(&ScreenInput {
+            body: link,
+            history: Some(history),
+            ..Default::default()
+        });
+        let ids: Vec<String> = v.rules.iter().map(|r| r.id.clone()).collect();
+        (v.outcome, ids)
+    };
+    let record = History {
+        author_approved: 3,
+        ..Default::default()
+    };
+    let has = |ids: &[String], id: &str| ids.iter().any(|r| r == id);
+    for known in [Some(true), None] {
+        let (outcome, ids) = screen(History {
+            known_reader: known,
+            ..record
+        });
+        assert_eq!(outcome, Outcome::Accept, "{known:?} {ids:?}");
+        assert!(has(&ids, "TRUSTED_AUTHOR") && !has(&ids, "TRUSTED_EMAIL_UNVERIFIED"));
+    }
+    // The same record without the token: evidence, and the link is held as a stranger's is.
+    let (outcome, ids) = screen(History {
+        known_reader: Some(false),
+        ..record
+    });
+    assert_eq!(outcome, Outcome::Hold, "{ids:?}");
+    assert!(has(&ids, "TRUSTED_EMAIL_UNVERIFIED") && !has(&ids, "TRUSTED_AUTHOR"));
+    // "Three approved and no spam": spam by the email or from the address group is no trust.
+    for spoiled in [
+        History {
+            author_spam: 1,
+            known_reader: Some(true),
+            ..record
+        },
+        History {
+            ip_spam: 1,
+            known_reader: Some(true),
+            ..record
+        },
+    ] {
+        let (_, ids) = screen(spoiled);
+        assert!(!has(&ids, "TRUSTED_AUTHOR"), "{spoiled:?} {ids:?}");
+    }
+}

@@ -8,7 +8,9 @@
 mod helpers;
 
 mod outage;
+mod policy_follow;
 mod replica;
 mod service;
 mod soak;
+mod tls;
 mod two_replicas;

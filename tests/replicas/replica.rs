@@ -52,6 +52,16 @@ impl Replica {
     /// Starts the binary on `store` with its data folder `data_dir` and policy folder `policies`
     /// (the shipped one when `None`); rate limits off, the moderators `ayu` and `budi`.
     pub fn start(store: &str, data_dir: &Path, policies: Option<&Path>) -> Replica {
+        Replica::start_with(store, data_dir, policies, &[])
+    }
+
+    /// [`Replica::start`] with more environment variables.
+    pub fn start_with(
+        store: &str,
+        data_dir: &Path,
+        policies: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Replica {
         std::fs::create_dir_all(data_dir).expect("data folder");
         let log = data_dir.with_extension("log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -70,6 +80,7 @@ impl Replica {
             .env("SARING_CAPTCHA_SECRET", SHARED_SECRET)
             .env("SARING_CONFIG", "/dev/null")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log_file)
             .spawn()

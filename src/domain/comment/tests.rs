@@ -24,6 +24,8 @@ fn submission(thread: &str, parent: Option<Uuid>) -> Submission {
             user_agent: None,
         },
         captcha_solve_ms: 4_000,
+        pow: None,
+        known_reader: None,
         lang: Lang::Id,
         submitted_at: t0(),
     }

@@ -296,6 +296,34 @@ textarea.saring-input{min-height:8rem;resize:vertical}
     try { return window.localStorage; } catch (e) { return null; }
   }
 
+  // The known-reader token (signed by the server for the email it was issued to: without it the
+  // email's record is no trust) and the claims of comments awaiting a moderator, traded for a
+  // token once approved. Neither holds personal data.
+  var READER = "saring-reader";
+  function readerState() {
+    var s = storage();
+    try { return (s && JSON.parse(s.getItem(READER) || "null")) || { t: "", c: [] }; } catch (e) { return { t: "", c: [] }; }
+  }
+  function saveReader(r) {
+    var s = storage();
+    try { if (s) s.setItem(READER, JSON.stringify(r)); } catch (e) { /* remembering is optional */ }
+  }
+  function redeemClaims(onToken) {
+    var r = readerState();
+    r.c = (r.c || []).filter(function (c) { return Date.now() - c.a < 2592000000; }).slice(-5);
+    saveReader(r);
+    r.c.forEach(function (c) {
+      api("POST", "/api/v1/reader-token", { comment_id: c.i, claim: c.c }).then(function (res) {
+        if (res.status !== 200 || !res.data.reader_token) return;
+        var now = readerState();
+        now.t = res.data.reader_token;
+        now.c = (now.c || []).filter(function (x) { return x.i !== c.i; });
+        saveReader(now);
+        onToken();
+      }, function () { /* asked again on a later visit */ });
+    });
+  }
+
   function Thread(root) {
     var key = root.getAttribute("data-thread") || "";
     var lang = langOf(root), t = TEXT[lang];
@@ -394,9 +422,13 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         fields.email.input.value = who.e || "";
         fields.url.input.value = who.u || "";
         remember.checked = true;
-        if ((who.p || 0) >= TRUSTED_AFTER) setMode("trusted", false);
+        if ((who.p || 0) >= TRUSTED_AFTER && readerState().t) setMode("trusted", false);
       }
     } catch (e) { /* a broken entry is ignored, not fatal */ }
+    // A token earned by an approval arrives after the form is drawn: trust then, if the count says so.
+    if ((readerState().c || []).length) redeemClaims(function () {
+      if (who && (who.p || 0) >= TRUSTED_AFTER && st.mode === "sum") setMode("trusted", false);
+    });
 
     function setTrusted(p) {
       var store = storage();
@@ -634,7 +666,8 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         captcha_token: st.captcha ? st.captcha.token : "",
         captcha_answer: st.mode === "sum" ? capInput.value.trim() : "",
         captcha_pow: "",
-        honeypot: hp.value
+        honeypot: hp.value,
+        reader_token: readerState().t || ""
       };
       if (st.parent) v.parent_id = st.parent;
       var bad = [];
@@ -728,6 +761,10 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         if (store && remember.checked) store.setItem(STORE, JSON.stringify({ n: v.author_name, e: v.author_email, u: v.author_url, p: count }));
         else if (store) store.removeItem(STORE);
       } catch (e) { /* storage full or blocked: remembering is optional */ }
+      var r = readerState();
+      if (d.reader_token) r.t = d.reader_token;
+      if (d.reader_claim) (r.c = r.c || []).push({ i: d.id, c: d.reader_claim, a: Date.now() });
+      saveReader(r);
       fields.comment.input.value = "";
       endReply(false);
       st.captcha = null;
