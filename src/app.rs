@@ -132,6 +132,11 @@ impl Application {
             tasks_stop.clone(),
         )));
         service.record_policy(&policy.current()).await?;
+        service.refresh_bans().await?;
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            refresh_bans(service.clone()),
+        )));
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
             record_policy_changes(service.clone()),
@@ -248,6 +253,17 @@ async fn prune_limiters(service: Arc<Service>) {
     loop {
         tick.tick().await;
         service.prune();
+    }
+}
+
+/// Bans placed through another replica reach this one within a few seconds.
+async fn refresh_bans(service: Arc<Service>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.refresh_bans().await {
+            tracing::warn!(error = %e, "could not read the bans stream; retrying");
+        }
     }
 }
 

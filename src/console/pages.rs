@@ -129,6 +129,7 @@ pub fn action_name(a: ModeratorAction) -> &'static str {
         ModeratorAction::NotSpam => "not_spam",
         ModeratorAction::Delete => "delete",
         ModeratorAction::Restore => "restore",
+        ModeratorAction::Requeue => "requeue",
     }
 }
 
@@ -140,6 +141,7 @@ fn action_label(lang: Lang, a: ModeratorAction) -> &'static str {
         ModeratorAction::NotSpam => lang.pick("Bukan spam", "Not spam"),
         ModeratorAction::Delete => lang.pick("Hapus", "Delete"),
         ModeratorAction::Restore => lang.pick("Pulihkan", "Restore"),
+        ModeratorAction::Requeue => lang.pick("Kembalikan ke antrean", "Back to pending"),
     }
 }
 
@@ -150,7 +152,7 @@ fn action_key(a: ModeratorAction) -> &'static str {
         ModeratorAction::Spam => "s",
         ModeratorAction::NotSpam => "n",
         ModeratorAction::Delete => "d",
-        ModeratorAction::Restore => "",
+        ModeratorAction::Restore | ModeratorAction::Requeue => "",
     }
 }
 
@@ -173,6 +175,7 @@ pub fn event_words(lang: Lang, event: &str) -> &'static str {
     match event {
         "CommentApproved" => lang.pick("menyetujuinya", "approved it"),
         "CommentRejected" => lang.pick("menolaknya", "rejected it"),
+        "CommentRequeued" => lang.pick("mengembalikannya ke antrean", "put it back in the queue"),
         "CommentMarkedSpam" => lang.pick("menandainya spam", "marked it spam"),
         "CommentMarkedNotSpam" => lang.pick("menandainya bukan spam", "marked it not spam"),
         "CommentDeleted" => lang.pick("menghapusnya", "deleted it"),

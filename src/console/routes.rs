@@ -831,8 +831,7 @@ fn inverse(u: &Undo) -> Option<ModeratorAction> {
         "spam" => Some(A::Spam),
         "rejected" => Some(A::Reject),
         "deleted" => Some(A::Delete),
-        // No domain action returns a comment to pending (a moderator-made hold): the card is
-        // shown again instead, to decide anew.
+        "pending" => Some(A::Requeue),
         _ => None,
     }
 }

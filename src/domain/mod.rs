@@ -4,6 +4,7 @@
 //! says which facts a command produces (or why it is illegal), and `evolve(state, &event) -> state`
 //! folds facts into state. No I/O and no clock: time arrives inside commands as data.
 
+pub mod ban;
 pub mod codec;
 pub mod comment;
 pub mod events;

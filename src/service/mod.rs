@@ -28,6 +28,7 @@ use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
 pub mod backtest;
+pub mod bans;
 pub mod codec;
 pub mod projections_cli;
 pub mod runner;
@@ -108,6 +109,10 @@ pub enum SubmitRefusal {
     /// The thread is closed (409).
     #[error("thread closed")]
     ThreadClosed,
+    /// A ban in force names the author or the address (answered as a filter reject, so the
+    /// reader learns nothing about the ban); not recorded.
+    #[error("banned")]
+    Banned,
     /// The filter refused it outright (422); recorded for the audit.
     #[error("rejected by the filter")]
     Rejected {
@@ -126,6 +131,7 @@ impl SubmitRefusal {
             SubmitRefusal::Replayed { .. } => Some("replayed"),
             SubmitRefusal::RateLimited(_) => Some("rate_limited"),
             SubmitRefusal::ThreadClosed => Some("thread_closed"),
+            SubmitRefusal::Banned => Some("banned"),
             SubmitRefusal::Rejected { .. } => None,
         }
     }
@@ -244,6 +250,8 @@ pub struct Service {
     reporter_key: [u8; 32],
     /// Recent comments per address group, thread and site, which raise the proof of work.
     risk: crate::pow::RiskMeter,
+    /// The bans in force (see [`bans`]).
+    bans: bans::Bans,
 }
 
 impl Service {
@@ -268,6 +276,7 @@ impl Service {
             burned: BurnedTokens::default(),
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
+            bans: bans::Bans::default(),
         }
     }
 
@@ -353,6 +362,7 @@ impl Service {
         let facts = self.captcha_path(req, &clean.author_email, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
+        self.refuse_banned(req, &clean, now)?;
         let admission = self.check_comment_rate(req, &clean.author_email)?;
         let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         let mut screened = self.screen(&submission, req, facts);
@@ -454,6 +464,25 @@ impl Service {
             return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
         }
         Ok(())
+    }
+
+    /// A banned author or address gets the filter's refusal, after the captcha was spent.
+    fn refuse_banned(
+        &self,
+        req: &SubmitRequest,
+        clean: &input::CleanSubmission,
+        now: DateTime<Utc>,
+    ) -> Result<(), SubmitError> {
+        let who = crate::domain::ban::BanSubject {
+            email: &clean.author_email,
+            name: &clean.author_name,
+            url: clean.author_url.as_deref(),
+            ip: Some(req.client_ip),
+        };
+        match self.ban_matching(&who, now) {
+            Some(_) => Err(CommandError::Refused(SubmitRefusal::Banned)),
+            None => Ok(()),
+        }
     }
 
     /// The per-client limits refuse (`429`); the global ceiling only asks for a hold.

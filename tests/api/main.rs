@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod bans;
 mod cli;
 mod console;
 mod errors;
