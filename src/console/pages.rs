@@ -203,7 +203,7 @@ pub fn age(lang: Lang, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
@@ -425,6 +425,8 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                 strong.author { (v.author_name) }
                 " "
                 span.meta { (v.author_email) " · " (v.client_ip) @if let Some(h) = &host { " · " (h) } }
+                " "
+                a.ban href={ "/admin/bans?kind=email&value=" (urlencode(&v.author_email)) "&lang=" (lang.tag()) } { (lang.pick("Larang…", "Ban…")) }
                 span.status { (status_label(lang, v.status)) }
             }
             @if let Some(conflict) = &c.conflict {
@@ -507,6 +509,7 @@ pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
         Some(chrome),
         html! {
             nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
+                a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
                 @for (q, stats) in &page.stats {
                     a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
                         aria-current=[(*q == page.queue).then_some("page")] {
@@ -572,4 +575,9 @@ pub fn bulk_result(chrome: &Chrome<'_>, lines: &[(String, String)], back: &str) 
             p { a href=(back) { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
         },
     )
+}
+
+/// A query-string value, percent-encoded.
+pub(super) fn urlencode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }

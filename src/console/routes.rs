@@ -60,6 +60,8 @@ pub fn router(console: Console) -> Router {
         .route("/admin/comments/{id}/decision", post(decision))
         .route("/admin/undo", post(undo))
         .route("/admin/bulk", post(bulk))
+        .route("/admin/bans", get(bans_page).post(place_ban))
+        .route("/admin/bans/{id}/lift", post(lift_ban))
         .layer(from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::http::MAX_BODY_BYTES,
@@ -1048,4 +1050,138 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         StatusCode::OK,
         pages::bulk_result(&req.chrome(session), &lines, &back),
     )
+}
+
+#[derive(Deserialize)]
+struct BansQuery {
+    q: Option<String>,
+    kind: Option<String>,
+    value: Option<String>,
+    notice: Option<String>,
+}
+
+fn bans_notice(lang: Lang, code: &str) -> Option<String> {
+    let text = match code {
+        "placed" => lang.pick("Larangan dipasang.", "The ban is in place."),
+        "lifted" => lang.pick("Larangan dicabut.", "The ban was lifted."),
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery>) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    let fields = [&q.q, &q.kind, &q.value];
+    if fields.iter().any(|f| {
+        f.as_deref()
+            .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
+    }) {
+        return req.fail(invalid(
+            lang,
+            "q",
+            "Saringan paling banyak 254 karakter.",
+            "A filter has at most 254 characters.",
+        ));
+    }
+    let now = Utc::now();
+    let bans = c.app.service.list_bans(q.q.as_deref().unwrap_or(""), now);
+    let mut notice = q.notice.as_deref().and_then(|n| bans_notice(lang, n));
+    if let Some(spammed) = q.notice.as_deref().and_then(|n| n.strip_prefix("placed-"))
+        && let Ok(n) = spammed.parse::<usize>()
+    {
+        notice = Some(match lang {
+            Lang::Id => format!("Larangan dipasang; {n} komentar dipindahkan ke spam."),
+            Lang::En => format!("The ban is in place; {n} comments moved to spam."),
+        });
+    }
+    let page = super::bans_page::BansPage {
+        bans: &bans,
+        q: q.q.as_deref().unwrap_or(""),
+        kind: q.kind.as_deref().unwrap_or("email"),
+        value: q.value.as_deref().unwrap_or(""),
+        notice,
+        now,
+    };
+    html_response(
+        StatusCode::OK,
+        super::bans_page::bans(&req.chrome(session), &page),
+    )
+}
+
+async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let hours = match field(&fields, "expires_in_hours").map(str::trim) {
+        None | Some("") => None,
+        Some(h) => match h.parse::<u32>() {
+            Ok(h) => Some(h),
+            Err(_) => {
+                return req.fail(invalid(
+                    lang,
+                    "expires_in_hours",
+                    "Antara 1 dan 87600 jam.",
+                    "Between 1 and 87,600 hours.",
+                ));
+            }
+        },
+    };
+    let ban = crate::http::moderation::BanBody {
+        kind: field(&fields, "kind").unwrap_or("").to_string(),
+        value: field(&fields, "value").unwrap_or("").to_string(),
+        reason: field(&fields, "reason").unwrap_or("").to_string(),
+        expires_in_hours: hours,
+        expires_at: None,
+        spam_existing: field(&fields, "spam_existing").is_some(),
+    };
+    let request = match ban.to_request(lang) {
+        Ok(r) => r,
+        Err(e) => return req.fail(e),
+    };
+    match c.app.service.place_ban(request, &session.name).await {
+        Ok(placed) => {
+            if req.json {
+                return axum::Json(placed).into_response();
+            }
+            let notice = if ban.spam_existing {
+                format!("placed-{}", placed.spammed)
+            } else {
+                "placed".into()
+            };
+            Redirect::to(&format!("/admin/bans?lang={}&notice={notice}", lang.tag()))
+                .into_response()
+        }
+        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+    }
+}
+
+async fn lift_ban(
+    State(c): State<Console>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return req.fail(ApiError::not_found(lang));
+    };
+    let reason = field(&fields, "reason").unwrap_or("");
+    match c.app.service.lift_ban(id, &session.name, reason).await {
+        Ok(()) if req.json => axum::Json(json!({ "ok": true, "id": id })).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/admin/bans?lang={}&notice=lifted", lang.tag())).into_response()
+        }
+        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+    }
 }

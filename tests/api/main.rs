@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bans;
+mod bulk;
 mod cli;
 mod console;
 mod errors;
