@@ -469,13 +469,13 @@ struct BulkBody {
     selector: Option<BulkSelector>,
 }
 
+/// Comments a selector picked (id and version, at most [`MAX_BULK`]) and how many matched.
+pub type Selected = (Vec<(Uuid, u64)>, usize);
+
 impl BulkSelector {
     /// The pending comments it names, oldest first, with their versions; at most [`MAX_BULK`],
-    /// and how many matched in all. `None` when a field is wrong (the field's name).
-    pub fn resolve(
-        &self,
-        p: &crate::projections::Projections,
-    ) -> Result<(Vec<(Uuid, u64)>, usize), &'static str> {
+    /// and how many matched in all. The error is the name of the field that is wrong.
+    pub fn resolve(&self, p: &crate::projections::Projections) -> Result<Selected, &'static str> {
         use crate::projections::search::QueueFilter;
         let clean = |v: &Option<String>| {
             v.as_deref()

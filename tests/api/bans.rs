@@ -8,12 +8,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+/// Name, email and website of a reader.
+type Author<'a> = (&'a str, &'a str, &'a str);
+
 /// A reader's post with every field a ban can look at, from `forwarded_for` when given (the
 /// test server trusts 127.0.0.1 as a proxy).
 async fn post_as(
     app: &TestApp,
     thread: &str,
-    (name, email, url): (&str, &str, &str),
+    (name, email, url): Author<'_>,
     forwarded_for: Option<&str>,
 ) -> (StatusCode, Value) {
     let (token, answer) = app.challenge(thread).await;
@@ -58,7 +61,7 @@ async fn spawn_behind_proxy() -> TestApp {
 async fn every_kind_of_ban_refuses_what_it_names_and_lets_others_through() {
     let app = spawn_behind_proxy().await;
     let innocent = ("Budi", "budi@contoh.id", "https://blog.budi.id");
-    let cases: [(&str, &str, (&str, &str, &str), &str); 7] = [
+    let cases: [(&str, &str, Author, &str); 7] = [
         (
             "email",
             "Promo@Judi.example",
