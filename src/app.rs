@@ -133,6 +133,7 @@ impl Application {
         )));
         service.record_policy(&policy.current()).await?;
         service.refresh_bans().await?;
+        service.refresh_premoderation().await?;
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
             refresh_bans(service.clone()),
@@ -256,13 +257,16 @@ async fn prune_limiters(service: Arc<Service>) {
     }
 }
 
-/// Bans placed through another replica reach this one within a few seconds.
+/// Bans and pre-moderated threads set through another replica reach this one within seconds.
 async fn refresh_bans(service: Arc<Service>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
         if let Err(e) = service.refresh_bans().await {
             tracing::warn!(error = %e, "could not read the bans stream; retrying");
+        }
+        if let Err(e) = service.refresh_premoderation().await {
+            tracing::warn!(error = %e, "could not read the pre-moderation stream; retrying");
         }
     }
 }

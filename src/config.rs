@@ -126,6 +126,8 @@ pub struct ThreadSettings {
     pub flag_threshold: u32,
     /// Seconds browsers and CDNs may cache a thread page (`Cache-Control: max-age`).
     pub cache_seconds: u32,
+    /// Threads refuse new comments this many days after their first visible comment; 0: never.
+    pub close_after_days: u32,
 }
 
 impl Default for ThreadSettings {
@@ -135,6 +137,7 @@ impl Default for ThreadSettings {
             per_page: 20,
             flag_threshold: 3,
             cache_seconds: 0,
+            close_after_days: 0,
         }
     }
 }

@@ -38,7 +38,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 19] = [
+pub const KNOWN_TYPES: [&str; 20] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -58,6 +58,7 @@ pub const KNOWN_TYPES: [&str; 19] = [
     "CommentRequeued",
     "BanPlaced",
     "BanLifted",
+    "ThreadPremoderationSet",
 ];
 
 /// Why an event was kept undecoded.

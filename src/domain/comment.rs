@@ -380,7 +380,8 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
         | DomainEvent::ThreadReopened { .. }
         | DomainEvent::PolicyActivated { .. }
         | DomainEvent::BanPlaced { .. }
-        | DomainEvent::BanLifted { .. } => state.events -= 1,
+        | DomainEvent::BanLifted { .. }
+        | DomainEvent::ThreadPremoderationSet { .. } => state.events -= 1,
     }
     state
 }

@@ -235,6 +235,18 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A moderator held every new comment of a thread for review (`on`) or ended that (stream
+    /// [`super::premoderation::PREMODERATION_STREAM`]).
+    ThreadPremoderationSet {
+        /// The thread.
+        thread: String,
+        /// Whether new comments are now held.
+        on: bool,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A policy version was put in force (at start or on reload).
     PolicyActivated {
         /// Hash of the policy files.
@@ -269,6 +281,7 @@ impl DomainEvent {
             DomainEvent::CommentRequeued { .. } => "CommentRequeued",
             DomainEvent::BanPlaced { .. } => "BanPlaced",
             DomainEvent::BanLifted { .. } => "BanLifted",
+            DomainEvent::ThreadPremoderationSet { .. } => "ThreadPremoderationSet",
         }
     }
 
@@ -285,7 +298,8 @@ impl DomainEvent {
             | DomainEvent::ThreadReopened { by, .. }
             | DomainEvent::CommentRequeued { by, .. }
             | DomainEvent::BanPlaced { by, .. }
-            | DomainEvent::BanLifted { by, .. } => by.clone(),
+            | DomainEvent::BanLifted { by, .. }
+            | DomainEvent::ThreadPremoderationSet { by, .. } => by.clone(),
             _ => Actor::System,
         }
     }

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod comment;
 pub mod events;
 pub mod input;
+pub mod premoderation;
 pub mod thread;
 
 pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};

@@ -30,6 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/mod/bans", get(list_bans).post(place_ban))
         .route("/api/v1/mod/bans/{id}/lift", post(lift_ban))
         .route("/api/v1/mod/bulk", post(bulk))
+        .route(
+            "/api/v1/mod/threads/{key}/premoderation",
+            post(premoderation),
+        )
+        .route("/api/v1/mod/threads/premoderated", get(premoderated))
 }
 
 #[derive(Deserialize)]
@@ -703,4 +708,64 @@ async fn bulk(
         "results": results,
     }))
     .into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PremoderationBody {
+    /// `true`: hold every new comment of the thread; `false`: screen them as usual again.
+    on: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/threads/{key}/premoderation", tag = "moderator", security(("moderator" = [])),
+    params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body = PremoderationBody,
+    responses((status = 200, description = "The thread's setting now", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn premoderation(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<PremoderationBody>,
+) -> Result<Response, ApiError> {
+    use crate::domain::premoderation::PremoderationError;
+    if !input::is_valid_thread_key(&key) {
+        return Err(ApiError::invalid_param(lang, "thread", Text::ThreadKey));
+    }
+    match state.service.set_premoderation(&key, body.on, &name).await {
+        Ok(()) => {
+            Ok(Json(serde_json::json!({ "thread": key, "premoderated": body.on })).into_response())
+        }
+        Err(crate::service::CommandError::Refused(e)) => {
+            let message = match e {
+                PremoderationError::Unchanged if body.on => lang.pick(
+                    "Utas ini sudah dimoderasi lebih dulu.",
+                    "This thread is pre-moderated already.",
+                ),
+                PremoderationError::Unchanged => lang.pick(
+                    "Utas ini tidak dimoderasi lebih dulu.",
+                    "This thread is not pre-moderated.",
+                ),
+                PremoderationError::TooMany => lang.pick(
+                    "Terlalu banyak utas yang dimoderasi lebih dulu (2.000).",
+                    "Too many threads are pre-moderated (2,000).",
+                ),
+            };
+            Err(ApiError::of(ErrorKind::ThreadState, lang).with_message(message))
+        }
+        Err(crate::service::CommandError::Failed(f)) => Err(decision_error(
+            crate::service::CommandError::Failed(f),
+            lang,
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/threads/premoderated", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "The pre-moderated threads and the close-after setting", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn premoderated(State(state): State<AppState>, _moderator: Moderator) -> Response {
+    Json(serde_json::json!({
+        "threads": state.service.premoderated_threads(),
+        "close_after_days": state.service.thread_settings().close_after_days,
+    }))
+    .into_response()
 }

@@ -220,6 +220,8 @@ impl Modify for BearerScheme {
         super::moderation::place_ban,
         super::moderation::lift_ban,
         super::moderation::bulk,
+        super::moderation::premoderation,
+        super::moderation::premoderated,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

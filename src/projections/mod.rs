@@ -259,8 +259,11 @@ impl Projections {
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
-            // Bans are folded by the service's own ban list (src/service/bans.rs).
-            DomainEvent::BanPlaced { .. } | DomainEvent::BanLifted { .. } => {}
+            // Bans and pre-moderated threads are folded by the service itself
+            // (src/service/bans.rs, src/service/premoderation.rs).
+            DomainEvent::BanPlaced { .. }
+            | DomainEvent::BanLifted { .. }
+            | DomainEvent::ThreadPremoderationSet { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {
                 self.policy_version = Some(version.clone());
                 if self.policy_history.len() == MAX_POLICY_HISTORY {

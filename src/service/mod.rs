@@ -30,6 +30,7 @@ use crate::store::{EventStore, StoreError};
 pub mod backtest;
 pub mod bans;
 pub mod codec;
+pub mod premoderation;
 pub mod projections_cli;
 pub mod runner;
 pub mod shell;
@@ -252,6 +253,8 @@ pub struct Service {
     risk: crate::pow::RiskMeter,
     /// The bans in force (see [`bans`]).
     bans: bans::Bans,
+    /// Threads whose new comments are all held (see [`premoderation`]).
+    premoderated: premoderation::Premoderated,
 }
 
 impl Service {
@@ -277,6 +280,7 @@ impl Service {
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
             bans: bans::Bans::default(),
+            premoderated: premoderation::Premoderated::default(),
         }
     }
 
@@ -358,6 +362,9 @@ impl Service {
     async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
+        if self.closed_by_age(&req.thread, now) {
+            return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
+        }
         let solved = self.solve_captcha(req, now).await?;
         let facts = self.captcha_path(req, &clean.author_email, &solved, now)?;
         let comment_id = solved.comment_id();
@@ -367,6 +374,7 @@ impl Service {
         let submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         let mut screened = self.screen(&submission, req, facts);
         hold_over_ceiling(&mut screened, admission);
+        premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
         self.create_comment(submission, screened, req).await?;

@@ -21,3 +21,4 @@ mod pow;
 mod projections;
 mod reports;
 mod restart;
+mod thread_settings;
