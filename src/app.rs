@@ -134,6 +134,7 @@ impl Application {
         service.record_policy(&policy.current()).await?;
         service.refresh_bans().await?;
         service.refresh_premoderation().await?;
+        service.refresh_audit().await?;
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
             refresh_bans(service.clone()),
@@ -267,6 +268,9 @@ async fn refresh_bans(service: Arc<Service>) {
         }
         if let Err(e) = service.refresh_premoderation().await {
             tracing::warn!(error = %e, "could not read the pre-moderation stream; retrying");
+        }
+        if let Err(e) = service.refresh_audit().await {
+            tracing::warn!(error = %e, "could not read the log for the audit window; retrying");
         }
     }
 }

@@ -35,6 +35,8 @@ pub fn router() -> Router<AppState> {
             post(premoderation),
         )
         .route("/api/v1/mod/threads/premoderated", get(premoderated))
+        .route("/api/v1/mod/audit", get(audit))
+        .route("/api/v1/mod/audit/moderators", get(audit_moderators))
 }
 
 #[derive(Deserialize)]
@@ -768,4 +770,134 @@ async fn premoderated(State(state): State<AppState>, _moderator: Moderator) -> R
         "close_after_days": state.service.thread_settings().close_after_days,
     }))
     .into_response()
+}
+
+/// The audit query as the API and the console take it.
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    /// A moderator's name.
+    pub moderator: Option<String>,
+    /// A comment id.
+    pub comment: Option<String>,
+    /// An author email.
+    pub author: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    /// RFC 3339.
+    pub until: Option<String>,
+    /// The previous page's `next`.
+    pub before: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filter and the page size, or the field that is wrong.
+    pub fn parse(
+        &self,
+        lang: crate::i18n::Lang,
+    ) -> Result<(crate::service::audit::AuditFilter, usize), ApiError> {
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        let bad = |field: &str| {
+            field_error(
+                lang,
+                field,
+                lang.pick("Nilai tidak valid.", "Invalid value."),
+            )
+        };
+        for (name, v) in [("moderator", &self.moderator), ("author", &self.author)] {
+            if v.as_deref().is_some_and(|v| v.chars().count() > 254) {
+                return Err(bad(name));
+            }
+        }
+        let time = |v: &Option<String>, name: &str| match text(v) {
+            None => Ok(None),
+            Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| bad(name)),
+        };
+        let comment = match text(&self.comment) {
+            None => None,
+            Some(c) => Some(Uuid::parse_str(&c).map_err(|_| bad("comment"))?),
+        };
+        let before_position = match text(&self.before) {
+            None => None,
+            Some(b) => Some(b.parse::<u64>().map_err(|_| bad("before"))?),
+        };
+        let limit = match text(&self.limit) {
+            None => 50,
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=crate::service::audit::MAX_AUDIT_PAGE).contains(&n) => n,
+                _ => return Err(bad("limit")),
+            },
+        };
+        Ok((
+            crate::service::audit::AuditFilter {
+                moderator: text(&self.moderator),
+                comment,
+                author: text(&self.author),
+                since: time(&self.since, "since")?,
+                until: time(&self.until, "until")?,
+                before_position,
+            },
+            limit,
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit", tag = "moderator", security(("moderator" = [])),
+    params(("moderator" = Option<String>, Query, description = "A moderator's name"),
+        ("comment" = Option<String>, Query, description = "A comment id"),
+        ("author" = Option<String>, Query, description = "An author email"),
+        ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("before" = Option<String>, Query, description = "The previous page's `next`"),
+        ("limit" = Option<String>, Query, description = "1 to 200"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Newest first", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let (filter, limit) = q.parse(lang)?;
+    let lines = state
+        .service
+        .audit_page(&filter, limit)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    let next = (lines.len() == limit)
+        .then(|| lines.last().map(|l| l.entry.position.to_string()))
+        .flatten();
+    Ok(Json(serde_json::json!({ "entries": lines, "next": next })).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit/moderators", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Per-moderator figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit_moderators(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .refresh_audit()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    let figures: Vec<serde_json::Value> = state
+        .service
+        .moderator_figures()
+        .into_iter()
+        .map(|(name, f)| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["name"] = serde_json::Value::String(name);
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "moderators": figures })).into_response())
 }

@@ -222,6 +222,8 @@ impl Modify for BearerScheme {
         super::moderation::bulk,
         super::moderation::premoderation,
         super::moderation::premoderated,
+        super::moderation::audit,
+        super::moderation::audit_moderators,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

@@ -27,6 +27,7 @@ use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenI
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
+pub mod audit;
 pub mod backtest;
 pub mod bans;
 pub mod codec;
@@ -255,6 +256,8 @@ pub struct Service {
     bans: bans::Bans,
     /// Threads whose new comments are all held (see [`premoderation`]).
     premoderated: premoderation::Premoderated,
+    /// The recent moderator actions (see [`audit`]).
+    audit: audit::Audit,
 }
 
 impl Service {
@@ -281,6 +284,7 @@ impl Service {
             risk: crate::pow::RiskMeter::default(),
             bans: bans::Bans::default(),
             premoderated: premoderation::Premoderated::default(),
+            audit: audit::Audit::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod audit;
 mod bans;
 mod bulk;
 mod cli;
