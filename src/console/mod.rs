@@ -22,6 +22,7 @@ use axum::extract::FromRef;
 use crate::http::AppState;
 
 pub mod accounts;
+mod audit_page;
 mod bans_page;
 pub mod config;
 pub mod highlight;

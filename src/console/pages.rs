@@ -38,6 +38,8 @@ pub struct Card {
     pub article: Option<String>,
     /// A colleague's decision that came first, if this card shows one.
     pub conflict: Option<Conflict>,
+    /// Whether every new comment of the card's thread is held.
+    pub premoderated: bool,
 }
 
 /// Who decided first, and what.
@@ -495,6 +497,28 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                     }
                 }
             }
+            div.more {
+                @if v.status == "pending" {
+                    form.inline method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="return_to" value=(return_to);
+                        input type="hidden" name="select_email" value=(v.author_email);
+                        button type="submit" name="action" value="spam" { (lang.pick("Semua yang menunggu dari penulis ini → spam", "All pending from this author → spam")) }
+                    }
+                }
+                form.inline method="post" action={ "/admin/premoderation?lang=" (lang.tag()) } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="return_to" value=(return_to);
+                    input type="hidden" name="thread" value=(v.thread);
+                    @if c.premoderated {
+                        input type="hidden" name="on" value="0";
+                        button type="submit" { (lang.pick("Akhiri moderasi utas ini", "Stop holding this thread")) }
+                    } @else {
+                        input type="hidden" name="on" value="1";
+                        button type="submit" { (lang.pick("Tahan semua komentar baru utas ini", "Hold every new comment of this thread")) }
+                    }
+                }
+            }
         }
     }
 }
@@ -510,6 +534,7 @@ pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
         html! {
             nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
                 a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
+                a href={ "/admin/audit?lang=" (lang.tag()) } { (lang.pick("Audit", "Audit")) }
                 @for (q, stats) in &page.stats {
                     a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
                         aria-current=[(*q == page.queue).then_some("page")] {

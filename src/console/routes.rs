@@ -62,6 +62,8 @@ pub fn router(console: Console) -> Router {
         .route("/admin/bulk", post(bulk))
         .route("/admin/bans", get(bans_page).post(place_ban))
         .route("/admin/bans/{id}/lift", post(lift_ban))
+        .route("/admin/premoderation", post(set_premoderation))
+        .route("/admin/audit", get(audit_page))
         .layer(from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::http::MAX_BODY_BYTES,
@@ -630,6 +632,7 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         (author, parent, reported)
     });
     let article = c.config.article_link(&view.thread);
+    let premoderated = c.app.service.is_premoderated(&view.thread);
     Card {
         view,
         reported,
@@ -637,6 +640,7 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         parent,
         article,
         conflict,
+        premoderated,
     }
 }
 
@@ -949,7 +953,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         }
     } else {
         let fields = parse_form(&body);
-        let items = fields
+        let mut items: Vec<(String, Option<u64>)> = fields
             .iter()
             .filter(|(k, _)| k == "item")
             .map(|(_, v)| match v.split_once(':') {
@@ -957,6 +961,40 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 None => (v.clone(), None),
             })
             .collect();
+        // "Everything pending from this author / address / domain / with this text".
+        let selector = crate::http::moderation::BulkSelector {
+            email: field(&fields, "select_email").map(String::from),
+            address: field(&fields, "select_address").map(String::from),
+            domain: field(&fields, "select_domain").map(String::from),
+            same_text_as: field(&fields, "select_text").map(String::from),
+            thread: None,
+        };
+        let selecting = [
+            &selector.email,
+            &selector.address,
+            &selector.domain,
+            &selector.same_text_as,
+        ]
+        .iter()
+        .any(|v| v.is_some());
+        if items.is_empty() && selecting {
+            match c.app.service.view().read(|p| selector.resolve(p)) {
+                Ok((found, _)) => {
+                    items = found
+                        .into_iter()
+                        .map(|(id, v)| (id.to_string(), Some(v)))
+                        .collect();
+                }
+                Err(field) => {
+                    return req.fail(invalid(
+                        lang,
+                        field,
+                        "Pemilih tidak valid.",
+                        "Invalid selector.",
+                    ));
+                }
+            }
+        }
         (
             field(&fields, "action").unwrap_or("").to_string(),
             field(&fields, "csrf").map(String::from),
@@ -1184,4 +1222,86 @@ async fn lift_ban(
         }
         Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
     }
+}
+
+async fn set_premoderation(State(c): State<Console>, req: Req, body: Bytes) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let thread = field(&fields, "thread").unwrap_or("");
+    if !input::is_valid_thread_key(thread) {
+        return req.fail(invalid(
+            lang,
+            "thread",
+            "Kunci utas tidak valid.",
+            "Invalid thread key.",
+        ));
+    }
+    let on = field(&fields, "on") == Some("1");
+    match c
+        .app
+        .service
+        .set_premoderation(thread, on, &session.name)
+        .await
+    {
+        Ok(()) if req.json => {
+            axum::Json(json!({ "ok": true, "thread": thread, "premoderated": on })).into_response()
+        }
+        Ok(()) => Redirect::to(&safe_return(field(&fields, "return_to"), lang)).into_response(),
+        Err(CommandError::Refused(_)) => req.fail(
+            ApiError::of(ErrorKind::ThreadState, lang)
+                .with_message(lang.pick("Utas ini sudah begitu.", "The thread is so already.")),
+        ),
+        Err(CommandError::Failed(f)) => req.fail(crate::http::public::decision_error(
+            CommandError::Failed(f),
+            lang,
+        )),
+    }
+}
+
+async fn audit_page(
+    State(c): State<Console>,
+    req: Req,
+    Query(q): Query<crate::http::moderation::AuditQuery>,
+) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    let (filter, limit) = match q.parse(lang) {
+        Ok(f) => f,
+        Err(e) => return req.fail(e),
+    };
+    let lines = match c.app.service.audit_page(&filter, limit).await {
+        Ok(l) => l,
+        Err(e) => return req.fail(ApiError::store(lang, &e)),
+    };
+    let next = (lines.len() == limit)
+        .then(|| lines.last().map(|l| l.entry.position))
+        .flatten()
+        .map(|p| {
+            let mut url = form_urlencoded::Serializer::new(String::from("/admin/audit?"));
+            for (k, v) in [
+                ("moderator", &q.moderator),
+                ("comment", &q.comment),
+                ("author", &q.author),
+                ("since", &q.since),
+                ("until", &q.until),
+            ] {
+                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                    url.append_pair(k, v);
+                }
+            }
+            url.append_pair("before", &p.to_string());
+            url.append_pair("lang", lang.tag());
+            url.finish()
+        });
+    let figures = c.app.service.moderator_figures();
+    html_response(
+        StatusCode::OK,
+        super::audit_page::audit(&req.chrome(session), &q, &lines, &figures, next.as_deref()),
+    )
 }

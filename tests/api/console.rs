@@ -1087,3 +1087,78 @@ async fn undo_of_a_decision_on_a_pending_comment_puts_it_back_in_the_queue() {
     let page = b.get("/admin").await;
     assert!(page.card_ids().contains(&id), "back in the pending queue");
 }
+
+#[tokio::test]
+async fn a_card_clears_everything_pending_from_its_author_and_holds_its_thread() {
+    let app = console_app(|_| {}).await;
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        let body = format!("{HELD} ({i})");
+        let (status, v) = app
+            .comment(
+                "berita-kartu",
+                "Penyebar",
+                "penyebar@contoh.id",
+                &body,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        mine.push(v["id"].as_str().unwrap().to_string());
+    }
+    let other = app.comment_ok("berita-kartu", HELD, "pending").await;
+    let b = Browser::logged_in(&app, "ani", ANI_PASSWORD).await;
+    let page = b.get("/admin?lang=en").await;
+    assert!(
+        page.body.contains("All pending from this author"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let done = b
+        .post(
+            "/admin/bulk?lang=en",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "spam"),
+                ("select_email", "penyebar@contoh.id"),
+                ("return_to", "/admin?lang=en"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    for id in &mine {
+        assert_eq!(status_of(&app, id).await.0, "spam");
+    }
+    assert_eq!(status_of(&app, &other).await.0, "pending");
+
+    // Hold every new comment of the thread from the card, then stop.
+    let held = b
+        .post(
+            "/admin/premoderation?lang=en",
+            &[
+                ("csrf", csrf.as_str()),
+                ("thread", "berita-kartu"),
+                ("on", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER, "{}", held.body);
+    app.comment_ok("berita-kartu", HAM, "pending").await;
+    assert!(
+        b.get("/admin?lang=en")
+            .await
+            .body
+            .contains("Stop holding this thread")
+    );
+    let page = b.get("/admin/audit?lang=en&moderator=ani").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("ThreadPremoderationSet"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("pending → spam"), "{}", page.body);
+    let bad = b.get("/admin/audit?since=kemarin&lang=en").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
