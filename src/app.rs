@@ -114,15 +114,20 @@ impl Application {
         runner::catch_up(store.as_ref(), &view, Some(&db)).await?;
         tracing::info!(position = view.position(), "projections caught up");
 
-        let service = Arc::new(Service::new(
-            store.clone(),
-            view.clone(),
-            policy.clone(),
-            captcha,
-            limits,
-            settings.threads.clone(),
-            reporter_key,
-        ));
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                view.clone(),
+                policy.clone(),
+                captcha,
+                limits,
+                settings.threads.clone(),
+                reporter_key,
+            )
+            .with_webhooks(crate::service::webhooks::Webhooks::start(
+                &settings.webhooks,
+            )),
+        );
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
         tasks.push(tokio::spawn(runner::follow(

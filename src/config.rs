@@ -176,6 +176,8 @@ pub struct FileConfig {
     pub snapshot_min_seconds: Option<u64>,
     /// The moderation console: accounts, sessions, article links (`[console]`).
     pub console: crate::console::ConsoleConfig,
+    /// Signed webhooks (`[webhooks]`).
+    pub webhooks: crate::service::webhooks::WebhookConfig,
 }
 
 /// Why the settings could not be resolved.
@@ -246,6 +248,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// The moderation console's settings.
     pub console: crate::console::ConsoleConfig,
+    /// Signed webhooks.
+    pub webhooks: crate::service::webhooks::WebhookConfig,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -465,6 +469,7 @@ impl Settings {
             snapshot_min_seconds: file.snapshot_min_seconds.unwrap_or(60),
             json_logs: args.log_format.as_deref() == Some("json"),
             console: console_settings(file.console)?,
+            webhooks: file.webhooks.with_env(),
         })
     }
 
@@ -497,6 +502,7 @@ impl Settings {
             snapshot_min_seconds: 60,
             json_logs: false,
             console: crate::console::ConsoleConfig::default(),
+            webhooks: crate::service::webhooks::WebhookConfig::default(),
         }
     }
 

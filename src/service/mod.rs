@@ -36,6 +36,7 @@ pub mod projections_cli;
 pub mod runner;
 pub mod shell;
 pub mod view;
+pub mod webhooks;
 
 pub use shell::{CommandError, CommandKind, Loaded, Shell, StoreFailure};
 pub use view::View;
@@ -258,6 +259,8 @@ pub struct Service {
     premoderated: premoderation::Premoderated,
     /// The recent moderator actions (see [`audit`]).
     audit: audit::Audit,
+    /// Messages to the newsroom when comments wait (see [`webhooks`]).
+    webhooks: webhooks::Webhooks,
 }
 
 impl Service {
@@ -285,7 +288,14 @@ impl Service {
             bans: bans::Bans::default(),
             premoderated: premoderation::Premoderated::default(),
             audit: audit::Audit::default(),
+            webhooks: webhooks::Webhooks::off(),
         }
+    }
+
+    /// The service sending webhooks through `hooks`.
+    pub fn with_webhooks(mut self, hooks: webhooks::Webhooks) -> Service {
+        self.webhooks = hooks;
+        self
     }
 
     /// The read side.
@@ -381,7 +391,19 @@ impl Service {
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
+        let notice = (outcome == Outcome::Hold).then(|| {
+            webhooks::Notice::new(
+                webhooks::Kind::Pending,
+                comment_id,
+                &submission.thread,
+                &submission.author_name,
+                &submission.body,
+            )
+        });
         self.create_comment(submission, screened, req).await?;
+        if let Some(notice) = notice {
+            self.webhooks.notify(notice);
+        }
         metrics::counter!("saring_comments_stored_total").increment(1);
         if outcome == Outcome::Reject {
             return Err(CommandError::Refused(SubmitRefusal::Rejected {
@@ -709,6 +731,20 @@ impl Service {
             .events
             .iter()
             .any(|e| matches!(e, DomainEvent::CommentFlagged { .. }));
+        if appended
+            .events
+            .iter()
+            .any(|e| matches!(e, DomainEvent::CommentReportedQueued { .. }))
+            && let Some(s) = &appended.state.submission
+        {
+            self.webhooks.notify(webhooks::Notice::new(
+                webhooks::Kind::Reported,
+                id,
+                &s.thread,
+                &s.author_name,
+                &s.body,
+            ));
+        }
         if !stored {
             metrics::counter!("saring_reports_unstored_total").increment(1);
         }

@@ -23,3 +23,4 @@ mod projections;
 mod reports;
 mod restart;
 mod thread_settings;
+mod webhooks;
