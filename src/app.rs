@@ -139,7 +139,8 @@ impl Application {
         service.record_policy(&policy.current()).await?;
         service.refresh_bans().await?;
         service.refresh_premoderation().await?;
-        service.refresh_audit().await?;
+        // The audit window fills in the background (its timer's first tick is at once): reading
+        // back up to 200,000 positions should not hold up the start.
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
             refresh_bans(service.clone()),
@@ -263,7 +264,8 @@ async fn prune_limiters(service: Arc<Service>) {
     }
 }
 
-/// Bans and pre-moderated threads set through another replica reach this one within seconds.
+/// Bans and pre-moderated threads set through another replica reach this one within seconds;
+/// the audit window follows the log.
 async fn refresh_bans(service: Arc<Service>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
