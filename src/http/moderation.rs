@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/mod/threads/premoderated", get(premoderated))
         .route("/api/v1/mod/audit", get(audit))
         .route("/api/v1/mod/audit/moderators", get(audit_moderators))
+        .route("/api/v1/mod/audit/rules", get(audit_rules))
 }
 
 #[derive(Deserialize)]
@@ -900,4 +901,20 @@ async fn audit_moderators(
         })
         .collect();
     Ok(Json(serde_json::json!({ "moderators": figures })).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit/rules", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Per-rule figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit_rules(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .refresh_audit()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    Ok(Json(serde_json::json!({ "rules": state.service.rule_figures() })).into_response())
 }

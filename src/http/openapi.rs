@@ -224,6 +224,7 @@ impl Modify for BearerScheme {
         super::moderation::premoderated,
         super::moderation::audit,
         super::moderation::audit_moderators,
+        super::moderation::audit_rules,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

@@ -103,6 +103,70 @@ pub struct Audit {
 struct Window {
     entries: VecDeque<AuditEntry>,
     next_position: Option<u64>,
+    /// The matched rules of comments screened in the window, and the direction of the last
+    /// moderator decision on each; at most [`MAX_AUDIT_ENTRIES`] comments, oldest dropped.
+    screened: HashMap<Uuid, Screened>,
+    screened_order: VecDeque<Uuid>,
+}
+
+#[derive(Debug, Default)]
+struct Screened {
+    /// Rule id and whether it pushed towards spam (a positive score).
+    rules: Vec<(String, bool)>,
+    /// `Some(true)`: a moderator last made it visible; `Some(false)`: took it down.
+    visible_by_moderator: Option<bool>,
+}
+
+/// Figures of one rule over the window.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuleFigures {
+    /// The rule id.
+    pub rule: String,
+    /// Comments it matched.
+    pub hits: u64,
+    /// Of those, how many a moderator decided against it: approved although the rule scored
+    /// towards spam, or took down although it scored towards publishing.
+    pub overturned: u64,
+}
+
+impl Window {
+    /// Keeps what per-rule figures need from one event.
+    fn note(&mut self, stream: &str, event: &DomainEvent) {
+        let Some(id) = comment::id_from_stream(stream) else {
+            return;
+        };
+        let visible = match event {
+            DomainEvent::CommentScreened { verdict, .. } => {
+                if self.screened.len() >= MAX_AUDIT_ENTRIES
+                    && let Some(old) = self.screened_order.pop_front()
+                {
+                    self.screened.remove(&old);
+                }
+                self.screened_order.push_back(id);
+                self.screened.insert(
+                    id,
+                    Screened {
+                        rules: verdict
+                            .rules
+                            .iter()
+                            .map(|r| (r.id.clone(), r.score > 0.0))
+                            .collect(),
+                        visible_by_moderator: None,
+                    },
+                );
+                return;
+            }
+            DomainEvent::CommentApproved { by, .. }
+            | DomainEvent::CommentMarkedNotSpam { by, .. } => (by, true),
+            DomainEvent::CommentRejected { by, .. }
+            | DomainEvent::CommentMarkedSpam { by, .. }
+            | DomainEvent::CommentDeleted { by, .. } => (by, false),
+            _ => return,
+        };
+        if let (Actor::Moderator(_), Some(s)) = (visible.0, self.screened.get_mut(&id)) {
+            s.visible_by_moderator = Some(visible.1);
+        }
+    }
 }
 
 fn actor_name(a: &Actor) -> String {
@@ -198,11 +262,19 @@ impl Service {
                 return Ok(());
             };
             from = last.position + 1;
-            let entries: Vec<AuditEntry> = page
+            let decoded: Vec<_> = page
                 .iter()
-                .filter_map(|r| codec::decode_recorded(r).and_then(|e| entry_of(r, &e)))
+                .filter_map(|r| codec::decode_recorded(r).map(|e| (r, e)))
                 .collect();
             let mut window = self.audit.inner.write();
+            if window.next_position.is_some_and(|p| p > page[0].position) {
+                // Another refresh read this page first.
+                continue;
+            }
+            for (r, e) in &decoded {
+                window.note(&r.stream, e);
+            }
+            let entries = decoded.iter().filter_map(|(r, e)| entry_of(r, e));
             for e in entries {
                 if window
                     .entries
@@ -290,6 +362,27 @@ impl Service {
             });
         }
         Ok(lines)
+    }
+
+    /// Per-rule figures over the window, most hits first.
+    pub fn rule_figures(&self) -> Vec<RuleFigures> {
+        let window = self.audit.inner.read();
+        let mut by_rule: HashMap<&str, RuleFigures> = HashMap::new();
+        for s in window.screened.values() {
+            for (rule, towards_spam) in &s.rules {
+                let f = by_rule.entry(rule).or_insert_with(|| RuleFigures {
+                    rule: rule.clone(),
+                    ..RuleFigures::default()
+                });
+                f.hits += 1;
+                if s.visible_by_moderator == Some(*towards_spam) {
+                    f.overturned += 1;
+                }
+            }
+        }
+        let mut out: Vec<RuleFigures> = by_rule.into_values().collect();
+        out.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.rule.cmp(&b.rule)));
+        out
     }
 
     /// Per-moderator figures over the window: decisions, reversals by colleagues, median time
