@@ -123,7 +123,10 @@ impl Application {
                 settings.threads.clone(),
                 reporter_key,
             )
-            .with_learning(settings.policy.learn),
+            .with_learning(settings.policy.learn)
+            .with_webhooks(crate::service::webhooks::Webhooks::start(
+                &settings.webhooks,
+            )),
         );
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
@@ -133,6 +136,14 @@ impl Application {
             tasks_stop.clone(),
         )));
         service.record_policy(&policy.current()).await?;
+        service.refresh_bans().await?;
+        service.refresh_premoderation().await?;
+        // The audit window fills in the background (its timer's first tick is at once): reading
+        // back up to 200,000 positions should not hold up the start.
+        tasks.push(tokio::spawn(until_stopped(
+            tasks_stop.clone(),
+            refresh_bans(service.clone()),
+        )));
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
             record_policy_changes(service.clone()),
@@ -260,6 +271,24 @@ async fn prune_limiters(service: Arc<Service>) {
     loop {
         tick.tick().await;
         service.prune();
+    }
+}
+
+/// Bans and pre-moderated threads set through another replica reach this one within seconds;
+/// the audit window follows the log.
+async fn refresh_bans(service: Arc<Service>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.refresh_bans().await {
+            tracing::warn!(error = %e, "could not read the bans stream; retrying");
+        }
+        if let Err(e) = service.refresh_premoderation().await {
+            tracing::warn!(error = %e, "could not read the pre-moderation stream; retrying");
+        }
+        if let Err(e) = service.refresh_audit().await {
+            tracing::warn!(error = %e, "could not read the log for the audit window; retrying");
+        }
     }
 }
 

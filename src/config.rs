@@ -164,6 +164,8 @@ pub struct ThreadSettings {
     pub flag_threshold: u32,
     /// Seconds browsers and CDNs may cache a thread page (`Cache-Control: max-age`).
     pub cache_seconds: u32,
+    /// Threads refuse new comments this many days after their first visible comment; 0: never.
+    pub close_after_days: u32,
 }
 
 impl Default for ThreadSettings {
@@ -173,6 +175,7 @@ impl Default for ThreadSettings {
             per_page: 20,
             flag_threshold: 3,
             cache_seconds: 0,
+            close_after_days: 0,
         }
     }
 }
@@ -215,6 +218,8 @@ pub struct FileConfig {
     pub projections: crate::service::view::ProjectionSettings,
     /// The policy's handling: site learning, file watching (`[policy]`).
     pub policy: PolicySettings,
+    /// Signed webhooks (`[webhooks]`).
+    pub webhooks: crate::service::webhooks::WebhookConfig,
 }
 
 /// Why the settings could not be resolved.
@@ -289,6 +294,8 @@ pub struct Settings {
     pub projections: crate::service::view::ProjectionSettings,
     /// Site learning and policy file watching.
     pub policy: PolicySettings,
+    /// Signed webhooks.
+    pub webhooks: crate::service::webhooks::WebhookConfig,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -519,6 +526,7 @@ impl Settings {
                 learn: switch(args.learn.as_deref()).unwrap_or(file.policy.learn),
                 watch: switch(args.policy_watch.as_deref()).unwrap_or(file.policy.watch),
             },
+            webhooks: file.webhooks.with_env(),
         })
     }
 
@@ -553,6 +561,7 @@ impl Settings {
             console: crate::console::ConsoleConfig::default(),
             projections: crate::service::view::ProjectionSettings::default(),
             policy: PolicySettings::default(),
+            webhooks: crate::service::webhooks::WebhookConfig::default(),
         }
     }
 

@@ -22,6 +22,8 @@ use axum::extract::FromRef;
 use crate::http::AppState;
 
 pub mod accounts;
+mod audit_page;
+mod bans_page;
 pub mod config;
 pub mod highlight;
 pub mod login_limit;

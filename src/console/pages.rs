@@ -38,6 +38,8 @@ pub struct Card {
     pub article: Option<String>,
     /// A colleague's decision that came first, if this card shows one.
     pub conflict: Option<Conflict>,
+    /// Whether every new comment of the card's thread is held.
+    pub premoderated: bool,
 }
 
 /// Who decided first, and what.
@@ -129,6 +131,7 @@ pub fn action_name(a: ModeratorAction) -> &'static str {
         ModeratorAction::NotSpam => "not_spam",
         ModeratorAction::Delete => "delete",
         ModeratorAction::Restore => "restore",
+        ModeratorAction::Requeue => "requeue",
     }
 }
 
@@ -140,6 +143,7 @@ fn action_label(lang: Lang, a: ModeratorAction) -> &'static str {
         ModeratorAction::NotSpam => lang.pick("Bukan spam", "Not spam"),
         ModeratorAction::Delete => lang.pick("Hapus", "Delete"),
         ModeratorAction::Restore => lang.pick("Pulihkan", "Restore"),
+        ModeratorAction::Requeue => lang.pick("Kembalikan ke antrean", "Back to pending"),
     }
 }
 
@@ -150,7 +154,7 @@ fn action_key(a: ModeratorAction) -> &'static str {
         ModeratorAction::Spam => "s",
         ModeratorAction::NotSpam => "n",
         ModeratorAction::Delete => "d",
-        ModeratorAction::Restore => "",
+        ModeratorAction::Restore | ModeratorAction::Requeue => "",
     }
 }
 
@@ -173,6 +177,7 @@ pub fn event_words(lang: Lang, event: &str) -> &'static str {
     match event {
         "CommentApproved" => lang.pick("menyetujuinya", "approved it"),
         "CommentRejected" => lang.pick("menolaknya", "rejected it"),
+        "CommentRequeued" => lang.pick("mengembalikannya ke antrean", "put it back in the queue"),
         "CommentMarkedSpam" => lang.pick("menandainya spam", "marked it spam"),
         "CommentMarkedNotSpam" => lang.pick("menandainya bukan spam", "marked it not spam"),
         "CommentDeleted" => lang.pick("menghapusnya", "deleted it"),
@@ -200,7 +205,7 @@ pub fn age(lang: Lang, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
@@ -422,6 +427,8 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                 strong.author { (v.author_name) }
                 " "
                 span.meta { (v.author_email) " · " (v.client_ip) @if let Some(h) = &host { " · " (h) } }
+                " "
+                a.ban href={ "/admin/bans?kind=email&value=" (urlencode(&v.author_email)) "&lang=" (lang.tag()) } { (lang.pick("Larang…", "Ban…")) }
                 span.status { (status_label(lang, v.status)) }
             }
             @if let Some(conflict) = &c.conflict {
@@ -490,6 +497,28 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                     }
                 }
             }
+            div.more {
+                @if v.status == "pending" {
+                    form.inline method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="return_to" value=(return_to);
+                        input type="hidden" name="select_email" value=(v.author_email);
+                        button type="submit" name="action" value="spam" { (lang.pick("Semua yang menunggu dari penulis ini → spam", "All pending from this author → spam")) }
+                    }
+                }
+                form.inline method="post" action={ "/admin/premoderation?lang=" (lang.tag()) } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="return_to" value=(return_to);
+                    input type="hidden" name="thread" value=(v.thread);
+                    @if c.premoderated {
+                        input type="hidden" name="on" value="0";
+                        button type="submit" { (lang.pick("Akhiri moderasi utas ini", "Stop holding this thread")) }
+                    } @else {
+                        input type="hidden" name="on" value="1";
+                        button type="submit" { (lang.pick("Tahan semua komentar baru utas ini", "Hold every new comment of this thread")) }
+                    }
+                }
+            }
         }
     }
 }
@@ -504,6 +533,8 @@ pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
         Some(chrome),
         html! {
             nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
+                a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
+                a href={ "/admin/audit?lang=" (lang.tag()) } { (lang.pick("Audit", "Audit")) }
                 @for (q, stats) in &page.stats {
                     a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
                         aria-current=[(*q == page.queue).then_some("page")] {
@@ -569,4 +600,9 @@ pub fn bulk_result(chrome: &Chrome<'_>, lines: &[(String, String)], back: &str) 
             p { a href=(back) { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
         },
     )
+}
+
+/// A query-string value, percent-encoded.
+pub(super) fn urlencode(v: &str) -> String {
+    form_urlencoded::byte_serialize(v.as_bytes()).collect()
 }

@@ -60,6 +60,10 @@ pub fn router(console: Console) -> Router {
         .route("/admin/comments/{id}/decision", post(decision))
         .route("/admin/undo", post(undo))
         .route("/admin/bulk", post(bulk))
+        .route("/admin/bans", get(bans_page).post(place_ban))
+        .route("/admin/bans/{id}/lift", post(lift_ban))
+        .route("/admin/premoderation", post(set_premoderation))
+        .route("/admin/audit", get(audit_page))
         .layer(from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::http::MAX_BODY_BYTES,
@@ -628,6 +632,7 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         (author, parent, reported)
     });
     let article = c.config.article_link(&view.thread);
+    let premoderated = c.app.service.is_premoderated(&view.thread);
     Card {
         view,
         reported,
@@ -635,6 +640,7 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         parent,
         article,
         conflict,
+        premoderated,
     }
 }
 
@@ -831,8 +837,7 @@ fn inverse(u: &Undo) -> Option<ModeratorAction> {
         "spam" => Some(A::Spam),
         "rejected" => Some(A::Reject),
         "deleted" => Some(A::Delete),
-        // No domain action returns a comment to pending (a moderator-made hold): the card is
-        // shown again instead, to decide anew.
+        "pending" => Some(A::Requeue),
         _ => None,
     }
 }
@@ -948,7 +953,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         }
     } else {
         let fields = parse_form(&body);
-        let items = fields
+        let mut items: Vec<(String, Option<u64>)> = fields
             .iter()
             .filter(|(k, _)| k == "item")
             .map(|(_, v)| match v.split_once(':') {
@@ -956,6 +961,40 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 None => (v.clone(), None),
             })
             .collect();
+        // "Everything pending from this author / address / domain / with this text".
+        let selector = crate::http::moderation::BulkSelector {
+            email: field(&fields, "select_email").map(String::from),
+            address: field(&fields, "select_address").map(String::from),
+            domain: field(&fields, "select_domain").map(String::from),
+            same_text_as: field(&fields, "select_text").map(String::from),
+            thread: None,
+        };
+        let selecting = [
+            &selector.email,
+            &selector.address,
+            &selector.domain,
+            &selector.same_text_as,
+        ]
+        .iter()
+        .any(|v| v.is_some());
+        if items.is_empty() && selecting {
+            match c.app.service.view().read(|p| selector.resolve(p)) {
+                Ok((found, _)) => {
+                    items = found
+                        .into_iter()
+                        .map(|(id, v)| (id.to_string(), Some(v)))
+                        .collect();
+                }
+                Err(field) => {
+                    return req.fail(invalid(
+                        lang,
+                        field,
+                        "Pemilih tidak valid.",
+                        "Invalid selector.",
+                    ));
+                }
+            }
+        }
         (
             field(&fields, "action").unwrap_or("").to_string(),
             field(&fields, "csrf").map(String::from),
@@ -1048,5 +1087,221 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     html_response(
         StatusCode::OK,
         pages::bulk_result(&req.chrome(session), &lines, &back),
+    )
+}
+
+#[derive(Deserialize)]
+struct BansQuery {
+    q: Option<String>,
+    kind: Option<String>,
+    value: Option<String>,
+    notice: Option<String>,
+}
+
+fn bans_notice(lang: Lang, code: &str) -> Option<String> {
+    let text = match code {
+        "placed" => lang.pick("Larangan dipasang.", "The ban is in place."),
+        "lifted" => lang.pick("Larangan dicabut.", "The ban was lifted."),
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery>) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    let fields = [&q.q, &q.kind, &q.value];
+    if fields.iter().any(|f| {
+        f.as_deref()
+            .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
+    }) {
+        return req.fail(invalid(
+            lang,
+            "q",
+            "Saringan paling banyak 254 karakter.",
+            "A filter has at most 254 characters.",
+        ));
+    }
+    let now = Utc::now();
+    let bans = c.app.service.list_bans(q.q.as_deref().unwrap_or(""), now);
+    let mut notice = q.notice.as_deref().and_then(|n| bans_notice(lang, n));
+    if let Some(spammed) = q.notice.as_deref().and_then(|n| n.strip_prefix("placed-"))
+        && let Ok(n) = spammed.parse::<usize>()
+    {
+        notice = Some(match lang {
+            Lang::Id => format!("Larangan dipasang; {n} komentar dipindahkan ke spam."),
+            Lang::En => format!("The ban is in place; {n} comments moved to spam."),
+        });
+    }
+    let page = super::bans_page::BansPage {
+        bans: &bans,
+        q: q.q.as_deref().unwrap_or(""),
+        kind: q.kind.as_deref().unwrap_or("email"),
+        value: q.value.as_deref().unwrap_or(""),
+        notice,
+        now,
+    };
+    html_response(
+        StatusCode::OK,
+        super::bans_page::bans(&req.chrome(session), &page),
+    )
+}
+
+async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let hours = match field(&fields, "expires_in_hours").map(str::trim) {
+        None | Some("") => None,
+        Some(h) => match h.parse::<u32>() {
+            Ok(h) => Some(h),
+            Err(_) => {
+                return req.fail(invalid(
+                    lang,
+                    "expires_in_hours",
+                    "Antara 1 dan 87600 jam.",
+                    "Between 1 and 87,600 hours.",
+                ));
+            }
+        },
+    };
+    let ban = crate::http::moderation::BanBody {
+        kind: field(&fields, "kind").unwrap_or("").to_string(),
+        value: field(&fields, "value").unwrap_or("").to_string(),
+        reason: field(&fields, "reason").unwrap_or("").to_string(),
+        expires_in_hours: hours,
+        expires_at: None,
+        spam_existing: field(&fields, "spam_existing").is_some(),
+    };
+    let request = match ban.to_request(lang) {
+        Ok(r) => r,
+        Err(e) => return req.fail(e),
+    };
+    match c.app.service.place_ban(request, &session.name).await {
+        Ok(placed) => {
+            if req.json {
+                return axum::Json(placed).into_response();
+            }
+            let notice = if ban.spam_existing {
+                format!("placed-{}", placed.spammed)
+            } else {
+                "placed".into()
+            };
+            Redirect::to(&format!("/admin/bans?lang={}&notice={notice}", lang.tag()))
+                .into_response()
+        }
+        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+    }
+}
+
+async fn lift_ban(
+    State(c): State<Console>,
+    req: Req,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return req.fail(ApiError::not_found(lang));
+    };
+    let reason = field(&fields, "reason").unwrap_or("");
+    match c.app.service.lift_ban(id, &session.name, reason).await {
+        Ok(()) if req.json => axum::Json(json!({ "ok": true, "id": id })).into_response(),
+        Ok(()) => {
+            Redirect::to(&format!("/admin/bans?lang={}&notice=lifted", lang.tag())).into_response()
+        }
+        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+    }
+}
+
+async fn set_premoderation(State(c): State<Console>, req: Req, body: Bytes) -> Response {
+    let lang = req.lang;
+    let fields = parse_form(&body);
+    let session = match req.checked(field(&fields, "csrf")) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let thread = field(&fields, "thread").unwrap_or("");
+    if !input::is_valid_thread_key(thread) {
+        return req.fail(invalid(
+            lang,
+            "thread",
+            "Kunci utas tidak valid.",
+            "Invalid thread key.",
+        ));
+    }
+    let on = field(&fields, "on") == Some("1");
+    match c
+        .app
+        .service
+        .set_premoderation(thread, on, &session.name)
+        .await
+    {
+        Ok(()) if req.json => {
+            axum::Json(json!({ "ok": true, "thread": thread, "premoderated": on })).into_response()
+        }
+        Ok(()) => Redirect::to(&safe_return(field(&fields, "return_to"), lang)).into_response(),
+        Err(CommandError::Refused(_)) => req.fail(
+            ApiError::of(ErrorKind::ThreadState, lang)
+                .with_message(lang.pick("Utas ini sudah begitu.", "The thread is so already.")),
+        ),
+        Err(CommandError::Failed(f)) => req.fail(crate::http::public::decision_error(
+            CommandError::Failed(f),
+            lang,
+        )),
+    }
+}
+
+async fn audit_page(
+    State(c): State<Console>,
+    req: Req,
+    Query(q): Query<crate::http::moderation::AuditQuery>,
+) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    let (filter, limit) = match q.parse(lang) {
+        Ok(f) => f,
+        Err(e) => return req.fail(e),
+    };
+    let lines = match c.app.service.audit_page(&filter, limit).await {
+        Ok(l) => l,
+        Err(e) => return req.fail(ApiError::store(lang, &e)),
+    };
+    let next = (lines.len() == limit)
+        .then(|| lines.last().map(|l| l.entry.position))
+        .flatten()
+        .map(|p| {
+            let mut url = form_urlencoded::Serializer::new(String::from("/admin/audit?"));
+            for (k, v) in [
+                ("moderator", &q.moderator),
+                ("comment", &q.comment),
+                ("author", &q.author),
+                ("since", &q.since),
+                ("until", &q.until),
+            ] {
+                if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                    url.append_pair(k, v);
+                }
+            }
+            url.append_pair("before", &p.to_string());
+            url.append_pair("lang", lang.tag());
+            url.finish()
+        });
+    let figures = c.app.service.moderator_figures();
+    html_response(
+        StatusCode::OK,
+        super::audit_page::audit(&req.chrome(session), &q, &lines, &figures, next.as_deref()),
     )
 }

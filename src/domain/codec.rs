@@ -38,7 +38,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 16] = [
+pub const KNOWN_TYPES: [&str; 20] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -55,6 +55,10 @@ pub const KNOWN_TYPES: [&str; 16] = [
     "ThreadClosed",
     "ThreadReopened",
     "PolicyActivated",
+    "CommentRequeued",
+    "BanPlaced",
+    "BanLifted",
+    "ThreadPremoderationSet",
 ];
 
 /// Why an event was kept undecoded.

@@ -67,6 +67,8 @@ pub enum ModeratorAction {
     Delete,
     /// Bring a deleted comment back to its earlier status.
     Restore,
+    /// Put a decided comment back in the pending queue (undo of a decision on a pending one).
+    Requeue,
 }
 
 impl ModeratorAction {
@@ -79,6 +81,7 @@ impl ModeratorAction {
             ModeratorAction::NotSpam => "not_spam",
             ModeratorAction::Delete => "delete",
             ModeratorAction::Restore => "restore",
+            ModeratorAction::Requeue => "requeue",
         }
     }
 }
@@ -291,6 +294,9 @@ pub fn decide(
                 (A::NotSpam, S::Spam) => DomainEvent::CommentMarkedNotSpam { by, reason, at },
                 (A::Delete, _) => DomainEvent::CommentDeleted { by, reason, at },
                 (A::Restore, S::Deleted) => DomainEvent::CommentRestored { by, reason, at },
+                (A::Requeue, S::Published | S::Spam | S::Rejected) => {
+                    DomainEvent::CommentRequeued { by, reason, at }
+                }
                 _ => return illegal,
             };
             Ok(vec![event])
@@ -341,7 +347,10 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
         DomainEvent::CommentSubmitted(submission) => state.submission = Some(submission.clone()),
         DomainEvent::CommentScreened { verdict, .. } => state.verdict = Some(verdict.clone()),
         DomainEvent::CommentPublished { .. } => state.status = Some(S::Published),
-        DomainEvent::CommentHeld { .. } => state.status = Some(S::Pending),
+        DomainEvent::CommentHeld { .. } | DomainEvent::CommentRequeued { .. } => {
+            state.status = Some(S::Pending);
+            state.reported = false;
+        }
         DomainEvent::CommentApproved { .. } | DomainEvent::CommentMarkedNotSpam { .. } => {
             state.status = Some(S::Published);
             state.reported = false;
@@ -369,7 +378,10 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
         DomainEvent::CommentImported { .. } => {}
         DomainEvent::ThreadClosed { .. }
         | DomainEvent::ThreadReopened { .. }
-        | DomainEvent::PolicyActivated { .. } => state.events -= 1,
+        | DomainEvent::PolicyActivated { .. }
+        | DomainEvent::BanPlaced { .. }
+        | DomainEvent::BanLifted { .. }
+        | DomainEvent::ThreadPremoderationSet { .. } => state.events -= 1,
     }
     state
 }

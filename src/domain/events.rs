@@ -203,6 +203,58 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A moderator put a decided comment back in the pending queue (the undo of a decision on
+    /// a comment that was pending).
+    CommentRequeued {
+        /// Who.
+        by: Actor,
+        /// Free-text reason.
+        reason: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator banned an author (stream [`super::ban::BANS_STREAM`]).
+    BanPlaced {
+        /// The ban's id.
+        id: uuid::Uuid,
+        /// What it matches.
+        target: super::ban::BanTarget,
+        /// Why (private).
+        reason: String,
+        /// When it ends by itself; `None`: until lifted.
+        #[serde(default)]
+        expires_at: Option<DateTime<Utc>>,
+        /// Whether the author's visible and pending comments were moved to spam at once.
+        #[serde(default)]
+        spam_existing: bool,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator lifted a ban.
+    BanLifted {
+        /// The ban's id.
+        id: uuid::Uuid,
+        /// Why.
+        reason: String,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator held every new comment of a thread for review (`on`) or ended that (stream
+    /// [`super::premoderation::PREMODERATION_STREAM`]).
+    ThreadPremoderationSet {
+        /// The thread.
+        thread: String,
+        /// Whether new comments are now held.
+        on: bool,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
     /// A policy version was put in force (at start or on reload).
     PolicyActivated {
         /// Hash of the policy files.
@@ -234,6 +286,10 @@ impl DomainEvent {
             DomainEvent::ThreadClosed { .. } => "ThreadClosed",
             DomainEvent::ThreadReopened { .. } => "ThreadReopened",
             DomainEvent::PolicyActivated { .. } => "PolicyActivated",
+            DomainEvent::CommentRequeued { .. } => "CommentRequeued",
+            DomainEvent::BanPlaced { .. } => "BanPlaced",
+            DomainEvent::BanLifted { .. } => "BanLifted",
+            DomainEvent::ThreadPremoderationSet { .. } => "ThreadPremoderationSet",
         }
     }
 
@@ -247,7 +303,11 @@ impl DomainEvent {
             | DomainEvent::CommentDeleted { by, .. }
             | DomainEvent::CommentRestored { by, .. }
             | DomainEvent::ThreadClosed { by, .. }
-            | DomainEvent::ThreadReopened { by, .. } => by.clone(),
+            | DomainEvent::ThreadReopened { by, .. }
+            | DomainEvent::CommentRequeued { by, .. }
+            | DomainEvent::BanPlaced { by, .. }
+            | DomainEvent::BanLifted { by, .. }
+            | DomainEvent::ThreadPremoderationSet { by, .. } => by.clone(),
             _ => Actor::System,
         }
     }

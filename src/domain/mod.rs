@@ -4,10 +4,12 @@
 //! says which facts a command produces (or why it is illegal), and `evolve(state, &event) -> state`
 //! folds facts into state. No I/O and no clock: time arrives inside commands as data.
 
+pub mod ban;
 pub mod codec;
 pub mod comment;
 pub mod events;
 pub mod input;
+pub mod premoderation;
 pub mod thread;
 
 pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};

@@ -92,6 +92,10 @@ error_kinds! {
     NotReportable => CONFLICT, "not_reportable";
     /// The comment's stream holds as many events as the store keeps for one stream.
     StreamFull => CONFLICT, "stream_full";
+    /// A ban of the same author or address is in force already.
+    BanExists => CONFLICT, "ban_exists";
+    /// As many bans as the service keeps are in force.
+    TooManyBans => CONFLICT, "too_many_bans";
     /// A body over the limit.
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large";
     /// Neither JSON nor a form.

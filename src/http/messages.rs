@@ -59,6 +59,14 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Komentar ini sudah terkirim (soal hitungan hanya berlaku sekali).",
             "This comment was already sent (each sum works only once).",
         ),
+        K::BanExists => (
+            "Larangan yang sama sudah berlaku.",
+            "The same ban is in force already.",
+        ),
+        K::TooManyBans => (
+            "Terlalu banyak larangan berlaku; cabut yang tidak perlu dulu.",
+            "Too many bans are in force; lift those no longer needed first.",
+        ),
         K::ThreadClosed => (
             "Komentar untuk artikel ini sudah ditutup.",
             "Comments on this article are closed.",

@@ -27,6 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/mod/threads/{key}/reopen", post(reopen))
         .route("/api/v1/mod/policy/reload", post(reload_policy))
         .route("/api/v1/mod/policy", get(policy_info))
+        .route("/api/v1/mod/bans", get(list_bans).post(place_ban))
+        .route("/api/v1/mod/bans/{id}/lift", post(lift_ban))
+        .route("/api/v1/mod/bulk", post(bulk))
+        .route(
+            "/api/v1/mod/threads/{key}/premoderation",
+            post(premoderation),
+        )
+        .route("/api/v1/mod/threads/premoderated", get(premoderated))
+        .route("/api/v1/mod/audit", get(audit))
+        .route("/api/v1/mod/audit/moderators", get(audit_moderators))
+        .route("/api/v1/mod/audit/rules", get(audit_rules))
 }
 
 #[derive(Deserialize)]
@@ -224,4 +235,678 @@ async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Re
         "history": history,
     }))
     .into_response()
+}
+
+/// A ban command's refusal or failure as the API's error.
+pub fn ban_error(e: crate::service::bans::BanFailure, lang: crate::i18n::Lang) -> ApiError {
+    use crate::domain::ban::BanError;
+    let refusal = match e {
+        crate::service::CommandError::Refused(r) => r,
+        crate::service::CommandError::Failed(f) => {
+            return decision_error(crate::service::CommandError::Failed(f), lang);
+        }
+    };
+    match refusal {
+        BanError::Duplicate(id) => {
+            let mut e = ApiError::of(ErrorKind::BanExists, lang);
+            e.current = Some(serde_json::json!({ "id": id }));
+            e
+        }
+        BanError::TooMany => ApiError::of(ErrorKind::TooManyBans, lang),
+        BanError::NotFound => ApiError::not_found(lang),
+        BanError::ExpiryPast => field_error(
+            lang,
+            "expires_at",
+            lang.pick(
+                "Waktu berakhir harus di masa depan.",
+                "The expiry must be in the future.",
+            ),
+        ),
+    }
+}
+
+fn field_error(lang: crate::i18n::Lang, field: &str, message: &str) -> ApiError {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert(field.to_string(), message.to_string());
+    ApiError::of(ErrorKind::InvalidInput, lang).with_fields(fields)
+}
+
+/// A ban as the API takes it.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BanBody {
+    /// `email`, `email_domain`, `address`, `cidr`, `url_domain` or `name`.
+    pub kind: String,
+    /// What to ban.
+    pub value: String,
+    /// Why (private), at most 500 characters.
+    #[serde(default)]
+    pub reason: String,
+    /// Hours until the ban ends (1 to 87,600); absent with `expires_at` absent: until lifted.
+    #[serde(default)]
+    pub expires_in_hours: Option<u32>,
+    /// When the ban ends (RFC 3339), instead of `expires_in_hours`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Move the author's visible and pending comments to spam now.
+    #[serde(default)]
+    pub spam_existing: bool,
+}
+
+/// Longest ban: ten years.
+const MAX_BAN_HOURS: u32 = 87_600;
+
+impl BanBody {
+    /// The ban to place, or the field that is wrong.
+    pub fn to_request(
+        &self,
+        lang: crate::i18n::Lang,
+    ) -> Result<crate::service::bans::PlaceBan, ApiError> {
+        let target =
+            crate::domain::ban::BanTarget::parse(&self.kind, &self.value).map_err(|e| {
+                let field = if e == crate::domain::ban::BanInputError::UnknownKind {
+                    "kind"
+                } else {
+                    "value"
+                };
+                field_error(lang, field, e.message(lang))
+            })?;
+        if self.reason.chars().count() > input::MAX_REASON_CHARS {
+            return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+        }
+        let expires_at = match (self.expires_in_hours, self.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(field_error(
+                    lang,
+                    "expires_at",
+                    lang.pick(
+                        "Pakai expires_in_hours atau expires_at, bukan keduanya.",
+                        "Use expires_in_hours or expires_at, not both.",
+                    ),
+                ));
+            }
+            (Some(h), None) if (1..=MAX_BAN_HOURS).contains(&h) => {
+                Some(chrono::Utc::now() + chrono::Duration::hours(i64::from(h)))
+            }
+            (Some(_), None) => {
+                return Err(field_error(
+                    lang,
+                    "expires_in_hours",
+                    lang.pick("Antara 1 dan 87600 jam.", "Between 1 and 87,600 hours."),
+                ));
+            }
+            (None, at) => at,
+        };
+        Ok(crate::service::bans::PlaceBan {
+            target,
+            reason: self.reason.clone(),
+            expires_at,
+            spam_existing: self.spam_existing,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct BanQuery {
+    q: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/bans", tag = "moderator", security(("moderator" = [])),
+    params(("q" = Option<String>, Query, description = "Words of the value or the reason, or a kind"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Bans placed and not lifted, newest first", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn list_bans(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Query(q): Query<BanQuery>,
+) -> Result<Response, ApiError> {
+    let query = q.q.unwrap_or_default();
+    if query.chars().count() > crate::domain::ban::MAX_BAN_VALUE_CHARS {
+        return Err(field_error(
+            lang,
+            "q",
+            lang.pick("Paling banyak 254 karakter.", "At most 254 characters."),
+        ));
+    }
+    let bans = state.service.list_bans(&query, chrono::Utc::now());
+    Ok(Json(serde_json::json!({ "total": bans.len(), "bans": bans })).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/bans", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    request_body = BanBody,
+    responses((status = 201, description = "Placed; `spammed` comments moved to spam", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn place_ban(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    ApiJson(body): ApiJson<BanBody>,
+) -> Result<Response, ApiError> {
+    let request = body.to_request(lang)?;
+    let placed = state
+        .service
+        .place_ban(request, &name)
+        .await
+        .map_err(|e| ban_error(e, lang))?;
+    tracing::info!(moderator = %name, ban = %placed.ban.id, kind = placed.ban.kind, "ban placed");
+    Ok((axum::http::StatusCode::CREATED, Json(placed)).into_response())
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+struct LiftBody {
+    #[serde(default)]
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/bans/{id}/lift", tag = "moderator", security(("moderator" = [])),
+    params(("id" = String, Path, description = "The ban id"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body = LiftBody,
+    responses((status = 200, description = "Lifted", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn lift_ban(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        String::new()
+    } else {
+        serde_json::from_slice::<LiftBody>(&body)
+            .map_err(|_| ApiError::of(ErrorKind::InvalidBodyShape, lang))?
+            .reason
+    };
+    if reason.chars().count() > input::MAX_REASON_CHARS {
+        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+    }
+    state
+        .service
+        .lift_ban(id, &name, &reason)
+        .await
+        .map_err(|e| ban_error(e, lang))?;
+    Ok(Json(serde_json::json!({ "id": id, "lifted": true })).into_response())
+}
+
+/// Comments one bulk request decides at most.
+pub const MAX_BULK: usize = 500;
+/// Bulk decisions run at once (each is a store read and an append).
+const BULK_CONCURRENCY: usize = 8;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct BulkItem {
+    id: String,
+    expected_version: u64,
+}
+
+/// "Everything pending from this author / address group / website domain / with this text".
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSelector {
+    /// The author's email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// An address or address group (an IPv4 address, an IPv6 address or its /64).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// The domain of the author's website (subdomains too).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// A comment id: every pending comment with exactly its text.
+    #[serde(default)]
+    pub same_text_as: Option<String>,
+    /// Only in this thread.
+    #[serde(default)]
+    pub thread: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct BulkBody {
+    #[schema(value_type = String, example = "spam")]
+    action: ModeratorAction,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    items: Option<Vec<BulkItem>>,
+    #[serde(default)]
+    selector: Option<BulkSelector>,
+}
+
+/// Comments a selector picked (id and version, at most [`MAX_BULK`]) and how many matched.
+pub type Selected = (Vec<(Uuid, u64)>, usize);
+
+impl BulkSelector {
+    /// The pending comments it names, oldest first, with their versions; at most [`MAX_BULK`],
+    /// and how many matched in all. The error is the name of the field that is wrong.
+    pub fn resolve(&self, p: &crate::service::view::Reader<'_>) -> Result<Selected, &'static str> {
+        use crate::projections::search::QueueFilter;
+        let clean = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        let too_long = |v: &Option<String>| v.as_deref().is_some_and(|v| v.chars().count() > 254);
+        for (name, v) in [
+            ("email", &self.email),
+            ("address", &self.address),
+            ("domain", &self.domain),
+            ("thread", &self.thread),
+        ] {
+            if too_long(v) {
+                return Err(name);
+            }
+        }
+        let text = match clean(&self.same_text_as) {
+            None => None,
+            Some(id) => {
+                let id = Uuid::parse_str(&id).map_err(|_| "same_text_as")?;
+                Some(p.comment(id).map(|r| r.body_html).ok_or("same_text_as")?)
+            }
+        };
+        let filter = QueueFilter {
+            thread: clean(&self.thread),
+            email: clean(&self.email),
+            address: clean(&self.address).map(|a| address_key(&a)),
+            domain: clean(&self.domain),
+            text: None,
+        };
+        if filter.email.is_none()
+            && filter.address.is_none()
+            && filter.domain.is_none()
+            && text.is_none()
+        {
+            return Err("selector");
+        }
+        let mut found: Vec<(chrono::DateTime<chrono::Utc>, Uuid, u64)> = Vec::new();
+        p.scan_queue(
+            crate::projections::search::ConsoleQueue::Pending,
+            &filter,
+            |r| {
+                if text.as_ref().is_none_or(|t| &r.body_html == t) {
+                    found.push((r.created_at, r.id, r.version));
+                }
+                true
+            },
+        );
+        found.sort_unstable();
+        let total = found.len();
+        Ok((
+            found
+                .into_iter()
+                .take(MAX_BULK)
+                .map(|(_, id, v)| (id, v))
+                .collect(),
+            total,
+        ))
+    }
+}
+
+/// The address filter as the projections store it: an address becomes its group.
+pub fn address_key(typed: &str) -> String {
+    let t = typed.trim();
+    if let Ok(ip) = t.parse::<std::net::IpAddr>() {
+        return crate::limits::address_group(ip).to_string();
+    }
+    if let Ok(net) = t.parse::<ipnet::IpNet>() {
+        if net.prefix_len() >= 64 || matches!(net, ipnet::IpNet::V4(_)) {
+            return crate::limits::address_group(net.network()).to_string();
+        }
+        return net.to_string();
+    }
+    t.to_string()
+}
+
+/// One line of a bulk answer.
+fn bulk_line(
+    id: Uuid,
+    outcome: Result<crate::service::DecisionOutcome, crate::service::DecisionError>,
+    lang: crate::i18n::Lang,
+) -> serde_json::Value {
+    use crate::service::{CommandError, DecisionRefusal};
+    use serde_json::json;
+    match outcome {
+        Ok(d) => {
+            json!({ "id": id, "result": "done", "code": 200, "status": d.status, "version": d.version })
+        }
+        Err(CommandError::Refused(DecisionRefusal::Stale(current))) => {
+            let last = current
+                .history
+                .iter()
+                .rev()
+                .find(|h| h.actor.starts_with("moderator:"))
+                .or(current.history.last());
+            json!({
+                "id": id, "result": "stale", "code": 409, "status": current.status,
+                "version": current.version,
+                "by": last.map(|h| h.actor.trim_start_matches("moderator:").to_string()),
+                "event": last.map(|h| h.event.clone()),
+            })
+        }
+        Err(e) => {
+            let err = decision_error(e, lang);
+            let result = if err.status() == axum::http::StatusCode::NOT_FOUND {
+                "not_found"
+            } else {
+                err.code()
+            };
+            json!({ "id": id, "result": result, "code": err.status().as_u16(), "message": err.message })
+        }
+    }
+}
+
+/// Decides each of `items` (id and the version the moderator saw), a few at a time; the
+/// answers come back in the order asked.
+pub async fn decide_many(
+    service: &crate::service::Service,
+    items: Vec<(String, Option<u64>)>,
+    action: ModeratorAction,
+    moderator: &str,
+    reason: &str,
+    lang: crate::i18n::Lang,
+) -> Vec<serde_json::Value> {
+    use futures::StreamExt;
+    futures::stream::iter(items)
+        .map(|(raw, expected)| async move {
+            let Ok(id) = Uuid::parse_str(&raw) else {
+                return serde_json::json!({ "id": raw, "result": "not_found", "code": 404 });
+            };
+            let Some(expected) = expected else {
+                return serde_json::json!({ "id": id, "result": "invalid", "code": 400,
+                    "message": lang.pick("Versi yang diharapkan wajib diisi.", "expected_version is required.") });
+            };
+            let outcome = service
+                .decide(id, action, moderator, reason, expected)
+                .await;
+            bulk_line(id, outcome, lang)
+        })
+        .buffered(BULK_CONCURRENCY)
+        .collect()
+        .await
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/bulk", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    request_body = BulkBody,
+    responses((status = 200, description = "One result per comment: done, stale (409) or not_found (404)", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn bulk(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> Result<Response, ApiError> {
+    if body.reason.chars().count() > input::MAX_REASON_CHARS {
+        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+    }
+    let (items, matched) = match (body.items, body.selector) {
+        (Some(items), None) => {
+            if items.is_empty() || items.len() > MAX_BULK {
+                return Err(field_error(
+                    lang,
+                    "items",
+                    lang.pick("1 sampai 500 komentar.", "1 to 500 comments."),
+                ));
+            }
+            let n = items.len();
+            (
+                items
+                    .into_iter()
+                    .map(|i| (i.id, Some(i.expected_version)))
+                    .collect::<Vec<_>>(),
+                n,
+            )
+        }
+        (None, Some(selector)) => {
+            let resolved = state.service.view().read(|p| selector.resolve(p));
+            match resolved {
+                Ok((found, total)) => (
+                    found
+                        .into_iter()
+                        .map(|(id, v)| (id.to_string(), Some(v)))
+                        .collect(),
+                    total,
+                ),
+                Err(field) => {
+                    return Err(field_error(
+                        lang,
+                        field,
+                        lang.pick(
+                            "Pilih email, address, domain atau same_text_as (id komentar yang ada); paling banyak 254 karakter.",
+                            "Give email, address, domain or same_text_as (an existing comment's id); at most 254 characters.",
+                        ),
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(field_error(
+                lang,
+                "items",
+                lang.pick(
+                    "Kirim items atau selector, salah satu.",
+                    "Send either items or selector.",
+                ),
+            ));
+        }
+    };
+    let reason = if body.reason.is_empty() {
+        "bulk".to_string()
+    } else {
+        body.reason
+    };
+    let results = decide_many(&state.service, items, body.action, &name, &reason, lang).await;
+    let done = results.iter().filter(|r| r["result"] == "done").count();
+    Ok(Json(serde_json::json!({
+        "action": body.action.as_str(),
+        "matched": matched,
+        "done": done,
+        "results": results,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PremoderationBody {
+    /// `true`: hold every new comment of the thread; `false`: screen them as usual again.
+    on: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/threads/{key}/premoderation", tag = "moderator", security(("moderator" = [])),
+    params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en")),
+    request_body = PremoderationBody,
+    responses((status = 200, description = "The thread's setting now", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn premoderation(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<PremoderationBody>,
+) -> Result<Response, ApiError> {
+    use crate::domain::premoderation::PremoderationError;
+    if !input::is_valid_thread_key(&key) {
+        return Err(ApiError::invalid_param(lang, "thread", Text::ThreadKey));
+    }
+    match state.service.set_premoderation(&key, body.on, &name).await {
+        Ok(()) => {
+            Ok(Json(serde_json::json!({ "thread": key, "premoderated": body.on })).into_response())
+        }
+        Err(crate::service::CommandError::Refused(e)) => {
+            let message = match e {
+                PremoderationError::Unchanged if body.on => lang.pick(
+                    "Utas ini sudah dimoderasi lebih dulu.",
+                    "This thread is pre-moderated already.",
+                ),
+                PremoderationError::Unchanged => lang.pick(
+                    "Utas ini tidak dimoderasi lebih dulu.",
+                    "This thread is not pre-moderated.",
+                ),
+                PremoderationError::TooMany => lang.pick(
+                    "Terlalu banyak utas yang dimoderasi lebih dulu (2.000).",
+                    "Too many threads are pre-moderated (2,000).",
+                ),
+            };
+            Err(ApiError::of(ErrorKind::ThreadState, lang).with_message(message))
+        }
+        Err(crate::service::CommandError::Failed(f)) => Err(decision_error(
+            crate::service::CommandError::Failed(f),
+            lang,
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/threads/premoderated", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "The pre-moderated threads and the close-after setting", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn premoderated(State(state): State<AppState>, _moderator: Moderator) -> Response {
+    Json(serde_json::json!({
+        "threads": state.service.premoderated_threads(),
+        "close_after_days": state.service.thread_settings().close_after_days,
+    }))
+    .into_response()
+}
+
+/// The audit query as the API and the console take it.
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    /// A moderator's name.
+    pub moderator: Option<String>,
+    /// A comment id.
+    pub comment: Option<String>,
+    /// An author email.
+    pub author: Option<String>,
+    /// RFC 3339.
+    pub since: Option<String>,
+    /// RFC 3339.
+    pub until: Option<String>,
+    /// The previous page's `next`.
+    pub before: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filter and the page size, or the field that is wrong.
+    pub fn parse(
+        &self,
+        lang: crate::i18n::Lang,
+    ) -> Result<(crate::service::audit::AuditFilter, usize), ApiError> {
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+        };
+        let bad = |field: &str| {
+            field_error(
+                lang,
+                field,
+                lang.pick("Nilai tidak valid.", "Invalid value."),
+            )
+        };
+        for (name, v) in [("moderator", &self.moderator), ("author", &self.author)] {
+            if v.as_deref().is_some_and(|v| v.chars().count() > 254) {
+                return Err(bad(name));
+            }
+        }
+        let time = |v: &Option<String>, name: &str| match text(v) {
+            None => Ok(None),
+            Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                .map(|t| Some(t.with_timezone(&chrono::Utc)))
+                .map_err(|_| bad(name)),
+        };
+        let comment = match text(&self.comment) {
+            None => None,
+            Some(c) => Some(Uuid::parse_str(&c).map_err(|_| bad("comment"))?),
+        };
+        let before_position = match text(&self.before) {
+            None => None,
+            Some(b) => Some(b.parse::<u64>().map_err(|_| bad("before"))?),
+        };
+        let limit = match text(&self.limit) {
+            None => 50,
+            Some(l) => match l.parse::<usize>() {
+                Ok(n) if (1..=crate::service::audit::MAX_AUDIT_PAGE).contains(&n) => n,
+                _ => return Err(bad("limit")),
+            },
+        };
+        Ok((
+            crate::service::audit::AuditFilter {
+                moderator: text(&self.moderator),
+                comment,
+                author: text(&self.author),
+                since: time(&self.since, "since")?,
+                until: time(&self.until, "until")?,
+                before_position,
+            },
+            limit,
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit", tag = "moderator", security(("moderator" = [])),
+    params(("moderator" = Option<String>, Query, description = "A moderator's name"),
+        ("comment" = Option<String>, Query, description = "A comment id"),
+        ("author" = Option<String>, Query, description = "An author email"),
+        ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
+        ("before" = Option<String>, Query, description = "The previous page's `next`"),
+        ("limit" = Option<String>, Query, description = "1 to 200"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Newest first", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let (filter, limit) = q.parse(lang)?;
+    let lines = state
+        .service
+        .audit_page(&filter, limit)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    let next = (lines.len() == limit)
+        .then(|| lines.last().map(|l| l.entry.position.to_string()))
+        .flatten();
+    Ok(Json(serde_json::json!({ "entries": lines, "next": next })).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit/moderators", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Per-moderator figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit_moderators(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .refresh_audit()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    let figures: Vec<serde_json::Value> = state
+        .service
+        .moderator_figures()
+        .into_iter()
+        .map(|(name, f)| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            v["name"] = serde_json::Value::String(name);
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "moderators": figures })).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/audit/rules", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Per-rule figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn audit_rules(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+) -> Result<Response, ApiError> {
+    state
+        .service
+        .refresh_audit()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    Ok(Json(serde_json::json!({ "rules": state.service.rule_figures() })).into_response())
 }

@@ -234,7 +234,9 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
         }
         SubmitRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
         SubmitRefusal::ThreadClosed => ApiError::of(ErrorKind::ThreadClosed, lang),
-        SubmitRefusal::Rejected { .. } => ApiError::of(ErrorKind::CommentRejected, lang),
+        SubmitRefusal::Rejected { .. } | SubmitRefusal::Banned => {
+            ApiError::of(ErrorKind::CommentRejected, lang)
+        }
     }
 }
 

@@ -212,7 +212,7 @@ impl Projections {
             | DomainEvent::CommentMarkedNotSpam { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Published), at);
             }
-            DomainEvent::CommentHeld { .. } => {
+            DomainEvent::CommentHeld { .. } | DomainEvent::CommentRequeued { .. } => {
                 self.set_status(comment_id, Some(CommentStatus::Pending), at)
             }
             DomainEvent::CommentMarkedSpam { .. } => {
@@ -259,6 +259,11 @@ impl Projections {
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
+            // Bans and pre-moderated threads are folded by the service itself
+            // (src/service/bans.rs, src/service/premoderation.rs).
+            DomainEvent::BanPlaced { .. }
+            | DomainEvent::BanLifted { .. }
+            | DomainEvent::ThreadPremoderationSet { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {
                 self.policy_version = Some(version.clone());
                 if self.policy_history.len() == MAX_POLICY_HISTORY {

@@ -28,12 +28,16 @@ use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenI
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
+pub mod audit;
 pub mod backtest;
+pub mod bans;
 pub mod codec;
+pub mod premoderation;
 pub mod projections_cli;
 pub mod runner;
 pub mod shell;
 pub mod view;
+pub mod webhooks;
 
 pub use shell::{CommandError, CommandKind, Loaded, Shell, StoreFailure};
 pub use view::View;
@@ -120,6 +124,10 @@ pub enum SubmitRefusal {
     /// The thread is closed (409).
     #[error("thread closed")]
     ThreadClosed,
+    /// A ban in force names the author or the address (answered as a filter reject, so the
+    /// reader learns nothing about the ban); not recorded.
+    #[error("banned")]
+    Banned,
     /// The filter refused it outright (422); recorded for the audit.
     #[error("rejected by the filter")]
     Rejected {
@@ -138,6 +146,7 @@ impl SubmitRefusal {
             SubmitRefusal::Replayed { .. } => Some("replayed"),
             SubmitRefusal::RateLimited(_) => Some("rate_limited"),
             SubmitRefusal::ThreadClosed => Some("thread_closed"),
+            SubmitRefusal::Banned => Some("banned"),
             SubmitRefusal::Rejected { .. } => None,
         }
     }
@@ -258,6 +267,14 @@ pub struct Service {
     risk: crate::pow::RiskMeter,
     /// Whether screening reads what the site's moderators taught.
     learn: bool,
+    /// The bans in force (see [`bans`]).
+    bans: bans::Bans,
+    /// Threads whose new comments are all held (see [`premoderation`]).
+    premoderated: premoderation::Premoderated,
+    /// The recent moderator actions (see [`audit`]).
+    audit: audit::Audit,
+    /// Messages to the newsroom when comments wait (see [`webhooks`]).
+    webhooks: webhooks::Webhooks,
 }
 
 impl Service {
@@ -283,7 +300,17 @@ impl Service {
             reporter_key,
             risk: crate::pow::RiskMeter::default(),
             learn: learn_from_moderators(),
+            bans: bans::Bans::default(),
+            premoderated: premoderation::Premoderated::default(),
+            audit: audit::Audit::default(),
+            webhooks: webhooks::Webhooks::off(),
         }
+    }
+
+    /// The service sending webhooks through `hooks`.
+    pub fn with_webhooks(mut self, hooks: webhooks::Webhooks) -> Service {
+        self.webhooks = hooks;
+        self
     }
 
     /// The service with site learning on or off (`[policy] learn`, `SARING_LEARN`).
@@ -370,6 +397,9 @@ impl Service {
     async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
+        if self.closed_by_age(&req.thread, now) {
+            return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
+        }
         let solved = self.solve_captcha(req, now).await?;
         let check = self
             .captcha
@@ -385,12 +415,14 @@ impl Service {
         let facts = self.captcha_path(req, &clean.author_email, known, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
+        self.refuse_banned(req, &clean, now)?;
         let admission = self.check_comment_rate(req, &clean.author_email)?;
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         submission.pow = Some(facts);
         submission.known_reader = Some(known);
         let mut screened = self.screen(&submission, req);
         hold_over_ceiling(&mut screened, admission);
+        premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
         // Filter-published under an email with a record but without its token earns no token:
@@ -399,7 +431,19 @@ impl Service {
         let reader_token = (outcome == Outcome::Accept && (known || !screened.email_known))
             .then(|| readers.issue(&submission.author_email, now));
         let reader_claim = (outcome != Outcome::Accept).then(|| readers.claim(comment_id));
+        let notice = (outcome == Outcome::Hold).then(|| {
+            webhooks::Notice::new(
+                webhooks::Kind::Pending,
+                comment_id,
+                &submission.thread,
+                &submission.author_name,
+                &submission.body,
+            )
+        });
         self.create_comment(submission, screened, req).await?;
+        if let Some(notice) = notice {
+            self.webhooks.notify(notice);
+        }
         metrics::counter!("saring_comments_stored_total").increment(1);
         if outcome == Outcome::Reject {
             return Err(CommandError::Refused(SubmitRefusal::Rejected {
@@ -502,6 +546,25 @@ impl Service {
             return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
         }
         Ok(())
+    }
+
+    /// A banned author or address gets the filter's refusal, after the captcha was spent.
+    fn refuse_banned(
+        &self,
+        req: &SubmitRequest,
+        clean: &input::CleanSubmission,
+        now: DateTime<Utc>,
+    ) -> Result<(), SubmitError> {
+        let who = crate::domain::ban::BanSubject {
+            email: &clean.author_email,
+            name: &clean.author_name,
+            url: clean.author_url.as_deref(),
+            ip: Some(req.client_ip),
+        };
+        match self.ban_matching(&who, now) {
+            Some(_) => Err(CommandError::Refused(SubmitRefusal::Banned)),
+            None => Ok(()),
+        }
     }
 
     /// The per-client limits refuse (`429`); the global ceiling only asks for a hold.
@@ -756,6 +819,20 @@ impl Service {
             .events
             .iter()
             .any(|e| matches!(e, DomainEvent::CommentFlagged { .. }));
+        if appended
+            .events
+            .iter()
+            .any(|e| matches!(e, DomainEvent::CommentReportedQueued { .. }))
+            && let Some(s) = &appended.state.submission
+        {
+            self.webhooks.notify(webhooks::Notice::new(
+                webhooks::Kind::Reported,
+                id,
+                &s.thread,
+                &s.author_name,
+                &s.body,
+            ));
+        }
         if !stored {
             metrics::counter!("saring_reports_unstored_total").increment(1);
         }

@@ -425,6 +425,19 @@ impl Reader<'_> {
         }
     }
 
+    /// When the first visible comment of a thread was submitted.
+    pub fn first_visible_at(&self, thread: &str) -> Option<DateTime<Utc>> {
+        match &self.src {
+            ReadSrc::Memory(p) => p
+                .threads
+                .get(thread)
+                .and_then(|t| t.visible.values().next())
+                .and_then(|id| p.comments.get(id))
+                .map(|r| r.created_at),
+            ReadSrc::Disk { disk, .. } => logged(disk.db.first_visible_at(thread)),
+        }
+    }
+
     /// Number of visible comments of a thread.
     pub fn visible_count(&self, thread: &str) -> usize {
         match &self.src {
@@ -571,6 +584,30 @@ impl Reader<'_> {
                         matching: 0,
                     }
                 }),
+        }
+    }
+
+    /// Every item of a console queue matching `filter`, oldest first, read a page at a time,
+    /// stopping once `keep` returned `false`: for moderator-triggered sweeps (bulk decisions,
+    /// a ban's move to spam) that must see a whole queue without holding it in memory.
+    pub fn scan_queue(
+        &self,
+        queue: ConsoleQueue,
+        filter: &QueueFilter,
+        mut keep: impl FnMut(CommentRecord) -> bool,
+    ) {
+        let mut after = None;
+        loop {
+            let page = self.queue_search(queue, filter, SortOrder::Oldest, after, 500);
+            for r in page.items {
+                if !keep(r) {
+                    return;
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return,
+            }
         }
     }
 

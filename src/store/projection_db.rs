@@ -578,6 +578,19 @@ impl ProjectionDb {
         })
     }
 
+    /// When the first visible comment of a thread was submitted (`None`: no visible comment),
+    /// for closing threads by age; one step down the (thread, status, seq) index.
+    pub fn first_visible_at(&self, key: &str) -> Result<Option<DateTime<Utc>>, ProjectionDbError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT created FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq LIMIT 1",
+            )?
+            .query_row(params![key, PUBLISHED], |r| r.get::<_, i64>(0))
+            .optional()?
+            .map(DateTime::from_timestamp_nanos))
+        })
+    }
+
     /// A thread's closed flag, generation and visible comments.
     pub fn thread(&self, key: &str) -> Result<Option<(bool, u64, u64)>, ProjectionDbError> {
         self.read(|c| thread_row(c, key))

@@ -1000,3 +1000,165 @@ fn measure_console_queries() {
         p.author_record("pembaca42@contoh.id").pending as usize
     });
 }
+
+#[tokio::test]
+async fn a_ban_is_placed_listed_searched_and_lifted_in_the_console() {
+    let app = console_app(|_| {}).await;
+    let b = Browser::logged_in(&app, "ani", ANI_PASSWORD).await;
+    let page = b
+        .get("/admin/bans?kind=email&value=%3Cb%3Ex%40contoh.id&lang=en")
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        !page.body.contains("<b>x@"),
+        "the prefilled value is escaped"
+    );
+    let csrf = page.csrf();
+    let form = [
+        ("kind", "email_domain"),
+        ("value", "judi.example"),
+        ("reason", "promosi <judi>"),
+        ("expires_in_hours", "168"),
+    ];
+    // No state change without the token.
+    assert_eq!(
+        b.post("/admin/bans", &form).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut with_token = form.to_vec();
+    with_token.push(("csrf", &csrf));
+    let placed = b.post("/admin/bans?lang=en", &with_token).await;
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.body);
+    let (status, v) = app
+        .comment("berita-konsol-ban", "Ani", "a@judi.example", HAM, None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let list = b.get("/admin/bans?q=judi&lang=en").await;
+    assert!(list.body.contains("judi.example"), "{}", list.body);
+    assert!(
+        list.body.contains("promosi &lt;judi&gt;"),
+        "the reason is escaped"
+    );
+    let none = b.get("/admin/bans?q=tidak-ada&lang=en").await;
+    assert!(none.body.contains("0 bans"), "{}", none.body);
+    let (_, api) = app.mod_get(AYU, "/api/v1/mod/bans").await;
+    let id = api["bans"][0]["id"].as_str().expect("id").to_string();
+    assert_eq!(api["bans"][0]["by"], "ani");
+    let lifted = b
+        .post(
+            &format!("/admin/bans/{id}/lift?lang=en"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(lifted.status, StatusCode::SEE_OTHER, "{}", lifted.body);
+    let (status, v) = app
+        .comment("berita-konsol-ban", "Ani", "a@judi.example", HAM, None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
+async fn undo_of_a_decision_on_a_pending_comment_puts_it_back_in_the_queue() {
+    let app = console_app(|_| {}).await;
+    let id = app.comment_ok("berita-kembali", HELD, "pending").await;
+    let b = Browser::logged_in(&app, "ani", ANI_PASSWORD).await;
+    let csrf = b.get("/admin").await.csrf();
+    let version = app.version(&id).await;
+    assert_eq!(
+        b.decide_form(&id, "approve", version, &csrf).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(status_of(&app, &id).await.0, "published");
+    let (status, body) = b
+        .post_json_accept("/admin/undo?lang=en", &[("csrf", &csrf)], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["undone"], true, "{body}");
+    let (status, v) = status_of(&app, &id).await;
+    assert_eq!(status, "pending");
+    assert_eq!(
+        v["history"].as_array().unwrap().last().unwrap()["event"],
+        "CommentRequeued"
+    );
+    assert!(
+        app.thread_ids("berita-kembali").await.is_empty(),
+        "hidden again"
+    );
+    let page = b.get("/admin").await;
+    assert!(page.card_ids().contains(&id), "back in the pending queue");
+}
+
+#[tokio::test]
+async fn a_card_clears_everything_pending_from_its_author_and_holds_its_thread() {
+    let app = console_app(|_| {}).await;
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        let body = format!("{HELD} ({i})");
+        let (status, v) = app
+            .comment(
+                "berita-kartu",
+                "Penyebar",
+                "penyebar@contoh.id",
+                &body,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        mine.push(v["id"].as_str().unwrap().to_string());
+    }
+    let other = app.comment_ok("berita-kartu", HELD, "pending").await;
+    let b = Browser::logged_in(&app, "ani", ANI_PASSWORD).await;
+    let page = b.get("/admin?lang=en").await;
+    assert!(
+        page.body.contains("All pending from this author"),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf();
+    let done = b
+        .post(
+            "/admin/bulk?lang=en",
+            &[
+                ("csrf", csrf.as_str()),
+                ("action", "spam"),
+                ("select_email", "penyebar@contoh.id"),
+                ("return_to", "/admin?lang=en"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    for id in &mine {
+        assert_eq!(status_of(&app, id).await.0, "spam");
+    }
+    assert_eq!(status_of(&app, &other).await.0, "pending");
+
+    // Hold every new comment of the thread from the card, then stop.
+    let held = b
+        .post(
+            "/admin/premoderation?lang=en",
+            &[
+                ("csrf", csrf.as_str()),
+                ("thread", "berita-kartu"),
+                ("on", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER, "{}", held.body);
+    app.comment_ok("berita-kartu", HAM, "pending").await;
+    assert!(
+        b.get("/admin?lang=en")
+            .await
+            .body
+            .contains("Stop holding this thread")
+    );
+    let page = b.get("/admin/audit?lang=en&moderator=ani").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("ThreadPremoderationSet"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("pending → spam"), "{}", page.body);
+    let bad = b.get("/admin/audit?since=kemarin&lang=en").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

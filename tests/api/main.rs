@@ -3,6 +3,9 @@
 
 mod helpers;
 
+mod audit;
+mod bans;
+mod bulk;
 mod cli;
 mod console;
 mod errors;
@@ -19,4 +22,6 @@ mod pow;
 mod projections;
 mod reports;
 mod restart;
+mod thread_settings;
 mod trust;
+mod webhooks;

@@ -1,6 +1,7 @@
 //! The moderation console in a real headless Chromium: a moderator logs in, clears a small
 //! queue with the keyboard (single decisions and a bulk one on a selection), and sees a colleague's decision, made first from a second session,
-//! instead of overwriting it. The console must also fit a 390-pixel-wide phone screen.
+//! instead of overwriting it; then bans an email domain through the bans page, sees the ban
+//! enforced and lifts it. The console must also fit a 390-pixel-wide phone screen.
 //!
 //! Screenshots land in `<target>/screenshots/browser-console-*.png`; `docs/console.png` was
 //! taken from `browser-console-01-queue.png`.
@@ -330,6 +331,45 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
         }
     }
 
+    // A ban through the bans page's form, seen in the list, enforced, then lifted.
+    ani.goto(&format!("{base}/admin/bans?lang=en")).await?;
+    let kind = wait_css(ani, "#ban-form select[name=kind]").await?;
+    kind.select_by_value("email_domain").await?;
+    ani.find(Locator::Css("#ban-form input[name=value]"))
+        .await?
+        .send_keys("judi.example")
+        .await?;
+    ani.find(Locator::Css("#ban-form input[name=reason]"))
+        .await?
+        .send_keys("promosi <judi>")
+        .await?;
+    ani.find(Locator::Css("#ban-form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let row = wait_css(ani, "tr.ban[data-active=true]").await?;
+    let text = row.text().await?;
+    ensure!(
+        text.contains("judi.example") && text.contains("promosi <judi>"),
+        "the ban is listed with its reason as text: {text}"
+    );
+    screenshot(ani, "console-04-bans").await?;
+    let refused = banned_post(base).await?;
+    ensure!(
+        refused == 422,
+        "a banned domain is refused neutrally, got {refused}"
+    );
+    row.find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_js(
+        ani,
+        "document.querySelectorAll('tr.ban').length === 0 || null",
+        "the lifted ban to leave the list",
+    )
+    .await?;
+
     // A phone: nothing wider than the screen.
     ani.set_window_size(390, 844).await?;
     ani.goto(&format!("{base}/admin?queue=published&lang=id"))
@@ -350,5 +390,42 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
         "the page scrolls sideways on a phone: {scroll} > {inner}"
     );
     screenshot(ani, "console-03-phone").await?;
+    ani.goto(&format!("{base}/admin/bans?lang=id")).await?;
+    wait_css(ani, "#ban-form").await?;
+    let width = ani
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        width[0].as_u64() <= width[1].as_u64(),
+        "the bans page scrolls sideways on a phone: {width}"
+    );
     Ok(())
+}
+
+/// The status of a post from an author at the banned domain.
+async fn banned_post(base: &str) -> Result<u16> {
+    let http = reqwest::Client::new();
+    let c: Value = http
+        .get(format!("{base}/api/v1/captcha?thread=berita-konsol"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let question = c["question"].as_str().unwrap_or_default();
+    let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
+    let resp = http
+        .post(format!("{base}/api/v1/threads/berita-konsol/comments"))
+        .json(&json!({
+            "author_name": "Promo",
+            "author_email": "promo@judi.example",
+            "body": "Terima kasih beritanya.",
+            "captcha_token": c["token"],
+            "captcha_answer": answer.to_string(),
+        }))
+        .send()
+        .await?;
+    Ok(resp.status().as_u16())
 }
