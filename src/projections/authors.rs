@@ -122,7 +122,9 @@ impl AuthorHistory {
                 };
                 *field = u32::try_from((i64::from(*field) + delta).max(0)).unwrap_or(u32::MAX);
             };
-            bump(&mut self.by_email, &rec.author_email, apply);
+            if !(rec.borrowed && status == Some(CommentStatus::Spam)) {
+                bump(&mut self.by_email, &rec.author_email, apply);
+            }
             bump(&mut self.by_address, &rec.ip_key, apply);
             bump(&mut self.by_url, &url, apply);
         }

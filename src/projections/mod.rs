@@ -70,6 +70,13 @@ pub struct CommentRecord {
     pub outcome: Option<crate::policy::Outcome>,
     /// Reader reports so far.
     pub reports: u32,
+    /// Submitted without its known-reader token under an email that already had approved
+    /// comments here: a moderator's spam verdict on it counts against the address and the
+    /// website but not against that email, so someone who borrows a regular reader's address
+    /// cannot spoil the reader's record (issue 9's "poisoning"). Fixed at submission, so a
+    /// reversal undoes exactly what the verdict counted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub borrowed: bool,
 }
 
 /// One thread: its settings and its visible comments in submission order.
@@ -184,6 +191,12 @@ impl Projections {
                     score: 0.0,
                     outcome: None,
                     reports: 0,
+                    borrowed: s.known_reader == Some(false)
+                        && self
+                            .authors
+                            .counts(authors::CountKind::Email, &s.author_email.to_lowercase())
+                            .approved
+                            > 0,
                 };
                 self.threads.entry(s.thread.clone()).or_default();
                 self.comments.insert(s.comment_id, record);

@@ -350,6 +350,7 @@ mod tests {
             score: 5.0,
             outcome: None,
             reports: 0,
+            borrowed: false,
         }
     }
 

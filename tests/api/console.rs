@@ -955,6 +955,7 @@ fn measure_console_queries() {
             score: 1.0,
             outcome: None,
             reports: 0,
+            borrowed: false,
         };
         if pending {
             p.queues.pending.insert(r.seq, r.id);

@@ -36,6 +36,18 @@ async fn post(
     body: &str,
     token: Option<&str>,
 ) -> (StatusCode, Value) {
+    let b = sum_body(app, thread, email, body, token).await;
+    app.post_json(thread, &b).await
+}
+
+/// The JSON of a comment through the sum, with a fresh challenge.
+async fn sum_body(
+    app: &TestApp,
+    thread: &str,
+    email: &str,
+    body: &str,
+    token: Option<&str>,
+) -> Value {
     let c = fetch(app, thread).await;
     let mut b = json!({
         "author_name": "Pembaca",
@@ -48,7 +60,7 @@ async fn post(
     if let Some(t) = token {
         b["reader_token"] = json!(t);
     }
-    app.post_json(thread, &b).await
+    b
 }
 
 /// Posts as `email` without answering the sum or doing the work: the "trusted" path.
@@ -282,4 +294,64 @@ async fn a_backtest_replays_the_recorded_captcha_path() {
     assert_eq!(changes[0]["candidate"], "hold");
     assert_eq!(changes[0]["rules"], json!(["HOLD_SKIPS"]));
     assert!(changes.iter().all(|c| c["comment_id"] != sum_id.as_str()));
+}
+
+#[tokio::test]
+async fn spam_under_a_borrowed_email_does_not_spoil_the_readers_record() {
+    let app = spawn_app_with(|s| {
+        s.captcha.pow_difficulty = 8;
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    })
+    .await;
+    let email = "langganan@contoh.id";
+    let token = regular_reader(&app, email).await;
+
+    // Someone else, from another address, posts a link under the reader's email without the
+    // token, and a moderator marks it spam.
+    let b = sum_body(&app, "trust", email, LINK, None).await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/threads/trust/comments"))
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(&b)
+        .send()
+        .await
+        .expect("request");
+    let (status, v) = (resp.status(), resp.json::<Value>().await.expect("json"));
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "pending", "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let version = app.version(&id).await;
+    let (status, v) = app.decide(AYU, &id, "spam", version).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    // The reader, with the token, is still trusted: the borrowed comment's spam counts against
+    // the address it came from, not against the email.
+    let own =
+        "Foto acaranya saya unggah di https://album-warga.example/pentas-seni, silakan dilihat.";
+    let (status, v) = post(&app, "trust", email, own, Some(&token)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let rules = rules_of(&app, v["id"].as_str().unwrap()).await;
+    assert_eq!(v["status"], "published", "{v} {rules:?}");
+    assert!(rules.iter().any(|r| r == "TRUSTED_AUTHOR"), "{rules:?}");
+
+    // Spam sent with the email's own token does count against it.
+    let (status, v) = post(
+        &app,
+        "trust",
+        email,
+        &format!("{HAM} Sekali lagi."),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let version = app.version(&id).await;
+    let (status, v) = app.decide(AYU, &id, "spam", version).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let later = "Daftar pemenangnya ada di https://lomba-desa.example/hasil untuk dicek.";
+    let (status, v) = post(&app, "trust", email, later, Some(&token)).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let rules = rules_of(&app, v["id"].as_str().unwrap()).await;
+    assert!(!rules.iter().any(|r| r == "TRUSTED_AUTHOR"), "{rules:?}");
 }
