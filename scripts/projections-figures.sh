@@ -32,7 +32,8 @@ start() {
   t0=$(date +%s%N)
   fifo=$WORK/out.$RANDOM
   mkfifo "$fifo"
-  SARING_RATE_LIMITS=off SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" serve --listen 127.0.0.1:0 \
+  # No proof of work: these figures are the server's (scripts/pow-cost.sh measures the stamp).
+  SARING_RATE_LIMITS=off SARING_POW_DIFFICULTY=0 SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" serve --listen 127.0.0.1:0 \
     --data-dir "$data" --policies policies >"$fifo" 2>>"$log" &
   SERVER=$!
   read -r line <"$fifo"
