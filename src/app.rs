@@ -71,6 +71,9 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 impl Application {
     /// Builds everything and binds the listener; the projections have caught up on return.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        // The recorder first, so that what background tasks set at their start (the policy
+        // drift gauge) is recorded rather than dropped by the no-op default.
+        let metrics = metrics_handle();
         std::fs::create_dir_all(&settings.data_dir)?;
         let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
         let policy = PolicyHandle::load(settings.policies.clone())?;
@@ -182,7 +185,7 @@ impl Application {
             threads: http::thread_cache::ThreadCache::with_budget(
                 settings.projections.page_cache_bytes,
             ),
-            metrics: metrics_handle(),
+            metrics,
             request_timeout: Duration::from_secs(settings.connections.request_seconds.max(1)),
         });
         let console = crate::console::router(state.clone(), &settings.console);
