@@ -978,7 +978,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .iter()
         .any(|v| v.is_some());
         if items.is_empty() && selecting {
-            match c.app.service.view().read(|p| selector.resolve(p)) {
+            match selector.resolve_in(c.app.service.view()).await {
                 Ok((found, _)) => {
                     items = found
                         .into_iter()

@@ -440,7 +440,7 @@ struct BulkItem {
 }
 
 /// "Everything pending from this author / address group / website domain / with this text".
-#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[derive(Clone, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkSelector {
     /// The author's email.
@@ -476,6 +476,18 @@ struct BulkBody {
 pub type Selected = (Vec<(Uuid, u64)>, usize);
 
 impl BulkSelector {
+    /// [`Self::resolve`] on the blocking pool: it reads the pending queue page by page from the
+    /// projection database.
+    pub async fn resolve_in(
+        &self,
+        view: &std::sync::Arc<crate::service::view::View>,
+    ) -> Result<Selected, &'static str> {
+        let (selector, view) = (self.clone(), view.clone());
+        tokio::task::spawn_blocking(move || view.read(|p| selector.resolve(p)))
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
     /// The pending comments it names, oldest first, with their versions; at most [`MAX_BULK`],
     /// and how many matched in all. The error is the name of the field that is wrong.
     pub fn resolve(&self, p: &crate::service::view::Reader<'_>) -> Result<Selected, &'static str> {
@@ -657,7 +669,7 @@ async fn bulk(
             )
         }
         (None, Some(selector)) => {
-            let resolved = state.service.view().read(|p| selector.resolve(p));
+            let resolved = selector.resolve_in(state.service.view()).await;
             match resolved {
                 Ok((found, total)) => (
                     found

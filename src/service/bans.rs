@@ -13,6 +13,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::view::View;
 use super::{CommandError, CommandKind, DecisionRefusal, Service, codec};
 use crate::domain::ban::{
     self, BANS_STREAM, Ban, BanCommand, BanError, BanIndex, BanState, BanSubject, BanTarget,
@@ -206,7 +207,14 @@ impl Service {
             .ok_or_else(|| StoreError::Invalid("the placed ban is not in its own fold".into()))?;
         let (mut spammed, mut spam_left) = (0, 0);
         if request.spam_existing {
-            let matching = self.comments_matching(&request.target);
+            // The sweep reads the published and pending queues page by page from the
+            // projection database: blocking work, so it runs off the async workers.
+            let matching = {
+                let (view, target) = (self.view().clone(), request.target.clone());
+                tokio::task::spawn_blocking(move || comments_matching(&view, &target))
+                    .await
+                    .map_err(|e| StoreError::Invalid(format!("the ban's sweep failed: {e}")))?
+            };
             spam_left = matching.len().saturating_sub(MAX_SPAMMED_PER_BAN);
             for (comment, version) in matching.into_iter().take(MAX_SPAMMED_PER_BAN) {
                 let reason = format!("ban {id}");
@@ -260,60 +268,60 @@ impl Service {
         metrics::counter!("saring_bans_lifted_total").increment(1);
         Ok(())
     }
+}
 
-    /// Published and pending comments whose author the target names, with their versions,
-    /// oldest first.
-    fn comments_matching(&self, target: &BanTarget) -> Vec<(Uuid, u64)> {
-        let state = {
-            let mut s = BanState::default();
-            s.bans.insert(
-                Uuid::nil(),
-                Ban {
-                    id: Uuid::nil(),
-                    target: target.clone(),
-                    reason: String::new(),
-                    expires_at: None,
-                    spam_existing: false,
-                    by: crate::domain::Actor::System,
-                    at: Utc::now(),
-                },
-            );
-            s
-        };
-        let index = BanIndex::build(&state);
-        let now = Utc::now();
-        self.view().read(|p| {
-            let mut found: Vec<(DateTime<Utc>, Uuid, u64)> = Vec::new();
-            let every = crate::projections::search::QueueFilter::default();
-            for queue in [
-                crate::projections::search::ConsoleQueue::Published,
-                crate::projections::search::ConsoleQueue::Pending,
-            ] {
-                p.scan_queue(queue, &every, |r| {
-                    let r = &r;
-                    let hit = {
-                        let ip = r
-                            .ip_key
-                            .parse::<ipnet::IpNet>()
-                            .map(|n| n.network())
-                            .or_else(|_| r.ip_key.parse::<IpAddr>())
-                            .ok();
-                        let who = BanSubject {
-                            email: &r.author_email,
-                            name: &r.author_name,
-                            url: r.author_url.as_deref(),
-                            ip,
-                        };
-                        index.find(&who, now).is_some()
+/// Published and pending comments whose author the target names, with their versions,
+/// oldest first.
+fn comments_matching(view: &View, target: &BanTarget) -> Vec<(Uuid, u64)> {
+    let state = {
+        let mut s = BanState::default();
+        s.bans.insert(
+            Uuid::nil(),
+            Ban {
+                id: Uuid::nil(),
+                target: target.clone(),
+                reason: String::new(),
+                expires_at: None,
+                spam_existing: false,
+                by: crate::domain::Actor::System,
+                at: Utc::now(),
+            },
+        );
+        s
+    };
+    let index = BanIndex::build(&state);
+    let now = Utc::now();
+    view.read(|p| {
+        let mut found: Vec<(DateTime<Utc>, Uuid, u64)> = Vec::new();
+        let every = crate::projections::search::QueueFilter::default();
+        for queue in [
+            crate::projections::search::ConsoleQueue::Published,
+            crate::projections::search::ConsoleQueue::Pending,
+        ] {
+            p.scan_queue(queue, &every, |r| {
+                let r = &r;
+                let hit = {
+                    let ip = r
+                        .ip_key
+                        .parse::<ipnet::IpNet>()
+                        .map(|n| n.network())
+                        .or_else(|_| r.ip_key.parse::<IpAddr>())
+                        .ok();
+                    let who = BanSubject {
+                        email: &r.author_email,
+                        name: &r.author_name,
+                        url: r.author_url.as_deref(),
+                        ip,
                     };
-                    if hit {
-                        found.push((r.created_at, r.id, r.version));
-                    }
-                    true
-                });
-            }
-            found.sort_unstable();
-            found.into_iter().map(|(_, id, v)| (id, v)).collect()
-        })
-    }
+                    index.find(&who, now).is_some()
+                };
+                if hit {
+                    found.push((r.created_at, r.id, r.version));
+                }
+                true
+            });
+        }
+        found.sort_unstable();
+        found.into_iter().map(|(_, id, v)| (id, v)).collect()
+    })
 }
