@@ -203,6 +203,12 @@ impl Application {
         })
     }
 
+    /// The whole router, to drive requests in-process without a socket (the fuzz target for
+    /// request bodies does; a request without a peer address counts as from 127.0.0.1).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     /// The address actually bound (the port is chosen by the OS when 0 was asked).
     pub fn addr(&self) -> SocketAddr {
         self.addr
