@@ -573,6 +573,7 @@ fn check(
         known_reader: None,
         lang: options.lang,
         submitted_at: created_at,
+        erased: false,
     })
 }
 
