@@ -60,15 +60,39 @@ fn digest(author: &str) -> String {
     ))
 }
 
+/// Reads the key of an author digest, or makes a random one.
+fn key_in(conn: &Connection, author: &str) -> rusqlite::Result<(String, Vec<u8>)> {
+    let found: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT key_id, key FROM author_keys WHERE author = ?1")?
+        .query_row([author], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    let key: Key = rand::random();
+    let id = uuid::Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+        params![author, id, key.as_slice(), chrono::Utc::now().timestamp()],
+    )?;
+    Ok((id, key.to_vec()))
+}
+
 /// The key file of one data folder.
 pub struct KeyStore {
     path: PathBuf,
     /// One connection: key creation and erasure are rare and short, and one writer keeps a
     /// key from being created twice for one author.
     conn: Mutex<Connection>,
-    /// Keys by key id, so reading the log does not query the file per event. An erased key is
-    /// removed before erasure returns.
-    cache: Mutex<HashMap<String, Key>>,
+    /// Keys by key id and by author digest, so reading the log and appending a known author's
+    /// comment query no file. An erased key is removed before erasure returns.
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    by_id: HashMap<String, Key>,
+    by_author: HashMap<String, (String, Key)>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -103,7 +127,7 @@ impl KeyStore {
         Ok(KeyStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -114,12 +138,45 @@ impl KeyStore {
         }
     }
 
-    fn remember(&self, key_id: &str, key: Key) {
+    fn remember(&self, author: Option<&str>, key_id: &str, key: Key) {
         let mut cache = self.cache.lock();
-        if cache.len() >= MAX_CACHED_KEYS {
-            cache.clear();
+        if cache.by_id.len() >= MAX_CACHED_KEYS || cache.by_author.len() >= MAX_CACHED_KEYS {
+            cache.by_id.clear();
+            cache.by_author.clear();
         }
-        cache.insert(key_id.to_string(), key);
+        cache.by_id.insert(key_id.to_string(), key);
+        if let Some(author) = author {
+            cache
+                .by_author
+                .insert(author.to_string(), (key_id.to_string(), key));
+        }
+    }
+
+    /// The author's key id and key if they are in memory: no I/O, so an append can seal
+    /// without leaving its task (which keeps concurrent appends in the order they were made).
+    pub fn cached_key_for(&self, author: &str) -> Option<(String, Key)> {
+        self.cache.lock().by_author.get(&digest(author)).cloned()
+    }
+
+    /// Makes (or reads) the keys of all these authors in one transaction, one sync of the file
+    /// for the lot, and keeps them in memory (for imports). Blocking.
+    pub fn prepare(&self, authors: &[String]) -> Result<(), KeyError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        let mut made = Vec::with_capacity(authors.len());
+        for author in authors {
+            let digest = digest(author);
+            made.push((
+                digest.clone(),
+                key_in(&tx, &digest).map_err(|e| self.sqlite(e))?,
+            ));
+        }
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        drop(conn);
+        for (digest, (id, key)) in made {
+            self.remember(Some(&digest), &id, self.to_key(key)?);
+        }
+        Ok(())
     }
 
     fn to_key(&self, bytes: Vec<u8>) -> Result<Key, KeyError> {
@@ -128,36 +185,19 @@ impl KeyStore {
 
     /// The author's key id and key, made (random) on first use. Blocking.
     pub fn key_for(&self, author: &str) -> Result<(String, Key), KeyError> {
+        if let Some(found) = self.cached_key_for(author) {
+            return Ok(found);
+        }
         let author = digest(author);
-        let conn = self.conn.lock();
-        let found: Option<(String, Vec<u8>)> = conn
-            .prepare_cached("SELECT key_id, key FROM author_keys WHERE author = ?1")
-            .and_then(|mut s| {
-                s.query_row([&author], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| self.sqlite(e))?;
-        let (key_id, key) = match found {
-            Some((id, key)) => (id, self.to_key(key)?),
-            None => {
-                let key: Key = rand::random();
-                let id = uuid::Uuid::new_v4().to_string();
-                conn.execute(
-                    "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
-                    params![author, id, key.as_slice(), chrono::Utc::now().timestamp()],
-                )
-                .map_err(|e| self.sqlite(e))?;
-                (id, key)
-            }
-        };
-        drop(conn);
-        self.remember(&key_id, key);
+        let (key_id, key) = key_in(&self.conn.lock(), &author).map_err(|e| self.sqlite(e))?;
+        let key = self.to_key(key)?;
+        self.remember(Some(&author), &key_id, key);
         Ok((key_id, key))
     }
 
     /// The key of a key id, if it was not erased. Blocking on a cache miss.
     pub fn key(&self, key_id: &str) -> Result<Option<Key>, KeyError> {
-        if let Some(key) = self.cache.lock().get(key_id) {
+        if let Some(key) = self.cache.lock().by_id.get(key_id) {
             return Ok(Some(*key));
         }
         let found: Option<Vec<u8>> = self
@@ -169,7 +209,7 @@ impl KeyStore {
         match found {
             Some(bytes) => {
                 let key = self.to_key(bytes)?;
-                self.remember(key_id, key);
+                self.remember(None, key_id, key);
                 Ok(Some(key))
             }
             None => Ok(None),
@@ -208,9 +248,12 @@ impl KeyStore {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| self.sqlite(e))?;
         drop(conn);
+        let mut cache = self.cache.lock();
+        cache.by_author.remove(&author);
         if let Some(id) = &key_id {
-            self.cache.lock().remove(id);
+            cache.by_id.remove(id);
         }
+        drop(cache);
         Ok(key_id)
     }
 
@@ -306,6 +349,32 @@ mod tests {
         keys.erase("email:sari@contoh.id").unwrap();
         assert!(!contains(&key), "and in no file of the folder afterwards");
         assert!(!contains(digest("email:sari@contoh.id").as_bytes()));
+    }
+
+    #[test]
+    fn prepared_keys_are_in_memory_and_an_erased_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let authors = vec![
+            "email:a@contoh.id".to_string(),
+            "addr:203.0.113.9".to_string(),
+        ];
+        assert_eq!(keys.cached_key_for(&authors[0]), None);
+        keys.prepare(&authors).unwrap();
+        let a = keys.cached_key_for(&authors[0]).expect("in memory");
+        assert_eq!(
+            keys.key_for(&authors[0]).unwrap(),
+            a,
+            "the same key as on disk"
+        );
+        keys.erase(&authors[0]).unwrap();
+        assert_eq!(keys.cached_key_for(&authors[0]), None);
+        assert!(keys.cached_key_for(&authors[1]).is_some());
+        // Reopened (nothing in memory), the prepared key was stored.
+        let (id, key) = keys.cached_key_for(&authors[1]).unwrap();
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.key(&id).unwrap(), Some(key));
     }
 
     #[test]

@@ -49,6 +49,32 @@ fn seal_all(keys: &KeyStore, events: &mut [NewEvent]) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// Seals the submissions among `events` if every key they need is in memory (no I/O);
+/// `false` (and nothing changed) when one is not.
+fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreError> {
+    let mut found = Vec::new();
+    for e in events.iter() {
+        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
+            continue;
+        }
+        match keys.cached_key_for(&seal::author_of_data(&e.data)) {
+            Some(k) => found.push(k),
+            None => return Ok(false),
+        }
+    }
+    let mut found = found.into_iter();
+    for e in events.iter_mut() {
+        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
+            continue;
+        }
+        if let Some((key_id, key)) = found.next() {
+            seal::seal(&mut e.data, &key_id, &key)
+                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        }
+    }
+    Ok(true)
+}
+
 /// Opens one event in place. Blocking on a key cache miss.
 fn open_one(keys: &KeyStore, e: &mut RecordedEvent) -> Result<(), StoreError> {
     if e.event_type != SUBMITTED {
@@ -95,7 +121,12 @@ impl EventStore for SealedStore {
         expected: ExpectedRevision,
         mut events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
-        if events.iter().any(|e| e.event_type == SUBMITTED) {
+        // Known authors' keys are in memory: sealed here, with no await before the inner
+        // append, so appends made concurrently reach the log in the order they were made (as
+        // they do without sealing; an import relies on it for its threads' order, and warms
+        // the keys first with `KeyStore::prepare`). A new author's key is made on the
+        // blocking pool (one sync of the key file).
+        if !seal_cached(&self.keys, &mut events)? {
             let keys = self.keys.clone();
             events = tokio::task::spawn_blocking(move || {
                 seal_all(&keys, &mut events)?;
