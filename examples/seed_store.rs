@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
             known_reader: None,
             lang: saring::i18n::Lang::Id,
             submitted_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default(),
+            erased: false,
         };
         let events = comment::decide(
             &CommentState::default(),

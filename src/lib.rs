@@ -19,6 +19,7 @@ pub mod limits;
 pub mod migrate;
 pub mod policy;
 pub mod pow;
+pub mod privacy;
 pub mod projections;
 pub mod serve;
 pub mod service;

@@ -1,5 +1,5 @@
 //! The `saring` command: `serve` (the default), `policy check|test|backtest|train|eval`,
-//! `hash-token`, `moderator add`, `import`, `export`, `backup`, `restore`.
+//! `hash-token`, `moderator add`, `import`, `export`, `backup`, `restore`, `privacy`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +52,9 @@ enum Command {
     /// Rebuild or check the projections kept in the data folder.
     #[command(subcommand)]
     Projections(saring::service::projections_cli::ProjectionsCommand),
+    /// Readers' data rights: export or erase everything stored about one reader.
+    #[command(subcommand)]
+    Privacy(saring::privacy::cli::PrivacyCommand),
 }
 
 #[derive(Subcommand)]
@@ -231,6 +234,10 @@ fn main() -> ExitCode {
         Some(Command::Import(command)) => runtime.block_on(import(command)),
         Some(Command::Export(command)) => runtime
             .block_on(saring::migrate::cli::export(command))
+            .map_err(Into::into),
+        Some(Command::Privacy(command)) => runtime
+            .block_on(saring::privacy::cli::run(command))
+            .map(|out| println!("{out}"))
             .map_err(Into::into),
         Some(Command::Backup(args)) => runtime
             .block_on(saring::migrate::cli::backup(args))

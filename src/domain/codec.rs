@@ -38,7 +38,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 20] = [
+pub const KNOWN_TYPES: [&str; 22] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -59,6 +59,8 @@ pub const KNOWN_TYPES: [&str; 20] = [
     "BanPlaced",
     "BanLifted",
     "ThreadPremoderationSet",
+    "ReaderErased",
+    "ReaderDataExported",
 ];
 
 /// Why an event was kept undecoded.

@@ -376,7 +376,13 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
             state.status = state.status_before_delete.take().or(Some(S::Pending));
         }
         DomainEvent::CommentImported { .. } => {}
-        DomainEvent::ThreadClosed { .. }
+        DomainEvent::ReaderErased { .. } => {
+            if let Some(s) = &mut state.submission {
+                s.redact();
+            }
+        }
+        DomainEvent::ReaderDataExported { .. }
+        | DomainEvent::ThreadClosed { .. }
         | DomainEvent::ThreadReopened { .. }
         | DomainEvent::PolicyActivated { .. }
         | DomainEvent::BanPlaced { .. }

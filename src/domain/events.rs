@@ -76,6 +76,26 @@ pub struct Submission {
     pub lang: crate::i18n::Lang,
     /// When Saring received it.
     pub submitted_at: DateTime<Utc>,
+    /// The author's key was erased at their request (`crate::privacy`): every personal field
+    /// above (name, email, website, body, client facts) is empty and cannot be recovered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
+}
+
+impl Submission {
+    /// Empties every personal field and marks the submission erased, as it reads once its
+    /// author's key is gone (`crate::privacy`).
+    pub fn redact(&mut self) {
+        self.author_name.clear();
+        self.author_email.clear();
+        self.author_url = None;
+        self.body.clear();
+        self.client = ClientFacts {
+            ip: String::new(),
+            user_agent: None,
+        };
+        self.erased = true;
+    }
 }
 
 /// Every event Saring stores. The variant name is the event type in the store.
@@ -264,7 +284,30 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The comment's author had their personal data erased (`saring privacy erase`): appended
+    /// to each of their comments' streams, so projections redact what they copied (the sealed
+    /// fields are already unreadable: their key is gone). The comment shows as deleted at the
+    /// author's request.
+    ReaderErased {
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// A moderator exported everything stored about one reader (stream
+    /// [`PRIVACY_STREAM`]); recorded for the audit without naming the reader.
+    ReaderDataExported {
+        /// How many comments the export held.
+        comments: u32,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
+
+/// The stream of readers' data requests that concern no single comment.
+pub const PRIVACY_STREAM: &str = "privacy";
 
 impl DomainEvent {
     /// The event type name, equal to the serde tag.
@@ -290,6 +333,8 @@ impl DomainEvent {
             DomainEvent::BanPlaced { .. } => "BanPlaced",
             DomainEvent::BanLifted { .. } => "BanLifted",
             DomainEvent::ThreadPremoderationSet { .. } => "ThreadPremoderationSet",
+            DomainEvent::ReaderErased { .. } => "ReaderErased",
+            DomainEvent::ReaderDataExported { .. } => "ReaderDataExported",
         }
     }
 
@@ -307,7 +352,9 @@ impl DomainEvent {
             | DomainEvent::CommentRequeued { by, .. }
             | DomainEvent::BanPlaced { by, .. }
             | DomainEvent::BanLifted { by, .. }
-            | DomainEvent::ThreadPremoderationSet { by, .. } => by.clone(),
+            | DomainEvent::ThreadPremoderationSet { by, .. }
+            | DomainEvent::ReaderErased { by, .. }
+            | DomainEvent::ReaderDataExported { by, .. } => by.clone(),
             _ => Actor::System,
         }
     }

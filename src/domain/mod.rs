@@ -13,7 +13,7 @@ pub mod premoderation;
 pub mod thread;
 
 pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};
-pub use events::{Actor, ClientFacts, DomainEvent, Submission};
+pub use events::{Actor, ClientFacts, DomainEvent, PRIVACY_STREAM, Submission};
 pub use thread::{ThreadCommand, ThreadError, ThreadState};
 
 /// Stream name of a comment's life.

@@ -116,6 +116,8 @@ error_kinds! {
     Unavailable => SERVICE_UNAVAILABLE, "unavailable";
     /// The event store is away for now.
     StoreUnavailable => SERVICE_UNAVAILABLE, "store_unavailable";
+    /// Readers' data cannot be erased on this store (it does not seal submissions).
+    PrivacyUnsupported => NOT_IMPLEMENTED, "privacy_unsupported";
 }
 
 /// An error and its cause, as one line: `error: cause: cause of the cause`.

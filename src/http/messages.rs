@@ -132,6 +132,10 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Basis data sedang tidak tersedia. Silakan coba lagi sebentar lagi.",
             "The database is unavailable for the moment. Please try again shortly.",
         ),
+        K::PrivacyUnsupported => (
+            "Penghapusan data pembaca hanya tersedia dengan penyimpanan bawaan (SQLite).",
+            "Erasing a reader's data is only available with the embedded (SQLite) store.",
+        ),
     };
     lang.pick(id, en)
 }
@@ -189,6 +193,8 @@ pub enum Text {
     ThreadAlreadyClosed,
     /// Reopening an open thread.
     ThreadNotClosed,
+    /// A reader's email for a data request.
+    Email,
 }
 
 impl Text {
@@ -223,6 +229,10 @@ impl Text {
             Text::ThreadNotClosed => (
                 "Utas ini tidak sedang ditutup.",
                 "This thread is not closed.",
+            ),
+            Text::Email => (
+                "Wajib: alamat email pembaca.",
+                "Required: the reader's email address.",
             ),
         };
         lang.pick(id, en)

@@ -87,7 +87,20 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(error::refuse_declared_oversize))
         .layer(axum::middleware::from_fn(error::json_errors))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // The span names the path, never the query string: a query may carry a reader's
+        // email (`/api/v1/mod/privacy/export?email=`), which must not reach the logs.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        version = ?req.version(),
+                    )
+                },
+            ),
+        )
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(
                 header::X_CONTENT_TYPE_OPTIONS,

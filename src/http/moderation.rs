@@ -38,6 +38,79 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/mod/audit", get(audit))
         .route("/api/v1/mod/audit/moderators", get(audit_moderators))
         .route("/api/v1/mod/audit/rules", get(audit_rules))
+        .route("/api/v1/mod/privacy/export", get(privacy_export))
+        .route("/api/v1/mod/privacy/erase", post(privacy_erase))
+}
+
+/// How long an erasure waits for the projections to show it before answering.
+const ERASURE_VISIBLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn privacy_error(e: crate::privacy::PrivacyError, lang: crate::i18n::Lang) -> ApiError {
+    use crate::privacy::PrivacyError as P;
+    match e {
+        P::InvalidEmail(_) => ApiError::invalid_param(lang, "email", Text::Email),
+        P::Unsupported { .. } => ApiError::of(ErrorKind::PrivacyUnsupported, lang),
+        P::Store(e) => ApiError::store(lang, &e),
+        P::Keys(e) => ApiError::internal(lang, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct PrivacyQuery {
+    email: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/privacy/export", tag = "moderator", security(("moderator" = [])),
+    params(("email" = String, Query, description = "The reader's email"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Everything stored about the reader: comments with bodies, states and histories, reports received, bans", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn privacy_export(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    Query(q): Query<PrivacyQuery>,
+) -> Result<Response, ApiError> {
+    let export = crate::privacy::export(
+        state.service.store().as_ref(),
+        q.email.as_deref().unwrap_or(""),
+        Some(&crate::domain::Actor::Moderator(name)),
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| privacy_error(e, lang))?;
+    Ok(Json(export).into_response())
+}
+
+#[derive(Deserialize)]
+struct EraseRequest {
+    email: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/mod/privacy/erase", tag = "moderator", security(("moderator" = [])),
+    params(("lang" = Option<String>, Query, description = "id or en")),
+    request_body(content = crate::http::openapi::EraseRequest, content_type = "application/json"),
+    responses((status = 200, description = "Erased: the reader's comments show as deleted at the author's request", body = crate::http::openapi::Erasure), (status = "default", description = "An error in the API's shape (501 privacy_unsupported on stores that do not seal)", body = crate::http::openapi::ErrorBody)))]
+async fn privacy_erase(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    Moderator(name): Moderator,
+    ApiJson(req): ApiJson<EraseRequest>,
+) -> Result<Response, ApiError> {
+    let erased = crate::privacy::erase(
+        state.service.store().as_ref(),
+        &req.email,
+        &crate::domain::Actor::Moderator(name),
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(|e| privacy_error(e, lang))?;
+    if let Some(position) = erased.last_position {
+        state
+            .service
+            .view()
+            .wait_for(position, ERASURE_VISIBLE_WAIT)
+            .await;
+    }
+    Ok(Json(erased).into_response())
 }
 
 #[derive(Deserialize)]

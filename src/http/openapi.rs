@@ -157,6 +157,24 @@ pub struct ThreadState {
     closed: bool,
 }
 
+/// The body of `POST /api/v1/mod/privacy/erase`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EraseRequest {
+    /// The reader's email.
+    email: String,
+}
+
+/// What an erasure did.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Erasure {
+    /// Comments now shown as deleted at the author's request.
+    comments: u64,
+    /// Whether a key was deleted (`false`: none was left).
+    key_deleted: bool,
+}
+
 /// The policy in force.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -231,6 +249,8 @@ impl Modify for BearerScheme {
         super::moderation::audit,
         super::moderation::audit_moderators,
         super::moderation::audit_rules,
+        super::moderation::privacy_export,
+        super::moderation::privacy_erase,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

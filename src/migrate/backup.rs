@@ -4,7 +4,8 @@
 //! The database is copied with SQLite's online backup API, page by page from its own read
 //! connection: the copy is one consistent state of the log even while the service appends
 //! (the backup restarts its pass if a write lands in between). Besides the database the folder
-//! holds the captcha key, copied as it is, and projection snapshots, which are left out: they
+//! holds the readers' sealing keys (`keys.sqlite3`, copied the same way right after the
+//! log), the captcha key, copied as it is, and projection snapshots, which are left out: they
 //! are caches the service rebuilds from the log. `MANIFEST.json` records what the copy holds so
 //! `saring restore --check` can tell a complete backup from a damaged one.
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::MigrateError;
+use crate::privacy::keys::KEYS_FILE;
 use crate::store::sqlite::{DB_FILE, LOCK_FILE};
 
 /// The manifest's file name inside a backup folder.
@@ -105,12 +107,33 @@ pub fn backup(data_dir: &Path, dir: &Path) -> Result<Manifest, MigrateError> {
     let (events, last_position) = counts(&dst)?;
     drop(dst);
     let mut files = Vec::new();
+    // The readers' keys are copied after the log, also with the online backup: a key erased
+    // in between is then missing from the copy too (its comments open as erased), never the
+    // other way round.
+    let keys = data_dir.join(KEYS_FILE);
+    if keys.is_file() {
+        let src = rusqlite::Connection::open_with_flags(
+            &keys,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite("opening the readers' keys"))?;
+        src.backup(rusqlite::MAIN_DB, dir.join(KEYS_FILE), None)
+            .map_err(sqlite("copying the readers' keys"))?;
+        let copy =
+            rusqlite::Connection::open(dir.join(KEYS_FILE)).map_err(sqlite("opening the copy"))?;
+        copy.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(sqlite("closing the keys' journal"))?;
+        files.push(KEYS_FILE.to_string());
+    }
     for entry in std::fs::read_dir(data_dir)
         .map_err(|e| MigrateError::io(format!("reading {}", data_dir.display()), e))?
     {
         let entry = entry.map_err(|e| MigrateError::io("reading the data folder", e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let skip = name == LOCK_FILE || name.starts_with(DB_FILE) || name.ends_with(".tmp");
+        let skip = name == LOCK_FILE
+            || name.starts_with(DB_FILE)
+            || name.starts_with(KEYS_FILE)
+            || name.ends_with(".tmp");
         if skip || !entry.path().is_file() {
             continue;
         }

@@ -435,6 +435,10 @@ fn parent_of(r: &SourceComment) -> Option<&str> {
     r.parent.as_deref().filter(|p| !p.is_empty() && *p != "0")
 }
 
+/// Comments written per batch of an import: their authors' keys are made together first, and
+/// a batch stays far below the keys kept in memory (`privacy::keys`).
+const IMPORT_CHUNK: usize = 5_000;
+
 /// Most reply levels followed; deeper chains are refused as bad (a cycle is one).
 const MAX_REPLY_DEPTH: usize = 1000;
 
@@ -573,6 +577,7 @@ fn check(
         known_reader: None,
         lang: options.lang,
         submitted_at: created_at,
+        erased: false,
     })
 }
 
@@ -646,40 +651,61 @@ pub async fn write_plan(
             .iter()
             .position(|c| c.depth != depth)
             .map_or(plan.comments.len(), |n| start + n);
-        let level = &plan.comments[start..end];
-        let mut writes = futures::stream::iter(level.iter().map(|c| {
-            let actor = actor.clone();
-            async move {
-                let metadata = EventMetadata {
-                    actor: Some(actor),
-                    correlation_id: Some(Uuid::new_v4()),
-                    causation_id: None,
-                };
-                let events = events_of(c, plan.source, now)
+        for level in plan.comments[start..end].chunks(IMPORT_CHUNK) {
+            // The store appends concurrent writes in the order they are made only if it need not
+            // make keys on the way (`privacy::store`): make this chunk's authors' keys first.
+            if let Some(keys) = store.privacy_keys() {
+                let mut authors: Vec<String> = level
                     .iter()
-                    .map(|e| {
-                        crate::service::codec::encode(e).map(|n| n.with_metadata(metadata.clone()))
+                    .map(|c| {
+                        crate::privacy::keys::author_of(
+                            &c.submission.author_email,
+                            &c.submission.client.ip,
+                        )
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
-                let stream = format!("comment-{}", c.submission.comment_id);
-                match store
-                    .append(&stream, ExpectedRevision::NoStream, events)
+                    .collect();
+                authors.sort_unstable();
+                authors.dedup();
+                tokio::task::spawn_blocking(move || keys.prepare(&authors))
                     .await
-                {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.is_conflict() => Ok(false),
-                    Err(e) => Err(e),
+                    .map_err(|e| StoreError::Backend(format!("making the authors' keys: {e}")))?
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+            }
+            let mut writes = futures::stream::iter(level.iter().map(|c| {
+                let actor = actor.clone();
+                async move {
+                    let metadata = EventMetadata {
+                        actor: Some(actor),
+                        correlation_id: Some(Uuid::new_v4()),
+                        causation_id: None,
+                    };
+                    let events = events_of(c, plan.source, now)
+                        .iter()
+                        .map(|e| {
+                            crate::service::codec::encode(e)
+                                .map(|n| n.with_metadata(metadata.clone()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let stream = format!("comment-{}", c.submission.comment_id);
+                    match store
+                        .append(&stream, ExpectedRevision::NoStream, events)
+                        .await
+                    {
+                        Ok(_) => Ok(true),
+                        Err(e) if e.is_conflict() => Ok(false),
+                        Err(e) => Err(e),
+                    }
                 }
+            }))
+            .buffered(concurrency);
+            while let Some(written) = writes.next().await {
+                if written? {
+                    report.imported += 1;
+                } else {
+                    report.already_there += 1;
+                }
+                progress(report.imported + report.already_there);
             }
-        }))
-        .buffered(concurrency);
-        while let Some(written) = writes.next().await {
-            if written? {
-                report.imported += 1;
-            } else {
-                report.already_there += 1;
-            }
-            progress(report.imported + report.already_there);
         }
         start = end;
     }

@@ -81,6 +81,7 @@ mod tests {
             known_reader: None,
             lang: Lang::Id,
             submitted_at: at(),
+            erased: false,
         })
     }
 

@@ -77,6 +77,10 @@ pub struct CommentRecord {
     /// reversal undoes exactly what the verdict counted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub borrowed: bool,
+    /// The author's personal data was erased at their request: name, email, website, address
+    /// and body are empty and the body shows [`render::ERASED_HTML`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 /// One thread: its settings and its visible comments in submission order.
@@ -182,7 +186,11 @@ impl Projections {
                     author_email: s.author_email.to_lowercase(),
                     author_url: s.author_url.clone(),
                     ip_key: s.client.ip.clone(),
-                    body_html: render::body_html(&s.body),
+                    body_html: if s.erased {
+                        render::ERASED_HTML.to_string()
+                    } else {
+                        render::body_html(&s.body)
+                    },
                     created_at: s.submitted_at,
                     status: None,
                     status_before_delete: None,
@@ -197,6 +205,7 @@ impl Projections {
                             .counts(authors::CountKind::Email, &s.author_email.to_lowercase())
                             .approved
                             > 0,
+                    erased: s.erased,
                 };
                 self.threads.entry(s.thread.clone()).or_default();
                 self.comments.insert(s.comment_id, record);
@@ -277,6 +286,8 @@ impl Projections {
             DomainEvent::BanPlaced { .. }
             | DomainEvent::BanLifted { .. }
             | DomainEvent::ThreadPremoderationSet { .. } => {}
+            DomainEvent::ReaderErased { .. } => self.redact(comment_id, at),
+            DomainEvent::ReaderDataExported { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {
                 self.policy_version = Some(version.clone());
                 if self.policy_history.len() == MAX_POLICY_HISTORY {
@@ -305,6 +316,31 @@ impl Projections {
                 }
             }
         }
+    }
+
+    /// Forgets what a comment's record copied of its author (after `ReaderErased`): the
+    /// author counts lose the comment's contribution (a key left at zero is dropped), and the
+    /// record keeps its place in the thread and the queues with every personal field empty and
+    /// the body replaced by [`render::ERASED_HTML`], so replies stay where they were.
+    fn redact(&mut self, id: Option<Uuid>, at: EventPosition<'_>) {
+        let Some(rec) = id.and_then(|id| self.comments.get_mut(&id)) else {
+            return;
+        };
+        rec.version = at.revision;
+        if rec.erased {
+            return;
+        }
+        self.authors.status_changed(rec, rec.status, None);
+        rec.author_name.clear();
+        rec.author_email.clear();
+        rec.author_url = None;
+        rec.ip_key.clear();
+        rec.body_html = render::ERASED_HTML.to_string();
+        rec.erased = true;
+        self.threads
+            .entry(rec.thread.clone())
+            .or_default()
+            .generation += 1;
     }
 
     /// Moves a comment to a new status, keeping threads, queues and author counts in step. Any

@@ -4,6 +4,12 @@
 
 use linkify::{LinkFinder, LinkKind};
 
+/// What a comment whose author's data was erased shows instead of its body, in both of
+/// Saring's languages (the record is shared by every reader; the widget shows only its own
+/// language's line, see `erased` in the thread's JSON).
+pub const ERASED_HTML: &str = "<p class=\"saring-erased\" lang=\"id\">Dihapus atas permintaan \
+     penulis.</p><p class=\"saring-erased\" lang=\"en\">Deleted at the author's request.</p>";
+
 /// Renders plain text as safe HTML.
 pub fn body_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4 + 16);

@@ -351,6 +351,7 @@ mod tests {
             outcome: None,
             reports: 0,
             borrowed: false,
+            erased: false,
         }
     }
 

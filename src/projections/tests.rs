@@ -67,6 +67,7 @@ impl World {
             known_reader: None,
             lang: Lang::Id,
             submitted_at: t(n as i64),
+            erased: false,
         };
         let context = SubmitContext {
             thread_closed: self.proj.is_closed(thread),

@@ -39,6 +39,9 @@ pub struct PublicComment {
     /// Whether it awaits moderation; only ever true in the answer to its own author.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub pending: bool,
+    /// Deleted at the author's request: name and website are empty and the body says so.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub erased: bool,
     /// Replies, oldest first.
     pub replies: Vec<PublicComment>,
 }
@@ -54,6 +57,7 @@ impl PublicComment {
             body_html: rec.body_html.clone(),
             created_at: rec.created_at,
             pending: rec.status != Some(CommentStatus::Published),
+            erased: rec.erased,
             replies: Vec::new(),
         }
     }

@@ -235,6 +235,11 @@ fn entry_of(recorded: &crate::store::RecordedEvent, event: &DomainEvent) -> Opti
             detail: Some(id.to_string()),
             ..base(by, *at, reason)
         },
+        DomainEvent::ReaderErased { by, at } => base(by, *at, ""),
+        DomainEvent::ReaderDataExported { comments, by, at } => AuditEntry {
+            detail: Some(format!("{comments} comments")),
+            ..base(by, *at, "")
+        },
         DomainEvent::PolicyActivated { version, at, .. } => AuditEntry {
             detail: Some(version.clone()),
             ..base(&Actor::System, *at, "")

@@ -1048,6 +1048,7 @@ fn submission_of(
         known_reader: None,
         lang: req.lang,
         submitted_at: now,
+        erased: false,
     }
 }
 
@@ -1061,6 +1062,7 @@ fn authors_copy(s: &Submission, outcome: Outcome) -> PublicComment {
         body_html: crate::projections::render::body_html(&s.body),
         created_at: s.submitted_at,
         pending: outcome != Outcome::Accept,
+        erased: false,
         replies: Vec::new(),
     }
 }

@@ -70,8 +70,19 @@ pub fn fold_on_disk(
             .flat_map(|r| authors::count_keys(&r.author_email, &r.ip_key, r.author_url.as_deref()))
             .collect();
         let (mut learns, mut policy_changes) = (false, false);
-        for event in decoded.iter().flatten() {
+        // The stored sightings name their author; an erased one's go with the erasure.
+        let mut forget_sightings: Vec<String> = Vec::new();
+        for (e, event) in events.iter().zip(&decoded) {
+            let Some(event) = event else { continue };
             match event {
+                DomainEvent::ReaderErased { .. } => {
+                    if let Some(rec) = crate::domain::comment::id_from_stream(&e.stream)
+                        .and_then(|id| comments.get(&id))
+                        .filter(|r| !r.author_email.is_empty())
+                    {
+                        forget_sightings.push(rec.author_email.clone());
+                    }
+                }
                 DomainEvent::CommentSubmitted(s) => {
                     thread_keys.push(&s.thread);
                     count_keys.extend(authors::count_keys(
@@ -209,6 +220,9 @@ pub fn fold_on_disk(
             batch.learned = Some(serde_json::to_vec(&work.learned).unwrap_or_default());
         }
         batch.reported_for = ids;
+        forget_sightings.sort_unstable();
+        forget_sightings.dedup();
+        batch.forget_sightings = forget_sightings;
         tx.write(&batch)?;
         Ok(Folded {
             core: Core {
@@ -457,6 +471,7 @@ mod tests {
                 known_reader: None,
                 lang: crate::i18n::Lang::Id,
                 submitted_at: t(n as i64),
+                erased: false,
             };
             // The parent facts as the service reads them; a refused reply is simply not logged.
             let parent_facts = parent.and_then(|p| {

@@ -373,9 +373,9 @@ pub async fn open_store(
     data_dir: &Path,
 ) -> Result<Arc<dyn EventStore>, StoreError> {
     match setting.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(Arc::new(sqlite::SqliteStore::open(data_dir)?)),
+        None => open_embedded(data_dir),
         Some(s) if s.eq_ignore_ascii_case("sqlite") || s.eq_ignore_ascii_case("embedded") => {
-            Ok(Arc::new(sqlite::SqliteStore::open(data_dir)?))
+            open_embedded(data_dir)
         }
         Some(s) if kurrent::KurrentStore::accepts(s) => {
             Ok(Arc::new(kurrent::KurrentStore::connect(s)?))
@@ -390,6 +390,19 @@ pub async fn open_store(
                 .into(),
         )),
     }
+}
+
+/// The embedded store with its submissions sealed by per-author keys kept beside it
+/// (`crate::privacy`). The log is opened first, so a second process is refused by the log's
+/// lock before it touches the key file.
+fn open_embedded(data_dir: &Path) -> Result<Arc<dyn EventStore>, StoreError> {
+    let log: Arc<dyn EventStore> = Arc::new(sqlite::SqliteStore::open(data_dir)?);
+    let keys = crate::privacy::keys::KeyStore::open(data_dir)
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(Arc::new(crate::privacy::store::SealedStore::new(
+        log,
+        Arc::new(keys),
+    )))
 }
 
 /// A live stream of events from a subscription, in global order.
@@ -437,6 +450,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// (`burned_pg`) is shared by every replica, the embedded store's keeps burns across a
     /// restart. KurrentDB offers no such table, so its replicas keep per-process lists.
     fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        None
+    }
+
+    /// The per-author keys that seal this store's submissions, if it seals them: the embedded
+    /// store does (`crate::privacy::store::SealedStore`); PostgreSQL and KurrentDB do not yet,
+    /// so readers' data cannot be erased there.
+    fn privacy_keys(&self) -> Option<Arc<crate::privacy::keys::KeyStore>> {
         None
     }
 }

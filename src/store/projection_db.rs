@@ -117,6 +117,8 @@ pub struct BatchWrite {
     pub reported: Vec<(u64, Uuid)>,
     /// New sightings: the screening event's position and the sighting.
     pub sightings: Vec<(u64, StoredSighting)>,
+    /// Authors (emails) whose stored sightings are deleted: their data was erased.
+    pub forget_sightings: Vec<String>,
     /// Author counts changed (zero counts delete the row).
     pub counts: Vec<(CountKind, String, Counts)>,
     /// Changes of the totals (`comments` and one per status name).
@@ -214,7 +216,10 @@ fn uuid_of(bytes: &[u8]) -> Uuid {
 
 fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+        // secure_delete=FAST zeroes what a replaced or deleted row held when that costs no
+        // extra I/O, so an erased reader's old rows do not linger in the file's free space.
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
+         PRAGMA secure_delete=FAST;",
     )
 }
 
@@ -1108,6 +1113,10 @@ impl WriteTx<'_> {
                 s.author,
                 nanos(s.at)
             ])?;
+        }
+        let mut forget = tx.prepare_cached("DELETE FROM sightings WHERE author = ?1")?;
+        for author in &batch.forget_sightings {
+            forget.execute([author])?;
         }
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO author_counts (kind, key, approved, spam) VALUES (?1, ?2, ?3, ?4)",

@@ -956,6 +956,7 @@ fn measure_console_queries() {
             outcome: None,
             reports: 0,
             borrowed: false,
+            erased: false,
         };
         if pending {
             p.queues.pending.insert(r.seq, r.id);

@@ -19,6 +19,7 @@ mod malformed;
 mod migrate;
 mod moderation;
 mod pow;
+mod privacy;
 mod projections;
 mod reports;
 mod restart;

@@ -512,13 +512,18 @@ async fn events_exported_and_imported_into_a_fresh_store_give_the_same_threads_q
     ]);
     assert!(err.contains("line 2 of the events file"), "{err}");
 
-    let open = |d: &Path| saring::store::sqlite::SqliteStore::open(d).unwrap();
+    // Opened as the service opens them, so sealed submissions read back whole.
+    let open =
+        |d: std::path::PathBuf| async move { saring::store::open_store(None, &d).await.unwrap() };
     let (a, b) = {
         // Dropped at the end of the block, which releases the folders for the servers below.
-        let (a, b) = (open(source.path()), open(fresh.path()));
+        let (a, b) = (
+            open(source.path().to_path_buf()).await,
+            open(fresh.path().to_path_buf()).await,
+        );
         (
-            saring::migrate::events::fold(&a).await.unwrap(),
-            saring::migrate::events::fold(&b).await.unwrap(),
+            saring::migrate::events::fold(a.as_ref()).await.unwrap(),
+            saring::migrate::events::fold(b.as_ref()).await.unwrap(),
         )
     };
     assert_eq!(a.projections.threads, b.projections.threads);
@@ -831,8 +836,10 @@ async fn a_wordpress_import_on_postgres_moves_to_sqlite_unchanged() {
     let pg = saring::store::open_store(Some(&url), &data).await.unwrap();
     let a = saring::migrate::events::fold(pg.as_ref()).await.unwrap();
     let b = {
-        let sqlite = saring::store::sqlite::SqliteStore::open(fresh.path()).unwrap();
-        saring::migrate::events::fold(&sqlite).await.unwrap()
+        let sqlite = saring::store::open_store(None, fresh.path()).await.unwrap();
+        saring::migrate::events::fold(sqlite.as_ref())
+            .await
+            .unwrap()
     };
     // PostgreSQL's positions may have gaps, so compare what is in each place, in order.
     let shape = |log: &saring::migrate::events::FoldedLog| {

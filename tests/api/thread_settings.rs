@@ -72,6 +72,7 @@ async fn old_comment(dir: &tempfile::TempDir, thread: &str, days_ago: i64) {
             captcha_solve_ms: 4_000,
             lang: saring::i18n::Lang::Id,
             submitted_at: at,
+            erased: false,
             pow: None,
             known_reader: None,
         }),

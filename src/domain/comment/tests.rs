@@ -28,6 +28,7 @@ fn submission(thread: &str, parent: Option<Uuid>) -> Submission {
         known_reader: None,
         lang: Lang::Id,
         submitted_at: t0(),
+        erased: false,
     }
 }
 

@@ -163,6 +163,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       reported: "Dilaporkan",
       confirmReport: "Laporkan komentar ini kepada moderator?",
       pending: "Komentar Anda menunggu moderasi.",
+      erased: "Dihapus atas permintaan penulis.",
       published: "Komentar Anda sudah terbit.",
       required: "Ruas ini wajib diisi.",
       badEmail: "Alamat email tidak valid.",
@@ -210,6 +211,7 @@ textarea.saring-input{min-height:8rem;resize:vertical}
       reported: "Reported",
       confirmReport: "Report this comment to the moderators?",
       pending: "Your comment is awaiting moderation.",
+      erased: "Deleted at the author's request.",
       published: "Your comment has been published.",
       required: "This field is required.",
       badEmail: "This email address is not valid.",
@@ -449,7 +451,9 @@ textarea.saring-input{min-height:8rem;resize:vertical}
         : h("span", { cls: "author" }, [name]);
       var body = h("div", { cls: "body" });
       // body_html comes from the server already escaped: only <p>, <br> and safe <a> survive there.
-      body.innerHTML = c.body_html || "";
+      // A comment whose author's data was erased says so in the widget's own language.
+      if (c.erased) body.textContent = t.erased;
+      else body.innerHTML = c.body_html || "";
       var card = h("article", { cls: "card", tabindex: "-1" }, [
         h("div", { cls: "meta" }, [author,
           h("time", { cls: "time", datetime: c.created_at, title: fullTime(lang, c.created_at) }, [relTime(lang, c.created_at)])]),

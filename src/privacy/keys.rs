@@ -1,0 +1,390 @@
+//! Per-author keys, kept apart from the event log in `keys.sqlite3` so that deleting one row
+//! makes every personal field sealed under it unreadable while the log stays append-only.
+//!
+//! The file holds, per author, a random 32-byte key and a random key id; the log's sealed
+//! submissions name only the key id. The author column is a SHA-256 digest of the author
+//! identity ([`author_of`]), so the file itself lists no emails or addresses. SQLite's
+//! `secure_delete` zeroes a deleted row's bytes in the file, and erasure checkpoints and
+//! truncates the write-ahead log, so no copy of an erased key is left in the data folder (a
+//! backup made before the erasure still holds it: see docs/privacy.md).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+
+/// The key file's name inside the data folder.
+pub const KEYS_FILE: &str = "keys.sqlite3";
+
+/// Keys kept in memory at most; the cache is emptied when it is full (a miss costs one
+/// indexed read of a small table).
+const MAX_CACHED_KEYS: usize = 20_000;
+
+/// A sealing key: 32 random bytes.
+pub type Key = [u8; 32];
+
+/// Why the key store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// SQLite refused or failed.
+    #[error("the key store {path} failed: {source}")]
+    Sqlite {
+        /// The key file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored key does not have 32 bytes (the file was altered).
+    #[error("the key store {0} holds a damaged key")]
+    Damaged(PathBuf),
+}
+
+/// The identity an author's key belongs to: the email, trimmed and lowercased, or, for a
+/// comment without an email, its address group. The two cannot collide (an email holds `@`
+/// and the prefixes differ).
+pub fn author_of(email: &str, address_group: &str) -> String {
+    let email = email.trim();
+    if email.is_empty() {
+        format!("addr:{}", address_group.trim())
+    } else {
+        format!("email:{}", email.to_lowercase())
+    }
+}
+
+fn digest(author: &str) -> String {
+    hex::encode(Sha256::digest(
+        format!("saring-author-key\0{author}").as_bytes(),
+    ))
+}
+
+/// Reads the key of an author digest, or makes a random one.
+fn key_in(conn: &Connection, author: &str) -> rusqlite::Result<(String, Vec<u8>)> {
+    let found: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT key_id, key FROM author_keys WHERE author = ?1")?
+        .query_row([author], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some(found) = found {
+        return Ok(found);
+    }
+    let key: Key = rand::random();
+    let id = uuid::Uuid::new_v4().to_string();
+    conn.execute(
+        "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+        params![author, id, key.as_slice(), chrono::Utc::now().timestamp()],
+    )?;
+    Ok((id, key.to_vec()))
+}
+
+/// The key file of one data folder.
+pub struct KeyStore {
+    path: PathBuf,
+    /// One connection: key creation and erasure are rare and short, and one writer keeps a
+    /// key from being created twice for one author.
+    conn: Mutex<Connection>,
+    /// Keys by key id and by author digest, so reading the log and appending a known author's
+    /// comment query no file. An erased key is removed before erasure returns.
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    by_id: HashMap<String, Key>,
+    by_author: HashMap<String, (String, Key)>,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the keys.
+        f.debug_struct("KeyStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Opens (creating) the key file of a data folder.
+    pub fn open(data_dir: &Path) -> Result<KeyStore, KeyError> {
+        Self::open_file(&data_dir.join(KEYS_FILE))
+    }
+
+    /// Opens (creating) a key file at `path`.
+    pub fn open_file(path: &Path) -> Result<KeyStore, KeyError> {
+        let err = |source| KeyError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA secure_delete=ON; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=10000;
+             CREATE TABLE IF NOT EXISTS author_keys (author TEXT PRIMARY KEY,
+               key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);",
+        )
+        .map_err(err)?;
+        Ok(KeyStore {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            cache: Mutex::new(Cache::default()),
+        })
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> KeyError {
+        KeyError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn remember(&self, author: Option<&str>, key_id: &str, key: Key) {
+        let mut cache = self.cache.lock();
+        if cache.by_id.len() >= MAX_CACHED_KEYS || cache.by_author.len() >= MAX_CACHED_KEYS {
+            cache.by_id.clear();
+            cache.by_author.clear();
+        }
+        cache.by_id.insert(key_id.to_string(), key);
+        if let Some(author) = author {
+            cache
+                .by_author
+                .insert(author.to_string(), (key_id.to_string(), key));
+        }
+    }
+
+    /// The author's key id and key if they are in memory: no I/O, so an append can seal
+    /// without leaving its task (which keeps concurrent appends in the order they were made).
+    pub fn cached_key_for(&self, author: &str) -> Option<(String, Key)> {
+        self.cache.lock().by_author.get(&digest(author)).cloned()
+    }
+
+    /// Makes (or reads) the keys of all these authors in one transaction, one sync of the file
+    /// for the lot, and keeps them in memory (for imports). Blocking.
+    pub fn prepare(&self, authors: &[String]) -> Result<(), KeyError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        let mut made = Vec::with_capacity(authors.len());
+        for author in authors {
+            let digest = digest(author);
+            made.push((
+                digest.clone(),
+                key_in(&tx, &digest).map_err(|e| self.sqlite(e))?,
+            ));
+        }
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        drop(conn);
+        for (digest, (id, key)) in made {
+            self.remember(Some(&digest), &id, self.to_key(key)?);
+        }
+        Ok(())
+    }
+
+    fn to_key(&self, bytes: Vec<u8>) -> Result<Key, KeyError> {
+        Key::try_from(bytes.as_slice()).map_err(|_| KeyError::Damaged(self.path.clone()))
+    }
+
+    /// The author's key id and key, made (random) on first use. Blocking.
+    pub fn key_for(&self, author: &str) -> Result<(String, Key), KeyError> {
+        if let Some(found) = self.cached_key_for(author) {
+            return Ok(found);
+        }
+        let author = digest(author);
+        let (key_id, key) = key_in(&self.conn.lock(), &author).map_err(|e| self.sqlite(e))?;
+        let key = self.to_key(key)?;
+        self.remember(Some(&author), &key_id, key);
+        Ok((key_id, key))
+    }
+
+    /// The key of a key id, if it was not erased. Blocking on a cache miss.
+    pub fn key(&self, key_id: &str) -> Result<Option<Key>, KeyError> {
+        if let Some(key) = self.cache.lock().by_id.get(key_id) {
+            return Ok(Some(*key));
+        }
+        let found: Option<Vec<u8>> = self
+            .conn
+            .lock()
+            .prepare_cached("SELECT key FROM author_keys WHERE key_id = ?1")
+            .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
+            .map_err(|e| self.sqlite(e))?;
+        match found {
+            Some(bytes) => {
+                let key = self.to_key(bytes)?;
+                self.remember(None, key_id, key);
+                Ok(Some(key))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the author has a key (has sealed comments that were not erased). Blocking.
+    pub fn has_key(&self, author: &str) -> Result<bool, KeyError> {
+        let n: i64 = self
+            .conn
+            .lock()
+            .query_row(
+                "SELECT count(*) FROM author_keys WHERE author = ?1",
+                [digest(author)],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sqlite(e))?;
+        Ok(n > 0)
+    }
+
+    /// Deletes the author's key for good and returns its id (`None`: there was none). The row's
+    /// bytes are zeroed in the file and the write-ahead log is checkpointed and truncated
+    /// before this returns, so the key is in no file of the data folder. Blocking.
+    pub fn erase(&self, author: &str) -> Result<Option<String>, KeyError> {
+        let author = digest(author);
+        let conn = self.conn.lock();
+        let key_id: Option<String> = conn
+            .query_row(
+                "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
+                [&author],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sqlite(e))?;
+        // The busy timeout covers a reader of another process (a backup) holding the log.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.sqlite(e))?;
+        drop(conn);
+        let mut cache = self.cache.lock();
+        cache.by_author.remove(&author);
+        if let Some(id) = &key_id {
+            cache.by_id.remove(id);
+        }
+        drop(cache);
+        Ok(key_id)
+    }
+
+    /// Number of keys kept (authors with sealed, not erased comments). Blocking.
+    pub fn len(&self) -> Result<u64, KeyError> {
+        let n: i64 = self
+            .conn
+            .lock()
+            .query_row("SELECT count(*) FROM author_keys", [], |r| r.get(0))
+            .map_err(|e| self.sqlite(e))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Whether no key is kept. Blocking.
+    pub fn is_empty(&self) -> Result<bool, KeyError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Copies the key file consistently into `target` with SQLite's online backup (for
+    /// `saring backup`), as one file without a write-ahead log. Blocking.
+    pub fn backup_to(&self, target: &Path) -> Result<(), KeyError> {
+        let err = |source| KeyError::Sqlite {
+            path: target.to_path_buf(),
+            source,
+        };
+        let conn = self.conn.lock();
+        conn.backup(rusqlite::MAIN_DB, target, None).map_err(err)?;
+        drop(conn);
+        let copy = Connection::open(target).map_err(err)?;
+        copy.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_author_keeps_one_key_until_it_is_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let sari = author_of(" Sari@Contoh.ID ", "203.0.113.9");
+        assert_eq!(sari, "email:sari@contoh.id");
+        let (id, key) = keys.key_for(&sari).unwrap();
+        assert_eq!(keys.key_for(&sari).unwrap(), (id.clone(), key));
+        let (other_id, other_key) = keys.key_for(&author_of("", "203.0.113.9")).unwrap();
+        assert_ne!(other_id, id);
+        assert_ne!(other_key, key);
+        assert_eq!(keys.key(&id).unwrap(), Some(key));
+
+        assert_eq!(keys.erase(&sari).unwrap(), Some(id.clone()));
+        assert_eq!(keys.key(&id).unwrap(), None, "gone from the cache too");
+        assert!(!keys.has_key(&sari).unwrap());
+        assert_eq!(
+            keys.erase(&sari).unwrap(),
+            None,
+            "erasing twice is harmless"
+        );
+        assert_eq!(
+            keys.key(&other_id).unwrap(),
+            Some(other_key),
+            "others keep theirs"
+        );
+
+        // Reopened, the erased key is still gone and a returning author gets a new one.
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.key(&id).unwrap(), None);
+        let (new_id, new_key) = keys.key_for(&sari).unwrap();
+        assert_ne!((new_id, new_key), (id, key));
+    }
+
+    #[test]
+    fn an_erased_key_leaves_no_bytes_in_the_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let (_, key) = keys.key_for("email:sari@contoh.id").unwrap();
+        keys.key_for("email:budi@contoh.id").unwrap();
+        let contains = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|f| {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        // Checkpointed so the row is in the main file, not only in the write-ahead log.
+        keys.conn
+            .lock()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        assert!(contains(&key), "the key is in the file before erasure");
+        keys.erase("email:sari@contoh.id").unwrap();
+        assert!(!contains(&key), "and in no file of the folder afterwards");
+        assert!(!contains(digest("email:sari@contoh.id").as_bytes()));
+    }
+
+    #[test]
+    fn prepared_keys_are_in_memory_and_an_erased_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let authors = vec![
+            "email:a@contoh.id".to_string(),
+            "addr:203.0.113.9".to_string(),
+        ];
+        assert_eq!(keys.cached_key_for(&authors[0]), None);
+        keys.prepare(&authors).unwrap();
+        let a = keys.cached_key_for(&authors[0]).expect("in memory");
+        assert_eq!(
+            keys.key_for(&authors[0]).unwrap(),
+            a,
+            "the same key as on disk"
+        );
+        keys.erase(&authors[0]).unwrap();
+        assert_eq!(keys.cached_key_for(&authors[0]), None);
+        assert!(keys.cached_key_for(&authors[1]).is_some());
+        // Reopened (nothing in memory), the prepared key was stored.
+        let (id, key) = keys.cached_key_for(&authors[1]).unwrap();
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.key(&id).unwrap(), Some(key));
+    }
+
+    #[test]
+    fn a_backup_of_the_keys_opens_with_the_same_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let (id, key) = keys.key_for("email:sari@contoh.id").unwrap();
+        let copy = dir.path().join("copy.sqlite3");
+        keys.backup_to(&copy).unwrap();
+        let restored = KeyStore::open_file(&copy).unwrap();
+        assert_eq!(restored.key(&id).unwrap(), Some(key));
+    }
+}

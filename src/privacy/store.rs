@@ -1,0 +1,265 @@
+//! The embedded store with sealed submissions: an [`EventStore`] around another that seals the
+//! personal fields of every `CommentSubmitted` on append and opens them on read, so the rest
+//! of the service sees ordinary events. A submission whose key was erased reads as an erased
+//! submission (empty fields, `erased: true`), and so does every copy made from the log
+//! afterwards (`export events`, `export wxr`, rebuilt projections).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+
+use super::keys::KeyStore;
+use super::seal;
+use crate::store::{
+    AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
+};
+
+const SUBMITTED: &str = "CommentSubmitted";
+
+/// An event store that seals personal fields with per-author keys.
+pub struct SealedStore {
+    inner: Arc<dyn EventStore>,
+    keys: Arc<KeyStore>,
+}
+
+impl SealedStore {
+    /// Wraps `inner`, sealing with `keys`.
+    pub fn new(inner: Arc<dyn EventStore>, keys: Arc<KeyStore>) -> SealedStore {
+        SealedStore { inner, keys }
+    }
+}
+
+fn key_failure(e: super::keys::KeyError) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Seals the submissions among `events`. Blocking (the key file may be written).
+fn seal_all(keys: &KeyStore, events: &mut [NewEvent]) -> Result<(), StoreError> {
+    for e in events.iter_mut() {
+        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
+            continue;
+        }
+        let (key_id, key) = keys
+            .key_for(&seal::author_of_data(&e.data))
+            .map_err(key_failure)?;
+        seal::seal(&mut e.data, &key_id, &key)
+            .map_err(|err| StoreError::Invalid(err.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Seals the submissions among `events` if every key they need is in memory (no I/O);
+/// `false` (and nothing changed) when one is not.
+fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreError> {
+    let mut found = Vec::new();
+    for e in events.iter() {
+        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
+            continue;
+        }
+        match keys.cached_key_for(&seal::author_of_data(&e.data)) {
+            Some(k) => found.push(k),
+            None => return Ok(false),
+        }
+    }
+    let mut found = found.into_iter();
+    for e in events.iter_mut() {
+        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
+            continue;
+        }
+        if let Some((key_id, key)) = found.next() {
+            seal::seal(&mut e.data, &key_id, &key)
+                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        }
+    }
+    Ok(true)
+}
+
+/// Opens one event in place. Blocking on a key cache miss.
+fn open_one(keys: &KeyStore, e: &mut RecordedEvent) -> Result<(), StoreError> {
+    if e.event_type != SUBMITTED {
+        return Ok(());
+    }
+    let Some(key_id) = seal::sealed_key_id(&e.data) else {
+        // Not sealed (written before sealing), or malformed: the codec judges it.
+        return Ok(());
+    };
+    let key = keys.key(key_id).map_err(key_failure)?;
+    seal::open(&mut e.data, key.as_ref());
+    Ok(())
+}
+
+fn has_sealed(events: &[RecordedEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| e.event_type == SUBMITTED && seal::sealed_key_id(&e.data).is_some())
+}
+
+async fn open_all(
+    keys: &Arc<KeyStore>,
+    mut events: Vec<RecordedEvent>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    if !has_sealed(&events) {
+        return Ok(events);
+    }
+    let keys = keys.clone();
+    tokio::task::spawn_blocking(move || {
+        for e in &mut events {
+            open_one(&keys, e)?;
+        }
+        Ok(events)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("opening sealed events: {e}")))?
+}
+
+#[async_trait]
+impl EventStore for SealedStore {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedRevision,
+        mut events: Vec<NewEvent>,
+    ) -> Result<AppendResult, StoreError> {
+        // Known authors' keys are in memory: sealed here, with no await before the inner
+        // append, so appends made concurrently reach the log in the order they were made (as
+        // they do without sealing; an import relies on it for its threads' order, and warms
+        // the keys first with `KeyStore::prepare`). A new author's key is made on the
+        // blocking pool (one sync of the key file).
+        if !seal_cached(&self.keys, &mut events)? {
+            let keys = self.keys.clone();
+            events = tokio::task::spawn_blocking(move || {
+                seal_all(&keys, &mut events)?;
+                Ok::<_, StoreError>(events)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(format!("sealing events: {e}")))??;
+        }
+        self.inner.append(stream, expected, events).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        from_revision: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.inner.read_stream(stream, from_revision, max).await?;
+        open_all(&self.keys, events).await
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.inner.read_all(from_position, max).await?;
+        open_all(&self.keys, events).await
+    }
+
+    async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError> {
+        let keys = self.keys.clone();
+        let stream = self.inner.subscribe_all(from_position).await?;
+        Ok(stream
+            .then(move |item| {
+                let keys = keys.clone();
+                async move {
+                    let e = item?;
+                    Ok(open_all(&keys, vec![e]).await?.remove(0))
+                }
+            })
+            .boxed())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        self.inner.backend_name()
+    }
+
+    fn shared_burned_tokens(&self) -> Option<Arc<dyn crate::captcha::SharedBurnedTokens>> {
+        self.inner.shared_burned_tokens()
+    }
+
+    fn privacy_keys(&self) -> Option<Arc<KeyStore>> {
+        Some(self.keys.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    fn submitted(id: &str, email: &str, name: &str) -> NewEvent {
+        NewEvent::new(
+            SUBMITTED,
+            json!({
+                "type": SUBMITTED, "comment_id": id, "thread": "t", "parent_id": null,
+                "author_name": name, "author_email": email, "author_url": null,
+                "body": format!("Saya {name}."), "client": {"ip": "198.51.100.7", "user_agent": null},
+                "captcha_solve_ms": 1, "lang": "id", "submitted_at": "2026-11-28T10:00:00Z",
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_log_on_disk_is_sealed_and_reads_back_open_until_the_key_is_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(KeyStore::open(dir.path()).unwrap());
+        let inner: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let store = SealedStore::new(inner.clone(), keys.clone());
+        let (sari, budi) = (
+            "7b0c5d43-2c0c-5a6f-9d53-0f6f0a1c2b3d",
+            "8b0c5d43-2c0c-5a6f-9d53-0f6f0a1c2b3d",
+        );
+        store
+            .append(
+                "comment-a",
+                ExpectedRevision::NoStream,
+                vec![submitted(sari, "sari@contoh.id", "Sariwati")],
+            )
+            .await
+            .unwrap();
+        store
+            .append(
+                "comment-b",
+                ExpectedRevision::NoStream,
+                vec![submitted(budi, "budi@contoh.id", "Budiman")],
+            )
+            .await
+            .unwrap();
+        let raw = inner.read_all(0, 10).await.unwrap();
+        assert!(raw.iter().all(|e| !e.data.to_string().contains("Sariwati")));
+        let open = store.read_all(0, 10).await.unwrap();
+        assert_eq!(open[0].data["author_name"], "Sariwati");
+        assert_eq!(open[1].data["body"], "Saya Budiman.");
+
+        keys.erase("email:sari@contoh.id").unwrap();
+        let after = store.read_stream("comment-a", 0, 10).await.unwrap();
+        assert_eq!(after[0].data["erased"], true);
+        assert_eq!(after[0].data["author_email"], "");
+        let live: Vec<_> = store
+            .subscribe_all(0)
+            .await
+            .unwrap()
+            .take(2)
+            .collect()
+            .await;
+        let live: Vec<RecordedEvent> = live.into_iter().map(Result::unwrap).collect();
+        assert_eq!(live[0].data["erased"], true);
+        assert_eq!(
+            live[1].data["author_name"], "Budiman",
+            "the other reader is untouched"
+        );
+        drop((store, inner));
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            assert!(
+                !bytes
+                    .windows(8)
+                    .any(|w| w == b"Sariwati" || w == b"Budiman.")
+            );
+        }
+    }
+}

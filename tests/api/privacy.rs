@@ -1,0 +1,422 @@
+//! Readers' data rights: `privacy export` and `privacy erase` through the moderator API and the
+//! command line. After an erasure no API answer, console page, export or new backup holds the
+//! reader's name, email or address, the other reader is untouched, and a restart (projections
+//! rebuilt from the log) changes nothing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use reqwest::StatusCode;
+use reqwest::header::SET_COOKIE;
+use saring::console::AccountEntry;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const THREAD: &str = "berita-privasi";
+const SARI_NAME: &str = "Sariwati Kusumawardani";
+const SARI_EMAIL: &str = "sariwati.k@contoh.id";
+const SARI_IP: &str = "198.51.100.23";
+const SARI_URL: &str = "https://sariwati-blog.example";
+const SARI_WORD: &str = "Cibinongraya";
+const BUDI_NAME: &str = "Budiman Santoso";
+const BUDI_EMAIL: &str = "budiman.s@contoh.id";
+const BUDI_IP: &str = "203.0.113.77";
+const PASSWORD: &str = "kata-sandi-ayu-yang-panjang";
+
+/// What must never appear again once Sari is erased.
+const SARI: [&str; 5] = [SARI_NAME, SARI_EMAIL, SARI_IP, SARI_URL, SARI_WORD];
+
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"saring-test-salt").expect("salt");
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .expect("hash")
+        .to_string()
+}
+
+async fn privacy_app(dir: Option<tempfile::TempDir>) -> TestApp {
+    let change = |s: &mut saring::config::Settings| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+        s.console.accounts = vec![AccountEntry {
+            name: "ayu".into(),
+            password_hash: cheap_hash(PASSWORD),
+        }];
+    };
+    match dir {
+        Some(dir) => spawn_app_in(dir, change).await,
+        None => spawn_app_with(change).await,
+    }
+}
+
+fn saring(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saring"))
+        .args(args)
+        .current_dir(manifest_dir())
+        .env("SARING_CONFIG", "/dev/null")
+        .output()
+        .expect("the saring binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = saring(args);
+    assert!(
+        out.status.success(),
+        "saring {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn post_from(
+    app: &TestApp,
+    ip: &str,
+    name: &str,
+    email: &str,
+    url: &str,
+    body: &str,
+    parent: Option<&str>,
+) -> Value {
+    let (token, answer) = app.challenge(THREAD).await;
+    let mut payload = json!({
+        "author_name": name, "author_email": email, "author_url": url, "body": body,
+        "captcha_token": token, "captcha_answer": answer.to_string(),
+    });
+    if let Some(parent) = parent {
+        payload["parent_id"] = json!(parent);
+    }
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/threads/{THREAD}/comments?lang=en")))
+        .header("x-forwarded-for", ip)
+        .json(&payload)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    v
+}
+
+/// Logs in to the console as ayu and returns the session cookie.
+async fn console_cookie(app: &TestApp) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let resp = http
+        .post(app.url("/admin/login?lang=en"))
+        .form(&[("name", "ayu"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    let set = resp
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie");
+    set.strip_prefix("saring_console=")
+        .and_then(|r| r.split(';').next())
+        .expect("cookie value")
+        .to_string()
+}
+
+async fn console_page(app: &TestApp, cookie: &str, path: &str) -> String {
+    let resp = app
+        .client
+        .get(app.url(path))
+        .header("cookie", format!("saring_console={cookie}"))
+        .send()
+        .await
+        .expect("console page");
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.text().await.expect("body")
+}
+
+fn assert_no_sari(what: &str, text: &str) {
+    for secret in SARI {
+        assert!(
+            !text.contains(secret),
+            "{what} still holds {secret:?}: {text}"
+        );
+    }
+}
+
+fn contains_bytes(bytes: &[u8], needle: &str) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Every file under `dir` (a data folder or a backup), for `saring backup`'s promise.
+fn assert_no_sari_in_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).expect("folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            assert_no_sari_in_files(&path);
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("file");
+        for secret in SARI {
+            assert!(
+                !contains_bytes(&bytes, secret),
+                "{} holds {secret:?}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Everything an API client and a moderator can see about the thread and the two readers.
+async fn everything_visible(app: &TestApp, ids: &[&str], cookie: &str) -> String {
+    let mut all = String::new();
+    let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+    all.push_str(&thread.to_string());
+    for queue in ["pending", "spam", "reported", "rejected"] {
+        let (code, v) = app
+            .mod_get(AYU, &format!("/api/v1/mod/queue?status={queue}"))
+            .await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        all.push_str(&v.to_string());
+    }
+    for id in ids {
+        let (code, v) = app
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        all.push_str(&v.to_string());
+        all.push_str(&console_page(app, cookie, &format!("/admin/comments/{id}?lang=en")).await);
+    }
+    let (_, audit) = app.mod_get(AYU, "/api/v1/mod/audit").await;
+    all.push_str(&audit.to_string());
+    for page in [
+        "/admin?lang=en",
+        "/admin/audit?lang=en",
+        "/admin?queue=published&lang=en",
+    ] {
+        all.push_str(&console_page(app, cookie, page).await);
+    }
+    let embed = app.text(&format!("/threads/{THREAD}/embed?lang=en")).await;
+    all.push_str(&embed);
+    all
+}
+
+#[tokio::test]
+async fn an_erased_reader_is_gone_from_every_answer_export_and_new_backup_and_stays_gone() {
+    let app = privacy_app(None).await;
+    let body = format!(
+        "Terima kasih atas beritanya, salam dari {SARI_WORD}. Semoga jalan desa cepat diperbaiki."
+    );
+    let first = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &body, None).await;
+    let first_id = first["id"].as_str().expect("id").to_string();
+    assert_eq!(first["status"], "published", "{first}");
+    let held = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, HELD, None).await;
+    let held_id = held["id"].as_str().expect("id").to_string();
+    let reply = post_from(
+        &app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        "Setuju, Bu. Semoga cepat diperbaiki sebelum musim hujan.",
+        Some(&first_id),
+    )
+    .await;
+    let reply_id = reply["id"].as_str().expect("id").to_string();
+
+    // The export holds everything about Sari, and nothing about Budi.
+    let (code, export) = app
+        .mod_get(
+            AYU,
+            &format!(
+                "/api/v1/mod/privacy/export?email={}",
+                SARI_EMAIL.to_uppercase()
+            ),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{export}");
+    let comments = export["comments"].as_array().expect("comments");
+    assert_eq!(comments.len(), 2, "{export}");
+    let text = export.to_string();
+    for fact in [
+        SARI_NAME,
+        SARI_EMAIL,
+        SARI_IP,
+        SARI_WORD,
+        "published",
+        "pending",
+    ] {
+        assert!(text.contains(fact), "the export lacks {fact}: {export}");
+    }
+    assert!(!text.contains(BUDI_NAME), "{export}");
+    let (code, v) = app
+        .mod_get(AYU, "/api/v1/mod/privacy/export?email=bukan-email")
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["fields"]["email"].is_string(), "{v}");
+
+    let cookie = console_cookie(&app).await;
+    let before = everything_visible(&app, &[&first_id, &held_id, &reply_id], &cookie).await;
+    assert!(before.contains(SARI_NAME) && before.contains(SARI_EMAIL));
+
+    // While the service runs, the command line refuses and says what to do instead.
+    let out = saring(&[
+        "privacy",
+        "erase",
+        SARI_EMAIL,
+        "--data-dir",
+        p(app.dir.path()),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stop it first") && err.contains("/api/v1/mod/privacy/erase"),
+        "{err}"
+    );
+
+    let (code, erased) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    assert_eq!(erased, json!({"comments": 2, "key_deleted": true}));
+
+    let after = everything_visible(&app, &[&first_id, &held_id, &reply_id], &cookie).await;
+    assert_no_sari("the answers after erasure", &after);
+    for fact in [BUDI_NAME, BUDI_EMAIL, BUDI_IP] {
+        assert!(after.contains(fact), "Budi's {fact} is gone too");
+    }
+    assert!(
+        after.contains("Deleted at the author&#39;s request")
+            || after.contains("Deleted at the author's request")
+    );
+    let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+    let shown = &thread["comments"][0];
+    assert_eq!(shown["id"], first_id.as_str(), "{thread}");
+    assert_eq!(shown["erased"], true, "{thread}");
+    assert_eq!(
+        shown["replies"][0]["author_name"], BUDI_NAME,
+        "the reply keeps its place"
+    );
+    let (_, audit) = app.mod_get(AYU, "/api/v1/mod/audit").await;
+    let events: Vec<(&str, &str)> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap_or(""),
+                e["by"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(events.contains(&("ReaderErased", "ayu")), "{audit}");
+    assert!(events.contains(&("ReaderDataExported", "ayu")), "{audit}");
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert_eq!(export["comments"], json!([]), "{export}");
+
+    // Stopped: the exports, a new backup and the data folder itself hold nothing of Sari.
+    let data = app.stop().await;
+    let work = tempfile::tempdir().unwrap();
+    let events = ok(&["export", "events", "--data-dir", p(data.path())]);
+    assert_no_sari("export events", &events);
+    assert!(
+        events.contains(BUDI_NAME),
+        "the other reader is exported whole"
+    );
+    let wxr = ok(&["export", "wxr", "--data-dir", p(data.path())]);
+    assert_no_sari("export wxr", &wxr);
+    assert!(wxr.contains(BUDI_NAME));
+    let cli_export = ok(&[
+        "privacy",
+        "export",
+        SARI_EMAIL,
+        "--data-dir",
+        p(data.path()),
+    ]);
+    assert_no_sari("privacy export", &cli_export.replace(SARI_EMAIL, ""));
+    let budi_export = ok(&[
+        "privacy",
+        "export",
+        BUDI_EMAIL,
+        "--data-dir",
+        p(data.path()),
+    ]);
+    assert!(
+        budi_export.contains(BUDI_NAME) && budi_export.contains(BUDI_IP),
+        "{budi_export}"
+    );
+    let backup = work.path().join("backup");
+    ok(&["backup", p(&backup), "--data-dir", p(data.path())]);
+    assert_no_sari_in_files(&backup);
+    assert_no_sari_in_files(data.path());
+    let restored = tempfile::tempdir().unwrap();
+    ok(&["restore", p(&backup), "--data-dir", p(restored.path())]);
+
+    // Restarted, and again with projections rebuilt from the log: still gone, Budi intact.
+    let app = privacy_app(Some(data)).await;
+    let cookie = console_cookie(&app).await;
+    let again = everything_visible(&app, &[&first_id, &held_id, &reply_id], &cookie).await;
+    assert_no_sari("the answers after a restart", &again);
+    assert!(again.contains(BUDI_NAME) && again.contains(BUDI_EMAIL));
+    let data = app.stop().await;
+    std::fs::remove_file(data.path().join("projections.sqlite3")).expect("projections file");
+    let app = privacy_app(Some(data)).await;
+    let cookie = console_cookie(&app).await;
+    let rebuilt = everything_visible(&app, &[&first_id, &held_id, &reply_id], &cookie).await;
+    assert_no_sari("the answers after a rebuild", &rebuilt);
+    assert!(rebuilt.contains(BUDI_NAME) && rebuilt.contains(BUDI_EMAIL));
+    let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+    assert_eq!(thread["comments"][0]["erased"], true, "{thread}");
+
+    // A restored backup opens Budi's comment and not Sari's.
+    let app = privacy_app(Some(restored)).await;
+    let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+    assert_no_sari("the restored backup", &thread.to_string());
+    assert_eq!(
+        thread["comments"][0]["replies"][0]["author_name"], BUDI_NAME,
+        "{thread}"
+    );
+}
+
+#[tokio::test]
+async fn erasure_on_the_command_line_works_on_a_stopped_service_and_is_idempotent() {
+    let app = privacy_app(None).await;
+    let v = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, HAM, None).await;
+    let id = v["id"].as_str().unwrap().to_string();
+    let data = app.stop().await;
+    let out = ok(&[
+        "privacy",
+        "erase",
+        SARI_EMAIL,
+        "--by",
+        "ops",
+        "--data-dir",
+        p(data.path()),
+    ]);
+    assert!(out.contains("erased: 1 comment"), "{out}");
+    let out = ok(&["privacy", "erase", SARI_EMAIL, "--data-dir", p(data.path())]);
+    assert!(out.contains("erased: 0 comment"), "{out}");
+    let app = privacy_app(Some(data)).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    assert_no_sari("the comment after a CLI erasure", &detail.to_string());
+    let (_, audit) = app.mod_get(AYU, "/api/v1/mod/audit").await;
+    assert!(audit.to_string().contains("\"by\":\"ops\""), "{audit}");
+}
