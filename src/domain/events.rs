@@ -264,6 +264,22 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A moderator decided a spam wave at once (stream `wave-<id>`, see
+    /// [`crate::projections::waves`]); each comment's own decision follows in its stream.
+    WaveDecided {
+        /// The wave.
+        wave: Uuid,
+        /// What was decided for its comments.
+        action: super::ModeratorAction,
+        /// How many of its comments the decision was applied to.
+        comments: u32,
+        /// Free-text reason.
+        reason: String,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent {
@@ -290,6 +306,7 @@ impl DomainEvent {
             DomainEvent::BanPlaced { .. } => "BanPlaced",
             DomainEvent::BanLifted { .. } => "BanLifted",
             DomainEvent::ThreadPremoderationSet { .. } => "ThreadPremoderationSet",
+            DomainEvent::WaveDecided { .. } => "WaveDecided",
         }
     }
 
@@ -307,7 +324,8 @@ impl DomainEvent {
             | DomainEvent::CommentRequeued { by, .. }
             | DomainEvent::BanPlaced { by, .. }
             | DomainEvent::BanLifted { by, .. }
-            | DomainEvent::ThreadPremoderationSet { by, .. } => by.clone(),
+            | DomainEvent::ThreadPremoderationSet { by, .. }
+            | DomainEvent::WaveDecided { by, .. } => by.clone(),
             _ => Actor::System,
         }
     }
