@@ -930,7 +930,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
-    let (action, csrf, items, return_to) = if is_json_body {
+    let (action, csrf, mut items, return_to, wave) = if is_json_body {
         match serde_json::from_slice::<BulkBody>(&body) {
             Ok(b) => (
                 b.action,
@@ -939,6 +939,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                     .into_iter()
                     .map(|i| (i.id, Some(i.expected_version)))
                     .collect::<Vec<_>>(),
+                None,
                 None,
             ),
             Err(e) => {
@@ -968,6 +969,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             domain: field(&fields, "select_domain").map(String::from),
             same_text_as: field(&fields, "select_text").map(String::from),
             thread: None,
+            wave: None,
         };
         let selecting = [
             &selector.email,
@@ -1000,6 +1002,8 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             field(&fields, "csrf").map(String::from),
             items,
             field(&fields, "return_to").map(String::from),
+            // A wave's decision is recorded, so it is resolved after the CSRF check below.
+            field(&fields, "select_wave").map(String::from),
         )
     };
     // A bearer token names the moderator for scripts; otherwise a session with its CSRF token.
@@ -1018,7 +1022,47 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             "Unknown action.",
         ));
     };
-    if items.is_empty() || items.len() > MAX_BULK {
+    let mut comment_reason = "bulk".to_string();
+    let max = match wave {
+        Some(wave) if items.is_empty() => {
+            comment_reason = format!("wave {}", wave.trim());
+            let selector = crate::http::moderation::BulkSelector {
+                wave: Some(wave),
+                ..Default::default()
+            };
+            let reason = lang.pick("gelombang spam", "spam wave");
+            match crate::http::moderation::wave_items(
+                &c.app.service,
+                &selector,
+                action,
+                &name,
+                reason,
+                lang,
+            )
+            .await
+            {
+                // A wave whose comments were all decided one by one already: nothing to do,
+                // but the wave is closed now.
+                Ok(found) if found.is_empty() => {
+                    return Redirect::to(&format!(
+                        "/admin/waves?lang={}&notice=closed",
+                        lang.tag()
+                    ))
+                    .into_response();
+                }
+                Ok(found) => {
+                    items = found
+                        .into_iter()
+                        .map(|(id, v)| (id.to_string(), Some(v)))
+                        .collect();
+                }
+                Err(e) => return req.fail(e),
+            }
+            crate::service::waves::MAX_WAVE_DECISION
+        }
+        _ => MAX_BULK,
+    };
+    if items.is_empty() || items.len() > max {
         return req.fail(invalid(
             lang,
             "items",
@@ -1028,7 +1072,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     }
     let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
-            let (c, name) = (&c, name.as_str());
+            let (c, name, reason) = (&c, name.as_str(), comment_reason.as_str());
             async move {
                 let Ok(id) = Uuid::parse_str(&raw_id) else {
                     return json!({ "id": raw_id, "result": "not_found" });
@@ -1036,7 +1080,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 let Some(expected) = expected else {
                     return json!({ "id": id, "result": "invalid", "message": lang.pick("Versi yang diharapkan wajib diisi.", "expected_version is required.") });
                 };
-                match decide_one(c, lang, name, id, action, expected, "bulk").await {
+                match decide_one(c, lang, name, id, action, expected, reason).await {
                     Decided::Done(v, _) => json!({ "id": id, "result": "done", "status": v.status, "version": v.version }),
                     Decided::Stale(v) => {
                         let who = latest_decision(&v);
