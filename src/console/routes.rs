@@ -64,6 +64,7 @@ pub fn router(console: Console) -> Router {
         .route("/admin/bans/{id}/lift", post(lift_ban))
         .route("/admin/premoderation", post(set_premoderation))
         .route("/admin/audit", get(audit_page))
+        .route("/admin/waves", get(waves_page))
         .layer(from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::http::MAX_BODY_BYTES,
@@ -295,7 +296,10 @@ fn session_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
 fn safe_return(to: Option<&str>, lang: Lang) -> String {
     match to {
         Some(t)
-            if (t == "/admin" || t.starts_with("/admin?") || t.starts_with("/admin/comments/"))
+            if (t == "/admin"
+                || t.starts_with("/admin?")
+                || t.starts_with("/admin/comments/")
+                || t.starts_with("/admin/waves"))
                 && !t.contains(['\\', '\r', '\n']) =>
         {
             t.to_string()
@@ -1347,5 +1351,47 @@ async fn audit_page(
     html_response(
         StatusCode::OK,
         super::audit_page::audit(&req.chrome(session), &q, &lines, &figures, next.as_deref()),
+    )
+}
+
+#[derive(Deserialize)]
+struct WavesQuery {
+    notice: Option<String>,
+}
+
+async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQuery>) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    if let Err(e) = c.app.service.refresh_waves().await {
+        return req.fail(ApiError::store(lang, &e));
+    }
+    let waves = c
+        .app
+        .service
+        .wave_summaries(None, crate::service::waves::MAX_WAVE_LIST)
+        .await;
+    let config = c.app.service.wave_config();
+    let notice = match q.notice.as_deref() {
+        Some("closed") => Some(
+            lang.pick(
+                "Gelombang ditutup: komentarnya sudah diputuskan satu per satu.",
+                "The wave is closed: its comments were decided one by one already.",
+            )
+            .to_string(),
+        ),
+        _ => None,
+    };
+    let page = super::waves_page::WavesPage {
+        waves: &waves,
+        hold: config.hold,
+        rules: config.rules(),
+        notice,
+        now: Utc::now(),
+    };
+    html_response(
+        StatusCode::OK,
+        super::waves_page::waves(&req.chrome(session), &page),
     )
 }
