@@ -1348,9 +1348,17 @@ async fn audit_page(
             url.finish()
         });
     let figures = c.app.service.moderator_figures();
+    let rules = c.app.service.rule_figures();
     html_response(
         StatusCode::OK,
-        super::audit_page::audit(&req.chrome(session), &q, &lines, &figures, next.as_deref()),
+        super::audit_page::audit(
+            &req.chrome(session),
+            &q,
+            &lines,
+            &figures,
+            &rules,
+            next.as_deref(),
+        ),
     )
 }
 

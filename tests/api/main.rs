@@ -24,4 +24,5 @@ mod reports;
 mod restart;
 mod thread_settings;
 mod trust;
+mod waves;
 mod webhooks;
