@@ -105,9 +105,9 @@ pub fn waves(chrome: &Chrome<'_>, page: &WavesPage<'_>) -> Markup {
                             }
                         }
                         p.meta {
-                            (lang.pick("Pertama ", "First ")) time datetime=(w.first_seen.to_rfc3339()) { (age(lang, w.first_seen, page.now)) }
-                            (lang.pick(" lalu, terakhir ", " ago, last ")) time datetime=(w.last_seen.to_rfc3339()) { (age(lang, w.last_seen, page.now)) }
-                            (lang.pick(" lalu. ", " ago. "))
+                            (lang.pick("Pertama: ", "First: ")) time datetime=(w.first_seen.to_rfc3339()) title=(w.first_seen.format("%Y-%m-%d %H:%M:%S UTC")) { (age(lang, w.first_seen, page.now)) }
+                            (lang.pick("; terakhir: ", "; last: ")) time datetime=(w.last_seen.to_rfc3339()) title=(w.last_seen.format("%Y-%m-%d %H:%M:%S UTC")) { (age(lang, w.last_seen, page.now)) }
+                            ". "
                             @for (status, n) in &w.statuses {
                                 span.count { (n) " " (status_words(lang, status)) } " "
                             }
