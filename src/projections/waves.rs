@@ -696,7 +696,14 @@ impl WaveState {
             }
             None => {
                 let first = &entries[0];
-                let name = format!("{}/{:?}", first.comment, key);
+                // Named by what a replay sees the same way (not by the text shape's counter,
+                // which depends on where a replay starts), so a restart finds the same id.
+                let what = match key {
+                    Key::Text(_) => "text".to_string(),
+                    Key::Domain(d) => format!("domain:{d}"),
+                    Key::Brand(b) => format!("brand:{b}"),
+                };
+                let name = format!("{}/{what}", first.comment);
                 let id = Uuid::new_v5(&WAVE_NAMESPACE, name.as_bytes());
                 self.start(id, shape, obs.at, first.at);
                 (id, true)

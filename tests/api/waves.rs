@@ -389,3 +389,28 @@ async fn a_card_clears_everything_pending_from_its_address_its_website_domain_or
         assert_eq!(status_of(&app, id).await.0, "spam");
     }
 }
+
+#[tokio::test]
+async fn a_wave_and_its_decision_come_back_after_a_restart() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        post(&app, &format!("ulang-{}", i % 3), &linked(i)).await;
+    }
+    let id = waves(&app).await[0]["id"].as_str().unwrap().to_string();
+    let (status, done) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk",
+            &json!({ "action": "reject", "selector": { "wave": id } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let app = spawn_app_in(app.stop().await, |_| {}).await;
+    let list = waves(&app).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"], id.as_str(), "the same id from the log");
+    assert_eq!(list[0]["comments"], 5);
+    assert_eq!(list[0]["open"], false);
+    assert_eq!(list[0]["decided"]["by"], "ayu");
+    assert_eq!(list[0]["decided"]["action"], "reject");
+}
