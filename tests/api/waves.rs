@@ -201,6 +201,46 @@ async fn a_campaign_across_four_threads_is_one_wave_decided_at_once() {
         open
     );
 
+    // The audit page shows the wave's decision and the per-rule figures.
+    let page = b.get("/admin/audit?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("WaveDecided"), "{}", page.body);
+    assert!(
+        page.body.contains("Per rule") && page.body.contains("<code>LINK_UNKNOWN_SITE</code>"),
+        "{}",
+        page.body
+    );
+
+    // Bad input is named, in the request's language.
+    let (status, bad) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk?lang=en",
+            &json!({ "action": "spam", "selector": { "wave": "bukan-id" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad["error"]["fields"]["wave"].is_string(), "{bad}");
+    let (status, bad) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk",
+            &json!({ "action": "spam", "selector": { "wave": id, "email": "a@contoh.id" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert!(bad["error"]["fields"]["selector"].is_string(), "{bad}");
+    let (status, _) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk",
+            &json!({ "action": "spam", "selector": { "wave": uuid::Uuid::nil() } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, bad) = app.mod_get(AYU, "/api/v1/mod/waves?limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+
     // The webhook receiver heard of the wave's start.
     let deadline = Instant::now() + Duration::from_secs(20);
     let started = loop {
