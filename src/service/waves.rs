@@ -646,6 +646,48 @@ mod tests {
         assert!(!applies_to(ModeratorAction::Restore, Some(S::Deleted)));
     }
 
+    fn screened(outcome: Outcome, trusted: bool) -> Screened {
+        Screened {
+            verdict: crate::policy::Verdict {
+                outcome,
+                score: 0.0,
+                rules: vec![],
+                policy_version: "v1".into(),
+            },
+            fingerprint: 0,
+            context: crate::domain::comment::SubmitContext {
+                thread_closed: false,
+                parent: None,
+            },
+            trusted,
+            email_known: false,
+        }
+    }
+
+    #[test]
+    fn hold_mode_holds_what_would_publish_and_nothing_else() {
+        let wave = Some(Uuid::from_u128(9));
+        let mut s = screened(Outcome::Accept, false);
+        hold_in_wave(&mut s, wave);
+        assert_eq!(s.verdict.outcome, Outcome::Hold);
+        assert_eq!(s.verdict.rules[0].id, WAVE_HELD_RULE);
+        assert!(s.verdict.rules[0].description.en.contains("spam wave"));
+        for (outcome, trusted) in [
+            (Outcome::Spam, false),
+            (Outcome::Reject, false),
+            (Outcome::Hold, false),
+            (Outcome::Accept, true),
+        ] {
+            let mut s = screened(outcome, trusted);
+            hold_in_wave(&mut s, wave);
+            assert_eq!(s.verdict.outcome, outcome);
+            assert!(s.verdict.rules.is_empty());
+        }
+        let mut s = screened(Outcome::Accept, false);
+        hold_in_wave(&mut s, None);
+        assert_eq!(s.verdict.outcome, Outcome::Accept, "no open wave, no hold");
+    }
+
     #[test]
     fn the_platforms_readers_share_never_make_a_wave_unless_the_site_says_otherwise() {
         let c = WaveConfig::default();
