@@ -129,7 +129,8 @@ impl Application {
             .with_learning(settings.policy.learn)
             .with_webhooks(crate::service::webhooks::Webhooks::start(
                 &settings.webhooks,
-            )),
+            ))
+            .with_waves(settings.waves.clone()),
         );
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
@@ -284,7 +285,7 @@ async fn prune_limiters(service: Arc<Service>) {
 }
 
 /// Bans and pre-moderated threads set through another replica reach this one within seconds;
-/// the audit window follows the log.
+/// the audit window and the spam waves follow the log.
 async fn refresh_bans(service: Arc<Service>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
@@ -297,6 +298,9 @@ async fn refresh_bans(service: Arc<Service>) {
         }
         if let Err(e) = service.refresh_audit().await {
             tracing::warn!(error = %e, "could not read the log for the audit window; retrying");
+        }
+        if let Err(e) = service.refresh_waves().await {
+            tracing::warn!(error = %e, "could not read the log for spam waves; retrying");
         }
     }
 }

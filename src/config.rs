@@ -220,6 +220,8 @@ pub struct FileConfig {
     pub policy: PolicySettings,
     /// Signed webhooks (`[webhooks]`).
     pub webhooks: crate::service::webhooks::WebhookConfig,
+    /// Spam waves (`[waves]`).
+    pub waves: crate::service::waves::WaveConfig,
 }
 
 /// Why the settings could not be resolved.
@@ -296,6 +298,8 @@ pub struct Settings {
     pub policy: PolicySettings,
     /// Signed webhooks.
     pub webhooks: crate::service::webhooks::WebhookConfig,
+    /// Spam waves: thresholds and hold mode.
+    pub waves: crate::service::waves::WaveConfig,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -527,6 +531,7 @@ impl Settings {
                 watch: switch(args.policy_watch.as_deref()).unwrap_or(file.policy.watch),
             },
             webhooks: file.webhooks.with_env(),
+            waves: file.waves.with_env(),
         })
     }
 
@@ -562,6 +567,7 @@ impl Settings {
             projections: crate::service::view::ProjectionSettings::default(),
             policy: PolicySettings::default(),
             webhooks: crate::service::webhooks::WebhookConfig::default(),
+            waves: crate::service::waves::WaveConfig::default(),
         }
     }
 

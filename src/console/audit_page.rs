@@ -1,11 +1,11 @@
-//! The audit page of the console: who decided what and when, with filters, and the figures
-//! of each moderator.
+//! The audit page of the console: who decided what and when, with filters, the figures of
+//! each moderator and those of each rule (hits, and the share moderators overturned).
 
 use maud::{Markup, html};
 
 use super::pages::{Chrome, layout};
 use crate::http::moderation::AuditQuery;
-use crate::service::audit::{AuditLine, ModeratorFigures};
+use crate::service::audit::{AuditLine, ModeratorFigures, RuleFigures};
 
 /// The audit page.
 pub fn audit(
@@ -13,6 +13,7 @@ pub fn audit(
     q: &AuditQuery,
     lines: &[AuditLine],
     figures: &[(String, ModeratorFigures)],
+    rules: &[RuleFigures],
     next: Option<&str>,
 ) -> Markup {
     let lang = chrome.lang;
@@ -27,6 +28,7 @@ pub fn audit(
                 a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Antrean", "← Queues")) }
                 a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
                 a href={ "/admin/audit?lang=" (lang.tag()) } aria-current="page" { (title) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
             }
             form.filters method="get" action="/admin/audit" role="search" {
                 input type="hidden" name="lang" value=(lang.tag());
@@ -78,6 +80,25 @@ pub fn audit(
                         tr {
                             td { (name) } td { (f.decisions) } td { (f.reversed_by_colleagues) }
                             td { @if let Some(s) = f.median_seconds_to_decision { (s) " s" } }
+                        }
+                    }
+                }
+            }
+            h2 { (lang.pick("Per aturan", "Per rule")) }
+            p.summary { (lang.pick(
+                "Komentar yang dicocokkan tiap aturan dalam jendela audit, dan berapa yang kemudian diputuskan moderator berlawanan dengan aturan itu.",
+                "Comments each rule matched in the audit window, and how many a moderator later decided against the rule.")) }
+            table.figures.rules {
+                thead { tr {
+                    th { (lang.pick("Aturan", "Rule")) } th { (lang.pick("Cocok", "Hits")) }
+                    th { (lang.pick("Dibatalkan moderator", "Overturned by moderators")) }
+                    th { (lang.pick("Bagian", "Share")) }
+                } }
+                tbody {
+                    @for r in rules {
+                        tr {
+                            td { code { (r.rule) } } td { (r.hits) } td { (r.overturned) }
+                            td { (format!("{:.0} %", 100.0 * r.overturned as f64 / r.hits.max(1) as f64)) }
                         }
                     }
                 }

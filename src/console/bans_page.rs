@@ -45,6 +45,7 @@ pub fn bans(chrome: &Chrome<'_>, page: &BansPage<'_>) -> Markup {
             nav.queues {
                 a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Antrean", "← Queues")) }
                 a href={ "/admin/bans?lang=" (lang.tag()) } aria-current="page" { (title) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
             }
             @if let Some(n) = &page.notice { p.notice role="status" { (n) } }
             form #ban-form.filters method="post" action={ "/admin/bans?lang=" (lang.tag()) } {

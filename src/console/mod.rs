@@ -30,6 +30,7 @@ pub mod login_limit;
 mod pages;
 mod routes;
 pub mod sessions;
+mod waves_page;
 
 pub use config::{AccountEntry, ConsoleConfig, SecureCookies};
 

@@ -298,7 +298,7 @@ pub fn message(lang: Lang, title: &str, text: &str, chrome: Option<&Chrome<'_>>)
 }
 
 fn help(lang: Lang) -> Markup {
-    let rows: [(&str, &str, &str); 13] = [
+    let rows: [(&str, &str, &str); 14] = [
         (
             "j / k",
             "komentar berikut / sebelumnya",
@@ -326,6 +326,7 @@ fn help(lang: Lang) -> Markup {
             "ke antrean menunggu, dilaporkan, spam, ditolak, terbit",
             "go to pending, reported, spam, rejected, published",
         ),
+        ("g w", "ke gelombang spam", "go to the spam waves"),
         ("?", "bantuan ini", "this help"),
         ("Esc", "tutup bantuan", "close the help"),
     ];
@@ -403,6 +404,50 @@ fn highlighted_body(lang: Lang, view: &ModeratorView) -> Markup {
             }
         }
     }
+}
+
+/// The card's "everything pending from this …" buttons: form field, value and label, for the
+/// author's email, the address group, the website's domain (when there is one) and the same
+/// text. The bulk route resolves each through [`crate::http::moderation::BulkSelector`].
+fn everything_pending(
+    lang: Lang,
+    v: &ModeratorView,
+    host: Option<&str>,
+) -> Vec<(&'static str, String, &'static str)> {
+    let mut out = vec![
+        (
+            "select_email",
+            v.author_email.clone(),
+            lang.pick(
+                "Semua yang menunggu dari penulis ini → spam",
+                "All pending from this author → spam",
+            ),
+        ),
+        (
+            "select_address",
+            v.client_ip.clone(),
+            lang.pick("… dari alamat ini → spam", "… from this address → spam"),
+        ),
+    ];
+    if let Some(h) = host {
+        out.push((
+            "select_domain",
+            h.trim_start_matches("www.").to_string(),
+            lang.pick(
+                "… dari domain situs ini → spam",
+                "… from this website domain → spam",
+            ),
+        ));
+    }
+    out.push((
+        "select_text",
+        v.id.to_string(),
+        lang.pick(
+            "… dengan teks yang sama → spam",
+            "… with this same text → spam",
+        ),
+    ));
+    out
 }
 
 /// One comment card, with its decision form.
@@ -499,11 +544,13 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
             }
             div.more {
                 @if v.status == "pending" {
-                    form.inline method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
-                        input type="hidden" name="csrf" value=(csrf);
-                        input type="hidden" name="return_to" value=(return_to);
-                        input type="hidden" name="select_email" value=(v.author_email);
-                        button type="submit" name="action" value="spam" { (lang.pick("Semua yang menunggu dari penulis ini → spam", "All pending from this author → spam")) }
+                    @for (name, value, label) in everything_pending(lang, v, host.as_deref()) {
+                        form.inline.select-all method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="return_to" value=(return_to);
+                            input type="hidden" name=(name) value=(value);
+                            button type="submit" name="action" value="spam" data-select=(name) { (label) }
+                        }
                     }
                 }
                 form.inline method="post" action={ "/admin/premoderation?lang=" (lang.tag()) } {
@@ -535,6 +582,7 @@ pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
             nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
                 a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
                 a href={ "/admin/audit?lang=" (lang.tag()) } { (lang.pick("Audit", "Audit")) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
                 @for (q, stats) in &page.stats {
                     a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
                         aria-current=[(*q == page.queue).then_some("page")] {

@@ -64,6 +64,7 @@ pub fn router(console: Console) -> Router {
         .route("/admin/bans/{id}/lift", post(lift_ban))
         .route("/admin/premoderation", post(set_premoderation))
         .route("/admin/audit", get(audit_page))
+        .route("/admin/waves", get(waves_page))
         .layer(from_fn(security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(
             crate::http::MAX_BODY_BYTES,
@@ -295,7 +296,10 @@ fn session_cookie(value: &str, max_age: u64, secure: bool) -> HeaderValue {
 fn safe_return(to: Option<&str>, lang: Lang) -> String {
     match to {
         Some(t)
-            if (t == "/admin" || t.starts_with("/admin?") || t.starts_with("/admin/comments/"))
+            if (t == "/admin"
+                || t.starts_with("/admin?")
+                || t.starts_with("/admin/comments/")
+                || t.starts_with("/admin/waves"))
                 && !t.contains(['\\', '\r', '\n']) =>
         {
             t.to_string()
@@ -930,7 +934,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/json"));
-    let (action, csrf, items, return_to) = if is_json_body {
+    let (action, csrf, mut items, return_to, wave) = if is_json_body {
         match serde_json::from_slice::<BulkBody>(&body) {
             Ok(b) => (
                 b.action,
@@ -939,6 +943,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                     .into_iter()
                     .map(|i| (i.id, Some(i.expected_version)))
                     .collect::<Vec<_>>(),
+                None,
                 None,
             ),
             Err(e) => {
@@ -968,6 +973,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             domain: field(&fields, "select_domain").map(String::from),
             same_text_as: field(&fields, "select_text").map(String::from),
             thread: None,
+            wave: None,
         };
         let selecting = [
             &selector.email,
@@ -1000,6 +1006,8 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             field(&fields, "csrf").map(String::from),
             items,
             field(&fields, "return_to").map(String::from),
+            // A wave's decision is recorded, so it is resolved after the CSRF check below.
+            field(&fields, "select_wave").map(String::from),
         )
     };
     // A bearer token names the moderator for scripts; otherwise a session with its CSRF token.
@@ -1018,7 +1026,47 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             "Unknown action.",
         ));
     };
-    if items.is_empty() || items.len() > MAX_BULK {
+    let mut comment_reason = "bulk".to_string();
+    let max = match wave {
+        Some(wave) if items.is_empty() => {
+            comment_reason = format!("wave {}", wave.trim());
+            let selector = crate::http::moderation::BulkSelector {
+                wave: Some(wave),
+                ..Default::default()
+            };
+            let reason = lang.pick("gelombang spam", "spam wave");
+            match crate::http::moderation::wave_items(
+                &c.app.service,
+                &selector,
+                action,
+                &name,
+                reason,
+                lang,
+            )
+            .await
+            {
+                // A wave whose comments were all decided one by one already: nothing to do,
+                // but the wave is closed now.
+                Ok(found) if found.is_empty() => {
+                    return Redirect::to(&format!(
+                        "/admin/waves?lang={}&notice=closed",
+                        lang.tag()
+                    ))
+                    .into_response();
+                }
+                Ok(found) => {
+                    items = found
+                        .into_iter()
+                        .map(|(id, v)| (id.to_string(), Some(v)))
+                        .collect();
+                }
+                Err(e) => return req.fail(e),
+            }
+            crate::service::waves::MAX_WAVE_DECISION
+        }
+        _ => MAX_BULK,
+    };
+    if items.is_empty() || items.len() > max {
         return req.fail(invalid(
             lang,
             "items",
@@ -1028,7 +1076,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     }
     let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
-            let (c, name) = (&c, name.as_str());
+            let (c, name, reason) = (&c, name.as_str(), comment_reason.as_str());
             async move {
                 let Ok(id) = Uuid::parse_str(&raw_id) else {
                     return json!({ "id": raw_id, "result": "not_found" });
@@ -1036,7 +1084,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 let Some(expected) = expected else {
                     return json!({ "id": id, "result": "invalid", "message": lang.pick("Versi yang diharapkan wajib diisi.", "expected_version is required.") });
                 };
-                match decide_one(c, lang, name, id, action, expected, "bulk").await {
+                match decide_one(c, lang, name, id, action, expected, reason).await {
                     Decided::Done(v, _) => json!({ "id": id, "result": "done", "status": v.status, "version": v.version }),
                     Decided::Stale(v) => {
                         let who = latest_decision(&v);
@@ -1300,8 +1348,58 @@ async fn audit_page(
             url.finish()
         });
     let figures = c.app.service.moderator_figures();
+    let rules = c.app.service.rule_figures();
     html_response(
         StatusCode::OK,
-        super::audit_page::audit(&req.chrome(session), &q, &lines, &figures, next.as_deref()),
+        super::audit_page::audit(
+            &req.chrome(session),
+            &q,
+            &lines,
+            &figures,
+            &rules,
+            next.as_deref(),
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+struct WavesQuery {
+    notice: Option<String>,
+}
+
+async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQuery>) -> Response {
+    let Some(session) = &req.session else {
+        return req.to_login();
+    };
+    let lang = req.lang;
+    if let Err(e) = c.app.service.refresh_waves().await {
+        return req.fail(ApiError::store(lang, &e));
+    }
+    let waves = c
+        .app
+        .service
+        .wave_summaries(None, crate::service::waves::MAX_WAVE_LIST)
+        .await;
+    let config = c.app.service.wave_config();
+    let notice = match q.notice.as_deref() {
+        Some("closed") => Some(
+            lang.pick(
+                "Gelombang ditutup: komentarnya sudah diputuskan satu per satu.",
+                "The wave is closed: its comments were decided one by one already.",
+            )
+            .to_string(),
+        ),
+        _ => None,
+    };
+    let page = super::waves_page::WavesPage {
+        waves: &waves,
+        hold: config.hold,
+        rules: config.rules(),
+        notice,
+        now: Utc::now(),
+    };
+    html_response(
+        StatusCode::OK,
+        super::waves_page::waves(&req.chrome(session), &page),
     )
 }

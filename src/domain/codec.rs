@@ -38,7 +38,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 22] = [
+pub const KNOWN_TYPES: [&str; 23] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -61,6 +61,7 @@ pub const KNOWN_TYPES: [&str; 22] = [
     "ThreadPremoderationSet",
     "ReaderErased",
     "ReaderDataExported",
+    "WaveDecided",
 ];
 
 /// Why an event was kept undecoded.
@@ -272,9 +273,19 @@ mod tests {
                 at: at(),
             },
             DomainEvent::CommentHeld { at: at() },
+            DomainEvent::WaveDecided {
+                wave: uuid::Uuid::from_u128(7),
+                action: crate::domain::ModeratorAction::Spam,
+                comments: 12,
+                reason: String::new(),
+                by: Actor::Moderator("ayu".into()),
+                at: at(),
+            },
         ];
         for e in samples {
             assert!(KNOWN_TYPES.contains(&e.event_type()));
+            let (kind, version, data) = encode(&e).unwrap();
+            assert_eq!(decode(kind, version, &data), Decoded::Known(e));
         }
     }
 

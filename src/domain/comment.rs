@@ -387,7 +387,8 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
         | DomainEvent::PolicyActivated { .. }
         | DomainEvent::BanPlaced { .. }
         | DomainEvent::BanLifted { .. }
-        | DomainEvent::ThreadPremoderationSet { .. } => state.events -= 1,
+        | DomainEvent::ThreadPremoderationSet { .. }
+        | DomainEvent::WaveDecided { .. } => state.events -= 1,
     }
     state
 }

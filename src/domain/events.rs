@@ -304,6 +304,22 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// A moderator decided a spam wave at once (stream `wave-<id>`, see
+    /// [`crate::projections::waves`]); each comment's own decision follows in its stream.
+    WaveDecided {
+        /// The wave.
+        wave: Uuid,
+        /// What was decided for its comments.
+        action: super::ModeratorAction,
+        /// How many of its comments the decision was applied to.
+        comments: u32,
+        /// Free-text reason.
+        reason: String,
+        /// Who.
+        by: Actor,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// The stream of readers' data requests that concern no single comment.
@@ -335,6 +351,7 @@ impl DomainEvent {
             DomainEvent::ThreadPremoderationSet { .. } => "ThreadPremoderationSet",
             DomainEvent::ReaderErased { .. } => "ReaderErased",
             DomainEvent::ReaderDataExported { .. } => "ReaderDataExported",
+            DomainEvent::WaveDecided { .. } => "WaveDecided",
         }
     }
 
@@ -354,7 +371,8 @@ impl DomainEvent {
             | DomainEvent::BanLifted { by, .. }
             | DomainEvent::ThreadPremoderationSet { by, .. }
             | DomainEvent::ReaderErased { by, .. }
-            | DomainEvent::ReaderDataExported { by, .. } => by.clone(),
+            | DomainEvent::ReaderDataExported { by, .. }
+            | DomainEvent::WaveDecided { by, .. } => by.clone(),
             _ => Actor::System,
         }
     }

@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/mod/audit/rules", get(audit_rules))
         .route("/api/v1/mod/privacy/export", get(privacy_export))
         .route("/api/v1/mod/privacy/erase", post(privacy_erase))
+        .route("/api/v1/mod/waves", get(waves))
+        .route("/api/v1/mod/waves/{id}", get(wave))
 }
 
 /// How long an erasure waits for the projections to show it before answering.
@@ -528,6 +530,11 @@ pub struct BulkSelector {
     /// A comment id: every pending comment with exactly its text.
     #[serde(default)]
     pub same_text_as: Option<String>,
+    /// A spam wave's id (`GET /api/v1/mod/waves`): every comment of the wave the action can
+    /// still change (pending ones; published ones too for reject, spam and delete), up to
+    /// 2,000, and the wave is recorded as decided. Alone: no other selector field with it.
+    #[serde(default)]
+    pub wave: Option<String>,
     /// Only in this thread.
     #[serde(default)]
     pub thread: Option<String>,
@@ -723,6 +730,11 @@ async fn bulk(
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
         return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
     }
+    let wave_reason = body
+        .selector
+        .as_ref()
+        .and_then(|s| s.wave.as_deref())
+        .map(|w| format!("wave {}", w.trim()));
     let (items, matched) = match (body.items, body.selector) {
         (Some(items), None) => {
             if items.is_empty() || items.len() > MAX_BULK {
@@ -738,6 +750,25 @@ async fn bulk(
                     .into_iter()
                     .map(|i| (i.id, Some(i.expected_version)))
                     .collect::<Vec<_>>(),
+                n,
+            )
+        }
+        (None, Some(selector)) if selector.wave.is_some() => {
+            let found = wave_items(
+                &state.service,
+                &selector,
+                body.action,
+                &name,
+                &body.reason,
+                lang,
+            )
+            .await?;
+            let n = found.len();
+            (
+                found
+                    .into_iter()
+                    .map(|(id, v)| (id.to_string(), Some(v)))
+                    .collect(),
                 n,
             )
         }
@@ -775,7 +806,7 @@ async fn bulk(
         }
     };
     let reason = if body.reason.is_empty() {
-        "bulk".to_string()
+        wave_reason.unwrap_or_else(|| "bulk".to_string())
     } else {
         body.reason
     };
@@ -994,4 +1025,147 @@ async fn audit_rules(
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
     Ok(Json(serde_json::json!({ "rules": state.service.rule_figures() })).into_response())
+}
+
+/// Records a moderator's decision on the wave a selector names and returns the comments it
+/// applies to (id and version), for the bulk path to decide one by one; the API's and the
+/// console's bulk both come here.
+pub async fn wave_items(
+    service: &crate::service::Service,
+    selector: &BulkSelector,
+    action: ModeratorAction,
+    moderator: &str,
+    reason: &str,
+    lang: crate::i18n::Lang,
+) -> Result<Vec<(Uuid, u64)>, ApiError> {
+    use crate::service::waves::WaveRefusal;
+    let others = [
+        &selector.email,
+        &selector.address,
+        &selector.domain,
+        &selector.same_text_as,
+        &selector.thread,
+    ];
+    if others
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    {
+        return Err(field_error(
+            lang,
+            "selector",
+            lang.pick(
+                "Pemilih wave berdiri sendiri, tanpa email, address, domain, same_text_as atau thread.",
+                "The wave selector stands alone, without email, address, domain, same_text_as or thread.",
+            ),
+        ));
+    }
+    let id = selector
+        .wave
+        .as_deref()
+        .map(str::trim)
+        .and_then(|w| Uuid::parse_str(w).ok())
+        .ok_or_else(|| {
+            field_error(
+                lang,
+                "wave",
+                lang.pick("Id gelombang tidak valid.", "The wave id is not valid."),
+            )
+        })?;
+    match service.decide_wave(id, action, moderator, reason).await {
+        Ok(items) => {
+            tracing::info!(moderator = %moderator, wave = %id, action = action.as_str(), comments = items.len(), "wave decided");
+            Ok(items)
+        }
+        Err(crate::service::CommandError::Refused(WaveRefusal::NotFound)) => {
+            Err(ApiError::not_found(lang))
+        }
+        Err(crate::service::CommandError::Refused(WaveRefusal::Action)) => Err(field_error(
+            lang,
+            "action",
+            lang.pick(
+                "Gelombang diputuskan dengan approve, reject, spam, not_spam atau delete.",
+                "A wave is decided with approve, reject, spam, not_spam or delete.",
+            ),
+        )),
+        Err(crate::service::CommandError::Refused(WaveRefusal::Decided { by, action })) => {
+            let mut e = ApiError::of(ErrorKind::StaleVersion, lang).with_message(format!(
+                "{} {by} ({}).",
+                lang.pick(
+                    "Gelombang ini sudah diputuskan oleh",
+                    "This wave was decided already by",
+                ),
+                action.as_str()
+            ));
+            e.current =
+                Some(serde_json::json!({ "wave": id, "by": by, "action": action.as_str() }));
+            Err(e)
+        }
+        Err(crate::service::CommandError::Failed(f)) => Err(decision_error(
+            crate::service::CommandError::Failed(f),
+            lang,
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct WavesQuery {
+    limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/waves", tag = "moderator", security(("moderator" = [])),
+    params(("limit" = Option<String>, Query, description = "1 to 100 (default 50)"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "Spam waves, newest first: shapes, comments, threads, statuses, samples", body = crate::http::openapi::WaveList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn waves(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Query(q): Query<WavesQuery>,
+) -> Result<Response, ApiError> {
+    let limit = match q.limit.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        None => 50,
+        Some(l) => match l.parse::<usize>() {
+            Ok(n) if (1..=crate::service::waves::MAX_WAVE_LIST).contains(&n) => n,
+            _ => {
+                return Err(field_error(
+                    lang,
+                    "limit",
+                    lang.pick("Batas dari 1 sampai 100.", "Limit from 1 to 100."),
+                ));
+            }
+        },
+    };
+    state
+        .service
+        .refresh_waves()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    let waves = state.service.wave_summaries(None, limit).await;
+    let config = state.service.wave_config();
+    Ok(Json(serde_json::json!({
+        "waves": waves,
+        "hold": config.hold,
+        "rules": config.rules(),
+    }))
+    .into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/mod/waves/{id}", tag = "moderator", security(("moderator" = [])),
+    params(("id" = String, Path, description = "The wave id"), ("lang" = Option<String>, Query, description = "id or en")),
+    responses((status = 200, description = "One wave", body = crate::http::openapi::WaveSummary), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+async fn wave(
+    State(state): State<AppState>,
+    ReqLang(lang): ReqLang,
+    _moderator: Moderator,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    state
+        .service
+        .refresh_waves()
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    match state.service.wave_summaries(Some(id), 1).await.pop() {
+        Some(w) => Ok(Json(w).into_response()),
+        None => Err(ApiError::not_found(lang)),
+    }
 }

@@ -140,6 +140,55 @@ pub struct Queue {
     next: Option<String>,
 }
 
+/// A spam wave (`GET /api/v1/mod/waves/{id}`, and each of the list's `waves`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct WaveSummary {
+    /// The id, for the bulk selector `{"wave": id}`.
+    id: String,
+    /// What its comments share: `{kind: text|domain|brand, value}`.
+    #[schema(value_type = Vec<Object>)]
+    shapes: Vec<serde_json::Value>,
+    /// Its comments.
+    comments: u64,
+    /// Its threads.
+    thread_count: u64,
+    /// The first 20 thread keys.
+    threads: Vec<String>,
+    /// RFC 3339.
+    first_seen: String,
+    /// RFC 3339.
+    last_seen: String,
+    /// RFC 3339: when it became a wave.
+    started_at: String,
+    /// Waiting for a moderator.
+    open: bool,
+    /// New comments of its shape are held (`[waves] hold`).
+    holding: bool,
+    /// `{action, by, at}` once decided.
+    #[schema(value_type = Option<Object>)]
+    decided: Option<serde_json::Value>,
+    /// Its comments by status now.
+    #[schema(value_type = Object)]
+    statuses: serde_json::Value,
+    /// Its first three comments: `{id, thread, author_name, body_html, status}`.
+    #[schema(value_type = Vec<Object>)]
+    samples: Vec<serde_json::Value>,
+}
+
+/// The spam waves (`GET /api/v1/mod/waves`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct WaveList {
+    /// Newest first.
+    waves: Vec<WaveSummary>,
+    /// Whether hold mode is on.
+    hold: bool,
+    /// `{min_comments, min_threads, window_seconds}`.
+    #[schema(value_type = Object)]
+    rules: serde_json::Value,
+}
+
 /// A decision's result.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -251,6 +300,8 @@ impl Modify for BearerScheme {
         super::moderation::audit_rules,
         super::moderation::privacy_export,
         super::moderation::privacy_erase,
+        super::moderation::waves,
+        super::moderation::wave,
         super::ops::healthz,
         super::ops::readyz,
         super::ops::metrics,

@@ -360,6 +360,17 @@ impl Policy {
         })
     }
 
+    /// The hosts the links of a body point to (bare links too, as the link rules see them),
+    /// the site's own domains left out: what the spam-wave fold groups by
+    /// ([`crate::projections::waves`]).
+    pub fn link_hosts(&self, body: &str) -> Vec<String> {
+        let n = normalize(body);
+        extract_links(body, &n, &self.own_domains)
+            .into_iter()
+            .map(|l| l.host)
+            .collect()
+    }
+
     /// The version: a hex hash of the contents (and relative names) of every file loaded.
     pub fn version(&self) -> &str {
         &self.version

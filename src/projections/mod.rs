@@ -19,6 +19,7 @@ pub mod render;
 pub mod restore;
 pub mod search;
 pub mod threads;
+pub mod waves;
 
 pub use authors::AuthorHistory;
 pub use threads::{Order, PublicComment, ThreadPage};
@@ -281,11 +282,12 @@ impl Projections {
                 t.closed = matches!(event, DomainEvent::ThreadClosed { .. });
                 t.generation += 1;
             }
-            // Bans and pre-moderated threads are folded by the service itself
-            // (src/service/bans.rs, src/service/premoderation.rs).
+            // Bans, pre-moderated threads and waves are folded by the service itself
+            // (src/service/bans.rs, src/service/premoderation.rs, src/service/waves.rs).
             DomainEvent::BanPlaced { .. }
             | DomainEvent::BanLifted { .. }
-            | DomainEvent::ThreadPremoderationSet { .. } => {}
+            | DomainEvent::ThreadPremoderationSet { .. }
+            | DomainEvent::WaveDecided { .. } => {}
             DomainEvent::ReaderErased { .. } => self.redact(comment_id, at),
             DomainEvent::ReaderDataExported { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {

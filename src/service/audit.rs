@@ -1,5 +1,5 @@
-//! The audit log: every moderator decision, ban, thread change and policy activation, who and
-//! when, read from the event log itself (nothing is written twice).
+//! The audit log: every moderator decision, wave decision, ban, thread change and policy
+//! activation, who and when, read from the event log itself (nothing is written twice).
 //!
 //! A bounded window in memory: at start the last [`AUDIT_SCAN_POSITIONS`] log positions are read
 //! (not the whole log, which the projections database exists to avoid), then new events every
@@ -239,6 +239,17 @@ fn entry_of(recorded: &crate::store::RecordedEvent, event: &DomainEvent) -> Opti
         DomainEvent::ReaderDataExported { comments, by, at } => AuditEntry {
             detail: Some(format!("{comments} comments")),
             ..base(by, *at, "")
+        },
+        DomainEvent::WaveDecided {
+            wave,
+            action,
+            comments,
+            reason,
+            by,
+            at,
+        } => AuditEntry {
+            detail: Some(format!("wave {wave}: {} × {comments}", action.as_str())),
+            ..base(by, *at, reason)
         },
         DomainEvent::PolicyActivated { version, at, .. } => AuditEntry {
             detail: Some(version.clone()),

@@ -37,6 +37,7 @@ pub mod projections_cli;
 pub mod runner;
 pub mod shell;
 pub mod view;
+pub mod waves;
 pub mod webhooks;
 
 pub use shell::{CommandError, CommandKind, Loaded, Shell, StoreFailure};
@@ -275,6 +276,8 @@ pub struct Service {
     audit: audit::Audit,
     /// Messages to the newsroom when comments wait (see [`webhooks`]).
     webhooks: webhooks::Webhooks,
+    /// Spam waves (see [`waves`]).
+    waves: waves::Waves,
 }
 
 impl Service {
@@ -304,6 +307,7 @@ impl Service {
             premoderated: premoderation::Premoderated::default(),
             audit: audit::Audit::default(),
             webhooks: webhooks::Webhooks::off(),
+            waves: waves::Waves::default(),
         }
     }
 
@@ -423,6 +427,8 @@ impl Service {
         let mut screened = self.screen(&submission, req);
         hold_over_ceiling(&mut screened, admission);
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
+        let wave_obs = self.wave_observation(&submission);
+        waves::hold_in_wave(&mut screened, self.wave_to_hold(wave_obs.as_ref()));
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
         // Filter-published under an email with a record but without its token earns no token:
@@ -440,9 +446,17 @@ impl Service {
                 &submission.body,
             )
         });
+        let started_with = wave_obs.is_some().then(|| submission.clone());
         self.create_comment(submission, screened, req).await?;
         if let Some(notice) = notice {
             self.webhooks.notify(notice);
+        }
+        if let (Some(obs), Some(s)) = (&wave_obs, &started_with) {
+            for wave in self.observe_wave(obs) {
+                metrics::counter!("saring_waves_started_total").increment(1);
+                self.webhooks
+                    .notify(webhooks::Notice::wave_started(&wave, s));
+            }
         }
         metrics::counter!("saring_comments_stored_total").increment(1);
         if outcome == Outcome::Reject {

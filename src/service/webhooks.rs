@@ -1,5 +1,5 @@
-//! Signed webhooks: a message when a comment enters the pending or the reported queue, so a
-//! newsroom's Slack, Telegram bot or tool can call a moderator.
+//! Signed webhooks: a message when a comment enters the pending or the reported queue and
+//! when a spam wave starts, so a newsroom's Slack, Telegram bot or tool can call a moderator.
 //!
 //! Each message is a JSON body signed with HMAC-SHA256 over `timestamp + "." + body`
 //! (`X-Saring-Timestamp`, `X-Saring-Signature: sha256=<hex>`), sent by one background task with
@@ -85,6 +85,24 @@ pub enum Kind {
     /// A comment entered the reported queue.
     #[serde(rename = "comment.reported")]
     Reported,
+    /// A spam wave started (see [`crate::projections::waves`]).
+    #[serde(rename = "wave.started")]
+    WaveStarted,
+}
+
+/// What a `wave.started` message says of the wave.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaveFacts {
+    /// The wave's id.
+    pub id: Uuid,
+    /// What its comments share: `{kind: text|domain|brand, value}`.
+    pub shapes: Vec<crate::projections::waves::Shape>,
+    /// Its comments so far.
+    pub comments: usize,
+    /// Its threads so far.
+    pub threads: usize,
+    /// Its first comment's time.
+    pub first_seen: DateTime<Utc>,
 }
 
 /// One message's facts (no email, no address: the receiver may be a chat room).
@@ -105,6 +123,9 @@ pub struct Notice {
     pub console_path: String,
     /// When.
     pub at: DateTime<Utc>,
+    /// For `wave.started`: the wave (the comment fields are the comment that started it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<WaveFacts>,
 }
 
 impl Notice {
@@ -118,6 +139,31 @@ impl Notice {
             excerpt: body.chars().take(200).collect(),
             console_path: format!("/admin/comments/{id}"),
             at: Utc::now(),
+            wave: None,
+        }
+    }
+
+    /// A notice that `wave` started with the comment `s`.
+    pub fn wave_started(
+        wave: &crate::projections::waves::Wave,
+        s: &crate::domain::Submission,
+    ) -> Notice {
+        Notice {
+            console_path: format!("/admin/waves#wave-{}", wave.id),
+            wave: Some(WaveFacts {
+                id: wave.id,
+                shapes: wave.shapes.clone(),
+                comments: wave.comments,
+                threads: wave.threads.len(),
+                first_seen: wave.first_seen,
+            }),
+            ..Notice::new(
+                Kind::WaveStarted,
+                s.comment_id,
+                &s.thread,
+                &s.author_name,
+                &s.body,
+            )
         }
     }
 }
@@ -187,6 +233,7 @@ struct Sender {
 struct Digest {
     pending: u32,
     reported: u32,
+    waves: u32,
     ids: Vec<Uuid>,
     since: Option<DateTime<Utc>>,
 }
@@ -216,6 +263,7 @@ impl Sender {
                         match notice.kind {
                             Kind::Pending => digest.pending += 1,
                             Kind::Reported => digest.reported += 1,
+                            Kind::WaveStarted => digest.waves += 1,
                         }
                         if digest.ids.len() < DIGEST_IDS {
                             digest.ids.push(notice.comment_id);
@@ -225,11 +273,12 @@ impl Sender {
                 }
                 Ok(None) => return,
                 Err(_) => {
-                    if digest.pending + digest.reported > 0 {
+                    if digest.pending + digest.reported + digest.waves > 0 {
                         let body = serde_json::json!({
                             "type": "digest",
                             "pending": digest.pending,
                             "reported": digest.reported,
+                            "waves": digest.waves,
                             "comment_ids": digest.ids,
                             "since": digest.since,
                             "until": Utc::now(),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const ANI_PASSWORD: &str = "kata-sandi-ani-rahasia";
+pub(crate) const ANI_PASSWORD: &str = "kata-sandi-ani-rahasia";
 const BUDI_PASSWORD: &str = "kata-sandi-budi-rahasia";
 
 /// A cheap argon2id hash (tests only: the shipped `saring moderator add` uses the defaults).
@@ -27,7 +27,7 @@ fn cheap_hash(password: &str) -> String {
         .to_string()
 }
 
-fn with_accounts(s: &mut Settings) {
+pub(crate) fn with_accounts(s: &mut Settings) {
     s.console.accounts = vec![
         AccountEntry {
             name: "ani".into(),
@@ -49,16 +49,16 @@ async fn console_app(change: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// A browser-like client of one moderator: no redirects followed, the session cookie by hand.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -70,7 +70,7 @@ impl Page {
     }
 
     /// The page's CSRF token (the `csrf` field of its forms).
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -123,12 +123,12 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         self.send(self.http.get(format!("{}{path}", self.base)))
             .await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         self.send(self.http.post(format!("{}{path}", self.base)).form(form))
             .await
     }
@@ -171,7 +171,7 @@ impl Browser {
         page
     }
 
-    async fn logged_in(app: &TestApp, name: &str, password: &str) -> Browser {
+    pub(crate) async fn logged_in(app: &TestApp, name: &str, password: &str) -> Browser {
         let mut b = Browser::new(app);
         let page = b.login(name, password).await;
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);

@@ -25,4 +25,5 @@ mod reports;
 mod restart;
 mod thread_settings;
 mod trust;
+mod waves;
 mod webhooks;

@@ -1,7 +1,8 @@
 //! The moderation console in a real headless Chromium: a moderator logs in, clears a small
 //! queue with the keyboard (single decisions and a bulk one on a selection), and sees a colleague's decision, made first from a second session,
 //! instead of overwriting it; then bans an email domain through the bans page, sees the ban
-//! enforced and lifts it. The console must also fit a 390-pixel-wide phone screen.
+//! enforced and lifts it. The console must also fit a 390-pixel-wide phone screen. A second
+//! test opens the spam waves page with `g w` and decides a made-up campaign at once.
 //!
 //! Screenshots land in `<target>/screenshots/browser-console-*.png`; `docs/console.png` was
 //! taken from `browser-console-01-queue.png`.
@@ -428,4 +429,138 @@ async fn banned_post(base: &str) -> Result<u16> {
         .send()
         .await?;
     Ok(resp.status().as_u16())
+}
+
+/// Posts one comment of a made-up job-scam campaign (the same text with other figures, links
+/// to subdomains of one site) in `thread`; returns its id.
+async fn campaign_comment(base: &str, thread: &str, n: usize) -> Result<String> {
+    let http = reqwest::Client::new();
+    let c: Value = http
+        .get(format!("{base}/api/v1/captcha?thread={thread}"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let question = c["question"].as_str().unwrap_or_default();
+    let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
+    let body = json!({
+        "author_name": format!("Pencari Kerja {n}"),
+        "author_email": format!("pencari{n}@contoh.id"),
+        "body": format!("Lowongan kerja dari rumah, gaji {} juta per bulan tanpa pengalaman. Daftar di https://kerja{n}.lowongan-cepat.example/info <b>sekarang</b>", 3 + n),
+        "captcha_token": c["token"],
+        "captcha_answer": answer.to_string(),
+    });
+    let resp: Value = http
+        .post(format!("{base}/api/v1/threads/{thread}/comments"))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id = resp["id"].as_str().unwrap_or_default().to_string();
+    ensure!(!id.is_empty(), "the campaign comment was stored: {resp}");
+    Ok(id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderator_decides_a_spam_wave_at_once_from_the_waves_page() -> Result<()> {
+    let Some(chromedriver) = super::harness::chromedriver_or_skip() else {
+        return Ok(());
+    };
+    let tmp = tempfile::tempdir()?;
+    let server = start_server(tmp.path())?;
+    let driver = Driver::start(&chromedriver, tmp.path()).await?;
+    let result = async {
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            let thread = format!("berita-{}", n % 3);
+            ids.push(campaign_comment(&server.base, &thread, n).await?);
+        }
+        let ani = driver
+            .session(&tmp.path().join("profile-ani-waves"), true)
+            .await?;
+        let outcome = wave_scenario(&server.base, &ani, &ids).await;
+        let _ = ani.close().await;
+        outcome
+    }
+    .await;
+    if result.is_err() {
+        eprintln!("--- server log ---\n{}", tail(&server.log));
+    }
+    result
+}
+
+async fn wave_scenario(base: &str, ani: &Client, ids: &[String]) -> Result<()> {
+    ani.set_window_size(1100, 1000).await?;
+    log_in(ani, base, ANI).await?;
+    // From the queue, `g` then `w` opens the waves page.
+    wait_js(
+        ani,
+        "document.activeElement.classList.contains('card')",
+        "focus on a card",
+    )
+    .await?;
+    press(ani, "g").await?;
+    press(ani, "w").await?;
+    let card = wait_css(ani, "article.wave-card").await?;
+    let text = card.text().await?;
+    ensure!(
+        text.contains("5 comments")
+            && text.contains("3 threads")
+            && text.contains("lowongan-cepat.example"),
+        "the wave card: {text}"
+    );
+    ensure!(
+        ani.execute(
+            "return document.querySelector('article.wave-card .sample .body').textContent.indexOf('<b>sekarang</b>') >= 0 && !document.querySelector('article.wave-card .sample b');",
+            vec![]
+        )
+        .await?
+            == json!(true),
+        "sample bodies are shown as text"
+    );
+    screenshot(ani, "console-05-waves").await?;
+
+    // One click decides the whole wave.
+    card.find(Locator::Css("button[value=spam]"))
+        .await?
+        .click()
+        .await?;
+    wait_css(ani, "ul.bulk-results").await?;
+    for id in ids {
+        let got = super::harness::comment_status(base, TOKEN, id).await?;
+        ensure!(got == "spam", "{id} is {got} after the wave's decision");
+    }
+    ani.goto(&format!("{base}/admin/waves?lang=en")).await?;
+    let decided = wait_css(ani, "article.wave-card p.decided")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        decided.contains("ani") && decided.contains("marked spam"),
+        "the card says who decided: {decided}"
+    );
+    ensure!(
+        ani.find_all(Locator::Css("article.wave-card form.actions"))
+            .await?
+            .is_empty(),
+        "a decided wave has no decision buttons"
+    );
+
+    // A phone: nothing wider than the screen.
+    ani.set_window_size(390, 844).await?;
+    ani.goto(&format!("{base}/admin/waves?lang=id")).await?;
+    wait_css(ani, "article.wave-card").await?;
+    let width = ani
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        width[0].as_u64() <= width[1].as_u64(),
+        "the waves page scrolls sideways on a phone: {width}"
+    );
+    screenshot(ani, "console-06-waves-phone").await?;
+    Ok(())
 }
