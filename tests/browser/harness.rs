@@ -14,8 +14,10 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-/// How long any single wait in the scenario may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
+/// How long any single wait in the scenario may take before the test fails: generous, because
+/// the browser tests run side by side with the rest of the suite on two cores (a proof of work
+/// in the page once took longer than 20 s there).
+pub const DEADLINE: Duration = Duration::from_secs(45);
 
 /// A child process killed on drop.
 pub struct Guard(pub Child);

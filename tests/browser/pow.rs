@@ -3,8 +3,6 @@
 //! `measure_solve_times` (ignored; run it by name) prints the solve time per difficulty at a 4×
 //! CPU slowdown, the figures in docs/edge.md.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result, ensure};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -197,7 +195,7 @@ async fn open_demo_again(js: &Client, base: &str) -> Result<()> {
         js,
         "document.querySelectorAll('#saring-thread li.saring-comment').length > 0",
         "the thread",
-        Duration::from_secs(20),
+        super::harness::DEADLINE,
     )
     .await?;
     Ok(())

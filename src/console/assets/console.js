@@ -72,6 +72,14 @@
     card.remove();
     adjustCount(-1);
     if (!cards().length) {
+      if (document.querySelector('nav.paging a[rel=next]')) {
+        // This page is cleared, not the queue: decided comments have left it, so its first page
+        // now starts with the ones that were on the next. Load that instead of saying "empty".
+        var first = new URL(location.href);
+        first.searchParams.delete('after');
+        location.replace(first.href);
+        return;
+      }
       var p = document.createElement('p');
       p.className = 'empty';
       p.textContent = T.gone;
