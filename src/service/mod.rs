@@ -420,7 +420,7 @@ impl Service {
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         submission.pow = Some(facts);
         submission.known_reader = Some(known);
-        let mut screened = self.screen(&submission, req);
+        let mut screened = self.screen(&submission, req).await?;
         hold_over_ceiling(&mut screened, admission);
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
         let outcome = screened.verdict.outcome;
@@ -514,11 +514,14 @@ impl Service {
                 // who knows a regular reader's address would skip the sum and the work.
                 let trusted = known_reader
                     && !email.is_empty()
-                    && self.view.read(|p| {
-                        let mut history = p.history(email, &group, None, 0, &req.thread, now);
-                        history.known_reader = Some(true);
-                        is_trusted(&history)
-                    });
+                    && self
+                        .view
+                        .read_or_fail(|p| {
+                            let mut history = p.history(email, &group, None, 0, &req.thread, now);
+                            history.known_reader = Some(true);
+                            is_trusted(&history)
+                        })
+                        .map_err(projections_unavailable)?;
                 if !trusted {
                     return Err(
                         self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
@@ -542,7 +545,12 @@ impl Service {
     /// A replay is answered as one before it can eat the reader's rate allowance; the create
     /// command's "no stream" expectation stays the real guarantee across replicas.
     fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
-        if self.view.read(|p| p.has_comment(id)) {
+        // One indexed lookup by primary key: cheap enough for the async worker.
+        let known = self
+            .view
+            .read_or_fail(|p| p.has_comment(id))
+            .map_err(projections_unavailable)?;
+        if known {
             return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
         }
         Ok(())
@@ -582,50 +590,55 @@ impl Service {
     }
 
     /// Screens the submission with the policy in force, against the author's history and the
-    /// thread and parent facts the decider needs.
-    fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
+    /// thread and parent facts the decider needs. On the blocking pool: the history is read
+    /// from the projection database and the policy's matching is CPU work, neither of which
+    /// may stall the async workers. A failed read is a `503`, never a verdict on an empty
+    /// history.
+    async fn screen(
+        &self,
+        submission: &Submission,
+        req: &SubmitRequest,
+    ) -> Result<Screened, SubmitError> {
         let policy = self.policy.current();
-        let fingerprint = crate::policy::body_fingerprint(&submission.body);
-        let (verdict, context, trusted, email_known) = self.view.read(|p| {
-            let history = p.history(
-                &submission.author_email,
-                &submission.client.ip,
-                submission.author_url.as_deref(),
-                fingerprint,
-                &submission.thread,
-                submission.submitted_at,
-            );
-            let context = SubmitContext {
-                thread_closed: p.is_closed(&submission.thread),
-                parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
-            };
-            let email_known = history.author_approved > 0;
-            let input = screen_input(
-                submission,
-                Some(req.client_ip),
-                Some(&req.honeypot),
-                Some(history),
-            );
-            let trusted = input.history.is_some_and(|h| is_trusted(&h));
-            // Screened under the view's read lock so the site-learned model is read in place
-            // rather than copied (it can hold two thousand comments' features).
-            let learned = self.learn.then_some(p.learned());
-            (
-                policy.screen_with(&input, learned),
-                context,
-                trusted,
-                email_known,
-            )
-        });
-        metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
+        let learn = self.learn;
+        let (submission, client_ip, honeypot) =
+            (submission.clone(), req.client_ip, req.honeypot.clone());
+        let screened = self
+            .view
+            .query(move |p| {
+                let fingerprint = crate::policy::body_fingerprint(&submission.body);
+                let history = p.history(
+                    &submission.author_email,
+                    &submission.client.ip,
+                    submission.author_url.as_deref(),
+                    fingerprint,
+                    &submission.thread,
+                    submission.submitted_at,
+                );
+                let context = SubmitContext {
+                    thread_closed: p.is_closed(&submission.thread),
+                    parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
+                };
+                let email_known = history.author_approved > 0;
+                let input =
+                    screen_input(&submission, Some(client_ip), Some(&honeypot), Some(history));
+                let trusted = input.history.is_some_and(|h| is_trusted(&h));
+                // Screened under the view's read access so the site-learned model is read in
+                // place rather than copied (it can hold two thousand comments' features).
+                let learned = learn.then_some(p.learned());
+                Screened {
+                    verdict: policy.screen_with(&input, learned),
+                    fingerprint,
+                    context,
+                    trusted,
+                    email_known,
+                }
+            })
+            .await
+            .map_err(projections_unavailable)?;
+        metrics::counter!("saring_screened_total", "outcome" => outcome_label(screened.verdict.outcome))
             .increment(1);
-        Screened {
-            verdict,
-            fingerprint,
-            context,
-            trusted,
-            email_known,
-        }
+        Ok(screened)
     }
 
     /// Creates the comment's stream; the stream existing already is a replay.
@@ -903,6 +916,17 @@ impl Service {
 }
 
 /// The screening's result, as the create command needs it.
+/// A failed read of the projection database, as the store failure the HTTP layer answers
+/// `503 store_unavailable`: the request may simply be repeated.
+fn projections_unavailable<R>(
+    e: crate::store::projection_db::ProjectionDbError,
+) -> CommandError<R> {
+    CommandError::Failed(StoreFailure::Store(StoreError::Unavailable {
+        backend: "projection",
+        source: Arc::new(e),
+    }))
+}
+
 struct Screened {
     verdict: Verdict,
     fingerprint: u64,

@@ -73,6 +73,9 @@ pub enum ProjectionDbError {
         /// Its backend.
         backend: Option<String>,
     },
+    /// The task reading the file ended without an answer (it panicked or was cancelled).
+    #[error("projection database read task failed: {0}")]
+    Task(String),
     /// A stored record does not decode (a damaged file: rebuild it).
     #[error("projection database {path}: a stored record does not decode: {source}")]
     Decode {
