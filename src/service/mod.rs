@@ -32,6 +32,7 @@ pub mod audit;
 pub mod backtest;
 pub mod bans;
 pub mod codec;
+pub mod descriptions;
 pub mod premoderation;
 pub mod projections_cli;
 pub mod runner;
@@ -275,6 +276,8 @@ pub struct Service {
     audit: audit::Audit,
     /// Messages to the newsroom when comments wait (see [`webhooks`]).
     webhooks: webhooks::Webhooks,
+    /// Rule descriptions of older policy versions (see [`descriptions`]).
+    descriptions: descriptions::Descriptions,
 }
 
 impl Service {
@@ -304,6 +307,7 @@ impl Service {
             premoderated: premoderation::Premoderated::default(),
             audit: audit::Audit::default(),
             webhooks: webhooks::Webhooks::off(),
+            descriptions: descriptions::Descriptions::default(),
         }
     }
 
@@ -626,8 +630,12 @@ impl Service {
                 // Screened under the view's read access so the site-learned model is read in
                 // place rather than copied (it can hold two thousand comments' features).
                 let learned = learn.then_some(p.learned());
+                let mut verdict = policy.screen_with(&input, learned);
+                // Stored without what this version's PolicyActivated says once (schema 3);
+                // moderators' views look the descriptions up by version.
+                verdict.strip_descriptions(|id| policy.description_of(id));
                 Screened {
-                    verdict: policy.screen_with(&input, learned),
+                    verdict,
                     fingerprint,
                     context,
                     trusted,
@@ -730,7 +738,23 @@ impl Service {
             .shell
             .load(&comment_stream(id), comment::evolve)
             .await?;
-        Ok(moderator_view(&loaded))
+        let mut view = moderator_view(&loaded);
+        if let Some(v) = &mut view {
+            self.with_descriptions(v).await?;
+        }
+        Ok(view)
+    }
+
+    /// Fills the rule descriptions a stored verdict left to its policy version.
+    async fn with_descriptions(&self, view: &mut ModeratorView) -> Result<(), StoreError> {
+        match &mut view.verdict {
+            Some(verdict) => {
+                self.descriptions
+                    .fill(verdict, &self.policy.current(), &self.shell)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Applies a moderator decision if the comment is still at `expected_version`; someone
@@ -770,6 +794,10 @@ impl Service {
             .await;
         let appended = match decided {
             Ok(appended) => appended,
+            Err(CommandError::Refused(DecisionRefusal::Stale(mut current))) => {
+                self.with_descriptions(&mut current).await?;
+                return Err(CommandError::Refused(DecisionRefusal::Stale(current)));
+            }
             Err(CommandError::Failed(StoreFailure::Contended { .. })) => {
                 let current = self
                     .moderator_view(id)
@@ -909,13 +937,13 @@ impl Service {
         let event = DomainEvent::PolicyActivated {
             version: policy.version().to_string(),
             summary,
+            descriptions: policy.descriptions(),
             at: Utc::now(),
         };
         self.shell.record(POLICY_STREAM, &[event]).await
     }
 }
 
-/// The screening's result, as the create command needs it.
 /// A failed read of the projection database, as the store failure the HTTP layer answers
 /// `503 store_unavailable`: the request may simply be repeated.
 fn projections_unavailable<R>(
@@ -927,6 +955,7 @@ fn projections_unavailable<R>(
     }))
 }
 
+/// The screening's result, as the create command needs it.
 struct Screened {
     verdict: Verdict,
     fingerprint: u64,
