@@ -35,6 +35,7 @@ pub mod codec;
 pub mod descriptions;
 pub mod premoderation;
 pub mod projections_cli;
+pub mod read_pool;
 pub mod runner;
 pub mod shell;
 pub mod view;
@@ -278,6 +279,9 @@ pub struct Service {
     webhooks: webhooks::Webhooks,
     /// Rule descriptions of older policy versions (see [`descriptions`]).
     descriptions: descriptions::Descriptions,
+    /// The threads that screen posts: few and fixed, since each keeps its own regex caches
+    /// (see [`read_pool`]).
+    screening: read_pool::ReadPool,
 }
 
 impl Service {
@@ -308,6 +312,7 @@ impl Service {
             audit: audit::Audit::default(),
             webhooks: webhooks::Webhooks::off(),
             descriptions: descriptions::Descriptions::default(),
+            screening: read_pool::ReadPool::new(SCREENING_THREADS),
         }
     }
 
@@ -594,9 +599,9 @@ impl Service {
     }
 
     /// Screens the submission with the policy in force, against the author's history and the
-    /// thread and parent facts the decider needs. On the blocking pool: the history is read
-    /// from the projection database and the policy's matching is CPU work, neither of which
-    /// may stall the async workers. A failed read is a `503`, never a verdict on an empty
+    /// thread and parent facts the decider needs. On the screening threads: the history is
+    /// read from the projection database and the policy's matching is CPU work, neither of
+    /// which may stall the async workers. A failed read is a `503`, never a verdict on an empty
     /// history.
     async fn screen(
         &self,
@@ -607,42 +612,50 @@ impl Service {
         let learn = self.learn;
         let (submission, client_ip, honeypot) =
             (submission.clone(), req.client_ip, req.honeypot.clone());
+        let view = Arc::clone(&self.view);
         let screened = self
-            .view
-            .query(move |p| {
-                let fingerprint = crate::policy::body_fingerprint(&submission.body);
-                let history = p.history(
-                    &submission.author_email,
-                    &submission.client.ip,
-                    submission.author_url.as_deref(),
-                    fingerprint,
-                    &submission.thread,
-                    submission.submitted_at,
-                );
-                let context = SubmitContext {
-                    thread_closed: p.is_closed(&submission.thread),
-                    parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
-                };
-                let email_known = history.author_approved > 0;
-                let input =
-                    screen_input(&submission, Some(client_ip), Some(&honeypot), Some(history));
-                let trusted = input.history.is_some_and(|h| is_trusted(&h));
-                // Screened under the view's read access so the site-learned model is read in
-                // place rather than copied (it can hold two thousand comments' features).
-                let learned = learn.then_some(p.learned());
-                let mut verdict = policy.screen_with(&input, learned);
-                // Stored without what this version's PolicyActivated says once (schema 3);
-                // moderators' views look the descriptions up by version.
-                verdict.strip_descriptions(|id| policy.description_of(id));
-                Screened {
-                    verdict,
-                    fingerprint,
-                    context,
-                    trusted,
-                    email_known,
-                }
+            .screening
+            .run(move || {
+                view.read_or_fail(|p| {
+                    let fingerprint = crate::policy::body_fingerprint(&submission.body);
+                    let history = p.history(
+                        &submission.author_email,
+                        &submission.client.ip,
+                        submission.author_url.as_deref(),
+                        fingerprint,
+                        &submission.thread,
+                        submission.submitted_at,
+                    );
+                    let context = SubmitContext {
+                        thread_closed: p.is_closed(&submission.thread),
+                        parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
+                    };
+                    let email_known = history.author_approved > 0;
+                    let input =
+                        screen_input(&submission, Some(client_ip), Some(&honeypot), Some(history));
+                    let trusted = input.history.is_some_and(|h| is_trusted(&h));
+                    // Screened under the view's read access so the site-learned model is read in
+                    // place rather than copied (it can hold two thousand comments' features).
+                    let learned = learn.then_some(p.learned());
+                    let mut verdict = policy.screen_with(&input, learned);
+                    // Stored without what this version's PolicyActivated says once (schema 3);
+                    // moderators' views look the descriptions up by version.
+                    verdict.strip_descriptions(|id| policy.description_of(id));
+                    Screened {
+                        verdict,
+                        fingerprint,
+                        context,
+                        trusted,
+                        email_known,
+                    }
+                })
             })
             .await
+            .map_err(|e| {
+                projections_unavailable(crate::store::projection_db::ProjectionDbError::Task(
+                    e.to_string(),
+                ))
+            })?
             .map_err(projections_unavailable)?;
         metrics::counter!("saring_screened_total", "outcome" => outcome_label(screened.verdict.outcome))
             .increment(1);
@@ -943,6 +956,11 @@ impl Service {
         self.shell.record(POLICY_STREAM, &[event]).await
     }
 }
+
+/// Threads that screen posts: as many as the async workers used to screen on (two cores on
+/// the reference machine); screening is a few hundred microseconds, so two keep up with
+/// thousands of posts a second.
+const SCREENING_THREADS: usize = 2;
 
 /// A failed read of the projection database, as the store failure the HTTP layer answers
 /// `503 store_unavailable`: the request may simply be repeated.

@@ -31,6 +31,8 @@ use crate::projections::{
 };
 use crate::store::projection_db::{Head, ProjectionDb, ProjectionDbError};
 
+use super::read_pool::ReadPool;
+
 /// The `[projections]` settings: byte budgets of the caches in front of the projection
 /// database.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -197,6 +199,8 @@ struct Disk {
     db: Arc<ProjectionDb>,
     core: ArcSwap<Core>,
     authors: AuthorCache,
+    /// Where [`View::query`] runs its reads.
+    pool: ReadPool,
 }
 
 enum Source {
@@ -227,6 +231,7 @@ impl View {
                 db,
                 core: ArcSwap::from_pointee(Core::from(head)),
                 authors: AuthorCache::new(settings.author_cache_bytes),
+                pool: ReadPool::new(crate::store::projection_db::READERS),
             }),
             pos,
         )
@@ -304,10 +309,11 @@ impl View {
         (out, reader.failed.into_inner())
     }
 
-    /// Runs `f` with read access where blocking is allowed: on the blocking pool for a view on
-    /// disk (its reads are SQLite queries, which must not stall the async workers), inline for
-    /// one in memory. A failed database read inside fails the whole answer, so a request is
-    /// answered `503`, never with an empty page that looks true.
+    /// Runs `f` with read access where blocking is allowed: on the read pool for a view on
+    /// disk (its reads are SQLite queries, which must not stall the async workers; see
+    /// [`ReadPool`] for why not tokio's blocking pool), inline for one in memory. A failed
+    /// database read inside fails the whole answer, so a request is answered `503`, never with
+    /// an empty page that looks true.
     pub async fn query<T, F>(self: &Arc<Self>, f: F) -> Result<T, ProjectionDbError>
     where
         T: Send + 'static,
@@ -317,11 +323,12 @@ impl View {
             (out, None) => Ok(out),
             (_, Some(e)) => Err(e),
         };
-        if self.db().is_none() {
+        let Source::Disk(disk) = &self.source else {
             return checked(self);
-        }
+        };
         let view = Arc::clone(self);
-        tokio::task::spawn_blocking(move || checked(&view))
+        disk.pool
+            .run(move || checked(&view))
             .await
             .map_err(|e| ProjectionDbError::Task(e.to_string()))?
     }

@@ -36,8 +36,9 @@ pub const FORMAT: i64 = 2;
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
 
-/// Connections that serve reads, so readers never wait for the follower's transaction (WAL).
-const READERS: usize = 4;
+/// Connections that serve reads, so readers never wait for the follower's transaction (WAL);
+/// the read pool has as many threads ([`crate::service::read_pool`]).
+pub const READERS: usize = 4;
 
 /// The file's name in the data folder.
 pub const FILE_NAME: &str = "projections.sqlite3";
