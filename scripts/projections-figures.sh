@@ -3,12 +3,18 @@
 # the store (examples/seed_store.rs, 20 per thread), start the server (first start folds the log
 # into projections.sqlite3), measure time to ready, RSS, posts/s and thread reads/s with
 # examples/loadgen.rs, restart it (SIGKILL, then start again) and measure time to ready and RSS
-# again, and the bytes per comment of the log and of the projection file.
+# again, and the bytes per comment of the log and of the projection file. The bare axum server
+# (examples/bare_axum.rs, answering a body of the size of a seeded thread page) is measured
+# first with the same client, so the read figures have their ceiling from the same run.
+# RSS is VmRSS, with its anonymous part (heap: what the caches and allocators hold) beside it.
 #
 #   scripts/projections-figures.sh            # N = 0 100000 1000000
 #   SIZES="0 100000" DURATION=10s scripts/projections-figures.sh
 #
-# Needs: cargo build --release --bin saring --example seed_store --example loadgen
+# Needs: cargo build --release --bin saring --example seed_store --example loadgen \
+#   --example bare_axum
+# Knobs: SARING_BIN (the server binary), SERVER_ENV (extra VAR=value settings for the server,
+# e.g. "SARING_PAGE_CACHE_BYTES=0"), SEED_BATCH, SEED_POLICIES (default policies).
 # Listens on 127.0.0.1 only; stops every process it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +23,10 @@ PROFILE=${PROFILE:-release}
 BIN=${SARING_BIN:-$TARGET/$PROFILE/saring}
 SEED=$TARGET/$PROFILE/examples/seed_store
 LOADGEN=$TARGET/$PROFILE/examples/loadgen
+BARE=$TARGET/$PROFILE/examples/bare_axum
+SEED_BATCH=${SEED_BATCH:-1024}
+SEED_POLICIES=${SEED_POLICIES:-policies}
+SERVER_ENV=${SERVER_ENV:-}
 SIZES=${SIZES:-"0 100000 1000000"}
 DURATION=${DURATION:-10s}
 WORK=$(mktemp -d)
@@ -25,6 +35,8 @@ cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+anon() { awk '/RssAnon/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 # start DATA LOG: starts the server, waits for its address; sets SERVER, BASE, READY_MS.
 start() {
@@ -33,7 +45,9 @@ start() {
   fifo=$WORK/out.$RANDOM
   mkfifo "$fifo"
   # No proof of work: these figures are the server's (scripts/pow-cost.sh measures the stamp).
-  SARING_RATE_LIMITS=off SARING_POW_DIFFICULTY=0 SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" serve --listen 127.0.0.1:0 \
+  # shellcheck disable=SC2086
+  env $SERVER_ENV SARING_RATE_LIMITS=off SARING_POW_DIFFICULTY=0 SARING_CONFIG=/dev/null NO_COLOR=1 \
+    "$BIN" serve --listen 127.0.0.1:0 \
     --data-dir "$data" --policies policies >"$fifo" 2>>"$log" &
   SERVER=$!
   read -r line <"$fifo"
@@ -46,33 +60,55 @@ stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER="
 
 result() { grep "RESULT" | grep "kind=$1 " | sed -E "s/.*$2=([0-9.]+).*/\1/" | head -1; }
 
-printf "%-9s | %-10s | %-8s | %-8s | %-8s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n" \
-  comments first_ms rss_MiB posts/s reads/s read_p99 rss_after restart_ms rss_MiB log_B/c proj_B/c
+# The ceiling: bare axum answering a 20-comment page's worth of bytes, with the same client.
+bare_fifo=$WORK/bare.out
+mkfifo "$bare_fifo"
+"$BARE" --listen 127.0.0.1:0 --body-bytes 11000 >"$bare_fifo" 2>/dev/null &
+BARE_PID=$!
+read -r line <"$bare_fifo"
+exec 4<"$bare_fifo"
+bare_base=$(echo "$line" | sed -E 's/bare_axum listening on (http:\/\/[^ ]+).*/\1/')
+bareout=$("$LOADGEN" --target "$bare_base" --url / --readers 64 --duration "$DURATION" \
+  --label bare 2>/dev/null)
+kill "$BARE_PID"; wait "$BARE_PID" 2>/dev/null || true; exec 4<&-
+echo "bare axum (11,000-byte body, 64 connections): $(echo "$bareout" | result url per_s) req/s," \
+  "p99 $(echo "$bareout" | result url p99_ms) ms; load $(load)"
+
+printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
+  comments first_ms rss/anon_MiB posts/s reads/s read_p99 after_load restart_ms after_restart \
+  restart+reads log_B/c proj_B/c load
 for n in $SIZES; do
   data=$WORK/data-$n
   mkdir -p "$data"
   threads=$(( n / 20 > 0 ? n / 20 : 1 ))
-  [ "$n" -gt 0 ] && "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" 2>>"$WORK/seed.log"
+  [ "$n" -gt 0 ] && "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" \
+    --batch "$SEED_BATCH" --policies "$SEED_POLICIES" 2>>"$WORK/seed.log"
+  [ "$n" -gt 0 ] && tail -1 "$WORK/seed.log"
   start "$data" "$WORK/server-$n.log"
   first=$READY_MS
-  rss0=$(rss "$SERVER")
+  rss0="$(rss "$SERVER")/$(anon "$SERVER")"
+  load_at=$(load)
   posts=$("$LOADGEN" --target "$BASE" --writers 32 --duration "$DURATION" --threads 1000 \
     --thread-prefix lt --label "posts-$n" 2>/dev/null | result total stored_per_s)
   readout=$("$LOADGEN" --target "$BASE" --readers 64 --duration "$DURATION" --threads 1000 \
     --thread-prefix berita --conditional 0 --label "reads-$n" 2>/dev/null)
   reads=$(echo "$readout" | result read_200 per_s)
   p99=$(echo "$readout" | result read_200 p99_ms)
-  rss1=$(rss "$SERVER")
+  rss1="$(rss "$SERVER")/$(anon "$SERVER")"
   stop_kill
   start "$data" "$WORK/server-$n.log"
   restart=$READY_MS
-  rss2=$(rss "$SERVER")
+  rss2="$(rss "$SERVER")/$(anon "$SERVER")"
+  # After a restart the server has read nothing yet; the same reads again fill its caches.
+  "$LOADGEN" --target "$BASE" --readers 64 --duration "$DURATION" --threads 1000 \
+    --thread-prefix berita --conditional 0 --label "reads-again-$n" >/dev/null 2>&1
+  rss3="$(rss "$SERVER")/$(anon "$SERVER")"
   stop_kill
   stored=$(( n > 0 ? n : 1 ))
   logb=$(du -cb "$data"/saring.db* 2>/dev/null | tail -1 | cut -f1)
   projb=$(du -cb "$data"/projections.sqlite3* | tail -1 | cut -f1)
-  printf "%-9s | %-10s | %-8s | %-8s | %-8s | %-9s | %-9s | %-10s | %-8s | %-9s | %-9s\n" \
-    "$n" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" \
-    "$(( logb / stored ))" "$(( projb / stored ))"
+  printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
+    "$n" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" "$rss3" \
+    "$(( logb / stored ))" "$(( projb / stored ))" "$load_at"
   rm -rf "$data"
 done

@@ -211,9 +211,20 @@ async fn backtest(policy: PathBuf, with_learned: bool, args: ServeArgs) -> anyho
     Ok(())
 }
 
+/// Threads of tokio's blocking pool (store reads, projection writes, policy reloads).
+const MAX_BLOCKING_THREADS: usize = 8;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // tokio's default of 512 blocking threads let every concurrent store read or projection
+    // write start a thread, and each keeps its own allocator heap: 32 writers grew the server
+    // by 26 threads and ~150 MiB (docs/projections.md, "Memory"). The blocking work is SQLite
+    // on a handful of connections, so a few threads serve it as fast.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

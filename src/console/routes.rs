@@ -544,15 +544,25 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         newest: order == SortOrder::Newest,
     };
     let now = Utc::now();
-    let (stats, ids, next, matching) = c.app.service.view().read(|p| {
-        let stats: Vec<_> = ConsoleQueue::ALL
-            .into_iter()
-            .map(|queue| (queue, p.queue_stats(queue)))
-            .collect();
-        let page = p.queue_search(queue, &filter, order, after, PAGE_SIZE);
-        let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
-        (stats, ids, page.next, page.matching)
-    });
+    let wanted = filter.clone();
+    let read = c
+        .app
+        .service
+        .view()
+        .query(move |p| {
+            let stats: Vec<_> = ConsoleQueue::ALL
+                .into_iter()
+                .map(|queue| (queue, p.queue_stats(queue)))
+                .collect();
+            let page = p.queue_search(queue, &wanted, order, after, PAGE_SIZE);
+            let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+            (stats, ids, page.next, page.matching)
+        })
+        .await;
+    let (stats, ids, next, matching) = match read {
+        Ok(read) => read,
+        Err(e) => return req.fail(ApiError::projections(lang, &e)),
+    };
     let mut cards = Vec::with_capacity(ids.len());
     for id in ids {
         match load_card(&c, id, None).await {
@@ -985,13 +995,14 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .any(|v| v.is_some());
         if items.is_empty() && selecting {
             match selector.resolve_in(c.app.service.view()).await {
-                Ok((found, _)) => {
+                Err(e) => return req.fail(ApiError::projections(lang, &e)),
+                Ok(Ok((found, _))) => {
                     items = found
                         .into_iter()
                         .map(|(id, v)| (id.to_string(), Some(v)))
                         .collect();
                 }
-                Err(field) => {
+                Ok(Err(field)) => {
                     return req.fail(invalid(
                         lang,
                         field,

@@ -10,6 +10,11 @@
 //!   could be missing (early events were written without it).
 //! - **2**: `reason` is always present (empty when none was given). Upcast from 1 by adding an
 //!   empty `reason` where it is missing.
+//! - **3**, `CommentScreened` only: a matched rule's `description` is left out when it is the
+//!   deciding policy version's own, which that version's `PolicyActivated` carries once (its
+//!   `descriptions`); readers that show it look it up by the verdict's `policy_version`. Nothing
+//!   to upcast (a missing description decodes empty). Other types stay at 2, so a replica of the
+//!   previous version still folds everything but the new verdicts.
 //!
 //! An event of a type this version does not know, of a schema newer than [`CURRENT_SCHEMA`], or
 //! whose data does not fit its type is [`Decoded::Unknown`]: the caller keeps it (it counts in
@@ -23,8 +28,19 @@ use serde_json::Value;
 
 use super::events::DomainEvent;
 
-/// The schema version every event is written with.
-pub const CURRENT_SCHEMA: u32 = 2;
+/// The newest schema version this version reads (and writes for `CommentScreened`).
+pub const CURRENT_SCHEMA: u32 = 3;
+
+/// The schema version other event types are written with (their shape did not change in 3).
+const BASE_SCHEMA: u32 = 2;
+
+/// The schema version an event is written with.
+pub fn schema_of(event: &DomainEvent) -> u32 {
+    match event {
+        DomainEvent::CommentScreened { .. } => CURRENT_SCHEMA,
+        _ => BASE_SCHEMA,
+    }
+}
 
 /// Event types whose schema-1 data may lack `reason`.
 const REASON_ADDED_IN_2: [&str; 7] = [
@@ -95,7 +111,7 @@ pub enum Decoded {
 pub fn encode(event: &DomainEvent) -> Result<(&'static str, u32, Value), serde_json::Error> {
     Ok((
         event.event_type(),
-        CURRENT_SCHEMA,
+        schema_of(event),
         serde_json::to_value(event)?,
     ))
 }
@@ -159,10 +175,51 @@ mod tests {
         }
     }
 
+    fn screened(description: crate::policy::Description) -> DomainEvent {
+        DomainEvent::CommentScreened {
+            verdict: crate::policy::Verdict {
+                outcome: crate::policy::Outcome::Spam,
+                score: 9.0,
+                rules: vec![crate::policy::RuleHit {
+                    id: "GAMBLING_BRAND".into(),
+                    score: 9.0,
+                    field: "body".into(),
+                    span: Some((0, 8)),
+                    matched: Some("GARUDA88".into()),
+                    obfuscated: false,
+                    description,
+                    evidence: vec![],
+                }],
+                policy_version: "v1".into(),
+            },
+            fingerprint: Some(7),
+            at: at(),
+        }
+    }
+
+    /// A verdict written at schema 3 without its rule's description reads back without it
+    /// (looked up by policy version later); one of schema 2 keeps the description it carried.
+    #[test]
+    fn verdicts_without_descriptions_are_schema_3_and_older_ones_keep_theirs() {
+        let (kind, version, data) = encode(&screened(Default::default())).unwrap();
+        assert_eq!((kind, version), ("CommentScreened", 3));
+        assert!(!data.to_string().contains("description"), "{data}");
+        assert_eq!(
+            decode(kind, version, &data),
+            Decoded::Known(screened(Default::default()))
+        );
+        let described = crate::policy::Description {
+            id: "Merek judi".into(),
+            en: "Gambling brand".into(),
+        };
+        let (_, _, old) = encode(&screened(described.clone())).unwrap();
+        assert_eq!(decode(kind, 2, &old), Decoded::Known(screened(described)));
+    }
+
     #[test]
     fn events_are_written_with_the_current_schema_and_read_back() {
         let (kind, version, data) = encode(&approved("oke")).unwrap();
-        assert_eq!((kind, version), ("CommentApproved", CURRENT_SCHEMA));
+        assert_eq!((kind, version), ("CommentApproved", BASE_SCHEMA));
         assert_eq!(
             decode(kind, version, &data),
             Decoded::Known(approved("oke"))

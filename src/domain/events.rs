@@ -5,6 +5,8 @@
 //! `type` tag that equals the envelope's event type. Decisions (filter verdicts, rate
 //! limits, moderator actions) are recorded as they were made, never recomputed on replay.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -281,6 +283,11 @@ pub enum DomainEvent {
         version: String,
         /// Counts of rules by kind.
         summary: serde_json::Value,
+        /// Every rule's description by rule id, once per version: verdicts stored at schema 3
+        /// refer to these instead of repeating them (empty in older events, whose verdicts
+        /// carry their own).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        descriptions: BTreeMap<String, crate::policy::Description>,
         /// When.
         at: DateTime<Utc>,
     },

@@ -208,6 +208,19 @@ impl ApiError {
         error
     }
 
+    /// A failed read of the projection database: `503 store_unavailable` with a
+    /// `Retry-After` (the cause is logged where it failed), never an empty answer that looks
+    /// true.
+    pub fn projections(lang: Lang, e: &crate::store::projection_db::ProjectionDbError) -> ApiError {
+        tracing::warn!(
+            error = chain(e),
+            "answered 503: the projection database cannot be read"
+        );
+        let mut error = ApiError::of(ErrorKind::StoreUnavailable, lang);
+        error.retry_after = Some(2);
+        error
+    }
+
     /// `401 unauthorized`.
     pub fn unauthorized(lang: Lang) -> ApiError {
         ApiError::of(ErrorKind::Unauthorized, lang)

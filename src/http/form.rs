@@ -94,24 +94,29 @@ struct PageParts<'a> {
     posted: Option<PostedNotice>,
 }
 
-fn render(
+/// The page's HTML; a failed read of the projections is a `503`, not a page without comments.
+async fn render(
     state: &AppState,
     parts: PageParts<'_>,
     challenge: Option<&Challenge>,
     form: FormValues<'_>,
     error: Option<EmbedError<'_>>,
-) -> String {
+) -> Result<String, ApiError> {
     let settings = state.service.thread_settings();
-    let cached = state.threads.page(
-        state.service.view(),
-        parts.thread,
-        Order::Oldest,
-        parts.page.max(1) as usize,
-        settings.per_page,
-        settings.max_depth,
-    );
+    let cached = state
+        .threads
+        .page(
+            state.service.view(),
+            parts.thread,
+            Order::Oldest,
+            parts.page.max(1) as usize,
+            settings.per_page,
+            settings.max_depth,
+        )
+        .await
+        .map_err(|e| ApiError::projections(parts.lang, &e))?;
     let thread: EmbedThread = serde_json::from_slice(&cached.body).unwrap_or_default();
-    embed_html::render_embed(&EmbedPage {
+    Ok(embed_html::render_embed(&EmbedPage {
         thread: parts.thread,
         lang: parts.lang,
         now: Utc::now(),
@@ -128,7 +133,7 @@ fn render(
         error,
         posted: parts.posted,
         return_to: parts.return_to,
-    })
+    }))
 }
 
 /// The embed page's Content-Security-Policy: no scripts at all, its own inline style, forms
@@ -195,7 +200,7 @@ async fn embed(
     Ok(html(
         &state,
         StatusCode::OK,
-        render(&state, parts, challenge.as_ref(), form, None),
+        render(&state, parts, challenge.as_ref(), form, None).await?,
     ))
 }
 
@@ -330,7 +335,7 @@ async fn form_post(
             let mut resp = html(
                 &state,
                 api.status(),
-                render(&state, parts, challenge.as_ref(), values, Some(error)),
+                render(&state, parts, challenge.as_ref(), values, Some(error)).await?,
             );
             if let Some(secs) = api.retry_after
                 && let Ok(v) = HeaderValue::from_str(&secs.to_string())

@@ -158,15 +158,20 @@ async fn queue(
             }
         },
     };
-    let (items, next, total) = state.service.view().read(|p| {
-        let (records, next) = p.queue_page(name, cursor, limit);
-        let total = p.queue_len(name);
-        (
-            records.iter().map(QueueItem::from).collect::<Vec<_>>(),
-            next,
-            total,
-        )
-    });
+    let (items, next, total) = state
+        .service
+        .view()
+        .query(move |p| {
+            let (records, next) = p.queue_page(name, cursor, limit);
+            let total = p.queue_len(name);
+            (
+                records.iter().map(QueueItem::from).collect::<Vec<_>>(),
+                next,
+                total,
+            )
+        })
+        .await
+        .map_err(|e| ApiError::projections(lang, &e))?;
     Ok(Json(serde_json::json!({
         "status": name,
         "total": total,
@@ -557,15 +562,15 @@ pub type Selected = (Vec<(Uuid, u64)>, usize);
 
 impl BulkSelector {
     /// [`Self::resolve`] on the blocking pool: it reads the pending queue page by page from the
-    /// projection database.
+    /// projection database. The outer error is a failed read (answer `503`, not a selection of
+    /// nothing), the inner one the name of the wrong field.
     pub async fn resolve_in(
         &self,
         view: &std::sync::Arc<crate::service::view::View>,
-    ) -> Result<Selected, &'static str> {
-        let (selector, view) = (self.clone(), view.clone());
-        tokio::task::spawn_blocking(move || view.read(|p| selector.resolve(p)))
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    ) -> Result<Result<Selected, &'static str>, crate::store::projection_db::ProjectionDbError>
+    {
+        let selector = self.clone();
+        view.query(move |p| selector.resolve(p)).await
     }
 
     /// The pending comments it names, oldest first, with their versions; at most [`MAX_BULK`],
@@ -773,7 +778,10 @@ async fn bulk(
             )
         }
         (None, Some(selector)) => {
-            let resolved = selector.resolve_in(state.service.view()).await;
+            let resolved = selector
+                .resolve_in(state.service.view())
+                .await
+                .map_err(|e| ApiError::projections(lang, &e))?;
             match resolved {
                 Ok((found, total)) => (
                     found

@@ -58,10 +58,13 @@ async fn metrics(State(state): State<AppState>, _: Moderator) -> Response {
     }
     metrics::gauge!("saring_thread_cache_pages").set(state.threads.len() as f64);
     metrics::gauge!("saring_thread_cache_bytes").set(state.threads.bytes() as f64);
-    let (comments, threads, authors) = state.service.view().read(|p| p.sizes());
-    metrics::gauge!("saring_comments").set(comments as f64);
-    metrics::gauge!("saring_threads").set(threads as f64);
-    metrics::gauge!("saring_author_history_keys").set(authors as f64);
+    // A failed read leaves the gauges at their last values (and is counted in
+    // `saring_projection_read_errors_total`); the other metrics are still worth answering.
+    if let Ok((comments, threads, authors)) = state.service.view().query(|p| p.sizes()).await {
+        metrics::gauge!("saring_comments").set(comments as f64);
+        metrics::gauge!("saring_threads").set(threads as f64);
+        metrics::gauge!("saring_author_history_keys").set(authors as f64);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

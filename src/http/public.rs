@@ -302,14 +302,18 @@ async fn thread(
         },
     };
     let settings = state.service.thread_settings();
-    let cached = state.threads.page(
-        state.service.view(),
-        &thread,
-        order,
-        page,
-        settings.per_page,
-        settings.max_depth,
-    );
+    let cached = state
+        .threads
+        .page(
+            state.service.view(),
+            &thread,
+            order,
+            page,
+            settings.per_page,
+            settings.max_depth,
+        )
+        .await
+        .map_err(|e| ApiError::projections(lang, &e))?;
     let cache_control = cache_control(settings.cache_seconds);
     let not_modified = if_none_match.matches(&cached.etag);
     let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
@@ -373,10 +377,21 @@ async fn counts(
     if keys.iter().any(|k| !input::is_valid_thread_key(k)) {
         return Err(thread_key_error(lang));
     }
-    let counts: BTreeMap<&str, usize> = state
+    let owned: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let counts: BTreeMap<String, usize> = state
         .service
         .view()
-        .read(|p| keys.iter().map(|k| (*k, p.visible_count(k))).collect());
+        .query(move |p| {
+            owned
+                .into_iter()
+                .map(|k| {
+                    let n = p.visible_count(&k);
+                    (k, n)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| ApiError::projections(lang, &e))?;
     Ok((
         [(
             header::CACHE_CONTROL,

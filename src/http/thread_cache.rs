@@ -9,6 +9,7 @@
 //! a POST waits for is published; a page rendered while its thread changed is not kept.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::projections::Order;
 use crate::service::View;
 use crate::service::view::ChangedSince;
+use crate::store::projection_db::ProjectionDbError;
 
 /// Bytes of rendered pages kept by default (32 MiB): a few thousand hot pages.
 pub const DEFAULT_BUDGET: usize = 32 * 1024 * 1024;
@@ -102,16 +104,18 @@ impl ThreadCache {
         *seen = now;
     }
 
-    /// The page, from the cache when its thread has not changed since it was rendered.
-    pub fn page(
+    /// The page, from the cache when its thread has not changed since it was rendered; else
+    /// rendered (and serialised) on the blocking pool by [`View::query`]. A failed database
+    /// read is an error, never an empty page.
+    pub async fn page(
         &self,
-        view: &View,
+        view: &Arc<View>,
         thread: &str,
         order: Order,
         page: usize,
         per_page: usize,
         max_depth: usize,
-    ) -> CachedPage {
+    ) -> Result<CachedPage, ProjectionDbError> {
         self.apply_changes(view);
         let cheap_generation = view.read(|p| p.cheap_generation(thread));
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
@@ -123,18 +127,20 @@ impl ThreadCache {
             && cheap_generation.is_none_or(|g| g == hit.page.generation)
         {
             hit.used.store(now, Ordering::Relaxed);
-            return hit.page.clone();
+            return Ok(hit.page.clone());
         }
         let before = view.change_seq();
-        let rendered = view.read(|p| p.thread_page(thread, order, page, per_page, max_depth));
-        let (generation, body, keep) = match rendered {
-            Some((generation, page)) => (
-                generation,
-                serde_json::to_vec(&page).unwrap_or_default(),
-                true,
-            ),
-            None => (0, b"{}".to_vec(), false),
-        };
+        let key = thread.to_string();
+        let rendered = view
+            .query(move |p| {
+                p.thread_page(&key, order, page, per_page, max_depth)
+                    .map(|(generation, page)| {
+                        (generation, serde_json::to_vec(&page).unwrap_or_default())
+                    })
+            })
+            .await?
+            .ok_or_else(|| ProjectionDbError::Task("the thread page was not rendered".into()))?;
+        let (generation, body) = rendered;
         let digest = Sha256::digest(&body);
         let etag = format!("\"{}\"", hex::encode(&digest[..12]));
         let rendered = CachedPage {
@@ -143,10 +149,10 @@ impl ThreadCache {
             etag,
         };
         // Unknown threads are not cached: anyone can ask for any key.
-        if keep && generation > 0 {
+        if generation > 0 {
             self.insert(view, before, thread, (order, page), rendered.clone(), now);
         }
-        rendered
+        Ok(rendered)
     }
 
     fn insert(
@@ -230,7 +236,7 @@ mod tests {
     use super::*;
     use crate::projections::{Projections, ThreadRecord};
 
-    fn view_with_threads(n: usize) -> View {
+    fn view_with_threads(n: usize) -> Arc<View> {
         let mut p = Projections::default();
         for i in 0..n {
             p.threads.insert(
@@ -241,18 +247,27 @@ mod tests {
                 },
             );
         }
-        View::new(p)
+        Arc::new(View::new(p))
     }
 
-    #[test]
-    fn the_cache_stays_within_its_byte_budget_and_keeps_recently_read_pages() {
+    #[tokio::test]
+    async fn the_cache_stays_within_its_byte_budget_and_keeps_recently_read_pages() {
         let view = view_with_threads(2_000);
         let cache = ThreadCache::with_budget(20_000);
-        let hot = cache.page(&view, "t0", Order::Oldest, 1, 20, 3);
+        let hot = cache
+            .page(&view, "t0", Order::Oldest, 1, 20, 3)
+            .await
+            .unwrap();
         for i in 1..2_000 {
-            cache.page(&view, &format!("t{i}"), Order::Oldest, 1, 20, 3);
+            cache
+                .page(&view, &format!("t{i}"), Order::Oldest, 1, 20, 3)
+                .await
+                .unwrap();
             // A page readers keep asking for stays.
-            cache.page(&view, "t0", Order::Oldest, 1, 20, 3);
+            cache
+                .page(&view, "t0", Order::Oldest, 1, 20, 3)
+                .await
+                .unwrap();
         }
         assert!(cache.bytes() <= 20_000, "{} bytes", cache.bytes());
         assert!(cache.len() > 10);
@@ -265,17 +280,23 @@ mod tests {
         assert_eq!(again, Some(hot.etag));
     }
 
-    #[test]
-    fn a_changed_thread_is_rendered_again_with_a_new_etag() {
+    #[tokio::test]
+    async fn a_changed_thread_is_rendered_again_with_a_new_etag() {
         let view = view_with_threads(1);
         let cache = ThreadCache::default();
-        let first = cache.page(&view, "t0", Order::Oldest, 1, 20, 3);
+        let first = cache
+            .page(&view, "t0", Order::Oldest, 1, 20, 3)
+            .await
+            .unwrap();
         view.write(|p| {
             let t = p.threads.get_mut("t0").expect("thread");
             t.generation += 1;
             t.closed = true;
         });
-        let second = cache.page(&view, "t0", Order::Oldest, 1, 20, 3);
+        let second = cache
+            .page(&view, "t0", Order::Oldest, 1, 20, 3)
+            .await
+            .unwrap();
         assert_ne!(first.etag, second.etag);
         assert!(
             std::str::from_utf8(&second.body)

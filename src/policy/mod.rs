@@ -36,13 +36,21 @@ use normalize::{MAX_SCREENED_BYTES, Normalized, normalize, truncate};
 use rules::{DomainSet, HistoryCheck, Kind, Rule, build_regex, build_regex_set, compile_domain};
 
 /// A rule's description in Indonesian and English, shown to moderators next to a verdict.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Description {
     /// Bahasa Indonesia.
     pub id: String,
     /// English.
     pub en: String,
+}
+
+impl Description {
+    /// Whether both languages are empty: a rule hit stored without its description, which
+    /// is then looked up by the verdict's policy version ([`Verdict::fill_descriptions`]).
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty() && self.en.is_empty()
+    }
 }
 
 /// Scores at which a comment is held for a moderator or treated as spam.
@@ -83,7 +91,9 @@ pub struct RuleHit {
     pub matched: Option<String>,
     /// Whether it matched only after normalisation (disguised text).
     pub obfuscated: bool,
-    /// What the rule means.
+    /// What the rule means. Stored events (schema 3) leave it out when it is the policy
+    /// version's own description of the rule, which its `PolicyActivated` event carries once.
+    #[serde(default, skip_serializing_if = "Description::is_empty")]
     pub description: Description,
     /// For a model rule: the features that moved its score most, strongest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -116,6 +126,43 @@ pub struct Verdict {
     pub rules: Vec<RuleHit>,
     /// The version (hash) of the policy that decided.
     pub policy_version: String,
+}
+
+impl Verdict {
+    /// Clears each hit's description where it is the one the deciding policy (`policy`'s
+    /// lookup by rule id, [`Policy::description_of`]) holds for that rule, so a stored verdict
+    /// does not repeat what its policy version's activation says once. Hits of rules the
+    /// policy does not know (added by the service) keep theirs.
+    pub fn strip_descriptions<'a>(&mut self, policy: impl Fn(&str) -> Option<&'a Description>) {
+        for hit in &mut self.rules {
+            if policy(&hit.id) == Some(&hit.description) {
+                hit.description = Description::default();
+            }
+        }
+    }
+
+    /// Fills each hit stored without its description from `descriptions` (a lookup by rule
+    /// id in the verdict's policy version); returns whether every hit has one now.
+    pub fn fill_descriptions<'a>(
+        &mut self,
+        descriptions: impl Fn(&str) -> Option<&'a Description>,
+    ) -> bool {
+        let mut complete = true;
+        for hit in &mut self.rules {
+            if hit.description.is_empty() {
+                match descriptions(&hit.id) {
+                    Some(d) => hit.description = d.clone(),
+                    None => complete = false,
+                }
+            }
+        }
+        complete
+    }
+
+    /// Whether some hit was stored without its description.
+    pub fn lacks_descriptions(&self) -> bool {
+        self.rules.iter().any(|h| h.description.is_empty())
+    }
 }
 
 /// Counts of a policy's rules, for `policy check` and the moderator page.
@@ -394,6 +441,23 @@ impl Policy {
     /// Rule ids in file order, sub-rules included.
     pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.id.as_str())
+    }
+
+    /// The description of one rule, by id.
+    pub fn description_of(&self, id: &str) -> Option<&Description> {
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| &r.description)
+    }
+
+    /// Every enabled rule's description by rule id: what its `PolicyActivated` event carries,
+    /// so verdicts can be stored without repeating them.
+    pub fn descriptions(&self) -> BTreeMap<String, Description> {
+        self.rules
+            .iter()
+            .map(|r| (r.id.clone(), r.description.clone()))
+            .collect()
     }
 
     /// Counts of rules by kind.

@@ -32,8 +32,10 @@ pub mod audit;
 pub mod backtest;
 pub mod bans;
 pub mod codec;
+pub mod descriptions;
 pub mod premoderation;
 pub mod projections_cli;
+pub mod read_pool;
 pub mod runner;
 pub mod shell;
 pub mod view;
@@ -278,6 +280,11 @@ pub struct Service {
     webhooks: webhooks::Webhooks,
     /// Spam waves (see [`waves`]).
     waves: waves::Waves,
+    /// Rule descriptions of older policy versions (see [`descriptions`]).
+    descriptions: descriptions::Descriptions,
+    /// The threads that screen posts: few and fixed, since each keeps its own regex caches
+    /// (see [`read_pool`]).
+    screening: read_pool::ReadPool,
 }
 
 impl Service {
@@ -308,6 +315,8 @@ impl Service {
             audit: audit::Audit::default(),
             webhooks: webhooks::Webhooks::off(),
             waves: waves::Waves::default(),
+            descriptions: descriptions::Descriptions::default(),
+            screening: read_pool::ReadPool::new(SCREENING_THREADS),
         }
     }
 
@@ -424,7 +433,7 @@ impl Service {
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         submission.pow = Some(facts);
         submission.known_reader = Some(known);
-        let mut screened = self.screen(&submission, req);
+        let mut screened = self.screen(&submission, req).await?;
         hold_over_ceiling(&mut screened, admission);
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
         let wave_obs = self.wave_observation(&submission);
@@ -528,11 +537,14 @@ impl Service {
                 // who knows a regular reader's address would skip the sum and the work.
                 let trusted = known_reader
                     && !email.is_empty()
-                    && self.view.read(|p| {
-                        let mut history = p.history(email, &group, None, 0, &req.thread, now);
-                        history.known_reader = Some(true);
-                        is_trusted(&history)
-                    });
+                    && self
+                        .view
+                        .read_or_fail(|p| {
+                            let mut history = p.history(email, &group, None, 0, &req.thread, now);
+                            history.known_reader = Some(true);
+                            is_trusted(&history)
+                        })
+                        .map_err(projections_unavailable)?;
                 if !trusted {
                     return Err(
                         self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
@@ -556,7 +568,12 @@ impl Service {
     /// A replay is answered as one before it can eat the reader's rate allowance; the create
     /// command's "no stream" expectation stays the real guarantee across replicas.
     fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
-        if self.view.read(|p| p.has_comment(id)) {
+        // One indexed lookup by primary key: cheap enough for the async worker.
+        let known = self
+            .view
+            .read_or_fail(|p| p.has_comment(id))
+            .map_err(projections_unavailable)?;
+        if known {
             return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
         }
         Ok(())
@@ -596,50 +613,67 @@ impl Service {
     }
 
     /// Screens the submission with the policy in force, against the author's history and the
-    /// thread and parent facts the decider needs.
-    fn screen(&self, submission: &Submission, req: &SubmitRequest) -> Screened {
+    /// thread and parent facts the decider needs. On the screening threads: the history is
+    /// read from the projection database and the policy's matching is CPU work, neither of
+    /// which may stall the async workers. A failed read is a `503`, never a verdict on an empty
+    /// history.
+    async fn screen(
+        &self,
+        submission: &Submission,
+        req: &SubmitRequest,
+    ) -> Result<Screened, SubmitError> {
         let policy = self.policy.current();
-        let fingerprint = crate::policy::body_fingerprint(&submission.body);
-        let (verdict, context, trusted, email_known) = self.view.read(|p| {
-            let history = p.history(
-                &submission.author_email,
-                &submission.client.ip,
-                submission.author_url.as_deref(),
-                fingerprint,
-                &submission.thread,
-                submission.submitted_at,
-            );
-            let context = SubmitContext {
-                thread_closed: p.is_closed(&submission.thread),
-                parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
-            };
-            let email_known = history.author_approved > 0;
-            let input = screen_input(
-                submission,
-                Some(req.client_ip),
-                Some(&req.honeypot),
-                Some(history),
-            );
-            let trusted = input.history.is_some_and(|h| is_trusted(&h));
-            // Screened under the view's read lock so the site-learned model is read in place
-            // rather than copied (it can hold two thousand comments' features).
-            let learned = self.learn.then_some(p.learned());
-            (
-                policy.screen_with(&input, learned),
-                context,
-                trusted,
-                email_known,
-            )
-        });
-        metrics::counter!("saring_screened_total", "outcome" => outcome_label(verdict.outcome))
+        let learn = self.learn;
+        let (submission, client_ip, honeypot) =
+            (submission.clone(), req.client_ip, req.honeypot.clone());
+        let view = Arc::clone(&self.view);
+        let screened = self
+            .screening
+            .run(move || {
+                view.read_or_fail(|p| {
+                    let fingerprint = crate::policy::body_fingerprint(&submission.body);
+                    let history = p.history(
+                        &submission.author_email,
+                        &submission.client.ip,
+                        submission.author_url.as_deref(),
+                        fingerprint,
+                        &submission.thread,
+                        submission.submitted_at,
+                    );
+                    let context = SubmitContext {
+                        thread_closed: p.is_closed(&submission.thread),
+                        parent: submission.parent_id.and_then(|id| p.parent_facts(id)),
+                    };
+                    let email_known = history.author_approved > 0;
+                    let input =
+                        screen_input(&submission, Some(client_ip), Some(&honeypot), Some(history));
+                    let trusted = input.history.is_some_and(|h| is_trusted(&h));
+                    // Screened under the view's read access so the site-learned model is read in
+                    // place rather than copied (it can hold two thousand comments' features).
+                    let learned = learn.then_some(p.learned());
+                    let mut verdict = policy.screen_with(&input, learned);
+                    // Stored without what this version's PolicyActivated says once (schema 3);
+                    // moderators' views look the descriptions up by version.
+                    verdict.strip_descriptions(|id| policy.description_of(id));
+                    Screened {
+                        verdict,
+                        fingerprint,
+                        context,
+                        trusted,
+                        email_known,
+                    }
+                })
+            })
+            .await
+            .map_err(|e| {
+                projections_unavailable(crate::store::projection_db::ProjectionDbError::Task(
+                    e.to_string(),
+                ))
+            })?
+            .map_err(projections_unavailable)?;
+        metrics::counter!("saring_screened_total", "outcome" => outcome_label(screened.verdict.outcome))
             .increment(1);
-        Screened {
-            verdict,
-            fingerprint,
-            context,
-            trusted,
-            email_known,
-        }
+        Ok(screened)
     }
 
     /// Creates the comment's stream; the stream existing already is a replay.
@@ -731,7 +765,23 @@ impl Service {
             .shell
             .load(&comment_stream(id), comment::evolve)
             .await?;
-        Ok(moderator_view(&loaded))
+        let mut view = moderator_view(&loaded);
+        if let Some(v) = &mut view {
+            self.with_descriptions(v).await?;
+        }
+        Ok(view)
+    }
+
+    /// Fills the rule descriptions a stored verdict left to its policy version.
+    async fn with_descriptions(&self, view: &mut ModeratorView) -> Result<(), StoreError> {
+        match &mut view.verdict {
+            Some(verdict) => {
+                self.descriptions
+                    .fill(verdict, &self.policy.current(), &self.shell)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 
     /// Applies a moderator decision if the comment is still at `expected_version`; someone
@@ -771,6 +821,10 @@ impl Service {
             .await;
         let appended = match decided {
             Ok(appended) => appended,
+            Err(CommandError::Refused(DecisionRefusal::Stale(mut current))) => {
+                self.with_descriptions(&mut current).await?;
+                return Err(CommandError::Refused(DecisionRefusal::Stale(current)));
+            }
             Err(CommandError::Failed(StoreFailure::Contended { .. })) => {
                 let current = self
                     .moderator_view(id)
@@ -910,10 +964,27 @@ impl Service {
         let event = DomainEvent::PolicyActivated {
             version: policy.version().to_string(),
             summary,
+            descriptions: policy.descriptions(),
             at: Utc::now(),
         };
         self.shell.record(POLICY_STREAM, &[event]).await
     }
+}
+
+/// Threads that screen posts: as many as the async workers used to screen on (two cores on
+/// the reference machine); screening is a few hundred microseconds, so two keep up with
+/// thousands of posts a second.
+const SCREENING_THREADS: usize = 2;
+
+/// A failed read of the projection database, as the store failure the HTTP layer answers
+/// `503 store_unavailable`: the request may simply be repeated.
+fn projections_unavailable<R>(
+    e: crate::store::projection_db::ProjectionDbError,
+) -> CommandError<R> {
+    CommandError::Failed(StoreFailure::Store(StoreError::Unavailable {
+        backend: "projection",
+        source: Arc::new(e),
+    }))
 }
 
 /// The screening's result, as the create command needs it.

@@ -695,8 +695,8 @@ mod tests {
     /// Many threads read through a small page cache while the follower keeps writing: the
     /// cache never holds more than its budget, and a thread's page read after its change is
     /// the new one (the cached one was dropped, not served).
-    #[test]
-    fn the_page_cache_stays_within_its_budget_and_never_serves_a_changed_thread() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_page_cache_stays_within_its_budget_and_never_serves_a_changed_thread() {
         use crate::http::thread_cache::ThreadCache;
         let mut log = Log::default();
         for n in 0..600 {
@@ -706,17 +706,27 @@ mod tests {
         let view = fold_into_db(dir.path(), &log.events, &[500]);
         let budget = 40_000;
         let cache = ThreadCache::with_budget(budget);
-        let hot = cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3);
+        let hot = cache
+            .page(&view, "berita-0", Order::Oldest, 1, 20, 3)
+            .await
+            .unwrap();
         for round in 0..3 {
             for thread in 0..300 {
-                cache.page(&view, &format!("berita-{thread}"), Order::Oldest, 1, 20, 3);
+                cache
+                    .page(&view, &format!("berita-{thread}"), Order::Oldest, 1, 20, 3)
+                    .await
+                    .unwrap();
                 assert!(
                     cache.bytes() as usize <= budget,
                     "{} bytes in round {round}",
                     cache.bytes()
                 );
                 assert_eq!(
-                    cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3).etag,
+                    cache
+                        .page(&view, "berita-0", Order::Oldest, 1, 20, 3)
+                        .await
+                        .unwrap()
+                        .etag,
                     hot.etag
                 );
             }
@@ -732,7 +742,10 @@ mod tests {
         )
         .unwrap();
         view.commit(folded.core, folded.threads, &folded.counts);
-        let fresh = cache.page(&view, "berita-0", Order::Oldest, 1, 20, 3);
+        let fresh = cache
+            .page(&view, "berita-0", Order::Oldest, 1, 20, 3)
+            .await
+            .unwrap();
         assert_ne!(fresh.etag, hot.etag);
         assert!(
             std::str::from_utf8(&fresh.body)

@@ -370,6 +370,7 @@ mod tests {
         DomainEvent::PolicyActivated {
             version: version.into(),
             summary: serde_json::Value::Null,
+            descriptions: Default::default(),
             at: Utc::now(),
         }
     }

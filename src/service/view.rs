@@ -6,6 +6,7 @@
 //! and a byte-budgeted cache of author counts; everything else is a query on
 //! `projections.sqlite3` (see [`crate::store::projection_db`]).
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +30,8 @@ use crate::projections::{
     CommentRecord, Order, PolicyActivation, Projections, QueueName, ThreadPage,
 };
 use crate::store::projection_db::{Head, ProjectionDb, ProjectionDbError};
+
+use super::read_pool::ReadPool;
 
 /// The `[projections]` settings: byte budgets of the caches in front of the projection
 /// database.
@@ -134,18 +137,23 @@ impl AuthorCache {
         }
     }
 
-    fn get(&self, db: &ProjectionDb, kind: CountKind, key: &str) -> Counts {
+    fn get(
+        &self,
+        db: &ProjectionDb,
+        kind: CountKind,
+        key: &str,
+    ) -> Result<Counts, ProjectionDbError> {
         let now = self.clock.fetch_add(1, Ordering::Relaxed);
         let k = (kind, key.to_string());
         if let Some((c, used)) = self.map.lock().get_mut(&k) {
             *used = now;
-            return *c;
+            return Ok(*c);
         }
         let epoch = self.epoch.load(Ordering::Acquire);
-        let counts = logged(db.counts(kind, key));
+        let counts = db.counts(kind, key)?;
         let size = key.len() + AUTHOR_ENTRY_OVERHEAD;
         if size > self.budget {
-            return counts;
+            return Ok(counts);
         }
         let mut map = self.map.lock();
         if self.epoch.load(Ordering::Acquire) == epoch && map.insert(k, (counts, now)).is_none() {
@@ -163,7 +171,7 @@ impl AuthorCache {
                 }
             }
         }
-        counts
+        Ok(counts)
     }
 
     fn written(&self, keys: &[(CountKind, String, Counts)]) {
@@ -181,20 +189,18 @@ impl AuthorCache {
     }
 }
 
-/// Logs a failed read of the projection database and stands in the empty answer: a read
-/// path has no better one to give, and the error is on the operator's log and metrics.
-fn logged<T: Default>(r: Result<T, ProjectionDbError>) -> T {
-    r.unwrap_or_else(|e| {
-        metrics::counter!("saring_projection_read_errors_total").increment(1);
-        tracing::error!(error = %e, "cannot read the projection database");
-        T::default()
-    })
+/// Logs a failed read of the projection database (it is on the operator's log and metrics).
+fn log_failure(e: &ProjectionDbError) {
+    metrics::counter!("saring_projection_read_errors_total").increment(1);
+    tracing::error!(error = %e, "cannot read the projection database");
 }
 
 struct Disk {
     db: Arc<ProjectionDb>,
     core: ArcSwap<Core>,
     authors: AuthorCache,
+    /// Where [`View::query`] runs its reads.
+    pool: ReadPool,
 }
 
 enum Source {
@@ -225,6 +231,7 @@ impl View {
                 db,
                 core: ArcSwap::from_pointee(Core::from(head)),
                 authors: AuthorCache::new(settings.author_cache_bytes),
+                pool: ReadPool::new(crate::store::projection_db::READERS),
             }),
             pos,
         )
@@ -258,19 +265,72 @@ impl View {
         }
     }
 
-    /// Runs `f` with read access.
+    /// Runs `f` with read access on the calling thread. A failed database read inside is
+    /// logged and answered as if nothing were stored: for background tasks and tools, which
+    /// have no one to answer; request handlers use [`View::query`].
     pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> T) -> T {
-        match &self.source {
-            Source::Memory(lock) => f(&Reader {
-                src: ReadSrc::Memory(&lock.read()),
-            }),
-            Source::Disk(disk) => f(&Reader {
+        self.read_checked(f).0
+    }
+
+    /// Runs `f` with read access on the calling thread, failing if a database read inside
+    /// failed: for the few primary-key lookups a request makes on its async worker.
+    pub fn read_or_fail<T>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> T,
+    ) -> Result<T, ProjectionDbError> {
+        match self.read_checked(f) {
+            (out, None) => Ok(out),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// Runs `f` with read access and says whether every database read inside succeeded (the
+    /// first failure, logged).
+    fn read_checked<T>(&self, f: impl FnOnce(&Reader<'_>) -> T) -> (T, Option<ProjectionDbError>) {
+        let reader = match &self.source {
+            Source::Memory(lock) => {
+                let p = lock.read();
+                let reader = Reader {
+                    src: ReadSrc::Memory(&p),
+                    failed: RefCell::new(None),
+                };
+                let out = f(&reader);
+                return (out, None);
+            }
+            Source::Disk(disk) => Reader {
                 src: ReadSrc::Disk {
                     disk,
                     core: disk.core.load_full(),
                 },
-            }),
-        }
+                failed: RefCell::new(None),
+            },
+        };
+        let out = f(&reader);
+        (out, reader.failed.into_inner())
+    }
+
+    /// Runs `f` with read access where blocking is allowed: on the read pool for a view on
+    /// disk (its reads are SQLite queries, which must not stall the async workers; see
+    /// [`ReadPool`] for why not tokio's blocking pool), inline for one in memory. A failed
+    /// database read inside fails the whole answer, so a request is answered `503`, never with
+    /// an empty page that looks true.
+    pub async fn query<T, F>(self: &Arc<Self>, f: F) -> Result<T, ProjectionDbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader<'_>) -> T + Send + 'static,
+    {
+        let checked = |view: &View| match view.read_checked(f) {
+            (out, None) => Ok(out),
+            (_, Some(e)) => Err(e),
+        };
+        let Source::Disk(disk) = &self.source else {
+            return checked(self);
+        };
+        let view = Arc::clone(self);
+        disk.pool
+            .run(move || checked(&view))
+            .await
+            .map_err(|e| ProjectionDbError::Task(e.to_string()))?
     }
 
     /// Runs `f` with write access to in-memory projections and publishes the new position;
@@ -384,17 +444,37 @@ enum ReadSrc<'a> {
 }
 
 /// Read access to the projections, the same questions whether they are on disk or in memory.
-/// A failed database read is logged and answered as if nothing were stored.
+/// A failed database read is logged, answered as if nothing were stored, and remembered: the
+/// first one fails the whole [`View::query`].
 pub struct Reader<'a> {
     src: ReadSrc<'a>,
+    failed: RefCell<Option<ProjectionDbError>>,
 }
 
 impl Reader<'_> {
+    /// The value read, or (logged and remembered) the empty answer.
+    fn ok<T: Default>(&self, r: Result<T, ProjectionDbError>) -> T {
+        r.unwrap_or_else(|e| {
+            self.fail(e);
+            T::default()
+        })
+    }
+
+    fn fail(&self, e: ProjectionDbError) {
+        log_failure(&e);
+        self.failed.borrow_mut().get_or_insert(e);
+    }
+
+    /// Whether a database read of this reader has failed so far.
+    pub fn has_failed(&self) -> bool {
+        self.failed.borrow().is_some()
+    }
+
     /// One comment's record.
     pub fn comment(&self, id: Uuid) -> Option<CommentRecord> {
         match &self.src {
             ReadSrc::Memory(p) => p.comments.get(&id).cloned(),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.comment(id)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.comment(id)),
         }
     }
 
@@ -402,7 +482,7 @@ impl Reader<'_> {
     pub fn has_comment(&self, id: Uuid) -> bool {
         match &self.src {
             ReadSrc::Memory(p) => p.comments.contains_key(&id),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.has_comment(id)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.has_comment(id)),
         }
     }
 
@@ -421,7 +501,7 @@ impl Reader<'_> {
     pub fn is_closed(&self, thread: &str) -> bool {
         match &self.src {
             ReadSrc::Memory(p) => p.is_closed(thread),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.thread(thread)).is_some_and(|t| t.0),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.thread(thread)).is_some_and(|t| t.0),
         }
     }
 
@@ -434,7 +514,7 @@ impl Reader<'_> {
                 .and_then(|t| t.visible.values().next())
                 .and_then(|id| p.comments.get(id))
                 .map(|r| r.created_at),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.first_visible_at(thread)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.first_visible_at(thread)),
         }
     }
 
@@ -443,7 +523,7 @@ impl Reader<'_> {
         match &self.src {
             ReadSrc::Memory(p) => p.visible_count(thread),
             ReadSrc::Disk { disk, .. } => {
-                logged(disk.db.thread(thread)).map_or(0, |t| t.2 as usize)
+                self.ok(disk.db.thread(thread)).map_or(0, |t| t.2 as usize)
             }
         }
     }
@@ -476,7 +556,7 @@ impl Reader<'_> {
                 let inputs = match disk.db.thread_inputs(thread) {
                     Ok(i) => i,
                     Err(e) => {
-                        logged::<()>(Err(e));
+                        self.fail(e);
                         return None;
                     }
                 };
@@ -514,7 +594,7 @@ impl Reader<'_> {
     pub fn is_reported(&self, id: Uuid) -> bool {
         match &self.src {
             ReadSrc::Memory(p) => p.queues.reported.values().any(|v| *v == id),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.is_reported(id)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.is_reported(id)),
         }
     }
 
@@ -531,7 +611,7 @@ impl Reader<'_> {
                 let (items, next) = p.queue_page(queue, after, limit);
                 (items.into_iter().cloned().collect(), next)
             }
-            ReadSrc::Disk { disk, .. } => logged(disk.db.queue_page(queue, after, limit)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.queue_page(queue, after, limit)),
         }
     }
 
@@ -544,7 +624,7 @@ impl Reader<'_> {
                 QueueName::Spam => p.queues.spam.len(),
                 QueueName::Rejected => p.queues.rejected.len(),
             },
-            ReadSrc::Disk { disk, .. } => logged(disk.db.queue_len(queue)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.queue_len(queue)),
         }
     }
 
@@ -553,7 +633,7 @@ impl Reader<'_> {
         match &self.src {
             ReadSrc::Memory(p) => p.queue_stats(queue),
             ReadSrc::Disk { disk, .. } => disk.db.queue_stats(queue).unwrap_or_else(|e| {
-                logged::<()>(Err(e));
+                self.fail(e);
                 QueueStats {
                     count: 0,
                     oldest: None,
@@ -577,7 +657,7 @@ impl Reader<'_> {
                 .db
                 .queue_search(queue, filter, order, after, limit)
                 .unwrap_or_else(|e| {
-                    logged::<()>(Err(e));
+                    self.fail(e);
                     QueuePage {
                         items: Vec::new(),
                         next: None,
@@ -615,7 +695,7 @@ impl Reader<'_> {
     pub fn author_record(&self, email: &str) -> AuthorRecord {
         match &self.src {
             ReadSrc::Memory(p) => p.author_record(email),
-            ReadSrc::Disk { disk, .. } => logged(disk.db.author_record(email)),
+            ReadSrc::Disk { disk, .. } => self.ok(disk.db.author_record(email)),
         }
     }
 
@@ -624,7 +704,8 @@ impl Reader<'_> {
         match &self.src {
             ReadSrc::Memory(p) => p.authors.address_spam(ip_key),
             ReadSrc::Disk { disk, .. } => {
-                disk.authors.get(&disk.db, CountKind::Address, ip_key).spam
+                self.ok(disk.authors.get(&disk.db, CountKind::Address, ip_key))
+                    .spam
             }
         }
     }
@@ -649,11 +730,11 @@ impl Reader<'_> {
                     if key.is_empty() {
                         Counts::default()
                     } else {
-                        disk.authors.get(&disk.db, kind, key)
+                        self.ok(disk.authors.get(&disk.db, kind, key))
                     }
                 };
                 let url = url.map(authors::normalise_url).unwrap_or_default();
-                let sightings = logged(disk.db.sightings(fingerprint));
+                let sightings = self.ok(disk.db.sightings(fingerprint));
                 authors::history_of(
                     get(CountKind::Email, &email),
                     get(CountKind::Address, ip_key),
@@ -704,8 +785,8 @@ impl Reader<'_> {
         match &self.src {
             ReadSrc::Memory(p) => (p.comments.len(), p.threads.len(), p.authors.len()),
             ReadSrc::Disk { disk, .. } => {
-                let comments = logged(disk.db.comment_count()) as usize;
-                let (threads, keys) = logged(disk.db.sizes());
+                let comments = self.ok(disk.db.comment_count()) as usize;
+                let (threads, keys) = self.ok(disk.db.sizes());
                 (comments, threads as usize, keys as usize)
             }
         }

@@ -36,8 +36,9 @@ pub const FORMAT: i64 = 2;
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
 
-/// Connections that serve reads, so readers never wait for the follower's transaction (WAL).
-const READERS: usize = 4;
+/// Connections that serve reads, so readers never wait for the follower's transaction (WAL);
+/// the read pool has as many threads ([`crate::service::read_pool`]).
+pub const READERS: usize = 4;
 
 /// The file's name in the data folder.
 pub const FILE_NAME: &str = "projections.sqlite3";
@@ -73,6 +74,9 @@ pub enum ProjectionDbError {
         /// Its backend.
         backend: Option<String>,
     },
+    /// The task reading the file ended without an answer (it panicked or was cancelled).
+    #[error("projection database read task failed: {0}")]
+    Task(String),
     /// A stored record does not decode (a damaged file: rebuild it).
     #[error("projection database {path}: a stored record does not decode: {source}")]
     Decode {

@@ -318,3 +318,64 @@ async fn a_comment_with_an_event_of_an_unknown_type_still_accepts_decisions() {
     assert_eq!(decided["version"], before + 2);
     assert_eq!(app.thread_ids("berita-versi").await, vec![id]);
 }
+
+/// A verdict's rule descriptions are stored once per policy version, not in every verdict:
+/// the stored `CommentScreened` (schema 3) carries none, and the moderator's view still shows
+/// every one, also once another policy version is in force (looked up in the old version's
+/// `PolicyActivated`).
+#[tokio::test]
+async fn verdicts_are_stored_without_rule_descriptions_and_moderators_still_see_them() {
+    let policies = policy_copy();
+    let path = policies.path().to_path_buf();
+    let app = spawn_app_with(|s| s.policies = path).await;
+    let id = app.comment_ok("berita-judi", SPAM, "pending").await;
+
+    let db = rusqlite::Connection::open_with_flags(
+        app.dir.path().join("saring.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let (schema, data): (i64, String) = db
+        .query_row(
+            "SELECT schema_version, CAST(data AS TEXT) FROM events
+             WHERE stream = ?1 AND event_type = 'CommentScreened'",
+            [format!("comment-{id}")],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(schema, 3);
+    assert!(data.contains("GAMBLING"), "{data}");
+    assert!(!data.contains("description"), "{data}");
+
+    let described = |detail: &serde_json::Value| {
+        let rules = detail["verdict"]["rules"]
+            .as_array()
+            .expect("rules")
+            .clone();
+        assert!(rules.len() >= 2, "{detail}");
+        for r in &rules {
+            assert!(
+                !r["description"]["en"].as_str().unwrap_or("").is_empty()
+                    && !r["description"]["id"].as_str().unwrap_or("").is_empty(),
+                "a rule without its description: {r}"
+            );
+        }
+        rules
+    };
+    let (_, before) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    let before = described(&before);
+
+    let file = policies.path().join("default.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("hold = 5.0", "hold = 4.5", 1)).unwrap();
+    let (status, v) = app
+        .mod_post(AYU, "/api/v1/mod/policy/reload", &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, after) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+        .await;
+    assert_eq!(described(&after), before, "the old version's descriptions");
+}

@@ -149,3 +149,61 @@ async fn a_server_killed_during_a_burst_of_posts_leaves_projections_matching_the
     assert!(page["total"].as_u64().unwrap() >= acknowledged.len() as u64);
     server.kill();
 }
+
+/// A projection database that cannot be read (here its tables were dropped under the running
+/// server) is answered `503 store_unavailable` in the request's language, with a `Retry-After`:
+/// on thread pages, counts, the moderation queue and posts, never as an empty thread that
+/// looks true, and a post is refused before anything is stored.
+#[tokio::test]
+async fn an_unreadable_projection_database_is_answered_503_not_an_empty_answer() {
+    let app = spawn_app().await;
+    app.comment_ok("berita-rusak", HAM, "published").await;
+    let db = rusqlite::Connection::open(app.dir.path().join("projections.sqlite3")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute_batch("DROP TABLE comments; DROP TABLE threads;")
+        .unwrap();
+    drop(db);
+
+    let resp = app
+        .client
+        .get(app.url("/api/v1/threads/berita-rusak/comments?lang=en"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "The database is unavailable for the moment. Please try again shortly."
+    );
+
+    let (status, body) = app.get("/api/v1/threads/berita-lain/comments").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "Basis data sedang tidak tersedia. Silakan coba lagi sebentar lagi.",
+        "Indonesian by default"
+    );
+    let (status, body) = app
+        .get("/api/v1/counts?threads=berita-rusak,berita-lain")
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let (status, body) = app.mod_get(AYU, "/api/v1/mod/queue?status=pending").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+
+    let (status, body) = app
+        .comment("berita-rusak", "Sari", "sari@contoh.id", HAM, None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("saring_projection_read_errors_total") && !l.ends_with(" 0")),
+        "failed reads are counted"
+    );
+}
