@@ -95,11 +95,38 @@ fn has_sealed(events: &[RecordedEvent]) -> bool {
         .any(|e| e.event_type == SUBMITTED && seal::sealed_key_id(&e.data).is_some())
 }
 
+/// The key of every sealed event among `events` (`None` for the events that are not sealed),
+/// if all of them are in memory.
+fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<super::keys::Key>>> {
+    events
+        .iter()
+        .map(|e| {
+            if e.event_type != SUBMITTED {
+                return Some(None);
+            }
+            match seal::sealed_key_id(&e.data) {
+                Some(id) => keys.cached_key(id).map(Some),
+                None => Some(None),
+            }
+        })
+        .collect()
+}
+
 async fn open_all(
     keys: &Arc<KeyStore>,
     mut events: Vec<RecordedEvent>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     if !has_sealed(&events) {
+        return Ok(events);
+    }
+    // Usually every key is in memory: opened here, without a trip to the blocking pool (which
+    // cost more than the opening itself on a live subscription, one event at a time).
+    if let Some(found) = cached_keys(keys, &events) {
+        for (e, key) in events.iter_mut().zip(found) {
+            if let Some(key) = key {
+                seal::open(&mut e.data, Some(&key));
+            }
+        }
         return Ok(events);
     }
     let keys = keys.clone();
