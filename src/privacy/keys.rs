@@ -215,13 +215,19 @@ impl KeyStore {
         self.pending.lock().push((digest(author), tx));
         let conn = self.conn.lock();
         // Queued before the connection was taken: either the previous holder served this
-        // request (and answered before letting go) or it is in the batch taken here.
-        let batch = std::mem::take(&mut *self.pending.lock());
-        if !batch.is_empty() {
-            self.commit_batch(&conn, batch);
-        }
+        // request (and answered before letting go) or it is in the batch taken here. A served
+        // caller leaves the queue to the next unserved one, so that one's batch holds every
+        // request made during the sync before it, not one each.
+        let answer = match rx.try_recv() {
+            Ok(answer) => Ok(answer),
+            Err(_) => {
+                let batch = std::mem::take(&mut *self.pending.lock());
+                self.commit_batch(&conn, batch);
+                rx.try_recv()
+            }
+        };
         drop(conn);
-        match rx.try_recv() {
+        match answer {
             Ok(Ok(found)) => Ok(found),
             Ok(Err(message)) => Err(KeyError::Batch {
                 path: self.path.clone(),
