@@ -17,6 +17,9 @@ use crate::store::{
 
 const SUBMITTED: &str = "CommentSubmitted";
 
+/// Events opened on the caller's task at most (when their keys are in memory).
+const INLINE_OPEN_MAX: usize = 8;
+
 /// An event store that seals personal fields with per-author keys.
 pub struct SealedStore {
     inner: Arc<dyn EventStore>,
@@ -119,9 +122,12 @@ async fn open_all(
     if !has_sealed(&events) {
         return Ok(events);
     }
-    // Usually every key is in memory: opened here, without a trip to the blocking pool (which
-    // cost more than the opening itself on a live subscription, one event at a time).
-    if let Some(found) = cached_keys(keys, &events) {
+    // A few events whose keys are in memory (a live subscription's, one at a time) are opened
+    // here: the trip to the blocking pool costs more than opening them. A page stays off the
+    // async workers (thousands of decryptions).
+    if events.len() <= INLINE_OPEN_MAX
+        && let Some(found) = cached_keys(keys, &events)
+    {
         for (e, key) in events.iter_mut().zip(found) {
             if let Some(key) = key {
                 seal::open(&mut e.data, Some(&key));
