@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use std::sync::mpsc;
+
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -40,6 +42,15 @@ pub enum KeyError {
     /// A stored key does not have 32 bytes (the file was altered).
     #[error("the key store {0} holds a damaged key")]
     Damaged(PathBuf),
+    /// The shared transaction that was to make this key (with others requested at the same
+    /// time) failed; nothing of it was stored.
+    #[error("the key store {path} failed: {message}")]
+    Batch {
+        /// The key file.
+        path: PathBuf,
+        /// What failed, as the committing request saw it.
+        message: String,
+    },
 }
 
 /// The identity an author's key belongs to: the email, trimmed and lowercased, or, for a
@@ -87,7 +98,12 @@ pub struct KeyStore {
     /// Keys by key id and by author digest, so reading the log and appending a known author's
     /// comment query no file. An erased key is removed before erasure returns.
     cache: Mutex<Cache>,
+    /// New authors' key requests waiting for the next group commit (see [`KeyStore::key_for`]).
+    pending: Mutex<Vec<Request>>,
 }
+
+/// One new author's key request: the author digest and where its key (or the failure) goes.
+type Request = (String, mpsc::SyncSender<Result<(String, Key), String>>);
 
 #[derive(Default)]
 struct Cache {
@@ -128,6 +144,7 @@ impl KeyStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             cache: Mutex::new(Cache::default()),
+            pending: Mutex::new(Vec::new()),
         })
     }
 
@@ -184,15 +201,84 @@ impl KeyStore {
     }
 
     /// The author's key id and key, made (random) on first use. Blocking.
+    ///
+    /// New keys are group-committed: a request is queued, then whichever caller holds the
+    /// connection next writes every queued request in one transaction (one sync of the file)
+    /// and hands each its key before letting go of the connection. So callers arriving while
+    /// a sync is under way share the next one instead of taking one each, and a key is still
+    /// durable before `key_for` returns it (an event sealed with it is appended afterwards).
     pub fn key_for(&self, author: &str) -> Result<(String, Key), KeyError> {
         if let Some(found) = self.cached_key_for(author) {
             return Ok(found);
         }
-        let author = digest(author);
-        let (key_id, key) = key_in(&self.conn.lock(), &author).map_err(|e| self.sqlite(e))?;
-        let key = self.to_key(key)?;
-        self.remember(Some(&author), &key_id, key);
-        Ok((key_id, key))
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.pending.lock().push((digest(author), tx));
+        let conn = self.conn.lock();
+        // Queued before the connection was taken: either the previous holder served this
+        // request (and answered before letting go) or it is in the batch taken here. A served
+        // caller leaves the queue to the next unserved one, so that one's batch holds every
+        // request made during the sync before it, not one each.
+        let answer = match rx.try_recv() {
+            Ok(answer) => Ok(answer),
+            Err(_) => {
+                let batch = std::mem::take(&mut *self.pending.lock());
+                self.commit_batch(&conn, batch);
+                rx.try_recv()
+            }
+        };
+        drop(conn);
+        match answer {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(message)) => Err(KeyError::Batch {
+                path: self.path.clone(),
+                message,
+            }),
+            // Unreachable by the reasoning above; said rather than panicking.
+            Err(_) => Err(KeyError::Batch {
+                path: self.path.clone(),
+                message: "the key request was not answered".to_string(),
+            }),
+        }
+    }
+
+    /// Makes (or reads) the keys of a batch of requests in one transaction and answers each.
+    fn commit_batch(&self, conn: &Connection, batch: Vec<Request>) {
+        let made = (|| {
+            let tx = conn.unchecked_transaction()?;
+            let mut made = Vec::with_capacity(batch.len());
+            for (author, _) in &batch {
+                made.push(key_in(&tx, author)?);
+            }
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(made)
+        })();
+        match made {
+            Ok(made) => {
+                for ((author, reply), (id, bytes)) in batch.into_iter().zip(made) {
+                    let answer = match self.to_key(bytes) {
+                        Ok(key) => {
+                            self.remember(Some(&author), &id, key);
+                            Ok((id, key))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    // The channel has room for its one answer; a waiter never leaves early.
+                    let _ = reply.try_send(answer);
+                }
+            }
+            Err(e) => {
+                let message = self.sqlite(e).to_string();
+                for (_, reply) in batch {
+                    let _ = reply.try_send(Err(message.clone()));
+                }
+            }
+        }
+    }
+
+    /// The key of a key id if it is in memory: no I/O, so a read can open its events on its
+    /// own task. `None` says nothing about erasure (ask [`KeyStore::key`]).
+    pub fn cached_key(&self, key_id: &str) -> Option<Key> {
+        self.cache.lock().by_id.get(key_id).copied()
     }
 
     /// The key of a key id, if it was not erased. Blocking on a cache miss.
@@ -291,6 +377,8 @@ impl KeyStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -375,6 +463,47 @@ mod tests {
         drop(keys);
         let keys = KeyStore::open(dir.path()).unwrap();
         assert_eq!(keys.key(&id).unwrap(), Some(key));
+    }
+
+    #[test]
+    fn keys_requested_at_once_are_all_stored_and_one_author_gets_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(KeyStore::open(dir.path()).unwrap());
+        // 16 threads, each asking for 8 new authors' keys and for one author every thread
+        // shares: the requests overlap, so batches form.
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let keys = keys.clone();
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    for i in 0..8 {
+                        got.push(keys.key_for(&format!("email:{t}-{i}@contoh.id")).unwrap());
+                    }
+                    (got, keys.key_for("email:sari@contoh.id").unwrap())
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|h| h.join().unwrap()).collect();
+        let sari = results[0].1.clone();
+        assert!(results.iter().all(|(_, s)| *s == sari), "one key for Sari");
+        let mut ids: Vec<_> = results
+            .iter()
+            .flat_map(|(got, _)| got.iter().map(|(id, _)| id.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 16 * 8, "a distinct key per author");
+
+        // Reopened (nothing in memory), every key handed out was stored.
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.len().unwrap(), 16 * 8 + 1);
+        for (got, _) in &results {
+            for (id, key) in got {
+                assert_eq!(keys.key(id).unwrap(), Some(*key));
+            }
+        }
+        assert_eq!(keys.key(&sari.0).unwrap(), Some(sari.1));
     }
 
     #[test]

@@ -17,6 +17,9 @@ use crate::store::{
 
 const SUBMITTED: &str = "CommentSubmitted";
 
+/// Events opened on the caller's task at most (when their keys are in memory).
+const INLINE_OPEN_MAX: usize = 8;
+
 /// An event store that seals personal fields with per-author keys.
 pub struct SealedStore {
     inner: Arc<dyn EventStore>,
@@ -95,11 +98,41 @@ fn has_sealed(events: &[RecordedEvent]) -> bool {
         .any(|e| e.event_type == SUBMITTED && seal::sealed_key_id(&e.data).is_some())
 }
 
+/// The key of every sealed event among `events` (`None` for the events that are not sealed),
+/// if all of them are in memory.
+fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<super::keys::Key>>> {
+    events
+        .iter()
+        .map(|e| {
+            if e.event_type != SUBMITTED {
+                return Some(None);
+            }
+            match seal::sealed_key_id(&e.data) {
+                Some(id) => keys.cached_key(id).map(Some),
+                None => Some(None),
+            }
+        })
+        .collect()
+}
+
 async fn open_all(
     keys: &Arc<KeyStore>,
     mut events: Vec<RecordedEvent>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     if !has_sealed(&events) {
+        return Ok(events);
+    }
+    // A few events whose keys are in memory (a live subscription's, one at a time) are opened
+    // here: the trip to the blocking pool costs more than opening them. A page stays off the
+    // async workers (thousands of decryptions).
+    if events.len() <= INLINE_OPEN_MAX
+        && let Some(found) = cached_keys(keys, &events)
+    {
+        for (e, key) in events.iter_mut().zip(found) {
+            if let Some(key) = key {
+                seal::open(&mut e.data, Some(&key));
+            }
+        }
         return Ok(events);
     }
     let keys = keys.clone();
