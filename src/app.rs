@@ -156,6 +156,12 @@ impl Application {
             tasks_stop.clone(),
             prune_limiters(service.clone()),
         )));
+        if settings.privacy.purge_spam_days > 0 {
+            tasks.push(tokio::spawn(until_stopped(
+                tasks_stop.clone(),
+                apply_retention(store.clone(), settings.privacy.purge_spam_days),
+            )));
+        }
         #[cfg(unix)]
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
@@ -281,6 +287,30 @@ async fn prune_limiters(service: Arc<Service>) {
     loop {
         tick.tick().await;
         service.prune();
+    }
+}
+
+/// Purges old spam and rejected comments' bodies (`[privacy] purge_spam_days`) once at start
+/// and then hourly; a failed pass is logged and the next hour tries again (nothing is lost:
+/// the pass only ever appends, and repeats what it did not finish).
+async fn apply_retention(store: Arc<dyn crate::store::EventStore>, days: u32) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match crate::privacy::retention::purge_spam_bodies(store.as_ref(), days, chrono::Utc::now())
+            .await
+        {
+            Ok(report) if report.purged > 0 => {
+                tracing::info!(
+                    purged = report.purged,
+                    days,
+                    "purged old spam and rejected bodies"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "the retention pass failed; retrying in an hour"),
+        }
     }
 }
 

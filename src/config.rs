@@ -222,6 +222,31 @@ pub struct FileConfig {
     pub webhooks: crate::service::webhooks::WebhookConfig,
     /// Spam waves (`[waves]`).
     pub waves: crate::service::waves::WaveConfig,
+    /// Retention of readers' data (`[privacy]`).
+    pub privacy: PrivacySettings,
+}
+
+/// Retention of readers' data (`[privacy]`, docs/privacy.md); off by default.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Purge the body of a comment that has been spam or rejected for this many days (`0`:
+    /// never). `SARING_PRIVACY_PURGE_SPAM_DAYS` overrides it.
+    pub purge_spam_days: u32,
+}
+
+impl PrivacySettings {
+    /// Applies `SARING_PRIVACY_PURGE_SPAM_DAYS`; a value that is no whole number of days is
+    /// refused rather than ignored, since ignoring it would keep data the operator meant to drop.
+    fn with_env(mut self) -> Result<PrivacySettings, ConfigError> {
+        if let Ok(v) = std::env::var("SARING_PRIVACY_PURGE_SPAM_DAYS") {
+            self.purge_spam_days = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "SARING_PRIVACY_PURGE_SPAM_DAYS",
+                message: format!("{v:?} is not a number of days (0 turns purging off)"),
+            })?;
+        }
+        Ok(self)
+    }
 }
 
 /// Why the settings could not be resolved.
@@ -300,6 +325,8 @@ pub struct Settings {
     pub webhooks: crate::service::webhooks::WebhookConfig,
     /// Spam waves: thresholds and hold mode.
     pub waves: crate::service::waves::WaveConfig,
+    /// Retention of readers' data.
+    pub privacy: PrivacySettings,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -532,6 +559,7 @@ impl Settings {
             },
             webhooks: file.webhooks.with_env(),
             waves: file.waves.with_env(),
+            privacy: file.privacy.with_env()?,
         })
     }
 
@@ -568,6 +596,7 @@ impl Settings {
             policy: PolicySettings::default(),
             webhooks: crate::service::webhooks::WebhookConfig::default(),
             waves: crate::service::waves::WaveConfig::default(),
+            privacy: PrivacySettings::default(),
         }
     }
 

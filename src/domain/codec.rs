@@ -54,7 +54,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 23] = [
+pub const KNOWN_TYPES: [&str; 24] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -78,6 +78,7 @@ pub const KNOWN_TYPES: [&str; 23] = [
     "ReaderErased",
     "ReaderDataExported",
     "WaveDecided",
+    "BodyPurged",
 ];
 
 /// Why an event was kept undecoded.

@@ -103,6 +103,9 @@ pub struct CommentState {
     pub reported: bool,
     /// Number of events folded so far; the stream revision is `events - 1`.
     pub events: u64,
+    /// The retention pass purged the body (`BodyPurged`): the submission's body is empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_purged: bool,
 }
 
 impl CommentState {
@@ -380,6 +383,12 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
             if let Some(s) = &mut state.submission {
                 s.redact();
             }
+        }
+        DomainEvent::BodyPurged { .. } => {
+            if let Some(s) = &mut state.submission {
+                s.body.clear();
+            }
+            state.body_purged = true;
         }
         DomainEvent::ReaderDataExported { .. }
         | DomainEvent::ThreadClosed { .. }

@@ -327,6 +327,14 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The retention pass (`[privacy] purge_spam_days`) purged the body of a comment that had
+    /// been spam or rejected for that many days: projections empty it and moderators see it as
+    /// purged. The sealed body in the `CommentSubmitted` event still opens with the author's
+    /// key (see docs/privacy.md).
+    BodyPurged {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// The stream of readers' data requests that concern no single comment.
@@ -359,6 +367,7 @@ impl DomainEvent {
             DomainEvent::ReaderErased { .. } => "ReaderErased",
             DomainEvent::ReaderDataExported { .. } => "ReaderDataExported",
             DomainEvent::WaveDecided { .. } => "WaveDecided",
+            DomainEvent::BodyPurged { .. } => "BodyPurged",
         }
     }
 

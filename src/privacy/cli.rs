@@ -1,4 +1,4 @@
-//! `saring privacy export EMAIL` and `saring privacy erase EMAIL`.
+//! `saring privacy export EMAIL`, `saring privacy erase EMAIL` and `saring privacy retention`.
 //!
 //! Both open the store like every other command. The embedded store is locked by the running
 //! service, so with it these commands need the service stopped, and they say so; while it
@@ -36,6 +36,16 @@ pub enum PrivacyCommand {
         #[command(flatten)]
         serve: Box<ServeArgs>,
     },
+    /// Apply the retention settings once, as the service does hourly: purge the bodies of
+    /// comments spam or rejected for `[privacy] purge_spam_days` days (the service stopped).
+    Retention {
+        /// The time to apply them at (RFC 3339), instead of now.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+        /// Store settings (data folder, store URL, retention settings).
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
 }
 
 /// Why a `privacy` command failed.
@@ -61,6 +71,10 @@ pub enum PrivacyCliError {
 
 async fn open(serve: ServeArgs) -> Result<Arc<dyn EventStore>, PrivacyCliError> {
     let settings = Settings::resolve(serve)?;
+    open_with(&settings).await
+}
+
+async fn open_with(settings: &Settings) -> Result<Arc<dyn EventStore>, PrivacyCliError> {
     crate::store::open_store(settings.store.as_deref(), &settings.data_dir)
         .await
         .map_err(|e| match e {
@@ -90,6 +104,22 @@ pub async fn run(command: PrivacyCommand) -> Result<String, PrivacyCliError> {
                 } else {
                     "no (none was left)"
                 }
+            ))
+        }
+        PrivacyCommand::Retention { now: at, serve } => {
+            let settings = Settings::resolve(*serve)?;
+            let days = settings.privacy.purge_spam_days;
+            if days == 0 {
+                return Ok("retention: purge_spam_days is 0 (off); nothing to do".into());
+            }
+            let store = open_with(&settings).await?;
+            let report =
+                super::retention::purge_spam_bodies(store.as_ref(), days, at.unwrap_or(now))
+                    .await
+                    .map_err(PrivacyError::from)?;
+            Ok(format!(
+                "retention: purged the bodies of {} comment(s) spam or rejected for {days} days or more",
+                report.purged
             ))
         }
     }

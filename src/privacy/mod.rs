@@ -19,6 +19,7 @@ use crate::store::{EventMetadata, EventStore, ExpectedRevision, StoreError};
 
 pub mod cli;
 pub mod keys;
+pub mod retention;
 pub mod seal;
 pub mod store;
 

@@ -289,6 +289,15 @@ impl Projections {
             | DomainEvent::ThreadPremoderationSet { .. }
             | DomainEvent::WaveDecided { .. } => {}
             DomainEvent::ReaderErased { .. } => self.redact(comment_id, at),
+            DomainEvent::BodyPurged { .. } => {
+                if let Some(rec) = comment_id.and_then(|id| self.comments.get_mut(&id)) {
+                    rec.version = at.revision;
+                    // An erased comment already shows the erasure, which says more.
+                    if !rec.erased {
+                        rec.body_html = render::PURGED_HTML.to_string();
+                    }
+                }
+            }
             DomainEvent::ReaderDataExported { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {
                 self.policy_version = Some(version.clone());

@@ -10,6 +10,11 @@ use linkify::{LinkFinder, LinkKind};
 pub const ERASED_HTML: &str = "<p class=\"saring-erased\" lang=\"id\">Dihapus atas permintaan \
      penulis.</p><p class=\"saring-erased\" lang=\"en\">Deleted at the author's request.</p>";
 
+/// What a spam or rejected comment shows to moderators once the retention pass purged its body
+/// (`BodyPurged`, see docs/privacy.md), in both of Saring's languages.
+pub const PURGED_HTML: &str = "<p class=\"saring-purged\" lang=\"id\">Isi dihapus setelah masa \
+     simpan.</p><p class=\"saring-purged\" lang=\"en\">Body purged after the retention period.</p>";
+
 /// Renders plain text as safe HTML.
 pub fn body_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 4 + 16);

@@ -1235,7 +1235,11 @@ fn moderator_view(loaded: &Loaded<CommentState>) -> Option<ModeratorView> {
         client_ip: s.client.ip.clone(),
         user_agent: s.client.user_agent.clone(),
         body: s.body.clone(),
-        body_html: crate::projections::render::body_html(&s.body),
+        body_html: if state.body_purged && !s.erased {
+            crate::projections::render::PURGED_HTML.to_string()
+        } else {
+            crate::projections::render::body_html(&s.body)
+        },
         created_at: s.submitted_at,
         captcha_solve_ms: s.captcha_solve_ms,
         verdict: state.verdict.clone(),

@@ -420,3 +420,99 @@ async fn erasure_on_the_command_line_works_on_a_stopped_service_and_is_idempoten
     let (_, audit) = app.mod_get(AYU, "/api/v1/mod/audit").await;
     assert!(audit.to_string().contains("\"by\":\"ops\""), "{audit}");
 }
+
+/// `[privacy] purge_spam_days`: once a comment has been spam or rejected that long, the
+/// retention pass purges its body from every moderator view and the privacy export; a comment
+/// dismissed more recently, and a published one, keep theirs.
+#[tokio::test]
+async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
+    let app = privacy_app(None).await;
+    let spam_body = format!("{HAM} Kata rahasia {SARI_WORD}.");
+    let rejected_body = format!("{HAM} Kata lain Purwakartaraya.");
+    let kept_body = format!("{HAM} Kata terbit Sukabumiraya.");
+    let spam = post_from(
+        &app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &spam_body, None,
+    )
+    .await;
+    let spam = spam["id"].as_str().unwrap().to_string();
+    let rejected = post_from(
+        &app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        &rejected_body,
+        None,
+    )
+    .await;
+    let rejected = rejected["id"].as_str().unwrap().to_string();
+    let kept = post_from(&app, BUDI_IP, BUDI_NAME, BUDI_EMAIL, "", &kept_body, None).await;
+    let kept = kept["id"].as_str().unwrap().to_string();
+    let decided_at = chrono::Utc::now();
+    for (id, action) in [(&spam, "spam"), (&rejected, "reject")] {
+        let v = app.version(id).await;
+        let (code, body) = app.decide(AYU, id, action, v).await;
+        assert_eq!(code, StatusCode::OK, "{body}");
+    }
+    let data = app.stop().await;
+    let retention = |now: chrono::DateTime<chrono::Utc>| {
+        let out = Command::new(env!("CARGO_BIN_EXE_saring"))
+            .args(["privacy", "retention", "--now", &now.to_rfc3339()])
+            .args(["--data-dir", p(data.path())])
+            .current_dir(manifest_dir())
+            .env("SARING_CONFIG", "/dev/null")
+            .env("SARING_PRIVACY_PURGE_SPAM_DAYS", "30")
+            .output()
+            .expect("the saring binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = retention(decided_at + chrono::Duration::days(29));
+    assert!(out.contains("purged the bodies of 0 comment"), "{out}");
+    let out = retention(decided_at + chrono::Duration::days(31));
+    assert!(out.contains("purged the bodies of 2 comment"), "{out}");
+    let out = retention(decided_at + chrono::Duration::days(32));
+    assert!(
+        out.contains("purged the bodies of 0 comment"),
+        "again: {out}"
+    );
+
+    let app = privacy_app(Some(data)).await;
+    let mut seen = String::new();
+    for queue in ["spam", "rejected"] {
+        let (_, v) = app
+            .mod_get(AYU, &format!("/api/v1/mod/queue?status={queue}"))
+            .await;
+        seen.push_str(&v.to_string());
+    }
+    for id in [&spam, &rejected] {
+        let (code, v) = app
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{id}"))
+            .await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        assert!(v.to_string().contains("Body purged"), "{v}");
+        seen.push_str(&v.to_string());
+    }
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert!(export.to_string().contains("BodyPurged"), "{export}");
+    seen.push_str(&export.to_string());
+    for gone in [SARI_WORD, "Purwakartaraya"] {
+        assert!(!seen.contains(gone), "{gone} still shown: {seen}");
+    }
+    let (_, v) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{kept}"))
+        .await;
+    assert!(
+        v.to_string().contains("Sukabumiraya"),
+        "the published one keeps its body: {v}"
+    );
+}
