@@ -16,7 +16,7 @@ pub(crate) const ANI_PASSWORD: &str = "kata-sandi-ani-rahasia";
 const BUDI_PASSWORD: &str = "kata-sandi-budi-rahasia";
 
 /// A cheap argon2id hash (tests only: the shipped `saring moderator add` uses the defaults).
-fn cheap_hash(password: &str) -> String {
+pub(crate) fn cheap_hash(password: &str) -> String {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let params = argon2::Params::new(1024, 1, 1, None).expect("params");
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);

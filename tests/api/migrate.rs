@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-fn saring(args: &[&str]) -> Output {
+/// Runs the binary with no settings file.
+pub(crate) fn saring(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_saring"))
         .args(args)
         .current_dir(manifest_dir())
@@ -20,7 +21,8 @@ fn saring(args: &[&str]) -> Output {
         .expect("the saring binary runs")
 }
 
-fn ok(args: &[&str]) -> String {
+/// Runs the binary and returns its output, failing the test if it failed.
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = saring(args);
     assert!(
         out.status.success(),
@@ -36,7 +38,8 @@ fn refused(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn p(path: &Path) -> &str {
+/// A path as a command-line argument.
+pub(crate) fn p(path: &Path) -> &str {
     path.to_str().expect("UTF-8 path")
 }
 

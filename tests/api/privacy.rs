@@ -4,14 +4,16 @@
 //! rebuilt from the log) changes nothing.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
 use saring::console::AccountEntry;
 use serde_json::{Value, json};
 
+use crate::console::cheap_hash;
 use crate::helpers::*;
+use crate::migrate::{ok, p, saring};
 
 const THREAD: &str = "berita-privasi";
 const SARI_NAME: &str = "Sariwati Kusumawardani";
@@ -27,17 +29,6 @@ const PASSWORD: &str = "kata-sandi-ayu-yang-panjang";
 /// What must never appear again once Sari is erased.
 const SARI: [&str; 5] = [SARI_NAME, SARI_EMAIL, SARI_IP, SARI_URL, SARI_WORD];
 
-fn cheap_hash(password: &str) -> String {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::encode_b64(b"saring-test-salt").expect("salt");
-    argon
-        .hash_password(password.as_bytes(), &salt)
-        .expect("hash")
-        .to_string()
-}
-
 async fn privacy_app(dir: Option<tempfile::TempDir>) -> TestApp {
     let change = |s: &mut saring::config::Settings| {
         s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
@@ -50,29 +41,6 @@ async fn privacy_app(dir: Option<tempfile::TempDir>) -> TestApp {
         Some(dir) => spawn_app_in(dir, change).await,
         None => spawn_app_with(change).await,
     }
-}
-
-fn saring(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saring"))
-        .args(args)
-        .current_dir(manifest_dir())
-        .env("SARING_CONFIG", "/dev/null")
-        .output()
-        .expect("the saring binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = saring(args);
-    assert!(
-        out.status.success(),
-        "saring {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
 }
 
 #[allow(clippy::too_many_arguments)]
