@@ -100,7 +100,8 @@ pub fn queue_label(lang: Lang, q: ConsoleQueue) -> &'static str {
     }
 }
 
-fn status_label(lang: Lang, status: &str) -> &'static str {
+/// A comment status in the page's language.
+pub(crate) fn status_label(lang: Lang, status: &str) -> &'static str {
     match status {
         "pending" => lang.pick("menunggu", "pending"),
         "published" => lang.pick("terbit", "published"),

@@ -33,17 +33,6 @@ fn shape_label(lang: Lang, kind: ShapeKind) -> &'static str {
     }
 }
 
-fn status_words(lang: Lang, status: &str) -> &'static str {
-    match status {
-        "pending" => lang.pick("menunggu", "pending"),
-        "published" => lang.pick("terbit", "published"),
-        "spam" => "spam",
-        "rejected" => lang.pick("ditolak", "rejected"),
-        "deleted" => lang.pick("dihapus", "deleted"),
-        _ => "?",
-    }
-}
-
 fn decided_words(lang: Lang, action: ModeratorAction) -> &'static str {
     match action {
         ModeratorAction::Approve => lang.pick("disetujui", "approved"),
@@ -109,7 +98,7 @@ pub fn waves(chrome: &Chrome<'_>, page: &WavesPage<'_>) -> Markup {
                             (lang.pick("; terakhir: ", "; last: ")) time datetime=(w.last_seen.to_rfc3339()) title=(w.last_seen.format("%Y-%m-%d %H:%M:%S UTC")) { (age(lang, w.last_seen, page.now)) }
                             ". "
                             @for (status, n) in &w.statuses {
-                                span.count { (n) " " (status_words(lang, status)) } " "
+                                span.count { (n) " " (super::pages::status_label(lang, status)) } " "
                             }
                         }
                         p.meta {
@@ -127,7 +116,7 @@ pub fn waves(chrome: &Chrome<'_>, page: &WavesPage<'_>) -> Markup {
                             blockquote.sample {
                                 div.body { (PreEscaped(&s.body_html)) }
                                 footer.meta {
-                                    (s.author_name) " · " code { (s.thread) } " · " (status_words(lang, s.status)) " · "
+                                    (s.author_name) " · " code { (s.thread) } " · " (super::pages::status_label(lang, s.status)) " · "
                                     a href={ "/admin/comments/" (s.id) "?lang=" (lang.tag()) } { (lang.pick("kartu", "card")) }
                                 }
                             }
