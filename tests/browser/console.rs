@@ -100,31 +100,50 @@ fn start_server(dir: &std::path::Path) -> Result<ConsoleServer> {
     }
 }
 
-/// Posts a comment the default policy holds (a first comment with a link); returns its id.
-async fn held_comment(base: &str, n: usize) -> Result<String> {
+/// Posts a comment through the JSON API with the captcha solved; returns the response.
+async fn post_comment(
+    base: &str,
+    thread: &str,
+    name: &str,
+    email: &str,
+    body: &str,
+) -> Result<reqwest::Response> {
     let http = reqwest::Client::new();
     let c: Value = http
-        .get(format!("{base}/api/v1/captcha?thread=berita-konsol"))
+        .get(format!("{base}/api/v1/captcha?thread={thread}"))
         .send()
         .await?
         .json()
         .await?;
     let question = c["question"].as_str().unwrap_or_default();
     let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
-    let body = json!({
-        "author_name": format!("Pembaca {n}"),
-        "author_email": format!("pembaca{n}@contoh.id"),
-        "body": format!("Komentar {n}: info lengkap di https://blog-warga.example.net/jalan-{n} <b>ya</b>"),
-        "captcha_token": c["token"],
-        "captcha_answer": answer.to_string(),
-    });
-    let resp: Value = http
-        .post(format!("{base}/api/v1/threads/berita-konsol/comments"))
-        .json(&body)
+    Ok(http
+        .post(format!("{base}/api/v1/threads/{thread}/comments"))
+        .json(&json!({
+            "author_name": name,
+            "author_email": email,
+            "body": body,
+            "captcha_token": c["token"],
+            "captcha_answer": answer.to_string(),
+        }))
         .send()
-        .await?
-        .json()
-        .await?;
+        .await?)
+}
+
+/// Posts a comment the default policy holds (a first comment with a link); returns its id.
+async fn held_comment(base: &str, n: usize) -> Result<String> {
+    let resp: Value = post_comment(
+        base,
+        "berita-konsol",
+        &format!("Pembaca {n}"),
+        &format!("pembaca{n}@contoh.id"),
+        &format!(
+            "Komentar {n}: info lengkap di https://blog-warga.example.net/jalan-{n} <b>ya</b>"
+        ),
+    )
+    .await?
+    .json()
+    .await?;
     ensure!(
         resp["status"] == "pending",
         "expected a held comment: {resp}"
@@ -422,55 +441,30 @@ async fn scenario(base: &str, ani: &Client, budi: &Client, ids: &[String]) -> Re
 
 /// The HTTP status of a post from an author with this email.
 async fn post_as(base: &str, email: &str) -> Result<u16> {
-    let http = reqwest::Client::new();
-    let c: Value = http
-        .get(format!("{base}/api/v1/captcha?thread=berita-konsol"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let question = c["question"].as_str().unwrap_or_default();
-    let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
-    let resp = http
-        .post(format!("{base}/api/v1/threads/berita-konsol/comments"))
-        .json(&json!({
-            "author_name": "Promo",
-            "author_email": email,
-            "body": "Terima kasih beritanya.",
-            "captcha_token": c["token"],
-            "captcha_answer": answer.to_string(),
-        }))
-        .send()
-        .await?;
+    let resp = post_comment(
+        base,
+        "berita-konsol",
+        "Promo",
+        email,
+        "Terima kasih beritanya.",
+    )
+    .await?;
     Ok(resp.status().as_u16())
 }
 
 /// Posts one comment of a made-up job-scam campaign (the same text with other figures, links
 /// to subdomains of one site) in `thread`; returns its id.
 async fn campaign_comment(base: &str, thread: &str, n: usize) -> Result<String> {
-    let http = reqwest::Client::new();
-    let c: Value = http
-        .get(format!("{base}/api/v1/captcha?thread={thread}"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let question = c["question"].as_str().unwrap_or_default();
-    let answer = solve(question).with_context(|| format!("cannot solve {question}"))?;
-    let body = json!({
-        "author_name": format!("Pencari Kerja {n}"),
-        "author_email": format!("pencari{n}@contoh.id"),
-        "body": format!("Lowongan kerja dari rumah, gaji {} juta per bulan tanpa pengalaman. Daftar di https://kerja{n}.lowongan-cepat.example/info <b>sekarang</b>", 3 + n),
-        "captcha_token": c["token"],
-        "captcha_answer": answer.to_string(),
-    });
-    let resp: Value = http
-        .post(format!("{base}/api/v1/threads/{thread}/comments"))
-        .json(&body)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let resp: Value = post_comment(
+        base,
+        thread,
+        &format!("Pencari Kerja {n}"),
+        &format!("pencari{n}@contoh.id"),
+        &format!("Lowongan kerja dari rumah, gaji {} juta per bulan tanpa pengalaman. Daftar di https://kerja{n}.lowongan-cepat.example/info <b>sekarang</b>", 3 + n),
+    )
+    .await?
+    .json()
+    .await?;
     let id = resp["id"].as_str().unwrap_or_default().to_string();
     ensure!(!id.is_empty(), "the campaign comment was stored: {resp}");
     Ok(id)
