@@ -197,6 +197,10 @@ pub enum CommentError {
     /// The comment is deleted; only `restore` applies.
     #[error("the comment is deleted")]
     Deleted,
+    /// The retention pass purged the body, so the comment cannot be shown to readers again
+    /// (`approve` and `not_spam` would publish an empty comment).
+    #[error("the comment's body was purged")]
+    BodyPurged,
     /// The action does not apply to the current status (e.g. `restore` of a visible comment).
     #[error("cannot {action:?} a comment that is {status:?}")]
     IllegalTransition {
@@ -279,6 +283,9 @@ pub fn decide(
             let illegal = Err(CommentError::IllegalTransition { action, status });
             if status == S::Deleted && action != A::Restore {
                 return Err(CommentError::Deleted);
+            }
+            if state.body_purged && matches!(action, A::Approve | A::NotSpam) {
+                return Err(CommentError::BodyPurged);
             }
             let event = match (action, status) {
                 (A::Approve, S::Pending | S::Spam | S::Rejected) => {

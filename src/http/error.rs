@@ -84,6 +84,8 @@ error_kinds! {
     IllegalTransition => CONFLICT, "illegal_transition";
     /// The comment is deleted; only restore applies.
     CommentDeleted => CONFLICT, "comment_deleted";
+    /// Approving, or clearing as not spam, a comment whose body the retention pass purged.
+    BodyPurged => CONFLICT, "body_purged";
     /// Closing a closed thread or reopening an open one.
     ThreadState => CONFLICT, "thread_state";
     /// A second report from one reader.

@@ -83,6 +83,10 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Komentar ini sudah dihapus; pulihkan dulu.",
             "This comment is deleted; restore it first.",
         ),
+        K::BodyPurged => (
+            "Isi komentar ini sudah dihapus oleh aturan retensi, jadi tidak dapat ditampilkan lagi.",
+            "This comment's text was purged by the retention rule, so it cannot be shown again.",
+        ),
         K::ThreadState => (
             "Tindakan ini tidak berlaku untuk keadaan utas sekarang.",
             "This action does not apply to the thread's current state.",

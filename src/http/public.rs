@@ -463,6 +463,9 @@ pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
         DecisionRefusal::Illegal(CommentError::Deleted) => {
             ApiError::of(ErrorKind::CommentDeleted, lang)
         }
+        DecisionRefusal::Illegal(CommentError::BodyPurged) => {
+            ApiError::of(ErrorKind::BodyPurged, lang)
+        }
         DecisionRefusal::Illegal(CommentError::IllegalTransition { action, status }) => {
             ApiError::of(ErrorKind::IllegalTransition, lang)
                 .with_message(messages::illegal_transition(lang, action, status))

@@ -483,4 +483,20 @@ async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
         v.to_string().contains("Sukabumiraya"),
         "the published one keeps its body: {v}"
     );
+    // Publishing a purged comment would show readers an empty comment: refused, in English
+    // when asked, and the comment stays where it was.
+    for (id, action) in [
+        (&spam, "approve"),
+        (&spam, "not_spam"),
+        (&rejected, "approve"),
+    ] {
+        let v = app.version(id).await;
+        let (code, body) = app.decide(AYU, id, action, v).await;
+        assert_eq!(code, StatusCode::CONFLICT, "{action} {body}");
+        assert_eq!(body["error"]["code"], "body_purged", "{body}");
+    }
+    let (_, v) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{spam}"))
+        .await;
+    assert_eq!(v["status"], "spam", "{v}");
 }

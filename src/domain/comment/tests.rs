@@ -172,6 +172,25 @@ fn approving_a_deleted_comment_is_refused_but_restore_brings_it_back() {
 }
 
 #[test]
+fn a_purged_comment_cannot_be_published_again_but_can_still_be_deleted() {
+    let purged = evolve(
+        given(vec![submit(Outcome::Spam)]),
+        &DomainEvent::BodyPurged { at: t0() },
+    );
+    for action in [ModeratorAction::Approve, ModeratorAction::NotSpam] {
+        assert_eq!(
+            decide(&purged, decide_cmd(action)),
+            Err(CommentError::BodyPurged),
+            "{action:?}"
+        );
+    }
+    assert!(decide(&purged, decide_cmd(ModeratorAction::Delete)).is_ok());
+    // Before the purge the same spam comment could be cleared.
+    let spam = given(vec![submit(Outcome::Spam)]);
+    assert!(decide(&spam, decide_cmd(ModeratorAction::NotSpam)).is_ok());
+}
+
+#[test]
 fn not_spam_applies_only_to_spam_and_publishes() {
     let published = given(vec![submit(Outcome::Accept)]);
     assert!(matches!(
