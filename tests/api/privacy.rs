@@ -483,8 +483,8 @@ async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
         v.to_string().contains("Sukabumiraya"),
         "the published one keeps its body: {v}"
     );
-    // Publishing a purged comment would show readers an empty comment: refused, in English
-    // when asked, and the comment stays where it was.
+    // Publishing a purged comment would show readers an empty comment: refused, and the
+    // comment stays where it was.
     for (id, action) in [
         (&spam, "approve"),
         (&spam, "not_spam"),
