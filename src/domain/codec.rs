@@ -176,12 +176,12 @@ mod tests {
         }
     }
 
-    fn screened(description: crate::policy::Description) -> DomainEvent {
+    fn screened(description: crate::domain::verdict::Description) -> DomainEvent {
         DomainEvent::CommentScreened {
-            verdict: crate::policy::Verdict {
-                outcome: crate::policy::Outcome::Spam,
+            verdict: crate::domain::verdict::Verdict {
+                outcome: crate::domain::verdict::Outcome::Spam,
                 score: 9.0,
-                rules: vec![crate::policy::RuleHit {
+                rules: vec![crate::domain::verdict::RuleHit {
                     id: "GAMBLING_BRAND".into(),
                     score: 9.0,
                     field: "body".into(),
@@ -209,7 +209,7 @@ mod tests {
             decode(kind, version, &data),
             Decoded::Known(screened(Default::default()))
         );
-        let described = crate::policy::Description {
+        let described = crate::domain::verdict::Description {
             id: "Merek judi".into(),
             en: "Gambling brand".into(),
         };

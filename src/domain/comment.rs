@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{Actor, DomainEvent, Submission};
-use crate::policy::{Outcome, Verdict};
+use crate::domain::verdict::{Outcome, Verdict};
 
 /// Reports stored per comment, one event each; later reports are accepted and counted (a metric)
 /// but not stored.

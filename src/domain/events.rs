@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::policy::Verdict;
+use crate::domain::verdict::{Description, Verdict};
 
 /// Who made a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +287,7 @@ pub enum DomainEvent {
         /// refer to these instead of repeating them (empty in older events, whose verdicts
         /// carry their own).
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        descriptions: BTreeMap<String, crate::policy::Description>,
+        descriptions: BTreeMap<String, Description>,
         /// When.
         at: DateTime<Utc>,
     },

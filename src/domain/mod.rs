@@ -11,6 +11,7 @@ pub mod events;
 pub mod input;
 pub mod premoderation;
 pub mod thread;
+pub mod verdict;
 
 pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};
 pub use events::{Actor, ClientFacts, DomainEvent, PRIVACY_STREAM, Submission};

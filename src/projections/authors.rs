@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CommentRecord;
 use crate::domain::CommentStatus;
-use crate::policy::History;
+use crate::domain::verdict::History;
 
 /// How long a body counts as "recent" for duplicate detection: spam waves run within hours.
 const DUPLICATE_WINDOW_HOURS: i64 = 24;

@@ -68,7 +68,7 @@ pub struct CommentRecord {
     /// The filter's score.
     pub score: f64,
     /// The filter's outcome (`accept`, `hold`, `spam`, `reject`).
-    pub outcome: Option<crate::policy::Outcome>,
+    pub outcome: Option<crate::domain::verdict::Outcome>,
     /// Reader reports so far.
     pub reports: u32,
     /// Submitted without its known-reader token under an email that already had approved

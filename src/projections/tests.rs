@@ -3,9 +3,9 @@
 use super::*;
 use crate::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
 use crate::domain::events::{ClientFacts, Submission};
+use crate::domain::verdict::{Outcome, Verdict};
 use crate::domain::{ModeratorAction, comment_stream};
 use crate::i18n::Lang;
-use crate::policy::{Outcome, Verdict};
 
 /// Feeds commands through the real decider and the projections, like the service does.
 struct World {
