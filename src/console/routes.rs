@@ -24,6 +24,7 @@ use uuid::Uuid;
 use super::pages::{self, Card, Chrome, Conflict, Filters};
 use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
+use crate::domain::values::{CommentId, ThreadKey};
 use crate::domain::{ModeratorAction, input};
 use crate::http::error::{ApiError, ErrorKind};
 use crate::http::extract::{ClientIp, Moderator};
@@ -676,7 +677,7 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
     let Some(session) = &req.session else {
         return req.to_login();
     };
-    let Ok(id) = Uuid::parse_str(&id) else {
+    let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
         return req.fail(ApiError::not_found(req.lang));
     };
     match load_card(&c, id, None).await {
@@ -747,7 +748,7 @@ async fn decision(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let Ok(id) = Uuid::parse_str(&id) else {
+    let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
         return req.fail(ApiError::not_found(lang));
     };
     let Some(action) = field(&fields, "action").and_then(parse_action) else {
@@ -1089,7 +1090,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .map(|(raw_id, expected)| {
             let (c, name, reason) = (&c, name.as_str(), comment_reason.as_str());
             async move {
-                let Ok(id) = Uuid::parse_str(&raw_id) else {
+                let Ok(id) = CommentId::parse(&raw_id).map(CommentId::uuid) else {
                     return json!({ "id": raw_id, "result": "not_found" });
                 };
                 let Some(expected) = expected else {
@@ -1290,20 +1291,14 @@ async fn set_premoderation(State(c): State<Console>, req: Req, body: Bytes) -> R
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let thread = field(&fields, "thread").unwrap_or("");
-    if !input::is_valid_thread_key(thread) {
-        return req.fail(invalid(
-            lang,
-            "thread",
-            "Kunci utas tidak valid.",
-            "Invalid thread key.",
-        ));
-    }
+    let Ok(thread) = ThreadKey::parse(field(&fields, "thread").unwrap_or("")) else {
+        return req.fail(ApiError::invalid_thread(lang));
+    };
     let on = field(&fields, "on") == Some("1");
     match c
         .app
         .service
-        .set_premoderation(thread, on, &session.name)
+        .set_premoderation(&thread, on, &session.name)
         .await
     {
         Ok(()) if req.json => {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::values::Email;
 use crate::i18n::Lang;
 
 /// Longest comment, in characters (Unicode scalar values).
@@ -142,8 +143,8 @@ pub struct RawSubmission<'a> {
 pub struct CleanSubmission {
     /// Trimmed display name.
     pub author_name: String,
-    /// Trimmed email.
-    pub author_email: String,
+    /// Trimmed email, of the form `local@domain.tld`.
+    pub author_email: Email,
     /// Website, if given.
     pub author_url: Option<String>,
     /// Text with newlines normalised to `\n` and outer whitespace trimmed.
@@ -255,14 +256,9 @@ pub fn validate(raw: &RawSubmission<'_>) -> Result<CleanSubmission, FieldErrors>
         errors.add("author_name", FieldProblem::ControlCharacters);
     }
 
-    let email = raw.author_email.trim();
-    if email.is_empty() {
-        errors.add("author_email", FieldProblem::Required);
-    } else if email.len() > MAX_EMAIL_LEN {
-        errors.add("author_email", FieldProblem::TooLong);
-    } else if !is_valid_email(email) {
-        errors.add("author_email", FieldProblem::InvalidEmail);
-    }
+    let email = Email::parse(raw.author_email.trim())
+        .map_err(|e| errors.add("author_email", e.problem()))
+        .ok();
 
     let url = raw.author_url.trim();
     if url.len() > MAX_URL_LEN {
@@ -285,12 +281,12 @@ pub fn validate(raw: &RawSubmission<'_>) -> Result<CleanSubmission, FieldErrors>
         errors.add("body", FieldProblem::ControlCharacters);
     }
 
-    if !errors.is_empty() {
+    let Some(author_email) = email.filter(|_| errors.is_empty()) else {
         return Err(errors);
-    }
+    };
     Ok(CleanSubmission {
         author_name: name.to_string(),
-        author_email: email.to_string(),
+        author_email,
         author_url: (!url.is_empty()).then(|| url.to_string()),
         body: body.to_string(),
     })
@@ -463,7 +459,7 @@ mod tests {
             if let Ok(clean) = validate(&raw(&name, &email, &url, &body)) {
                 prop_assert!(clean.author_name.chars().count() <= MAX_NAME_CHARS);
                 prop_assert!(!clean.body.contains('\r'));
-                prop_assert!(is_valid_email(&clean.author_email));
+                prop_assert!(is_valid_email(clean.author_email.as_str()));
             }
         }
     }

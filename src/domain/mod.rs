@@ -11,11 +11,13 @@ pub mod events;
 pub mod input;
 pub mod premoderation;
 pub mod thread;
+pub mod values;
 pub mod verdict;
 
 pub use comment::{CommentCommand, CommentError, CommentState, CommentStatus, ModeratorAction};
 pub use events::{Actor, ClientFacts, DomainEvent, PRIVACY_STREAM, Submission};
 pub use thread::{ThreadCommand, ThreadError, ThreadState};
+pub use values::{AddressGroup, CommentId, Email, ThreadKey, ValueError};
 
 /// Stream name of a comment's life.
 pub fn comment_stream(id: uuid::Uuid) -> String {

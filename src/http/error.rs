@@ -223,6 +223,15 @@ impl ApiError {
         error
     }
 
+    /// `400 invalid_thread`: the one refusal of a thread key anywhere in the JSON API (a path,
+    /// the captcha's or the counts' query), with the input rule's sentence under `thread`.
+    pub fn invalid_thread(lang: Lang) -> ApiError {
+        let problem = crate::domain::ValueError::ThreadKey.problem();
+        let mut fields = BTreeMap::new();
+        fields.insert("thread".to_string(), problem.message("thread", lang));
+        ApiError::of(ErrorKind::InvalidThread, lang).with_fields(fields)
+    }
+
     /// `401 unauthorized`.
     pub fn unauthorized(lang: Lang) -> ApiError {
         ApiError::of(ErrorKind::Unauthorized, lang)

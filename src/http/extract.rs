@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
@@ -15,6 +15,7 @@ use super::error::{ApiError, ErrorKind};
 pub use super::lang::ReqLang;
 use super::lang::{lang_from, lang_of};
 use super::messages;
+use crate::domain::values::{CommentId, ThreadKey};
 use crate::i18n::Lang;
 
 /// The `If-None-Match` header, if any: taken alone so the hot thread-read path does not copy
@@ -157,6 +158,42 @@ fn form_is_utf8(body: &[u8]) -> bool {
     body.split(|b| *b == b'&')
         .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
         .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
+}
+
+/// The thread key of a `{thread}` or `{key}` path segment, parsed once here; anything else is
+/// `400 invalid_thread` ([`ApiError::invalid_thread`]).
+#[derive(Debug, Clone)]
+pub struct ThreadPath(pub ThreadKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for ThreadPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(parts);
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::invalid_thread(lang))?;
+        ThreadKey::parse(&raw)
+            .map(ThreadPath)
+            .map_err(|_| ApiError::invalid_thread(lang))
+    }
+}
+
+/// The comment id of an `{id}` path segment, parsed once here; anything that is not one names
+/// no comment, so it is `404 not_found` like an unknown id.
+#[derive(Debug, Clone, Copy)]
+pub struct CommentPath(pub CommentId);
+
+impl<S: Send + Sync> FromRequestParts<S> for CommentPath {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(parts);
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::not_found(lang))?;
+        CommentId::parse(&raw)
+            .map(CommentPath)
+            .map_err(|_| ApiError::not_found(lang))
+    }
 }
 
 /// An authenticated moderator's name.

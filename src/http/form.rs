@@ -19,7 +19,7 @@ use super::extract::{ApiForm, ClientIp, ReqLang};
 use super::messages::Text;
 use super::public::submit_error;
 use crate::captcha::Challenge;
-use crate::domain::input;
+use crate::domain::values::{CommentId, ThreadKey};
 use crate::i18n::Lang;
 use crate::projections::Order;
 use crate::service::SubmitRequest;
@@ -171,9 +171,8 @@ async fn embed(
     Path(key): Path<String>,
     Query(q): Query<EmbedQuery>,
 ) -> Result<Response, ApiError> {
-    if !input::is_valid_thread_key(&key) {
-        return Err(ApiError::not_found(lang));
-    }
+    // A page for a key that cannot be one is a page that does not exist.
+    let key = ThreadKey::parse(&key).map_err(|_| ApiError::not_found(lang))?;
     let return_to = q.return_to.as_deref().filter(|u| allowed_return(&state, u));
     let challenge = state.service.issue_captcha(ip, Some(&key), lang).ok();
     let posted = match q.posted.as_deref() {
@@ -182,7 +181,7 @@ async fn embed(
         _ => None,
     };
     let parts = PageParts {
-        thread: &key,
+        thread: key.as_str(),
         lang,
         page: q.page.unwrap_or(1),
         return_to,
@@ -191,7 +190,7 @@ async fn embed(
     let parent = q
         .replytocom
         .as_deref()
-        .filter(|p| uuid::Uuid::parse_str(p).is_ok())
+        .filter(|p| CommentId::parse(p).is_ok())
         .unwrap_or("");
     let form = FormValues {
         parent,
@@ -237,17 +236,16 @@ async fn form_post(
     ApiForm(form): ApiForm<WpForm>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::parse(&form.lang).unwrap_or(lang);
-    let thread = form.comment_post_id.trim().to_string();
-    if !input::is_valid_thread_key(&thread) {
+    let thread = ThreadKey::parse(form.comment_post_id.trim()).map_err(|e| {
         let mut fields = std::collections::BTreeMap::new();
         fields.insert(
             "comment_post_ID".to_string(),
-            input::FieldProblem::InvalidThreadKey.message("thread", lang),
+            e.problem().message("thread", lang),
         );
-        return Err(ApiError::of(ErrorKind::InvalidInput, lang)
+        ApiError::of(ErrorKind::InvalidInput, lang)
             .with_message(Text::FormThread.get(lang))
-            .with_fields(fields));
-    }
+            .with_fields(fields)
+    })?;
     let return_to =
         Some(form.redirect_to.trim()).filter(|u| !u.is_empty() && allowed_return(&state, u));
     let req = SubmitRequest {
@@ -326,7 +324,7 @@ async fn form_post(
                 parent: &form.comment_parent,
             };
             let parts = PageParts {
-                thread: &thread,
+                thread: thread.as_str(),
                 lang,
                 page: 1,
                 return_to,

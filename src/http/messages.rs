@@ -173,8 +173,6 @@ pub fn illegal_transition(lang: Lang, action: ModeratorAction, status: CommentSt
 /// Texts that explain one field or parameter, or replace an error's default sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
-    /// `GET /api/v1/captcha` without a valid `thread`.
-    CaptchaNeedsThread,
     /// A bad `order`.
     Order,
     /// A bad `page`.
@@ -189,8 +187,6 @@ pub enum Text {
     Limit,
     /// A decision `reason` over the limit.
     ReasonTooLong,
-    /// A thread key in a moderator path.
-    ThreadKey,
     /// The form's `comment_post_ID` is not a thread key.
     FormThread,
     /// Closing a closed thread.
@@ -205,10 +201,6 @@ impl Text {
     /// The text in `lang`.
     pub fn get(self, lang: Lang) -> &'static str {
         let (id, en) = match self {
-            Text::CaptchaNeedsThread => (
-                "Wajib: kunci utas artikel (huruf, angka dan -_.:, paling banyak 128).",
-                "Required: the article's thread key (letters, digits and -_.:, at most 128).",
-            ),
             Text::Order => ("Gunakan oldest atau newest.", "Use oldest or newest."),
             Text::Page => ("Nomor halaman dari 1.", "Page numbers start at 1."),
             Text::TooManyThreads => (
@@ -225,7 +217,6 @@ impl Text {
                 "Alasan paling banyak 500 karakter.",
                 "A reason has at most 500 characters.",
             ),
-            Text::ThreadKey => ("Kunci utas tidak valid.", "Invalid thread key."),
             Text::FormThread => ("Utas tidak valid.", "Invalid thread."),
             Text::ThreadAlreadyClosed => {
                 ("Utas ini sudah ditutup.", "This thread is already closed.")

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, ErrorKind};
-use super::extract::{ApiJson, Moderator, ReqLang};
+use super::extract::{ApiJson, CommentPath, Moderator, ReqLang, ThreadPath};
 use super::messages::Text;
 use super::public::decision_error;
+use crate::domain::values::ThreadKey;
 use crate::domain::{ModeratorAction, input};
 use crate::projections::QueueName;
 use crate::service::QueueItem;
@@ -188,10 +189,9 @@ async fn comment(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     _moderator: Moderator,
-    Path(id): Path<String>,
+    CommentPath(id): CommentPath,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
-    match state.service.moderator_view(id).await {
+    match state.service.moderator_view(id.uuid()).await {
         Ok(Some(view)) => Ok(Json(view).into_response()),
         Ok(None) => Err(ApiError::not_found(lang)),
         Err(e) => Err(ApiError::store(lang, &e)),
@@ -215,16 +215,21 @@ async fn decision(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
-    Path(id): Path<String>,
+    CommentPath(id): CommentPath,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
         return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
     }
     let decided = state
         .service
-        .decide(id, body.action, &name, &body.reason, body.expected_version)
+        .decide(
+            id.uuid(),
+            body.action,
+            &name,
+            &body.reason,
+            body.expected_version,
+        )
         .await
         .map_err(|e| decision_error(e, lang))?;
     Ok(Json(decided).into_response())
@@ -234,12 +239,9 @@ async fn set_closed(
     state: AppState,
     lang: crate::i18n::Lang,
     name: String,
-    key: String,
+    key: ThreadKey,
     close: bool,
 ) -> Result<Response, ApiError> {
-    if !input::is_valid_thread_key(&key) {
-        return Err(ApiError::invalid_param(lang, "thread", Text::ThreadKey));
-    }
     state
         .service
         .set_thread_closed(&key, close, &name)
@@ -255,7 +257,7 @@ async fn close(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
-    Path(key): Path<String>,
+    ThreadPath(key): ThreadPath,
 ) -> Result<Response, ApiError> {
     set_closed(state, lang, name, key, true).await
 }
@@ -267,7 +269,7 @@ async fn reopen(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
-    Path(key): Path<String>,
+    ThreadPath(key): ThreadPath,
 ) -> Result<Response, ApiError> {
     set_closed(state, lang, name, key, false).await
 }
@@ -843,13 +845,10 @@ async fn premoderation(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
-    Path(key): Path<String>,
+    ThreadPath(key): ThreadPath,
     ApiJson(body): ApiJson<PremoderationBody>,
 ) -> Result<Response, ApiError> {
     use crate::domain::premoderation::PremoderationError;
-    if !input::is_valid_thread_key(&key) {
-        return Err(ApiError::invalid_param(lang, "thread", Text::ThreadKey));
-    }
     match state.service.set_premoderation(&key, body.on, &name).await {
         Ok(()) => {
             Ok(Json(serde_json::json!({ "thread": key, "premoderated": body.on })).into_response())

@@ -2,20 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, ErrorKind};
-use super::extract::{ApiJson, ClientIp, IfNoneMatch, ReqLang};
+use super::extract::{ApiJson, ClientIp, CommentPath, IfNoneMatch, ReqLang, ThreadPath};
 use super::messages::{self, Text};
 use crate::domain::comment::CommentError;
-use crate::domain::input;
+use crate::domain::values::{CommentId, ThreadKey};
 use crate::i18n::Lang;
 use crate::projections::Order;
 use crate::service::{
@@ -59,8 +58,8 @@ async fn reader_token(
 ) -> Result<Response, ApiError> {
     // One answer for a wrong claim, an unknown comment and one not approved (yet): the
     // widget simply asks again on a later visit.
-    let id = Uuid::parse_str(c.comment_id.trim()).map_err(|_| ApiError::not_found(lang))?;
-    match state.service.redeem_reader_claim(id, &c.claim).await {
+    let id = CommentId::parse(c.comment_id.trim()).map_err(|_| ApiError::not_found(lang))?;
+    match state.service.redeem_reader_claim(id.uuid(), &c.claim).await {
         Ok(Some(token)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
             Json(serde_json::json!({ "reader_token": token })),
@@ -87,17 +86,11 @@ async fn captcha(
 ) -> Result<Response, ApiError> {
     // A token is always bound to a thread: one fetched for nothing in particular used to work on
     // every thread, so a farm of them served any article.
-    let Some(thread) = q.thread.filter(|t| input::is_valid_thread_key(t)) else {
-        return Err(ApiError::invalid_param(
-            lang,
-            "thread",
-            Text::CaptchaNeedsThread,
-        ));
-    };
-    let thread = Some(thread);
+    let thread = ThreadKey::parse(q.thread.as_deref().unwrap_or(""))
+        .map_err(|_| ApiError::invalid_thread(lang))?;
     let challenge = state
         .service
-        .issue_captcha(ip, thread.as_deref(), lang)
+        .issue_captcha(ip, Some(&thread), lang)
         .map_err(|l| ApiError::rate_limited(lang, l.retry_after_secs()))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }
@@ -146,7 +139,7 @@ async fn post_comment(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     ClientIp(ip): ClientIp,
-    Path(thread): Path<String>,
+    ThreadPath(thread): ThreadPath,
     headers: HeaderMap,
     ApiJson(c): ApiJson<NewComment>,
 ) -> Result<Response, ApiError> {
@@ -260,15 +253,6 @@ struct ThreadQuery {
     page: Option<String>,
 }
 
-fn thread_key_error(lang: Lang) -> ApiError {
-    let mut fields = BTreeMap::new();
-    fields.insert(
-        "thread".to_string(),
-        input::FieldProblem::InvalidThreadKey.message("thread", lang),
-    );
-    ApiError::of(ErrorKind::InvalidThread, lang).with_fields(fields)
-}
-
 #[utoipa::path(get, path = "/api/v1/threads/{thread}/comments", tag = "public",
     params(("thread" = String, Path, description = "The site's key for the article"),
         ("order" = Option<String>, Query, description = "oldest or newest"),
@@ -278,13 +262,10 @@ fn thread_key_error(lang: Lang) -> ApiError {
 async fn thread(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
-    Path(thread): Path<String>,
+    ThreadPath(thread): ThreadPath,
     Query(q): Query<ThreadQuery>,
     if_none_match: IfNoneMatch,
 ) -> Result<Response, ApiError> {
-    if !input::is_valid_thread_key(&thread) {
-        return Err(thread_key_error(lang));
-    }
     let order = match q.order.as_deref() {
         None | Some("oldest") | Some("") => Order::Oldest,
         Some("newest") => Order::Newest,
@@ -306,7 +287,7 @@ async fn thread(
         .threads
         .page(
             state.service.view(),
-            &thread,
+            thread.as_str(),
             order,
             page,
             settings.per_page,
@@ -374,10 +355,11 @@ async fn counts(
             Text::TooManyThreads,
         ));
     }
-    if keys.iter().any(|k| !input::is_valid_thread_key(k)) {
-        return Err(thread_key_error(lang));
-    }
-    let owned: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    let owned: Vec<ThreadKey> = keys
+        .iter()
+        .map(|k| ThreadKey::parse(k))
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::invalid_thread(lang))?;
     let counts: BTreeMap<String, usize> = state
         .service
         .view()
@@ -385,8 +367,8 @@ async fn counts(
             owned
                 .into_iter()
                 .map(|k| {
-                    let n = p.visible_count(&k);
-                    (k, n)
+                    let n = p.visible_count(k.as_str());
+                    (String::from(k), n)
                 })
                 .collect()
         })
@@ -416,10 +398,9 @@ async fn flag(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     ClientIp(ip): ClientIp,
-    Path(id): Path<String>,
+    CommentPath(id): CommentPath,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
     // The body is optional: an empty report is as valid as one with a reason.
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         String::new()
@@ -435,7 +416,7 @@ async fn flag(
             })?
             .reason
     };
-    match state.service.flag(id, ip, &reason).await {
+    match state.service.flag(id.uuid(), ip, &reason).await {
         Ok(()) => Ok((
             StatusCode::ACCEPTED,
             Json(serde_json::json!({ "flagged": true })),

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use crate::domain::input::{self, MAX_BODY_CHARS, MAX_NAME_CHARS};
+use crate::domain::values::{AddressGroup, Email, ThreadKey};
 use crate::domain::{Actor, ClientFacts, DomainEvent, Submission};
 use crate::i18n::Lang;
 use crate::store::{EventMetadata, EventStore, ExpectedRevision, StoreError};
@@ -286,7 +287,7 @@ pub fn thread_key(
     article: &SourceArticle,
     rule: ThreadKeyRule,
     prefix: &str,
-) -> Result<String, String> {
+) -> Result<ThreadKey, String> {
     let raw = match rule {
         ThreadKeyRule::PostId => article.id.clone(),
         ThreadKeyRule::Slug if !article.slug.trim().is_empty() => article.slug.clone(),
@@ -316,13 +317,7 @@ pub fn thread_key(
     if key.len() == prefix.len() {
         return Err(format!("the article has no {}", rule_word(rule)));
     }
-    if !input::is_valid_thread_key(&key) {
-        return Err(format!(
-            "the thread key {key:?} is longer than {} bytes or has characters thread keys do not allow",
-            input::MAX_THREAD_KEY
-        ));
-    }
-    Ok(key)
+    ThreadKey::parse(&key).map_err(|e| format!("the thread key {key:?}: {e}"))
 }
 
 fn rule_word(rule: ThreadKeyRule) -> &'static str {
@@ -531,7 +526,7 @@ fn check(
         name.chars().take(MAX_NAME_CHARS).collect()
     };
     let email = r.author_email.trim().to_lowercase();
-    let author_email = if email.is_empty() || input::is_valid_email(&email) {
+    let author_email = if email.is_empty() || Email::parse(&email).is_ok() {
         email
     } else {
         notes.push(Problem {
@@ -558,11 +553,11 @@ fn check(
     let ip =
         r.ip.trim()
             .parse::<IpAddr>()
-            .map(|ip| crate::limits::address_group(ip).to_string())
+            .map(|ip| AddressGroup::of(ip).to_string())
             .unwrap_or_default();
     Ok(Submission {
         comment_id: derived_id(source, site, &r.original_id),
-        thread,
+        thread: thread.into(),
         parent_id: None,
         author_name,
         author_email,

@@ -17,6 +17,7 @@ use crate::config::ThreadSettings;
 use crate::domain::comment::{self, CommentCommand, CommentError, CommentState, SubmitContext};
 use crate::domain::input::{self, FieldErrors, RawSubmission};
 use crate::domain::thread::{self, ThreadCommand, ThreadError};
+use crate::domain::values::{AddressGroup, CommentId, ThreadKey};
 use crate::domain::{
     ClientFacts, CommentStatus, DomainEvent, ModeratorAction, POLICY_STREAM, Submission,
     comment_stream, thread_stream,
@@ -48,8 +49,8 @@ pub use view::View;
 /// A reader's submission as the HTTP layer received it.
 #[derive(Debug, Clone)]
 pub struct SubmitRequest {
-    /// Thread key from the path or the form.
-    pub thread: String,
+    /// Thread key from the path or the form, parsed there.
+    pub thread: ThreadKey,
     /// Display name.
     pub author_name: String,
     /// Email.
@@ -371,14 +372,14 @@ impl Service {
     pub fn issue_captcha(
         &self,
         ip: IpAddr,
-        thread: Option<&str>,
+        thread: Option<&ThreadKey>,
         lang: Lang,
     ) -> Result<Challenge, RateLimited> {
         if let Some(l) = &self.limits {
             l.check_captcha(ip)?;
         }
         metrics::counter!("saring_captchas_issued_total").increment(1);
-        Ok(self.fresh_challenge(ip, thread, lang))
+        Ok(self.fresh_challenge(ip, thread.map(ThreadKey::as_str), lang))
     }
 
     /// A challenge whose proof of work follows the risk of `ip`'s address group and `thread`.
@@ -410,14 +411,14 @@ impl Service {
     async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
-        if self.closed_by_age(&req.thread, now) {
+        if self.closed_by_age(req.thread.as_str(), now) {
             return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
         }
         let solved = self.solve_captcha(req, now).await?;
-        let check = self
-            .captcha
-            .known_readers()
-            .check(&req.reader_token, &clean.author_email, now);
+        let check =
+            self.captcha
+                .known_readers()
+                .check(&req.reader_token, clean.author_email.as_str(), now);
         let label = match check {
             ReaderCheck::Valid => "valid",
             ReaderCheck::Missing => "missing",
@@ -425,17 +426,17 @@ impl Service {
         };
         metrics::counter!("saring_known_reader_tokens_total", "result" => label).increment(1);
         let known = check == ReaderCheck::Valid;
-        let facts = self.captcha_path(req, &clean.author_email, known, &solved, now)?;
+        let facts = self.captcha_path(req, clean.author_email.as_str(), known, &solved, now)?;
         let comment_id = solved.comment_id();
         self.refuse_known_comment(comment_id, req)?;
         self.refuse_banned(req, &clean, now)?;
-        let admission = self.check_comment_rate(req, &clean.author_email)?;
+        let admission = self.check_comment_rate(req, clean.author_email.as_str())?;
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         submission.pow = Some(facts);
         submission.known_reader = Some(known);
         let mut screened = self.screen(&submission, req).await?;
         hold_over_ceiling(&mut screened, admission);
-        premoderation::hold_premoderated(&mut screened, self.is_premoderated(&req.thread));
+        premoderation::hold_premoderated(&mut screened, self.is_premoderated(req.thread.as_str()));
         let wave_obs = self.wave_observation(&submission);
         waves::hold_in_wave(&mut screened, self.wave_to_hold(wave_obs.as_ref()));
         let outcome = screened.verdict.outcome;
@@ -492,7 +493,8 @@ impl Service {
         req: &SubmitRequest,
         refusal: impl FnOnce(Box<Challenge>) -> SubmitRefusal,
     ) -> SubmitError {
-        let fresh = Box::new(self.fresh_challenge(req.client_ip, Some(&req.thread), req.lang));
+        let fresh =
+            Box::new(self.fresh_challenge(req.client_ip, Some(req.thread.as_str()), req.lang));
         CommandError::Refused(refusal(fresh))
     }
 
@@ -505,7 +507,7 @@ impl Service {
             token: &req.captcha_token,
             answer: &req.captcha_answer,
             stamp: &req.captcha_pow,
-            thread: &req.thread,
+            thread: req.thread.as_str(),
             stamp_required: !req.via_form,
         };
         self.captcha
@@ -540,7 +542,8 @@ impl Service {
                     && self
                         .view
                         .read_or_fail(|p| {
-                            let mut history = p.history(email, &group, None, 0, &req.thread, now);
+                            let mut history =
+                                p.history(email, &group, None, 0, req.thread.as_str(), now);
                             history.known_reader = Some(true);
                             is_trusted(&history)
                         })
@@ -557,7 +560,7 @@ impl Service {
             }
         };
         metrics::counter!("saring_captcha_path_total", "path" => path.as_str()).increment(1);
-        self.risk.note(&group, &req.thread, now);
+        self.risk.note(&group, req.thread.as_str(), now);
         Ok(crate::pow::PowFacts {
             path,
             difficulty: solved.difficulty,
@@ -587,7 +590,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<(), SubmitError> {
         let who = crate::domain::ban::BanSubject {
-            email: &clean.author_email,
+            email: clean.author_email.as_str(),
             name: &clean.author_name,
             url: clean.author_url.as_deref(),
             ip: Some(req.client_ip),
@@ -606,7 +609,7 @@ impl Service {
     ) -> Result<Admission, SubmitError> {
         match &self.limits {
             Some(l) => l
-                .check_comment(req.client_ip, email, &req.thread)
+                .check_comment(req.client_ip, email, req.thread.as_str())
                 .map_err(|limited| CommandError::Refused(SubmitRefusal::RateLimited(limited))),
             None => Ok(Admission::Normal),
         }
@@ -920,13 +923,13 @@ impl Service {
     /// close in between is answered as "already closed" by the decider itself.
     pub async fn set_thread_closed(
         &self,
-        key: &str,
+        key: &ThreadKey,
         close: bool,
         moderator: &str,
     ) -> Result<(), DecisionError> {
         self.shell
             .execute(
-                &thread_stream(key),
+                &thread_stream(key.as_str()),
                 CommandKind::Retry,
                 thread::evolve,
                 |loaded| {
@@ -1090,15 +1093,13 @@ fn check_input(
         Ok(clean) => (Some(clean), FieldErrors::default()),
         Err(errors) => (None, errors),
     };
-    if !input::is_valid_thread_key(&req.thread) {
-        errors.add("thread", input::FieldProblem::InvalidThreadKey);
-    }
     let parent_raw = req.parent_id.trim();
     let parent_id = if parent_raw.is_empty() || parent_raw == "0" {
         None
     } else {
-        Uuid::parse_str(parent_raw)
-            .map_err(|_| errors.add("parent_id", input::FieldProblem::InvalidId))
+        CommentId::parse(parent_raw)
+            .map(CommentId::uuid)
+            .map_err(|e| errors.add("parent_id", e.problem()))
             .ok()
     };
     match clean {
@@ -1118,14 +1119,14 @@ fn submission_of(
 ) -> Submission {
     Submission {
         comment_id,
-        thread: req.thread.clone(),
+        thread: req.thread.to_string(),
         parent_id,
         author_name: clean.author_name,
-        author_email: clean.author_email,
+        author_email: clean.author_email.into(),
         author_url: clean.author_url,
         body: clean.body,
         client: ClientFacts {
-            ip: crate::limits::address_group(req.client_ip).to_string(),
+            ip: AddressGroup::of(req.client_ip).to_string(),
             user_agent: req.user_agent.clone(),
         },
         captcha_solve_ms: solved.solve_time_ms,

@@ -12,6 +12,7 @@ use super::{CommandError, CommandKind, Screened, Service, codec};
 use crate::domain::premoderation::{
     self, PREMODERATION_STREAM, PremoderationError, PremoderationState,
 };
+use crate::domain::values::ThreadKey;
 use crate::policy::{Description, Outcome, RuleHit};
 use crate::store::StoreError;
 
@@ -72,7 +73,7 @@ impl Service {
     /// Holds (`on`) or stops holding every new comment of `thread`.
     pub async fn set_premoderation(
         &self,
-        thread: &str,
+        thread: &ThreadKey,
         on: bool,
         moderator: &str,
     ) -> Result<(), PremoderationFailure> {
@@ -81,7 +82,9 @@ impl Service {
                 PREMODERATION_STREAM,
                 CommandKind::Retry,
                 premoderation::evolve,
-                |loaded| premoderation::decide(&loaded.state, thread, on, moderator, Utc::now()),
+                |loaded| {
+                    premoderation::decide(&loaded.state, thread.as_str(), on, moderator, Utc::now())
+                },
             )
             .await?;
         self.refresh_premoderation().await?;

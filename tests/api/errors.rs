@@ -335,3 +335,88 @@ async fn the_openapi_document_is_served_and_names_every_endpoint() {
     let error = &doc["components"]["schemas"]["ErrorBody"]["properties"]["error"];
     assert!(error.is_object(), "{error}");
 }
+
+#[tokio::test]
+async fn a_bad_thread_key_gets_one_refusal_wherever_the_json_api_takes_one() {
+    let app = spawn_app().await;
+    let (_, good) = app.get("/api/v1/captcha?thread=berita-1").await;
+    let payload = json!({ "author_name": "Sari", "author_email": "sari@contoh.id", "body": HAM,
+        "captcha_token": good["token"] });
+    let long = "k".repeat(129);
+    let mut answers = Vec::new();
+    for lang in ["id", "en"] {
+        answers.push(
+            app.get(&format!("/api/v1/threads/a%20b/comments?lang={lang}"))
+                .await,
+        );
+        answers.push(
+            app.get(&format!("/api/v1/threads/{long}/comments?lang={lang}"))
+                .await,
+        );
+        answers.push(
+            app.get(&format!("/api/v1/captcha?thread=a%3Cb&lang={lang}"))
+                .await,
+        );
+        answers.push(app.get(&format!("/api/v1/captcha?lang={lang}")).await);
+        answers.push(
+            app.get(&format!(
+                "/api/v1/counts?threads=berita-1,a%20b&lang={lang}"
+            ))
+            .await,
+        );
+        let posted = app
+            .client
+            .post(app.url(&format!("/api/v1/threads/a%20b/comments?lang={lang}")))
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        answers.push((posted.status(), posted.json().await.unwrap()));
+        answers.push(
+            app.mod_post(
+                AYU,
+                &format!("/api/v1/mod/threads/a%20b/close?lang={lang}"),
+                &json!({}),
+            )
+            .await,
+        );
+        answers.push(
+            app.mod_post(
+                AYU,
+                &format!("/api/v1/mod/threads/a%20b/premoderation?lang={lang}"),
+                &json!({ "on": true }),
+            )
+            .await,
+        );
+    }
+    let (id, en) = answers.split_at(answers.len() / 2);
+    for ((status, v), lang) in id
+        .iter()
+        .map(|a| (a, "id"))
+        .chain(en.iter().map(|a| (a, "en")))
+    {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{lang}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_thread", "{v}");
+        assert_eq!(
+            v["error"]["fields"].as_object().map(|f| f.len()),
+            Some(1),
+            "{v}"
+        );
+        let field = v["error"]["fields"]["thread"].as_str().unwrap_or_default();
+        let expected = if lang == "id" {
+            "Kunci utas"
+        } else {
+            "A thread key"
+        };
+        assert!(field.starts_with(expected), "{lang}: {v}");
+    }
+    // The same sentence everywhere: one refusal, not five.
+    assert!(
+        id.windows(2).all(|w| w[0].1["error"] == w[1].1["error"]),
+        "{id:?}"
+    );
+    assert!(
+        en.windows(2).all(|w| w[0].1["error"] == w[1].1["error"]),
+        "{en:?}"
+    );
+}
