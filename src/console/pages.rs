@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::highlight;
-use crate::domain::ModeratorAction;
+use crate::domain::{CommentStatus, ModeratorAction};
 use crate::i18n::Lang;
 use crate::projections::search::{AuthorRecord, ConsoleQueue, QueueStats};
 use crate::service::ModeratorView;
@@ -101,14 +101,13 @@ pub fn queue_label(lang: Lang, q: ConsoleQueue) -> &'static str {
 }
 
 /// A comment status in the page's language.
-pub(crate) fn status_label(lang: Lang, status: &str) -> &'static str {
+pub(crate) fn status_label(lang: Lang, status: CommentStatus) -> &'static str {
     match status {
-        "pending" => lang.pick("menunggu", "pending"),
-        "published" => lang.pick("terbit", "published"),
-        "spam" => "spam",
-        "rejected" => lang.pick("ditolak", "rejected"),
-        "deleted" => lang.pick("dihapus", "deleted"),
-        _ => "?",
+        CommentStatus::Pending => lang.pick("menunggu", "pending"),
+        CommentStatus::Published => lang.pick("terbit", "published"),
+        CommentStatus::Spam => "spam",
+        CommentStatus::Rejected => lang.pick("ditolak", "rejected"),
+        CommentStatus::Deleted => lang.pick("dihapus", "deleted"),
     }
 }
 
@@ -160,16 +159,16 @@ fn action_key(a: ModeratorAction) -> &'static str {
 }
 
 /// The actions that apply to a comment now, as the domain allows them.
-pub fn legal_actions(status: &str, reported: bool) -> Vec<ModeratorAction> {
+pub fn legal_actions(status: CommentStatus, reported: bool) -> Vec<ModeratorAction> {
+    use CommentStatus as S;
     use ModeratorAction as A;
     match status {
-        "pending" => vec![A::Approve, A::Reject, A::Spam, A::Delete],
-        "published" if reported => vec![A::Approve, A::Reject, A::Spam, A::Delete],
-        "published" => vec![A::Reject, A::Spam, A::Delete],
-        "spam" => vec![A::NotSpam, A::Approve, A::Reject, A::Delete],
-        "rejected" => vec![A::Approve, A::Spam, A::Delete],
-        "deleted" => vec![A::Restore],
-        _ => vec![],
+        S::Pending => vec![A::Approve, A::Reject, A::Spam, A::Delete],
+        S::Published if reported => vec![A::Approve, A::Reject, A::Spam, A::Delete],
+        S::Published => vec![A::Reject, A::Spam, A::Delete],
+        S::Spam => vec![A::NotSpam, A::Approve, A::Reject, A::Delete],
+        S::Rejected => vec![A::Approve, A::Spam, A::Delete],
+        S::Deleted => vec![A::Restore],
     }
 }
 
@@ -544,7 +543,7 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                 }
             }
             div.more {
-                @if v.status == "pending" {
+                @if v.status == CommentStatus::Pending {
                     @for (name, value, label) in everything_pending(lang, v, host.as_deref()) {
                         form.inline.select-all method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
                             input type="hidden" name="csrf" value=(csrf);

@@ -25,7 +25,7 @@ use super::pages::{self, Card, Chrome, Conflict, Filters};
 use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
 use crate::domain::values::{CommentId, ThreadKey};
-use crate::domain::{ModeratorAction, input};
+use crate::domain::{CommentStatus, ModeratorAction, input};
 use crate::http::error::{ApiError, ErrorKind};
 use crate::http::extract::{ClientIp, Moderator};
 use crate::http::lang::lang_of;
@@ -699,7 +699,7 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
 
 /// The result of one decision, for a card or a bulk line.
 enum Decided {
-    Done(Box<ModeratorView>, &'static str),
+    Done(Box<ModeratorView>, CommentStatus),
     Stale(Box<ModeratorView>),
     Failed(ApiError),
 }
@@ -847,14 +847,13 @@ fn inverse(u: &Undo) -> Option<ModeratorAction> {
     if u.action == A::Delete {
         return Some(A::Restore);
     }
-    match u.before {
-        "published" => Some(A::Approve),
-        "spam" => Some(A::Spam),
-        "rejected" => Some(A::Reject),
-        "deleted" => Some(A::Delete),
-        "pending" => Some(A::Requeue),
-        _ => None,
-    }
+    Some(match u.before {
+        CommentStatus::Published => A::Approve,
+        CommentStatus::Spam => A::Spam,
+        CommentStatus::Rejected => A::Reject,
+        CommentStatus::Deleted => A::Delete,
+        CommentStatus::Pending => A::Requeue,
+    })
 }
 
 async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {

@@ -27,7 +27,7 @@ pub struct Undo {
     /// The comment decided.
     pub id: Uuid,
     /// The status before the decision (`pending`, `published`, ...).
-    pub before: &'static str,
+    pub before: crate::domain::CommentStatus,
     /// The action taken.
     pub action: ModeratorAction,
     /// The comment's version right after the decision.

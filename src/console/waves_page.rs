@@ -98,7 +98,7 @@ pub fn waves(chrome: &Chrome<'_>, page: &WavesPage<'_>) -> Markup {
                             (lang.pick("; terakhir: ", "; last: ")) time datetime=(w.last_seen.to_rfc3339()) title=(w.last_seen.format("%Y-%m-%d %H:%M:%S UTC")) { (age(lang, w.last_seen, page.now)) }
                             ". "
                             @for (status, n) in &w.statuses {
-                                span.count { (n) " " (super::pages::status_label(lang, status)) } " "
+                                span.count { (n) " " (super::pages::status_label(lang, *status)) } " "
                             }
                         }
                         p.meta {

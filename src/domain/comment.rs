@@ -23,7 +23,7 @@ use crate::domain::verdict::{Outcome, Verdict};
 pub const MAX_STORED_REPORTS: usize = 100;
 
 /// Where a comment stands. Only `Published` is visible to readers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommentStatus {
     /// Waiting for a moderator.
@@ -48,6 +48,12 @@ impl CommentStatus {
             CommentStatus::Rejected => "rejected",
             CommentStatus::Deleted => "deleted",
         }
+    }
+}
+
+impl std::fmt::Display for CommentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

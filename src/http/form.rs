@@ -19,6 +19,7 @@ use super::extract::{ApiForm, ClientIp, ReqLang};
 use super::messages::Text;
 use super::public::submit_error;
 use crate::captcha::Challenge;
+use crate::domain::CommentStatus;
 use crate::domain::values::{CommentId, ThreadKey};
 use crate::i18n::Lang;
 use crate::projections::Order;
@@ -270,11 +271,12 @@ async fn form_post(
     };
     match state.service.submit(req).await {
         Ok(outcome) => {
-            let posted = if outcome.status == "published" {
-                "published"
+            let posted = if outcome.status == CommentStatus::Published {
+                CommentStatus::Published
             } else {
-                "pending"
-            };
+                CommentStatus::Pending
+            }
+            .as_str();
             let target = match return_to {
                 Some(article) => format!(
                     "{}#comment-{}",

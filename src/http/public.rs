@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorKind};
 use super::extract::{ApiJson, ClientIp, CommentPath, IfNoneMatch, ReqLang, ThreadPath};
 use super::messages::{self, Text};
-use crate::domain::comment::CommentError;
+use crate::domain::comment::{CommentError, CommentStatus};
 use crate::domain::values::{CommentId, ThreadKey};
 use crate::i18n::Lang;
 use crate::projections::Order;
@@ -198,8 +198,8 @@ pub fn charge_fresh_captcha(state: &AppState, ip: std::net::IpAddr, mut e: ApiEr
 }
 
 fn created(mut outcome: SubmitOutcome) -> Response {
-    if outcome.status != "published" {
-        outcome.status = "pending";
+    if outcome.status != CommentStatus::Published {
+        outcome.status = CommentStatus::Pending;
     }
     let location = format!("/api/v1/mod/comments/{}", outcome.id);
     let mut resp = (StatusCode::CREATED, Json(outcome)).into_response();

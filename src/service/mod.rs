@@ -87,8 +87,8 @@ pub struct SubmitRequest {
 pub struct SubmitOutcome {
     /// The new comment's id.
     pub id: Uuid,
-    /// `published`, `pending` or `spam`.
-    pub status: &'static str,
+    /// `published`, `pending` or `spam` (the public answer shows `spam` as `pending`).
+    pub status: CommentStatus,
     /// The comment as rendered for its author (marked pending unless published).
     pub comment: PublicComment,
     /// A fresh known-reader token for the author's email, when the comment was published and
@@ -191,7 +191,7 @@ pub struct DecisionOutcome {
     /// The comment.
     pub id: Uuid,
     /// Its status now.
-    pub status: &'static str,
+    pub status: CommentStatus,
     /// Its version now, for the next `expected_version`.
     pub version: u64,
 }
@@ -222,7 +222,7 @@ pub struct ModeratorView {
     /// Parent id.
     pub parent_id: Option<Uuid>,
     /// Current status.
-    pub status: &'static str,
+    pub status: CommentStatus,
     /// Version to send back as `expected_version`.
     pub version: u64,
     /// Display name.
@@ -477,9 +477,9 @@ impl Service {
         Ok(SubmitOutcome {
             id: comment_id,
             status: match outcome {
-                Outcome::Accept => "published",
-                Outcome::Hold => "pending",
-                Outcome::Spam | Outcome::Reject => "spam",
+                Outcome::Accept => CommentStatus::Published,
+                Outcome::Hold => CommentStatus::Pending,
+                Outcome::Spam | Outcome::Reject => CommentStatus::Spam,
             },
             comment,
             reader_token,
@@ -1153,8 +1153,9 @@ fn authors_copy(s: &Submission, outcome: Outcome) -> PublicComment {
     }
 }
 
-fn status_label(status: Option<CommentStatus>) -> &'static str {
-    status.map_or("pending", CommentStatus::as_str)
+/// A stream's status, or `pending` for one folded before its submission arrived.
+fn status_label(status: Option<CommentStatus>) -> CommentStatus {
+    status.unwrap_or(CommentStatus::Pending)
 }
 
 /// Whether the filter reads what the site's moderators taught (`SARING_LEARN=off` turns it
@@ -1258,7 +1259,7 @@ pub struct QueueItem {
     /// Thread key.
     pub thread: String,
     /// Current status.
-    pub status: &'static str,
+    pub status: CommentStatus,
     /// Display name.
     pub author_name: String,
     /// Private email.

@@ -482,7 +482,7 @@ pub struct WaveSample {
     /// The body as safe HTML (escaped when rendered).
     pub body_html: String,
     /// Its status now.
-    pub status: &'static str,
+    pub status: CommentStatus,
 }
 
 /// A wave as the API and the console show it.
@@ -512,7 +512,7 @@ pub struct WaveSummary {
     pub decided: Option<WaveDecision>,
     /// Its listed comments by status now (`pending`, `published`, `spam`, `rejected`,
     /// `deleted`).
-    pub statuses: std::collections::BTreeMap<&'static str, usize>,
+    pub statuses: std::collections::BTreeMap<CommentStatus, usize>,
     /// Its first few comments.
     pub samples: Vec<WaveSample>,
 }
@@ -545,7 +545,7 @@ impl Service {
                         let mut samples = Vec::new();
                         for m in &w.members {
                             let Some(r) = p.comment(*m) else { continue };
-                            let status = r.status.map_or("pending", CommentStatus::as_str);
+                            let status = r.status.unwrap_or(CommentStatus::Pending);
                             *statuses.entry(status).or_insert(0) += 1;
                             if samples.len() < WAVE_SAMPLES {
                                 samples.push(WaveSample {
