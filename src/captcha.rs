@@ -137,7 +137,11 @@ impl CaptchaConfig {
 }
 
 /// A challenge as sent to the reader (`GET /api/v1/captcha`).
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+///
+/// Its OpenAPI schema (`CaptchaChallenge`) is derived from this type, so the document cannot
+/// drift from what is sent.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = CaptchaChallenge)]
 pub struct Challenge {
     /// The signed token to send back with the answer.
     pub token: String,
@@ -147,7 +151,8 @@ pub struct Challenge {
     pub prompt: String,
     /// Seconds until the token expires.
     pub expires_in: u64,
-    /// When the token expires.
+    /// When the token expires (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: DateTime<Utc>,
     /// The proof of work to send back as `captcha_pow` (bound to the token by its MAC).
     pub pow: PowChallenge,

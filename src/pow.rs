@@ -78,9 +78,10 @@ impl PowFacts {
 }
 
 /// The challenge half of `GET /api/v1/captcha`: what the widget's worker hashes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PowChallenge {
     /// Always `SHA-256`.
+    #[schema(value_type = String)]
     pub algorithm: &'static str,
     /// Hex text the stamp is appended to before hashing.
     pub salt: String,

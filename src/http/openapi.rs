@@ -1,7 +1,10 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the request types' `ToSchema` derives, served at `GET /api/v1/openapi.json`.
 //!
-//! Response bodies are assembled with `serde_json::json!` in the handlers, so their shapes are
+//! The captcha challenge and the public answers to counts, reports and reader tokens are typed
+//! bodies whose schemas are derived from the types sent (a test compares each schema's
+//! properties with a serialised value). The other response bodies are still assembled with
+//! `serde_json::json!` or serialised from service types without a schema, so their shapes are
 //! written down here as schema types; CI runs schemathesis against a live server to check that
 //! every answer matches them (`.ci/run`), and a test checks that every route in the router's
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
@@ -51,21 +54,10 @@ pub struct ErrorDetail {
     retry_after: Option<u64>,
 }
 
-/// A captcha challenge (`GET /api/v1/captcha`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct CaptchaChallenge {
-    /// The signed token to send back with the answer.
-    token: String,
-    /// The sum with its blank, e.g. `[ ] − 3 = 3`.
-    question: String,
-    /// The question as a sentence, in the request's language.
-    prompt: String,
-    /// Seconds until the token expires.
-    expires_in: u64,
-    /// When it expires (RFC 3339).
-    expires_at: String,
-}
+/// The public answers built from typed bodies, whose schemas are derived from them.
+pub use super::public::{Counts, Flagged, ReaderToken};
+/// A captcha challenge (`GET /api/v1/captcha`): the schema is derived from the type sent.
+pub use crate::captcha::Challenge as CaptchaChallenge;
 
 /// A comment as the public sees it; `replies` nest the same shape.
 #[derive(ToSchema)]
@@ -111,20 +103,6 @@ pub struct ThreadPage {
     page: u64,
     /// The next page's number, if any.
     next: Option<u64>,
-}
-
-/// Visible comment counts per thread.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Counts {
-    counts: BTreeMap<String, u64>,
-}
-
-/// `202` to a report.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Flagged {
-    flagged: bool,
 }
 
 /// A moderation queue page.
@@ -429,6 +407,54 @@ mod tests {
             moderator[0]["moderator"],
             serde_json::json!([]),
             "{moderator}"
+        );
+    }
+
+    /// The property names of component `name` in the document.
+    fn properties(doc: &serde_json::Value, name: &str) -> BTreeSet<String> {
+        let schema = &doc["components"]["schemas"][name];
+        schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} has properties: {schema}"))
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn keys(v: &impl serde::Serialize) -> BTreeSet<String> {
+        let v = serde_json::to_value(v).expect("serialises");
+        v.as_object().expect("an object").keys().cloned().collect()
+    }
+
+    #[test]
+    fn typed_public_bodies_have_the_schemas_of_what_is_sent() {
+        let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
+        let captcha = crate::captcha::Captcha::new(vec![7u8; 32], Default::default());
+        let challenge = captcha.issue(
+            chrono::Utc::now(),
+            Some("berita-1"),
+            crate::i18n::Lang::Id,
+            &mut rand::rng(),
+        );
+        assert_eq!(properties(&doc, "CaptchaChallenge"), keys(&challenge));
+        assert_eq!(properties(&doc, "PowChallenge"), keys(&challenge.pow));
+        let counts = Counts {
+            counts: BTreeMap::from([("berita-1".to_string(), 2)]),
+        };
+        assert_eq!(properties(&doc, "Counts"), keys(&counts));
+        assert_eq!(
+            properties(&doc, "Flagged"),
+            keys(&Flagged { flagged: true })
+        );
+        let token = ReaderToken {
+            reader_token: "t".into(),
+        };
+        assert_eq!(properties(&doc, "ReaderToken"), keys(&token));
+        let reader_token = &doc["paths"]["/api/v1/reader-token"]["post"]["responses"]["200"];
+        assert_eq!(
+            reader_token["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ReaderToken",
+            "{reader_token}"
         );
     }
 }

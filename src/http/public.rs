@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorKind};
@@ -35,6 +35,27 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/reader-token", post(reader_token))
 }
 
+/// `200` to a redeemed claim.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReaderToken {
+    /// The known-reader token for the comment's email, kept by the widget.
+    pub reader_token: String,
+}
+
+/// `200` to `GET /api/v1/counts`: visible comments per thread asked for.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    /// Visible comments per thread key (every key asked for, 0 when it has none).
+    pub counts: BTreeMap<String, usize>,
+}
+
+/// `202` to a report.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Flagged {
+    /// Always `true`: the report was accepted.
+    pub flagged: bool,
+}
+
 /// A claim from a `201` answer, traded for a known-reader token once a moderator approved.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReaderClaim {
@@ -49,7 +70,7 @@ pub struct ReaderClaim {
 #[utoipa::path(post, path = "/api/v1/reader-token", tag = "public",
     params(("lang" = Option<String>, Query, description = "id or en")),
     request_body = ReaderClaim,
-    responses((status = 200, description = "A known-reader token for the comment's email", body = Object),
+    responses((status = 200, description = "A known-reader token for the comment's email", body = ReaderToken),
         (status = "default", description = "An error in the API's shape (404 until a moderator approved the comment)", body = crate::http::openapi::ErrorBody)))]
 async fn reader_token(
     State(state): State<AppState>,
@@ -62,7 +83,9 @@ async fn reader_token(
     match state.service.redeem_reader_claim(id.uuid(), &c.claim).await {
         Ok(Some(token)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
-            Json(serde_json::json!({ "reader_token": token })),
+            Json(ReaderToken {
+                reader_token: token,
+            }),
         )
             .into_response()),
         Ok(None) => Err(ApiError::not_found(lang)),
@@ -379,7 +402,7 @@ async fn counts(
             header::CACHE_CONTROL,
             cache_control(state.service.thread_settings().cache_seconds),
         )],
-        Json(serde_json::json!({ "counts": counts })),
+        Json(Counts { counts }),
     )
         .into_response())
 }
@@ -417,11 +440,7 @@ async fn flag(
             .reason
     };
     match state.service.flag(id.uuid(), ip, &reason).await {
-        Ok(()) => Ok((
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "flagged": true })),
-        )
-            .into_response()),
+        Ok(()) => Ok((StatusCode::ACCEPTED, Json(Flagged { flagged: true })).into_response()),
         Err(e) => Err(decision_error(e, lang)),
     }
 }
