@@ -42,7 +42,9 @@ pub enum ValueError {
 
 impl ValueError {
     /// The field problem a reader is shown for this refusal (its message is in both
-    /// languages, [`FieldProblem::message`]).
+    /// languages, [`FieldProblem::message`]). Readers never type an address group (it is
+    /// derived from the connection), so its refusal, met only in stored or imported data, is
+    /// shown as an invalid id.
     pub fn problem(self) -> FieldProblem {
         match self {
             ValueError::ThreadKey => FieldProblem::InvalidThreadKey,

@@ -1,11 +1,11 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the handlers' `#[utoipa::path]`
 //! annotations and the request types' `ToSchema` derives, served at `GET /api/v1/openapi.json`.
 //!
-//! The captcha challenge and the public answers to counts, reports and reader tokens are typed
-//! bodies whose schemas are derived from the types sent (a test compares each schema's
-//! properties with a serialised value). The other response bodies are still assembled with
-//! `serde_json::json!` or serialised from service types without a schema, so their shapes are
-//! written down here as schema types; CI runs schemathesis against a live server to check that
+//! Every public answer is a typed body whose schema is derived from the type sent: the captcha
+//! challenge, the `201` to a new comment, the thread page with its comments, counts, reports and
+//! reader tokens (a test compares each schema's properties with a serialised value). The
+//! moderator bodies are still assembled with `serde_json::json!` or serialised from service
+//! types without a schema, so their shapes are written down here as schema types; CI runs schemathesis against a live server to check that
 //! every answer matches them (`.ci/run`), and a test checks that every route in the router's
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
 //! browser with a session, not an API, and are left out on purpose ([`NOT_DOCUMENTED`]).
@@ -59,51 +59,9 @@ pub use super::public::{Counts, Flagged, ReaderToken};
 /// A captcha challenge (`GET /api/v1/captcha`): the schema is derived from the type sent.
 pub use crate::captcha::Challenge as CaptchaChallenge;
 
-/// A comment as the public sees it; `replies` nest the same shape.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct PublicComment {
-    id: String,
-    parent_id: Option<String>,
-    author_name: String,
-    author_url: Option<String>,
-    /// The body rendered to escaped HTML.
-    body_html: String,
-    created_at: String,
-    /// Whether it awaits moderation (only in the poster's own answer).
-    pending: Option<bool>,
-    #[schema(value_type = Vec<Object>)]
-    replies: Vec<serde_json::Value>,
-}
-
-/// `201` to a new comment.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Created {
-    id: String,
-    /// `published` or `pending` ("awaiting moderation").
-    status: String,
-    comment: PublicComment,
-    /// A known-reader token for the author's email, when the comment was published.
-    reader_token: Option<String>,
-    /// For a comment not published: traded for a token at `POST /api/v1/reader-token` once a
-    /// moderator approved it.
-    reader_claim: Option<String>,
-}
-
-/// A page of a thread.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ThreadPage {
-    thread: String,
-    /// Visible comments in the whole thread.
-    total: u64,
-    closed: bool,
-    comments: Vec<PublicComment>,
-    page: u64,
-    /// The next page's number, if any.
-    next: Option<u64>,
-}
+/// The public comment, the `201` answer and the thread page: schemas derived from the types sent.
+pub use crate::projections::{PublicComment, ThreadPage};
+pub use crate::service::SubmitOutcome as Created;
 
 /// A moderation queue page.
 #[derive(ToSchema)]
@@ -450,6 +408,45 @@ mod tests {
             reader_token: "t".into(),
         };
         assert_eq!(properties(&doc, "ReaderToken"), keys(&token));
+        let comment = PublicComment {
+            id: uuid::Uuid::new_v4(),
+            parent_id: Some(uuid::Uuid::new_v4()),
+            author_name: "Sari".into(),
+            author_url: Some("https://contoh.id".into()),
+            body_html: "<p>Halo</p>".into(),
+            created_at: chrono::Utc::now(),
+            pending: true,
+            erased: true,
+            replies: Vec::new(),
+        };
+        assert_eq!(properties(&doc, "PublicComment"), keys(&comment));
+        let created = Created {
+            id: comment.id,
+            status: crate::domain::CommentStatus::Pending,
+            comment: comment.clone(),
+            reader_token: Some("t".into()),
+            reader_claim: Some("c".into()),
+        };
+        assert_eq!(properties(&doc, "Created"), keys(&created));
+        let page = ThreadPage {
+            thread: "berita-1".into(),
+            total: 1,
+            closed: false,
+            comments: vec![comment],
+            page: 1,
+            next: Some(2),
+        };
+        assert_eq!(properties(&doc, "ThreadPage"), keys(&page));
+        // What a reader may leave out of their own answer is not required of every comment.
+        let required = &doc["components"]["schemas"]["PublicComment"]["required"];
+        for optional in ["pending", "erased", "parent_id", "author_url"] {
+            assert!(
+                !required
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|f| f == optional)),
+                "{optional} is not required: {required}"
+            );
+        }
         let reader_token = &doc["paths"]["/api/v1/reader-token"]["post"]["responses"]["200"];
         assert_eq!(
             reader_token["content"]["application/json"]["schema"]["$ref"],

@@ -21,12 +21,14 @@ pub enum Order {
     Newest,
 }
 
-/// A visible comment as readers get it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// A visible comment as readers get it (its OpenAPI schema is derived from this type).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PublicComment {
     /// The comment id.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// The comment it replies to, if any.
+    #[schema(value_type = Option<String>)]
     pub parent_id: Option<Uuid>,
     /// Display name (plain text: escape it when inserting into HTML).
     pub author_name: String,
@@ -34,7 +36,8 @@ pub struct PublicComment {
     pub author_url: Option<String>,
     /// The body as safe HTML.
     pub body_html: String,
-    /// When it was submitted.
+    /// When it was submitted (RFC 3339).
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     /// Whether it awaits moderation; only ever true in the answer to its own author.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
@@ -43,6 +46,7 @@ pub struct PublicComment {
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub erased: bool,
     /// Replies, oldest first.
+    #[schema(no_recursion)]
     pub replies: Vec<PublicComment>,
 }
 
@@ -63,8 +67,9 @@ impl PublicComment {
     }
 }
 
-/// One page of a thread, the body of `GET /api/v1/threads/{thread}/comments`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One page of a thread, the body of `GET /api/v1/threads/{thread}/comments` (its OpenAPI
+/// schema is derived from this type).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ThreadPage {
     /// The thread key.
     pub thread: String,

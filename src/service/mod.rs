@@ -82,12 +82,17 @@ pub struct SubmitRequest {
     pub lang: Lang,
 }
 
-/// The answer to an accepted submission.
-#[derive(Debug, Clone, Serialize)]
+/// The answer to an accepted submission (the `201` body, whose OpenAPI schema `Created` is
+/// derived from this type).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Created)]
 pub struct SubmitOutcome {
     /// The new comment's id.
+    #[schema(value_type = String)]
     pub id: Uuid,
-    /// `published`, `pending` or `spam` (the public answer shows `spam` as `pending`).
+    /// `published` or `pending` ("awaiting moderation"): the service's `spam` is answered as
+    /// `pending`, so the answer is no oracle for tuning spam.
+    #[schema(value_type = String)]
     pub status: CommentStatus,
     /// The comment as rendered for its author (marked pending unless published).
     pub comment: PublicComment,
