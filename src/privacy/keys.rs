@@ -7,12 +7,18 @@
 //! `secure_delete` zeroes a deleted row's bytes in the file, and erasure checkpoints and
 //! truncates the write-ahead log, so no copy of an erased key is left in the data folder (a
 //! backup made before the erasure still holds it: see docs/privacy.md).
+//!
+//! Beside the author keys, the file holds one random key per UTC day (`day_keys`): the network
+//! facts of a submission (address group, user agent) are sealed in a box of their own under the
+//! key of the submission's day, and the retention pass (`[privacy] network_days`) deletes the
+//! day keys older than its setting, the same way erasure deletes an author key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use std::sync::mpsc;
 
+use chrono::NaiveDate;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -71,21 +77,48 @@ fn digest(author: &str) -> String {
     ))
 }
 
-/// Reads the key of an author digest, or makes a random one.
-fn key_in(conn: &Connection, author: &str) -> rusqlite::Result<(String, Vec<u8>)> {
+/// What a key is for: an author (by digest) or a UTC day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Owner {
+    Author(String),
+    Day(String),
+}
+
+impl Owner {
+    fn day(day: NaiveDate) -> Owner {
+        Owner::Day(day.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// Reads the key of an owner, or makes a random one.
+fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>)> {
+    let (select, insert, name) = match owner {
+        Owner::Author(a) => (
+            "SELECT key_id, key FROM author_keys WHERE author = ?1",
+            "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+            a,
+        ),
+        Owner::Day(d) => (
+            "SELECT key_id, key FROM day_keys WHERE day = ?1",
+            "INSERT INTO day_keys (day, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+            d,
+        ),
+    };
     let found: Option<(String, Vec<u8>)> = conn
-        .prepare_cached("SELECT key_id, key FROM author_keys WHERE author = ?1")?
-        .query_row([author], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached(select)?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some(found) = found {
         return Ok(found);
     }
     let key: Key = rand::random();
     let id = uuid::Uuid::new_v4().to_string();
-    conn.execute(
-        "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
-        params![author, id, key.as_slice(), chrono::Utc::now().timestamp()],
-    )?;
+    conn.prepare_cached(insert)?.execute(params![
+        name,
+        id,
+        key.as_slice(),
+        chrono::Utc::now().timestamp()
+    ])?;
     Ok((id, key.to_vec()))
 }
 
@@ -98,17 +131,20 @@ pub struct KeyStore {
     /// Keys by key id and by author digest, so reading the log and appending a known author's
     /// comment query no file. An erased key is removed before erasure returns.
     cache: Mutex<Cache>,
-    /// New authors' key requests waiting for the next group commit (see [`KeyStore::key_for`]).
+    /// New keys' requests waiting for the next group commit (see [`KeyStore::key_for`]).
     pending: Mutex<Vec<Request>>,
 }
 
-/// One new author's key request: the author digest and where its key (or the failure) goes.
-type Request = (String, mpsc::SyncSender<Result<(String, Key), String>>);
+/// One new key's request: its owner and where its key (or the failure) goes.
+type Request = (Owner, mpsc::SyncSender<Result<(String, Key), String>>);
 
 #[derive(Default)]
 struct Cache {
     by_id: HashMap<String, Key>,
-    by_author: HashMap<String, (String, Key)>,
+    by_owner: HashMap<Owner, (String, Key)>,
+    /// Key ids known to be deleted. Ids are random and never reused, so a deleted one stays
+    /// deleted; remembering it spares a query per old submission once its day key is gone.
+    gone: HashSet<String>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -137,6 +173,8 @@ impl KeyStore {
             "PRAGMA secure_delete=ON; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
              PRAGMA busy_timeout=10000;
              CREATE TABLE IF NOT EXISTS author_keys (author TEXT PRIMARY KEY,
+               key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS day_keys (day TEXT PRIMARY KEY,
                key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);",
         )
         .map_err(err)?;
@@ -155,43 +193,58 @@ impl KeyStore {
         }
     }
 
-    fn remember(&self, author: Option<&str>, key_id: &str, key: Key) {
+    fn remember(&self, owner: Option<&Owner>, key_id: &str, key: Key) {
         let mut cache = self.cache.lock();
-        if cache.by_id.len() >= MAX_CACHED_KEYS || cache.by_author.len() >= MAX_CACHED_KEYS {
+        if cache.by_id.len() >= MAX_CACHED_KEYS
+            || cache.by_owner.len() >= MAX_CACHED_KEYS
+            || cache.gone.len() >= MAX_CACHED_KEYS
+        {
             cache.by_id.clear();
-            cache.by_author.clear();
+            cache.by_owner.clear();
+            cache.gone.clear();
         }
         cache.by_id.insert(key_id.to_string(), key);
-        if let Some(author) = author {
+        if let Some(owner) = owner {
             cache
-                .by_author
-                .insert(author.to_string(), (key_id.to_string(), key));
+                .by_owner
+                .insert(owner.clone(), (key_id.to_string(), key));
         }
     }
 
     /// The author's key id and key if they are in memory: no I/O, so an append can seal
     /// without leaving its task (which keeps concurrent appends in the order they were made).
     pub fn cached_key_for(&self, author: &str) -> Option<(String, Key)> {
-        self.cache.lock().by_author.get(&digest(author)).cloned()
+        self.cache
+            .lock()
+            .by_owner
+            .get(&Owner::Author(digest(author)))
+            .cloned()
     }
 
-    /// Makes (or reads) the keys of all these authors in one transaction, one sync of the file
-    /// for the lot, and keeps them in memory (for imports). Blocking.
-    pub fn prepare(&self, authors: &[String]) -> Result<(), KeyError> {
+    /// The key id and key of a UTC day if they are in memory (no I/O).
+    pub fn cached_day_key(&self, day: NaiveDate) -> Option<(String, Key)> {
+        self.cache.lock().by_owner.get(&Owner::day(day)).cloned()
+    }
+
+    /// Makes (or reads) the keys of all these authors and days in one transaction, one sync of
+    /// the file for the lot, and keeps them in memory (for imports). Blocking.
+    pub fn prepare(&self, authors: &[String], days: &[NaiveDate]) -> Result<(), KeyError> {
+        let owners: Vec<Owner> = authors
+            .iter()
+            .map(|a| Owner::Author(digest(a)))
+            .chain(days.iter().map(|d| Owner::day(*d)))
+            .collect();
         let mut conn = self.conn.lock();
         let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let mut made = Vec::with_capacity(authors.len());
-        for author in authors {
-            let digest = digest(author);
-            made.push((
-                digest.clone(),
-                key_in(&tx, &digest).map_err(|e| self.sqlite(e))?,
-            ));
+        let mut made = Vec::with_capacity(owners.len());
+        for owner in owners {
+            let found = key_in(&tx, &owner).map_err(|e| self.sqlite(e))?;
+            made.push((owner, found));
         }
         tx.commit().map_err(|e| self.sqlite(e))?;
         drop(conn);
-        for (digest, (id, key)) in made {
-            self.remember(Some(&digest), &id, self.to_key(key)?);
+        for (owner, (id, key)) in made {
+            self.remember(Some(&owner), &id, self.to_key(key)?);
         }
         Ok(())
     }
@@ -211,8 +264,21 @@ impl KeyStore {
         if let Some(found) = self.cached_key_for(author) {
             return Ok(found);
         }
+        self.request(Owner::Author(digest(author)))
+    }
+
+    /// The key id and key of a UTC day, made (random) on first use, group-committed and
+    /// durable before it is returned like [`KeyStore::key_for`]'s. Blocking.
+    pub fn day_key(&self, day: NaiveDate) -> Result<(String, Key), KeyError> {
+        if let Some(found) = self.cached_day_key(day) {
+            return Ok(found);
+        }
+        self.request(Owner::day(day))
+    }
+
+    fn request(&self, owner: Owner) -> Result<(String, Key), KeyError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.pending.lock().push((digest(author), tx));
+        self.pending.lock().push((owner, tx));
         let conn = self.conn.lock();
         // Queued before the connection was taken: either the previous holder served this
         // request (and answered before letting go) or it is in the batch taken here. A served
@@ -246,18 +312,18 @@ impl KeyStore {
         let made = (|| {
             let tx = conn.unchecked_transaction()?;
             let mut made = Vec::with_capacity(batch.len());
-            for (author, _) in &batch {
-                made.push(key_in(&tx, author)?);
+            for (owner, _) in &batch {
+                made.push(key_in(&tx, owner)?);
             }
             tx.commit()?;
             Ok::<_, rusqlite::Error>(made)
         })();
         match made {
             Ok(made) => {
-                for ((author, reply), (id, bytes)) in batch.into_iter().zip(made) {
+                for ((owner, reply), (id, bytes)) in batch.into_iter().zip(made) {
                     let answer = match self.to_key(bytes) {
                         Ok(key) => {
-                            self.remember(Some(&author), &id, key);
+                            self.remember(Some(&owner), &id, key);
                             Ok((id, key))
                         }
                         Err(e) => Err(e.to_string()),
@@ -275,21 +341,31 @@ impl KeyStore {
         }
     }
 
-    /// The key of a key id if it is in memory: no I/O, so a read can open its events on its
-    /// own task. `None` says nothing about erasure (ask [`KeyStore::key`]).
-    pub fn cached_key(&self, key_id: &str) -> Option<Key> {
-        self.cache.lock().by_id.get(key_id).copied()
+    /// What memory knows of a key id, with no I/O, so a read can open its events on its own
+    /// task: `Some(Some(key))` the key, `Some(None)` known to be deleted, `None` not known
+    /// (ask [`KeyStore::key`]).
+    pub fn cached_key(&self, key_id: &str) -> Option<Option<Key>> {
+        let cache = self.cache.lock();
+        match cache.by_id.get(key_id) {
+            Some(key) => Some(Some(*key)),
+            None if cache.gone.contains(key_id) => Some(None),
+            None => None,
+        }
     }
 
-    /// The key of a key id, if it was not erased. Blocking on a cache miss.
+    /// The key of a key id (an author's or a day's), if it was not deleted. Blocking on a
+    /// cache miss.
     pub fn key(&self, key_id: &str) -> Result<Option<Key>, KeyError> {
-        if let Some(key) = self.cache.lock().by_id.get(key_id) {
-            return Ok(Some(*key));
+        if let Some(known) = self.cached_key(key_id) {
+            return Ok(known);
         }
         let found: Option<Vec<u8>> = self
             .conn
             .lock()
-            .prepare_cached("SELECT key FROM author_keys WHERE key_id = ?1")
+            .prepare_cached(
+                "SELECT key FROM author_keys WHERE key_id = ?1
+                 UNION ALL SELECT key FROM day_keys WHERE key_id = ?1",
+            )
             .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
             .map_err(|e| self.sqlite(e))?;
         match found {
@@ -298,8 +374,59 @@ impl KeyStore {
                 self.remember(None, key_id, key);
                 Ok(Some(key))
             }
-            None => Ok(None),
+            None => {
+                self.forget(&[key_id.to_string()]);
+                Ok(None)
+            }
         }
+    }
+
+    /// Drops deleted key ids from memory and remembers them as deleted.
+    fn forget(&self, ids: &[String]) {
+        let mut cache = self.cache.lock();
+        if cache.gone.len() + ids.len() >= MAX_CACHED_KEYS {
+            cache.gone.clear();
+        }
+        for id in ids {
+            cache.by_id.remove(id);
+            cache.gone.insert(id.clone());
+        }
+        cache.by_owner.retain(|_, (id, _)| !ids.contains(id));
+    }
+
+    /// Deletes for good the keys of every UTC day before `first_kept` and returns how many
+    /// there were: the network facts sealed under them no longer open. Zeroed in the file and
+    /// checkpointed like [`KeyStore::erase`]. Blocking.
+    pub fn delete_days_before(&self, first_kept: NaiveDate) -> Result<usize, KeyError> {
+        let conn = self.conn.lock();
+        let ids: Vec<String> = conn
+            .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
+            .and_then(|mut s| {
+                s.query_map([first_kept.format("%Y-%m-%d").to_string()], |r| r.get(0))?
+                    .collect()
+            })
+            .map_err(|e| self.sqlite(e))?;
+        if !ids.is_empty() {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| self.sqlite(e))?;
+        }
+        drop(conn);
+        self.forget(&ids);
+        Ok(ids.len())
+    }
+
+    /// The UTC days that have a key, oldest first. Blocking.
+    pub fn days(&self) -> Result<Vec<NaiveDate>, KeyError> {
+        let days: Vec<String> = self
+            .conn
+            .lock()
+            .prepare("SELECT day FROM day_keys ORDER BY day")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.sqlite(e))?;
+        Ok(days
+            .iter()
+            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .collect())
     }
 
     /// Whether the author has a key (has sealed comments that were not erased). Blocking.
@@ -334,12 +461,10 @@ impl KeyStore {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| self.sqlite(e))?;
         drop(conn);
-        let mut cache = self.cache.lock();
-        cache.by_author.remove(&author);
+        self.cache.lock().by_owner.remove(&Owner::Author(author));
         if let Some(id) = &key_id {
-            cache.by_id.remove(id);
+            self.forget(std::slice::from_ref(id));
         }
-        drop(cache);
         Ok(key_id)
     }
 
@@ -448,7 +573,7 @@ mod tests {
             "addr:203.0.113.9".to_string(),
         ];
         assert_eq!(keys.cached_key_for(&authors[0]), None);
-        keys.prepare(&authors).unwrap();
+        keys.prepare(&authors, &[]).unwrap();
         let a = keys.cached_key_for(&authors[0]).expect("in memory");
         assert_eq!(
             keys.key_for(&authors[0]).unwrap(),
@@ -504,6 +629,82 @@ mod tests {
             }
         }
         assert_eq!(keys.key(&sari.0).unwrap(), Some(sari.1));
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_day_keeps_one_key_until_the_days_before_a_date_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let (id1, key1) = keys.day_key(day(1)).unwrap();
+        assert_eq!(keys.day_key(day(1)).unwrap(), (id1.clone(), key1), "reused");
+        let (id2, key2) = keys.day_key(day(2)).unwrap();
+        let (id3, key3) = keys.day_key(day(3)).unwrap();
+        assert_ne!(id1, id2);
+        assert_ne!(key2, key3);
+        let (author_id, author_key) = keys.key_for("email:sari@contoh.id").unwrap();
+        keys.conn
+            .lock()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        let in_files = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|f| {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        assert!(in_files(&key1));
+
+        assert_eq!(keys.delete_days_before(day(3)).unwrap(), 2);
+        assert_eq!(keys.key(&id1).unwrap(), None, "gone from memory too");
+        assert_eq!(keys.key(&id2).unwrap(), None);
+        assert_eq!(keys.cached_key(&id1), Some(None), "remembered as deleted");
+        assert_eq!(
+            keys.key(&id3).unwrap(),
+            Some(key3),
+            "a later day keeps its key"
+        );
+        assert_eq!(
+            keys.key(&author_id).unwrap(),
+            Some(author_key),
+            "authors' too"
+        );
+        assert!(
+            !in_files(&key1) && !in_files(&key2),
+            "in no file of the folder"
+        );
+        assert_eq!(
+            keys.delete_days_before(day(3)).unwrap(),
+            0,
+            "harmless twice"
+        );
+
+        // Reopened (nothing in memory), the deleted keys are still gone.
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.days().unwrap(), vec![day(3)]);
+        assert_eq!(keys.key(&id1).unwrap(), None);
+        assert_eq!(keys.key(&id3).unwrap(), Some(key3));
+        assert_eq!(keys.day_key(day(3)).unwrap(), (id3, key3));
+        let (again, _) = keys.day_key(day(1)).unwrap();
+        assert_ne!(
+            again, id1,
+            "a deleted day that is asked for again gets a new key"
+        );
+    }
+
+    #[test]
+    fn prepared_day_keys_are_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.cached_day_key(day(5)), None);
+        keys.prepare(&[], &[day(5), day(6)]).unwrap();
+        let five = keys.cached_day_key(day(5)).expect("in memory");
+        assert_eq!(keys.day_key(day(5)).unwrap(), five);
+        assert!(keys.cached_day_key(day(6)).is_some());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::console::cheap_hash;
 use crate::helpers::*;
-use crate::migrate::{ok, p, saring};
+use crate::migrate::{ok, p, sample_wxr, saring};
 
 const THREAD: &str = "berita-privasi";
 const SARI_NAME: &str = "Sariwati Kusumawardani";
@@ -21,6 +21,7 @@ const SARI_EMAIL: &str = "sariwati.k@contoh.id";
 const SARI_IP: &str = "198.51.100.23";
 const SARI_URL: &str = "https://sariwati-blog.example";
 const SARI_WORD: &str = "Cibinongraya";
+const SARI_AGENT: &str = "Mozilla/5.0 (X11; Linux) Firefox/Sariwati-120";
 const BUDI_NAME: &str = "Budiman Santoso";
 const BUDI_EMAIL: &str = "budiman.s@contoh.id";
 const BUDI_IP: &str = "203.0.113.77";
@@ -65,6 +66,7 @@ async fn post_from(
         .client
         .post(app.url(&format!("/api/v1/threads/{THREAD}/comments?lang=en")))
         .header("x-forwarded-for", ip)
+        .header("user-agent", SARI_AGENT)
         .json(&payload)
         .send()
         .await
@@ -499,4 +501,169 @@ async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
         .mod_get(AYU, &format!("/api/v1/mod/comments/{spam}"))
         .await;
     assert_eq!(v["status"], "spam", "{v}");
+}
+
+/// `[privacy] network_days`: a pass at a given "now" drops the address groups and user agents
+/// of comments whose day is that old (imported WordPress comments from 2024 here) from the
+/// moderator detail, the console page, bulk actions by address, the privacy export and
+/// `export events`, and keeps those of newer comments until their own day is old enough.
+#[tokio::test]
+async fn retention_drops_old_address_groups_and_user_agents_and_keeps_newer_ones() {
+    let app = privacy_app(None).await;
+    let new = post_from(
+        &app,
+        SARI_IP,
+        SARI_NAME,
+        SARI_EMAIL,
+        SARI_URL,
+        &format!("{HAM} Dari {SARI_WORD}."),
+        None,
+    )
+    .await;
+    let new = new["id"].as_str().unwrap().to_string();
+    let data = app.stop().await;
+    let wxr = data.path().join("export.xml");
+    std::fs::write(&wxr, sample_wxr()).unwrap();
+    let out = ok(&["import", "wxr", p(&wxr), "--data-dir", p(data.path())]);
+    assert!(out.contains("imported 8 comments"), "{out}");
+    // The pending WordPress comment 4, from 203.0.113.4 on 2024-05-05.
+    const OLD_EMAIL: &str = "pembaca4@contoh.id";
+    const OLD_IP: &str = "203.0.113.4";
+
+    let app = privacy_app(Some(data)).await;
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={OLD_EMAIL}"),
+        )
+        .await;
+    let old = export["comments"][0]["submission"]["comment_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{export}"))
+        .to_string();
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{old}"))
+        .await;
+    assert_eq!(
+        detail["client_ip"],
+        format!("{OLD_IP}/32"),
+        "before the pass: {detail}"
+    );
+    let data = app.stop().await;
+
+    let retention = |dir: &Path, now: chrono::DateTime<chrono::Utc>| {
+        let out = Command::new(env!("CARGO_BIN_EXE_saring"))
+            .args(["privacy", "retention", "--now", &now.to_rfc3339()])
+            .args(["--data-dir", p(dir)])
+            .current_dir(manifest_dir())
+            .env("SARING_CONFIG", "/dev/null")
+            .env("SARING_PRIVACY_NETWORK_DAYS", "30")
+            .output()
+            .expect("the saring binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let now = chrono::Utc::now();
+    let out = retention(data.path(), now);
+    assert!(
+        out.contains("user agents of 8 comment(s)") && !out.contains(" 0 day key(s)"),
+        "{out}"
+    );
+    let out = retention(data.path(), now);
+    assert!(
+        out.contains("of 0 comment(s)") && out.contains(" 0 day key(s)"),
+        "again: {out}"
+    );
+    let exports = tempfile::tempdir().unwrap();
+    let log_text = |dir: &Path, file: &Path| {
+        ok(&["export", "events", "--data-dir", p(dir), "--out", p(file)]);
+        std::fs::read_to_string(file).unwrap()
+    };
+    let log = log_text(data.path(), &exports.path().join("1.jsonl"));
+    assert!(
+        !log.contains("203.0.113."),
+        "old addresses still in the log: {log}"
+    );
+    assert!(
+        log.contains(SARI_IP) && log.contains(SARI_AGENT),
+        "the new comment keeps its facts"
+    );
+
+    let app = privacy_app(Some(data)).await;
+    let cookie = console_cookie(&app).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{old}"))
+        .await;
+    assert_eq!(detail["client_ip"], "", "{detail}");
+    assert_eq!(detail["user_agent"], Value::Null, "{detail}");
+    assert!(
+        detail.to_string().contains("NetworkFactsDropped"),
+        "in the history: {detail}"
+    );
+    assert_eq!(
+        detail["author_email"], OLD_EMAIL,
+        "the rest stays: {detail}"
+    );
+    let page = console_page(&app, &cookie, &format!("/admin/comments/{old}?lang=en")).await;
+    assert!(!page.contains(OLD_IP), "{page}");
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={OLD_EMAIL}"),
+        )
+        .await;
+    assert_eq!(
+        export["comments"][0]["submission"]["client"]["ip"], "",
+        "{export}"
+    );
+    let (status, bulk) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk?lang=en",
+            &json!({ "action": "spam", "selector": { "address": OLD_IP } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{bulk}");
+    assert_eq!(
+        bulk["matched"], 0,
+        "no comment is found by its dropped address: {bulk}"
+    );
+
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{new}"))
+        .await;
+    assert_eq!(detail["client_ip"], format!("{SARI_IP}/32"), "{detail}");
+    assert_eq!(detail["user_agent"], SARI_AGENT, "{detail}");
+    let page = console_page(&app, &cookie, &format!("/admin/comments/{new}?lang=en")).await;
+    assert!(page.contains(SARI_IP), "{page}");
+    let data = app.stop().await;
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !contains_bytes(&bytes, "203.0.113.4/"),
+                "{} holds it",
+                path.display()
+            );
+        }
+    }
+
+    // A month later the new comment's day is old enough too.
+    let out = retention(data.path(), now + chrono::Duration::days(32));
+    assert!(out.contains("user agents of 1 comment(s)"), "{out}");
+    let log = log_text(data.path(), &exports.path().join("2.jsonl"));
+    assert!(!log.contains(SARI_IP) && !log.contains(SARI_AGENT), "{log}");
+    assert!(log.contains(SARI_WORD), "the body is another matter: {log}");
+    let app = privacy_app(Some(data)).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{new}"))
+        .await;
+    assert_eq!(detail["client_ip"], "", "{detail}");
+    assert_eq!(detail["author_name"], SARI_NAME, "{detail}");
+    app.stop().await;
 }
