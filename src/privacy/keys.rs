@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use parking_lot::Mutex;
@@ -29,6 +30,10 @@ pub const KEYS_FILE: &str = "keys.sqlite3";
 /// Keys kept in memory at most; the cache is emptied when it is full (a miss costs one
 /// indexed read of a small table).
 const MAX_CACHED_KEYS: usize = 20_000;
+
+/// How long a key read from a database that other replicas share is trusted from memory for
+/// opening events: an erasure on another replica reaches this one's memory within it.
+const SHARED_KEY_TTL: Duration = Duration::from_secs(30);
 
 /// A sealing key: 32 random bytes.
 pub type Key = [u8; 32];
@@ -48,6 +53,12 @@ pub enum KeyError {
     /// A stored key does not have 32 bytes (the file was altered).
     #[error("the key store {0} holds a damaged key")]
     Damaged(PathBuf),
+    /// PostgreSQL's key tables failed (the database is away, or refused).
+    #[error("the key tables in PostgreSQL failed: {0}")]
+    Postgres(String),
+    /// The operation needs the embedded store's key file.
+    #[error("{0} needs the embedded store's key file; PostgreSQL keeps its keys in the database")]
+    NotAFile(&'static str),
     /// The shared transaction that was to make this key (with others requested at the same
     /// time) failed; nothing of it was stored.
     #[error("the key store {path} failed: {message}")]
@@ -79,8 +90,10 @@ fn digest(author: &str) -> String {
 
 /// What a key is for: an author (by digest) or a UTC day (`YYYY-MM-DD`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Owner {
+pub(crate) enum Owner {
+    /// An author, by the digest of [`author_of`].
     Author(String),
+    /// A UTC day, `YYYY-MM-DD`.
     Day(String),
 }
 
@@ -122,17 +135,34 @@ fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>
     Ok((id, key.to_vec()))
 }
 
-/// The key file of one data folder.
+/// Where the keys are: the embedded store's key file, or PostgreSQL's key tables.
+enum Conn {
+    Sqlite(Connection),
+    Postgres {
+        pool: deadpool_postgres::Pool,
+        /// The runtime the pool's connections run on: the key store's methods are blocking
+        /// (called from the blocking pool) and wait for the database on it.
+        rt: tokio::runtime::Handle,
+    },
+}
+
+/// The keys of one store: the key file of a data folder, or the key tables of a PostgreSQL
+/// database shared by every replica.
 pub struct KeyStore {
     path: PathBuf,
-    /// One connection: key creation and erasure are rare and short, and one writer keeps a
-    /// key from being created twice for one author.
-    conn: Mutex<Connection>,
-    /// Keys by key id and by author digest, so reading the log and appending a known author's
-    /// comment query no file. An erased key is removed before erasure returns.
+    /// One connection (the key file) or the way to the database: key creation and erasure are
+    /// rare and short, and one writer per process keeps a key from being created twice for one
+    /// author (PostgreSQL's tables keep that across replicas).
+    conn: Mutex<Conn>,
+    /// Keys by key id and by owner, so reading the log and appending a known author's comment
+    /// query no file. An erased key is removed before erasure returns.
     cache: Mutex<Cache>,
     /// New keys' requests waiting for the next group commit (see [`KeyStore::key_for`]).
     pending: Mutex<Vec<Request>>,
+    /// Other processes change the keys (PostgreSQL replicas): sealing always asks the database,
+    /// so no replica seals with a key another one erased, and keys read for opening are
+    /// trusted for [`SHARED_KEY_TTL`].
+    shared: bool,
 }
 
 /// One new key's request: its owner and where its key (or the failure) goes.
@@ -140,7 +170,7 @@ type Request = (Owner, mpsc::SyncSender<Result<(String, Key), String>>);
 
 #[derive(Default)]
 struct Cache {
-    by_id: HashMap<String, Key>,
+    by_id: HashMap<String, (Key, Instant)>,
     by_owner: HashMap<Owner, (String, Key)>,
     /// Key ids known to be deleted. Ids are random and never reused, so a deleted one stays
     /// deleted; remembering it spares a query per old submission once its day key is gone.
@@ -154,6 +184,10 @@ impl std::fmt::Debug for KeyStore {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+fn pg_failure(e: crate::store::StoreError) -> KeyError {
+    KeyError::Postgres(e.to_string())
 }
 
 impl KeyStore {
@@ -178,18 +212,66 @@ impl KeyStore {
                key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);",
         )
         .map_err(err)?;
-        Ok(KeyStore {
-            path: path.to_path_buf(),
+        Ok(Self::with(path.to_path_buf(), Conn::Sqlite(conn), false))
+    }
+
+    /// The key tables of a PostgreSQL store (made by its schema migration), through its pool.
+    /// Call inside the Tokio runtime the pool runs on.
+    pub fn open_postgres(pool: deadpool_postgres::Pool) -> KeyStore {
+        let conn = Conn::Postgres {
+            pool,
+            rt: tokio::runtime::Handle::current(),
+        };
+        Self::with(
+            PathBuf::from("saring_author_keys/saring_day_keys"),
+            conn,
+            true,
+        )
+    }
+
+    fn with(path: PathBuf, conn: Conn, shared: bool) -> KeyStore {
+        KeyStore {
+            path,
             conn: Mutex::new(conn),
             cache: Mutex::new(Cache::default()),
             pending: Mutex::new(Vec::new()),
-        })
+            shared,
+        }
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> KeyError {
         KeyError::Sqlite {
             path: self.path.clone(),
             source,
+        }
+    }
+
+    /// Reads (or makes) the keys of these owners in one transaction. Blocking.
+    fn make(&self, conn: &Conn, owners: &[Owner]) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
+        match conn {
+            Conn::Sqlite(c) => (|| {
+                let tx = c.unchecked_transaction()?;
+                let mut made = Vec::with_capacity(owners.len());
+                for owner in owners {
+                    made.push(key_in(&tx, owner)?);
+                }
+                tx.commit()?;
+                Ok(made)
+            })()
+            .map_err(|e| self.sqlite(e)),
+            Conn::Postgres { pool, rt } => {
+                let fresh = owners
+                    .iter()
+                    .map(|_| {
+                        let key: Key = rand::random();
+                        (uuid::Uuid::new_v4().to_string(), key.to_vec())
+                    })
+                    .collect();
+                rt.block_on(crate::store::postgres::keys::get_or_make(
+                    pool, owners, fresh,
+                ))
+                .map_err(pg_failure)
+            }
         }
     }
 
@@ -203,7 +285,9 @@ impl KeyStore {
             cache.by_owner.clear();
             cache.gone.clear();
         }
-        cache.by_id.insert(key_id.to_string(), key);
+        cache
+            .by_id
+            .insert(key_id.to_string(), (key, Instant::now()));
         if let Some(owner) = owner {
             cache
                 .by_owner
@@ -213,7 +297,11 @@ impl KeyStore {
 
     /// The author's key id and key if they are in memory: no I/O, so an append can seal
     /// without leaving its task (which keeps concurrent appends in the order they were made).
+    /// Always `None` on a shared database, whose keys another replica may erase.
     pub fn cached_key_for(&self, author: &str) -> Option<(String, Key)> {
+        if self.shared {
+            return None;
+        }
         self.cache
             .lock()
             .by_owner
@@ -221,8 +309,12 @@ impl KeyStore {
             .cloned()
     }
 
-    /// The key id and key of a UTC day if they are in memory (no I/O).
+    /// The key id and key of a UTC day if they are in memory (no I/O); `None` on a shared
+    /// database, like [`KeyStore::cached_key_for`].
     pub fn cached_day_key(&self, day: NaiveDate) -> Option<(String, Key)> {
+        if self.shared {
+            return None;
+        }
         self.cache.lock().by_owner.get(&Owner::day(day)).cloned()
     }
 
@@ -234,17 +326,11 @@ impl KeyStore {
             .map(|a| Owner::Author(digest(a)))
             .chain(days.iter().map(|d| Owner::day(*d)))
             .collect();
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let mut made = Vec::with_capacity(owners.len());
-        for owner in owners {
-            let found = key_in(&tx, &owner).map_err(|e| self.sqlite(e))?;
-            made.push((owner, found));
-        }
-        tx.commit().map_err(|e| self.sqlite(e))?;
+        let conn = self.conn.lock();
+        let made = self.make(&conn, &owners)?;
         drop(conn);
-        for (owner, (id, key)) in made {
-            self.remember(Some(&owner), &id, self.to_key(key)?);
+        for (owner, (id, key)) in owners.iter().zip(made) {
+            self.remember(Some(owner), &id, self.to_key(key)?);
         }
         Ok(())
     }
@@ -308,17 +394,9 @@ impl KeyStore {
     }
 
     /// Makes (or reads) the keys of a batch of requests in one transaction and answers each.
-    fn commit_batch(&self, conn: &Connection, batch: Vec<Request>) {
-        let made = (|| {
-            let tx = conn.unchecked_transaction()?;
-            let mut made = Vec::with_capacity(batch.len());
-            for (owner, _) in &batch {
-                made.push(key_in(&tx, owner)?);
-            }
-            tx.commit()?;
-            Ok::<_, rusqlite::Error>(made)
-        })();
-        match made {
+    fn commit_batch(&self, conn: &Conn, batch: Vec<Request>) {
+        let owners: Vec<Owner> = batch.iter().map(|(o, _)| o.clone()).collect();
+        match self.make(conn, &owners) {
             Ok(made) => {
                 for ((owner, reply), (id, bytes)) in batch.into_iter().zip(made) {
                     let answer = match self.to_key(bytes) {
@@ -333,7 +411,7 @@ impl KeyStore {
                 }
             }
             Err(e) => {
-                let message = self.sqlite(e).to_string();
+                let message = e.to_string();
                 for (_, reply) in batch {
                     let _ = reply.try_send(Err(message.clone()));
                 }
@@ -347,7 +425,8 @@ impl KeyStore {
     pub fn cached_key(&self, key_id: &str) -> Option<Option<Key>> {
         let cache = self.cache.lock();
         match cache.by_id.get(key_id) {
-            Some(key) => Some(Some(*key)),
+            Some((key, at)) if !self.shared || at.elapsed() < SHARED_KEY_TTL => Some(Some(*key)),
+            Some(_) => None,
             None if cache.gone.contains(key_id) => Some(None),
             None => None,
         }
@@ -359,15 +438,24 @@ impl KeyStore {
         if let Some(known) = self.cached_key(key_id) {
             return Ok(known);
         }
-        let found: Option<Vec<u8>> = self
-            .conn
-            .lock()
-            .prepare_cached(
-                "SELECT key FROM author_keys WHERE key_id = ?1
-                 UNION ALL SELECT key FROM day_keys WHERE key_id = ?1",
-            )
-            .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
-            .map_err(|e| self.sqlite(e))?;
+        let conn = self.conn.lock();
+        let found: Option<Vec<u8>> = match &*conn {
+            Conn::Sqlite(c) => c
+                .prepare_cached(
+                    "SELECT key FROM author_keys WHERE key_id = ?1
+                     UNION ALL SELECT key FROM day_keys WHERE key_id = ?1",
+                )
+                .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
+                .map_err(|e| self.sqlite(e))?,
+            Conn::Postgres { pool, rt } => {
+                // The pool serves readers in parallel: no need to hold the connection lock
+                // (which group commits take) across the round trip.
+                let (pool, rt) = (pool.clone(), rt.clone());
+                drop(conn);
+                rt.block_on(crate::store::postgres::keys::find(&pool, key_id))
+                    .map_err(pg_failure)?
+            }
+        };
         match found {
             Some(bytes) => {
                 let key = self.to_key(bytes)?;
@@ -398,31 +486,41 @@ impl KeyStore {
     /// there were: the network facts sealed under them no longer open. Zeroed in the file and
     /// checkpointed like [`KeyStore::erase`]. Blocking.
     pub fn delete_days_before(&self, first_kept: NaiveDate) -> Result<usize, KeyError> {
-        let conn = self.conn.lock();
-        let ids: Vec<String> = conn
-            .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
-            .and_then(|mut s| {
-                s.query_map([first_kept.format("%Y-%m-%d").to_string()], |r| r.get(0))?
-                    .collect()
-            })
-            .map_err(|e| self.sqlite(e))?;
-        if !ids.is_empty() {
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(|e| self.sqlite(e))?;
-        }
-        drop(conn);
+        let first_kept = first_kept.format("%Y-%m-%d").to_string();
+        let ids: Vec<String> = match &*self.conn.lock() {
+            Conn::Sqlite(conn) => {
+                let ids: Vec<String> = conn
+                    .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
+                    .and_then(|mut s| s.query_map([&first_kept], |r| r.get(0))?.collect())
+                    .map_err(|e| self.sqlite(e))?;
+                if !ids.is_empty() {
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                        .map_err(|e| self.sqlite(e))?;
+                }
+                ids
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::delete_days_before(
+                    pool,
+                    &first_kept,
+                ))
+                .map_err(pg_failure)?,
+        };
         self.forget(&ids);
         Ok(ids.len())
     }
 
     /// The UTC days that have a key, oldest first. Blocking.
     pub fn days(&self) -> Result<Vec<NaiveDate>, KeyError> {
-        let days: Vec<String> = self
-            .conn
-            .lock()
-            .prepare("SELECT day FROM day_keys ORDER BY day")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.sqlite(e))?;
+        let days: Vec<String> = match &*self.conn.lock() {
+            Conn::Sqlite(c) => c
+                .prepare("SELECT day FROM day_keys ORDER BY day")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(|e| self.sqlite(e))?,
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::days(pool))
+                .map_err(pg_failure)?,
+        };
         Ok(days
             .iter()
             .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -431,36 +529,53 @@ impl KeyStore {
 
     /// Whether the author has a key (has sealed comments that were not erased). Blocking.
     pub fn has_key(&self, author: &str) -> Result<bool, KeyError> {
-        let n: i64 = self
-            .conn
-            .lock()
-            .query_row(
-                "SELECT count(*) FROM author_keys WHERE author = ?1",
-                [digest(author)],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sqlite(e))?;
-        Ok(n > 0)
+        match &*self.conn.lock() {
+            Conn::Sqlite(c) => {
+                let n: i64 = c
+                    .query_row(
+                        "SELECT count(*) FROM author_keys WHERE author = ?1",
+                        [digest(author)],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| self.sqlite(e))?;
+                Ok(n > 0)
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::has_author(
+                    pool,
+                    &digest(author),
+                ))
+                .map_err(pg_failure),
+        }
     }
 
-    /// Deletes the author's key for good and returns its id (`None`: there was none). The row's
-    /// bytes are zeroed in the file and the write-ahead log is checkpointed and truncated
-    /// before this returns, so the key is in no file of the data folder. Blocking.
+    /// Deletes the author's key for good and returns its id (`None`: there was none). In the
+    /// key file the row's bytes are zeroed and the write-ahead log is checkpointed and
+    /// truncated before this returns, so the key is in no file of the data folder; in
+    /// PostgreSQL the row is deleted and the table vacuumed (see docs/privacy.md for what the
+    /// database's own files and archives keep). Blocking.
     pub fn erase(&self, author: &str) -> Result<Option<String>, KeyError> {
         let author = digest(author);
-        let conn = self.conn.lock();
-        let key_id: Option<String> = conn
-            .query_row(
-                "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
-                [&author],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
-        // The busy timeout covers a reader of another process (a backup) holding the log.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| self.sqlite(e))?;
-        drop(conn);
+        let key_id: Option<String> = match &*self.conn.lock() {
+            Conn::Sqlite(conn) => {
+                let key_id = conn
+                    .query_row(
+                        "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
+                        [&author],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.sqlite(e))?;
+                // The busy timeout covers a reader of another process (a backup) holding the
+                // log.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(|e| self.sqlite(e))?;
+                key_id
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::delete_author(pool, &author))
+                .map_err(pg_failure)?,
+        };
         self.cache.lock().by_owner.remove(&Owner::Author(author));
         if let Some(id) = &key_id {
             self.forget(std::slice::from_ref(id));
@@ -470,12 +585,17 @@ impl KeyStore {
 
     /// Number of keys kept (authors with sealed, not erased comments). Blocking.
     pub fn len(&self) -> Result<u64, KeyError> {
-        let n: i64 = self
-            .conn
-            .lock()
-            .query_row("SELECT count(*) FROM author_keys", [], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?;
-        Ok(n.max(0) as u64)
+        match &*self.conn.lock() {
+            Conn::Sqlite(c) => {
+                let n: i64 = c
+                    .query_row("SELECT count(*) FROM author_keys", [], |r| r.get(0))
+                    .map_err(|e| self.sqlite(e))?;
+                Ok(n.max(0) as u64)
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::count_authors(pool))
+                .map_err(pg_failure),
+        }
     }
 
     /// Whether no key is kept. Blocking.
@@ -490,9 +610,10 @@ impl KeyStore {
             path: target.to_path_buf(),
             source,
         };
-        let conn = self.conn.lock();
-        conn.backup(rusqlite::MAIN_DB, target, None).map_err(err)?;
-        drop(conn);
+        match &*self.conn.lock() {
+            Conn::Sqlite(conn) => conn.backup(rusqlite::MAIN_DB, target, None).map_err(err)?,
+            Conn::Postgres { .. } => return Err(KeyError::NotAFile("a backup of the keys")),
+        }
         let copy = Connection::open(target).map_err(err)?;
         copy.pragma_update(None, "journal_mode", "DELETE")
             .map_err(err)?;
@@ -505,6 +626,16 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    impl KeyStore {
+        /// Moves the key file's write-ahead log into the main file.
+        fn checkpoint(&self) {
+            if let Conn::Sqlite(c) = &*self.conn.lock() {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .unwrap();
+            }
+        }
+    }
 
     #[test]
     fn an_author_keeps_one_key_until_it_is_erased() {
@@ -554,10 +685,7 @@ mod tests {
             })
         };
         // Checkpointed so the row is in the main file, not only in the write-ahead log.
-        keys.conn
-            .lock()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        keys.checkpoint();
         assert!(contains(&key), "the key is in the file before erasure");
         keys.erase("email:sari@contoh.id").unwrap();
         assert!(!contains(&key), "and in no file of the folder afterwards");
@@ -646,10 +774,7 @@ mod tests {
         assert_ne!(id1, id2);
         assert_ne!(key2, key3);
         let (author_id, author_key) = keys.key_for("email:sari@contoh.id").unwrap();
-        keys.conn
-            .lock()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        keys.checkpoint();
         let in_files = |needle: &[u8]| {
             std::fs::read_dir(dir.path()).unwrap().any(|f| {
                 let bytes = std::fs::read(f.unwrap().path()).unwrap();
@@ -705,6 +830,57 @@ mod tests {
         let five = keys.cached_day_key(day(5)).expect("in memory");
         assert_eq!(keys.day_key(day(5)).unwrap(), five);
         assert!(keys.cached_day_key(day(6)).is_some());
+    }
+
+    /// With `SARING_TEST_PG`: two replicas' key stores on one database share keys, and a key
+    /// one of them deletes is gone for the other (which makes a new one rather than sealing
+    /// with the deleted key).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_keys_are_shared_by_replicas_and_deleted_for_all() {
+        let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+            eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+            return;
+        };
+        let url = crate::store::postgres::create_test_database(&admin)
+            .await
+            .unwrap();
+        let a = crate::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let b = crate::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let (ka, kb) = (
+            KeyStore::open_postgres(a.pool()),
+            KeyStore::open_postgres(b.pool()),
+        );
+        let fresh = KeyStore::open_postgres(b.pool());
+        tokio::task::spawn_blocking(move || {
+            let sari = ka.key_for("email:sari@contoh.id").unwrap();
+            assert_eq!(kb.key_for("email:sari@contoh.id").unwrap(), sari, "one key");
+            assert_eq!(kb.key(&sari.0).unwrap(), Some(sari.1));
+            let d1 = ka.day_key(day(1)).unwrap();
+            let d3 = kb.day_key(day(3)).unwrap();
+            assert_eq!(kb.day_key(day(1)).unwrap(), d1);
+
+            assert_eq!(
+                kb.erase("email:sari@contoh.id").unwrap(),
+                Some(sari.0.clone())
+            );
+            assert!(!ka.has_key("email:sari@contoh.id").unwrap());
+            let again = ka.key_for("email:sari@contoh.id").unwrap();
+            assert_ne!(again.0, sari.0, "a new key, not the erased one");
+            assert_eq!(kb.key(&sari.0).unwrap(), None);
+
+            assert_eq!(ka.delete_days_before(day(3)).unwrap(), 1);
+            assert_eq!(ka.key(&d1.0).unwrap(), None);
+            assert_eq!(fresh.key(&d1.0).unwrap(), None, "gone for every replica");
+            assert_eq!(fresh.key(&d3.0).unwrap(), Some(d3.1));
+            assert_eq!(fresh.days().unwrap(), vec![day(3)]);
+            assert_eq!(fresh.len().unwrap(), 1);
+        })
+        .await
+        .unwrap();
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub enum PrivacyError {
     InvalidEmail(String),
     /// The store does not seal submissions, so nothing can be made unreadable there.
     #[error(
-        "erasure needs sealed submissions, which the {backend} store does not keep yet; \
-         only the embedded store (the default) supports `privacy erase` (see docs/privacy.md)"
+        "erasure needs sealed submissions, which the {backend} store does not keep; only the \
+         embedded store (the default) and PostgreSQL support `privacy erase` (see \
+         docs/privacy.md)"
     )]
     Unsupported {
         /// The store's backend name.
@@ -407,7 +408,11 @@ mod tests {
             err,
             PrivacyError::Unsupported { backend: "sqlite" }
         ));
-        assert!(err.to_string().contains("only the embedded store"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("only the embedded store (the default) and PostgreSQL"),
+            "{err}"
+        );
         for bad in ["", "sari", "sari@", "a b@contoh.id"] {
             assert!(matches!(
                 normalise_email(bad),

@@ -667,3 +667,132 @@ async fn retention_drops_old_address_groups_and_user_agents_and_keeps_newer_ones
     assert_eq!(detail["author_name"], SARI_NAME, "{detail}");
     app.stop().await;
 }
+
+/// Erasure on PostgreSQL (with `SARING_TEST_PG`): submissions are sealed in the database's log
+/// with keys in the same database, so an erasure through one replica holds on another replica
+/// of the same database, in `export events` and after a restart; the other reader is untouched.
+#[tokio::test]
+async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
+    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+        return;
+    };
+    let url = saring::store::postgres::create_test_database(&admin)
+        .await
+        .expect("a test database");
+    let on_pg = |url: String| {
+        move |s: &mut saring::config::Settings| {
+            s.store = Some(url);
+            s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+        }
+    };
+    let app = spawn_app_with(on_pg(url.clone())).await;
+    let body = format!("{HAM} Salam dari {SARI_WORD}.");
+    let sari = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &body, None).await;
+    let sari = sari["id"].as_str().unwrap().to_string();
+    let budi = post_from(
+        &app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        &format!("{HAM} Setuju."),
+        Some(&sari),
+    )
+    .await;
+    let budi = budi["id"].as_str().unwrap().to_string();
+
+    // What the database holds is sealed.
+    let raw = saring::store::postgres::PostgresStore::connect(&url)
+        .await
+        .expect("the database");
+    let stored: String = saring::store::EventStore::read_all(&raw, 0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.data.to_string())
+        .collect();
+    assert!(stored.contains("\"sealed\""), "{stored}");
+    for secret in SARI.iter().chain(&[BUDI_NAME, BUDI_EMAIL, BUDI_IP]) {
+        assert!(!stored.contains(secret), "{secret} in the database's log");
+    }
+
+    // A second replica on the same database erases; the first sees it too.
+    let replica = spawn_app_with(on_pg(url.clone())).await;
+    let (_, export) = replica
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert!(export.to_string().contains(SARI_WORD), "{export}");
+    let (code, erased) = replica
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    assert_eq!(erased, json!({"comments": 1, "key_deleted": true}));
+    for (name, a) in [("the replica", &replica), ("the first", &app)] {
+        let (_, detail) = a
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{sari}"))
+            .await;
+        assert_no_sari(name, &detail.to_string());
+        let (_, detail) = a
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{budi}"))
+            .await;
+        assert_eq!(detail["author_name"], BUDI_NAME, "{name}: {detail}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+        if thread["comments"][0]["erased"] == true {
+            assert_no_sari("the first replica's thread", &thread.to_string());
+            assert_eq!(
+                thread["comments"][0]["replies"][0]["author_name"],
+                BUDI_NAME
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not erased: {thread}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (code, again) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{again}");
+    assert_eq!(again["key_deleted"], false, "{again}");
+    replica.stop().await;
+    let data = app.stop().await;
+
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("events.jsonl");
+    ok(&[
+        "export",
+        "events",
+        "--store",
+        &url,
+        "--data-dir",
+        p(data.path()),
+        "--out",
+        p(&file),
+    ]);
+    let log = std::fs::read_to_string(&file).unwrap();
+    assert_no_sari("export events", &log);
+    assert!(
+        log.contains(BUDI_NAME) && log.contains(BUDI_EMAIL),
+        "Budi is untouched"
+    );
+    let app = spawn_app_in(data, on_pg(url.clone())).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{sari}"))
+        .await;
+    assert_no_sari("after a restart", &detail.to_string());
+    app.stop().await;
+}
