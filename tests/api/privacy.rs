@@ -796,3 +796,51 @@ async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
     assert_no_sari("after a restart", &detail.to_string());
     app.stop().await;
 }
+
+/// A spam wave opened by a reader who is then erased: its label (the first comment's masked
+/// words) loses the reader's words as soon as the erasure answers, and the wave stays.
+#[tokio::test]
+async fn an_erased_readers_words_leave_the_wave_label_at_once() {
+    let app = privacy_app(None).await;
+    let campaign = |i: usize| {
+        format!(
+            "Saya sudah coba kerja sampingan ini dan dapat {} juta dalam seminggu, caranya \
+             gampang sekali, tanya saya lewat pesan ya",
+            2 + i
+        )
+    };
+    let first = format!("Dari {SARI_WORD}: {}", campaign(0));
+    let (code, v) = app
+        .comment("berita-1", SARI_NAME, SARI_EMAIL, &first, None)
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    for i in 1..5 {
+        let email = format!("pencari{i}@contoh.id");
+        let thread = format!("berita-{}", 1 + i % 4);
+        let (code, v) = app
+            .comment(&thread, "Pencari Kerja", &email, &campaign(i), None)
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{v}");
+    }
+    let word = SARI_WORD.to_lowercase();
+    let (_, waves) = app.mod_get(AYU, "/api/v1/mod/waves").await;
+    assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");
+    assert!(waves.to_string().to_lowercase().contains(&word), "{waves}");
+
+    let (code, erased) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    let (_, waves) = app.mod_get(AYU, "/api/v1/mod/waves").await;
+    assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");
+    assert!(!waves.to_string().to_lowercase().contains(&word), "{waves}");
+    assert_no_sari("the waves", &waves.to_string());
+    assert!(
+        waves.to_string().contains("erased at the author's request"),
+        "{waves}"
+    );
+}
