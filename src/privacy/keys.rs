@@ -16,7 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
@@ -55,19 +55,47 @@ pub enum KeyError {
     Damaged(PathBuf),
     /// PostgreSQL's key tables failed (the database is away, or refused).
     #[error("the key tables in PostgreSQL failed: {0}")]
-    Postgres(String),
+    Postgres(#[source] crate::store::StoreError),
+    /// A key request was not answered (cannot happen: see [`KeyStore::key_for`]).
+    #[error("the key request was not answered")]
+    Unanswered,
     /// The operation needs the embedded store's key file.
     #[error("{0} needs the embedded store's key file; PostgreSQL keeps its keys in the database")]
     NotAFile(&'static str),
     /// The shared transaction that was to make this key (with others requested at the same
     /// time) failed; nothing of it was stored.
-    #[error("the key store {path} failed: {message}")]
+    #[error("the key store {path} failed: {cause}")]
     Batch {
         /// The key file.
         path: PathBuf,
         /// What failed, as the committing request saw it.
-        message: String,
+        #[source]
+        cause: Arc<KeyError>,
     },
+}
+
+impl KeyError {
+    /// The store's error behind a failure of PostgreSQL's key tables, so a database that is
+    /// away is told as such (`503`) rather than as a failure of the key store.
+    pub fn store_error(&self) -> Option<crate::store::StoreError> {
+        use crate::store::StoreError as S;
+        match self {
+            KeyError::Postgres(e) => Some(match e {
+                S::Unavailable { backend, source } => S::Unavailable {
+                    backend,
+                    source: source.clone(),
+                },
+                S::Database { backend, source } => S::Database {
+                    backend,
+                    source: source.clone(),
+                },
+                S::Closed => S::Closed,
+                other => S::Backend(other.to_string()),
+            }),
+            KeyError::Batch { cause, .. } => cause.store_error(),
+            _ => None,
+        }
+    }
 }
 
 /// The identity an author's key belongs to: the email, trimmed and lowercased, or, for a
@@ -166,7 +194,10 @@ pub struct KeyStore {
 }
 
 /// One new key's request: its owner and where its key (or the failure) goes.
-type Request = (Owner, mpsc::SyncSender<Result<(String, Key), String>>);
+type Request = (
+    Owner,
+    mpsc::SyncSender<Result<(String, Key), Arc<KeyError>>>,
+);
 
 #[derive(Default)]
 struct Cache {
@@ -187,7 +218,7 @@ impl std::fmt::Debug for KeyStore {
 }
 
 fn pg_failure(e: crate::store::StoreError) -> KeyError {
-    KeyError::Postgres(e.to_string())
+    KeyError::Postgres(e)
 }
 
 impl KeyStore {
@@ -381,14 +412,14 @@ impl KeyStore {
         drop(conn);
         match answer {
             Ok(Ok(found)) => Ok(found),
-            Ok(Err(message)) => Err(KeyError::Batch {
+            Ok(Err(cause)) => Err(KeyError::Batch {
                 path: self.path.clone(),
-                message,
+                cause,
             }),
             // Unreachable by the reasoning above; said rather than panicking.
             Err(_) => Err(KeyError::Batch {
                 path: self.path.clone(),
-                message: "the key request was not answered".to_string(),
+                cause: Arc::new(KeyError::Unanswered),
             }),
         }
     }
@@ -404,16 +435,16 @@ impl KeyStore {
                             self.remember(Some(&owner), &id, key);
                             Ok((id, key))
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(Arc::new(e)),
                     };
                     // The channel has room for its one answer; a waiter never leaves early.
                     let _ = reply.try_send(answer);
                 }
             }
             Err(e) => {
-                let message = e.to_string();
+                let cause = Arc::new(e);
                 for (_, reply) in batch {
-                    let _ = reply.try_send(Err(message.clone()));
+                    let _ = reply.try_send(Err(cause.clone()));
                 }
             }
         }

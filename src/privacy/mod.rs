@@ -348,7 +348,11 @@ pub async fn erase(
         let keys = Arc::clone(&keys);
         tokio::task::spawn_blocking(move || keys.erase(&author))
             .await
-            .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))??
+            .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))?
+            .map_err(|e| match e.store_error() {
+                Some(e) => PrivacyError::Store(e),
+                None => PrivacyError::Keys(e),
+            })?
             .is_some()
     };
     // Comments appended between the scan and the key's deletion read as erased now, without

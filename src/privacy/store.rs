@@ -35,8 +35,11 @@ impl SealedStore {
     }
 }
 
+/// A key failure as the store's error: PostgreSQL's own (unavailable: `503`) when its key
+/// tables failed, a backend failure otherwise.
 fn key_failure(e: super::keys::KeyError) -> StoreError {
-    StoreError::Backend(e.to_string())
+    e.store_error()
+        .unwrap_or_else(|| StoreError::Backend(e.to_string()))
 }
 
 /// Seals the submissions among `events`. Blocking (the key file may be written).
