@@ -335,6 +335,31 @@ mod tests {
     }
 
     proptest! {
+        /// A comment's network facts are due at `now` exactly when the whole UTC day it was
+        /// submitted on ended at least `days` days before `now`, and never once dropped.
+        #[test]
+        fn network_facts_are_due_once_their_day_has_ended_days_ago(
+            submitted_secs in 0i64..10_000_000, later_secs in 0i64..10_000_000,
+            days in 0u32..60, dropped in any::<bool>(),
+        ) {
+            let id = Uuid::from_u128(1);
+            let submitted_at = at(0) + Duration::seconds(submitted_secs);
+            let now = submitted_at + Duration::seconds(later_secs);
+            let mut event = submitted(0, "203.0.113.9");
+            if let DomainEvent::CommentSubmitted(s) = &mut event {
+                s.submitted_at = submitted_at;
+            }
+            let mut t = NetworkTracker::default();
+            t.observe(id, &event);
+            if dropped {
+                t.observe(id, &DomainEvent::NetworkFactsDropped { at: now });
+            }
+            let day_end = submitted_at.date_naive().succ_opt().unwrap().and_hms_opt(0, 0, 0)
+                .unwrap().and_utc();
+            let expected = !dropped && day_end + Duration::days(i64::from(days)) <= now;
+            prop_assert_eq!(t.due(first_kept_day(now, days)) == vec![id], expected);
+        }
+
         /// Whatever happened before, a comment approved last is never due, and one marked spam
         /// last is due exactly from `days` days after that.
         #[test]
