@@ -156,10 +156,10 @@ impl Application {
             tasks_stop.clone(),
             prune_limiters(service.clone()),
         )));
-        if settings.privacy.purge_spam_days > 0 {
+        if settings.privacy.purge_spam_days > 0 || settings.privacy.network_days > 0 {
             tasks.push(tokio::spawn(until_stopped(
                 tasks_stop.clone(),
-                apply_retention(store.clone(), settings.privacy.purge_spam_days),
+                apply_retention(store.clone(), settings.privacy.clone()),
             )));
         }
         #[cfg(unix)]
@@ -290,22 +290,32 @@ async fn prune_limiters(service: Arc<Service>) {
     }
 }
 
-/// Purges old spam and rejected comments' bodies (`[privacy] purge_spam_days`) once at start
-/// and then hourly; a failed pass is logged and the next hour tries again (nothing is lost:
-/// the pass only ever appends, and repeats what it did not finish).
-async fn apply_retention(store: Arc<dyn crate::store::EventStore>, days: u32) {
+/// Purges old spam and rejected comments' bodies (`[privacy] purge_spam_days`) and drops old
+/// network facts (`[privacy] network_days`) once at start and then hourly; a failed pass is
+/// logged and the next hour tries again (nothing is lost: the pass appends, then deletes day
+/// keys, and repeats what it did not finish).
+async fn apply_retention(
+    store: Arc<dyn crate::store::EventStore>,
+    settings: crate::config::PrivacySettings,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match crate::privacy::retention::purge_spam_bodies(store.as_ref(), days, chrono::Utc::now())
-            .await
+        match crate::privacy::retention::apply(store.as_ref(), &settings, chrono::Utc::now()).await
         {
-            Ok(report) if report.purged > 0 => {
+            Ok(report)
+                if report.purged > 0
+                    || report.network_dropped > 0
+                    || report.day_keys_deleted > 0 =>
+            {
                 tracing::info!(
                     purged = report.purged,
-                    days,
-                    "purged old spam and rejected bodies"
+                    network_dropped = report.network_dropped,
+                    day_keys_deleted = report.day_keys_deleted,
+                    purge_spam_days = settings.purge_spam_days,
+                    network_days = settings.network_days,
+                    "applied the retention settings"
                 );
             }
             Ok(_) => {}

@@ -233,16 +233,29 @@ pub struct PrivacySettings {
     /// Purge the body of a comment that has been spam or rejected for this many days (`0`:
     /// never). `SARING_PRIVACY_PURGE_SPAM_DAYS` overrides it.
     pub purge_spam_days: u32,
+    /// Drop the address group and user agent of a comment once its UTC day is this many days
+    /// old (`0`: never): its day key is deleted and moderator views forget them.
+    /// `SARING_PRIVACY_NETWORK_DAYS` overrides it.
+    pub network_days: u32,
 }
 
 impl PrivacySettings {
-    /// Applies `SARING_PRIVACY_PURGE_SPAM_DAYS`; a value that is no whole number of days is
-    /// refused rather than ignored, since ignoring it would keep data the operator meant to drop.
+    /// Applies `SARING_PRIVACY_PURGE_SPAM_DAYS` and `SARING_PRIVACY_NETWORK_DAYS`; a value
+    /// that is no whole number of days is refused rather than ignored, since ignoring it would
+    /// keep data the operator meant to drop.
     fn with_env(mut self) -> Result<PrivacySettings, ConfigError> {
         if let Ok(v) = std::env::var("SARING_PRIVACY_PURGE_SPAM_DAYS") {
             self.purge_spam_days = v.trim().parse().map_err(|_| ConfigError::Invalid {
                 name: "SARING_PRIVACY_PURGE_SPAM_DAYS",
                 message: format!("{v:?} is not a number of days (0 turns purging off)"),
+            })?;
+        }
+        if let Ok(v) = std::env::var("SARING_PRIVACY_NETWORK_DAYS") {
+            self.network_days = v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "SARING_PRIVACY_NETWORK_DAYS",
+                message: format!(
+                    "{v:?} is not a number of days (0 keeps address groups and user agents)"
+                ),
             })?;
         }
         Ok(self)

@@ -54,7 +54,7 @@ const REASON_ADDED_IN_2: [&str; 7] = [
 ];
 
 /// Every event type this version can decode.
-pub const KNOWN_TYPES: [&str; 24] = [
+pub const KNOWN_TYPES: [&str; 25] = [
     "CommentSubmitted",
     "CommentScreened",
     "CommentPublished",
@@ -79,6 +79,7 @@ pub const KNOWN_TYPES: [&str; 24] = [
     "ReaderDataExported",
     "WaveDecided",
     "BodyPurged",
+    "NetworkFactsDropped",
 ];
 
 /// Why an event was kept undecoded.

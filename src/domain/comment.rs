@@ -403,6 +403,14 @@ pub fn evolve(mut state: CommentState, event: &DomainEvent) -> CommentState {
             }
             state.body_purged = true;
         }
+        DomainEvent::NetworkFactsDropped { .. } => {
+            if let Some(s) = &mut state.submission {
+                s.client = crate::domain::ClientFacts {
+                    ip: String::new(),
+                    user_agent: None,
+                };
+            }
+        }
         DomainEvent::ReaderDataExported { .. }
         | DomainEvent::ThreadClosed { .. }
         | DomainEvent::ThreadReopened { .. }

@@ -335,6 +335,14 @@ pub enum DomainEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// The retention pass (`[privacy] network_days`) dropped the comment's network facts
+    /// (address group and user agent) once its day was that many days old: projections and
+    /// moderator views forget them, and the day key that sealed them in the log is deleted in
+    /// the same pass (see docs/privacy.md).
+    NetworkFactsDropped {
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 /// The stream of readers' data requests that concern no single comment.
@@ -368,6 +376,7 @@ impl DomainEvent {
             DomainEvent::ReaderDataExported { .. } => "ReaderDataExported",
             DomainEvent::WaveDecided { .. } => "WaveDecided",
             DomainEvent::BodyPurged { .. } => "BodyPurged",
+            DomainEvent::NetworkFactsDropped { .. } => "NetworkFactsDropped",
         }
     }
 

@@ -112,6 +112,11 @@ async fn privacy_erase(
             .view()
             .wait_for(position, ERASURE_VISIBLE_WAIT)
             .await;
+        // A spam wave labelled with the reader's words loses them now, not at the next
+        // refresh (within seconds; the refresh retries a failure).
+        if let Err(e) = state.service.refresh_waves().await {
+            tracing::warn!(error = %e, "refreshing the spam waves after an erasure failed");
+        }
     }
     Ok(Json(erased).into_response())
 }

@@ -648,7 +648,7 @@ pub async fn write_plan(
             .map_or(plan.comments.len(), |n| start + n);
         for level in plan.comments[start..end].chunks(IMPORT_CHUNK) {
             // The store appends concurrent writes in the order they are made only if it need not
-            // make keys on the way (`privacy::store`): make this chunk's authors' keys first.
+            // make keys on the way (`privacy::store`): make this chunk's keys first.
             if let Some(keys) = store.privacy_keys() {
                 let mut authors: Vec<String> = level
                     .iter()
@@ -661,7 +661,14 @@ pub async fn write_plan(
                     .collect();
                 authors.sort_unstable();
                 authors.dedup();
-                tokio::task::spawn_blocking(move || keys.prepare(&authors))
+                // And the keys of the days their network facts are sealed under.
+                let mut days: Vec<chrono::NaiveDate> = level
+                    .iter()
+                    .map(|c| c.submission.submitted_at.date_naive())
+                    .collect();
+                days.sort_unstable();
+                days.dedup();
+                tokio::task::spawn_blocking(move || keys.prepare(&authors, &days))
                     .await
                     .map_err(|e| StoreError::Backend(format!("making the authors' keys: {e}")))?
                     .map_err(|e| StoreError::Backend(e.to_string()))?;

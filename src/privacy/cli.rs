@@ -37,7 +37,9 @@ pub enum PrivacyCommand {
         serve: Box<ServeArgs>,
     },
     /// Apply the retention settings once, as the service does hourly: purge the bodies of
-    /// comments spam or rejected for `[privacy] purge_spam_days` days (the service stopped).
+    /// comments spam or rejected for `[privacy] purge_spam_days` days and drop the address
+    /// groups and user agents of comments `[privacy] network_days` days old (the service
+    /// stopped).
     Retention {
         /// The time to apply them at (RFC 3339), instead of now.
         #[arg(long)]
@@ -108,19 +110,34 @@ pub async fn run(command: PrivacyCommand) -> Result<String, PrivacyCliError> {
         }
         PrivacyCommand::Retention { now: at, serve } => {
             let settings = Settings::resolve(*serve)?;
-            let days = settings.privacy.purge_spam_days;
-            if days == 0 {
-                return Ok("retention: purge_spam_days is 0 (off); nothing to do".into());
+            let privacy = &settings.privacy;
+            if privacy.purge_spam_days == 0 && privacy.network_days == 0 {
+                return Ok(
+                    "retention: purge_spam_days and network_days are 0 (off); nothing to do".into(),
+                );
             }
             let store = open_with(&settings).await?;
-            let report =
-                super::retention::purge_spam_bodies(store.as_ref(), days, at.unwrap_or(now))
-                    .await
-                    .map_err(PrivacyError::from)?;
-            Ok(format!(
-                "retention: purged the bodies of {} comment(s) spam or rejected for {days} days or more",
-                report.purged
-            ))
+            let report = super::retention::apply(store.as_ref(), privacy, at.unwrap_or(now))
+                .await
+                .map_err(|e| match e {
+                    super::retention::RetentionError::Store(e) => PrivacyError::Store(e),
+                    super::retention::RetentionError::Keys(e) => PrivacyError::Keys(e),
+                })?;
+            let mut out = Vec::new();
+            if privacy.purge_spam_days > 0 {
+                out.push(format!(
+                    "retention: purged the bodies of {} comment(s) spam or rejected for {} days or more",
+                    report.purged, privacy.purge_spam_days
+                ));
+            }
+            if privacy.network_days > 0 {
+                out.push(format!(
+                    "retention: dropped the address groups and user agents of {} comment(s) from \
+                     days {} days old or more; {} day key(s) deleted",
+                    report.network_dropped, privacy.network_days, report.day_keys_deleted
+                ));
+            }
+            Ok(out.join("\n"))
         }
     }
 }

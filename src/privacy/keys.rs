@@ -7,12 +7,19 @@
 //! `secure_delete` zeroes a deleted row's bytes in the file, and erasure checkpoints and
 //! truncates the write-ahead log, so no copy of an erased key is left in the data folder (a
 //! backup made before the erasure still holds it: see docs/privacy.md).
+//!
+//! Beside the author keys, the file holds one random key per UTC day (`day_keys`): the network
+//! facts of a submission (address group, user agent) are sealed in a box of their own under the
+//! key of the submission's day, and the retention pass (`[privacy] network_days`) deletes the
+//! day keys older than its setting, the same way erasure deletes an author key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -23,6 +30,10 @@ pub const KEYS_FILE: &str = "keys.sqlite3";
 /// Keys kept in memory at most; the cache is emptied when it is full (a miss costs one
 /// indexed read of a small table).
 const MAX_CACHED_KEYS: usize = 20_000;
+
+/// How long a key read from a database that other replicas share is trusted from memory for
+/// opening events: an erasure on another replica reaches this one's memory within it.
+const SHARED_KEY_TTL: Duration = Duration::from_secs(30);
 
 /// A sealing key: 32 random bytes.
 pub type Key = [u8; 32];
@@ -42,15 +53,49 @@ pub enum KeyError {
     /// A stored key does not have 32 bytes (the file was altered).
     #[error("the key store {0} holds a damaged key")]
     Damaged(PathBuf),
+    /// PostgreSQL's key tables failed (the database is away, or refused).
+    #[error("the key tables in PostgreSQL failed: {0}")]
+    Postgres(#[source] crate::store::StoreError),
+    /// A key request was not answered (cannot happen: see [`KeyStore::key_for`]).
+    #[error("the key request was not answered")]
+    Unanswered,
+    /// The operation needs the embedded store's key file.
+    #[error("{0} needs the embedded store's key file; PostgreSQL keeps its keys in the database")]
+    NotAFile(&'static str),
     /// The shared transaction that was to make this key (with others requested at the same
     /// time) failed; nothing of it was stored.
-    #[error("the key store {path} failed: {message}")]
+    #[error("the key store {path} failed: {cause}")]
     Batch {
         /// The key file.
         path: PathBuf,
         /// What failed, as the committing request saw it.
-        message: String,
+        #[source]
+        cause: Arc<KeyError>,
     },
+}
+
+impl KeyError {
+    /// The store's error behind a failure of PostgreSQL's key tables, so a database that is
+    /// away is told as such (`503`) rather than as a failure of the key store.
+    pub fn store_error(&self) -> Option<crate::store::StoreError> {
+        use crate::store::StoreError as S;
+        match self {
+            KeyError::Postgres(e) => Some(match e {
+                S::Unavailable { backend, source } => S::Unavailable {
+                    backend,
+                    source: source.clone(),
+                },
+                S::Database { backend, source } => S::Database {
+                    backend,
+                    source: source.clone(),
+                },
+                S::Closed => S::Closed,
+                other => S::Backend(other.to_string()),
+            }),
+            KeyError::Batch { cause, .. } => cause.store_error(),
+            _ => None,
+        }
+    }
 }
 
 /// The identity an author's key belongs to: the email, trimmed and lowercased, or, for a
@@ -71,44 +116,96 @@ fn digest(author: &str) -> String {
     ))
 }
 
-/// Reads the key of an author digest, or makes a random one.
-fn key_in(conn: &Connection, author: &str) -> rusqlite::Result<(String, Vec<u8>)> {
+/// What a key is for: an author (by digest) or a UTC day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Owner {
+    /// An author, by the digest of [`author_of`].
+    Author(String),
+    /// A UTC day, `YYYY-MM-DD`.
+    Day(String),
+}
+
+impl Owner {
+    fn day(day: NaiveDate) -> Owner {
+        Owner::Day(day.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// Reads the key of an owner, or makes a random one.
+fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>)> {
+    let (select, insert, name) = match owner {
+        Owner::Author(a) => (
+            "SELECT key_id, key FROM author_keys WHERE author = ?1",
+            "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+            a,
+        ),
+        Owner::Day(d) => (
+            "SELECT key_id, key FROM day_keys WHERE day = ?1",
+            "INSERT INTO day_keys (day, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
+            d,
+        ),
+    };
     let found: Option<(String, Vec<u8>)> = conn
-        .prepare_cached("SELECT key_id, key FROM author_keys WHERE author = ?1")?
-        .query_row([author], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached(select)?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some(found) = found {
         return Ok(found);
     }
     let key: Key = rand::random();
     let id = uuid::Uuid::new_v4().to_string();
-    conn.execute(
-        "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
-        params![author, id, key.as_slice(), chrono::Utc::now().timestamp()],
-    )?;
+    conn.prepare_cached(insert)?.execute(params![
+        name,
+        id,
+        key.as_slice(),
+        chrono::Utc::now().timestamp()
+    ])?;
     Ok((id, key.to_vec()))
 }
 
-/// The key file of one data folder.
-pub struct KeyStore {
-    path: PathBuf,
-    /// One connection: key creation and erasure are rare and short, and one writer keeps a
-    /// key from being created twice for one author.
-    conn: Mutex<Connection>,
-    /// Keys by key id and by author digest, so reading the log and appending a known author's
-    /// comment query no file. An erased key is removed before erasure returns.
-    cache: Mutex<Cache>,
-    /// New authors' key requests waiting for the next group commit (see [`KeyStore::key_for`]).
-    pending: Mutex<Vec<Request>>,
+/// Where the keys are: the embedded store's key file, or PostgreSQL's key tables.
+enum Conn {
+    Sqlite(Connection),
+    Postgres {
+        pool: deadpool_postgres::Pool,
+        /// The runtime the pool's connections run on: the key store's methods are blocking
+        /// (called from the blocking pool) and wait for the database on it.
+        rt: tokio::runtime::Handle,
+    },
 }
 
-/// One new author's key request: the author digest and where its key (or the failure) goes.
-type Request = (String, mpsc::SyncSender<Result<(String, Key), String>>);
+/// The keys of one store: the key file of a data folder, or the key tables of a PostgreSQL
+/// database shared by every replica.
+pub struct KeyStore {
+    path: PathBuf,
+    /// One connection (the key file) or the way to the database: key creation and erasure are
+    /// rare and short, and one writer per process keeps a key from being created twice for one
+    /// author (PostgreSQL's tables keep that across replicas).
+    conn: Mutex<Conn>,
+    /// Keys by key id and by owner, so reading the log and appending a known author's comment
+    /// query no file. An erased key is removed before erasure returns.
+    cache: Mutex<Cache>,
+    /// New keys' requests waiting for the next group commit (see [`KeyStore::key_for`]).
+    pending: Mutex<Vec<Request>>,
+    /// Other processes change the keys (PostgreSQL replicas): sealing always asks the database,
+    /// so no replica seals with a key another one erased, and keys read for opening are
+    /// trusted for [`SHARED_KEY_TTL`].
+    shared: bool,
+}
+
+/// One new key's request: its owner and where its key (or the failure) goes.
+type Request = (
+    Owner,
+    mpsc::SyncSender<Result<(String, Key), Arc<KeyError>>>,
+);
 
 #[derive(Default)]
 struct Cache {
-    by_id: HashMap<String, Key>,
-    by_author: HashMap<String, (String, Key)>,
+    by_id: HashMap<String, (Key, Instant)>,
+    by_owner: HashMap<Owner, (String, Key)>,
+    /// Key ids known to be deleted. Ids are random and never reused, so a deleted one stays
+    /// deleted; remembering it spares a query per old submission once its day key is gone.
+    gone: HashSet<String>,
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -118,6 +215,10 @@ impl std::fmt::Debug for KeyStore {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
+}
+
+fn pg_failure(e: crate::store::StoreError) -> KeyError {
+    KeyError::Postgres(e)
 }
 
 impl KeyStore {
@@ -137,15 +238,36 @@ impl KeyStore {
             "PRAGMA secure_delete=ON; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
              PRAGMA busy_timeout=10000;
              CREATE TABLE IF NOT EXISTS author_keys (author TEXT PRIMARY KEY,
+               key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS day_keys (day TEXT PRIMARY KEY,
                key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);",
         )
         .map_err(err)?;
-        Ok(KeyStore {
-            path: path.to_path_buf(),
+        Ok(Self::with(path.to_path_buf(), Conn::Sqlite(conn), false))
+    }
+
+    /// The key tables of a PostgreSQL store (made by its schema migration), through its pool.
+    /// Call inside the Tokio runtime the pool runs on.
+    pub fn open_postgres(pool: deadpool_postgres::Pool) -> KeyStore {
+        let conn = Conn::Postgres {
+            pool,
+            rt: tokio::runtime::Handle::current(),
+        };
+        Self::with(
+            PathBuf::from("saring_author_keys/saring_day_keys"),
+            conn,
+            true,
+        )
+    }
+
+    fn with(path: PathBuf, conn: Conn, shared: bool) -> KeyStore {
+        KeyStore {
+            path,
             conn: Mutex::new(conn),
             cache: Mutex::new(Cache::default()),
             pending: Mutex::new(Vec::new()),
-        })
+            shared,
+        }
     }
 
     fn sqlite(&self, source: rusqlite::Error) -> KeyError {
@@ -155,43 +277,91 @@ impl KeyStore {
         }
     }
 
-    fn remember(&self, author: Option<&str>, key_id: &str, key: Key) {
-        let mut cache = self.cache.lock();
-        if cache.by_id.len() >= MAX_CACHED_KEYS || cache.by_author.len() >= MAX_CACHED_KEYS {
-            cache.by_id.clear();
-            cache.by_author.clear();
+    /// Reads (or makes) the keys of these owners in one transaction. Blocking.
+    fn make(&self, conn: &Conn, owners: &[Owner]) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
+        match conn {
+            Conn::Sqlite(c) => (|| {
+                let tx = c.unchecked_transaction()?;
+                let mut made = Vec::with_capacity(owners.len());
+                for owner in owners {
+                    made.push(key_in(&tx, owner)?);
+                }
+                tx.commit()?;
+                Ok(made)
+            })()
+            .map_err(|e| self.sqlite(e)),
+            Conn::Postgres { pool, rt } => {
+                let fresh = owners
+                    .iter()
+                    .map(|_| {
+                        let key: Key = rand::random();
+                        (uuid::Uuid::new_v4().to_string(), key.to_vec())
+                    })
+                    .collect();
+                rt.block_on(crate::store::postgres::keys::get_or_make(
+                    pool, owners, fresh,
+                ))
+                .map_err(pg_failure)
+            }
         }
-        cache.by_id.insert(key_id.to_string(), key);
-        if let Some(author) = author {
+    }
+
+    fn remember(&self, owner: Option<&Owner>, key_id: &str, key: Key) {
+        let mut cache = self.cache.lock();
+        if cache.by_id.len() >= MAX_CACHED_KEYS
+            || cache.by_owner.len() >= MAX_CACHED_KEYS
+            || cache.gone.len() >= MAX_CACHED_KEYS
+        {
+            cache.by_id.clear();
+            cache.by_owner.clear();
+            cache.gone.clear();
+        }
+        cache
+            .by_id
+            .insert(key_id.to_string(), (key, Instant::now()));
+        if let Some(owner) = owner {
             cache
-                .by_author
-                .insert(author.to_string(), (key_id.to_string(), key));
+                .by_owner
+                .insert(owner.clone(), (key_id.to_string(), key));
         }
     }
 
     /// The author's key id and key if they are in memory: no I/O, so an append can seal
     /// without leaving its task (which keeps concurrent appends in the order they were made).
+    /// Always `None` on a shared database, whose keys another replica may erase.
     pub fn cached_key_for(&self, author: &str) -> Option<(String, Key)> {
-        self.cache.lock().by_author.get(&digest(author)).cloned()
+        if self.shared {
+            return None;
+        }
+        self.cache
+            .lock()
+            .by_owner
+            .get(&Owner::Author(digest(author)))
+            .cloned()
     }
 
-    /// Makes (or reads) the keys of all these authors in one transaction, one sync of the file
-    /// for the lot, and keeps them in memory (for imports). Blocking.
-    pub fn prepare(&self, authors: &[String]) -> Result<(), KeyError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        let mut made = Vec::with_capacity(authors.len());
-        for author in authors {
-            let digest = digest(author);
-            made.push((
-                digest.clone(),
-                key_in(&tx, &digest).map_err(|e| self.sqlite(e))?,
-            ));
+    /// The key id and key of a UTC day if they are in memory (no I/O); `None` on a shared
+    /// database, like [`KeyStore::cached_key_for`].
+    pub fn cached_day_key(&self, day: NaiveDate) -> Option<(String, Key)> {
+        if self.shared {
+            return None;
         }
-        tx.commit().map_err(|e| self.sqlite(e))?;
+        self.cache.lock().by_owner.get(&Owner::day(day)).cloned()
+    }
+
+    /// Makes (or reads) the keys of all these authors and days in one transaction, one sync of
+    /// the file for the lot, and keeps them in memory (for imports). Blocking.
+    pub fn prepare(&self, authors: &[String], days: &[NaiveDate]) -> Result<(), KeyError> {
+        let owners: Vec<Owner> = authors
+            .iter()
+            .map(|a| Owner::Author(digest(a)))
+            .chain(days.iter().map(|d| Owner::day(*d)))
+            .collect();
+        let conn = self.conn.lock();
+        let made = self.make(&conn, &owners)?;
         drop(conn);
-        for (digest, (id, key)) in made {
-            self.remember(Some(&digest), &id, self.to_key(key)?);
+        for (owner, (id, key)) in owners.iter().zip(made) {
+            self.remember(Some(owner), &id, self.to_key(key)?);
         }
         Ok(())
     }
@@ -211,8 +381,21 @@ impl KeyStore {
         if let Some(found) = self.cached_key_for(author) {
             return Ok(found);
         }
+        self.request(Owner::Author(digest(author)))
+    }
+
+    /// The key id and key of a UTC day, made (random) on first use, group-committed and
+    /// durable before it is returned like [`KeyStore::key_for`]'s. Blocking.
+    pub fn day_key(&self, day: NaiveDate) -> Result<(String, Key), KeyError> {
+        if let Some(found) = self.cached_day_key(day) {
+            return Ok(found);
+        }
+        self.request(Owner::day(day))
+    }
+
+    fn request(&self, owner: Owner) -> Result<(String, Key), KeyError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.pending.lock().push((digest(author), tx));
+        self.pending.lock().push((owner, tx));
         let conn = self.conn.lock();
         // Queued before the connection was taken: either the previous holder served this
         // request (and answered before letting go) or it is in the batch taken here. A served
@@ -229,128 +412,221 @@ impl KeyStore {
         drop(conn);
         match answer {
             Ok(Ok(found)) => Ok(found),
-            Ok(Err(message)) => Err(KeyError::Batch {
+            Ok(Err(cause)) => Err(KeyError::Batch {
                 path: self.path.clone(),
-                message,
+                cause,
             }),
             // Unreachable by the reasoning above; said rather than panicking.
             Err(_) => Err(KeyError::Batch {
                 path: self.path.clone(),
-                message: "the key request was not answered".to_string(),
+                cause: Arc::new(KeyError::Unanswered),
             }),
         }
     }
 
     /// Makes (or reads) the keys of a batch of requests in one transaction and answers each.
-    fn commit_batch(&self, conn: &Connection, batch: Vec<Request>) {
-        let made = (|| {
-            let tx = conn.unchecked_transaction()?;
-            let mut made = Vec::with_capacity(batch.len());
-            for (author, _) in &batch {
-                made.push(key_in(&tx, author)?);
-            }
-            tx.commit()?;
-            Ok::<_, rusqlite::Error>(made)
-        })();
-        match made {
+    fn commit_batch(&self, conn: &Conn, batch: Vec<Request>) {
+        let owners: Vec<Owner> = batch.iter().map(|(o, _)| o.clone()).collect();
+        match self.make(conn, &owners) {
             Ok(made) => {
-                for ((author, reply), (id, bytes)) in batch.into_iter().zip(made) {
+                for ((owner, reply), (id, bytes)) in batch.into_iter().zip(made) {
                     let answer = match self.to_key(bytes) {
                         Ok(key) => {
-                            self.remember(Some(&author), &id, key);
+                            self.remember(Some(&owner), &id, key);
                             Ok((id, key))
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(Arc::new(e)),
                     };
                     // The channel has room for its one answer; a waiter never leaves early.
                     let _ = reply.try_send(answer);
                 }
             }
             Err(e) => {
-                let message = self.sqlite(e).to_string();
+                let cause = Arc::new(e);
                 for (_, reply) in batch {
-                    let _ = reply.try_send(Err(message.clone()));
+                    let _ = reply.try_send(Err(cause.clone()));
                 }
             }
         }
     }
 
-    /// The key of a key id if it is in memory: no I/O, so a read can open its events on its
-    /// own task. `None` says nothing about erasure (ask [`KeyStore::key`]).
-    pub fn cached_key(&self, key_id: &str) -> Option<Key> {
-        self.cache.lock().by_id.get(key_id).copied()
+    /// What memory knows of a key id, with no I/O, so a read can open its events on its own
+    /// task: `Some(Some(key))` the key, `Some(None)` known to be deleted, `None` not known
+    /// (ask [`KeyStore::key`]).
+    pub fn cached_key(&self, key_id: &str) -> Option<Option<Key>> {
+        let cache = self.cache.lock();
+        match cache.by_id.get(key_id) {
+            Some((key, at)) if !self.shared || at.elapsed() < SHARED_KEY_TTL => Some(Some(*key)),
+            Some(_) => None,
+            None if cache.gone.contains(key_id) => Some(None),
+            None => None,
+        }
     }
 
-    /// The key of a key id, if it was not erased. Blocking on a cache miss.
+    /// The key of a key id (an author's or a day's), if it was not deleted. Blocking on a
+    /// cache miss.
     pub fn key(&self, key_id: &str) -> Result<Option<Key>, KeyError> {
-        if let Some(key) = self.cache.lock().by_id.get(key_id) {
-            return Ok(Some(*key));
+        if let Some(known) = self.cached_key(key_id) {
+            return Ok(known);
         }
-        let found: Option<Vec<u8>> = self
-            .conn
-            .lock()
-            .prepare_cached("SELECT key FROM author_keys WHERE key_id = ?1")
-            .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
-            .map_err(|e| self.sqlite(e))?;
+        let conn = self.conn.lock();
+        let found: Option<Vec<u8>> = match &*conn {
+            Conn::Sqlite(c) => c
+                .prepare_cached(
+                    "SELECT key FROM author_keys WHERE key_id = ?1
+                     UNION ALL SELECT key FROM day_keys WHERE key_id = ?1",
+                )
+                .and_then(|mut s| s.query_row([key_id], |r| r.get(0)).optional())
+                .map_err(|e| self.sqlite(e))?,
+            Conn::Postgres { pool, rt } => {
+                // The pool serves readers in parallel: no need to hold the connection lock
+                // (which group commits take) across the round trip.
+                let (pool, rt) = (pool.clone(), rt.clone());
+                drop(conn);
+                rt.block_on(crate::store::postgres::keys::find(&pool, key_id))
+                    .map_err(pg_failure)?
+            }
+        };
         match found {
             Some(bytes) => {
                 let key = self.to_key(bytes)?;
                 self.remember(None, key_id, key);
                 Ok(Some(key))
             }
-            None => Ok(None),
+            None => {
+                self.forget(&[key_id.to_string()]);
+                Ok(None)
+            }
         }
+    }
+
+    /// Drops deleted key ids from memory and remembers them as deleted.
+    fn forget(&self, ids: &[String]) {
+        let mut cache = self.cache.lock();
+        if cache.gone.len() + ids.len() >= MAX_CACHED_KEYS {
+            cache.gone.clear();
+        }
+        for id in ids {
+            cache.by_id.remove(id);
+            cache.gone.insert(id.clone());
+        }
+        cache.by_owner.retain(|_, (id, _)| !ids.contains(id));
+    }
+
+    /// Deletes for good the keys of every UTC day before `first_kept` and returns how many
+    /// there were: the network facts sealed under them no longer open. Zeroed in the file and
+    /// checkpointed like [`KeyStore::erase`]. Blocking.
+    pub fn delete_days_before(&self, first_kept: NaiveDate) -> Result<usize, KeyError> {
+        let first_kept = first_kept.format("%Y-%m-%d").to_string();
+        let ids: Vec<String> = match &*self.conn.lock() {
+            Conn::Sqlite(conn) => {
+                let ids: Vec<String> = conn
+                    .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
+                    .and_then(|mut s| s.query_map([&first_kept], |r| r.get(0))?.collect())
+                    .map_err(|e| self.sqlite(e))?;
+                if !ids.is_empty() {
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                        .map_err(|e| self.sqlite(e))?;
+                }
+                ids
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::delete_days_before(
+                    pool,
+                    &first_kept,
+                ))
+                .map_err(pg_failure)?,
+        };
+        self.forget(&ids);
+        Ok(ids.len())
+    }
+
+    /// The UTC days that have a key, oldest first. Blocking.
+    pub fn days(&self) -> Result<Vec<NaiveDate>, KeyError> {
+        let days: Vec<String> = match &*self.conn.lock() {
+            Conn::Sqlite(c) => c
+                .prepare("SELECT day FROM day_keys ORDER BY day")
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(|e| self.sqlite(e))?,
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::days(pool))
+                .map_err(pg_failure)?,
+        };
+        Ok(days
+            .iter()
+            .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .collect())
     }
 
     /// Whether the author has a key (has sealed comments that were not erased). Blocking.
     pub fn has_key(&self, author: &str) -> Result<bool, KeyError> {
-        let n: i64 = self
-            .conn
-            .lock()
-            .query_row(
-                "SELECT count(*) FROM author_keys WHERE author = ?1",
-                [digest(author)],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.sqlite(e))?;
-        Ok(n > 0)
+        match &*self.conn.lock() {
+            Conn::Sqlite(c) => {
+                let n: i64 = c
+                    .query_row(
+                        "SELECT count(*) FROM author_keys WHERE author = ?1",
+                        [digest(author)],
+                        |r| r.get(0),
+                    )
+                    .map_err(|e| self.sqlite(e))?;
+                Ok(n > 0)
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::has_author(
+                    pool,
+                    &digest(author),
+                ))
+                .map_err(pg_failure),
+        }
     }
 
-    /// Deletes the author's key for good and returns its id (`None`: there was none). The row's
-    /// bytes are zeroed in the file and the write-ahead log is checkpointed and truncated
-    /// before this returns, so the key is in no file of the data folder. Blocking.
+    /// Deletes the author's key for good and returns its id (`None`: there was none). In the
+    /// key file the row's bytes are zeroed and the write-ahead log is checkpointed and
+    /// truncated before this returns, so the key is in no file of the data folder; in
+    /// PostgreSQL the row is deleted and the table vacuumed (see docs/privacy.md for what the
+    /// database's own files and archives keep). Blocking.
     pub fn erase(&self, author: &str) -> Result<Option<String>, KeyError> {
         let author = digest(author);
-        let conn = self.conn.lock();
-        let key_id: Option<String> = conn
-            .query_row(
-                "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
-                [&author],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sqlite(e))?;
-        // The busy timeout covers a reader of another process (a backup) holding the log.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .map_err(|e| self.sqlite(e))?;
-        drop(conn);
-        let mut cache = self.cache.lock();
-        cache.by_author.remove(&author);
+        let key_id: Option<String> = match &*self.conn.lock() {
+            Conn::Sqlite(conn) => {
+                let key_id = conn
+                    .query_row(
+                        "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
+                        [&author],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| self.sqlite(e))?;
+                // The busy timeout covers a reader of another process (a backup) holding the
+                // log.
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(|e| self.sqlite(e))?;
+                key_id
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::delete_author(pool, &author))
+                .map_err(pg_failure)?,
+        };
+        self.cache.lock().by_owner.remove(&Owner::Author(author));
         if let Some(id) = &key_id {
-            cache.by_id.remove(id);
+            self.forget(std::slice::from_ref(id));
         }
-        drop(cache);
         Ok(key_id)
     }
 
     /// Number of keys kept (authors with sealed, not erased comments). Blocking.
     pub fn len(&self) -> Result<u64, KeyError> {
-        let n: i64 = self
-            .conn
-            .lock()
-            .query_row("SELECT count(*) FROM author_keys", [], |r| r.get(0))
-            .map_err(|e| self.sqlite(e))?;
-        Ok(n.max(0) as u64)
+        match &*self.conn.lock() {
+            Conn::Sqlite(c) => {
+                let n: i64 = c
+                    .query_row("SELECT count(*) FROM author_keys", [], |r| r.get(0))
+                    .map_err(|e| self.sqlite(e))?;
+                Ok(n.max(0) as u64)
+            }
+            Conn::Postgres { pool, rt } => rt
+                .block_on(crate::store::postgres::keys::count_authors(pool))
+                .map_err(pg_failure),
+        }
     }
 
     /// Whether no key is kept. Blocking.
@@ -365,9 +641,10 @@ impl KeyStore {
             path: target.to_path_buf(),
             source,
         };
-        let conn = self.conn.lock();
-        conn.backup(rusqlite::MAIN_DB, target, None).map_err(err)?;
-        drop(conn);
+        match &*self.conn.lock() {
+            Conn::Sqlite(conn) => conn.backup(rusqlite::MAIN_DB, target, None).map_err(err)?,
+            Conn::Postgres { .. } => return Err(KeyError::NotAFile("a backup of the keys")),
+        }
         let copy = Connection::open(target).map_err(err)?;
         copy.pragma_update(None, "journal_mode", "DELETE")
             .map_err(err)?;
@@ -380,6 +657,16 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    impl KeyStore {
+        /// Moves the key file's write-ahead log into the main file.
+        fn checkpoint(&self) {
+            if let Conn::Sqlite(c) = &*self.conn.lock() {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .unwrap();
+            }
+        }
+    }
 
     #[test]
     fn an_author_keeps_one_key_until_it_is_erased() {
@@ -429,10 +716,7 @@ mod tests {
             })
         };
         // Checkpointed so the row is in the main file, not only in the write-ahead log.
-        keys.conn
-            .lock()
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-            .unwrap();
+        keys.checkpoint();
         assert!(contains(&key), "the key is in the file before erasure");
         keys.erase("email:sari@contoh.id").unwrap();
         assert!(!contains(&key), "and in no file of the folder afterwards");
@@ -448,7 +732,7 @@ mod tests {
             "addr:203.0.113.9".to_string(),
         ];
         assert_eq!(keys.cached_key_for(&authors[0]), None);
-        keys.prepare(&authors).unwrap();
+        keys.prepare(&authors, &[]).unwrap();
         let a = keys.cached_key_for(&authors[0]).expect("in memory");
         assert_eq!(
             keys.key_for(&authors[0]).unwrap(),
@@ -504,6 +788,130 @@ mod tests {
             }
         }
         assert_eq!(keys.key(&sari.0).unwrap(), Some(sari.1));
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_day_keeps_one_key_until_the_days_before_a_date_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        let (id1, key1) = keys.day_key(day(1)).unwrap();
+        assert_eq!(keys.day_key(day(1)).unwrap(), (id1.clone(), key1), "reused");
+        let (id2, key2) = keys.day_key(day(2)).unwrap();
+        let (id3, key3) = keys.day_key(day(3)).unwrap();
+        assert_ne!(id1, id2);
+        assert_ne!(key2, key3);
+        let (author_id, author_key) = keys.key_for("email:sari@contoh.id").unwrap();
+        keys.checkpoint();
+        let in_files = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|f| {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        assert!(in_files(&key1));
+
+        assert_eq!(keys.delete_days_before(day(3)).unwrap(), 2);
+        assert_eq!(keys.key(&id1).unwrap(), None, "gone from memory too");
+        assert_eq!(keys.key(&id2).unwrap(), None);
+        assert_eq!(keys.cached_key(&id1), Some(None), "remembered as deleted");
+        assert_eq!(
+            keys.key(&id3).unwrap(),
+            Some(key3),
+            "a later day keeps its key"
+        );
+        assert_eq!(
+            keys.key(&author_id).unwrap(),
+            Some(author_key),
+            "authors' too"
+        );
+        assert!(
+            !in_files(&key1) && !in_files(&key2),
+            "in no file of the folder"
+        );
+        assert_eq!(
+            keys.delete_days_before(day(3)).unwrap(),
+            0,
+            "harmless twice"
+        );
+
+        // Reopened (nothing in memory), the deleted keys are still gone.
+        drop(keys);
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.days().unwrap(), vec![day(3)]);
+        assert_eq!(keys.key(&id1).unwrap(), None);
+        assert_eq!(keys.key(&id3).unwrap(), Some(key3));
+        assert_eq!(keys.day_key(day(3)).unwrap(), (id3, key3));
+        let (again, _) = keys.day_key(day(1)).unwrap();
+        assert_ne!(
+            again, id1,
+            "a deleted day that is asked for again gets a new key"
+        );
+    }
+
+    #[test]
+    fn prepared_day_keys_are_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(dir.path()).unwrap();
+        assert_eq!(keys.cached_day_key(day(5)), None);
+        keys.prepare(&[], &[day(5), day(6)]).unwrap();
+        let five = keys.cached_day_key(day(5)).expect("in memory");
+        assert_eq!(keys.day_key(day(5)).unwrap(), five);
+        assert!(keys.cached_day_key(day(6)).is_some());
+    }
+
+    /// With `SARING_TEST_PG`: two replicas' key stores on one database share keys, and a key
+    /// one of them deletes is gone for the other (which makes a new one rather than sealing
+    /// with the deleted key).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_keys_are_shared_by_replicas_and_deleted_for_all() {
+        let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+            eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+            return;
+        };
+        let url = crate::store::postgres::create_test_database(&admin)
+            .await
+            .unwrap();
+        let a = crate::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let b = crate::store::postgres::PostgresStore::connect(&url)
+            .await
+            .unwrap();
+        let (ka, kb) = (
+            KeyStore::open_postgres(a.pool()),
+            KeyStore::open_postgres(b.pool()),
+        );
+        let fresh = KeyStore::open_postgres(b.pool());
+        tokio::task::spawn_blocking(move || {
+            let sari = ka.key_for("email:sari@contoh.id").unwrap();
+            assert_eq!(kb.key_for("email:sari@contoh.id").unwrap(), sari, "one key");
+            assert_eq!(kb.key(&sari.0).unwrap(), Some(sari.1));
+            let d1 = ka.day_key(day(1)).unwrap();
+            let d3 = kb.day_key(day(3)).unwrap();
+            assert_eq!(kb.day_key(day(1)).unwrap(), d1);
+
+            assert_eq!(
+                kb.erase("email:sari@contoh.id").unwrap(),
+                Some(sari.0.clone())
+            );
+            assert!(!ka.has_key("email:sari@contoh.id").unwrap());
+            let again = ka.key_for("email:sari@contoh.id").unwrap();
+            assert_ne!(again.0, sari.0, "a new key, not the erased one");
+            assert_eq!(kb.key(&sari.0).unwrap(), None);
+
+            assert_eq!(ka.delete_days_before(day(3)).unwrap(), 1);
+            assert_eq!(ka.key(&d1.0).unwrap(), None);
+            assert_eq!(fresh.key(&d1.0).unwrap(), None, "gone for every replica");
+            assert_eq!(fresh.key(&d3.0).unwrap(), Some(d3.1));
+            assert_eq!(fresh.days().unwrap(), vec![day(3)]);
+            assert_eq!(fresh.len().unwrap(), 1);
+        })
+        .await
+        .unwrap();
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub enum PrivacyError {
     InvalidEmail(String),
     /// The store does not seal submissions, so nothing can be made unreadable there.
     #[error(
-        "erasure needs sealed submissions, which the {backend} store does not keep yet; \
-         only the embedded store (the default) supports `privacy erase` (see docs/privacy.md)"
+        "erasure needs sealed submissions, which the {backend} store does not keep; only the \
+         embedded store (the default) and PostgreSQL support `privacy erase` (see \
+         docs/privacy.md)"
     )]
     Unsupported {
         /// The store's backend name.
@@ -347,7 +348,11 @@ pub async fn erase(
         let keys = Arc::clone(&keys);
         tokio::task::spawn_blocking(move || keys.erase(&author))
             .await
-            .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))??
+            .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))?
+            .map_err(|e| match e.store_error() {
+                Some(e) => PrivacyError::Store(e),
+                None => PrivacyError::Keys(e),
+            })?
             .is_some()
     };
     // Comments appended between the scan and the key's deletion read as erased now, without
@@ -407,7 +412,11 @@ mod tests {
             err,
             PrivacyError::Unsupported { backend: "sqlite" }
         ));
-        assert!(err.to_string().contains("only the embedded store"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("only the embedded store (the default) and PostgreSQL"),
+            "{err}"
+        );
         for bad in ["", "sari", "sari@", "a b@contoh.id"] {
             assert!(matches!(
                 normalise_email(bad),

@@ -9,11 +9,18 @@
 //!
 //! Opening puts the fields back. Without the key (erased) the event opens as an erased
 //! submission: the fields stay empty and `erased` is `true`.
+//!
+//! The client facts of submissions sealed since `network_days` exists are in a second box,
+//! `sealed.net` (`key`, `nonce`, `box`), under the key of the submission's UTC day
+//! ([`super::keys::KeyStore::day_key`]); without that key (deleted by the retention pass) the
+//! submission opens with every other field and empty client facts. Older sealed submissions
+//! keep their client facts in the author's box.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
 use super::keys::Key;
@@ -47,6 +54,54 @@ fn aad(comment_id: &str, key_id: &str) -> Vec<u8> {
     format!("saring-sealed-v1\0{comment_id}\0{key_id}").into_bytes()
 }
 
+fn net_aad(comment_id: &str, key_id: &str) -> Vec<u8> {
+    format!("saring-sealed-net-v1\0{comment_id}\0{key_id}").into_bytes()
+}
+
+/// What client facts read as when they cannot be opened.
+fn no_client() -> Value {
+    json!({"ip": "", "user_agent": null})
+}
+
+fn encrypt(key: &Key, plain: &[u8], aad: &[u8]) -> Result<([u8; 24], Vec<u8>), SealError> {
+    let nonce: [u8; 24] = rand::random();
+    let sealed = XChaCha20Poly1305::new(key.into())
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| SealError::Cipher)?;
+    Ok((nonce, sealed))
+}
+
+/// Opens a box object (`nonce`, `box`) with `key`; `None` if it does not open.
+fn decrypt(key: &Key, sealed: &Value, aad: &[u8]) -> Option<Value> {
+    let nonce = B64.decode(sealed.get("nonce")?.as_str()?).ok()?;
+    let sealed_box = B64.decode(sealed.get("box")?.as_str()?).ok()?;
+    if nonce.len() != 24 {
+        return None;
+    }
+    let plain = XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &sealed_box,
+                aad,
+            },
+        )
+        .ok()?;
+    serde_json::from_slice(&plain).ok()
+}
+
+/// The UTC day whose key seals a submission's network facts: the day it was submitted (an
+/// imported comment's original day), or today if the data names none.
+pub fn day_of_data(data: &Value) -> NaiveDate {
+    data.get("submitted_at")
+        .and_then(Value::as_str)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(
+            || Utc::now().date_naive(),
+            |t| t.with_timezone(&Utc).date_naive(),
+        )
+}
+
 /// The author identity of an unsealed submission's data: its email, or its address group.
 pub fn author_of_data(data: &Value) -> String {
     let email = data
@@ -72,8 +127,19 @@ pub fn sealed_key_id(data: &Value) -> Option<&str> {
     data.pointer("/sealed/key").and_then(Value::as_str)
 }
 
-/// Seals the personal fields of a submission's data in place.
-pub fn seal(data: &mut Value, key_id: &str, key: &Key) -> Result<(), SealError> {
+/// The day key id a sealed submission's network facts name, if they have a box of their own.
+pub fn sealed_net_key_id(data: &Value) -> Option<&str> {
+    data.pointer("/sealed/net/key").and_then(Value::as_str)
+}
+
+/// Seals the personal fields of a submission's data in place: under the author's key, and,
+/// when `net` (a day key id and key) is given, the client facts apart under the day key.
+pub fn seal(
+    data: &mut Value,
+    key_id: &str,
+    key: &Key,
+    net: Option<(&str, &Key)>,
+) -> Result<(), SealError> {
     let comment_id = data
         .get("comment_id")
         .and_then(Value::as_str)
@@ -88,57 +154,50 @@ pub fn seal(data: &mut Value, key_id: &str, key: &Key) -> Result<(), SealError> 
             personal.insert(field.to_string(), v);
         }
     }
+    let net_box = match net {
+        Some((net_id, net_key)) => {
+            let client = personal.remove("client").unwrap_or_else(no_client);
+            let plain = serde_json::to_vec(&client).map_err(|_| SealError::Cipher)?;
+            let (nonce, sealed) = encrypt(net_key, &plain, &net_aad(&comment_id, net_id))?;
+            Some(json!({"key": net_id, "nonce": B64.encode(nonce), "box": B64.encode(sealed)}))
+        }
+        None => None,
+    };
     let plain = serde_json::to_vec(&Value::Object(personal)).map_err(|_| SealError::Cipher)?;
-    let nonce: [u8; 24] = rand::random();
-    let sealed = XChaCha20Poly1305::new(key.into())
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &plain,
-                aad: &aad(&comment_id, key_id),
-            },
-        )
-        .map_err(|_| SealError::Cipher)?;
-    map.insert(
-        "sealed".into(),
-        json!({
-            "v": SEAL_VERSION,
-            "key": key_id,
-            "nonce": B64.encode(nonce),
-            "box": B64.encode(sealed),
-        }),
-    );
+    let (nonce, sealed) = encrypt(key, &plain, &aad(&comment_id, key_id))?;
+    let mut sealed = json!({
+        "v": SEAL_VERSION,
+        "key": key_id,
+        "nonce": B64.encode(nonce),
+        "box": B64.encode(sealed),
+    });
+    if let Some(net_box) = net_box {
+        sealed["net"] = net_box;
+    }
+    map.insert("sealed".into(), sealed);
     Ok(())
 }
 
 /// Opens a sealed submission's data in place with its key, or, when the key is gone (`None`)
-/// or the box does not open, leaves the fields empty and marks it `erased`. Returns whether
-/// the fields were restored. Data that is not sealed is left as it is (`true`).
-pub fn open(data: &mut Value, key: Option<&Key>) -> bool {
+/// or the box does not open, leaves the fields empty and marks it `erased`. Client facts in a
+/// box of their own open with `net_key`, the key of their day; without it (deleted by the
+/// retention pass) they are left empty and the rest opens. Returns whether the author's fields
+/// were restored. Data that is not sealed is left as it is (`true`).
+pub fn open(data: &mut Value, key: Option<&Key>, net_key: Option<&Key>) -> bool {
     let Value::Object(map) = data else {
         return true;
     };
     let Some(sealed) = map.remove("sealed") else {
         return true;
     };
+    let comment_id = map
+        .get("comment_id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let restored = key.and_then(|key| {
-        let comment_id = map.get("comment_id")?.as_str()?;
         let key_id = sealed.get("key")?.as_str()?;
-        let nonce = B64.decode(sealed.get("nonce")?.as_str()?).ok()?;
-        let sealed_box = B64.decode(sealed.get("box")?.as_str()?).ok()?;
-        if nonce.len() != 24 {
-            return None;
-        }
-        let plain = XChaCha20Poly1305::new(key.into())
-            .decrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: &sealed_box,
-                    aad: &aad(comment_id, key_id),
-                },
-            )
-            .ok()?;
-        match serde_json::from_slice(&plain).ok()? {
+        match decrypt(key, &sealed, &aad(&comment_id, key_id))? {
             Value::Object(personal) => Some(personal),
             _ => None,
         }
@@ -146,6 +205,16 @@ pub fn open(data: &mut Value, key: Option<&Key>) -> bool {
     match restored {
         Some(personal) => {
             map.extend(personal);
+            if let Some(net) = sealed.get("net") {
+                let client = net_key
+                    .and_then(|k| {
+                        let id = net.get("key")?.as_str()?;
+                        decrypt(k, net, &net_aad(&comment_id, id))
+                    })
+                    .filter(Value::is_object)
+                    .unwrap_or_else(no_client);
+                map.insert("client".into(), client);
+            }
             true
         }
         None => {
@@ -190,7 +259,7 @@ mod tests {
         let original = submission("Sari Wulandari", "sari@contoh.id", "Saya Sari dari Bogor.");
         let key: Key = [7; 32];
         let mut data = original.clone();
-        seal(&mut data, "key-1", &key).unwrap();
+        seal(&mut data, "key-1", &key, None).unwrap();
         let stored = text(&data);
         for secret in [
             "Sari",
@@ -205,16 +274,16 @@ mod tests {
         assert_eq!(data["thread"], "berita-1", "the rest stays readable");
         assert_eq!(sealed_key_id(&data), Some("key-1"));
         assert!(!needs_sealing(&data));
-        assert!(open(&mut data, Some(&key)));
+        assert!(open(&mut data, Some(&key), None));
         assert_eq!(data, original);
     }
 
     #[test]
     fn without_its_key_a_sealed_submission_opens_erased() {
         let mut data = submission("Sari", "sari@contoh.id", "Halo");
-        seal(&mut data, "key-1", &[7; 32]).unwrap();
+        seal(&mut data, "key-1", &[7; 32], None).unwrap();
         let mut wrong = data.clone();
-        assert!(!open(&mut data, None));
+        assert!(!open(&mut data, None, None));
         assert_eq!(data["erased"], true);
         assert_eq!(data["author_name"], "");
         assert_eq!(data["client"]["ip"], "");
@@ -224,7 +293,7 @@ mod tests {
             "an erased submission is not sealed again"
         );
         assert!(
-            !open(&mut wrong, Some(&[8; 32])),
+            !open(&mut wrong, Some(&[8; 32]), None),
             "another key does not open it"
         );
         assert_eq!(wrong["body"], "");
@@ -234,9 +303,60 @@ mod tests {
     fn a_box_moved_to_another_comment_does_not_open() {
         let key: Key = [7; 32];
         let mut data = submission("Sari", "sari@contoh.id", "Halo");
-        seal(&mut data, "key-1", &key).unwrap();
+        seal(&mut data, "key-1", &key, None).unwrap();
         data["comment_id"] = json!("00000000-0000-4000-8000-000000000000");
-        assert!(!open(&mut data, Some(&key)));
+        assert!(!open(&mut data, Some(&key), None));
+    }
+
+    #[test]
+    fn network_facts_in_their_own_box_open_with_the_day_key_and_read_empty_without_it() {
+        let original = submission("Sari", "sari@contoh.id", "Halo");
+        let (key, day): (Key, Key) = ([7; 32], [9; 32]);
+        let mut data = original.clone();
+        seal(&mut data, "key-1", &key, Some(("day-1", &day))).unwrap();
+        let stored = text(&data);
+        assert!(
+            !stored.contains("203.0.113.9") && !stored.contains("Firefox"),
+            "{stored}"
+        );
+        assert_eq!(sealed_net_key_id(&data), Some("day-1"));
+        let sealed = data.clone();
+        assert!(open(&mut data, Some(&key), Some(&day)));
+        assert_eq!(data, original, "both boxes open");
+
+        let mut expired = sealed.clone();
+        assert!(
+            open(&mut expired, Some(&key), None),
+            "the author's fields open"
+        );
+        assert_eq!(expired["author_name"], "Sari");
+        assert_eq!(expired["body"], "Halo");
+        assert_eq!(expired["client"], json!({"ip": "", "user_agent": null}));
+        assert!(expired.get("erased").is_none(), "not an erasure");
+
+        let mut erased = sealed.clone();
+        assert!(!open(&mut erased, None, Some(&day)));
+        assert_eq!(
+            erased["client"]["ip"], "",
+            "an erasure takes the network facts too"
+        );
+        let mut moved = sealed;
+        moved["sealed"]["net"]["key"] = json!("day-2");
+        open(&mut moved, Some(&key), Some(&day));
+        assert_eq!(
+            moved["client"]["ip"], "",
+            "a box names the key it was sealed with"
+        );
+    }
+
+    #[test]
+    fn the_day_of_a_submission_is_its_utc_day() {
+        let mut data = submission("Sari", "", "");
+        data["submitted_at"] = json!("2026-11-28T23:30:00-02:00");
+        assert_eq!(
+            day_of_data(&data),
+            NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+        );
     }
 
     proptest! {
@@ -245,8 +365,8 @@ mod tests {
                                       key in any::<[u8; 32]>()) {
             let original = submission(&name, &email, &body);
             let mut data = original.clone();
-            seal(&mut data, "k", &key).unwrap();
-            prop_assert!(open(&mut data, Some(&key)));
+            seal(&mut data, "k", &key, None).unwrap();
+            prop_assert!(open(&mut data, Some(&key), None));
             prop_assert_eq!(data, original);
         }
     }

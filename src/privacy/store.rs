@@ -2,14 +2,16 @@
 //! personal fields of every `CommentSubmitted` on append and opens them on read, so the rest
 //! of the service sees ordinary events. A submission whose key was erased reads as an erased
 //! submission (empty fields, `erased: true`), and so does every copy made from the log
-//! afterwards (`export events`, `export wxr`, rebuilt projections).
+//! afterwards (`export events`, `export wxr`, rebuilt projections). The network facts are
+//! sealed apart under the key of the submission's day, so deleting old day keys
+//! (`[privacy] network_days`) leaves those submissions with empty network facts.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::keys::KeyStore;
+use super::keys::{Key, KeyStore};
 use super::seal;
 use crate::store::{
     AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
@@ -33,8 +35,11 @@ impl SealedStore {
     }
 }
 
+/// A key failure as the store's error: PostgreSQL's own (unavailable: `503`) when its key
+/// tables failed, a backend failure otherwise.
 fn key_failure(e: super::keys::KeyError) -> StoreError {
-    StoreError::Backend(e.to_string())
+    e.store_error()
+        .unwrap_or_else(|| StoreError::Backend(e.to_string()))
 }
 
 /// Seals the submissions among `events`. Blocking (the key file may be written).
@@ -46,7 +51,10 @@ fn seal_all(keys: &KeyStore, events: &mut [NewEvent]) -> Result<(), StoreError> 
         let (key_id, key) = keys
             .key_for(&seal::author_of_data(&e.data))
             .map_err(key_failure)?;
-        seal::seal(&mut e.data, &key_id, &key)
+        let (day_id, day_key) = keys
+            .day_key(seal::day_of_data(&e.data))
+            .map_err(key_failure)?;
+        seal::seal(&mut e.data, &key_id, &key, Some((&day_id, &day_key)))
             .map_err(|err| StoreError::Invalid(err.to_string()))?;
     }
     Ok(())
@@ -60,9 +68,12 @@ fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreEr
         if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
             continue;
         }
-        match keys.cached_key_for(&seal::author_of_data(&e.data)) {
-            Some(k) => found.push(k),
-            None => return Ok(false),
+        match (
+            keys.cached_key_for(&seal::author_of_data(&e.data)),
+            keys.cached_day_key(seal::day_of_data(&e.data)),
+        ) {
+            (Some(k), Some(d)) => found.push((k, d)),
+            _ => return Ok(false),
         }
     }
     let mut found = found.into_iter();
@@ -70,8 +81,8 @@ fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreEr
         if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
             continue;
         }
-        if let Some((key_id, key)) = found.next() {
-            seal::seal(&mut e.data, &key_id, &key)
+        if let Some(((key_id, key), (day_id, day_key))) = found.next() {
+            seal::seal(&mut e.data, &key_id, &key, Some((&day_id, &day_key)))
                 .map_err(|err| StoreError::Invalid(err.to_string()))?;
         }
     }
@@ -88,7 +99,11 @@ fn open_one(keys: &KeyStore, e: &mut RecordedEvent) -> Result<(), StoreError> {
         return Ok(());
     };
     let key = keys.key(key_id).map_err(key_failure)?;
-    seal::open(&mut e.data, key.as_ref());
+    let net_key = match seal::sealed_net_key_id(&e.data) {
+        Some(id) => keys.key(id).map_err(key_failure)?,
+        None => None,
+    };
+    seal::open(&mut e.data, key.as_ref(), net_key.as_ref());
     Ok(())
 }
 
@@ -98,19 +113,27 @@ fn has_sealed(events: &[RecordedEvent]) -> bool {
         .any(|e| e.event_type == SUBMITTED && seal::sealed_key_id(&e.data).is_some())
 }
 
-/// The key of every sealed event among `events` (`None` for the events that are not sealed),
-/// if all of them are in memory.
-fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<super::keys::Key>>> {
+/// The author's and the day's keys of a sealed event, each `None` when deleted.
+type EventKeys = (Option<Key>, Option<Key>);
+
+/// The keys of every sealed event among `events` (`None` for the events that are not sealed),
+/// if memory knows all of them.
+fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<EventKeys>>> {
     events
         .iter()
         .map(|e| {
             if e.event_type != SUBMITTED {
                 return Some(None);
             }
-            match seal::sealed_key_id(&e.data) {
-                Some(id) => keys.cached_key(id).map(Some),
-                None => Some(None),
-            }
+            let Some(id) = seal::sealed_key_id(&e.data) else {
+                return Some(None);
+            };
+            let key = keys.cached_key(id)?;
+            let net = match seal::sealed_net_key_id(&e.data) {
+                Some(id) => keys.cached_key(id)?,
+                None => None,
+            };
+            Some(Some((key, net)))
         })
         .collect()
 }
@@ -128,9 +151,9 @@ async fn open_all(
     if events.len() <= INLINE_OPEN_MAX
         && let Some(found) = cached_keys(keys, &events)
     {
-        for (e, key) in events.iter_mut().zip(found) {
-            if let Some(key) = key {
-                seal::open(&mut e.data, Some(&key));
+        for (e, found) in events.iter_mut().zip(found) {
+            if let Some((key, net)) = found {
+                seal::open(&mut e.data, key.as_ref(), net.as_ref());
             }
         }
         return Ok(events);

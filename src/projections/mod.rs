@@ -298,6 +298,7 @@ impl Projections {
                     }
                 }
             }
+            DomainEvent::NetworkFactsDropped { .. } => self.drop_network_facts(comment_id, at),
             DomainEvent::ReaderDataExported { .. } => {}
             DomainEvent::PolicyActivated { version, at, .. } => {
                 self.policy_version = Some(version.clone());
@@ -352,6 +353,27 @@ impl Projections {
             .entry(rec.thread.clone())
             .or_default()
             .generation += 1;
+    }
+
+    /// Forgets a comment's address group (after `NetworkFactsDropped`): the address counts lose
+    /// the comment's contribution, as if it had come from no address, and the record's
+    /// `ip_key` is emptied, so no moderator view, ban or bulk action by address finds it.
+    fn drop_network_facts(&mut self, id: Option<Uuid>, at: EventPosition<'_>) {
+        let Some(rec) = id.and_then(|id| self.comments.get_mut(&id)) else {
+            return;
+        };
+        rec.version = at.revision;
+        if rec.ip_key.is_empty() {
+            return;
+        }
+        let address_only = CommentRecord {
+            author_email: String::new(),
+            author_url: None,
+            ..rec.clone()
+        };
+        self.authors
+            .status_changed(&address_only, address_only.status, None);
+        rec.ip_key.clear();
     }
 
     /// Moves a comment to a new status, keeping threads, queues and author counts in step. Any

@@ -104,6 +104,76 @@ impl World {
     }
 }
 
+impl World {
+    /// Folds one event that no command decides (the retention pass appends it).
+    fn append(&mut self, id: Uuid, event: DomainEvent) {
+        let state = self.states.remove(&id).unwrap_or_default();
+        self.position += 1;
+        self.proj.apply(
+            EventPosition {
+                stream: &comment_stream(id),
+                revision: state.events,
+                position: self.position,
+            },
+            &event,
+        );
+        self.states.insert(id, comment::evolve(state, &event));
+    }
+}
+
+#[test]
+fn dropped_network_facts_leave_the_record_and_the_address_counts_for_good() {
+    let mut w = World::new();
+    let a = w.post(1, "berita", None, Outcome::Accept);
+    let b = w.post(2, "berita", None, Outcome::Accept);
+    let address = |w: &World| {
+        w.proj
+            .authors
+            .counts(authors::CountKind::Address, "198.51.100.7")
+    };
+    assert_eq!(address(&w).approved, 2);
+    w.append(a, DomainEvent::NetworkFactsDropped { at: t(50) });
+    assert_eq!(w.proj.comments[&a].ip_key, "");
+    assert_eq!(
+        w.proj.comments[&b].ip_key, "198.51.100.7",
+        "the other keeps it"
+    );
+    assert_eq!(
+        address(&w).approved,
+        1,
+        "only the other counts for the address"
+    );
+    let email = w
+        .proj
+        .authors
+        .counts(authors::CountKind::Email, "p1@contoh.id");
+    assert_eq!(email.approved, 1, "the email still counts");
+    let version = w.proj.comments[&a].version;
+    assert_eq!(
+        Some(version),
+        w.states[&a].version(),
+        "moderators' version follows"
+    );
+    assert_eq!(w.states[&a].submission.as_ref().unwrap().client.ip, "");
+
+    // A later decision moves the email's counts, not the address's; dropping twice is nothing.
+    w.decide(a, ModeratorAction::Spam);
+    assert_eq!(
+        address(&w),
+        authors::Counts {
+            approved: 1,
+            spam: 0
+        }
+    );
+    let email = w
+        .proj
+        .authors
+        .counts(authors::CountKind::Email, "p1@contoh.id");
+    assert_eq!((email.approved, email.spam), (0, 1));
+    w.append(a, DomainEvent::NetworkFactsDropped { at: t(60) });
+    assert_eq!(address(&w).approved, 1);
+}
+
 #[test]
 fn only_published_comments_are_in_the_thread_and_escaped() {
     let mut w = World::new();

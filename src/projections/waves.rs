@@ -57,6 +57,10 @@ pub const MAX_MEMBERS: usize = 2_000;
 pub const MAX_SEEN: usize = 50_000;
 /// Domains and brands taken from one comment at most.
 pub const MAX_KEYS_PER_COMMENT: usize = 4;
+/// A text shape's label once the reader whose comment gave it was erased (`ReaderErased`):
+/// the label was that comment's masked words.
+pub const ERASED_LABEL: &str = "[dihapus atas permintaan penulis / erased at the author's request]";
+
 /// Characters of a text shape's label.
 const LABEL_CHARS: usize = 120;
 
@@ -375,6 +379,8 @@ struct Track {
     last_seen: DateTime<Utc>,
     /// The open wave this shape feeds.
     wave: Option<Uuid>,
+    /// The comment whose masked words are a text shape's label.
+    label_from: Option<Uuid>,
 }
 
 /// The folded waves.
@@ -496,6 +502,11 @@ impl WaveState {
                     self.make_room(obs.at, true)
                         .then(|| self.insert_track(key.clone(), shape, Some(sig.clone()), obs.at))
                         .flatten()
+                        .inspect(|k| {
+                            if let Some(t) = self.tracks.get_mut(k) {
+                                t.label_from = Some(obs.comment);
+                            }
+                        })
                 }
             };
             keys.extend(key);
@@ -556,6 +567,32 @@ impl WaveState {
         }
     }
 
+    /// Forgets the words of an erased reader's comment: a text shape labelled with its masked
+    /// words, and every wave showing that label, get [`ERASED_LABEL`] instead. The shape keeps
+    /// its MinHash (hashes, not words), so the wave goes on gathering its copies.
+    pub fn forget_words_of(&mut self, comment: Uuid) {
+        let mut labels = Vec::new();
+        for t in self.tracks.values_mut() {
+            if t.label_from == Some(comment) {
+                labels.push(std::mem::replace(&mut t.shape.value, ERASED_LABEL.into()));
+                if let Some(sig) = &mut t.signature {
+                    sig.label = ERASED_LABEL.into();
+                }
+                t.label_from = None;
+            }
+        }
+        if labels.is_empty() {
+            return;
+        }
+        for w in self.waves.values_mut() {
+            for s in &mut w.shapes {
+                if s.kind == ShapeKind::Text && labels.contains(&s.value) {
+                    s.value = ERASED_LABEL.into();
+                }
+            }
+        }
+    }
+
     /// Remembers a comment id; false when it was folded before.
     fn remember(&mut self, comment: Uuid) -> bool {
         if !self.seen.insert(comment) {
@@ -588,6 +625,7 @@ impl WaveState {
                 recent: VecDeque::new(),
                 last_seen: at,
                 wave: None,
+                label_from: None,
             },
         );
         Some(key)
@@ -900,6 +938,38 @@ mod tests {
         .unwrap();
         assert!(!a.same_text(&ham), "{}", a.agreement(&ham));
         assert_eq!(text_signature("Setuju sekali!"), None, "too short");
+    }
+
+    #[test]
+    fn an_erased_first_comment_takes_its_words_out_of_the_wave_label() {
+        let mut s = WaveState::new(WaveRules::default());
+        let mut wave = None;
+        for i in 0..5u128 {
+            let t = ["a", "b", "c"][i as usize % 3];
+            let body = if i == 0 {
+                format!("{CAMPAIGN} salam dari Cibinongraya")
+            } else {
+                CAMPAIGN.to_string()
+            };
+            let obs = Observation::of(id(i), t, t0() + Duration::seconds(i as i64), &body, &[]);
+            wave = s.observe(&obs).pop().or(wave);
+        }
+        let wave = wave.expect("a wave");
+        let label = |s: &WaveState| s.wave(wave).unwrap().shapes[0].value.clone();
+        assert!(label(&s).contains("cibinongraya"), "{}", label(&s));
+        s.forget_words_of(id(3));
+        assert!(
+            label(&s).contains("cibinongraya"),
+            "another comment's erasure changes nothing"
+        );
+        s.forget_words_of(id(0));
+        assert_eq!(label(&s), ERASED_LABEL);
+        // The shape still gathers its copies.
+        let next = Observation::of(id(9), "d", t0() + Duration::seconds(9), CAMPAIGN, &[]);
+        assert_eq!(s.open_wave_for(&next), Some(wave));
+        s.observe(&next);
+        assert_eq!(s.wave(wave).unwrap().comments, 6);
+        assert_eq!(label(&s), ERASED_LABEL);
     }
 
     #[test]

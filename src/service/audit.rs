@@ -236,7 +236,9 @@ fn entry_of(recorded: &crate::store::RecordedEvent, event: &DomainEvent) -> Opti
             ..base(by, *at, reason)
         },
         DomainEvent::ReaderErased { by, at } => base(by, *at, ""),
-        DomainEvent::BodyPurged { at } => base(&Actor::System, *at, ""),
+        DomainEvent::BodyPurged { at } | DomainEvent::NetworkFactsDropped { at } => {
+            base(&Actor::System, *at, "")
+        }
         DomainEvent::ReaderDataExported { comments, by, at } => AuditEntry {
             detail: Some(format!("{comments} comments")),
             ..base(by, *at, "")

@@ -296,6 +296,9 @@ impl Service {
                             at,
                             ..
                         } => Some(Fact::Decided(wave, action, by, at)),
+                        DomainEvent::ReaderErased { .. } => {
+                            crate::domain::comment::id_from_stream(&r.stream).map(Fact::Erased)
+                        }
                         _ => None,
                     }
                 })
@@ -312,6 +315,7 @@ impl Service {
                         folded.state.observe(&obs);
                     }
                     Folding::Decided(wave, decision) => folded.state.decide(wave, decision),
+                    Folding::Erased(comment) => folded.state.forget_words_of(comment),
                 }
             }
             folded.next_position = Some(from);
@@ -342,6 +346,7 @@ impl Service {
                             &hosts,
                         ))
                     }
+                    Fact::Erased(comment) => Folding::Erased(comment),
                     Fact::Decided(wave, action, by, at) => Folding::Decided(
                         wave,
                         WaveDecision {
@@ -585,11 +590,14 @@ impl Service {
 enum Fact {
     Submitted(Box<Submission>),
     Decided(Uuid, ModeratorAction, Actor, DateTime<Utc>),
+    /// A comment's reader was erased: a wave label made of its words goes.
+    Erased(Uuid),
 }
 
 enum Folding {
     Observed(Observation),
     Decided(Uuid, WaveDecision),
+    Erased(Uuid),
 }
 
 fn actor_name(a: &Actor) -> String {

@@ -381,7 +381,14 @@ pub async fn open_store(
             Ok(Arc::new(kurrent::KurrentStore::connect(s)?))
         }
         Some(s) if postgres::PostgresStore::accepts(s) => {
-            Ok(Arc::new(postgres::PostgresStore::connect(s).await?))
+            // Sealed like the embedded store, with the keys in the same database (so every
+            // replica shares them).
+            let log = postgres::PostgresStore::connect(s).await?;
+            let keys = crate::privacy::keys::KeyStore::open_postgres(log.pool());
+            Ok(Arc::new(crate::privacy::store::SealedStore::new(
+                Arc::new(log),
+                Arc::new(keys),
+            )))
         }
         Some(_) => Err(StoreError::Invalid(
             "the store must be empty or `sqlite` for the embedded store, a KurrentDB \
@@ -454,8 +461,9 @@ pub trait EventStore: Send + Sync + 'static {
     }
 
     /// The per-author keys that seal this store's submissions, if it seals them: the embedded
-    /// store does (`crate::privacy::store::SealedStore`); PostgreSQL and KurrentDB do not yet,
-    /// so readers' data cannot be erased there.
+    /// store and PostgreSQL do (`crate::privacy::store::SealedStore`, as [`open_store`] opens
+    /// them); KurrentDB does not (it has no table beside the log for keys), so readers' data
+    /// cannot be erased there.
     fn privacy_keys(&self) -> Option<Arc<crate::privacy::keys::KeyStore>> {
         None
     }

@@ -56,13 +56,14 @@ use super::{
     ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
 };
 
+pub(crate) mod keys;
 mod tls;
 
 /// Connection-string schemes that select this backend.
 pub const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 
 /// The schema version this code writes; older schemas are migrated on connect.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 /// Advisory lock every append transaction takes before assigning positions (see module docs).
 /// Any constant works as long as every Saring uses the same: these are "SARING" and a number.
 const APPEND_LOCK: i64 = 0x5341_5249_4e47_0001;
@@ -203,6 +204,11 @@ impl PostgresStore {
                 hint: hint_rx,
             }),
         })
+    }
+
+    /// The connection pool, for the key tables beside the log (`crate::privacy::keys`).
+    pub fn pool(&self) -> Pool {
+        self.inner.pool.clone()
     }
 
     /// Stops taking appends, waits until every queued append is committed and answered, and
@@ -724,6 +730,29 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
             );
             CREATE INDEX captcha_burned_expires_at ON captcha_burned (expires_at);
             UPDATE saring_schema SET version = 2;",
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    if version < 3 {
+        // The keys that seal readers' personal fields (`crate::privacy`, [`keys`]): one per
+        // author (a digest of the email or address, never the email itself) and one per UTC
+        // day for network facts. Deleting a row is how erasure and retention make data
+        // unreadable, so these are state, not events.
+        tx.batch_execute(
+            "CREATE TABLE saring_author_keys (
+                author  text   PRIMARY KEY,
+                key_id  text   NOT NULL UNIQUE,
+                key     bytea  NOT NULL,
+                created bigint NOT NULL
+            );
+            CREATE TABLE saring_day_keys (
+                day     text   PRIMARY KEY,
+                key_id  text   NOT NULL UNIQUE,
+                key     bytea  NOT NULL,
+                created bigint NOT NULL
+            );
+            UPDATE saring_schema SET version = 3;",
         )
         .await
         .map_err(pg_err)?;

@@ -154,7 +154,7 @@ fn c(id: u32, parent: u32, approved: &str, content: &str) -> String {
 
 /// Post 12 holds a published thread three levels deep, a pending, a spam and a trashed comment
 /// and a pingback; post 14 two published comments, the later one first in the file.
-fn sample_wxr() -> String {
+pub(crate) fn sample_wxr() -> String {
     wxr(&[
         (
             12,

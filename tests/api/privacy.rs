@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::console::cheap_hash;
 use crate::helpers::*;
-use crate::migrate::{ok, p, saring};
+use crate::migrate::{ok, p, sample_wxr, saring};
 
 const THREAD: &str = "berita-privasi";
 const SARI_NAME: &str = "Sariwati Kusumawardani";
@@ -21,6 +21,7 @@ const SARI_EMAIL: &str = "sariwati.k@contoh.id";
 const SARI_IP: &str = "198.51.100.23";
 const SARI_URL: &str = "https://sariwati-blog.example";
 const SARI_WORD: &str = "Cibinongraya";
+const SARI_AGENT: &str = "Mozilla/5.0 (X11; Linux) Firefox/Sariwati-120";
 const BUDI_NAME: &str = "Budiman Santoso";
 const BUDI_EMAIL: &str = "budiman.s@contoh.id";
 const BUDI_IP: &str = "203.0.113.77";
@@ -65,6 +66,7 @@ async fn post_from(
         .client
         .post(app.url(&format!("/api/v1/threads/{THREAD}/comments?lang=en")))
         .header("x-forwarded-for", ip)
+        .header("user-agent", SARI_AGENT)
         .json(&payload)
         .send()
         .await
@@ -499,4 +501,346 @@ async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
         .mod_get(AYU, &format!("/api/v1/mod/comments/{spam}"))
         .await;
     assert_eq!(v["status"], "spam", "{v}");
+}
+
+/// `[privacy] network_days`: a pass at a given "now" drops the address groups and user agents
+/// of comments whose day is that old (imported WordPress comments from 2024 here) from the
+/// moderator detail, the console page, bulk actions by address, the privacy export and
+/// `export events`, and keeps those of newer comments until their own day is old enough.
+#[tokio::test]
+async fn retention_drops_old_address_groups_and_user_agents_and_keeps_newer_ones() {
+    let app = privacy_app(None).await;
+    let new = post_from(
+        &app,
+        SARI_IP,
+        SARI_NAME,
+        SARI_EMAIL,
+        SARI_URL,
+        &format!("{HAM} Dari {SARI_WORD}."),
+        None,
+    )
+    .await;
+    let new = new["id"].as_str().unwrap().to_string();
+    let data = app.stop().await;
+    let wxr = data.path().join("export.xml");
+    std::fs::write(&wxr, sample_wxr()).unwrap();
+    let out = ok(&["import", "wxr", p(&wxr), "--data-dir", p(data.path())]);
+    assert!(out.contains("imported 8 comments"), "{out}");
+    // The pending WordPress comment 4, from 203.0.113.4 on 2024-05-05.
+    const OLD_EMAIL: &str = "pembaca4@contoh.id";
+    const OLD_IP: &str = "203.0.113.4";
+
+    let app = privacy_app(Some(data)).await;
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={OLD_EMAIL}"),
+        )
+        .await;
+    let old = export["comments"][0]["submission"]["comment_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{export}"))
+        .to_string();
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{old}"))
+        .await;
+    assert_eq!(
+        detail["client_ip"],
+        format!("{OLD_IP}/32"),
+        "before the pass: {detail}"
+    );
+    let data = app.stop().await;
+
+    let retention = |dir: &Path, now: chrono::DateTime<chrono::Utc>| {
+        let out = Command::new(env!("CARGO_BIN_EXE_saring"))
+            .args(["privacy", "retention", "--now", &now.to_rfc3339()])
+            .args(["--data-dir", p(dir)])
+            .current_dir(manifest_dir())
+            .env("SARING_CONFIG", "/dev/null")
+            .env("SARING_PRIVACY_NETWORK_DAYS", "30")
+            .output()
+            .expect("the saring binary runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let now = chrono::Utc::now();
+    let out = retention(data.path(), now);
+    assert!(
+        out.contains("user agents of 8 comment(s)") && !out.contains(" 0 day key(s)"),
+        "{out}"
+    );
+    let out = retention(data.path(), now);
+    assert!(
+        out.contains("of 0 comment(s)") && out.contains(" 0 day key(s)"),
+        "again: {out}"
+    );
+    let exports = tempfile::tempdir().unwrap();
+    let log_text = |dir: &Path, file: &Path| {
+        ok(&["export", "events", "--data-dir", p(dir), "--out", p(file)]);
+        std::fs::read_to_string(file).unwrap()
+    };
+    let log = log_text(data.path(), &exports.path().join("1.jsonl"));
+    assert!(
+        !log.contains("203.0.113."),
+        "old addresses still in the log: {log}"
+    );
+    assert!(
+        log.contains(SARI_IP) && log.contains(SARI_AGENT),
+        "the new comment keeps its facts"
+    );
+
+    let app = privacy_app(Some(data)).await;
+    let cookie = console_cookie(&app).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{old}"))
+        .await;
+    assert_eq!(detail["client_ip"], "", "{detail}");
+    assert_eq!(detail["user_agent"], Value::Null, "{detail}");
+    assert!(
+        detail.to_string().contains("NetworkFactsDropped"),
+        "in the history: {detail}"
+    );
+    assert_eq!(
+        detail["author_email"], OLD_EMAIL,
+        "the rest stays: {detail}"
+    );
+    let page = console_page(&app, &cookie, &format!("/admin/comments/{old}?lang=en")).await;
+    assert!(!page.contains(OLD_IP), "{page}");
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={OLD_EMAIL}"),
+        )
+        .await;
+    assert_eq!(
+        export["comments"][0]["submission"]["client"]["ip"], "",
+        "{export}"
+    );
+    let (status, bulk) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bulk?lang=en",
+            &json!({ "action": "spam", "selector": { "address": OLD_IP } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{bulk}");
+    assert_eq!(
+        bulk["matched"], 0,
+        "no comment is found by its dropped address: {bulk}"
+    );
+
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{new}"))
+        .await;
+    assert_eq!(detail["client_ip"], format!("{SARI_IP}/32"), "{detail}");
+    assert_eq!(detail["user_agent"], SARI_AGENT, "{detail}");
+    let page = console_page(&app, &cookie, &format!("/admin/comments/{new}?lang=en")).await;
+    assert!(page.contains(SARI_IP), "{page}");
+    let data = app.stop().await;
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !contains_bytes(&bytes, "203.0.113.4/"),
+                "{} holds it",
+                path.display()
+            );
+        }
+    }
+
+    // A month later the new comment's day is old enough too.
+    let out = retention(data.path(), now + chrono::Duration::days(32));
+    assert!(out.contains("user agents of 1 comment(s)"), "{out}");
+    let log = log_text(data.path(), &exports.path().join("2.jsonl"));
+    assert!(!log.contains(SARI_IP) && !log.contains(SARI_AGENT), "{log}");
+    assert!(log.contains(SARI_WORD), "the body is another matter: {log}");
+    let app = privacy_app(Some(data)).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{new}"))
+        .await;
+    assert_eq!(detail["client_ip"], "", "{detail}");
+    assert_eq!(detail["author_name"], SARI_NAME, "{detail}");
+    app.stop().await;
+}
+
+/// Erasure on PostgreSQL (with `SARING_TEST_PG`): submissions are sealed in the database's log
+/// with keys in the same database, so an erasure through one replica holds on another replica
+/// of the same database, in `export events` and after a restart; the other reader is untouched.
+#[tokio::test]
+async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
+    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+        return;
+    };
+    let url = saring::store::postgres::create_test_database(&admin)
+        .await
+        .expect("a test database");
+    let on_pg = |url: String| {
+        move |s: &mut saring::config::Settings| {
+            s.store = Some(url);
+            s.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+        }
+    };
+    let app = spawn_app_with(on_pg(url.clone())).await;
+    let body = format!("{HAM} Salam dari {SARI_WORD}.");
+    let sari = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &body, None).await;
+    let sari = sari["id"].as_str().unwrap().to_string();
+    let budi = post_from(
+        &app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        &format!("{HAM} Setuju."),
+        Some(&sari),
+    )
+    .await;
+    let budi = budi["id"].as_str().unwrap().to_string();
+
+    // What the database holds is sealed.
+    let raw = saring::store::postgres::PostgresStore::connect(&url)
+        .await
+        .expect("the database");
+    let stored: String = saring::store::EventStore::read_all(&raw, 0, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.data.to_string())
+        .collect();
+    assert!(stored.contains("\"sealed\""), "{stored}");
+    for secret in SARI.iter().chain(&[BUDI_NAME, BUDI_EMAIL, BUDI_IP]) {
+        assert!(!stored.contains(secret), "{secret} in the database's log");
+    }
+
+    // A second replica on the same database erases; the first sees it too.
+    let replica = spawn_app_with(on_pg(url.clone())).await;
+    let (_, export) = replica
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert!(export.to_string().contains(SARI_WORD), "{export}");
+    let (code, erased) = replica
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    assert_eq!(erased, json!({"comments": 1, "key_deleted": true}));
+    for (name, a) in [("the replica", &replica), ("the first", &app)] {
+        let (_, detail) = a
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{sari}"))
+            .await;
+        assert_no_sari(name, &detail.to_string());
+        let (_, detail) = a
+            .mod_get(AYU, &format!("/api/v1/mod/comments/{budi}"))
+            .await;
+        assert_eq!(detail["author_name"], BUDI_NAME, "{name}: {detail}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, thread) = app.get(&format!("/api/v1/threads/{THREAD}/comments")).await;
+        if thread["comments"][0]["erased"] == true {
+            assert_no_sari("the first replica's thread", &thread.to_string());
+            assert_eq!(
+                thread["comments"][0]["replies"][0]["author_name"],
+                BUDI_NAME
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not erased: {thread}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (code, again) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{again}");
+    assert_eq!(again["key_deleted"], false, "{again}");
+    replica.stop().await;
+    let data = app.stop().await;
+
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("events.jsonl");
+    ok(&[
+        "export",
+        "events",
+        "--store",
+        &url,
+        "--data-dir",
+        p(data.path()),
+        "--out",
+        p(&file),
+    ]);
+    let log = std::fs::read_to_string(&file).unwrap();
+    assert_no_sari("export events", &log);
+    assert!(
+        log.contains(BUDI_NAME) && log.contains(BUDI_EMAIL),
+        "Budi is untouched"
+    );
+    let app = spawn_app_in(data, on_pg(url.clone())).await;
+    let (_, detail) = app
+        .mod_get(AYU, &format!("/api/v1/mod/comments/{sari}"))
+        .await;
+    assert_no_sari("after a restart", &detail.to_string());
+    app.stop().await;
+}
+
+/// A spam wave opened by a reader who is then erased: its label (the first comment's masked
+/// words) loses the reader's words as soon as the erasure answers, and the wave stays.
+#[tokio::test]
+async fn an_erased_readers_words_leave_the_wave_label_at_once() {
+    let app = privacy_app(None).await;
+    let campaign = |i: usize| {
+        format!(
+            "Saya sudah coba kerja sampingan ini dan dapat {} juta dalam seminggu, caranya \
+             gampang sekali, tanya saya lewat pesan ya",
+            2 + i
+        )
+    };
+    let first = format!("Dari {SARI_WORD}: {}", campaign(0));
+    let (code, v) = app
+        .comment("berita-1", SARI_NAME, SARI_EMAIL, &first, None)
+        .await;
+    assert_eq!(code, StatusCode::CREATED, "{v}");
+    for i in 1..5 {
+        let email = format!("pencari{i}@contoh.id");
+        let thread = format!("berita-{}", 1 + i % 4);
+        let (code, v) = app
+            .comment(&thread, "Pencari Kerja", &email, &campaign(i), None)
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{v}");
+    }
+    let word = SARI_WORD.to_lowercase();
+    let (_, waves) = app.mod_get(AYU, "/api/v1/mod/waves").await;
+    assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");
+    assert!(waves.to_string().to_lowercase().contains(&word), "{waves}");
+
+    let (code, erased) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/privacy/erase",
+            &json!({"email": SARI_EMAIL}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    let (_, waves) = app.mod_get(AYU, "/api/v1/mod/waves").await;
+    assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");
+    assert!(!waves.to_string().to_lowercase().contains(&word), "{waves}");
+    assert_no_sari("the waves", &waves.to_string());
+    assert!(
+        waves.to_string().contains("erased at the author's request"),
+        "{waves}"
+    );
 }
