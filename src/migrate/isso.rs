@@ -3,7 +3,14 @@
 //! `saring import isso`.
 //!
 //! Isso's `mode` is 1 for a published comment, 2 for one waiting in the moderation queue and 4
-//! for one deleted while it had replies (Isso keeps it, emptied, so the replies stay in place).
+//! for one deleted while it had replies (Isso keeps it, emptied, so the replies stay in place;
+//! one deleted without replies is gone from the database).
+//!
+//! What a real Isso (0.13, 0.14) stores, as `tests/data/make_isso_db.py` shows by running it:
+//! `text` is what the reader typed (Markdown source; Isso escapes any HTML in it when it
+//! renders, so `<b>` shows as `<b>`), hence it is taken as plain text, not as HTML; `author`,
+//! `email` and `website` are stored HTML-escaped (`Budi &amp; Rekan`), hence decoded;
+//! `remote_addr` is already masked to the /24 (IPv4) or /48 (IPv6).
 
 use std::path::Path;
 
@@ -70,10 +77,11 @@ pub fn read(path: &Path) -> Result<(String, Vec<SourceComment>), MigrateError> {
                 },
                 parent: parent.map(|p| p.to_string()),
                 author_name: text(8)?,
-                author_email: text(9)?,
-                author_url: text(10)?,
+                author_email: unescaped(text(9)?),
+                author_url: unescaped(text(10)?),
                 ip: text(6)?,
-                body_html: text(7)?,
+                // Plain text for the importer's HTML-to-text step: escaped here, decoded there.
+                body_html: html_escape::encode_text(&text(7)?).into_owned(),
                 created_at: created
                     .filter(|c| c.is_finite() && *c > 0.0)
                     .and_then(|c| DateTime::from_timestamp_millis((c * 1000.0) as i64)),
@@ -92,4 +100,9 @@ pub fn read(path: &Path) -> Result<(String, Vec<SourceComment>), MigrateError> {
         out.push(row.map_err(sqlite("reading a comment of the Isso database"))?);
     }
     Ok((SITE.to_string(), out))
+}
+
+/// A field Isso stored HTML-escaped, as it was typed.
+fn unescaped(field: String) -> String {
+    html_escape::decode_html_entities(&field).into_owned()
 }

@@ -497,6 +497,9 @@ fn resolve_depth(
     }
 }
 
+/// The body of a deleted source comment that kept no text (Isso's mode 4).
+const DELETED_BODY: &str = "(dihapus)";
+
 /// Checks one record and builds its submission; the parent is set once all are known.
 fn check(
     source: Source,
@@ -506,7 +509,12 @@ fn check(
     notes: &mut Vec<Problem>,
 ) -> Result<Submission, String> {
     let thread = thread_key(&r.article, options.thread_key, &options.prefix)?;
-    let body = html::to_text(&r.body_html);
+    let mut body = html::to_text(&r.body_html);
+    if body.is_empty() && r.state == SourceState::Deleted {
+        // Isso empties a comment deleted while it has replies and keeps it so they stay in
+        // place; it is imported deleted (readers never see this body) so its replies can be.
+        body = DELETED_BODY.to_string();
+    }
     if body.is_empty() {
         return Err("its body is empty once HTML is removed".into());
     }
