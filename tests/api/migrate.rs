@@ -709,9 +709,11 @@ async fn an_isso_database_imports_with_its_modes_and_replies() {
         db.execute_batch(
             "INSERT INTO threads (id, uri, title) VALUES (1, '/2024/05/jalan-desa/', 'Jalan desa');
              INSERT INTO comments (tid, id, parent, created, mode, remote_addr, text, author, email, website, voters)
-             VALUES (1, 1, NULL, 1714557600.5, 1, '203.0.113.0', 'Jalannya *rusak*', 'Sari', 'sari@contoh.id', 'https://sari.contoh.id', x''),
+             VALUES (1, 1, NULL, 1714557600.5, 1, '203.0.113.0', 'Jalannya *rusak*', 'Sari', 'sari@contoh.id', 'https://sari.contoh.id/?a=1&amp;b=2', x''),
                     (1, 2, 1, 1714561200.0, 1, '203.0.113.0', 'Betul &amp; setuju', NULL, NULL, NULL, x''),
-                    (1, 3, NULL, 1714564800.0, 2, '198.51.100.0', 'Menunggu', 'Budi', '', '', x'');",
+                    (1, 3, NULL, 1714564800.0, 2, '198.51.100.0', 'Menunggu', 'Budi', '', '', x''),
+                    (1, 4, NULL, 1714568400.0, 4, '198.51.100.0', '', NULL, 'dewi@contoh.id', NULL, x''),
+                    (1, 5, 4, 1714572000.0, 1, '198.51.100.0', 'Dinas PU', 'Anto', '', '', x'');",
         )
         .unwrap();
     }
@@ -727,15 +729,26 @@ async fn an_isso_database_imports_with_its_modes_and_replies() {
         "--data-dir",
         p(data.path()),
     ]);
-    assert!(out.contains("imported 3 comments from isso"), "{out}");
+    // Isso's emptied mode-4 comment is imported (deleted) so that its reply can be.
+    assert!(out.contains("imported 5 comments from isso"), "{out}");
     let app = spawn_app_in(data, |_| {}).await;
     let id = |n: &str| derived_id(Source::Isso, "isso", n).to_string();
     let (_, v) = app
         .get("/api/v1/threads/isso-2024-05-jalan-desa/comments")
         .await;
     let top = tree(&v["comments"]);
-    assert_eq!(top.len(), 1, "{v}");
-    assert_eq!(top[0].0, id("1"));
+    // The reply to the deleted comment moves up, as after any hidden parent.
+    assert_eq!(
+        top.iter().map(|c| c.0.clone()).collect::<Vec<_>>(),
+        vec![id("1"), id("5")],
+        "{v}"
+    );
+    assert_eq!(top[1].1, "<p>Dinas PU</p>");
+    // Isso stores the website HTML-escaped.
+    assert_eq!(
+        v["comments"][0]["author_url"], "https://sari.contoh.id/?a=1&b=2",
+        "{v}"
+    );
     assert_eq!(
         v["comments"][0]["created_at"], "2024-05-01T10:00:00.500Z",
         "{v}"
