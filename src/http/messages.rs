@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::error::ErrorKind;
+use crate::domain::ban::BanInputError;
 use crate::domain::input::{FieldErrors, FieldProblem, limit_of};
 use crate::domain::{CommentStatus, ModeratorAction};
 use crate::i18n::Lang;
@@ -296,6 +297,33 @@ impl Text {
     }
 }
 
+/// The moderator's message for a ban's kind or value that cannot be banned.
+pub fn ban_input(e: BanInputError, lang: Lang) -> &'static str {
+    let (id, en) = match e {
+        BanInputError::UnknownKind => (
+            "Jenis larangan: email, email_domain, address, cidr, url_domain atau name.",
+            "Ban kind: email, email_domain, address, cidr, url_domain or name.",
+        ),
+        BanInputError::Empty => ("Isi nilai larangan.", "Give the ban's value."),
+        BanInputError::TooLong => (
+            "Nilai larangan paling banyak 254 karakter.",
+            "A ban's value has at most 254 characters.",
+        ),
+        BanInputError::Email => ("Bukan alamat email.", "Not an email address."),
+        BanInputError::Domain => ("Bukan nama domain.", "Not a domain name."),
+        BanInputError::Address => ("Bukan alamat IP.", "Not an IP address."),
+        BanInputError::Cidr => (
+            "Bukan rentang CIDR (mis. 203.0.113.0/24).",
+            "Not a CIDR range (e.g. 203.0.113.0/24).",
+        ),
+        BanInputError::TooWide => (
+            "Rentang terlalu lebar (paling lebar /8 untuk IPv4, /24 untuk IPv6).",
+            "The range is too wide (at most /8 for IPv4, /24 for IPv6).",
+        ),
+    };
+    lang.pick(id, en)
+}
+
 /// The words of the no-JavaScript embed page, shared with `widget.js` (a test in `embed_html`
 /// checks the script carries the same).
 #[derive(Debug)]
@@ -568,6 +596,18 @@ mod tests {
         }
         assert!(field_problem(FieldProblem::TooLong, "body", Lang::Id).contains("5000"));
         assert!(field_problem(FieldProblem::Required, "body", Lang::En).contains("required"));
+    }
+
+    #[test]
+    fn every_ban_refusal_has_a_message_in_both_languages_and_they_differ() {
+        for e in BanInputError::ALL {
+            let (id, en) = (
+                ban_input(e.clone(), Lang::Id),
+                ban_input(e.clone(), Lang::En),
+            );
+            assert!(!id.is_empty() && !en.is_empty(), "{e:?}");
+            assert_ne!(id, en, "{e:?} is not translated");
+        }
     }
 
     #[test]

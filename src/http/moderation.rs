@@ -392,7 +392,7 @@ impl BanBody {
                 } else {
                     "value"
                 };
-                field_error(lang, field, e.message(lang))
+                field_error(lang, field, super::messages::ban_input(e, lang))
             })?;
         if self.reason.chars().count() > input::MAX_REASON_CHARS {
             return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
