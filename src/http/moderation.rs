@@ -974,7 +974,10 @@ impl AuditQuery {
         };
         Ok((
             crate::service::audit::AuditFilter {
-                moderator: text(&self.moderator),
+                moderator: text(&self.moderator)
+                    .map(|m| crate::domain::values::ModeratorName::parse(&m).map(String::from))
+                    .transpose()
+                    .map_err(|_| bad("moderator"))?,
                 comment,
                 author: text(&self.author),
                 since: time(&self.since, "since")?,
