@@ -1,4 +1,5 @@
-//! Values that can only be built valid: a thread key, a comment id, an email, an address group.
+//! Values that can only be built valid: a thread key, a comment id, an email, an address group,
+//! a moderator's name.
 //!
 //! Each is parsed once where it enters (the HTTP extractors and request structs, the CLI and
 //! the importers) and then travels typed, so nothing further in has to check it again or
