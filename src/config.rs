@@ -437,11 +437,14 @@ pub fn parse_moderator_tokens(s: &str) -> Result<Vec<(String, SecretString)>, Co
     split_list(s)
         .into_iter()
         .map(|pair| match pair.split_once(':') {
-            Some((name, token))
-                if !name.trim().is_empty()
-                    && token.chars().count() >= crate::auth::MIN_TOKEN_CHARS =>
-            {
-                Ok((name.trim().to_string(), SecretString::from(token.to_string())))
+            Some((name, token)) if token.chars().count() >= crate::auth::MIN_TOKEN_CHARS => {
+                let name = crate::domain::values::ModeratorName::parse(name).map_err(|e| {
+                    ConfigError::Invalid {
+                        name: "SARING_MODERATOR_TOKENS",
+                        message: e.to_string(),
+                    }
+                })?;
+                Ok((name.into(), SecretString::from(token.to_string())))
             }
             _ => Err(ConfigError::Invalid {
                 name: "SARING_MODERATOR_TOKENS",

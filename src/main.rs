@@ -335,10 +335,8 @@ fn hash_token_from_stdin() -> anyhow::Result<()> {
 fn add_moderator(name: &str) -> anyhow::Result<()> {
     use saring::console::accounts;
     use std::io::IsTerminal;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        anyhow::bail!("the name must have 1 to 64 characters");
-    }
+    let name = saring::domain::values::ModeratorName::parse(name)?;
+    let name = name.as_str();
     let password = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ")?;
         let second = rpassword::prompt_password("Again: ")?;

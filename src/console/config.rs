@@ -107,10 +107,10 @@ impl ConsoleConfig {
         }
         let mut seen = std::collections::HashSet::new();
         for a in &self.accounts {
-            if a.name.trim().is_empty() || a.name.chars().count() > 64 {
+            if crate::domain::values::ModeratorName::parse(&a.name).is_err() {
                 return Err(ConsoleConfigError::Account(
                     a.name.clone(),
-                    "a name of 1 to 64 characters",
+                    "a name of 1 to 64 characters without control characters",
                 ));
             }
             if !seen.insert(a.name.as_str()) {

@@ -79,32 +79,17 @@ pub enum BanInputError {
 }
 
 impl BanInputError {
-    /// The moderator's message in the page's language.
-    pub fn message(&self, lang: crate::i18n::Lang) -> &'static str {
-        let (id, en) = match self {
-            BanInputError::UnknownKind => (
-                "Jenis larangan: email, email_domain, address, cidr, url_domain atau name.",
-                "Ban kind: email, email_domain, address, cidr, url_domain or name.",
-            ),
-            BanInputError::Empty => ("Isi nilai larangan.", "Give the ban's value."),
-            BanInputError::TooLong => (
-                "Nilai larangan paling banyak 254 karakter.",
-                "A ban's value has at most 254 characters.",
-            ),
-            BanInputError::Email => ("Bukan alamat email.", "Not an email address."),
-            BanInputError::Domain => ("Bukan nama domain.", "Not a domain name."),
-            BanInputError::Address => ("Bukan alamat IP.", "Not an IP address."),
-            BanInputError::Cidr => (
-                "Bukan rentang CIDR (mis. 203.0.113.0/24).",
-                "Not a CIDR range (e.g. 203.0.113.0/24).",
-            ),
-            BanInputError::TooWide => (
-                "Rentang terlalu lebar (paling lebar /8 untuk IPv4, /24 untuk IPv6).",
-                "The range is too wide (at most /8 for IPv4, /24 for IPv6).",
-            ),
-        };
-        lang.pick(id, en)
-    }
+    /// Every refusal, for the message catalogue's test (`http::messages`).
+    pub const ALL: &'static [BanInputError] = &[
+        BanInputError::UnknownKind,
+        BanInputError::Empty,
+        BanInputError::TooLong,
+        BanInputError::Email,
+        BanInputError::Domain,
+        BanInputError::Address,
+        BanInputError::Cidr,
+        BanInputError::TooWide,
+    ];
 }
 
 /// A domain as bans compare it: lowercased, without a trailing dot or a leading `www.`/`@`.

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::values::Email;
-use crate::i18n::Lang;
 
 /// Longest comment, in characters (Unicode scalar values).
 pub const MAX_BODY_CHARS: usize = 5_000;
@@ -46,58 +45,29 @@ pub enum FieldProblem {
 }
 
 impl FieldProblem {
-    /// The message shown to the reader, in their language.
-    pub fn message(self, field: &str, lang: Lang) -> String {
-        let limit = match field {
-            "body" => MAX_BODY_CHARS,
-            "author_name" => MAX_NAME_CHARS,
-            "author_url" => MAX_URL_LEN,
-            "author_email" => MAX_EMAIL_LEN,
-            "thread" => MAX_THREAD_KEY,
-            _ => MAX_REASON_CHARS,
-        };
-        match (self, lang) {
-            (FieldProblem::Required, Lang::Id) => "Wajib diisi.".into(),
-            (FieldProblem::Required, Lang::En) => "This field is required.".into(),
-            (FieldProblem::TooLong, Lang::Id) => {
-                format!("Terlalu panjang: paling banyak {limit} karakter.")
-            }
-            (FieldProblem::TooLong, Lang::En) => format!("Too long: at most {limit} characters."),
-            (FieldProblem::ControlCharacters, Lang::Id) => {
-                "Berisi karakter kontrol yang tidak diizinkan.".into()
-            }
-            (FieldProblem::ControlCharacters, Lang::En) => {
-                "Contains control characters, which are not allowed.".into()
-            }
-            (FieldProblem::InvalidEmail, Lang::Id) => {
-                "Alamat email tidak valid (contoh: nama@contoh.id).".into()
-            }
-            (FieldProblem::InvalidEmail, Lang::En) => {
-                "Not a valid email address (e.g. name@example.com).".into()
-            }
-            (FieldProblem::InvalidUrl, Lang::Id) => {
-                "Situs web harus berupa alamat http:// atau https://.".into()
-            }
-            (FieldProblem::InvalidUrl, Lang::En) => {
-                "The website must be an http:// or https:// address.".into()
-            }
-            (FieldProblem::InvalidThreadKey, Lang::Id) => {
-                "Kunci utas hanya boleh berisi huruf, angka dan -_.: (paling banyak 128).".into()
-            }
-            (FieldProblem::InvalidThreadKey, Lang::En) => {
-                "A thread key may only hold letters, digits and -_.: (at most 128).".into()
-            }
-            (FieldProblem::InvalidId, Lang::Id) => "Bukan id komentar yang valid.".into(),
-            (FieldProblem::InvalidId, Lang::En) => "Not a valid comment id.".into(),
-            (FieldProblem::BidiControls, Lang::Id) => {
-                "Berisi karakter pengatur arah teks (U+202A–202E, U+2066–2069) yang tidak diizinkan."
-                    .into()
-            }
-            (FieldProblem::BidiControls, Lang::En) => {
-                "Contains text-direction controls (U+202A–202E, U+2066–2069), which are not allowed."
-                    .into()
-            }
-        }
+    /// Every problem, for the message catalogue's test (`http::messages`).
+    pub const ALL: &'static [FieldProblem] = &[
+        FieldProblem::Required,
+        FieldProblem::TooLong,
+        FieldProblem::ControlCharacters,
+        FieldProblem::InvalidEmail,
+        FieldProblem::InvalidUrl,
+        FieldProblem::InvalidThreadKey,
+        FieldProblem::InvalidId,
+        FieldProblem::BidiControls,
+    ];
+}
+
+/// The most characters (or bytes, for the website and the email) `field` may hold: what a
+/// [`FieldProblem::TooLong`] message names.
+pub fn limit_of(field: &str) -> usize {
+    match field {
+        "body" => MAX_BODY_CHARS,
+        "author_name" => MAX_NAME_CHARS,
+        "author_url" => MAX_URL_LEN,
+        "author_email" => MAX_EMAIL_LEN,
+        "thread" => MAX_THREAD_KEY,
+        _ => MAX_REASON_CHARS,
     }
 }
 
@@ -116,12 +86,9 @@ impl FieldErrors {
         self.0.entry(field).or_insert(problem);
     }
 
-    /// The messages per field, in the reader's language.
-    pub fn messages(&self, lang: Lang) -> BTreeMap<String, String> {
-        self.0
-            .iter()
-            .map(|(f, p)| ((*f).to_string(), p.message(f, lang)))
-            .collect()
+    /// Each field with its problem.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, FieldProblem)> + '_ {
+        self.0.iter().map(|(f, p)| (*f, *p))
     }
 }
 
@@ -435,20 +402,6 @@ mod tests {
         assert!(is_valid_url("https://contoh.id/artikel?id=1"));
         assert!(!is_valid_url("https://"));
         assert!(!is_valid_url("https://x.id/\"onmouseover=alert(1)"));
-    }
-
-    #[test]
-    fn messages_speak_both_languages() {
-        assert!(
-            FieldProblem::TooLong
-                .message("body", Lang::Id)
-                .contains("5000")
-        );
-        assert!(
-            FieldProblem::Required
-                .message("body", Lang::En)
-                .contains("required")
-        );
     }
 
     proptest! {

@@ -1,4 +1,5 @@
-//! Values that can only be built valid: a thread key, a comment id, an email, an address group.
+//! Values that can only be built valid: a thread key, a comment id, an email, an address group,
+//! a moderator's name.
 //!
 //! Each is parsed once where it enters (the HTTP extractors and request structs, the CLI and
 //! the importers) and then travels typed, so nothing further in has to check it again or
@@ -38,13 +39,21 @@ pub enum ValueError {
     /// Not an address group: an IPv4 address as `/32`, or an IPv6 `/64` network.
     #[error("an address group is an IPv4 address/32 or an IPv6 /64 network")]
     AddressGroup,
+    /// A moderator's name that is blank, over 64 characters or holds a control character.
+    #[error(
+        "a moderator's name is 1 to {MAX_MODERATOR_NAME} characters without control characters"
+    )]
+    ModeratorName,
 }
+
+/// Longest moderator name, in characters.
+pub const MAX_MODERATOR_NAME: usize = 64;
 
 impl ValueError {
     /// The field problem a reader is shown for this refusal (its message is in both
-    /// languages, [`FieldProblem::message`]). Readers never type an address group (it is
-    /// derived from the connection), so its refusal, met only in stored or imported data, is
-    /// shown as an invalid id.
+    /// languages, `http::messages::field_problem`). Readers never type an address group (it
+    /// is derived from the connection) nor a moderator's name, so those refusals, met only in
+    /// stored or imported data and the settings, are shown as an invalid id.
     pub fn problem(self) -> FieldProblem {
         match self {
             ValueError::ThreadKey => FieldProblem::InvalidThreadKey,
@@ -52,7 +61,7 @@ impl ValueError {
             ValueError::EmailEmpty => FieldProblem::Required,
             ValueError::EmailTooLong => FieldProblem::TooLong,
             ValueError::EmailInvalid => FieldProblem::InvalidEmail,
-            ValueError::AddressGroup => FieldProblem::InvalidId,
+            ValueError::AddressGroup | ValueError::ModeratorName => FieldProblem::InvalidId,
         }
     }
 }
@@ -133,6 +142,29 @@ impl ThreadKey {
 }
 
 string_value!(ThreadKey);
+
+/// A moderator's name as the settings, the console's accounts and the audit filter take it: 1 to
+/// 64 characters once trimmed, none of them a control character (the name is written into log
+/// lines, the audit trail and the console's pages).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ModeratorName(String);
+
+impl ModeratorName {
+    /// Accepts `name` trimmed of surrounding whitespace.
+    pub fn parse(name: &str) -> Result<ModeratorName, ValueError> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > MAX_MODERATOR_NAME
+            || name.chars().any(char::is_control)
+        {
+            return Err(ValueError::ModeratorName);
+        }
+        Ok(ModeratorName(name.to_string()))
+    }
+}
+
+string_value!(ModeratorName);
 
 /// An email address of the form `local@domain.tld`, at most 254 bytes, as typed (case kept:
 /// the privacy tools compare it lower-cased).
@@ -358,6 +390,26 @@ mod tests {
                     prop_assert!(!rule);
                     prop_assert_eq!(e, ValueError::ThreadKey);
                     prop_assert!(serde_json::from_value::<ThreadKey>(key.into()).is_err());
+                }
+            }
+        }
+
+        #[test]
+        fn moderator_names_are_accepted_exactly_when_the_rule_says(name in "[ a-zA-Zé0-9_.-]{0,70}|.{0,10}") {
+            let trimmed = name.trim();
+            let rule = !trimmed.is_empty()
+                && trimmed.chars().count() <= MAX_MODERATOR_NAME
+                && !trimmed.chars().any(char::is_control);
+            match ModeratorName::parse(&name) {
+                Ok(n) => {
+                    prop_assert!(rule);
+                    prop_assert_eq!(n.as_str(), trimmed);
+                    round_trips(&n);
+                }
+                Err(e) => {
+                    prop_assert!(!rule);
+                    prop_assert_eq!(e, ValueError::ModeratorName);
+                    prop_assert!(serde_json::from_value::<ModeratorName>(trimmed.into()).is_err());
                 }
             }
         }

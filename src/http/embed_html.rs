@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use html_escape::{encode_double_quoted_attribute_to_string, encode_text_to_string};
 use serde::Deserialize;
 
+use super::messages::{self, EmbedWords as Text, TimeUnit, embed_words as text};
 use crate::i18n::Lang;
 
 /// The comment widget served at `GET /widget.js`: plain JavaScript, no build step.
@@ -142,86 +143,6 @@ pub struct EmbedPage<'a> {
     pub return_to: Option<&'a str>,
 }
 
-/// The words of the page, shared with `widget.js` (a test checks the script carries the same).
-struct Text {
-    title: &'static str,
-    reply_to: &'static str,
-    cancel: &'static str,
-    note: &'static str,
-    req_note: &'static str,
-    comment: &'static str,
-    name: &'static str,
-    email: &'static str,
-    url: &'static str,
-    captcha: &'static str,
-    hp: &'static str,
-    submit: &'static str,
-    reply: &'static str,
-    pending: &'static str,
-    published: &'static str,
-    none: &'static str,
-    more: &'static str,
-    closed: &'static str,
-    back: &'static str,
-    no_captcha: &'static str,
-    just_now: &'static str,
-}
-
-const ID: Text = Text {
-    title: "Tinggalkan Balasan",
-    reply_to: "Balas ke ",
-    cancel: "Batalkan balasan",
-    note: "Alamat email Anda tidak akan dipublikasikan.",
-    req_note: "Ruas yang wajib ditandai",
-    comment: "Komentar",
-    name: "Nama",
-    email: "Email",
-    url: "Situs Web",
-    captcha: "Isi angka yang hilang",
-    hp: "Jangan isi ruas ini",
-    submit: "Kirim Komentar",
-    reply: "Balas",
-    pending: "Komentar Anda menunggu moderasi.",
-    published: "Komentar Anda sudah terbit.",
-    none: "Belum ada komentar",
-    more: "Muat komentar lainnya",
-    closed: "Komentar ditutup.",
-    back: "Kembali ke artikel",
-    no_captcha: "Soal keamanan tidak tersedia saat ini. Muat ulang halaman ini sebentar lagi.",
-    just_now: "baru saja",
-};
-
-const EN: Text = Text {
-    title: "Leave a Reply",
-    reply_to: "Reply to ",
-    cancel: "Cancel reply",
-    note: "Your email address will not be published.",
-    req_note: "Required fields are marked",
-    comment: "Comment",
-    name: "Name",
-    email: "Email",
-    url: "Website",
-    captcha: "Fill in the missing number",
-    hp: "Leave this field empty",
-    submit: "Post Comment",
-    reply: "Reply",
-    pending: "Your comment is awaiting moderation.",
-    published: "Your comment has been published.",
-    none: "No comments yet",
-    more: "Load more comments",
-    closed: "Comments are closed.",
-    back: "Back to the article",
-    no_captcha: "The security question is not available right now. Reload this page in a moment.",
-    just_now: "just now",
-};
-
-fn text(lang: Lang) -> &'static Text {
-    match lang {
-        Lang::Id => &ID,
-        Lang::En => &EN,
-    }
-}
-
 /// The widget's stylesheet, cut out of `widget.js` so both faces of the product share one source.
 pub fn widget_css() -> &'static str {
     const START: &str = "var CSS = `";
@@ -234,66 +155,15 @@ pub fn widget_css() -> &'static str {
 
 /// "12 Komentar" / "12 Comments"; "Belum ada komentar" for none.
 pub fn count_text(lang: Lang, n: u64) -> String {
-    match (lang, n) {
-        (_, 0) => text(lang).none.to_string(),
-        (Lang::Id, n) => format!("{n} Komentar"),
-        (Lang::En, 1) => "1 Comment".to_string(),
-        (Lang::En, n) => format!("{n} Comments"),
-    }
+    messages::comment_count(lang, n)
 }
 
-const MONTHS_ID: [&str; 12] = [
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-];
-const MONTHS_EN: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
 fn date_text(lang: Lang, at: DateTime<Utc>) -> String {
-    let month = at.month0() as usize % 12;
-    match lang {
-        Lang::Id => format!("{} {} {}", at.day(), MONTHS_ID[month], at.year()),
-        Lang::En => format!("{} {}, {}", MONTHS_EN[month], at.day(), at.year()),
-    }
+    messages::date(lang, at.day(), at.month0(), at.year())
 }
 
 fn full_time(lang: Lang, at: DateTime<Utc>) -> String {
-    match lang {
-        Lang::Id => format!(
-            "{} {:02}.{:02} UTC",
-            date_text(lang, at),
-            at.hour(),
-            at.minute()
-        ),
-        Lang::En => format!(
-            "{}, {:02}:{:02} UTC",
-            date_text(lang, at),
-            at.hour(),
-            at.minute()
-        ),
-    }
+    messages::date_time(lang, &date_text(lang, at), at.hour(), at.minute())
 }
 
 /// Relative time as the widget shows it (`Intl.RelativeTimeFormat` wording): "5 menit yang lalu"
@@ -306,22 +176,11 @@ pub fn relative_time(lang: Lang, now: DateTime<Utc>, at: DateTime<Utc>) -> Strin
     if secs >= 30 * 86_400 {
         return date_text(lang, at);
     }
-    let units: [(i64, &str, &str); 4] = [
-        (604_800, "minggu", "week"),
-        (86_400, "hari", "day"),
-        (3_600, "jam", "hour"),
-        (60, "menit", "minute"),
-    ];
-    let (size, id, en) = units
+    let unit = TimeUnit::ALL
         .into_iter()
-        .find(|(size, _, _)| secs >= *size)
-        .unwrap_or((60, "menit", "minute"));
-    let n = secs / size;
-    match lang {
-        Lang::Id => format!("{n} {id} yang lalu"),
-        Lang::En if n == 1 => format!("1 {en} ago"),
-        Lang::En => format!("{n} {en}s ago"),
-    }
+        .find(|u| secs >= u.seconds())
+        .unwrap_or(TimeUnit::Minute);
+    messages::time_ago(lang, secs / unit.seconds(), unit)
 }
 
 /// Percent-encodes a query value or path segment (everything but RFC 3986 unreserved bytes).
@@ -726,6 +585,7 @@ fn error_span(h: &mut Html, id: &str, err: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::messages::{EMBED_EN as EN, EMBED_ID as ID};
     use chrono::TimeZone;
 
     const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(1)>";

@@ -228,7 +228,10 @@ impl ApiError {
     pub fn invalid_thread(lang: Lang) -> ApiError {
         let problem = crate::domain::ValueError::ThreadKey.problem();
         let mut fields = BTreeMap::new();
-        fields.insert("thread".to_string(), problem.message("thread", lang));
+        fields.insert(
+            "thread".to_string(),
+            super::messages::field_problem(problem, "thread", lang),
+        );
         ApiError::of(ErrorKind::InvalidThread, lang).with_fields(fields)
     }
 

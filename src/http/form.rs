@@ -241,7 +241,7 @@ async fn form_post(
         let mut fields = std::collections::BTreeMap::new();
         fields.insert(
             "comment_post_ID".to_string(),
-            e.problem().message("thread", lang),
+            super::messages::field_problem(e.problem(), "thread", lang),
         );
         ApiError::of(ErrorKind::InvalidInput, lang)
             .with_message(Text::FormThread.get(lang))

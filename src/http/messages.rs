@@ -1,11 +1,74 @@
-//! Every Indonesian and English sentence the HTTP API answers with, in one place, so a
-//! translator reads one file and no call site glues languages together. (Field messages of the
-//! input rules live beside those rules, in `domain::input`; the embed page's texts in
-//! `embed_html`.)
+//! Every Indonesian and English sentence the HTTP API and the embed page answer with, in one
+//! place, so a translator reads one file and no call site glues languages together.
+//!
+//! The input rules' field messages are here too, not beside the rules in `domain::input`: the
+//! domain says *why* a field is refused (a [`FieldProblem`] and the field's limit) and stays
+//! free of words and of any dependency on `http/`, which is the only layer that speaks to
+//! people. The embed page's words ([`EmbedWords`]) are shared with `widget.js` (a test in
+//! `embed_html` checks the script carries the same).
+
+use std::collections::BTreeMap;
 
 use super::error::ErrorKind;
+use crate::domain::ban::BanInputError;
+use crate::domain::input::{FieldErrors, FieldProblem, limit_of};
 use crate::domain::{CommentStatus, ModeratorAction};
 use crate::i18n::Lang;
+
+/// The message shown to the reader when `field` has `problem`, in their language.
+pub fn field_problem(problem: FieldProblem, field: &str, lang: Lang) -> String {
+    let limit = limit_of(field);
+    match (problem, lang) {
+        (FieldProblem::Required, Lang::Id) => "Wajib diisi.".into(),
+        (FieldProblem::Required, Lang::En) => "This field is required.".into(),
+        (FieldProblem::TooLong, Lang::Id) => {
+            format!("Terlalu panjang: paling banyak {limit} karakter.")
+        }
+        (FieldProblem::TooLong, Lang::En) => format!("Too long: at most {limit} characters."),
+        (FieldProblem::ControlCharacters, Lang::Id) => {
+            "Berisi karakter kontrol yang tidak diizinkan.".into()
+        }
+        (FieldProblem::ControlCharacters, Lang::En) => {
+            "Contains control characters, which are not allowed.".into()
+        }
+        (FieldProblem::InvalidEmail, Lang::Id) => {
+            "Alamat email tidak valid (contoh: nama@contoh.id).".into()
+        }
+        (FieldProblem::InvalidEmail, Lang::En) => {
+            "Not a valid email address (e.g. name@example.com).".into()
+        }
+        (FieldProblem::InvalidUrl, Lang::Id) => {
+            "Situs web harus berupa alamat http:// atau https://.".into()
+        }
+        (FieldProblem::InvalidUrl, Lang::En) => {
+            "The website must be an http:// or https:// address.".into()
+        }
+        (FieldProblem::InvalidThreadKey, Lang::Id) => {
+            "Kunci utas hanya boleh berisi huruf, angka dan -_.: (paling banyak 128).".into()
+        }
+        (FieldProblem::InvalidThreadKey, Lang::En) => {
+            "A thread key may only hold letters, digits and -_.: (at most 128).".into()
+        }
+        (FieldProblem::InvalidId, Lang::Id) => "Bukan id komentar yang valid.".into(),
+        (FieldProblem::InvalidId, Lang::En) => "Not a valid comment id.".into(),
+        (FieldProblem::BidiControls, Lang::Id) => {
+            "Berisi karakter pengatur arah teks (U+202A–202E, U+2066–2069) yang tidak diizinkan."
+                .into()
+        }
+        (FieldProblem::BidiControls, Lang::En) => {
+            "Contains text-direction controls (U+202A–202E, U+2066–2069), which are not allowed."
+                .into()
+        }
+    }
+}
+
+/// The messages per field of a refused submission, in the reader's language.
+pub fn field_errors(errors: &FieldErrors, lang: Lang) -> BTreeMap<String, String> {
+    errors
+        .iter()
+        .map(|(f, p)| (f.to_string(), field_problem(p, f, lang)))
+        .collect()
+}
 
 /// The sentence an error of `kind` carries by default.
 pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
@@ -234,6 +297,272 @@ impl Text {
     }
 }
 
+/// The moderator's message for a ban's kind or value that cannot be banned.
+pub fn ban_input(e: BanInputError, lang: Lang) -> &'static str {
+    let (id, en) = match e {
+        BanInputError::UnknownKind => (
+            "Jenis larangan: email, email_domain, address, cidr, url_domain atau name.",
+            "Ban kind: email, email_domain, address, cidr, url_domain or name.",
+        ),
+        BanInputError::Empty => ("Isi nilai larangan.", "Give the ban's value."),
+        BanInputError::TooLong => (
+            "Nilai larangan paling banyak 254 karakter.",
+            "A ban's value has at most 254 characters.",
+        ),
+        BanInputError::Email => ("Bukan alamat email.", "Not an email address."),
+        BanInputError::Domain => ("Bukan nama domain.", "Not a domain name."),
+        BanInputError::Address => ("Bukan alamat IP.", "Not an IP address."),
+        BanInputError::Cidr => (
+            "Bukan rentang CIDR (mis. 203.0.113.0/24).",
+            "Not a CIDR range (e.g. 203.0.113.0/24).",
+        ),
+        BanInputError::TooWide => (
+            "Rentang terlalu lebar (paling lebar /8 untuk IPv4, /24 untuk IPv6).",
+            "The range is too wide (at most /8 for IPv4, /24 for IPv6).",
+        ),
+    };
+    lang.pick(id, en)
+}
+
+/// The words of the no-JavaScript embed page, shared with `widget.js` (a test in `embed_html`
+/// checks the script carries the same).
+#[derive(Debug)]
+pub struct EmbedWords {
+    /// The form's heading.
+    pub title: &'static str,
+    /// Before the name of the comment answered.
+    pub reply_to: &'static str,
+    /// Leaves a reply.
+    pub cancel: &'static str,
+    /// The email stays private.
+    pub note: &'static str,
+    /// Before the required mark.
+    pub req_note: &'static str,
+    /// The comment field.
+    pub comment: &'static str,
+    /// The name field.
+    pub name: &'static str,
+    /// The email field.
+    pub email: &'static str,
+    /// The website field.
+    pub url: &'static str,
+    /// The sum's field.
+    pub captcha: &'static str,
+    /// The honeypot's label (for screen readers).
+    pub hp: &'static str,
+    /// The send button.
+    pub submit: &'static str,
+    /// The reply link.
+    pub reply: &'static str,
+    /// After a post that waits for a moderator.
+    pub pending: &'static str,
+    /// After a post that is shown.
+    pub published: &'static str,
+    /// A thread without comments.
+    pub none: &'static str,
+    /// The next page's link.
+    pub more: &'static str,
+    /// A closed thread.
+    pub closed: &'static str,
+    /// The link back to the article.
+    pub back: &'static str,
+    /// When no sum can be issued.
+    pub no_captcha: &'static str,
+    /// Under a minute ago.
+    pub just_now: &'static str,
+}
+
+/// The page in Indonesian.
+pub const EMBED_ID: EmbedWords = EmbedWords {
+    title: "Tinggalkan Balasan",
+    reply_to: "Balas ke ",
+    cancel: "Batalkan balasan",
+    note: "Alamat email Anda tidak akan dipublikasikan.",
+    req_note: "Ruas yang wajib ditandai",
+    comment: "Komentar",
+    name: "Nama",
+    email: "Email",
+    url: "Situs Web",
+    captcha: "Isi angka yang hilang",
+    hp: "Jangan isi ruas ini",
+    submit: "Kirim Komentar",
+    reply: "Balas",
+    pending: "Komentar Anda menunggu moderasi.",
+    published: "Komentar Anda sudah terbit.",
+    none: "Belum ada komentar",
+    more: "Muat komentar lainnya",
+    closed: "Komentar ditutup.",
+    back: "Kembali ke artikel",
+    no_captcha: "Soal keamanan tidak tersedia saat ini. Muat ulang halaman ini sebentar lagi.",
+    just_now: "baru saja",
+};
+
+/// The page in English.
+pub const EMBED_EN: EmbedWords = EmbedWords {
+    title: "Leave a Reply",
+    reply_to: "Reply to ",
+    cancel: "Cancel reply",
+    note: "Your email address will not be published.",
+    req_note: "Required fields are marked",
+    comment: "Comment",
+    name: "Name",
+    email: "Email",
+    url: "Website",
+    captcha: "Fill in the missing number",
+    hp: "Leave this field empty",
+    submit: "Post Comment",
+    reply: "Reply",
+    pending: "Your comment is awaiting moderation.",
+    published: "Your comment has been published.",
+    none: "No comments yet",
+    more: "Load more comments",
+    closed: "Comments are closed.",
+    back: "Back to the article",
+    no_captcha: "The security question is not available right now. Reload this page in a moment.",
+    just_now: "just now",
+};
+
+impl EmbedWords {
+    /// Every word, in the order of the fields (for the test that each is translated).
+    pub fn all(&self) -> [&'static str; 21] {
+        [
+            self.title,
+            self.reply_to,
+            self.cancel,
+            self.note,
+            self.req_note,
+            self.comment,
+            self.name,
+            self.email,
+            self.url,
+            self.captcha,
+            self.hp,
+            self.submit,
+            self.reply,
+            self.pending,
+            self.published,
+            self.none,
+            self.more,
+            self.closed,
+            self.back,
+            self.no_captcha,
+            self.just_now,
+        ]
+    }
+}
+
+/// The embed page's words in `lang`.
+pub fn embed_words(lang: Lang) -> &'static EmbedWords {
+    match lang {
+        Lang::Id => &EMBED_ID,
+        Lang::En => &EMBED_EN,
+    }
+}
+
+/// "12 Komentar" / "12 Comments"; "Belum ada komentar" for none.
+pub fn comment_count(lang: Lang, n: u64) -> String {
+    match (lang, n) {
+        (_, 0) => embed_words(lang).none.to_string(),
+        (Lang::Id, n) => format!("{n} Komentar"),
+        (Lang::En, 1) => "1 Comment".to_string(),
+        (Lang::En, n) => format!("{n} Comments"),
+    }
+}
+
+const MONTHS_ID: [&str; 12] = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// A date as the page shows it: "17 Agustus 2026" / "August 17, 2026" (`month0` from 0).
+pub fn date(lang: Lang, day: u32, month0: u32, year: i32) -> String {
+    let month = month0 as usize % 12;
+    match lang {
+        Lang::Id => format!("{day} {} {year}", MONTHS_ID[month]),
+        Lang::En => format!("{} {day}, {year}", MONTHS_EN[month]),
+    }
+}
+
+/// A date and a time of day: "17 Agustus 2026 09.05 UTC" / "August 17, 2026, 09:05 UTC".
+pub fn date_time(lang: Lang, date: &str, hour: u32, minute: u32) -> String {
+    match lang {
+        Lang::Id => format!("{date} {hour:02}.{minute:02} UTC"),
+        Lang::En => format!("{date}, {hour:02}:{minute:02} UTC"),
+    }
+}
+
+/// A unit of relative time, as `Intl.RelativeTimeFormat` in the widget words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// 7 days.
+    Week,
+    /// 24 hours.
+    Day,
+    /// 60 minutes.
+    Hour,
+    /// 60 seconds.
+    Minute,
+}
+
+impl TimeUnit {
+    /// Largest first, the order a relative time picks its unit in.
+    pub const ALL: [TimeUnit; 4] = [
+        TimeUnit::Week,
+        TimeUnit::Day,
+        TimeUnit::Hour,
+        TimeUnit::Minute,
+    ];
+
+    /// Its length.
+    pub fn seconds(self) -> i64 {
+        match self {
+            TimeUnit::Week => 604_800,
+            TimeUnit::Day => 86_400,
+            TimeUnit::Hour => 3_600,
+            TimeUnit::Minute => 60,
+        }
+    }
+}
+
+/// "5 menit yang lalu" / "5 minutes ago".
+pub fn time_ago(lang: Lang, n: i64, unit: TimeUnit) -> String {
+    let (id, en) = match unit {
+        TimeUnit::Week => ("minggu", "week"),
+        TimeUnit::Day => ("hari", "day"),
+        TimeUnit::Hour => ("jam", "hour"),
+        TimeUnit::Minute => ("menit", "minute"),
+    };
+    match lang {
+        Lang::Id => format!("{n} {id} yang lalu"),
+        Lang::En if n == 1 => format!("1 {en} ago"),
+        Lang::En => format!("{n} {en}s ago"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +574,61 @@ mod tests {
             assert!(!id.is_empty() && !en.is_empty(), "{kind:?}");
             assert_ne!(id, en, "{kind:?} is not translated");
         }
+    }
+
+    #[test]
+    fn every_field_problem_has_a_message_in_both_languages_and_they_differ() {
+        for &problem in FieldProblem::ALL {
+            for field in [
+                "body",
+                "author_name",
+                "author_email",
+                "author_url",
+                "thread",
+            ] {
+                let (id, en) = (
+                    field_problem(problem, field, Lang::Id),
+                    field_problem(problem, field, Lang::En),
+                );
+                assert!(!id.is_empty() && !en.is_empty(), "{problem:?}");
+                assert_ne!(id, en, "{problem:?} is not translated");
+            }
+        }
+        assert!(field_problem(FieldProblem::TooLong, "body", Lang::Id).contains("5000"));
+        assert!(field_problem(FieldProblem::Required, "body", Lang::En).contains("required"));
+    }
+
+    #[test]
+    fn every_ban_refusal_has_a_message_in_both_languages_and_they_differ() {
+        for e in BanInputError::ALL {
+            let (id, en) = (
+                ban_input(e.clone(), Lang::Id),
+                ban_input(e.clone(), Lang::En),
+            );
+            assert!(!id.is_empty() && !en.is_empty(), "{e:?}");
+            assert_ne!(id, en, "{e:?} is not translated");
+        }
+    }
+
+    #[test]
+    fn every_embed_word_is_in_both_languages_and_translated() {
+        let (id, en) = (EMBED_ID.all(), EMBED_EN.all());
+        for (i, e) in id.iter().zip(&en) {
+            assert!(!i.is_empty() && !e.is_empty());
+            // "Email" is the same word in both languages.
+            assert!(i != e || *i == "Email", "{i} is not translated");
+        }
+        for unit in TimeUnit::ALL {
+            assert_ne!(time_ago(Lang::Id, 2, unit), time_ago(Lang::En, 2, unit));
+        }
+        for month in 0..12 {
+            assert_ne!(
+                date(Lang::Id, 1, month, 2026),
+                date(Lang::En, 1, month, 2026)
+            );
+        }
+        assert_eq!(time_ago(Lang::En, 1, TimeUnit::Day), "1 day ago");
+        assert_eq!(comment_count(Lang::En, 1), "1 Comment");
     }
 
     #[test]

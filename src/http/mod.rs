@@ -22,6 +22,7 @@ pub mod form;
 pub mod lang;
 pub mod messages;
 pub mod moderation;
+pub mod moderation_bodies;
 pub mod openapi;
 pub mod ops;
 pub mod public;

@@ -12,6 +12,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorKind};
 use super::extract::{ApiJson, CommentPath, Moderator, ReqLang, ThreadPath};
 use super::messages::Text;
+use super::moderation_bodies as bodies;
 use super::public::decision_error;
 use crate::domain::values::ThreadKey;
 use crate::domain::{ModeratorAction, input};
@@ -83,11 +84,6 @@ async fn privacy_export(
     Ok(Json(export).into_response())
 }
 
-#[derive(Deserialize)]
-struct EraseRequest {
-    email: String,
-}
-
 #[utoipa::path(post, path = "/api/v1/mod/privacy/erase", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
     request_body(content = crate::http::openapi::EraseRequest, content_type = "application/json"),
@@ -96,7 +92,7 @@ async fn privacy_erase(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
-    ApiJson(req): ApiJson<EraseRequest>,
+    ApiJson(req): ApiJson<bodies::EraseRequest>,
 ) -> Result<Response, ApiError> {
     let erased = crate::privacy::erase(
         state.service.store().as_ref(),
@@ -118,7 +114,7 @@ async fn privacy_erase(
             tracing::warn!(error = %e, "refreshing the spam waves after an erasure failed");
         }
     }
-    Ok(Json(erased).into_response())
+    Ok(Json(bodies::Erasure::from(&erased)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -178,18 +174,18 @@ async fn queue(
         })
         .await
         .map_err(|e| ApiError::projections(lang, &e))?;
-    Ok(Json(serde_json::json!({
-        "status": name,
-        "total": total,
-        "items": items,
-        "next": next.map(|n| n.to_string()),
-    }))
+    Ok(Json(bodies::Queue {
+        status: name,
+        total,
+        items,
+        next: next.map(|n| n.to_string()),
+    })
     .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/mod/comments/{id}", tag = "moderator", security(("moderator" = [])),
     params(("id" = String, Path, description = "The comment id"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "The full record: verdict, rules, history", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "The full record: verdict, rules, history", body = crate::service::ModeratorView), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn comment(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -252,7 +248,11 @@ async fn set_closed(
         .set_thread_closed(&key, close, &name)
         .await
         .map_err(|e| decision_error(e, lang))?;
-    Ok(Json(serde_json::json!({ "thread": key, "closed": close })).into_response())
+    Ok(Json(bodies::ThreadState {
+        thread: key,
+        closed: close,
+    })
+    .into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/mod/threads/{key}/close", tag = "moderator", security(("moderator" = [])),
@@ -281,7 +281,7 @@ async fn reopen(
 
 #[utoipa::path(post, path = "/api/v1/mod/policy/reload", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "The new policy", body = crate::http::openapi::PolicyInfo), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "The new policy", body = bodies::PolicyReloaded), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn reload_policy(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -290,9 +290,10 @@ async fn reload_policy(
     match crate::service::reload_policy(state.service.policy()).await {
         Ok(policy) => {
             tracing::info!(moderator = %name, version = policy.version(), "policy reloaded");
-            Ok(Json(
-                serde_json::json!({ "version": policy.version(), "summary": policy.summary() }),
-            )
+            Ok(Json(bodies::PolicyReloaded {
+                version: policy.version().to_string(),
+                summary: policy.summary(),
+            })
             .into_response())
         }
         Err(crate::service::ReloadError::Join(e)) => Err(ApiError::internal(lang, &e)),
@@ -315,12 +316,12 @@ async fn reload_policy(
 async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Response {
     let policy = state.service.policy().current();
     let history = state.service.view().read(|p| p.policy_history());
-    Json(serde_json::json!({
-        "version": policy.version(),
-        "summary": policy.summary(),
-        "last_error": state.service.policy().last_error(),
-        "history": history,
-    }))
+    Json(bodies::PolicyInfo {
+        version: policy.version().to_string(),
+        summary: policy.summary(),
+        last_error: state.service.policy().last_error(),
+        history,
+    })
     .into_response()
 }
 
@@ -396,7 +397,7 @@ impl BanBody {
                 } else {
                     "value"
                 };
-                field_error(lang, field, e.message(lang))
+                field_error(lang, field, super::messages::ban_input(e, lang))
             })?;
         if self.reason.chars().count() > input::MAX_REASON_CHARS {
             return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
@@ -440,7 +441,7 @@ struct BanQuery {
 
 #[utoipa::path(get, path = "/api/v1/mod/bans", tag = "moderator", security(("moderator" = [])),
     params(("q" = Option<String>, Query, description = "Words of the value or the reason, or a kind"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Bans placed and not lifted, newest first", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Bans placed and not lifted, newest first", body = bodies::BanList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn list_bans(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -456,13 +457,17 @@ async fn list_bans(
         ));
     }
     let bans = state.service.list_bans(&query, chrono::Utc::now());
-    Ok(Json(serde_json::json!({ "total": bans.len(), "bans": bans })).into_response())
+    Ok(Json(bodies::BanList {
+        total: bans.len(),
+        bans,
+    })
+    .into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/mod/bans", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
     request_body = BanBody,
-    responses((status = 201, description = "Placed; `spammed` comments moved to spam", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 201, description = "Placed; `spammed` comments moved to spam", body = crate::service::bans::PlacedBan), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn place_ban(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -488,7 +493,7 @@ struct LiftBody {
 #[utoipa::path(post, path = "/api/v1/mod/bans/{id}/lift", tag = "moderator", security(("moderator" = [])),
     params(("id" = String, Path, description = "The ban id"), ("lang" = Option<String>, Query, description = "id or en")),
     request_body = LiftBody,
-    responses((status = 200, description = "Lifted", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Lifted", body = bodies::Lifted), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn lift_ban(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -512,7 +517,7 @@ async fn lift_ban(
         .lift_ban(id, &name, &reason)
         .await
         .map_err(|e| ban_error(e, lang))?;
-    Ok(Json(serde_json::json!({ "id": id, "lifted": true })).into_response())
+    Ok(Json(bodies::Lifted { id, lifted: true }).into_response())
 }
 
 /// Comments one bulk request decides at most.
@@ -666,13 +671,14 @@ fn bulk_line(
     id: Uuid,
     outcome: Result<crate::service::DecisionOutcome, crate::service::DecisionError>,
     lang: crate::i18n::Lang,
-) -> serde_json::Value {
+) -> bodies::BulkLine {
     use crate::service::{CommandError, DecisionRefusal};
-    use serde_json::json;
     match outcome {
-        Ok(d) => {
-            json!({ "id": id, "result": "done", "code": 200, "status": d.status, "version": d.version })
-        }
+        Ok(d) => bodies::BulkLine {
+            status: Some(d.status),
+            version: Some(d.version),
+            ..bodies::BulkLine::bare(id.to_string(), "done", 200)
+        },
         Err(CommandError::Refused(DecisionRefusal::Stale(current))) => {
             let last = current
                 .history
@@ -680,12 +686,13 @@ fn bulk_line(
                 .rev()
                 .find(|h| h.actor.starts_with("moderator:"))
                 .or(current.history.last());
-            json!({
-                "id": id, "result": "stale", "code": 409, "status": current.status,
-                "version": current.version,
-                "by": last.map(|h| h.actor.trim_start_matches("moderator:").to_string()),
-                "event": last.map(|h| h.event.clone()),
-            })
+            bodies::BulkLine {
+                status: Some(current.status),
+                version: Some(current.version),
+                by: last.map(|h| h.actor.trim_start_matches("moderator:").to_string()),
+                event: last.map(|h| h.event.clone()),
+                ..bodies::BulkLine::bare(id.to_string(), "stale", 409)
+            }
         }
         Err(e) => {
             let err = decision_error(e, lang);
@@ -694,7 +701,10 @@ fn bulk_line(
             } else {
                 err.code()
             };
-            json!({ "id": id, "result": result, "code": err.status().as_u16(), "message": err.message })
+            bodies::BulkLine {
+                message: Some(err.message.clone()),
+                ..bodies::BulkLine::bare(id.to_string(), result, err.status().as_u16())
+            }
         }
     }
 }
@@ -708,16 +718,24 @@ pub async fn decide_many(
     moderator: &str,
     reason: &str,
     lang: crate::i18n::Lang,
-) -> Vec<serde_json::Value> {
+) -> Vec<bodies::BulkLine> {
     use futures::StreamExt;
     futures::stream::iter(items)
         .map(|(raw, expected)| async move {
             let Ok(id) = Uuid::parse_str(&raw) else {
-                return serde_json::json!({ "id": raw, "result": "not_found", "code": 404 });
+                return bodies::BulkLine::bare(raw, "not_found", 404);
             };
             let Some(expected) = expected else {
-                return serde_json::json!({ "id": id, "result": "invalid", "code": 400,
-                    "message": lang.pick("Versi yang diharapkan wajib diisi.", "expected_version is required.") });
+                return bodies::BulkLine {
+                    message: Some(
+                        lang.pick(
+                            "Versi yang diharapkan wajib diisi.",
+                            "expected_version is required.",
+                        )
+                        .to_string(),
+                    ),
+                    ..bodies::BulkLine::bare(id.to_string(), "invalid", 400)
+                };
             };
             let outcome = service
                 .decide(id, action, moderator, reason, expected)
@@ -732,7 +750,7 @@ pub async fn decide_many(
 #[utoipa::path(post, path = "/api/v1/mod/bulk", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
     request_body = BulkBody,
-    responses((status = 200, description = "One result per comment: done, stale (409) or not_found (404)", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "One result per comment: done, stale (409) or not_found (404)", body = bodies::BulkAnswer), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn bulk(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -826,13 +844,13 @@ async fn bulk(
         body.reason
     };
     let results = decide_many(&state.service, items, body.action, &name, &reason, lang).await;
-    let done = results.iter().filter(|r| r["result"] == "done").count();
-    Ok(Json(serde_json::json!({
-        "action": body.action.as_str(),
-        "matched": matched,
-        "done": done,
-        "results": results,
-    }))
+    let done = results.iter().filter(|r| r.result == "done").count();
+    Ok(Json(bodies::BulkAnswer {
+        action: body.action,
+        matched,
+        done,
+        results,
+    })
     .into_response())
 }
 
@@ -845,7 +863,7 @@ struct PremoderationBody {
 #[utoipa::path(post, path = "/api/v1/mod/threads/{key}/premoderation", tag = "moderator", security(("moderator" = [])),
     params(("key" = String, Path, description = "The thread key"), ("lang" = Option<String>, Query, description = "id or en")),
     request_body = PremoderationBody,
-    responses((status = 200, description = "The thread's setting now", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "The thread's setting now", body = bodies::Premoderation), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn premoderation(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -855,9 +873,11 @@ async fn premoderation(
 ) -> Result<Response, ApiError> {
     use crate::domain::premoderation::PremoderationError;
     match state.service.set_premoderation(&key, body.on, &name).await {
-        Ok(()) => {
-            Ok(Json(serde_json::json!({ "thread": key, "premoderated": body.on })).into_response())
-        }
+        Ok(()) => Ok(Json(bodies::Premoderation {
+            thread: key,
+            premoderated: body.on,
+        })
+        .into_response()),
         Err(crate::service::CommandError::Refused(e)) => {
             let message = match e {
                 PremoderationError::Unchanged if body.on => lang.pick(
@@ -884,12 +904,12 @@ async fn premoderation(
 
 #[utoipa::path(get, path = "/api/v1/mod/threads/premoderated", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "The pre-moderated threads and the close-after setting", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "The pre-moderated threads and the close-after setting", body = bodies::Premoderated), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn premoderated(State(state): State<AppState>, _moderator: Moderator) -> Response {
-    Json(serde_json::json!({
-        "threads": state.service.premoderated_threads(),
-        "close_after_days": state.service.thread_settings().close_after_days,
-    }))
+    Json(bodies::Premoderated {
+        threads: state.service.premoderated_threads(),
+        close_after_days: state.service.thread_settings().close_after_days,
+    })
     .into_response()
 }
 
@@ -959,7 +979,10 @@ impl AuditQuery {
         };
         Ok((
             crate::service::audit::AuditFilter {
-                moderator: text(&self.moderator),
+                moderator: text(&self.moderator)
+                    .map(|m| crate::domain::values::ModeratorName::parse(&m).map(String::from))
+                    .transpose()
+                    .map_err(|_| bad("moderator"))?,
                 comment,
                 author: text(&self.author),
                 since: time(&self.since, "since")?,
@@ -978,7 +1001,7 @@ impl AuditQuery {
         ("since" = Option<String>, Query, description = "RFC 3339"), ("until" = Option<String>, Query, description = "RFC 3339"),
         ("before" = Option<String>, Query, description = "The previous page's `next`"),
         ("limit" = Option<String>, Query, description = "1 to 200"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Newest first", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Newest first", body = bodies::AuditPage), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -994,12 +1017,16 @@ async fn audit(
     let next = (lines.len() == limit)
         .then(|| lines.last().map(|l| l.entry.position.to_string()))
         .flatten();
-    Ok(Json(serde_json::json!({ "entries": lines, "next": next })).into_response())
+    Ok(Json(bodies::AuditPage {
+        entries: lines,
+        next,
+    })
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/mod/audit/moderators", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Per-moderator figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Per-moderator figures over the audit window", body = bodies::ModeratorList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit_moderators(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -1010,22 +1037,18 @@ async fn audit_moderators(
         .refresh_audit()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    let figures: Vec<serde_json::Value> = state
+    let moderators = state
         .service
         .moderator_figures()
         .into_iter()
-        .map(|(name, f)| {
-            let mut v = serde_json::to_value(f).unwrap_or_default();
-            v["name"] = serde_json::Value::String(name);
-            v
-        })
+        .map(|(name, figures)| bodies::ModeratorLine { name, figures })
         .collect();
-    Ok(Json(serde_json::json!({ "moderators": figures })).into_response())
+    Ok(Json(bodies::ModeratorList { moderators }).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/mod/audit/rules", tag = "moderator", security(("moderator" = [])),
     params(("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Per-rule figures over the audit window", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Per-rule figures over the audit window", body = bodies::RuleList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit_rules(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,
@@ -1036,7 +1059,10 @@ async fn audit_rules(
         .refresh_audit()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    Ok(Json(serde_json::json!({ "rules": state.service.rule_figures() })).into_response())
+    Ok(Json(bodies::RuleList {
+        rules: state.service.rule_figures(),
+    })
+    .into_response())
 }
 
 /// Records a moderator's decision on the wave a selector names and returns the comments it
@@ -1153,17 +1179,17 @@ async fn waves(
         .map_err(|e| ApiError::store(lang, &e))?;
     let waves = state.service.wave_summaries(None, limit).await;
     let config = state.service.wave_config();
-    Ok(Json(serde_json::json!({
-        "waves": waves,
-        "hold": config.hold,
-        "rules": config.rules(),
-    }))
+    Ok(Json(bodies::WaveList {
+        waves,
+        hold: config.hold,
+        rules: config.rules(),
+    })
     .into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/mod/waves/{id}", tag = "moderator", security(("moderator" = [])),
     params(("id" = String, Path, description = "The wave id"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "One wave", body = crate::http::openapi::WaveSummary), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "One wave", body = crate::service::waves::WaveSummary), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn wave(
     State(state): State<AppState>,
     ReqLang(lang): ReqLang,

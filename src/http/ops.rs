@@ -33,15 +33,13 @@ async fn healthz() -> &'static str {
         (status = 503, description = "Not ready yet", body = crate::http::openapi::Ready)))]
 async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiError>) -> Response {
     let view = state.service.view();
-    let mut body = serde_json::json!({
-        "ready": view.is_ready(),
-        "store": state.service.store().backend_name(),
-        "policy_version": state.service.policy().current().version(),
-    });
     // How far the log has grown tells an outsider how busy (and how moderated) the site is.
-    if moderator.is_ok() {
-        body["position"] = serde_json::json!(view.position());
-    }
+    let body = super::moderation_bodies::Ready {
+        ready: view.is_ready(),
+        store: state.service.store().backend_name(),
+        policy_version: state.service.policy().current().version().to_string(),
+        position: moderator.is_ok().then(|| view.position()),
+    };
     let status = if view.is_ready() {
         StatusCode::OK
     } else {

@@ -239,9 +239,8 @@ pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
         CommandError::Failed(failure) => return failure_error(failure, lang),
     };
     match refusal {
-        SubmitRefusal::Invalid(fields) => {
-            ApiError::of(ErrorKind::InvalidInput, lang).with_fields(fields.messages(lang))
-        }
+        SubmitRefusal::Invalid(fields) => ApiError::of(ErrorKind::InvalidInput, lang)
+            .with_fields(super::messages::field_errors(&fields, lang)),
         SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, fresh),
         SubmitRefusal::Replayed { fresh } => {
             let mut e = ApiError::of(ErrorKind::CaptchaUsed, lang);

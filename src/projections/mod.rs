@@ -127,11 +127,12 @@ pub enum QueueName {
 pub const MAX_POLICY_HISTORY: usize = 100;
 
 /// One policy version put in force.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PolicyActivation {
     /// The hash of the policy files.
     pub version: String,
     /// When it was put in force.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
 }
 

@@ -65,7 +65,7 @@ pub const ERASED_LABEL: &str = "[dihapus atas permintaan penulis / erased at the
 const LABEL_CHARS: usize = 120;
 
 /// When a shape becomes a wave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WaveRules {
     /// Comments of one shape (default 5).
     pub min_comments: usize,
@@ -86,7 +86,7 @@ impl Default for WaveRules {
 }
 
 /// The kind of a shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShapeKind {
     /// Near-identical text.
@@ -98,7 +98,7 @@ pub enum ShapeKind {
 }
 
 /// What a wave's comments have in common, as a moderator reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Shape {
     /// Text, domain or brand.
     pub kind: ShapeKind,
@@ -317,13 +317,15 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 /// A moderator's decision on a wave.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WaveDecision {
     /// What was decided for its comments.
+    #[schema(value_type = String)]
     pub action: ModeratorAction,
     /// The moderator.
     pub by: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
 }
 

@@ -26,7 +26,7 @@ pub const MAX_AUDIT_ENTRIES: usize = 50_000;
 pub const MAX_AUDIT_PAGE: usize = 200;
 
 /// One audited fact.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// Log position (the paging cursor).
     pub position: u64,
@@ -35,10 +35,12 @@ pub struct AuditEntry {
     /// The moderator's name, or `system`.
     pub by: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// The reason given, if any.
     pub reason: String,
     /// The comment, for a decision.
+    #[schema(value_type = Option<String>)]
     pub comment: Option<Uuid>,
     /// The thread, for a thread change.
     pub thread: Option<String>,
@@ -52,7 +54,7 @@ pub struct AuditEntry {
 }
 
 /// An entry as a page shows it: with the comment's author and its status around the decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditLine {
     /// The entry.
     #[serde(flatten)]
@@ -60,8 +62,10 @@ pub struct AuditLine {
     /// The comment's author email (moderators only).
     pub author: Option<String>,
     /// The comment's status before the decision.
+    #[schema(value_type = Option<String>)]
     pub before: Option<&'static str>,
     /// And after it.
+    #[schema(value_type = Option<String>)]
     pub after: Option<&'static str>,
 }
 
@@ -83,7 +87,7 @@ pub struct AuditFilter {
 }
 
 /// Figures of one moderator over the window.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ModeratorFigures {
     /// Comment decisions made.
     pub decisions: u64,
@@ -118,7 +122,7 @@ struct Screened {
 }
 
 /// Figures of one rule over the window.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct RuleFigures {
     /// The rule id.
     pub rule: String,
@@ -451,5 +455,25 @@ impl Service {
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+#[cfg(test)]
+impl AuditEntry {
+    /// A decision entry with every field set, for tests outside this module (the OpenAPI
+    /// document's schema is held to what an entry serialises to).
+    pub fn example() -> Self {
+        AuditEntry {
+            position: 7,
+            event: "CommentApproved".into(),
+            by: "sari".into(),
+            at: Utc::now(),
+            reason: "ok".into(),
+            comment: Some(Uuid::new_v4()),
+            thread: Some("berita-1".into()),
+            detail: Some("on".into()),
+            stream: "comment-x".into(),
+            revision: 1,
+        }
     }
 }

@@ -43,17 +43,21 @@ struct Folded {
 }
 
 /// A ban as the API and the console show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Ban)]
 pub struct BanView {
     /// The ban's id.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// `email`, `email_domain`, `address`, `cidr`, `url_domain` or `name`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// What it matches, normalised.
     pub value: String,
     /// The moderator's reason.
     pub reason: String,
     /// When it ends; `null`: until lifted.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it is in force now (false once expired).
     pub active: bool,
@@ -62,6 +66,7 @@ pub struct BanView {
     /// Who placed it.
     pub by: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
 }
 
@@ -98,7 +103,7 @@ pub struct PlaceBan {
 }
 
 /// What placing a ban did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PlacedBan {
     /// The ban.
     pub ban: BanView,

@@ -191,18 +191,22 @@ pub enum DecisionRefusal {
 pub type DecisionError = CommandError<DecisionRefusal>;
 
 /// The answer to an applied moderator decision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Decided)]
 pub struct DecisionOutcome {
     /// The comment.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// Its status now.
+    #[schema(value_type = String)]
     pub status: CommentStatus,
     /// Its version now, for the next `expected_version`.
     pub version: u64,
 }
 
 /// One entry of a comment's history, for moderators.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = CommentHistoryEntry)]
 pub struct HistoryEntry {
     /// Stream revision.
     pub version: u64,
@@ -211,6 +215,7 @@ pub struct HistoryEntry {
     /// Actor label.
     pub actor: String,
     /// When it was recorded.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// Reason, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -218,15 +223,19 @@ pub struct HistoryEntry {
 }
 
 /// A comment with its private fields, verdict and history: what moderators see.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ModeratorComment)]
 pub struct ModeratorView {
     /// Comment id.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// Thread key.
     pub thread: String,
     /// Parent id.
+    #[schema(value_type = Option<String>)]
     pub parent_id: Option<Uuid>,
     /// Current status.
+    #[schema(value_type = String)]
     pub status: CommentStatus,
     /// Version to send back as `expected_version`.
     pub version: u64,
@@ -245,10 +254,12 @@ pub struct ModeratorView {
     /// The text as rendered.
     pub body_html: String,
     /// Submission time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     /// Captcha solve time.
     pub captcha_solve_ms: u64,
     /// The filter's verdict with matched rules and policy version.
+    #[schema(value_type = Option<Object>)]
     pub verdict: Option<Verdict>,
     /// Reader reports stored (at most [`comment::MAX_STORED_REPORTS`]).
     pub reports: usize,
@@ -1257,13 +1268,15 @@ fn moderator_view(loaded: &Loaded<CommentState>) -> Option<ModeratorView> {
 }
 
 /// A queue entry for moderators (from the projections, no store read).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
     /// Comment id.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// Thread key.
     pub thread: String,
     /// Current status.
+    #[schema(value_type = String)]
     pub status: CommentStatus,
     /// Display name.
     pub author_name: String,
@@ -1272,6 +1285,7 @@ pub struct QueueItem {
     /// The body as safe HTML.
     pub body_html: String,
     /// Submission time.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
     /// The filter's score.
     pub score: f64,

@@ -476,9 +476,10 @@ pub const WAVE_THREADS_NAMED: usize = 20;
 pub const MAX_WAVE_LIST: usize = 100;
 
 /// One comment of a wave, as its card shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WaveSample {
     /// The comment.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// Its thread.
     pub thread: String,
@@ -487,13 +488,15 @@ pub struct WaveSample {
     /// The body as safe HTML (escaped when rendered).
     pub body_html: String,
     /// Its status now.
+    #[schema(value_type = String)]
     pub status: CommentStatus,
 }
 
 /// A wave as the API and the console show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WaveSummary {
     /// The wave's id (the bulk selector's `wave`).
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// What its comments share.
     pub shapes: Vec<crate::projections::waves::Shape>,
@@ -504,10 +507,13 @@ pub struct WaveSummary {
     /// The first threads, by key.
     pub threads: Vec<String>,
     /// Its first comment's time.
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: DateTime<Utc>,
     /// Its last comment's time.
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: DateTime<Utc>,
     /// When it became a wave.
+    #[schema(value_type = String, format = DateTime)]
     pub started_at: DateTime<Utc>,
     /// Whether it waits for a moderator.
     pub open: bool,
@@ -517,6 +523,7 @@ pub struct WaveSummary {
     pub decided: Option<WaveDecision>,
     /// Its listed comments by status now (`pending`, `published`, `spam`, `rejected`,
     /// `deleted`).
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub statuses: std::collections::BTreeMap<CommentStatus, usize>,
     /// Its first few comments.
     pub samples: Vec<WaveSample>,
