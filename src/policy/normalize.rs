@@ -77,22 +77,22 @@ struct Piece {
 pub fn normalize(original: &str) -> Normalized {
     let original = truncate(original, MAX_SCREENED_BYTES);
     let (plain, folded) = if original.is_ascii() && !original.contains(['<', '&']) {
-        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case.
-        let pieces: Vec<Piece> = original
+        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case,
+        // done here in one pass over the bytes (the same pieces `strip_invisible` and the
+        // lower-casing would give).
+        let plain = plain_view_ascii(original);
+        let folded = original
             .bytes()
             .enumerate()
+            .filter(|&(_, b)| !is_invisible(char::from(b)))
             .map(|(i, b)| Piece {
-                c: char::from(b),
+                c: if b.is_ascii_whitespace() || b == 0x0B {
+                    ' '
+                } else {
+                    char::from(b.to_ascii_lowercase())
+                },
                 start: i as u32,
                 end: i as u32 + 1,
-            })
-            .collect();
-        let plain = plain_view(&pieces);
-        let folded = strip_invisible(pieces)
-            .into_iter()
-            .map(|p| Piece {
-                c: p.c.to_ascii_lowercase(),
-                ..p
             })
             .collect();
         (plain, folded)
@@ -231,6 +231,28 @@ fn entity_len(s: &str) -> Option<usize> {
         .then_some(end + 1)
 }
 
+/// [`plain_view`] of an ASCII text without markup, read from its bytes.
+fn plain_view_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = true;
+    for b in s.bytes() {
+        // `char::is_whitespace` on ASCII: space, tab, newline, vertical tab, form feed, return.
+        if b.is_ascii_whitespace() || b == 0x0B {
+            if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else {
+            space = false;
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
 /// The undisguised view: decoded text, lower case, whitespace collapsed.
 fn plain_view(pieces: &[Piece]) -> String {
     let mut out = String::with_capacity(pieces.len());
@@ -310,8 +332,13 @@ fn nfkc(pieces: &[Piece]) -> Vec<Piece> {
 }
 
 /// Whether a character is invisible or formatting: removed in step 3.
+#[inline]
 pub fn is_invisible(c: char) -> bool {
     let u = c as u32;
+    // ASCII (most characters): only the controls, tab, newline and carriage return kept.
+    if u < 0x80 {
+        return matches!(u, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F);
+    }
     matches!(u,
         0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F..=0x9F   // controls (tab/newline/cr kept)
         | 0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
@@ -491,8 +518,12 @@ fn drop_letter_brackets(pieces: Vec<Piece>) -> Vec<Piece> {
             && pieces[i + 1].c.is_ascii_alphanumeric()
             && closing_bracket(pieces[i].c) == Some(pieces[i + 2].c)
     };
+    // Most texts have no bracketed letter at all: nothing to drop, nothing to copy.
+    let Some(first) = (0..n).find(|&i| group(i)) else {
+        return pieces;
+    };
     let mut drop = vec![false; n];
-    let mut i = 0;
+    let mut i = first;
     while i < n {
         if !group(i) {
             i += 1;
@@ -594,6 +625,9 @@ fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
             }
         }
         i = last + 1;
+    }
+    if !drop.contains(&true) {
+        return pieces;
     }
     pieces
         .into_iter()

@@ -184,7 +184,33 @@ struct Token<'t> {
     end: usize,
 }
 
-fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
+fn tokens(text: &str) -> Vec<Token<'_>> {
+    if !text.is_ascii() {
+        return unicode_tokens(text).collect();
+    }
+    // ASCII (most comments): letters and digits are bytes, no characters to decode.
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(text.len() / 4 + 1);
+    let mut i = 0;
+    while i < bytes.len() && out.len() < MAX_TOKENS {
+        if !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        out.push(Token {
+            text: &text[start..i],
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+fn unicode_tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
     let mut iter = text.char_indices().peekable();
     std::iter::from_fn(move || {
         while let Some(&(i, c)) = iter.peek() {
@@ -314,7 +340,7 @@ impl Extractor {
     pub fn field(&mut self, group: Group, n: &Normalized, original: &str) {
         // About four features a byte of text: one allocation instead of several doublings.
         self.out.reserve(n.text.len() * 4 + 16);
-        let toks: Vec<Token<'_>> = tokens(&n.text).collect();
+        let toks = tokens(&n.text);
         let (mut styled, mut spelled) = (0usize, 0usize);
         let (lo, hi) = (
             usize::from(self.config.ngram_min.max(1)),
@@ -554,7 +580,7 @@ mod tests {
             usize::from(config.ngram_max.max(config.ngram_min.max(1))),
         );
         let mut out = Vec::new();
-        for t in tokens(text) {
+        for t in unicode_tokens(text) {
             let marked: Vec<String> = std::iter::once("<".to_string())
                 .chain(t.text.chars().map(String::from))
                 .chain(std::iter::once(">".to_string()))
@@ -609,6 +635,22 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn ascii_tokens_are_the_unicode_ones() {
+        let long = "ab1 ".repeat(MAX_TOKENS + 5);
+        for text in ["", "  main di, garuda88!! x", "a", "-x-", long.as_str()] {
+            let fast: Vec<(&str, usize, usize)> = tokens(text)
+                .iter()
+                .map(|t| (t.text, t.start, t.end))
+                .collect();
+            let slow: Vec<(&str, usize, usize)> = unicode_tokens(text)
+                .map(|t| (t.text, t.start, t.end))
+                .collect();
+            assert_eq!(fast, slow, "{text}");
+        }
+        assert_eq!(tokens(&long).len(), MAX_TOKENS);
     }
 
     #[test]
