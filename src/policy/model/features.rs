@@ -318,6 +318,38 @@ impl Extractor {
         }
     }
 
+    /// The hash state after the group and `label` parts: shared by every feature of that
+    /// label in a field, so each is hashed from there on ([`Extractor::emit_after`]).
+    fn prefix(&self, group: Group, label: &[u8]) -> u64 {
+        let gp: &[u8] = match group {
+            Group::Body => b"b",
+            Group::Author => b"a",
+        };
+        fnv_part(
+            fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
+            label,
+        )
+    }
+
+    /// As [`Extractor::emit`] with `parts` = the prefix's label, then `rest`: the same bucket.
+    fn emit_after(
+        &mut self,
+        prefix: u64,
+        group: Group,
+        kind: Kind,
+        rest: &[&[u8]],
+        span: (usize, usize),
+    ) {
+        let h = finish(rest.iter().fold(prefix, |h, p| fnv_part(h, p)));
+        self.out.push(Feature {
+            bucket: (h & self.mask) as u32,
+            group,
+            kind,
+            start: span.0 as u32,
+            end: span.1 as u32,
+        });
+    }
+
     fn emit(&mut self, group: Group, kind: Kind, parts: &[&[u8]], span: (usize, usize)) {
         let gp: &[u8] = match group {
             Group::Body => b"b",
@@ -353,45 +385,41 @@ impl Extractor {
         // The hash of the key and the group and `char:` parts, shared by every n-gram; each
         // n-gram then extends it character by character (the same value as `hash` of the three
         // parts, at a fraction of the cost).
-        let gp: &[u8] = match group {
-            Group::Body => b"b",
-            Group::Author => b"a",
-        };
-        let prefix = fnv_part(
-            fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
-            b"char:",
-        );
+        let prefix = self.prefix(group, b"char:");
+        // The same for the other labels a token gives.
+        let word_p = self.prefix(group, b"word:");
+        let pair_p = self.prefix(group, b"pair:");
+        let shape_p = self.prefix(group, b"shape:");
+        let styled_p = self.prefix(group, b"styled:");
+        let styled_shape_p = self.prefix(group, b"styled-shape:");
+        let spelled_p = self.prefix(group, b"spelled:");
         for (i, t) in toks.iter().enumerate() {
             let span = (t.start, t.end);
-            self.emit(group, Kind::Word, &[b"word:", t.text.as_bytes()], span);
+            self.emit_after(word_p, group, Kind::Word, &[t.text.as_bytes()], span);
             if let Some(next) = toks.get(i + 1) {
-                self.emit(
+                self.emit_after(
+                    pair_p,
                     group,
                     Kind::Pair,
-                    &[b"pair:", t.text.as_bytes(), next.text.as_bytes()],
+                    &[t.text.as_bytes(), next.text.as_bytes()],
                     (t.start, next.end),
                 );
             }
             let has_shape = shape_into(t.text, &mut sh);
             if has_shape {
-                self.emit(group, Kind::Shape, &[b"shape:", &sh], span);
+                self.emit_after(shape_p, group, Kind::Shape, &[&sh], span);
             }
             match look(t, n, original) {
                 Look::Plain => {}
                 Look::Styled => {
                     styled += 1;
-                    self.emit(group, Kind::Styled, &[b"styled:", t.text.as_bytes()], span);
+                    self.emit_after(styled_p, group, Kind::Styled, &[t.text.as_bytes()], span);
                     let sh: &[u8] = if has_shape { &sh } else { b"a" };
-                    self.emit(group, Kind::StyledShape, &[b"styled-shape:", sh], span);
+                    self.emit_after(styled_shape_p, group, Kind::StyledShape, &[sh], span);
                 }
                 Look::Spelled => {
                     spelled += 1;
-                    self.emit(
-                        group,
-                        Kind::Spelled,
-                        &[b"spelled:", t.text.as_bytes()],
-                        span,
-                    );
+                    self.emit_after(spelled_p, group, Kind::Spelled, &[t.text.as_bytes()], span);
                 }
             }
             // Character n-grams of `<token>`, on character boundaries.
@@ -634,6 +662,26 @@ mod tests {
                 reference_char_grams(&n.text, FeatureConfig::default()),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn a_shared_label_prefix_gives_the_bucket_of_the_whole_key() {
+        for group in [Group::Body, Group::Author] {
+            for (label, rest) in [
+                (&b"word:"[..], &[&b"gacor"[..]][..]),
+                (b"pair:", &[b"main", b"di"]),
+                (b"styled-shape:", &[b"a9:2"]),
+                (b"spelled:", &[b""]),
+            ] {
+                let mut x = Extractor::new(FeatureConfig::default());
+                let mut parts = vec![label];
+                parts.extend_from_slice(rest);
+                x.emit(group, Kind::Word, &parts, (0, 0));
+                let p = x.prefix(group, label);
+                x.emit_after(p, group, Kind::Word, rest, (0, 0));
+                assert_eq!(x.out[0].bucket, x.out[1].bucket, "{label:?} {rest:?}");
+            }
         }
     }
 
