@@ -23,7 +23,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -191,8 +191,12 @@ impl Policy {
         let words = if patterns.is_empty() {
             None
         } else {
+            // A DFA rather than the NFA the builder picks for more than 100 patterns: the same
+            // matches, read one table look-up a byte (the lists are a few hundred entries, so
+            // the table stays well under a megabyte).
             let ac = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&patterns)
                 .map_err(|e| err(format!("word lists: {e}")))?;
             Some(WordEngine {
@@ -684,6 +688,7 @@ impl Policy {
             .and_then(url_host)
             .filter(|h| !self.own_domains.matches(h));
         let raw_body = truncate(input.body, MAX_SCREENED_BYTES);
+        let mut disguises: Vec<(Field, usize, normalize::Disguises)> = Vec::new();
         for (ri, rule) in self.rules.iter().enumerate() {
             if hits[ri].is_some() {
                 continue;
@@ -817,12 +822,17 @@ impl Policy {
                     if !rule.fields.contains(*field) {
                         return None;
                     }
-                    let original = truncate(field_text(input, *field), MAX_SCREENED_BYTES);
-                    let found = if *islands {
-                        normalize::disguised_word(original, n, *min)
-                    } else {
-                        normalize::mixed_word(original, n, *min)
+                    // One search a field answers every disguise rule with the same `min`.
+                    let d = match disguises.iter().find(|(f, m, _)| f == field && m == min) {
+                        Some((_, _, d)) => *d,
+                        None => {
+                            let original = truncate(field_text(input, *field), MAX_SCREENED_BYTES);
+                            let d = normalize::disguises(original, n, *min);
+                            disguises.push((*field, *min, d));
+                            d
+                        }
                     };
+                    let found = if *islands { d.disguised } else { d.mixed };
                     found.map(|span| Hit {
                         field: *field,
                         span: Some(span),
@@ -1019,6 +1029,15 @@ fn url_host(url: &str) -> Option<String> {
 /// The share of capital letters, if the text has enough letters and enough capitals.
 fn shouting(text: &str, min_letters: usize, ratio: f64) -> Option<f64> {
     let (mut letters, mut upper) = (0usize, 0usize);
+    if text.is_ascii() {
+        // The same counts without decoding characters (most comments are ASCII).
+        for b in text.bytes().filter(u8::is_ascii_alphabetic) {
+            letters += 1;
+            upper += usize::from(b.is_ascii_uppercase());
+        }
+        let r = upper as f64 / letters.max(1) as f64;
+        return (letters >= min_letters && r >= ratio).then_some(r);
+    }
     for c in text.chars().filter(|c| c.is_alphabetic()) {
         letters += 1;
         if c.is_uppercase() {
@@ -1060,6 +1079,10 @@ fn char_run(text: &str, min: usize) -> Option<(usize, usize)> {
 /// The first word that mixes Latin letters with Cyrillic, Greek, Armenian or Cherokee ones.
 fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
     use unicode_script::{Script, UnicodeScript};
+    // ASCII letters are all Latin: an ASCII text cannot mix scripts.
+    if text.is_ascii() {
+        return None;
+    }
     let mut start = 0;
     let (mut in_word, mut latin, mut other) = (false, false, false);
     for (i, c) in text
@@ -1110,6 +1133,10 @@ fn is_styled(c: char) -> bool {
 
 /// The span from the first to the last styled character, if there are at least `min`.
 fn styled(text: &str, min: usize) -> Option<(usize, usize)> {
+    // Every styled stand-in is outside ASCII.
+    if text.is_ascii() {
+        return None;
+    }
     let mut count = 0;
     let mut first = None;
     let mut last = 0;

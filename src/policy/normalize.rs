@@ -77,22 +77,22 @@ struct Piece {
 pub fn normalize(original: &str) -> Normalized {
     let original = truncate(original, MAX_SCREENED_BYTES);
     let (plain, folded) = if original.is_ascii() && !original.contains(['<', '&']) {
-        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case.
-        let pieces: Vec<Piece> = original
+        // Plain ASCII without markup: steps 1–5 reduce to dropping controls and lower case,
+        // done here in one pass over the bytes (the same pieces `strip_invisible` and the
+        // lower-casing would give).
+        let plain = plain_view_ascii(original);
+        let folded = original
             .bytes()
             .enumerate()
+            .filter(|&(_, b)| !is_invisible(char::from(b)))
             .map(|(i, b)| Piece {
-                c: char::from(b),
+                c: if b.is_ascii_whitespace() || b == 0x0B {
+                    ' '
+                } else {
+                    char::from(b.to_ascii_lowercase())
+                },
                 start: i as u32,
                 end: i as u32 + 1,
-            })
-            .collect();
-        let plain = plain_view(&pieces);
-        let folded = strip_invisible(pieces)
-            .into_iter()
-            .map(|p| Piece {
-                c: p.c.to_ascii_lowercase(),
-                ..p
             })
             .collect();
         (plain, folded)
@@ -231,6 +231,28 @@ fn entity_len(s: &str) -> Option<usize> {
         .then_some(end + 1)
 }
 
+/// [`plain_view`] of an ASCII text without markup, read from its bytes.
+fn plain_view_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = true;
+    for b in s.bytes() {
+        // `char::is_whitespace` on ASCII: space, tab, newline, vertical tab, form feed, return.
+        if b.is_ascii_whitespace() || b == 0x0B {
+            if !space {
+                out.push(' ');
+                space = true;
+            }
+        } else {
+            space = false;
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+    }
+    if out.ends_with(' ') {
+        out.pop();
+    }
+    out
+}
+
 /// The undisguised view: decoded text, lower case, whitespace collapsed.
 fn plain_view(pieces: &[Piece]) -> String {
     let mut out = String::with_capacity(pieces.len());
@@ -310,8 +332,13 @@ fn nfkc(pieces: &[Piece]) -> Vec<Piece> {
 }
 
 /// Whether a character is invisible or formatting: removed in step 3.
+#[inline]
 pub fn is_invisible(c: char) -> bool {
     let u = c as u32;
+    // ASCII (most characters): only the controls, tab, newline and carriage return kept.
+    if u < 0x80 {
+        return matches!(u, 0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F);
+    }
     matches!(u,
         0x00..=0x08 | 0x0B | 0x0C | 0x0E..=0x1F | 0x7F..=0x9F   // controls (tab/newline/cr kept)
         | 0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
@@ -491,8 +518,12 @@ fn drop_letter_brackets(pieces: Vec<Piece>) -> Vec<Piece> {
             && pieces[i + 1].c.is_ascii_alphanumeric()
             && closing_bracket(pieces[i].c) == Some(pieces[i + 2].c)
     };
+    // Most texts have no bracketed letter at all: nothing to drop, nothing to copy.
+    let Some(first) = (0..n).find(|&i| group(i)) else {
+        return pieces;
+    };
     let mut drop = vec![false; n];
-    let mut i = 0;
+    let mut i = first;
     while i < n {
         if !group(i) {
             i += 1;
@@ -594,6 +625,9 @@ fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
             }
         }
         i = last + 1;
+    }
+    if !drop.contains(&true) {
+        return pieces;
     }
     pieces
         .into_iter()
@@ -862,24 +896,33 @@ impl WordShape {
 ///
 /// Pure; linear in the text.
 pub fn disguised_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
-    find_disguised(original, n, min, true)
+    disguises(original, n, min).disguised
 }
 
 /// Like [`disguised_word`], but only the strong disguises: a mix of alphabets in one word, or
 /// a word spelled out with digits or styling. One styled word in a plain sentence (which a
 /// reader may write for emphasis) does not count.
 pub fn mixed_word(original: &str, n: &Normalized, min: usize) -> Option<(usize, usize)> {
-    find_disguised(original, n, min, false)
+    disguises(original, n, min).mixed
 }
 
-fn find_disguised(
-    original: &str,
-    n: &Normalized,
-    min: usize,
-    islands: bool,
-) -> Option<(usize, usize)> {
+/// What [`disguised_word`] and [`mixed_word`] find in one text, from one reading of it: the
+/// screening asks both, and reading each word's original characters is the costly part.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Disguises {
+    /// [`disguised_word`]'s answer.
+    pub disguised: Option<(usize, usize)>,
+    /// [`mixed_word`]'s answer.
+    pub mixed: Option<(usize, usize)>,
+}
+
+/// [`disguised_word`] and [`mixed_word`] of the same text and `min`, in one pass. Both take the
+/// first word that qualifies; the styled-island answer can come before the first mixed word,
+/// so the pass goes on after it until the mixed one is found too.
+pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
     let bytes = n.text.as_bytes();
     let mut island = None;
+    let mut disguised = None;
     let mut plain_words = 0usize;
     let mut i = 0;
     while i < bytes.len() {
@@ -908,39 +951,46 @@ fn find_disguised(
         // Typed as plain ASCII letters and digits in one piece (most words): no styling, no
         // separator, one alphabet, so `WordShape` could only call it plain (three letters or
         // more) or nothing. Said here without reading it character by character.
-        if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            if orig.bytes().filter(u8::is_ascii_alphabetic).count() >= 3 {
-                plain_words += 1;
-                if island.is_some() {
-                    return island;
-                }
+        let plain = if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if orig.bytes().filter(u8::is_ascii_alphabetic).count() < 3 {
+                continue;
             }
-            continue;
-        }
-        let shape = WordShape::read(orig, &n.text[start..i]);
-        if shape.plain() {
+            None
+        } else {
+            let shape = WordShape::read(orig, &n.text[start..i]);
+            (!shape.plain()).then_some(shape)
+        };
+        let Some(shape) = plain else {
             plain_words += 1;
-            if island.is_some() {
-                return island;
+            // A styled island followed by a plain word: the island is the disguised word.
+            if disguised.is_none() {
+                disguised = island;
             }
             continue;
-        }
+        };
         if i - start < min || shape.letters < 2 || shape.other > 0 {
             continue;
         }
         let spelled =
             shape.separated && shape.letters >= 3 && (shape.digits > 0 || shape.styled > 0);
         if shape.mixed() || spelled {
-            return Some((s, e));
+            return Disguises {
+                disguised: disguised.or(Some((s, e))),
+                mixed: Some((s, e)),
+            };
         }
-        if islands && shape.styled >= 2 && island.is_none() {
+        if shape.styled >= 2 && island.is_none() && disguised.is_none() {
             if plain_words > 0 {
-                return Some((s, e));
+                disguised = Some((s, e));
+            } else {
+                island = Some((s, e));
             }
-            island = Some((s, e));
         }
     }
-    None
+    Disguises {
+        disguised,
+        mixed: None,
+    }
 }
 
 fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
@@ -1076,6 +1126,131 @@ mod tests {
     fn disguised(s: &str) -> Option<&str> {
         let x = normalize(s);
         disguised_word(s, &x, 4).map(|(a, b)| &s[a..b])
+    }
+
+    /// The disguise search as first written, one pass per question; [`disguises`] answers
+    /// both questions in one pass and must give the same answers.
+    fn find_disguised(
+        original: &str,
+        n: &Normalized,
+        min: usize,
+        islands: bool,
+    ) -> Option<(usize, usize)> {
+        let bytes = n.text.as_bytes();
+        let mut island = None;
+        let mut plain_words = 0usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            // A word glued to a letter of another writing system is not a Latin word (an emoji
+            // next to it is fine: promoters frame brands with them).
+            let before = n.text[..start].chars().next_back();
+            let after = n.text[i..].chars().next();
+            if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric)
+            {
+                continue;
+            }
+            let Some((s, e)) = n.original_span(start, i) else {
+                continue;
+            };
+            // Text from inside an HTML tag or entity maps to the whole tag: its shape says nothing.
+            let Some(orig) = original.get(s..e).filter(|o| !o.contains(['<', '&'])) else {
+                continue;
+            };
+            // Typed as plain ASCII letters and digits in one piece (most words): no styling, no
+            // separator, one alphabet, so `WordShape` could only call it plain (three letters or
+            // more) or nothing. Said here without reading it character by character.
+            if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                if orig.bytes().filter(u8::is_ascii_alphabetic).count() >= 3 {
+                    plain_words += 1;
+                    if island.is_some() {
+                        return island;
+                    }
+                }
+                continue;
+            }
+            let shape = WordShape::read(orig, &n.text[start..i]);
+            if shape.plain() {
+                plain_words += 1;
+                if island.is_some() {
+                    return island;
+                }
+                continue;
+            }
+            if i - start < min || shape.letters < 2 || shape.other > 0 {
+                continue;
+            }
+            let spelled =
+                shape.separated && shape.letters >= 3 && (shape.digits > 0 || shape.styled > 0);
+            if shape.mixed() || spelled {
+                return Some((s, e));
+            }
+            if islands && shape.styled >= 2 && island.is_none() {
+                if plain_words > 0 {
+                    return Some((s, e));
+                }
+                island = Some((s, e));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn one_pass_gives_both_answers_of_two() {
+        for s in [
+            "Parah! 𝐕𝐈𝐒𝐈𝟒𝐃 bikin nagih A𝙂𝘜𝐒𝘛𝐎𝙏О",
+            "𝐕𝐈𝐒𝐈𝟒𝐃 𝐆𝐀𝐑𝐔𝐃𝐀 bikin nagih",
+            "𝐕𝐈𝐒𝐈𝟒𝐃 A𝙂𝘜𝐒𝘛𝐎𝙏О bikin",
+            "saya 𝐕𝐈𝐒𝐈𝟒𝐃 ⭐ A L E X I S 1 7 ⭐",
+            "𝐕𝐈𝐒𝐈𝟒𝐃 𝐆𝐀𝐑𝐔𝐃𝐀",
+            "plain text only here",
+        ] {
+            let x = normalize(s);
+            for min in [0, 3, 4, 8] {
+                assert_eq!(
+                    disguises(s, &x, min),
+                    Disguises {
+                        disguised: find_disguised(s, &x, min, true),
+                        mixed: find_disguised(s, &x, min, false),
+                    },
+                    "{s} {min}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn one_pass_agrees_with_two_on_any_mix(
+            words in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "saya", "mcb\u{1d7cf}\u{1d7d4}", "\u{1d415}\u{1d408}\u{1d412}\u{1d408}\u{1d7d2}\u{1d403}",
+                    "g\u{430}ruda", "A L E X 1 7", "\u{1d41a}\u{1d41b}", "\u{ff47}\u{ff41}\u{ff52}", "ok",
+                    "\u{3010}A\u{3011}\u{3010}L\u{3011}\u{3010}E\u{3011}", "a<b>c", "ru\u{336}si", "\u{d55c}abc",
+                ]),
+                0..8,
+            ),
+            min in 0usize..6,
+        ) {
+            let s = words.join(" ");
+            let x = normalize(&s);
+            proptest::prop_assert_eq!(
+                disguises(&s, &x, min),
+                Disguises {
+                    disguised: find_disguised(&s, &x, min, true),
+                    mixed: find_disguised(&s, &x, min, false),
+                }
+            );
+        }
     }
 
     #[test]

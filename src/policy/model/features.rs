@@ -184,7 +184,33 @@ struct Token<'t> {
     end: usize,
 }
 
-fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
+fn tokens(text: &str) -> Vec<Token<'_>> {
+    if !text.is_ascii() {
+        return unicode_tokens(text).collect();
+    }
+    // ASCII (most comments): letters and digits are bytes, no characters to decode.
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(text.len() / 4 + 1);
+    let mut i = 0;
+    while i < bytes.len() && out.len() < MAX_TOKENS {
+        if !bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        out.push(Token {
+            text: &text[start..i],
+            start,
+            end: i,
+        });
+    }
+    out
+}
+
+fn unicode_tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
     let mut iter = text.char_indices().peekable();
     std::iter::from_fn(move || {
         while let Some(&(i, c)) = iter.peek() {
@@ -215,31 +241,44 @@ fn tokens(text: &str) -> impl Iterator<Item = Token<'_>> {
 /// plus the length of a trailing digit run. Brand names are letters with digits; years and
 /// prices are digits only, and get their own shape (`9:4` for `2019`).
 fn shape(token: &str) -> Option<String> {
-    let mut s = String::new();
-    let mut last = ' ';
+    let mut buf = Vec::new();
+    shape_into(token, &mut buf).then(|| String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// [`shape`] written into `out` (cleared first), without allocating on the screening path;
+/// `false` (and `out` empty) for a token without digits, which has no shape.
+fn shape_into(token: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    // Most tokens are words without digits: they have no shape, said without building one.
+    if !token.chars().any(char::is_numeric) {
+        return false;
+    }
+    let mut last = 0u8;
     let mut trailing_digits = 0usize;
-    let mut has_digit = false;
+    let mut count = 0usize;
     for c in token.chars() {
-        let k = if c.is_ascii_digit() || c.is_numeric() {
-            has_digit = true;
+        count += 1;
+        let k = if c.is_numeric() {
             trailing_digits += 1;
-            '9'
+            b'9'
         } else {
             trailing_digits = 0;
-            'a'
+            b'a'
         };
         if k != last {
-            s.push(k);
+            out.push(k);
             last = k;
         }
     }
-    if !has_digit {
-        return None;
-    }
-    if s == "9" {
-        return Some(format!("9:{}", token.chars().count().min(9)));
-    }
-    Some(format!("{s}:{}", trailing_digits.min(4)))
+    // Both counts are capped below 10, so each is one digit.
+    let n = if out == b"9" {
+        count.min(9)
+    } else {
+        trailing_digits.min(4)
+    };
+    out.push(b':');
+    out.push(b'0' + n as u8);
+    true
 }
 
 /// How a token looked before normalisation.
@@ -279,6 +318,38 @@ impl Extractor {
         }
     }
 
+    /// The hash state after the group and `label` parts: shared by every feature of that
+    /// label in a field, so each is hashed from there on ([`Extractor::emit_after`]).
+    fn prefix(&self, group: Group, label: &[u8]) -> u64 {
+        let gp: &[u8] = match group {
+            Group::Body => b"b",
+            Group::Author => b"a",
+        };
+        fnv_part(
+            fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
+            label,
+        )
+    }
+
+    /// As [`Extractor::emit`] with `parts` = the prefix's label, then `rest`: the same bucket.
+    fn emit_after(
+        &mut self,
+        prefix: u64,
+        group: Group,
+        kind: Kind,
+        rest: &[&[u8]],
+        span: (usize, usize),
+    ) {
+        let h = finish(rest.iter().fold(prefix, |h, p| fnv_part(h, p)));
+        self.out.push(Feature {
+            bucket: (h & self.mask) as u32,
+            group,
+            kind,
+            start: span.0 as u32,
+            end: span.1 as u32,
+        });
+    }
+
     fn emit(&mut self, group: Group, kind: Kind, parts: &[&[u8]], span: (usize, usize)) {
         let gp: &[u8] = match group {
             Group::Body => b"b",
@@ -301,53 +372,90 @@ impl Extractor {
     pub fn field(&mut self, group: Group, n: &Normalized, original: &str) {
         // About four features a byte of text: one allocation instead of several doublings.
         self.out.reserve(n.text.len() * 4 + 16);
-        let toks: Vec<Token<'_>> = tokens(&n.text).collect();
+        let toks = tokens(&n.text);
         let (mut styled, mut spelled) = (0usize, 0usize);
         let (lo, hi) = (
             usize::from(self.config.ngram_min.max(1)),
             usize::from(self.config.ngram_max.max(self.config.ngram_min.max(1))),
         );
-        // Word bytes with boundary marks, reused for every token.
+        // Word bytes with boundary marks and the token's shape, reused for every token.
         let mut marked: Vec<u8> = Vec::with_capacity(64);
         let mut starts: Vec<usize> = Vec::with_capacity(64);
+        let mut sh: Vec<u8> = Vec::with_capacity(16);
+        // The hash of the key and the group and `char:` parts, shared by every n-gram; each
+        // n-gram then extends it character by character (the same value as `hash` of the three
+        // parts, at a fraction of the cost).
+        let prefix = self.prefix(group, b"char:");
+        // The same for the other labels a token gives.
+        let word_p = self.prefix(group, b"word:");
+        let pair_p = self.prefix(group, b"pair:");
+        let shape_p = self.prefix(group, b"shape:");
+        let styled_p = self.prefix(group, b"styled:");
+        let styled_shape_p = self.prefix(group, b"styled-shape:");
+        let spelled_p = self.prefix(group, b"spelled:");
         for (i, t) in toks.iter().enumerate() {
             let span = (t.start, t.end);
-            self.emit(group, Kind::Word, &[b"word:", t.text.as_bytes()], span);
+            self.emit_after(word_p, group, Kind::Word, &[t.text.as_bytes()], span);
             if let Some(next) = toks.get(i + 1) {
-                self.emit(
+                self.emit_after(
+                    pair_p,
                     group,
                     Kind::Pair,
-                    &[b"pair:", t.text.as_bytes(), next.text.as_bytes()],
+                    &[t.text.as_bytes(), next.text.as_bytes()],
                     (t.start, next.end),
                 );
             }
-            let sh = shape(t.text);
-            if let Some(sh) = &sh {
-                self.emit(group, Kind::Shape, &[b"shape:", sh.as_bytes()], span);
+            let has_shape = shape_into(t.text, &mut sh);
+            if has_shape {
+                self.emit_after(shape_p, group, Kind::Shape, &[&sh], span);
             }
             match look(t, n, original) {
                 Look::Plain => {}
                 Look::Styled => {
                     styled += 1;
-                    self.emit(group, Kind::Styled, &[b"styled:", t.text.as_bytes()], span);
-                    let sh: &[u8] = sh.as_deref().map_or(b"a", str::as_bytes);
-                    self.emit(group, Kind::StyledShape, &[b"styled-shape:", sh], span);
+                    self.emit_after(styled_p, group, Kind::Styled, &[t.text.as_bytes()], span);
+                    let sh: &[u8] = if has_shape { &sh } else { b"a" };
+                    self.emit_after(styled_shape_p, group, Kind::StyledShape, &[sh], span);
                 }
                 Look::Spelled => {
                     spelled += 1;
-                    self.emit(
-                        group,
-                        Kind::Spelled,
-                        &[b"spelled:", t.text.as_bytes()],
-                        span,
-                    );
+                    self.emit_after(spelled_p, group, Kind::Spelled, &[t.text.as_bytes()], span);
                 }
             }
             // Character n-grams of `<token>`, on character boundaries.
             marked.clear();
+            marked.push(b'<');
+            if t.text.is_ascii() {
+                // One byte a character (most tokens): the n-grams are byte windows.
+                marked.extend_from_slice(t.text.as_bytes());
+                marked.push(b'>');
+                let len = t.text.len();
+                for a in 0..marked.len() {
+                    let rest = &marked[a..];
+                    let mut h = fnv_bytes(prefix, &rest[..(lo - 1).min(rest.len())]);
+                    for (k, &byte) in rest.iter().enumerate().take(hi).skip(lo - 1) {
+                        h = fnv_bytes(h, &[byte]);
+                        let b = a + k + 1;
+                        let bucket = (finish(fnv_part(h, b"")) & self.mask) as u32;
+                        // Map back to the token: the marks have no text of their own.
+                        let s = t.start + a.saturating_sub(1).min(len);
+                        let e = t.start + (b - 1).min(len);
+                        self.out.push(Feature {
+                            bucket,
+                            group,
+                            kind: Kind::Char {
+                                lead: a == 0,
+                                trail: b == marked.len(),
+                            },
+                            start: s.min(e) as u32,
+                            end: e as u32,
+                        });
+                    }
+                }
+                continue;
+            }
             starts.clear();
             starts.push(0);
-            marked.push(b'<');
             for c in t.text.chars() {
                 starts.push(marked.len());
                 let mut buf = [0u8; 4];
@@ -359,17 +467,6 @@ impl Extractor {
             // starts[k] is the byte offset of character k of the marked word; the last entry is
             // its length.
             let chars = starts.len() - 1;
-            // The hash of the key and the group and `char:` parts, shared by every n-gram; each
-            // n-gram then extends it character by character (the same value as `hash` of the
-            // three parts, at a fraction of the cost).
-            let gp: &[u8] = match group {
-                Group::Body => b"b",
-                Group::Author => b"a",
-            };
-            let prefix = fnv_part(
-                fnv_part(0xcbf2_9ce4_8422_2325 ^ self.config.hash_key, gp),
-                b"char:",
-            );
             for a in 0..chars {
                 let mut h = fnv_bytes(prefix, &marked[starts[a]..starts[(a + lo - 1).min(chars)]]);
                 for len in lo..=hi {
@@ -498,6 +595,150 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 20);
+    }
+
+    /// The character n-grams as first written: each gram built as its own string of the marked
+    /// word's characters and hashed as its three parts. The extractor's shortcuts (one hash
+    /// extended a character at a time, byte windows for ASCII tokens) must give exactly these
+    /// features, in this order, or the shipped model would read a comment differently.
+    fn reference_char_grams(text: &str, config: FeatureConfig) -> Vec<(u32, Kind, u32, u32)> {
+        let mask = (1u64 << config.bits) - 1;
+        let (lo, hi) = (
+            usize::from(config.ngram_min.max(1)),
+            usize::from(config.ngram_max.max(config.ngram_min.max(1))),
+        );
+        let mut out = Vec::new();
+        for t in unicode_tokens(text) {
+            let marked: Vec<String> = std::iter::once("<".to_string())
+                .chain(t.text.chars().map(String::from))
+                .chain(std::iter::once(">".to_string()))
+                .collect();
+            // Byte offset of each character of the token, and its end.
+            let mut offsets: Vec<usize> = t.text.char_indices().map(|(i, _)| i).collect();
+            offsets.push(t.text.len());
+            let text_pos = |k: usize| offsets[k.saturating_sub(1).min(offsets.len() - 1)];
+            for a in 0..marked.len() {
+                for len in lo..=hi {
+                    let b = a + len;
+                    if b > marked.len() {
+                        break;
+                    }
+                    let gram = marked[a..b].concat();
+                    let h = hash(config.hash_key, &[b"b", b"char:", gram.as_bytes()]);
+                    let (s, e) = (t.start + text_pos(a), t.start + text_pos(b));
+                    let kind = Kind::Char {
+                        lead: a == 0,
+                        trail: b == marked.len(),
+                    };
+                    out.push(((h & mask) as u32, kind, s.min(e) as u32, e as u32));
+                }
+            }
+        }
+        out
+    }
+
+    fn char_grams(text: &str, config: FeatureConfig) -> Vec<(u32, Kind, u32, u32)> {
+        let n = normalize(text);
+        let mut x = Extractor::new(config);
+        x.field(Group::Body, &n, text);
+        x.out
+            .iter()
+            .filter(|f| matches!(f.kind, Kind::Char { .. }))
+            .map(|f| (f.bucket, f.kind, f.start, f.end))
+            .collect()
+    }
+
+    #[test]
+    fn char_grams_are_the_reference_ones_for_ascii_and_other_tokens() {
+        for text in [
+            "main di garuda88 sekarang",
+            "a ab abc abcd",
+            "Сегодня 𝐆𝐀𝐑𝐔𝐃𝐀𝟖𝟖 bücher ü 한국어 x",
+            "",
+        ] {
+            let n = normalize(text);
+            assert_eq!(
+                char_grams(text, FeatureConfig::default()),
+                reference_char_grams(&n.text, FeatureConfig::default()),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_shared_label_prefix_gives_the_bucket_of_the_whole_key() {
+        for group in [Group::Body, Group::Author] {
+            for (label, rest) in [
+                (&b"word:"[..], &[&b"gacor"[..]][..]),
+                (b"pair:", &[b"main", b"di"]),
+                (b"styled-shape:", &[b"a9:2"]),
+                (b"spelled:", &[b""]),
+            ] {
+                let mut x = Extractor::new(FeatureConfig::default());
+                let mut parts = vec![label];
+                parts.extend_from_slice(rest);
+                x.emit(group, Kind::Word, &parts, (0, 0));
+                let p = x.prefix(group, label);
+                x.emit_after(p, group, Kind::Word, rest, (0, 0));
+                assert_eq!(x.out[0].bucket, x.out[1].bucket, "{label:?} {rest:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_tokens_are_the_unicode_ones() {
+        let long = "ab1 ".repeat(MAX_TOKENS + 5);
+        for text in ["", "  main di, garuda88!! x", "a", "-x-", long.as_str()] {
+            let fast: Vec<(&str, usize, usize)> = tokens(text)
+                .iter()
+                .map(|t| (t.text, t.start, t.end))
+                .collect();
+            let slow: Vec<(&str, usize, usize)> = unicode_tokens(text)
+                .map(|t| (t.text, t.start, t.end))
+                .collect();
+            assert_eq!(fast, slow, "{text}");
+        }
+        assert_eq!(tokens(&long).len(), MAX_TOKENS);
+    }
+
+    #[test]
+    fn shapes_are_written_without_allocating_the_same_as_named() {
+        let mut buf = Vec::new();
+        for (token, want) in [
+            ("garuda88", Some("a9:2")),
+            ("2019", Some("9:4")),
+            ("12345678901", Some("9:9")),
+            ("a1b22c333d4444e55555", Some("a9a9a9a9a9:4")),
+            ("١٢٣abc", Some("9a:0")),
+            ("gacor", None),
+        ] {
+            assert_eq!(shape_into(token, &mut buf), want.is_some(), "{token}");
+            assert_eq!(shape(token).as_deref(), want, "{token}");
+            assert_eq!(buf, want.unwrap_or("").as_bytes(), "{token}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn char_grams_match_the_reference_for_any_text(
+            text in "[a-c0-9 <>.\u{e9}\u{430}\u{1d400}-\u{1d403}\u{ac00}\u{661}]{0,40}",
+            lo in 1u8..4,
+            extra in 0u8..4,
+        ) {
+            let config = FeatureConfig {
+                bits: 12,
+                ngram_min: lo,
+                ngram_max: lo + extra,
+                ..FeatureConfig::default()
+            };
+            let n = normalize(&text);
+            proptest::prop_assert_eq!(
+                char_grams(&text, config),
+                reference_char_grams(&n.text, config)
+            );
+        }
     }
 
     #[test]
