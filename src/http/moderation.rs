@@ -1009,6 +1009,7 @@ async fn audit_moderators(
     let figures: Vec<serde_json::Value> = state
         .service
         .moderator_figures()
+        .map_err(|e| ApiError::store(lang, &e))?
         .into_iter()
         .map(|(name, f)| {
             let mut v = serde_json::to_value(f).unwrap_or_default();
@@ -1147,7 +1148,11 @@ async fn waves(
         .refresh_waves()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    let waves = state.service.wave_summaries(None, limit).await;
+    let waves = state
+        .service
+        .wave_summaries(None, limit)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
     let config = state.service.wave_config();
     Ok(Json(serde_json::json!({
         "waves": waves,
@@ -1172,7 +1177,12 @@ async fn wave(
         .refresh_waves()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    match state.service.wave_summaries(Some(id), 1).await.pop() {
+    let mut found = state
+        .service
+        .wave_summaries(Some(id), 1)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    match found.pop() {
         Some(w) => Ok(Json(w).into_response()),
         None => Err(ApiError::not_found(lang)),
     }

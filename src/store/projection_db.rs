@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -85,6 +86,18 @@ pub enum ProjectionDbError {
         /// What the decoder said.
         source: serde_json::Error,
     },
+}
+
+/// A failed read of the projection database, as the store failure callers already answer as
+/// "unavailable" (`503 store_unavailable` over HTTP, a retry at the next round in background
+/// tasks): the cause stays in the error's source chain.
+impl From<ProjectionDbError> for crate::store::StoreError {
+    fn from(e: ProjectionDbError) -> Self {
+        crate::store::StoreError::Unavailable {
+            backend: "projection",
+            source: Arc::new(e),
+        }
+    }
 }
 
 /// What the file keeps beside its tables and the server holds in memory: the position, the

@@ -207,3 +207,70 @@ async fn an_unreadable_projection_database_is_answered_503_not_an_empty_answer()
         "failed reads are counted"
     );
 }
+
+/// Moderators' reads and a ban's sweep meet the same unreadable projection database: the
+/// console's card (its author record and parent), the audit lines and the moderators' figures
+/// answer `503 store_unavailable` in the request's language, and a ban asked to move the
+/// author's comments to spam is refused with nothing stored (not placed with a sweep that found
+/// nothing), so the moderator's retry, once the file is back, does the whole job.
+#[tokio::test]
+async fn moderator_reads_and_a_bans_sweep_answer_503_when_the_projections_cannot_be_read() {
+    let app = spawn_app_with(crate::console::with_accounts).await;
+    let held = app.comment_ok("berita-rusak", HELD, "pending").await;
+    let decided = app.comment_ok("berita-rusak", HELD, "pending").await;
+    let version = app.version(&decided).await;
+    let (status, body) = app.decide(AYU, &decided, "approve", version).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let browser =
+        crate::console::Browser::logged_in(&app, "ani", crate::console::ANI_PASSWORD).await;
+    let card = browser
+        .get(&format!("/admin/comments/{held}?lang=en"))
+        .await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.body);
+
+    let db = rusqlite::Connection::open(app.dir.path().join("projections.sqlite3")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute_batch("DROP TABLE comments;").unwrap();
+    drop(db);
+
+    let card = browser
+        .get(&format!("/admin/comments/{held}?lang=en"))
+        .await;
+    assert_eq!(
+        card.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        card.body
+    );
+    assert!(
+        card.body
+            .contains("The database is unavailable for the moment."),
+        "{}",
+        card.body
+    );
+    let (status, body) = app.mod_get(AYU, "/api/v1/mod/audit/moderators").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "Basis data sedang tidak tersedia. Silakan coba lagi sebentar lagi.",
+        "Indonesian by default"
+    );
+    let (status, body) = app
+        .mod_get(AYU, "/api/v1/mod/audit?author=pembaca@contoh.id&lang=en")
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+
+    let (status, body) = app
+        .mod_post(
+            AYU,
+            "/api/v1/mod/bans?lang=en",
+            &serde_json::json!({ "kind": "email_domain", "value": "contoh.id", "spam_existing": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable");
+    let (status, list) = app.mod_get(AYU, "/api/v1/mod/bans").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 0, "the refused ban was not stored: {list}");
+}
