@@ -633,22 +633,34 @@ async fn load_card(
     let Some(view) = c.app.service.moderator_view(id).await? else {
         return Ok(None);
     };
-    Ok(Some(card_from(c, view, conflict)))
+    Ok(Some(card_from(c, view, conflict).await?))
 }
 
-fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Card {
-    let (author, parent, reported) = c.app.service.view().read(|p| {
-        let author = p.author_record(&view.author_email);
-        let parent = view
-            .parent_id
-            .and_then(|pid| p.comment(pid))
-            .map(|r| (r.author_name, r.body_html));
-        let reported = p.is_reported(view.id);
-        (author, parent, reported)
-    });
+/// The card's projection facts are read on the read pool (the author record is a query over
+/// the author's comments, not a lookup), and a failed read fails the card (`503`) rather than
+/// showing an author without history or a reply without its parent.
+async fn card_from(
+    c: &Console,
+    view: ModeratorView,
+    conflict: Option<Conflict>,
+) -> Result<Card, crate::store::StoreError> {
+    let (email, parent_id, id) = (view.author_email.clone(), view.parent_id, view.id);
+    let (author, parent, reported) = c
+        .app
+        .service
+        .view()
+        .query(move |p| {
+            let author = p.author_record(&email);
+            let parent = parent_id
+                .and_then(|pid| p.comment(pid))
+                .map(|r| (r.author_name, r.body_html));
+            let reported = p.is_reported(id);
+            (author, parent, reported)
+        })
+        .await?;
     let article = c.config.article_link(&view.thread);
     let premoderated = c.app.service.is_premoderated(&view.thread);
-    Card {
+    Ok(Card {
         view,
         reported,
         author,
@@ -656,7 +668,7 @@ fn card_from(c: &Console, view: ModeratorView, conflict: Option<Conflict>) -> Ca
         article,
         conflict,
         premoderated,
-    }
+    })
 }
 
 /// Who made the comment's latest decision, for a conflict notice.
@@ -799,12 +811,12 @@ async fn decision(
             }
             Redirect::to(&back).into_response()
         }
-        Decided::Stale(current) => conflict_response(&c, &req, session, *current),
+        Decided::Stale(current) => conflict_response(&c, &req, session, *current).await,
         Decided::Failed(e) => req.fail(e),
     }
 }
 
-fn conflict_response(
+async fn conflict_response(
     c: &Console,
     req: &Req,
     session: &SessionInfo,
@@ -814,7 +826,10 @@ fn conflict_response(
     let conflict = latest_decision(&current);
     let by = pages::actor_name(&conflict.by).to_string();
     let what = pages::event_words(lang, &conflict.event);
-    let card = card_from(c, current, Some(conflict));
+    let card = match card_from(c, current, Some(conflict)).await {
+        Ok(card) => card,
+        Err(e) => return req.fail(ApiError::store(lang, &e)),
+    };
     let now = Utc::now();
     if req.json {
         let html = pages::card(lang, &session.csrf, &card, "/admin", now).into_string();
@@ -909,7 +924,10 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
         Decided::Done(view, _) => {
             c.sessions.set_undo(&cookie, None);
             if req.json {
-                let card = card_from(&c, *view, None);
+                let card = match card_from(&c, *view, None).await {
+                    Ok(card) => card,
+                    Err(e) => return req.fail(ApiError::store(lang, &e)),
+                };
                 let html =
                     pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
                 return axum::Json(json!({ "ok": true, "undone": true, "id": u.id, "status": card.view.status, "version": card.view.version, "message": notice_text(lang, "undone"), "card": html })).into_response();
@@ -918,7 +936,7 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
         }
         Decided::Stale(current) => {
             c.sessions.set_undo(&cookie, None);
-            conflict_response(&c, &req, session, *current)
+            conflict_response(&c, &req, session, *current).await
         }
         Decided::Failed(e) => req.fail(e),
     }
@@ -1352,7 +1370,10 @@ async fn audit_page(
             url.append_pair("lang", lang.tag());
             url.finish()
         });
-    let figures = c.app.service.moderator_figures();
+    let figures = match c.app.service.moderator_figures() {
+        Ok(f) => f,
+        Err(e) => return req.fail(ApiError::store(lang, &e)),
+    };
     let rules = c.app.service.rule_figures();
     html_response(
         StatusCode::OK,
@@ -1380,11 +1401,15 @@ async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQue
     if let Err(e) = c.app.service.refresh_waves().await {
         return req.fail(ApiError::store(lang, &e));
     }
-    let waves = c
+    let waves = match c
         .app
         .service
         .wave_summaries(None, crate::service::waves::MAX_WAVE_LIST)
-        .await;
+        .await
+    {
+        Ok(w) => w,
+        Err(e) => return req.fail(ApiError::store(lang, &e)),
+    };
     let config = c.app.service.wave_config();
     let notice = match q.notice.as_deref() {
         Some("closed") => Some(

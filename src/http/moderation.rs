@@ -1040,6 +1040,7 @@ async fn audit_moderators(
     let moderators = state
         .service
         .moderator_figures()
+        .map_err(|e| ApiError::store(lang, &e))?
         .into_iter()
         .map(|(name, figures)| bodies::ModeratorLine { name, figures })
         .collect();
@@ -1177,7 +1178,11 @@ async fn waves(
         .refresh_waves()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    let waves = state.service.wave_summaries(None, limit).await;
+    let waves = state
+        .service
+        .wave_summaries(None, limit)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
     let config = state.service.wave_config();
     Ok(Json(bodies::WaveList {
         waves,
@@ -1202,7 +1207,12 @@ async fn wave(
         .refresh_waves()
         .await
         .map_err(|e| ApiError::store(lang, &e))?;
-    match state.service.wave_summaries(Some(id), 1).await.pop() {
+    let mut found = state
+        .service
+        .wave_summaries(Some(id), 1)
+        .await
+        .map_err(|e| ApiError::store(lang, &e))?;
+    match found.pop() {
         Some(w) => Ok(Json(w).into_response()),
         None => Err(ApiError::not_found(lang)),
     }

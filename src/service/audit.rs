@@ -326,7 +326,9 @@ impl Service {
         let author = filter.author.as_deref().map(str::to_lowercase);
         let picked: Vec<(AuditEntry, Option<String>)> = {
             let window = self.audit.inner.read();
-            self.view().read(|p| {
+            // A failed read is a `503`, not lines without their authors (which an author
+            // filter would then drop as if they were someone else's).
+            self.view().read_or_fail(|p| {
                 window
                     .entries
                     .iter()
@@ -348,7 +350,7 @@ impl Service {
                     .take(limit.min(MAX_AUDIT_PAGE))
                     .map(|(e, email)| (e.clone(), email))
                     .collect()
-            })
+            })?
         };
         let mut lines = Vec::with_capacity(picked.len());
         for (entry, author) in picked {
@@ -406,8 +408,9 @@ impl Service {
     }
 
     /// Per-moderator figures over the window: decisions, reversals by colleagues, median time
-    /// from arrival to decision.
-    pub fn moderator_figures(&self) -> Vec<(String, ModeratorFigures)> {
+    /// from arrival to decision; an error if the comments' arrival times could not be read
+    /// (not medians computed without them).
+    pub fn moderator_figures(&self) -> Result<Vec<(String, ModeratorFigures)>, StoreError> {
         let window = self.audit.inner.read();
         let decisions: Vec<&AuditEntry> = window
             .entries
@@ -418,13 +421,13 @@ impl Service {
         let mut waits: HashMap<String, Vec<i64>> = HashMap::new();
         // The next decision on the same comment, to see whether a colleague changed it.
         let mut later: HashMap<Uuid, &AuditEntry> = HashMap::new();
-        let arrivals: HashMap<Uuid, DateTime<Utc>> = self.view().read(|p| {
+        let arrivals: HashMap<Uuid, DateTime<Utc>> = self.view().read_or_fail(|p| {
             decisions
                 .iter()
                 .filter_map(|e| e.comment)
                 .filter_map(|c| p.comment(c).map(|r| (c, r.created_at)))
                 .collect()
-        });
+        })?;
         for e in decisions.iter().rev() {
             let Some(c) = e.comment else { continue };
             let f = figures.entry(e.by.clone()).or_default();
@@ -454,7 +457,7 @@ impl Service {
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        Ok(out)
     }
 }
 

@@ -20,6 +20,7 @@ use crate::domain::ban::{
 };
 use crate::domain::{ModeratorAction, input};
 use crate::store::StoreError;
+use crate::store::projection_db::ProjectionDbError;
 
 /// Comments one ban moves to spam at most when asked to; a ban on a large address range
 /// should not turn into an unbounded burst of appends. The answer says how many are left.
@@ -172,7 +173,8 @@ impl Service {
 
     /// Places a ban; with `spam_existing`, moves the author's visible and pending comments to
     /// spam (each at the version the projections show, so a colleague's decision in between
-    /// wins and is counted in `spam_left`).
+    /// wins and is counted in `spam_left`). The comments are found before the ban is stored,
+    /// so one posted in the moment between escapes the sweep (it also passed the ban check).
     pub async fn place_ban(
         &self,
         request: PlaceBan,
@@ -184,6 +186,21 @@ impl Service {
             .chars()
             .take(input::MAX_REASON_CHARS)
             .collect();
+        // The sweep reads the published and pending queues page by page from the projection
+        // database (blocking work, so off the async workers), and before the ban is stored: a
+        // queue that cannot be read refuses the placing (`503`) with nothing stored, so the
+        // moderator's retry places it and sweeps, instead of a stored ban whose sweep found
+        // nothing to move (or a retry refused as a duplicate).
+        let matching = if request.spam_existing {
+            let (view, target) = (self.view().clone(), request.target.clone());
+            let found = tokio::task::spawn_blocking(move || comments_matching(&view, &target))
+                .await
+                .map_err(|e| StoreError::Invalid(format!("the ban's sweep failed: {e}")))?
+                .map_err(StoreError::from)?;
+            Some(found)
+        } else {
+            None
+        };
         let appended = self
             .shell
             .execute(BANS_STREAM, CommandKind::Retry, ban::evolve, |loaded| {
@@ -211,15 +228,7 @@ impl Service {
             .map(|b| BanView::of(b, now))
             .ok_or_else(|| StoreError::Invalid("the placed ban is not in its own fold".into()))?;
         let (mut spammed, mut spam_left) = (0, 0);
-        if request.spam_existing {
-            // The sweep reads the published and pending queues page by page from the
-            // projection database: blocking work, so it runs off the async workers.
-            let matching = {
-                let (view, target) = (self.view().clone(), request.target.clone());
-                tokio::task::spawn_blocking(move || comments_matching(&view, &target))
-                    .await
-                    .map_err(|e| StoreError::Invalid(format!("the ban's sweep failed: {e}")))?
-            };
+        if let Some(matching) = matching {
             spam_left = matching.len().saturating_sub(MAX_SPAMMED_PER_BAN);
             for (comment, version) in matching.into_iter().take(MAX_SPAMMED_PER_BAN) {
                 let reason = format!("ban {id}");
@@ -276,8 +285,11 @@ impl Service {
 }
 
 /// Published and pending comments whose author the target names, with their versions,
-/// oldest first.
-fn comments_matching(view: &View, target: &BanTarget) -> Vec<(Uuid, u64)> {
+/// oldest first; an error if a page of the queues could not be read.
+fn comments_matching(
+    view: &View,
+    target: &BanTarget,
+) -> Result<Vec<(Uuid, u64)>, ProjectionDbError> {
     let state = {
         let mut s = BanState::default();
         s.bans.insert(
@@ -296,7 +308,7 @@ fn comments_matching(view: &View, target: &BanTarget) -> Vec<(Uuid, u64)> {
     };
     let index = BanIndex::build(&state);
     let now = Utc::now();
-    view.read(|p| {
+    view.read_or_fail(|p| {
         let mut found: Vec<(DateTime<Utc>, Uuid, u64)> = Vec::new();
         let every = crate::projections::search::QueueFilter::default();
         for queue in [

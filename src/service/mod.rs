@@ -402,7 +402,13 @@ impl Service {
     fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
         let now = Utc::now();
         let group = crate::limits::address_group(ip).to_string();
-        let address_spam = self.view.read(|p| p.address_spam(&group));
+        // A failed read (logged and counted) raises the work as an address with spam would,
+        // never lowers it to an unknown address's: the post itself then meets the same failed
+        // read and is refused `503` before anything is stored.
+        let address_spam = self
+            .view
+            .read_or_fail(|p| p.address_spam(&group))
+            .unwrap_or(1);
         let signals = self
             .risk
             .signals(&group, thread.unwrap_or(""), address_spam, now);
@@ -427,7 +433,10 @@ impl Service {
     async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
-        if self.closed_by_age(req.thread.as_str(), now) {
+        if self
+            .closed_by_age(req.thread.as_str(), now)
+            .map_err(projections_unavailable)?
+        {
             return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
         }
         let solved = self.solve_captcha(req, now).await?;
@@ -1000,10 +1009,7 @@ const SCREENING_THREADS: usize = 2;
 fn projections_unavailable<R>(
     e: crate::store::projection_db::ProjectionDbError,
 ) -> CommandError<R> {
-    CommandError::Failed(StoreFailure::Store(StoreError::Unavailable {
-        backend: "projection",
-        source: Arc::new(e),
-    }))
+    CommandError::Failed(StoreFailure::Store(StoreError::from(e)))
 }
 
 /// The screening's result, as the create command needs it.

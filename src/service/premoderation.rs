@@ -15,6 +15,7 @@ use crate::domain::premoderation::{
 use crate::domain::values::ThreadKey;
 use crate::policy::{Description, Outcome, RuleHit};
 use crate::store::StoreError;
+use crate::store::projection_db::ProjectionDbError;
 
 /// The id of the pseudo-rule a verdict carries when its thread is pre-moderated.
 pub const THREAD_PREMODERATED_RULE: &str = "THREAD_PREMODERATED";
@@ -92,14 +93,20 @@ impl Service {
     }
 
     /// Whether the site's "close after N days" has closed `thread` at `now`: its first visible
-    /// comment is older than `close_after_days`.
-    pub fn closed_by_age(&self, thread: &str, now: DateTime<Utc>) -> bool {
+    /// comment is older than `close_after_days`. An error if that comment could not be read (a
+    /// thread is never taken for open because its first comment was not found).
+    pub fn closed_by_age(
+        &self,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ProjectionDbError> {
         let days = self.thread_settings().close_after_days;
         if days == 0 {
-            return false;
+            return Ok(false);
         }
-        let first = self.view().read(|p| p.first_visible_at(thread));
-        first.is_some_and(|at| now - at > chrono::Duration::days(i64::from(days)))
+        // One indexed lookup (the thread's first visible row): cheap enough for the worker.
+        let first = self.view().read_or_fail(|p| p.first_visible_at(thread))?;
+        Ok(first.is_some_and(|at| now - at > chrono::Duration::days(i64::from(days))))
     }
 }
 

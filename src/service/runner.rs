@@ -461,7 +461,7 @@ mod tests {
                 author_url: author
                     .is_multiple_of(2)
                     .then(|| format!("https://www.situs{author}.id/")),
-                body: format!("Komentar nomor {n} <b>tebal</b> https://contoh.id/{n}"),
+                body: format!("Komentar nomor {n} <b>tebal</b> \"kutip\" https://contoh.id/{n}"),
                 client: ClientFacts {
                     ip: format!("198.51.100.{author}"),
                     user_agent: None,
@@ -589,7 +589,8 @@ mod tests {
 
     /// Every question readers and moderators ask, answered by `view`.
     fn answers(view: &View, emails: &[String]) -> Vec<String> {
-        view.read(|p| {
+        // Every read must succeed: a failed one would answer empty on both sides alike.
+        view.read_or_fail(|p| {
             let mut out = Vec::new();
             for thread in 0..4 {
                 let key = format!("berita-{thread}");
@@ -634,6 +635,28 @@ mod tests {
                             email: Some("p1@contoh.id".into()),
                             ..QueueFilter::default()
                         },
+                        // Through the published queue's text index (three characters or
+                        // more, escaped as the body is, in the name) and around it (shorter).
+                        QueueFilter {
+                            text: Some(" NOMOR 1".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            text: Some("<b>teb".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            text: Some("aca 2".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            text: Some("</b> \"kut".into()),
+                            ..QueueFilter::default()
+                        },
+                        QueueFilter {
+                            text: Some("b>".into()),
+                            ..QueueFilter::default()
+                        },
                     ];
                     for f in filters {
                         let first = p.queue_search(q, &f, order, None, 2);
@@ -664,6 +687,7 @@ mod tests {
             out.push(format!("learned {}", p.learned().len()));
             out
         })
+        .expect("every read of the projections succeeds")
     }
 
     proptest! {

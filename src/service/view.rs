@@ -266,14 +266,18 @@ impl View {
     }
 
     /// Runs `f` with read access on the calling thread. A failed database read inside is
-    /// logged and answered as if nothing were stored: for background tasks and tools, which
-    /// have no one to answer; request handlers use [`View::query`].
+    /// logged and answered as if nothing were stored, so it is only for what needs no database
+    /// (the head held in memory: position, policy version and history, learned model) and for
+    /// tests; every read that may touch the file goes through [`View::query`] (request
+    /// handlers, off the async workers) or [`View::read_or_fail`], so that a failure is an
+    /// error, never an empty answer acted upon.
     pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> T) -> T {
         self.read_checked(f).0
     }
 
     /// Runs `f` with read access on the calling thread, failing if a database read inside
-    /// failed: for the few primary-key lookups a request makes on its async worker.
+    /// failed: for the few primary-key lookups a request makes on its async worker, and for
+    /// work already on a blocking thread (a ban's sweep).
     pub fn read_or_fail<T>(
         &self,
         f: impl FnOnce(&Reader<'_>) -> T,

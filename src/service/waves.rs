@@ -405,15 +405,22 @@ impl Service {
                 action: d.action,
             }));
         }
-        let items: Vec<(Uuid, u64)> = self.view().read(|p| {
-            wave.members
-                .iter()
-                .filter_map(|m| p.comment(*m))
-                .filter(|r| applies_to(action, r.status))
-                .map(|r| (r.id, r.version))
-                .take(MAX_WAVE_DECISION)
-                .collect()
-        });
+        // On the read pool (a lookup per member); a failed read refuses the decision (`503`)
+        // rather than recording a wave decided on none of its comments.
+        let members = wave.members.clone();
+        let items: Vec<(Uuid, u64)> = self
+            .view()
+            .query(move |p| {
+                members
+                    .iter()
+                    .filter_map(|m| p.comment(*m))
+                    .filter(|r| applies_to(action, r.status))
+                    .map(|r| (r.id, r.version))
+                    .take(MAX_WAVE_DECISION)
+                    .collect()
+            })
+            .await
+            .map_err(StoreError::from)?;
         let now = Utc::now();
         let reason: String = reason
             .chars()
@@ -531,8 +538,13 @@ pub struct WaveSummary {
 
 impl Service {
     /// The waves newest first (or only `only`), at most `limit`, with their comments' statuses
-    /// read from the projections on the blocking pool.
-    pub async fn wave_summaries(&self, only: Option<Uuid>, limit: usize) -> Vec<WaveSummary> {
+    /// read from the projections on the read pool; an error if they could not be read (not
+    /// waves that look empty).
+    pub async fn wave_summaries(
+        &self,
+        only: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<WaveSummary>, StoreError> {
         let waves: Vec<Wave> = {
             let folded = self.waves.inner.read();
             match only {
@@ -547,9 +559,8 @@ impl Service {
             }
         };
         let hold = self.waves.config.hold;
-        let view = self.view().clone();
-        let work = move || {
-            view.read(|p| {
+        self.view()
+            .query(move |p| {
                 waves
                     .into_iter()
                     .map(|w| {
@@ -587,10 +598,8 @@ impl Service {
                     })
                     .collect::<Vec<_>>()
             })
-        };
-        tokio::task::spawn_blocking(work)
             .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+            .map_err(StoreError::from)
     }
 }
 

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
@@ -30,8 +31,9 @@ use crate::projections::search::{
 use crate::projections::{CommentRecord, PolicyActivation, Projections, QueueName, ThreadRecord};
 
 /// Version of what the file holds and how; a file of another version (or of another log
-/// backend) is emptied and rebuilt from the log at start, with progress logged.
-pub const FORMAT: i64 = 2;
+/// backend) is emptied and rebuilt from the log at start, with progress logged. Format 3 added
+/// the full-text index of the published queue (`published_text`).
+pub const FORMAT: i64 = 3;
 
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
@@ -85,6 +87,18 @@ pub enum ProjectionDbError {
         /// What the decoder said.
         source: serde_json::Error,
     },
+}
+
+/// A failed read of the projection database, as the store failure callers already answer as
+/// "unavailable" (`503 store_unavailable` over HTTP, a retry at the next round in background
+/// tasks): the cause stays in the error's source chain.
+impl From<ProjectionDbError> for crate::store::StoreError {
+    fn from(e: ProjectionDbError) -> Self {
+        crate::store::StoreError::Unavailable {
+            backend: "projection",
+            source: Arc::new(e),
+        }
+    }
 }
 
 /// What the file keeps beside its tables and the server holds in memory: the position, the
@@ -176,9 +190,12 @@ CREATE INDEX IF NOT EXISTS sightings_body ON sightings (fingerprint, seq);
 CREATE TABLE IF NOT EXISTS author_counts (kind INTEGER NOT NULL, key TEXT NOT NULL,
   approved INTEGER NOT NULL, spam INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS published_text USING fts5(text, tokenize = 'trigram',
+  content = '', contentless_delete = 1);
 ";
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
+    "published_text",
     "comments",
     "threads",
     "reported",
@@ -212,6 +229,34 @@ fn decode_record(bytes: &[u8]) -> rusqlite::Result<CommentRecord> {
 
 fn record_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<CommentRecord> {
     decode_record(&row.get::<_, Vec<u8>>(0)?)
+}
+
+/// What the published queue's text index holds for a comment: its author's name and its
+/// rendered body, lowercased as [`QueueFilter::matches`] compares them.
+fn searchable_text(rec: &CommentRecord) -> String {
+    format!(
+        "{}\n{}",
+        rec.author_name.to_lowercase(),
+        rec.body_html.to_lowercase()
+    )
+}
+
+/// The index query for a text filter, or `None` if the index cannot answer it (the trigram
+/// index matches needles of three characters or more). It finds every comment whose name or
+/// body contains the needle (and perhaps a few more, e.g. across the two): candidates, which
+/// [`QueueFilter::matches`] then checks exactly.
+fn text_query(text: &str) -> Option<String> {
+    let needle = text.trim().to_lowercase();
+    if needle.chars().count() < 3 {
+        return None;
+    }
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let escaped = html_escape::encode_text(&needle);
+    Some(if escaped == needle {
+        quote(&needle)
+    } else {
+        format!("{} OR {}", quote(&needle), quote(&escaped))
+    })
 }
 
 fn uuid_of(bytes: &[u8]) -> Uuid {
@@ -799,8 +844,10 @@ impl ProjectionDb {
     }
 
     /// One page of a console queue: the items matching `filter` strictly after `after` in
-    /// `order`. Thread, email and address filter in SQL on indexed or stored columns; a
-    /// domain or text filter decodes every row the others leave (moderators only).
+    /// `order`. Thread, email and address filter in SQL on indexed or stored columns; a text
+    /// filter of three characters or more on the published queue is narrowed by its full-text
+    /// index; otherwise a domain or text filter decodes every row the others leave (moderators
+    /// only).
     pub fn queue_search(
         &self,
         queue: ConsoleQueue,
@@ -812,8 +859,18 @@ impl ProjectionDb {
         let limit = limit.max(1);
         let mut wheres: Vec<String> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        // On the published queue (the one that grows with the archive) the text index narrows
+        // a text filter to its candidates, so only those are decoded and checked. CROSS JOIN
+        // keeps SQLite from walking the whole queue in time order and probing the index for
+        // each row: the candidates are looked up by (status, seq) and sorted.
+        let indexed_text = (queue == ConsoleQueue::Published)
+            .then(|| filter.text.as_deref().and_then(text_query))
+            .flatten();
         let from = if queue == ConsoleQueue::Reported {
             "reported q JOIN comments c ON c.id = q.id"
+        } else if indexed_text.is_some() {
+            wheres.push(format!("c.status = {PUBLISHED}"));
+            "published_text CROSS JOIN comments c"
         } else {
             let code = match queue {
                 ConsoleQueue::Pending => 0,
@@ -835,6 +892,13 @@ impl ProjectionDb {
         if let Some(a) = &filter.address {
             args.push(a.clone().into());
             wheres.push(format!("c.ip = ?{}", args.len()));
+        }
+        if let Some(q) = indexed_text {
+            args.push(q.into());
+            wheres.push(format!(
+                "c.seq = published_text.rowid AND published_text MATCH ?{}",
+                args.len()
+            ));
         }
         let base_where = if wheres.is_empty() {
             "1".to_string()
@@ -1076,7 +1140,25 @@ impl WriteTx<'_> {
             "INSERT OR REPLACE INTO comments (id, seq, thread, status, email, ip, created, record)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
+        let mut was = tx.prepare_cached("SELECT status FROM comments WHERE id = ?1")?;
+        let mut index = tx.prepare_cached(
+            "INSERT OR REPLACE INTO published_text (rowid, text) VALUES (?1, ?2)",
+        )?;
+        let mut unindex = tx.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
         for rec in &batch.comments {
+            // The published queue's text index follows the comment in and out of it (and
+            // takes a changed body: an erasure, a purge); a comment that never was published
+            // costs it nothing.
+            let was_published = was
+                .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
+                .optional()?
+                .flatten()
+                == Some(PUBLISHED);
+            if rec.status == Some(CommentStatus::Published) {
+                index.execute(params![rec.seq as i64, searchable_text(rec)])?;
+            } else if was_published {
+                unindex.execute([rec.seq as i64])?;
+            }
             let bytes = serde_json::to_vec(rec)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             put.execute(params![
