@@ -916,24 +916,35 @@ pub struct Disguises {
     pub mixed: Option<(usize, usize)>,
 }
 
-/// [`disguised_word`] and [`mixed_word`] of the same text and `min`, in one pass. Both take the
-/// first word that qualifies; the styled-island answer can come before the first mixed word,
-/// so the pass goes on after it until the mixed one is found too.
-pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
-    let bytes = n.text.as_bytes();
-    let mut island = None;
-    let mut disguised = None;
-    let mut plain_words = 0usize;
+/// The byte ranges of the runs of ASCII letters and digits in `text`, in order: the words of
+/// the disguise search and of the model's ASCII tokens. Bytes of other characters are never
+/// ASCII, so this is also right on text that is not all ASCII.
+pub(crate) fn ascii_alnum_runs(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_alphanumeric() {
+    std::iter::from_fn(move || {
+        while i < bytes.len() && !bytes[i].is_ascii_alphanumeric() {
             i += 1;
-            continue;
+        }
+        if i == bytes.len() {
+            return None;
         }
         let start = i;
         while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
             i += 1;
         }
+        Some((start, i))
+    })
+}
+
+/// [`disguised_word`] and [`mixed_word`] of the same text and `min`, in one pass. Both take the
+/// first word that qualifies; the styled-island answer can come before the first mixed word,
+/// so the pass goes on after it until the mixed one is found too.
+pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
+    let mut island = None;
+    let mut disguised = None;
+    let mut plain_words = 0usize;
+    for (start, i) in ascii_alnum_runs(&n.text) {
         // A word glued to a letter of another writing system is not a Latin word (an emoji
         // next to it is fine: promoters frame brands with them).
         let before = n.text[..start].chars().next_back();

@@ -7,7 +7,7 @@
 //! meaningless). Each occurrence also remembers the byte range of the normalised text it came
 //! from, so an explanation can point at the original text through the normaliser's span map.
 
-use crate::policy::normalize::Normalized;
+use crate::policy::normalize::{Normalized, ascii_alnum_runs};
 
 /// Most tokens of one field that give features: bounds the cost of one screening (the text is
 /// already cut to 16 KiB by the normaliser; 600 tokens is far more than a comment needs).
@@ -189,24 +189,16 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
         return unicode_tokens(text).collect();
     }
     // ASCII (most comments): letters and digits are bytes, no characters to decode.
-    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(text.len() / 4 + 1);
-    let mut i = 0;
-    while i < bytes.len() && out.len() < MAX_TOKENS {
-        if !bytes[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
-        out.push(Token {
-            text: &text[start..i],
-            start,
-            end: i,
-        });
-    }
+    out.extend(
+        ascii_alnum_runs(text)
+            .take(MAX_TOKENS)
+            .map(|(start, end)| Token {
+                text: &text[start..end],
+                start,
+                end,
+            }),
+    );
     out
 }
 
@@ -341,13 +333,7 @@ impl Extractor {
         span: (usize, usize),
     ) {
         let h = finish(rest.iter().fold(prefix, |h, p| fnv_part(h, p)));
-        self.out.push(Feature {
-            bucket: (h & self.mask) as u32,
-            group,
-            kind,
-            start: span.0 as u32,
-            end: span.1 as u32,
-        });
+        self.push(h, group, kind, span);
     }
 
     fn emit(&mut self, group: Group, kind: Kind, parts: &[&[u8]], span: (usize, usize)) {
@@ -359,6 +345,11 @@ impl Extractor {
         let k = parts.len().min(3);
         all[1..=k].copy_from_slice(&parts[..k]);
         let h = hash(self.config.hash_key, &all[..=k]);
+        self.push(h, group, kind, span);
+    }
+
+    /// Records the feature whose key hashed to `h`, in its bucket.
+    fn push(&mut self, h: u64, group: Group, kind: Kind, span: (usize, usize)) {
         self.out.push(Feature {
             bucket: (h & self.mask) as u32,
             group,
