@@ -928,36 +928,22 @@ async fn a_card_shows_the_parent_of_a_reply_and_the_readers_reports() {
 #[ignore]
 fn measure_console_queries() {
     use saring::domain::CommentStatus;
+    use saring::projections::Projections;
     use saring::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
-    use saring::projections::{CommentRecord, Projections};
     let mut p = Projections::default();
-    let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     for n in 0..100_000u64 {
         let pending = n % 2 == 0;
-        let r = CommentRecord {
-            id: uuid::Uuid::from_u128(u128::from(n) + 1),
-            thread: format!("berita-{}", n % 1000),
-            parent_id: None,
-            author_name: format!("Pembaca {n}"),
-            author_email: format!("pembaca{}@contoh.id", n % 5000),
-            author_url: None,
-            ip_key: format!("203.0.{}.{}/32", (n / 256) % 256, n % 256),
-            body_html: format!("<p>Komentar nomor {n} tentang jalan desa dan jembatan.</p>"),
-            created_at: start + chrono::Duration::seconds(n as i64),
-            status: Some(if pending {
-                CommentStatus::Pending
-            } else {
-                CommentStatus::Published
-            }),
-            status_before_delete: None,
-            seq: n + 1,
-            version: 2,
-            score: 1.0,
-            outcome: None,
-            reports: 0,
-            borrowed: false,
-            erased: false,
+        let status = if pending {
+            CommentStatus::Pending
+        } else {
+            CommentStatus::Published
         };
+        let r = generated_record(
+            n,
+            1000,
+            format!("<p>Komentar nomor {n} tentang jalan desa dan jembatan.</p>"),
+            status,
+        );
         if pending {
             p.queues.pending.insert(r.seq, r.id);
         } else {

@@ -322,3 +322,48 @@ pub fn uuid_like() -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A fresh database on the PostgreSQL server that `SARING_TEST_PG` names, for a test that needs
+/// PostgreSQL; `None` (with a line on stderr saying how to run it) when the variable is unset.
+pub async fn postgres_test_database() -> Option<String> {
+    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
+        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+        return None;
+    };
+    Some(
+        saring::store::postgres::create_test_database(&admin)
+            .await
+            .expect("a test database"),
+    )
+}
+
+/// The `n`th of a measurement's generated comments, written straight into the projections: on
+/// one of `threads` threads, one second after the one before it, from one of 5,000 readers.
+pub fn generated_record(
+    n: u64,
+    threads: u64,
+    body_html: String,
+    status: saring::domain::CommentStatus,
+) -> saring::projections::CommentRecord {
+    let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("a time");
+    saring::projections::CommentRecord {
+        id: uuid::Uuid::from_u128(u128::from(n) + 1),
+        thread: format!("berita-{}", n % threads),
+        parent_id: None,
+        author_name: format!("Pembaca {n}"),
+        author_email: format!("pembaca{}@contoh.id", n % 5000),
+        author_url: None,
+        ip_key: format!("203.0.{}.{}/32", (n / 256) % 256, n % 256),
+        body_html,
+        created_at: start + chrono::Duration::seconds(n as i64),
+        status: Some(status),
+        status_before_delete: None,
+        seq: n + 1,
+        version: 2,
+        score: 1.0,
+        outcome: None,
+        reports: 0,
+        borrowed: false,
+        erased: false,
+    }
+}

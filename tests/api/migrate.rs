@@ -13,17 +13,28 @@ use crate::helpers::*;
 
 /// Runs the binary with no settings file.
 pub(crate) fn saring(args: &[&str]) -> Output {
+    saring_with(args, &[])
+}
+
+/// Runs the binary with no settings file and the given `SARING_*` settings in its environment.
+pub(crate) fn saring_with(args: &[&str], settings: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_saring"))
         .args(args)
         .current_dir(manifest_dir())
         .env("SARING_CONFIG", "/dev/null")
+        .envs(settings.iter().copied())
         .output()
         .expect("the saring binary runs")
 }
 
 /// Runs the binary and returns its output, failing the test if it failed.
 pub(crate) fn ok(args: &[&str]) -> String {
-    let out = saring(args);
+    ok_with(args, &[])
+}
+
+/// As [`ok`], with the given `SARING_*` settings in the binary's environment.
+pub(crate) fn ok_with(args: &[&str], settings: &[(&str, &str)]) -> String {
+    let out = saring_with(args, settings);
     assert!(
         out.status.success(),
         "saring {args:?} failed: {}",
@@ -972,13 +983,9 @@ async fn a_backup_made_while_serving_checks_and_restores_to_the_same_thread() {
 /// SQLite with `export events` / `import events` folds to the same threads and queues.
 #[tokio::test]
 async fn a_wordpress_import_on_postgres_moves_to_sqlite_unchanged() {
-    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
-        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+    let Some(url) = postgres_test_database().await else {
         return;
     };
-    let url = saring::store::postgres::create_test_database(&admin)
-        .await
-        .expect("a test database");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("export.xml");
     std::fs::write(&file, sample_wxr()).unwrap();

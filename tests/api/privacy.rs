@@ -4,7 +4,6 @@
 //! rebuilt from the log) changes nothing.
 
 use std::path::Path;
-use std::process::Command;
 
 use reqwest::StatusCode;
 use reqwest::header::SET_COOKIE;
@@ -13,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::console::cheap_hash;
 use crate::helpers::*;
-use crate::migrate::{ok, p, sample_wxr, saring};
+use crate::migrate::{ok, ok_with, p, sample_wxr, saring};
 
 const THREAD: &str = "berita-privasi";
 const SARI_NAME: &str = "Sariwati Kusumawardani";
@@ -144,6 +143,16 @@ fn assert_no_sari_in_files(dir: &Path) {
     }
 }
 
+/// Asks, as moderator Ayu, for Sari's erasure through the API; the status and answer.
+async fn erase_sari(app: &TestApp) -> (StatusCode, Value) {
+    app.mod_post(
+        AYU,
+        "/api/v1/mod/privacy/erase",
+        &json!({"email": SARI_EMAIL}),
+    )
+    .await
+}
+
 /// Everything an API client and a moderator can see about the thread and the two readers.
 async fn everything_visible(app: &TestApp, ids: &[&str], cookie: &str) -> String {
     let mut all = String::new();
@@ -251,13 +260,7 @@ async fn an_erased_reader_is_gone_from_every_answer_export_and_new_backup_and_st
         "{err}"
     );
 
-    let (code, erased) = app
-        .mod_post(
-            AYU,
-            "/api/v1/mod/privacy/erase",
-            &json!({"email": SARI_EMAIL}),
-        )
-        .await;
+    let (code, erased) = erase_sari(&app).await;
     assert_eq!(code, StatusCode::OK, "{erased}");
     assert_eq!(erased, json!({"comments": 2, "key_deleted": true}));
 
@@ -391,6 +394,16 @@ async fn erasure_on_the_command_line_works_on_a_stopped_service_and_is_idempoten
     assert!(audit.to_string().contains("\"by\":\"ops\""), "{audit}");
 }
 
+/// Runs `saring privacy retention` on the stopped service's data folder as if it were `now`,
+/// with one retention setting, and returns what it printed.
+fn run_retention(dir: &Path, now: chrono::DateTime<chrono::Utc>, setting: (&str, &str)) -> String {
+    let now = now.to_rfc3339();
+    ok_with(
+        &["privacy", "retention", "--now", &now, "--data-dir", p(dir)],
+        &[setting],
+    )
+}
+
 /// `[privacy] purge_spam_days`: once a comment has been spam or rejected that long, the
 /// retention pass purges its body from every moderator view and the privacy export; a comment
 /// dismissed more recently, and a published one, keep theirs.
@@ -425,22 +438,7 @@ async fn retention_purges_old_spam_and_rejected_bodies_and_keeps_the_rest() {
         assert_eq!(code, StatusCode::OK, "{body}");
     }
     let data = app.stop().await;
-    let retention = |now: chrono::DateTime<chrono::Utc>| {
-        let out = Command::new(env!("CARGO_BIN_EXE_saring"))
-            .args(["privacy", "retention", "--now", &now.to_rfc3339()])
-            .args(["--data-dir", p(data.path())])
-            .current_dir(manifest_dir())
-            .env("SARING_CONFIG", "/dev/null")
-            .env("SARING_PRIVACY_PURGE_SPAM_DAYS", "30")
-            .output()
-            .expect("the saring binary runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let retention = |now| run_retention(data.path(), now, ("SARING_PRIVACY_PURGE_SPAM_DAYS", "30"));
     let out = retention(decided_at + chrono::Duration::days(29));
     assert!(out.contains("purged the bodies of 0 comment"), "{out}");
     let out = retention(decided_at + chrono::Duration::days(31));
@@ -551,22 +549,8 @@ async fn retention_drops_old_address_groups_and_user_agents_and_keeps_newer_ones
     );
     let data = app.stop().await;
 
-    let retention = |dir: &Path, now: chrono::DateTime<chrono::Utc>| {
-        let out = Command::new(env!("CARGO_BIN_EXE_saring"))
-            .args(["privacy", "retention", "--now", &now.to_rfc3339()])
-            .args(["--data-dir", p(dir)])
-            .current_dir(manifest_dir())
-            .env("SARING_CONFIG", "/dev/null")
-            .env("SARING_PRIVACY_NETWORK_DAYS", "30")
-            .output()
-            .expect("the saring binary runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let retention =
+        |dir: &Path, now| run_retention(dir, now, ("SARING_PRIVACY_NETWORK_DAYS", "30"));
     let now = chrono::Utc::now();
     let out = retention(data.path(), now);
     assert!(
@@ -673,13 +657,9 @@ async fn retention_drops_old_address_groups_and_user_agents_and_keeps_newer_ones
 /// of the same database, in `export events` and after a restart; the other reader is untouched.
 #[tokio::test]
 async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
-    let Ok(admin) = std::env::var("SARING_TEST_PG") else {
-        eprintln!("SKIPPED: set SARING_TEST_PG=postgres://user@host:port/db to run it");
+    let Some(url) = postgres_test_database().await else {
         return;
     };
-    let url = saring::store::postgres::create_test_database(&admin)
-        .await
-        .expect("a test database");
     let on_pg = |url: String| {
         move |s: &mut saring::config::Settings| {
             s.store = Some(url);
@@ -726,13 +706,7 @@ async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
         )
         .await;
     assert!(export.to_string().contains(SARI_WORD), "{export}");
-    let (code, erased) = replica
-        .mod_post(
-            AYU,
-            "/api/v1/mod/privacy/erase",
-            &json!({"email": SARI_EMAIL}),
-        )
-        .await;
+    let (code, erased) = erase_sari(&replica).await;
     assert_eq!(code, StatusCode::OK, "{erased}");
     assert_eq!(erased, json!({"comments": 1, "key_deleted": true}));
     for (name, a) in [("the replica", &replica), ("the first", &app)] {
@@ -759,13 +733,7 @@ async fn erasure_on_postgres_holds_on_every_replica_and_in_the_log() {
         assert!(std::time::Instant::now() < deadline, "not erased: {thread}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let (code, again) = app
-        .mod_post(
-            AYU,
-            "/api/v1/mod/privacy/erase",
-            &json!({"email": SARI_EMAIL}),
-        )
-        .await;
+    let (code, again) = erase_sari(&app).await;
     assert_eq!(code, StatusCode::OK, "{again}");
     assert_eq!(again["key_deleted"], false, "{again}");
     replica.stop().await;
@@ -827,13 +795,7 @@ async fn an_erased_readers_words_leave_the_wave_label_at_once() {
     assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");
     assert!(waves.to_string().to_lowercase().contains(&word), "{waves}");
 
-    let (code, erased) = app
-        .mod_post(
-            AYU,
-            "/api/v1/mod/privacy/erase",
-            &json!({"email": SARI_EMAIL}),
-        )
-        .await;
+    let (code, erased) = erase_sari(&app).await;
     assert_eq!(code, StatusCode::OK, "{erased}");
     let (_, waves) = app.mod_get(AYU, "/api/v1/mod/waves").await;
     assert_eq!(waves["waves"].as_array().map(Vec::len), Some(1), "{waves}");

@@ -285,43 +285,26 @@ async fn moderator_reads_and_a_bans_sweep_answer_503_when_the_projections_cannot
 #[ignore]
 fn measure_published_text_search() {
     use saring::domain::CommentStatus;
-    use saring::projections::CommentRecord;
     use saring::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
     use saring::store::projection_db::{BatchWrite, ProjectionDb};
-    let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let comments = 200_000u64;
     // Half published (indexed) or, for the write cost without the index, none.
     let fill = |db: &ProjectionDb, published: bool| {
         for batch in 0..comments / 1000 {
             let records = (batch * 1000..(batch + 1) * 1000)
-                .map(|n| CommentRecord {
-                    id: uuid::Uuid::from_u128(u128::from(n) + 1),
-                    thread: format!("berita-{}", n % 10_000),
-                    parent_id: None,
-                    author_name: format!("Pembaca {n}"),
-                    author_email: format!("pembaca{}@contoh.id", n % 5000),
-                    author_url: None,
-                    ip_key: format!("203.0.{}.{}/32", (n / 256) % 256, n % 256),
-                    body_html: format!(
-                        "<p>Komentar nomor {n} tentang jalan desa yang rusak sejak musim hujan, \
-                     jembatan yang belum diperbaiki, harga beras di pasar, dan janji kepala \
-                     desa {} yang belum ditepati sampai hari ini.</p>",
-                        n % 777
-                    ),
-                    created_at: start + chrono::Duration::seconds(n as i64),
-                    status: Some(if n % 2 == 0 || !published {
+                .map(|n| {
+                    let status = if n % 2 == 0 || !published {
                         CommentStatus::Pending
                     } else {
                         CommentStatus::Published
-                    }),
-                    status_before_delete: None,
-                    seq: n + 1,
-                    version: 2,
-                    score: 1.0,
-                    outcome: None,
-                    reports: 0,
-                    borrowed: false,
-                    erased: false,
+                    };
+                    let body = format!(
+                        "<p>Komentar nomor {n} tentang jalan desa yang rusak sejak musim hujan, \
+                         jembatan yang belum diperbaiki, harga beras di pasar, dan janji kepala \
+                         desa {} yang belum ditepati sampai hari ini.</p>",
+                        n % 777
+                    );
+                    generated_record(n, 10_000, body, status)
                 })
                 .collect();
             let write = BatchWrite {
