@@ -687,7 +687,8 @@ impl Policy {
             .author_url
             .and_then(url_host)
             .filter(|h| !self.own_domains.matches(h));
-        let raw_body = truncate(input.body, MAX_SCREENED_BYTES);
+        // What the raw-text rules read, one pass per field on first use.
+        let mut raw: [Option<RawFacts>; 2] = [None, None];
         let mut disguises: Vec<(Field, usize, normalize::Disguises)> = Vec::new();
         for (ri, rule) in self.rules.iter().enumerate() {
             if hits[ri].is_some() {
@@ -790,7 +791,8 @@ impl Policy {
                         obfuscated: false,
                     })
                 }),
-                Kind::Shouting { min_letters, ratio } => shouting(raw_body, *min_letters, *ratio)
+                Kind::Shouting { min_letters, ratio } => raw_facts(&mut raw, input, Field::Body)
+                    .shouting(*min_letters, *ratio)
                     .and_then(|r| body_hit(None, Some(format!("{:.0}% capitals", r * 100.0)))),
                 Kind::CharRun { min } => body.and_then(|b| {
                     char_run(&b.text, *min).and_then(|(s, e)| body_hit(b.original_span(s, e), None))
@@ -816,8 +818,8 @@ impl Policy {
                         })
                         .flatten()
                 }
-                Kind::MixedScript => self.on_fields(rule, input, mixed_script_word),
-                Kind::Styled { min } => self.on_fields(rule, input, |t| styled(t, *min)),
+                Kind::MixedScript => on_raw_fields(rule, input, &mut raw, |f| f.mixed_script),
+                Kind::Styled { min } => on_raw_fields(rule, input, &mut raw, |f| f.styled(*min)),
                 Kind::DisguisedWord { min, islands } => texts.iter().find_map(|(field, n)| {
                     if !rule.fields.contains(*field) {
                         return None;
@@ -849,30 +851,6 @@ impl Policy {
         }
     }
 
-    /// Runs a check over the raw text of the body and author name, as the rule's fields say.
-    fn on_fields(
-        &self,
-        rule: &Rule,
-        input: &ScreenInput<'_>,
-        f: impl Fn(&str) -> Option<(usize, usize)>,
-    ) -> Option<Hit> {
-        for field in [Field::Body, Field::AuthorName] {
-            if !rule.fields.contains(field) {
-                continue;
-            }
-            let t = truncate(field_text(input, field), MAX_SCREENED_BYTES);
-            if let Some(span) = f(t) {
-                return Some(Hit {
-                    field,
-                    span: Some(span),
-                    note: None,
-                    obfuscated: false,
-                });
-            }
-        }
-        None
-    }
-
     fn link_hit(
         &self,
         rule: &Rule,
@@ -902,6 +880,181 @@ impl Policy {
         }
         None
     }
+}
+
+/// Runs a check over what one pass read from the raw text of the body and author name, as the
+/// rule's fields say.
+fn on_raw_fields(
+    rule: &Rule,
+    input: &ScreenInput<'_>,
+    raw: &mut [Option<RawFacts>; 2],
+    f: impl Fn(&RawFacts) -> Option<(usize, usize)>,
+) -> Option<Hit> {
+    for field in [Field::Body, Field::AuthorName] {
+        if !rule.fields.contains(field) {
+            continue;
+        }
+        if let Some(span) = f(raw_facts(raw, input, field)) {
+            return Some(Hit {
+                field,
+                span: Some(span),
+                note: None,
+                obfuscated: false,
+            });
+        }
+    }
+    None
+}
+
+/// The raw facts of the body (`raw[0]`) or author name (`raw[1]`), read on first use.
+fn raw_facts<'r>(
+    raw: &'r mut [Option<RawFacts>; 2],
+    input: &ScreenInput<'_>,
+    field: Field,
+) -> &'r RawFacts {
+    let slot = usize::from(field != Field::Body);
+    raw[slot].get_or_insert_with(|| {
+        RawFacts::read(truncate(field_text(input, field), MAX_SCREENED_BYTES))
+    })
+}
+
+/// What the capitals, styled-letter and mixed-script rules read from a field's raw text, from
+/// one pass over its characters (each rule used to make its own).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct RawFacts {
+    /// Letters, and capitals among them ([`shouting`]).
+    letters: usize,
+    upper: usize,
+    /// Styled stand-ins, and the span from the first to the last ([`styled`]).
+    styled: usize,
+    styled_span: Option<(usize, usize)>,
+    /// [`mixed_script_word`]'s answer.
+    mixed_script: Option<(usize, usize)>,
+}
+
+impl RawFacts {
+    fn read(text: &str) -> RawFacts {
+        let mut f = RawFacts::default();
+        if text.is_ascii() {
+            // No styled letters and no second script: only the capitals to count.
+            for b in text.bytes().filter(u8::is_ascii_alphabetic) {
+                f.letters += 1;
+                f.upper += usize::from(b.is_ascii_uppercase());
+            }
+            return f;
+        }
+        // The mixed-script search's state, as in `mixed_script_word`.
+        let mut start = 0;
+        let (mut in_word, mut latin, mut other) = (false, false, false);
+        for (i, c) in text.char_indices() {
+            let class = char_class(c);
+            if class & ALPHABETIC != 0 {
+                f.letters += 1;
+                f.upper += usize::from(class & UPPERCASE != 0);
+            }
+            if class & STYLED != 0 {
+                f.styled += 1;
+                let first = f.styled_span.map_or(i, |(s, _)| s);
+                f.styled_span = Some((first, i + c.len_utf8()));
+            }
+            if f.mixed_script.is_some() {
+                continue;
+            }
+            if class & ALPHANUMERIC != 0 {
+                if !in_word {
+                    start = i;
+                    in_word = true;
+                }
+                latin |= class & LATIN != 0;
+                other |= class & LOOKALIKE_SCRIPT != 0;
+            } else {
+                if latin && other {
+                    f.mixed_script = Some((start, i));
+                }
+                in_word = false;
+                latin = false;
+                other = false;
+            }
+        }
+        if f.mixed_script.is_none() && latin && other {
+            f.mixed_script = Some((start, text.len()));
+        }
+        f
+    }
+
+    /// [`shouting`] of the text.
+    fn shouting(&self, min_letters: usize, ratio: f64) -> Option<f64> {
+        let r = self.upper as f64 / self.letters.max(1) as f64;
+        (self.letters >= min_letters && r >= ratio).then_some(r)
+    }
+
+    /// [`styled`] of the text.
+    fn styled(&self, min: usize) -> Option<(usize, usize)> {
+        (self.styled >= min.max(1))
+            .then_some(self.styled_span)
+            .flatten()
+    }
+}
+
+/// Bits of [`char_class`].
+const ALPHABETIC: u8 = 1;
+const UPPERCASE: u8 = 2;
+const ALPHANUMERIC: u8 = 4;
+/// An alphanumeric character of the Latin script (ASCII digits are of none).
+const LATIN: u8 = 8;
+/// An alphanumeric character of a script with Latin look-alikes (Cyrillic, Greek, Armenian,
+/// Cherokee).
+const LOOKALIKE_SCRIPT: u8 = 16;
+const STYLED: u8 = 32;
+
+/// Classes of the mathematical alphanumerics (U+1D400–U+1D7FF), the styled letters most
+/// styled spam is written in, filled on first use from [`char_class_slow`].
+static MATH_CLASSES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// What the raw-text rules ask of a character, as bits: a table look-up for ASCII and the
+/// mathematical alphanumerics, the Unicode tables otherwise.
+fn char_class(c: char) -> u8 {
+    let u = c as u32;
+    if c.is_ascii() || !(0x1D400..0x1D800).contains(&u) {
+        return char_class_slow(c);
+    }
+    MATH_CLASSES.get_or_init(|| {
+        (0x1D400..0x1D800)
+            .map(|u| char::from_u32(u).map_or(0, char_class_slow))
+            .collect()
+    })[(u - 0x1D400) as usize]
+}
+
+/// [`char_class`] from the Unicode tables.
+fn char_class_slow(c: char) -> u8 {
+    use unicode_script::{Script, UnicodeScript};
+    let mut class = 0;
+    if c.is_alphabetic() {
+        class |= ALPHABETIC;
+        if c.is_uppercase() {
+            class |= UPPERCASE;
+        }
+    }
+    if c.is_alphanumeric() {
+        class |= ALPHANUMERIC;
+        if c.is_ascii() {
+            if c.is_ascii_alphabetic() {
+                class |= LATIN;
+            }
+        } else {
+            match c.script() {
+                Script::Latin => class |= LATIN,
+                Script::Cyrillic | Script::Greek | Script::Armenian | Script::Cherokee => {
+                    class |= LOOKALIKE_SCRIPT
+                }
+                _ => {}
+            }
+        }
+    }
+    if is_styled(c) {
+        class |= STYLED;
+    }
+    class
 }
 
 /// The normalised body and author name with the (screened part of the) original texts, as a
@@ -1027,6 +1180,8 @@ fn url_host(url: &str) -> Option<String> {
 }
 
 /// The share of capital letters, if the text has enough letters and enough capitals.
+/// (The screening reads this from [`RawFacts`]; kept as the reference it is tested against.)
+#[cfg(test)]
 fn shouting(text: &str, min_letters: usize, ratio: f64) -> Option<f64> {
     let (mut letters, mut upper) = (0usize, 0usize);
     if text.is_ascii() {
@@ -1077,6 +1232,8 @@ fn char_run(text: &str, min: usize) -> Option<(usize, usize)> {
 }
 
 /// The first word that mixes Latin letters with Cyrillic, Greek, Armenian or Cherokee ones.
+/// (The screening reads this from [`RawFacts`]; kept as the reference it is tested against.)
+#[cfg(test)]
 fn mixed_script_word(text: &str) -> Option<(usize, usize)> {
     use unicode_script::{Script, UnicodeScript};
     // ASCII letters are all Latin: an ASCII text cannot mix scripts.
@@ -1132,6 +1289,8 @@ fn is_styled(c: char) -> bool {
 }
 
 /// The span from the first to the last styled character, if there are at least `min`.
+/// (The screening reads this from [`RawFacts`]; kept as the reference it is tested against.)
+#[cfg(test)]
 fn styled(text: &str, min: usize) -> Option<(usize, usize)> {
     // Every styled stand-in is outside ASCII.
     if text.is_ascii() {

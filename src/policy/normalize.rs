@@ -99,13 +99,118 @@ pub fn normalize(original: &str) -> Normalized {
     } else {
         let decoded = decode_html(original);
         let plain = plain_view(&decoded);
-        let nfkc = nfkc(&decoded);
-        let visible = strip_invisible(nfkc);
-        (plain, fold_confusables(visible))
+        // Steps 2–5 in one pass when no regional indicator needs the look at its neighbours
+        // that `fold_confusables` makes; otherwise step by step.
+        let folded = fold_pieces(&decoded)
+            .unwrap_or_else(|| fold_confusables(strip_invisible(nfkc(&decoded))));
+        (plain, folded)
     };
     let joined = join_spaced_letters(folded);
-    let collapsed = collapse_whitespace(joined);
-    build(collapsed, plain)
+    build_collapsed(joined, plain)
+}
+
+/// Whether a character is a regional indicator (the letters flags are spelled in).
+fn is_regional_indicator(c: char) -> bool {
+    matches!(c as u32, 0x1F1E6..=0x1F1FF)
+}
+
+/// Steps 2–5 (NFKC, invisible characters, confusables, lower case) of decoded pieces in one
+/// pass, the same pieces as `fold_confusables(strip_invisible(nfkc(pieces)))`: each cluster
+/// NFKC reads is cut out the same way and goes through the same steps, and every step after
+/// NFKC treats a piece on its own except the regional-indicator runs, so text with a regional
+/// indicator is left to the step-by-step path (`None`).
+fn fold_pieces(pieces: &[Piece]) -> Option<Vec<Piece>> {
+    if pieces.iter().any(|p| is_regional_indicator(p.c)) {
+        return None;
+    }
+    let options = decancer_options();
+    let mut out = Vec::with_capacity(pieces.len());
+    let mut i = 0;
+    while i < pieces.len() {
+        let p = pieces[i];
+        // No combining mark follows: NFKC reads this character alone.
+        let alone = pieces
+            .get(i + 1)
+            .is_none_or(|n| n.c.is_ascii() || canonical_combining_class(n.c) == 0);
+        if alone && p.c.is_ascii() {
+            if !is_invisible(p.c) {
+                let c = if p.c.is_whitespace() {
+                    ' '
+                } else {
+                    p.c.to_ascii_lowercase()
+                };
+                out.push(Piece { c, ..p });
+            }
+            i += 1;
+            continue;
+        }
+        if alone && let Some(b) = styled_ascii(p.c) {
+            out.push(Piece {
+                c: char::from(b),
+                ..p
+            });
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < pieces.len() && j - i < 32 && canonical_combining_class(pieces[j].c) != 0 {
+            j += 1;
+        }
+        let composed = nfkc(&pieces[i..j]);
+        if composed.iter().any(|p| is_regional_indicator(p.c)) {
+            return None;
+        }
+        for p in strip_invisible(composed) {
+            fold_one(p, options, &mut out);
+        }
+        i = j;
+    }
+    Some(out)
+}
+
+/// First code point of each range in [`STYLED_ASCII`]: mathematical alphanumerics, then the
+/// fullwidth forms.
+const MATH_START: u32 = 0x1D400;
+const MATH_LEN: u32 = 0x400;
+const WIDE_START: u32 = 0xFF00;
+const WIDE_LEN: u32 = 0x60;
+
+/// For the styled letters and digits promoters write in, what steps 2–5 make of one standing
+/// alone (0 where that is not one visible ASCII character). Filled on first use from the same
+/// NFKC decomposition and folding the general path uses, so a look-up here and the general
+/// path cannot disagree; it only saves the decomposition per character.
+static STYLED_ASCII: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+/// The ASCII character a lone styled letter or digit folds to, from [`STYLED_ASCII`].
+fn styled_ascii(c: char) -> Option<u8> {
+    let u = c as u32;
+    let index = match u {
+        MATH_START..0x1D800 => u - MATH_START,
+        WIDE_START..0xFF60 => MATH_LEN + (u - WIDE_START),
+        _ => return None,
+    };
+    let table = STYLED_ASCII.get_or_init(|| {
+        (MATH_START..MATH_START + MATH_LEN)
+            .chain(WIDE_START..WIDE_START + WIDE_LEN)
+            .map(|u| char::from_u32(u).map_or(0, styled_ascii_slow))
+            .collect()
+    });
+    table.get(index as usize).copied().filter(|&b| b != 0)
+}
+
+/// What [`nfkc`] of a lone character, then [`strip_invisible`] and [`fold_confusables`], give
+/// when that is one visible ASCII character other than a space (as a byte; 0 otherwise).
+fn styled_ascii_slow(c: char) -> u8 {
+    let piece = Piece {
+        c,
+        start: 0,
+        end: 1,
+    };
+    let folded = fold_confusables(strip_invisible(nfkc(&[piece])));
+    match folded.as_slice() {
+        [one] if one.c.is_ascii() && !one.c.is_whitespace() && one.c != '\0' => one.c as u8,
+        _ => 0,
+    }
 }
 
 /// NFKC, invisible characters removed, lower case: the host of a link as its owner meant it.
@@ -415,40 +520,45 @@ fn fold_confusables(pieces: Vec<Piece>) -> Vec<Piece> {
             out.push(Piece { c, ..p });
             continue;
         }
-        if p.c.is_ascii() {
-            out.push(Piece {
-                c: p.c.to_ascii_lowercase(),
-                ..p
-            });
-            continue;
-        }
-        // A Latin letter with diacritics folds to its base letter. Doing this before decancer
-        // also avoids its table's mistakes (decancer 3.3 turns `õ` into `r`).
-        if let Some(base) = ascii_base(p.c) {
-            out.push(Piece { c: base, ..p });
-            continue;
-        }
-        // Negative squared letters (🅰 🅱 🅾 🅿 ...) are emoji to decancer, which keeps emoji.
-        if let u @ 0x1F170..=0x1F189 = p.c as u32 {
-            let c = char::from(b'a' + (u - 0x1F170) as u8);
-            out.push(Piece { c, ..p });
-            continue;
-        }
-        match decancer::cure_char(p.c, options) {
-            decancer::Translation::Character(c) => {
-                for c in c.to_lowercase() {
-                    out.push(Piece { c, ..p });
-                }
-            }
-            decancer::Translation::String(s) => {
-                for c in s.chars().flat_map(char::to_lowercase) {
-                    out.push(Piece { c, ..p });
-                }
-            }
-            decancer::Translation::None => {}
-        }
+        fold_one(p, options, &mut out);
     }
     out
+}
+
+/// Steps 4 and 5 for one piece outside a run of regional indicators.
+fn fold_one(p: Piece, options: decancer::Options, out: &mut Vec<Piece>) {
+    if p.c.is_ascii() {
+        out.push(Piece {
+            c: p.c.to_ascii_lowercase(),
+            ..p
+        });
+        return;
+    }
+    // A Latin letter with diacritics folds to its base letter. Doing this before decancer
+    // also avoids its table's mistakes (decancer 3.3 turns `õ` into `r`).
+    if let Some(base) = ascii_base(p.c) {
+        out.push(Piece { c: base, ..p });
+        return;
+    }
+    // Negative squared letters (🅰 🅱 🅾 🅿 ...) are emoji to decancer, which keeps emoji.
+    if let u @ 0x1F170..=0x1F189 = p.c as u32 {
+        let c = char::from(b'a' + (u - 0x1F170) as u8);
+        out.push(Piece { c, ..p });
+        return;
+    }
+    match decancer::cure_char(p.c, options) {
+        decancer::Translation::Character(c) => {
+            for c in c.to_lowercase() {
+                out.push(Piece { c, ..p });
+            }
+        }
+        decancer::Translation::String(s) => {
+            for c in s.chars().flat_map(char::to_lowercase) {
+                out.push(Piece { c, ..p });
+            }
+        }
+        decancer::Translation::None => {}
+    }
 }
 
 /// The ASCII base letter of a precomposed Latin letter with diacritics (`õ` → `o`, `Ş` → `s`).
@@ -636,7 +746,9 @@ fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
         .collect()
 }
 
-/// Step 7: whitespace runs become one space; leading and trailing whitespace goes.
+/// Step 7: whitespace runs become one space; leading and trailing whitespace goes. (The
+/// screening does this inside [`build_collapsed`]; kept as the reference it is tested against.)
+#[cfg(test)]
 fn collapse_whitespace(pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     for p in pieces {
@@ -1004,6 +1116,45 @@ pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
     }
 }
 
+/// Step 7 and the views: `build(collapse_whitespace(pieces), plain)` without the copy of the
+/// pieces in between.
+fn build_collapsed(pieces: Vec<Piece>, plain: String) -> Normalized {
+    let mut text = String::with_capacity(pieces.len() + pieces.len() / 2);
+    let mut starts = Vec::with_capacity(text.capacity());
+    let mut ends = Vec::with_capacity(text.capacity());
+    for p in pieces {
+        let c = if p.c.is_whitespace() {
+            // Collapsed pieces are ' ' only where whitespace was: no space at the start, none
+            // after another.
+            if text.is_empty() || text.ends_with(' ') {
+                continue;
+            }
+            ' '
+        } else {
+            p.c
+        };
+        text.push(c);
+        for _ in 0..c.len_utf8() {
+            starts.push(p.start);
+            ends.push(p.end);
+        }
+    }
+    if text.ends_with(' ') {
+        text.pop();
+        starts.pop();
+        ends.pop();
+    }
+    let words = word_view(&text);
+    Normalized {
+        text,
+        words,
+        plain,
+        starts,
+        ends,
+    }
+}
+
+#[cfg(test)]
 fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
     let mut text = String::with_capacity(pieces.len());
     let mut starts = Vec::with_capacity(pieces.len());
@@ -1028,6 +1179,7 @@ fn build(pieces: Vec<Piece>, plain: String) -> Normalized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     fn n(s: &str) -> String {
         normalize(s).text
@@ -1262,6 +1414,113 @@ mod tests {
                 }
             );
         }
+    }
+
+    /// The normalisation step by step, each step over the whole text, as it was written before
+    /// steps 2–5 and step 7 were fused into passes: the reference for the fused ones.
+    fn normalize_by_steps(original: &str) -> Normalized {
+        let original = truncate(original, MAX_SCREENED_BYTES);
+        let decoded = decode_html(original);
+        let plain = plain_view(&decoded);
+        let folded = fold_confusables(strip_invisible(nfkc(&decoded)));
+        build(collapse_whitespace(join_spaced_letters(folded)), plain)
+    }
+
+    /// Pieces the steps treat differently: markup, styled and fullwidth letters, combining marks
+    /// (styling ones and zalgo), invisible characters, regional indicators (flags and runs),
+    /// brackets, look-alikes, accents, other writing systems and every kind of whitespace.
+    const PIECES: &[&str] = &[
+        "slot",
+        "G A C O R",
+        "g.a.c.o.r",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\u{a0}",
+        "\u{3000}",
+        "88",
+        "&amp;",
+        "&#65313;",
+        "<br>",
+        "<a href=\"https://x.example\">",
+        "</a>",
+        "𝐆𝐀𝐑𝐔𝐃𝐀",
+        "𝟖𝟖",
+        "𝓢𝓮𝓶𝓪",
+        "ｇａｒ",
+        "Ａ",
+        "ⓐⓑⓒ",
+        "⒢",
+        "🄶",
+        "🅰🅱",
+        "ᴀʏᴀɴɢ",
+        "ℍℓ",
+        "g\u{430}ruda",
+        "Москва",
+        "é",
+        "e\u{301}",
+        "ru\u{336}si",
+        "P\u{35f}\u{35f}U",
+        "a\u{300}\u{301}\u{302}\u{303}",
+        "\u{200b}",
+        "\u{200d}",
+        "\u{feff}",
+        "\u{7}",
+        "🇮🇩",
+        "🇸\u{200d}🇱🇴🇹",
+        "🇦",
+        "【A】【L】【E】",
+        "(s)(l)(o)(t)",
+        "한국",
+        "ᆢAᆢᆢLᆢ",
+        "\u{1d455}",
+        "\u{fb01}",
+        "㎏",
+        "½",
+        "\u{e000}",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        /// The fused passes give the same text, views and map back to the original as the
+        /// steps one after the other, on any mix of what the steps treat differently.
+        #[test]
+        fn fused_passes_agree_with_the_steps(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(PIECES).prop_map(str::to_string),
+                    proptest::char::any().prop_map(String::from),
+                ],
+                0..24,
+            ),
+        ) {
+            let s: String = parts.concat();
+            let fused = normalize(&s);
+            let steps = normalize_by_steps(&s);
+            proptest::prop_assert_eq!(&fused.text, &steps.text, "{:?}", s);
+            proptest::prop_assert_eq!(&fused.words, &steps.words);
+            proptest::prop_assert_eq!(&fused.plain, &steps.plain);
+            proptest::prop_assert_eq!(&fused.starts, &steps.starts);
+            proptest::prop_assert_eq!(&fused.ends, &steps.ends);
+        }
+    }
+
+    #[test]
+    fn styled_ascii_table_matches_the_general_path() {
+        for u in (MATH_START..MATH_START + MATH_LEN).chain(WIDE_START..WIDE_START + WIDE_LEN) {
+            let c = char::from_u32(u).expect("not a surrogate");
+            assert_eq!(
+                styled_ascii(c).unwrap_or(0),
+                styled_ascii_slow(c),
+                "U+{u:X}"
+            );
+        }
+        // The letters styled spam is written in do take the table's path.
+        assert_eq!(styled_ascii('𝐆'), Some(b'g'));
+        assert_eq!(styled_ascii('𝟖'), Some(b'8'));
+        assert_eq!(styled_ascii('ａ'), Some(b'a'));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and loading errors. Policies are written to a temporary folder, as an operator would.
 
 use super::*;
+use proptest::strategy::Strategy as _;
 
 const HEAD: &str = r#"
 [policy]
@@ -592,4 +593,69 @@ fn screening_is_deterministic() {
     let p = policy(&rule("W", "kind = \"words\"\nwords = [\"x\"]", 1.0));
     let i = body("x marks the spot");
     assert_eq!(p.screen(&i), p.screen(&i));
+}
+
+/// Pieces of text the raw-text rules treat differently: ASCII, styled alphabets, look-alike
+/// scripts, letterlike symbols, combining styling, other writing systems and spaces.
+const RAW_PIECES: &[&str] = &[
+    "slot",
+    "GACOR",
+    "88",
+    " ",
+    "\n",
+    ", ",
+    "𝐆𝐀𝐑𝐔𝐃𝐀",
+    "𝟖𝟖",
+    "𝓢𝓮𝓶𝓪",
+    "ｇａｒ",
+    "Ⓐ",
+    "ᴀʏᴀɴɢ",
+    "ℍℓ",
+    "g\u{430}ruda",
+    "Москва",
+    "Ελλάδα",
+    "ru\u{336}si",
+    "한국",
+    "é",
+    "\u{1d455}",
+    "\u{200b}",
+    "🇮🇩",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// One pass over the raw text answers the capitals, styled-letter and mixed-script rules
+    /// exactly as their own passes did, on any mix of scripts and styles.
+    #[test]
+    fn raw_facts_agree_with_the_separate_passes(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(RAW_PIECES).prop_map(str::to_string),
+                proptest::char::any().prop_map(String::from),
+            ],
+            0..24,
+        ),
+        min in 0usize..6,
+        min_letters in 0usize..12,
+        ratio in 0.0f64..1.0,
+    ) {
+        let text: String = parts.concat();
+        let f = RawFacts::read(&text);
+        proptest::prop_assert_eq!(f.mixed_script, mixed_script_word(&text), "{:?}", text);
+        proptest::prop_assert_eq!(f.styled(min), styled(&text, min), "{:?}", text);
+        proptest::prop_assert_eq!(
+            f.shouting(min_letters, ratio),
+            shouting(&text, min_letters, ratio),
+            "{:?}", text
+        );
+    }
+}
+
+#[test]
+fn math_alphanumeric_classes_match_the_unicode_tables() {
+    for u in 0x1D400..0x1D800 {
+        let c = char::from_u32(u).expect("not a surrogate");
+        assert_eq!(char_class(c), char_class_slow(c), "U+{u:X}");
+    }
 }
