@@ -175,7 +175,7 @@ async fn embed(
     // A page for a key that cannot be one is a page that does not exist.
     let key = ThreadKey::parse(&key).map_err(|_| ApiError::not_found(lang))?;
     let return_to = q.return_to.as_deref().filter(|u| allowed_return(&state, u));
-    let challenge = state.service.issue_captcha(ip, Some(&key), lang).ok();
+    let challenge = state.service.issue_captcha(ip, Some(&key), lang).await.ok();
     let posted = match q.posted.as_deref() {
         Some("pending") => Some(PostedNotice { pending: true }),
         Some("published") => Some(PostedNotice { pending: false }),
@@ -295,11 +295,14 @@ async fn form_post(
         Err(e) => {
             let api = super::public::charge_fresh_captcha(&state, ip, submit_error(e, lang));
             // The page shows the same words as the API, with a fresh challenge and the text kept.
-            let challenge = api
-                .captcha
-                .clone()
-                .map(|c| *c)
-                .or_else(|| state.service.issue_captcha(ip, Some(&thread), lang).ok());
+            let challenge = match api.captcha.clone() {
+                Some(c) => Some(*c),
+                None => state
+                    .service
+                    .issue_captcha(ip, Some(&thread), lang)
+                    .await
+                    .ok(),
+            };
             let mut fields: Vec<(String, String)> = api
                 .fields
                 .clone()

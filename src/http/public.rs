@@ -114,6 +114,7 @@ async fn captcha(
     let challenge = state
         .service
         .issue_captcha(ip, Some(&thread), lang)
+        .await
         .map_err(|l| ApiError::rate_limited(lang, l.retry_after_secs()))?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }

@@ -385,7 +385,7 @@ impl Service {
     }
 
     /// Issues a captcha challenge, subject to the per-address limit.
-    pub fn issue_captcha(
+    pub async fn issue_captcha(
         &self,
         ip: IpAddr,
         thread: Option<&ThreadKey>,
@@ -395,20 +395,24 @@ impl Service {
             l.check_captcha(ip)?;
         }
         metrics::counter!("saring_captchas_issued_total").increment(1);
-        Ok(self.fresh_challenge(ip, thread.map(ThreadKey::as_str), lang))
+        Ok(self
+            .fresh_challenge(ip, thread.map(ThreadKey::as_str), lang)
+            .await)
     }
 
     /// A challenge whose proof of work follows the risk of `ip`'s address group and `thread`.
-    fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
-        let now = Utc::now();
+    async fn fresh_challenge(&self, ip: IpAddr, thread: Option<&str>, lang: Lang) -> Challenge {
         let group = crate::limits::address_group(ip).to_string();
-        // A failed read (logged and counted) raises the work as an address with spam would,
-        // never lowers it to an unknown address's: the post itself then meets the same failed
-        // read and is refused `503` before anything is stored.
+        // On the read pool (a file read). A failed read (logged and counted) raises the work as
+        // an address with spam would, never lowers it to an unknown address's: the post itself
+        // then meets the same failed read and is refused `503` before anything is stored.
+        let key = group.clone();
         let address_spam = self
             .view
-            .read_or_fail(|p| p.address_spam(&group))
+            .query(move |p| p.address_spam(&key))
+            .await
             .unwrap_or(1);
+        let now = Utc::now();
         let signals = self
             .risk
             .signals(&group, thread.unwrap_or(""), address_spam, now);
@@ -435,6 +439,7 @@ impl Service {
         let now = Utc::now();
         if self
             .closed_by_age(req.thread.as_str(), now)
+            .await
             .map_err(projections_unavailable)?
         {
             return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
@@ -451,9 +456,11 @@ impl Service {
         };
         metrics::counter!("saring_known_reader_tokens_total", "result" => label).increment(1);
         let known = check == ReaderCheck::Valid;
-        let facts = self.captcha_path(req, clean.author_email.as_str(), known, &solved, now)?;
+        let facts = self
+            .captcha_path(req, clean.author_email.as_str(), known, &solved, now)
+            .await?;
         let comment_id = solved.comment_id();
-        self.refuse_known_comment(comment_id, req)?;
+        self.refuse_known_comment(comment_id, req).await?;
         self.refuse_banned(req, &clean, now)?;
         let admission = self.check_comment_rate(req, clean.author_email.as_str())?;
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
@@ -513,13 +520,15 @@ impl Service {
     }
 
     /// A refusal that hands the reader a fresh challenge, so they keep their text.
-    fn with_fresh_challenge(
+    async fn with_fresh_challenge(
         &self,
         req: &SubmitRequest,
         refusal: impl FnOnce(Box<Challenge>) -> SubmitRefusal,
     ) -> SubmitError {
-        let fresh =
-            Box::new(self.fresh_challenge(req.client_ip, Some(req.thread.as_str()), req.lang));
+        let fresh = Box::new(
+            self.fresh_challenge(req.client_ip, Some(req.thread.as_str()), req.lang)
+                .await,
+        );
         CommandError::Refused(refusal(fresh))
     }
 
@@ -535,17 +544,21 @@ impl Service {
             thread: req.thread.as_str(),
             stamp_required: !req.via_form,
         };
-        self.captcha
+        match self
+            .captcha
             .verify_and_burn(&attempt, now, &self.burned)
             .await
-            .map_err(|error| {
-                self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha { error, fresh })
-            })
+        {
+            Ok(solved) => Ok(solved),
+            Err(error) => Err(self
+                .with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha { error, fresh })
+                .await),
+        }
     }
 
     /// The way the reader came past the captcha; an unanswered token passes only for a trusted
     /// author (`403 captcha_unanswered` otherwise). Counts the comment into the risk signals.
-    fn captcha_path(
+    async fn captcha_path(
         &self,
         req: &SubmitRequest,
         email: &str,
@@ -561,25 +574,30 @@ impl Service {
             Passed::Skip => CaptchaPath::Skip,
             Passed::NeedsTrust => {
                 // The email's record counts only with its known-reader token: otherwise anybody
-                // who knows a regular reader's address would skip the sum and the work.
-                let trusted = known_reader
-                    && !email.is_empty()
-                    && self
-                        .view
-                        .read_or_fail(|p| {
-                            let mut history =
-                                p.history(email, &group, None, 0, req.thread.as_str(), now);
+                // who knows a regular reader's address would skip the sum and the work. The
+                // history is read on the read pool, like every read of the file.
+                let trusted = known_reader && !email.is_empty() && {
+                    let (email, group, thread) = (
+                        email.to_owned(),
+                        group.clone(),
+                        req.thread.as_str().to_owned(),
+                    );
+                    self.view
+                        .query(move |p| {
+                            let mut history = p.history(&email, &group, None, 0, &thread, now);
                             history.known_reader = Some(true);
                             is_trusted(&history)
                         })
-                        .map_err(projections_unavailable)?;
+                        .await
+                        .map_err(projections_unavailable)?
+                };
                 if !trusted {
-                    return Err(
-                        self.with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
+                    return Err(self
+                        .with_fresh_challenge(req, |fresh| SubmitRefusal::Captcha {
                             error: CaptchaError::Unanswered,
                             fresh,
-                        }),
-                    );
+                        })
+                        .await);
                 }
                 CaptchaPath::Trusted
             }
@@ -595,14 +613,17 @@ impl Service {
 
     /// A replay is answered as one before it can eat the reader's rate allowance; the create
     /// command's "no stream" expectation stays the real guarantee across replicas.
-    fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
-        // One indexed lookup by primary key: cheap enough for the async worker.
+    async fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
+        // A lookup by primary key, but a file read all the same: on the read pool.
         let known = self
             .view
-            .read_or_fail(|p| p.has_comment(id))
+            .query(move |p| p.has_comment(id))
+            .await
             .map_err(projections_unavailable)?;
         if known {
-            return Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }));
+            return Err(self
+                .with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh })
+                .await);
         }
         Ok(())
     }
@@ -741,9 +762,9 @@ impl Service {
             // The stream exists (another replica took this token first) or the decider saw a
             // submission in it: either way the token was used.
             Err(CommandError::Refused(_))
-            | Err(CommandError::Failed(StoreFailure::Contended { .. })) => {
-                Err(self.with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh }))
-            }
+            | Err(CommandError::Failed(StoreFailure::Contended { .. })) => Err(self
+                .with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh })
+                .await),
             Err(CommandError::Failed(f)) => Err(CommandError::Failed(f)),
         }
     }

@@ -95,7 +95,7 @@ impl Service {
     /// Whether the site's "close after N days" has closed `thread` at `now`: its first visible
     /// comment is older than `close_after_days`. An error if that comment could not be read (a
     /// thread is never taken for open because its first comment was not found).
-    pub fn closed_by_age(
+    pub async fn closed_by_age(
         &self,
         thread: &str,
         now: DateTime<Utc>,
@@ -104,8 +104,12 @@ impl Service {
         if days == 0 {
             return Ok(false);
         }
-        // One indexed lookup (the thread's first visible row): cheap enough for the worker.
-        let first = self.view().read_or_fail(|p| p.first_visible_at(thread))?;
+        // An indexed lookup, but still a file read that can wait on the disk: on the read pool.
+        let thread = thread.to_owned();
+        let first = self
+            .view()
+            .query(move |p| p.first_visible_at(&thread))
+            .await?;
         Ok(first.is_some_and(|at| now - at > chrono::Duration::days(i64::from(days))))
     }
 }

@@ -276,8 +276,8 @@ impl View {
     }
 
     /// Runs `f` with read access on the calling thread, failing if a database read inside
-    /// failed: for the few primary-key lookups a request makes on its async worker, and for
-    /// work already on a blocking thread (a ban's sweep).
+    /// failed: for work already on a blocking thread (a post's screening, a ban's sweep); a
+    /// request on an async worker goes through [`View::query`] instead.
     pub fn read_or_fail<T>(
         &self,
         f: impl FnOnce(&Reader<'_>) -> T,

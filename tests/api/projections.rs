@@ -208,6 +208,37 @@ async fn an_unreadable_projection_database_is_answered_503_not_an_empty_answer()
     );
 }
 
+/// The small lookups a post makes before its screening meet an unreadable projection database
+/// too: the "close after N days" check answers `503 store_unavailable` before the captcha is
+/// even looked at (a thread is never taken for open because its first comment could not be
+/// read), while a captcha is still issued (its work raised, as for an address with spam).
+#[tokio::test]
+async fn a_posts_early_checks_answer_503_when_the_projections_cannot_be_read() {
+    let app = spawn_app_with(|s| s.threads.close_after_days = 7).await;
+    app.comment_ok("berita-rusak", HAM, "published").await;
+    let db = rusqlite::Connection::open(app.dir.path().join("projections.sqlite3")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute_batch("DROP TABLE comments; DROP TABLE author_counts;")
+        .unwrap();
+    drop(db);
+
+    let (token, answer) = app.challenge("berita-rusak").await;
+    let (status, body) = app
+        .post_json(
+            "berita-rusak",
+            &serde_json::json!({
+                "author_name": "Sari",
+                "author_email": "sari@contoh.id",
+                "body": HAM,
+                "captcha_token": token,
+                "captcha_answer": (answer + 1).to_string(),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+}
+
 /// Moderators' reads and a ban's sweep meet the same unreadable projection database: the
 /// console's card (its author record and parent), the audit lines and the moderators' figures
 /// answer `503 store_unavailable` in the request's language, and a ban asked to move the
