@@ -94,16 +94,24 @@ async fn sqlite_shared_store_runs_whole_suite() {
     }
     assert_eq!(store.backend_name(), "sqlite");
 }
-/// The suite against a KurrentDB/EventStoreDB server named by `SARING_TEST_ESDB`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kurrentdb_conformance() {
-    let Ok(conn) = std::env::var("SARING_TEST_ESDB") else {
+/// The server `SARING_TEST_ESDB` names, or `None` after saying `SKIPPED` (to run `what`).
+fn esdb(what: &str) -> Option<String> {
+    let conn = std::env::var("SARING_TEST_ESDB").ok();
+    if conn.is_none() {
         // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run the EventStoreDB conformance suite"
+            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run {what}"
         );
+    }
+    conn
+}
+
+/// The suite against a KurrentDB/EventStoreDB server named by `SARING_TEST_ESDB`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kurrentdb_conformance() {
+    let Some(conn) = esdb("the EventStoreDB conformance suite") else {
         return;
     };
     // Through sealing, as the service opens it: the suite's events pass the sealed store.
@@ -128,12 +136,7 @@ async fn kurrentdb_conformance() {
 /// (`conformance::shared_keys`), and no read of the log carries a key stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kurrentdb_keys_are_shared_by_replicas_and_erased_for_all() {
-    let Ok(conn) = std::env::var("SARING_TEST_ESDB") else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run the KurrentDB key store checks"
-        );
+    let Some(conn) = esdb("the KurrentDB key store checks") else {
         return;
     };
     use saring::privacy::keys::Keys;
