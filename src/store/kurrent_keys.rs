@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use futures::{StreamExt, TryStreamExt};
 use kurrentdb::{
     AppendToStreamOptions, Client, DeleteStreamOptions, EventData, ReadStreamOptions,
     StreamPosition, StreamState, TombstoneStreamOptions,
@@ -37,6 +38,8 @@ pub const KEY_STREAM_PREFIX: &str = "saring-key-";
 const DAYS_STREAM: &str = "saring-key-days";
 const KEY_EVENT: &str = "SaringKey";
 const OWNER_EVENT: &str = "SaringKeyOwner";
+/// Key streams read at once when a page of events needs many keys.
+const FETCHES_IN_FLIGHT: usize = 32;
 /// Entries read from an owner stream at most (each names one key id; more than a few means
 /// replicas raced many times).
 const MAX_OWNER_EVENTS: usize = 10_000;
@@ -311,17 +314,18 @@ impl KeyStore for KurrentKeys {
     }
 
     fn fetch(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
-        let found = self.wait(async {
-            let mut found = Vec::new();
-            for id in key_ids {
-                if let Some(bytes) = self.key_of(id).await? {
-                    found.push((id.clone(), bytes));
-                }
-            }
-            Ok(found)
-        })?;
-        found
+        // One read per key stream, several in flight: a page of events opened cold needs
+        // up to two keys per submission.
+        let found: Vec<(String, Option<Vec<u8>>)> = self.wait(
+            futures::stream::iter(key_ids)
+                .map(|id| async move { Ok::<_, StoreError>((id.clone(), self.key_of(id).await?)) })
+                .buffer_unordered(FETCHES_IN_FLIGHT)
+                .try_collect(),
+        )?;
+        let found = found
             .into_iter()
+            .filter_map(|(id, bytes)| Some((id, bytes?)));
+        found
             .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
             .collect()
     }
