@@ -14,6 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::comment::{self, CommentState};
+use crate::domain::values::Email;
 use crate::domain::{Actor, DomainEvent, PRIVACY_STREAM, comment_stream};
 use crate::store::{EventMetadata, EventStore, ExpectedRevision, StoreError};
 
@@ -34,8 +35,8 @@ pub enum PrivacyError {
     InvalidEmail(String),
     /// The store does not seal submissions, so nothing can be made unreadable there.
     #[error(
-        "erasure needs sealed submissions, which the {backend} store does not keep; only the \
-         embedded store (the default) and PostgreSQL support `privacy erase` (see \
+        "erasure needs sealed submissions, which the {backend} store does not keep; the \
+         embedded store (the default), PostgreSQL and KurrentDB support `privacy erase` (see \
          docs/privacy.md)"
     )]
     Unsupported {
@@ -51,18 +52,15 @@ pub enum PrivacyError {
 }
 
 /// The email as Saring compares it: trimmed and lowercased; refused if it could not be one.
-pub fn normalise_email(email: &str) -> Result<String, PrivacyError> {
-    let e = email.trim().to_lowercase();
-    if crate::domain::input::is_valid_email(&e) {
-        Ok(e)
-    } else {
-        Err(PrivacyError::InvalidEmail(
+pub fn normalise_email(email: &str) -> Result<Email, PrivacyError> {
+    Email::parse(&email.trim().to_lowercase()).map_err(|_| {
+        PrivacyError::InvalidEmail(
             email
                 .chars()
                 .take(crate::domain::input::MAX_EMAIL_LEN)
                 .collect(),
-        ))
-    }
+        )
+    })
 }
 
 /// One event of a comment's history, as the export shows it.
@@ -127,7 +125,7 @@ pub struct BanAbout {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReaderExport {
     /// The email asked about, normalised.
-    pub email: String,
+    pub email: Email,
     /// When the export was made.
     pub exported_at: DateTime<Utc>,
     /// Their comments, oldest first.
@@ -159,7 +157,7 @@ struct Found {
 /// Reads the whole log once (through the store, so submissions arrive opened) and gathers
 /// what concerns `email` (normalised). A comment's stream starts with its submission, so one
 /// pass in global order sees the submission before the events about it.
-async fn scan(store: &dyn EventStore, email: &str, from: u64) -> Result<Found, StoreError> {
+async fn scan(store: &dyn EventStore, email: &Email, from: u64) -> Result<Found, StoreError> {
     let mut index: HashMap<Uuid, usize> = HashMap::new();
     let mut found = Found {
         comments: Vec::new(),
@@ -180,7 +178,7 @@ async fn scan(store: &dyn EventStore, email: &str, from: u64) -> Result<Found, S
             };
             if let DomainEvent::CommentSubmitted(s) = &event
                 && !s.erased
-                && s.author_email.trim().eq_ignore_ascii_case(email)
+                && s.author_email.trim().eq_ignore_ascii_case(email.as_str())
             {
                 index.insert(s.comment_id, found.comments.len());
                 found
@@ -196,7 +194,7 @@ async fn scan(store: &dyn EventStore, email: &str, from: u64) -> Result<Found, S
                     by,
                     at,
                     ..
-                } if e.eq_ignore_ascii_case(email) => {
+                } if e.eq_ignore_ascii_case(email.as_str()) => {
                     bans.insert(*id, found.bans.len());
                     found.bans.push(BanAbout {
                         id: *id,
@@ -343,7 +341,7 @@ pub async fn erase(
         last_position = Some(erase_comment(store, *id, by, now).await?);
         done.insert(*id);
     }
-    let author = keys::author_of(&email, "");
+    let author = keys::author_of(email.as_str(), "");
     let key_deleted = {
         let keys = Arc::clone(&keys);
         tokio::task::spawn_blocking(move || keys.erase(&author))
@@ -414,7 +412,7 @@ mod tests {
         ));
         assert!(
             err.to_string()
-                .contains("only the embedded store (the default) and PostgreSQL"),
+                .contains("the embedded store (the default), PostgreSQL and KurrentDB"),
             "{err}"
         );
         for bad in ["", "sari", "sari@", "a b@contoh.id"] {
@@ -424,7 +422,7 @@ mod tests {
             ));
         }
         assert_eq!(
-            normalise_email(" Sari@Contoh.ID ").unwrap(),
+            normalise_email(" Sari@Contoh.ID ").unwrap().as_str(),
             "sari@contoh.id"
         );
     }

@@ -12,7 +12,7 @@
 //!
 //! The client facts of submissions sealed since `network_days` exists are in a second box,
 //! `sealed.net` (`key`, `nonce`, `box`), under the key of the submission's UTC day
-//! ([`super::keys::KeyStore::day_key`]); without that key (deleted by the retention pass) the
+//! ([`super::keys::Keys::day_key`]); without that key (deleted by the retention pass) the
 //! submission opens with every other field and empty client facts. Older sealed submissions
 //! keep their client facts in the author's box.
 

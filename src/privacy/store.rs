@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::keys::{Key, KeyStore};
+use super::keys::{Key, Keys};
 use super::seal;
 use crate::store::{
     AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
@@ -25,12 +25,12 @@ const INLINE_OPEN_MAX: usize = 8;
 /// An event store that seals personal fields with per-author keys.
 pub struct SealedStore {
     inner: Arc<dyn EventStore>,
-    keys: Arc<KeyStore>,
+    keys: Arc<Keys>,
 }
 
 impl SealedStore {
     /// Wraps `inner`, sealing with `keys`.
-    pub fn new(inner: Arc<dyn EventStore>, keys: Arc<KeyStore>) -> SealedStore {
+    pub fn new(inner: Arc<dyn EventStore>, keys: Arc<Keys>) -> SealedStore {
         SealedStore { inner, keys }
     }
 }
@@ -43,7 +43,7 @@ fn key_failure(e: super::keys::KeyError) -> StoreError {
 }
 
 /// Seals the submissions among `events`. Blocking (the key file may be written).
-fn seal_all(keys: &KeyStore, events: &mut [NewEvent]) -> Result<(), StoreError> {
+fn seal_all(keys: &Keys, events: &mut [NewEvent]) -> Result<(), StoreError> {
     for e in events.iter_mut() {
         if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
             continue;
@@ -62,7 +62,7 @@ fn seal_all(keys: &KeyStore, events: &mut [NewEvent]) -> Result<(), StoreError> 
 
 /// Seals the submissions among `events` if every key they need is in memory (no I/O);
 /// `false` (and nothing changed) when one is not.
-fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreError> {
+fn seal_cached(keys: &Keys, events: &mut [NewEvent]) -> Result<bool, StoreError> {
     let mut found = Vec::new();
     for e in events.iter() {
         if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
@@ -90,7 +90,7 @@ fn seal_cached(keys: &KeyStore, events: &mut [NewEvent]) -> Result<bool, StoreEr
 }
 
 /// Opens one event in place. Blocking on a key cache miss.
-fn open_one(keys: &KeyStore, e: &mut RecordedEvent) -> Result<(), StoreError> {
+fn open_one(keys: &Keys, e: &mut RecordedEvent) -> Result<(), StoreError> {
     if e.event_type != SUBMITTED {
         return Ok(());
     }
@@ -118,7 +118,7 @@ type EventKeys = (Option<Key>, Option<Key>);
 
 /// The keys of every sealed event among `events` (`None` for the events that are not sealed),
 /// if memory knows all of them.
-fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<EventKeys>>> {
+fn cached_keys(keys: &Keys, events: &[RecordedEvent]) -> Option<Vec<Option<EventKeys>>> {
     events
         .iter()
         .map(|e| {
@@ -139,7 +139,7 @@ fn cached_keys(keys: &KeyStore, events: &[RecordedEvent]) -> Option<Vec<Option<E
 }
 
 async fn open_all(
-    keys: &Arc<KeyStore>,
+    keys: &Arc<Keys>,
     mut events: Vec<RecordedEvent>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     if !has_sealed(&events) {
@@ -160,6 +160,20 @@ async fn open_all(
     }
     let keys = keys.clone();
     tokio::task::spawn_blocking(move || {
+        // Every key the page needs in one request (one round trip to a database).
+        let ids: Vec<String> = events
+            .iter()
+            .filter(|e| e.event_type == SUBMITTED)
+            .flat_map(|e| {
+                [
+                    seal::sealed_key_id(&e.data),
+                    seal::sealed_net_key_id(&e.data),
+                ]
+            })
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        keys.load(&ids).map_err(key_failure)?;
         for e in &mut events {
             open_one(&keys, e)?;
         }
@@ -180,7 +194,7 @@ impl EventStore for SealedStore {
         // Known authors' keys are in memory: sealed here, with no await before the inner
         // append, so appends made concurrently reach the log in the order they were made (as
         // they do without sealing; an import relies on it for its threads' order, and warms
-        // the keys first with `KeyStore::prepare`). A new author's key is made on the
+        // the keys first with `Keys::prepare`). A new author's key is made on the
         // blocking pool (one sync of the key file).
         if !seal_cached(&self.keys, &mut events)? {
             let keys = self.keys.clone();
@@ -235,7 +249,7 @@ impl EventStore for SealedStore {
         self.inner.shared_burned_tokens()
     }
 
-    fn privacy_keys(&self) -> Option<Arc<KeyStore>> {
+    fn privacy_keys(&self) -> Option<Arc<Keys>> {
         Some(self.keys.clone())
     }
 }
@@ -262,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn the_log_on_disk_is_sealed_and_reads_back_open_until_the_key_is_erased() {
         let dir = tempfile::tempdir().unwrap();
-        let keys = Arc::new(KeyStore::open(dir.path()).unwrap());
+        let keys = Arc::new(Keys::open(dir.path()).unwrap());
         let inner: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let store = SealedStore::new(inner.clone(), keys.clone());
         let (sari, budi) = (

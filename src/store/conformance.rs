@@ -1059,3 +1059,104 @@ pub async fn stream_limit(store: Store) -> CheckResult {
         .map_err(err("append beside a full stream"))?;
     Ok(())
 }
+
+/// The contract of a key store shared by replicas (PostgreSQL's key tables, KurrentDB's key
+/// streams), through two replicas' [`Keys`](crate::privacy::keys::Keys) on one database and a
+/// third that has nothing in memory: one key per author and per day for all of them, an
+/// erased author's key gone for every replica (and a returning author given a new one), old
+/// days' keys deleted for all and later days' kept. Author names carry a fresh UUID; the days
+/// are in 1901, so a server other runs share loses no real day key. Blocking: call it from
+/// the blocking pool.
+pub fn shared_keys(
+    a: &crate::privacy::keys::Keys,
+    b: &crate::privacy::keys::Keys,
+    fresh: &crate::privacy::keys::Keys,
+) -> Result<(), ConformanceError> {
+    shared_keys_check(a, b, fresh).map_err(|message| ConformanceError {
+        check: "shared_keys",
+        message,
+    })
+}
+
+fn shared_keys_check(
+    a: &crate::privacy::keys::Keys,
+    b: &crate::privacy::keys::Keys,
+    fresh: &crate::privacy::keys::Keys,
+) -> CheckResult {
+    let day = |d| chrono::NaiveDate::from_ymd_opt(1901, 1, d).expect("a real day");
+    let e = |e: crate::privacy::keys::KeyError| e.to_string();
+    let sari = format!("email:sari-{}@contoh.id", Uuid::new_v4());
+    let budi = format!("email:budi-{}@contoh.id", Uuid::new_v4());
+    let key = a.key_for(&sari).map_err(e)?;
+    ensure!(
+        b.key_for(&sari).map_err(e)? == key,
+        "two keys for one author"
+    );
+    // Read through `b` only: a replica that read a key trusts it from memory for a while
+    // (the erasure reaches it within `SHARED_KEY_TTL`), and `fresh` must not have read it.
+    ensure!(
+        b.key(&key.0).map_err(e)? == Some(key.1),
+        "another replica cannot open with the author's key"
+    );
+    let other = b.key_for(&budi).map_err(e)?;
+    ensure!(
+        other.0 != key.0 && other.1 != key.1,
+        "two authors share a key"
+    );
+    let d1 = a.day_key(day(1)).map_err(e)?;
+    let d3 = b.day_key(day(3)).map_err(e)?;
+    ensure!(b.day_key(day(1)).map_err(e)? == d1, "two keys for one day");
+
+    ensure!(
+        b.erase(&sari).map_err(e)? == Some(key.0.clone()),
+        "erasure did not name the key it deleted"
+    );
+    ensure!(
+        !a.has_key(&sari).map_err(e)?,
+        "the erased author still has a key"
+    );
+    ensure!(
+        fresh.key(&key.0).map_err(e)?.is_none() && b.key(&key.0).map_err(e)?.is_none(),
+        "the erased key still opens"
+    );
+    ensure!(
+        b.erase(&sari).map_err(e)?.is_none(),
+        "erasing twice found a key"
+    );
+    let again = a.key_for(&sari).map_err(e)?;
+    ensure!(
+        again.0 != key.0,
+        "a returning author got the erased key back"
+    );
+    ensure!(
+        fresh.key(&other.0).map_err(e)? == Some(other.1),
+        "another author's key went with the erasure"
+    );
+
+    ensure!(
+        a.delete_days_before(day(3)).map_err(e)? >= 1,
+        "no day key was deleted"
+    );
+    ensure!(
+        a.key(&d1.0).map_err(e)?.is_none(),
+        "a deleted day key opens"
+    );
+    ensure!(
+        fresh.key(&d1.0).map_err(e)?.is_none(),
+        "a deleted day key opens on another replica"
+    );
+    ensure!(
+        fresh.key(&d3.0).map_err(e)? == Some(d3.1),
+        "a later day lost its key"
+    );
+    let days = fresh.days().map_err(e)?;
+    ensure!(
+        days.contains(&day(3)) && !days.contains(&day(1)),
+        "the days listed are {days:?}"
+    );
+    ensure!(
+        a.day_key(day(1)).map_err(e)?.0 != d1.0,
+        "a deleted day asked for again got its old key"
+    );
+    Ok(())
+}

@@ -103,6 +103,12 @@ impl KurrentStore {
         Ok(KurrentStore { client })
     }
 
+    /// The client (shared connection), for the key streams beside the log
+    /// (`super::kurrent_keys`).
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
     /// Reads one page of `$all` starting at `start`, returning the raw page size and the
     /// Saring events in it at or after `from` (system and binary events skipped).
     async fn read_all_page(
@@ -285,9 +291,15 @@ impl WireMetadata {
     }
 }
 
-/// Converts a stored server event; `None` for system and binary events, which are not Saring's.
+/// Converts a stored server event; `None` for system and binary events, which are not Saring's,
+/// and for the sealing keys' streams (`kurrent_keys`), which no read of the log may carry.
 fn convert_event(e: &kurrentdb::RecordedEvent) -> Result<Option<RecordedEvent>, StoreError> {
-    if e.event_type.starts_with('$') || e.stream_id().starts_with('$') || !e.is_json {
+    if e.event_type.starts_with('$')
+        || e.stream_id().starts_with('$')
+        || e.stream_id()
+            .starts_with(super::kurrent_keys::KEY_STREAM_PREFIX)
+        || !e.is_json
+    {
         return Ok(None);
     }
     let data = serde_json::from_slice(&e.data).map_err(|err| {
@@ -327,6 +339,12 @@ impl EventStore for KurrentStore {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult, StoreError> {
         validate_append(stream, &events)?;
+        if stream.starts_with(super::kurrent_keys::KEY_STREAM_PREFIX) {
+            return Err(StoreError::Invalid(format!(
+                "stream names starting with {} are the sealing keys'",
+                super::kurrent_keys::KEY_STREAM_PREFIX
+            )));
+        }
         // The server knows no such limit, so it is checked here where the expectation names the
         // revision the append will land on: every command of Saring (`Exact`, `NoStream`). An
         // `Any` append (the policy stream) would need a read first that another writer could

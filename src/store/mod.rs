@@ -18,6 +18,7 @@ use uuid::Uuid;
 pub mod burned_pg;
 pub mod conformance;
 pub mod kurrent;
+pub mod kurrent_keys;
 pub mod postgres;
 pub mod projection_db;
 pub mod sqlite;
@@ -378,13 +379,19 @@ pub async fn open_store(
             open_embedded(data_dir)
         }
         Some(s) if kurrent::KurrentStore::accepts(s) => {
-            Ok(Arc::new(kurrent::KurrentStore::connect(s)?))
+            // Sealed too, with the keys in streams of their own on the same server.
+            let log = kurrent::KurrentStore::connect(s)?;
+            let keys = kurrent_keys::KurrentKeys::new(log.client());
+            Ok(Arc::new(crate::privacy::store::SealedStore::new(
+                Arc::new(log),
+                Arc::new(crate::privacy::keys::Keys::new(Box::new(keys))),
+            )))
         }
         Some(s) if postgres::PostgresStore::accepts(s) => {
             // Sealed like the embedded store, with the keys in the same database (so every
             // replica shares them).
             let log = postgres::PostgresStore::connect(s).await?;
-            let keys = crate::privacy::keys::KeyStore::open_postgres(log.pool());
+            let keys = crate::privacy::keys::Keys::open_postgres(log.pool());
             Ok(Arc::new(crate::privacy::store::SealedStore::new(
                 Arc::new(log),
                 Arc::new(keys),
@@ -404,7 +411,7 @@ pub async fn open_store(
 /// lock before it touches the key file.
 fn open_embedded(data_dir: &Path) -> Result<Arc<dyn EventStore>, StoreError> {
     let log: Arc<dyn EventStore> = Arc::new(sqlite::SqliteStore::open(data_dir)?);
-    let keys = crate::privacy::keys::KeyStore::open(data_dir)
+    let keys = crate::privacy::keys::Keys::open(data_dir)
         .map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(Arc::new(crate::privacy::store::SealedStore::new(
         log,
@@ -460,11 +467,11 @@ pub trait EventStore: Send + Sync + 'static {
         None
     }
 
-    /// The per-author keys that seal this store's submissions, if it seals them: the embedded
-    /// store and PostgreSQL do (`crate::privacy::store::SealedStore`, as [`open_store`] opens
-    /// them); KurrentDB does not (it has no table beside the log for keys), so readers' data
-    /// cannot be erased there.
-    fn privacy_keys(&self) -> Option<Arc<crate::privacy::keys::KeyStore>> {
+    /// The per-author keys that seal this store's submissions, if it seals them: every
+    /// backend does as [`open_store`] opens it (`crate::privacy::store::SealedStore`, with the
+    /// keys in the key file, PostgreSQL's key tables or KurrentDB's key streams); a bare log
+    /// does not, and readers' data cannot be erased there.
+    fn privacy_keys(&self) -> Option<Arc<crate::privacy::keys::Keys>> {
         None
     }
 }

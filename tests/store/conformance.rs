@@ -94,19 +94,34 @@ async fn sqlite_shared_store_runs_whole_suite() {
     }
     assert_eq!(store.backend_name(), "sqlite");
 }
-/// The suite against a KurrentDB/EventStoreDB server named by `SARING_TEST_ESDB`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kurrentdb_conformance() {
-    let Ok(conn) = std::env::var("SARING_TEST_ESDB") else {
+/// The server `SARING_TEST_ESDB` names, or `None` after saying `SKIPPED` (to run `what`).
+fn esdb(what: &str) -> Option<String> {
+    let conn = std::env::var("SARING_TEST_ESDB").ok();
+    if conn.is_none() {
         // Straight to stderr: the test harness captures `println!`, and a skip must be seen.
         use std::io::Write;
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run the EventStoreDB conformance suite"
+            "SKIPPED: set SARING_TEST_ESDB=esdb://... to run {what}"
         );
+    }
+    conn
+}
+
+/// The suite against a KurrentDB/EventStoreDB server named by `SARING_TEST_ESDB`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kurrentdb_conformance() {
+    let Some(conn) = esdb("the EventStoreDB conformance suite") else {
         return;
     };
-    let store: Store = Arc::new(KurrentStore::connect(&conn).expect("connect to SARING_TEST_ESDB"));
+    // Through sealing, as the service opens it: the suite's events pass the sealed store.
+    let store: Store = saring::store::open_store(Some(&conn), std::path::Path::new("."))
+        .await
+        .expect("connect to SARING_TEST_ESDB");
+    assert!(
+        store.privacy_keys().is_some(),
+        "KurrentDB seals submissions"
+    );
     let result = conformance::run_all(|| {
         let s = Arc::clone(&store);
         async move { s }
@@ -115,6 +130,48 @@ async fn kurrentdb_conformance() {
     if let Err(e) = result {
         panic!("kurrentdb: {e}");
     }
+}
+
+/// With `SARING_TEST_ESDB`: KurrentDB's key streams are shared by replicas and erased for all
+/// (`conformance::shared_keys`), and no read of the log carries a key stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kurrentdb_keys_are_shared_by_replicas_and_erased_for_all() {
+    let Some(conn) = esdb("the KurrentDB key store checks") else {
+        return;
+    };
+    use saring::privacy::keys::Keys;
+    use saring::store::EventStore;
+    use saring::store::kurrent_keys::KurrentKeys;
+    let replica = || {
+        let log = KurrentStore::connect(&conn).expect("connect to SARING_TEST_ESDB");
+        (
+            log.clone(),
+            Keys::new(Box::new(KurrentKeys::new(log.client()))),
+        )
+    };
+    let ((log, a), (_, b), (_, fresh)) = (replica(), replica(), replica());
+    let budi = tokio::task::spawn_blocking(move || {
+        conformance::shared_keys(&a, &b, &fresh).unwrap();
+        a.key_for("email:budi-kurrent@contoh.id").unwrap().0
+    })
+    .await
+    .unwrap();
+    let key_stream = format!("{}{budi}", saring::store::kurrent_keys::KEY_STREAM_PREFIX);
+    assert!(
+        log.read_stream(&key_stream, 0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the log's reads never carry a key"
+    );
+    let refused = log
+        .append(
+            &key_stream,
+            saring::store::ExpectedRevision::Any,
+            vec![saring::store::NewEvent::new("X", serde_json::json!({}))],
+        )
+        .await;
+    assert!(refused.is_err(), "the event store writes no key stream");
 }
 
 /// A store on a fresh database of the server named by `SARING_TEST_PG`, or `None` (after saying

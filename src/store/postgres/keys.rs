@@ -51,19 +51,22 @@ pub(crate) async fn get_or_make(
     .await
 }
 
-/// The key bytes of a key id (an author's or a day's), if it was not deleted.
-pub(crate) async fn find(pool: &Pool, key_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+/// The key bytes of those key ids (authors' or days') that were not deleted, in one query.
+pub(crate) async fn find_many(
+    pool: &Pool,
+    key_ids: &[String],
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     with_timeout(async {
         let client = pool.get().await.map_err(pool_err)?;
-        let row = client
-            .query_opt(
-                "SELECT key FROM saring_author_keys WHERE key_id = $1
-                 UNION ALL SELECT key FROM saring_day_keys WHERE key_id = $1",
-                &[&key_id],
+        let rows = client
+            .query(
+                "SELECT key_id, key FROM saring_author_keys WHERE key_id = ANY($1)
+                 UNION ALL SELECT key_id, key FROM saring_day_keys WHERE key_id = ANY($1)",
+                &[&key_ids],
             )
             .await
             .map_err(pg_err)?;
-        Ok(row.map(|r| r.get(0)))
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     })
     .await
 }
