@@ -14,7 +14,6 @@
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
 //! browser with a session, not an API, and are left out on purpose ([`NOT_DOCUMENTED`]).
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
@@ -22,7 +21,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::AppState;
 
@@ -30,33 +29,8 @@ use super::AppState;
 /// doc: the console's pages.
 pub const NOT_DOCUMENTED: &[&str] = &["/admin"];
 
-/// Every error: `{error: {code, message, fields?, retry_after?}}`, with a fresh `captcha` on
-/// captcha failures and the `current` state on a stale moderator decision.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// What went wrong.
-    error: ErrorDetail,
-    /// A fresh challenge, on `403` captcha failures and a replayed token.
-    captcha: Option<CaptchaChallenge>,
-    /// The comment as it is now, on `409 stale_version`.
-    #[schema(value_type = Option<Object>)]
-    current: Option<serde_json::Value>,
-}
-
-/// The `error` member of [`ErrorBody`].
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// A stable snake_case code (see the README's error table).
-    code: String,
-    /// A sentence for people, in the request's language.
-    message: String,
-    /// A message per field that failed.
-    fields: Option<BTreeMap<String, String>>,
-    /// Seconds to wait, also sent as `Retry-After`.
-    retry_after: Option<u64>,
-}
+/// The error shape, derived from the type every refusal is serialised from.
+pub use super::error::{ErrorBody, ErrorDetail};
 
 /// The public answers built from typed bodies, whose schemas are derived from them.
 pub use super::public::{Counts, Flagged, ReaderToken};
@@ -289,7 +263,7 @@ mod tests {
         assert_eq!(properties(&doc, "CaptchaChallenge"), keys(&challenge));
         assert_eq!(properties(&doc, "PowChallenge"), keys(&challenge.pow));
         let counts = Counts {
-            counts: BTreeMap::from([("berita-1".to_string(), 2)]),
+            counts: std::collections::BTreeMap::from([("berita-1".to_string(), 2)]),
         };
         assert_eq!(properties(&doc, "Counts"), keys(&counts));
         assert_eq!(
@@ -641,7 +615,7 @@ mod tests {
             open: false,
             holding: false,
             decided: Some(decision),
-            statuses: BTreeMap::from([(CommentStatus::Spam, 5)]),
+            statuses: std::collections::BTreeMap::from([(CommentStatus::Spam, 5)]),
             samples: vec![sample],
         };
         holds(&doc, &answer(&doc, "get", "/api/v1/mod/waves/{id}"), &wave);
