@@ -55,7 +55,7 @@ struct PrivacyQuery {
 
 #[utoipa::path(get, path = "/api/v1/mod/privacy/export", tag = "moderator", security(("moderator" = [])),
     params(("email" = String, Query, description = "The reader's email"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Everything stored about the reader: comments with bodies, states and histories, reports received, bans", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Everything stored about the reader: comments with bodies, states and histories, reports received, bans", body = crate::privacy::ReaderExport), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn privacy_export(
     State(state): State<AppState>,
     Moderator(name): Moderator,

@@ -294,6 +294,32 @@ mod tests {
             reader_claim: Some("c".into()),
         };
         assert_eq!(properties(&doc, "Created"), keys(&created));
+        // Every error is serialised from `ErrorBody`; the richest has every optional part.
+        let error = crate::http::error::ErrorBody {
+            error: crate::http::error::ErrorDetail {
+                code: "invalid_input",
+                message: "m".into(),
+                fields: Some(std::collections::BTreeMap::from([(
+                    "body".into(),
+                    "f".into(),
+                )])),
+                retry_after: Some(2),
+            },
+            captcha: Some(challenge.clone()),
+            current: Some(serde_json::json!({ "id": "x" })),
+        };
+        assert_eq!(properties(&doc, "ErrorBody"), keys(&error));
+        assert_eq!(properties(&doc, "ErrorDetail"), keys(&error.error));
+        // And the sparest leaves out what it does not carry rather than sending nulls.
+        let sparse = serde_json::to_value(
+            crate::http::error::ApiError::NotFound.body(crate::i18n::Lang::En),
+        )
+        .unwrap();
+        assert_eq!(keys(&sparse), BTreeSet::from(["error".to_string()]));
+        assert_eq!(
+            keys(&sparse["error"]),
+            BTreeSet::from(["code".to_string(), "message".to_string()])
+        );
         let page = ThreadPage {
             thread: "berita-1".into(),
             total: 1,
@@ -499,6 +525,69 @@ mod tests {
             at: now,
         };
         holds(&doc, "Ban", &ban);
+        // The richest export: a screened comment with every optional part, a report, a ban.
+        let export = crate::privacy::ReaderExport {
+            email: "sari@contoh.id".into(),
+            exported_at: now,
+            comments: vec![crate::privacy::ExportedComment {
+                submission: crate::domain::Submission {
+                    comment_id: id,
+                    thread: "berita-1".into(),
+                    parent_id: Some(id),
+                    author_name: "Sari".into(),
+                    author_email: "sari@contoh.id".into(),
+                    author_url: Some("https://contoh.id".into()),
+                    body: "Halo".into(),
+                    client: crate::domain::ClientFacts {
+                        ip: "203.0.113.0".into(),
+                        user_agent: Some("ua".into()),
+                    },
+                    captcha_solve_ms: 1200,
+                    pow: Some(crate::pow::PowFacts {
+                        path: crate::pow::CaptchaPath::Sum,
+                        difficulty: 10,
+                        bits: 12,
+                    }),
+                    known_reader: Some(true),
+                    lang: crate::i18n::Lang::Id,
+                    submitted_at: now,
+                    erased: true,
+                },
+                status: Some("published"),
+                history: vec![crate::privacy::HistoryEntry {
+                    event: "CommentScreened".into(),
+                    at: now,
+                    by: Some("system".into()),
+                    reason: Some("r".into()),
+                    outcome: Some(serde_json::json!({ "outcome": "publish" })),
+                }],
+            }],
+            reports_received: vec![crate::privacy::ReceivedReport {
+                comment: id,
+                reason: "kasar".into(),
+                at: now,
+            }],
+            bans: vec![crate::privacy::BanAbout {
+                id,
+                reason: "spam".into(),
+                by: "sari".into(),
+                at: now,
+                expires_at: Some(now),
+                lifted: false,
+            }],
+            notes: vec!["n"],
+        };
+        holds(
+            &doc,
+            &answer(&doc, "get", "/api/v1/mod/privacy/export"),
+            &export,
+        );
+        holds(&doc, "ExportedComment", &export.comments[0]);
+        holds(&doc, "Submission", &export.comments[0].submission);
+        holds(&doc, "ClientFacts", &export.comments[0].submission.client);
+        holds(&doc, "ExportHistoryEntry", &export.comments[0].history[0]);
+        holds(&doc, "ReceivedReport", &export.reports_received[0]);
+        holds(&doc, "BanAbout", &export.bans[0]);
         let placed = crate::service::bans::PlacedBan {
             ban: ban.clone(),
             spammed: 2,
