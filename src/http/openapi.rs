@@ -5,10 +5,10 @@
 //! (the captcha challenge, the `201` to a new comment, the thread page with its comments,
 //! counts, reports and reader tokens) and the moderator ones (`http::moderation_bodies`, which
 //! wrap the service's queue items, comment records, bans, audit lines and waves); two tests
-//! compare each schema's properties with a serialised value. Two bodies stay loosely typed: the
-//! privacy export (`privacy::ReaderExport`, whose module another change is reworking) and the
-//! policy summary inside the policy answers (an `Object`). The error shape ([`ErrorBody`]) is
-//! still written down here, because `ApiError` builds its JSON by hand. CI runs schemathesis
+//! compare each schema's properties with a serialised value, the error shape ([`ErrorBody`],
+//! which every `ApiError` is serialised from) and the privacy export (`privacy::ReaderExport`)
+//! included. One body stays loosely typed: the policy summary inside the policy answers (an
+//! `Object`; `policy::PolicySummary` has no schema derive yet). CI runs schemathesis
 //! against a live server to check that every answer matches the document (`.ci/run`), and a
 //! test checks that every route in the router's
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
