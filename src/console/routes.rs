@@ -619,7 +619,7 @@ async fn load_card(
     id: Uuid,
     conflict: Option<Conflict>,
 ) -> Result<Option<Card>, crate::store::StoreError> {
-    let Some(view) = c.app.service.moderator_view(id).await? else {
+    let Some(view) = c.app.service.moderator_view(id.into()).await? else {
         return Ok(None);
     };
     Ok(Some(card_from(c, view, conflict).await?))
@@ -714,7 +714,7 @@ async fn decide_one(
     reason: &str,
 ) -> Decided {
     // The status before, for undo: read at the version the moderator saw.
-    let before = match c.app.service.moderator_view(id).await {
+    let before = match c.app.service.moderator_view(id.into()).await {
         Ok(Some(v)) if v.version == expected => v.status,
         Ok(Some(v)) => return Decided::Stale(Box::new(v)),
         Ok(None) => return Decided::Failed(ApiError::NotFound),
@@ -723,10 +723,10 @@ async fn decide_one(
     match c
         .app
         .service
-        .decide(id, action, name, reason, expected)
+        .decide(id.into(), action, name, reason, expected)
         .await
     {
-        Ok(_) => match c.app.service.moderator_view(id).await {
+        Ok(_) => match c.app.service.moderator_view(id.into()).await {
             Ok(Some(view)) => Decided::Done(Box::new(view), before),
             Ok(None) => Decided::Failed(ApiError::NotFound),
             Err(e) => Decided::Failed(e.into()),

@@ -174,7 +174,7 @@ async fn comment(
     _moderator: Moderator,
     CommentPath(id): CommentPath,
 ) -> Result<Response, ApiError> {
-    match state.service.moderator_view(id.uuid()).await {
+    match state.service.moderator_view(id).await {
         Ok(Some(view)) => Ok(Json(view).into_response()),
         Ok(None) => Err(ApiError::NotFound),
         Err(e) => Err(e.into()),
@@ -205,13 +205,7 @@ async fn decision(
     }
     let decided = state
         .service
-        .decide(
-            id.uuid(),
-            body.action,
-            &name,
-            &body.reason,
-            body.expected_version,
-        )
+        .decide(id, body.action, &name, &body.reason, body.expected_version)
         .await?;
     Ok(Json(decided).into_response())
 }
@@ -639,7 +633,7 @@ pub async fn decide_many(
                 };
             };
             let outcome = service
-                .decide(id, action, moderator, reason, expected)
+                .decide(id.into(), action, moderator, reason, expected)
                 .await;
             bulk_line(id, outcome, lang)
         })

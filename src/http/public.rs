@@ -75,7 +75,7 @@ async fn reader_token(
     // One answer for a wrong claim, an unknown comment and one not approved (yet): the
     // widget simply asks again on a later visit.
     let id = CommentId::parse(c.comment_id.trim()).map_err(|_| ApiError::NotFound)?;
-    match state.service.redeem_reader_claim(id.uuid(), &c.claim).await {
+    match state.service.redeem_reader_claim(id, &c.claim).await {
         Ok(Some(token)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
             Json(ReaderToken {
@@ -385,6 +385,6 @@ async fn flag(
             })?
             .reason
     };
-    state.service.flag(id.uuid(), ip, &reason).await?;
+    state.service.flag(id, ip, &reason).await?;
     Ok((StatusCode::ACCEPTED, Json(Flagged { flagged: true })).into_response())
 }
