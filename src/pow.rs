@@ -20,7 +20,7 @@ pub const MAX_STAMP_CHARS: usize = 20;
 pub const MAX_DIFFICULTY: u8 = 28;
 
 /// How a reader got past the captcha, as the policy sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CaptchaPath {
     /// Answered the sum (through the widget, with the stamp when one was asked).
@@ -59,7 +59,7 @@ impl CaptchaPath {
 
 /// The proof-of-work facts of one submission, for the policy. Recorded in `CommentSubmitted`
 /// so a backtest replays `captcha_path` rules on what the live filter saw.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PowFacts {
     /// Which way the reader came through.
     pub path: CaptchaPath,

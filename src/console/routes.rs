@@ -26,9 +26,10 @@ use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
 use crate::domain::values::{CommentId, ThreadKey};
 use crate::domain::{CommentStatus, ModeratorAction, input};
-use crate::http::error::{ApiError, ErrorKind};
+use crate::http::error::{ApiError, FieldText};
 use crate::http::extract::{ClientIp, Moderator};
 use crate::http::lang::lang_of;
+use crate::http::messages::Text;
 use crate::i18n::Lang;
 use crate::projections::search::{ConsoleQueue, Cursor, QueueFilter, SortOrder};
 use crate::service::{CommandError, DecisionRefusal, ModeratorView};
@@ -233,7 +234,7 @@ impl Req {
 
     fn to_login(&self) -> Response {
         if self.json {
-            return ApiError::unauthorized(self.lang).into_response();
+            return ApiError::Unauthorized.render(self.lang);
         }
         Redirect::to(&format!("/admin/login?lang={}", self.lang.tag())).into_response()
     }
@@ -245,9 +246,9 @@ impl Req {
         };
         let sent = field.or(self.csrf_header.as_deref()).unwrap_or("");
         if self.foreign_origin || !s.csrf_ok(sent) {
-            return Err(Box::new(
-                self.fail(ApiError::of(ErrorKind::CsrfInvalid, self.lang)),
-            ));
+            return Err(Box::new(self.fail(ApiError::CsrfInvalid {
+                foreign_site: false,
+            })));
         }
         Ok(s)
     }
@@ -255,12 +256,12 @@ impl Req {
     /// An error as JSON for the script, as a page for a form.
     fn fail(&self, e: ApiError) -> Response {
         if self.json {
-            return e.into_response();
+            return e.render(self.lang);
         }
         let title = self.lang.pick("Tidak dapat dilakukan", "Could not be done");
         let chrome = self.session.as_ref().map(|s| self.chrome(s));
-        let mut text = e.message.clone();
-        for detail in e.fields.iter().flat_map(|f| f.values()) {
+        let mut text = e.message(self.lang);
+        for detail in e.fields(self.lang).iter().flat_map(|f| f.values()) {
             text.push(' ');
             text.push_str(detail);
         }
@@ -366,12 +367,7 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     let name = field(&fields, "name").unwrap_or("").trim().to_string();
     let password = field(&fields, "password").unwrap_or("");
     if req.foreign_origin {
-        return req.fail(
-            ApiError::of(ErrorKind::CsrfInvalid, lang).with_message(lang.pick(
-                "Formulir ini dikirim dari situs lain.",
-                "This form was sent from another site.",
-            )),
-        );
+        return req.fail(ApiError::CsrfInvalid { foreign_site: true });
     }
     if let Err(wait) = c.logins.attempt(req.ip, &name) {
         metrics::counter!("saring_console_login_throttled_total").increment(1);
@@ -413,7 +409,7 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
                 ),
             )
         }
-        Err(e) => req.fail(ApiError::internal(lang, &e)),
+        Err(e) => req.fail(ApiError::internal(e)),
     }
 }
 
@@ -444,10 +440,11 @@ struct QueueQuery {
     notice: Option<String>,
 }
 
-fn invalid(lang: Lang, field: &str, id: &str, en: &str) -> ApiError {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert(field.to_string(), lang.pick(id, en).to_string());
-    ApiError::of(ErrorKind::InvalidQuery, lang).with_fields(fields)
+fn invalid(field: &str, id: &'static str, en: &'static str) -> ApiError {
+    ApiError::InvalidQuery {
+        field: field.to_string(),
+        hint: FieldText::Words(id, en),
+    }
 }
 
 /// The address filter as the projections store it: an address becomes its group.
@@ -483,7 +480,6 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
             Some(queue) => queue,
             None => {
                 return req.fail(invalid(
-                    lang,
                     "queue",
                     "Gunakan pending, reported, spam, rejected atau published.",
                     "Use pending, reported, spam, rejected or published.",
@@ -497,7 +493,6 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
         return req.fail(invalid(
-            lang,
             "q",
             "Saringan paling banyak 254 karakter.",
             "A filter has at most 254 characters.",
@@ -508,7 +503,6 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         Some("newest") => SortOrder::Newest,
         Some(_) => {
             return req.fail(invalid(
-                lang,
                 "order",
                 "Gunakan oldest atau newest.",
                 "Use oldest or newest.",
@@ -520,12 +514,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         Some(a) => match Cursor::decode(a) {
             Some(c) => Some(c),
             None => {
-                return req.fail(invalid(
-                    lang,
-                    "after",
-                    "Kursor tidak valid.",
-                    "Invalid cursor.",
-                ));
+                return req.fail(invalid("after", "Kursor tidak valid.", "Invalid cursor."));
             }
         },
     };
@@ -562,14 +551,14 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         .await;
     let (stats, ids, next, matching) = match read {
         Ok(read) => read,
-        Err(e) => return req.fail(ApiError::projections(lang, &e)),
+        Err(e) => return req.fail(e.into()),
     };
     let mut cards = Vec::with_capacity(ids.len());
     for id in ids {
         match load_card(&c, id, None).await {
             Ok(Some(card)) => cards.push(card),
             Ok(None) => {}
-            Err(e) => return req.fail(ApiError::store(lang, &e)),
+            Err(e) => return req.fail(e.into()),
         }
     }
     let base = |after: Option<&Cursor>| {
@@ -630,7 +619,7 @@ async fn load_card(
     id: Uuid,
     conflict: Option<Conflict>,
 ) -> Result<Option<Card>, crate::store::StoreError> {
-    let Some(view) = c.app.service.moderator_view(id).await? else {
+    let Some(view) = c.app.service.moderator_view(id.into()).await? else {
         return Ok(None);
     };
     Ok(Some(card_from(c, view, conflict).await?))
@@ -690,7 +679,7 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
         return req.to_login();
     };
     let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
-        return req.fail(ApiError::not_found(req.lang));
+        return req.fail(ApiError::NotFound);
     };
     match load_card(&c, id, None).await {
         Ok(Some(card)) => {
@@ -704,8 +693,8 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
                 pages::card_page(&req.chrome(session), &card, Utc::now()),
             )
         }
-        Ok(None) => req.fail(ApiError::not_found(req.lang)),
-        Err(e) => req.fail(ApiError::store(req.lang, &e)),
+        Ok(None) => req.fail(ApiError::NotFound),
+        Err(e) => req.fail(e.into()),
     }
 }
 
@@ -718,7 +707,6 @@ enum Decided {
 
 async fn decide_one(
     c: &Console,
-    lang: Lang,
     name: &str,
     id: Uuid,
     action: ModeratorAction,
@@ -726,25 +714,25 @@ async fn decide_one(
     reason: &str,
 ) -> Decided {
     // The status before, for undo: read at the version the moderator saw.
-    let before = match c.app.service.moderator_view(id).await {
+    let before = match c.app.service.moderator_view(id.into()).await {
         Ok(Some(v)) if v.version == expected => v.status,
         Ok(Some(v)) => return Decided::Stale(Box::new(v)),
-        Ok(None) => return Decided::Failed(ApiError::not_found(lang)),
-        Err(e) => return Decided::Failed(ApiError::store(lang, &e)),
+        Ok(None) => return Decided::Failed(ApiError::NotFound),
+        Err(e) => return Decided::Failed(e.into()),
     };
     match c
         .app
         .service
-        .decide(id, action, name, reason, expected)
+        .decide(id.into(), action, name, reason, expected)
         .await
     {
-        Ok(_) => match c.app.service.moderator_view(id).await {
+        Ok(_) => match c.app.service.moderator_view(id.into()).await {
             Ok(Some(view)) => Decided::Done(Box::new(view), before),
-            Ok(None) => Decided::Failed(ApiError::not_found(lang)),
-            Err(e) => Decided::Failed(ApiError::store(lang, &e)),
+            Ok(None) => Decided::Failed(ApiError::NotFound),
+            Err(e) => Decided::Failed(e.into()),
         },
         Err(CommandError::Refused(DecisionRefusal::Stale(current))) => Decided::Stale(current),
-        Err(e) => Decided::Failed(crate::http::public::decision_error(e, lang)),
+        Err(e) => Decided::Failed(e.into()),
     }
 }
 
@@ -761,11 +749,10 @@ async fn decision(
         Err(r) => return *r,
     };
     let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
-        return req.fail(ApiError::not_found(lang));
+        return req.fail(ApiError::NotFound);
     };
     let Some(action) = field(&fields, "action").and_then(parse_action) else {
         return req.fail(invalid(
-            lang,
             "action",
             "Tindakan tidak dikenal.",
             "Unknown action.",
@@ -774,7 +761,6 @@ async fn decision(
     let Some(expected) = field(&fields, "expected_version").and_then(|v| v.parse::<u64>().ok())
     else {
         return req.fail(invalid(
-            lang,
             "expected_version",
             "Versi yang diharapkan wajib diisi.",
             "expected_version is required.",
@@ -783,14 +769,13 @@ async fn decision(
     let reason = field(&fields, "reason").unwrap_or("");
     if reason.chars().count() > input::MAX_REASON_CHARS {
         return req.fail(invalid(
-            lang,
             "reason",
             "Alasan paling banyak 500 karakter.",
             "A reason has at most 500 characters.",
         ));
     }
     let back = safe_return(field(&fields, "return_to"), lang);
-    match decide_one(&c, lang, &session.name, id, action, expected, reason).await {
+    match decide_one(&c, &session.name, id, action, expected, reason).await {
         Decided::Done(view, before) => {
             if let Some(cookie) = &req.cookie {
                 c.sessions.set_undo(
@@ -828,7 +813,7 @@ async fn conflict_response(
     let what = pages::event_words(lang, &conflict.event);
     let card = match card_from(c, current, Some(conflict)).await {
         Ok(card) => card,
-        Err(e) => return req.fail(ApiError::store(lang, &e)),
+        Err(e) => return req.fail(e.into()),
     };
     let now = Utc::now();
     if req.json {
@@ -905,28 +890,18 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
                 axum::Json(json!({ "ok": true, "undone": false, "id": u.id, "status": card.view.status, "version": card.view.version, "message": notice_text(lang, "requeue"), "card": html })).into_response()
             }
             Ok(Some(_)) => back("requeue", Some(u.id)),
-            Ok(None) => req.fail(ApiError::not_found(lang)),
-            Err(e) => req.fail(ApiError::store(lang, &e)),
+            Ok(None) => req.fail(ApiError::NotFound),
+            Err(e) => req.fail(e.into()),
         };
     };
     let reason = "undo";
-    match decide_one(
-        &c,
-        lang,
-        &session.name,
-        u.id,
-        action,
-        u.version_after,
-        reason,
-    )
-    .await
-    {
+    match decide_one(&c, &session.name, u.id, action, u.version_after, reason).await {
         Decided::Done(view, _) => {
             c.sessions.set_undo(&cookie, None);
             if req.json {
                 let card = match card_from(&c, *view, None).await {
                     Ok(card) => card,
-                    Err(e) => return req.fail(ApiError::store(lang, &e)),
+                    Err(e) => return req.fail(e.into()),
                 };
                 let html =
                     pages::card(lang, &session.csrf, &card, "/admin", Utc::now()).into_string();
@@ -975,13 +950,8 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 None,
             ),
             Err(e) => {
-                let mut err = ApiError::of(ErrorKind::InvalidBodyShape, lang);
-                err.message = format!(
-                    "{}: {}",
-                    err.message,
-                    e.to_string().chars().take(200).collect::<String>()
-                );
-                return err.into_response();
+                let detail = Some(e.to_string().chars().take(200).collect());
+                return ApiError::InvalidBodyShape { detail }.render(lang);
             }
         }
     } else {
@@ -1013,7 +983,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         .any(|v| v.is_some());
         if items.is_empty() && selecting {
             match selector.resolve_in(c.app.service.view()).await {
-                Err(e) => return req.fail(ApiError::projections(lang, &e)),
+                Err(e) => return req.fail(e.into()),
                 Ok(Ok((found, _))) => {
                     items = found
                         .into_iter()
@@ -1021,12 +991,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                         .collect();
                 }
                 Ok(Err(field)) => {
-                    return req.fail(invalid(
-                        lang,
-                        field,
-                        "Pemilih tidak valid.",
-                        "Invalid selector.",
-                    ));
+                    return req.fail(invalid(field, "Pemilih tidak valid.", "Invalid selector."));
                 }
             }
         }
@@ -1049,7 +1014,6 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     };
     let Some(action) = parse_action(&action) else {
         return req.fail(invalid(
-            lang,
             "action",
             "Tindakan tidak dikenal.",
             "Unknown action.",
@@ -1070,7 +1034,6 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 action,
                 &name,
                 reason,
-                lang,
             )
             .await
             {
@@ -1097,7 +1060,6 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     };
     if items.is_empty() || items.len() > max {
         return req.fail(invalid(
-            lang,
             "items",
             "Pilih 1 sampai 500 komentar.",
             "Select 1 to 500 comments.",
@@ -1111,9 +1073,9 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                     return json!({ "id": raw_id, "result": "not_found" });
                 };
                 let Some(expected) = expected else {
-                    return json!({ "id": id, "result": "invalid", "message": lang.pick("Versi yang diharapkan wajib diisi.", "expected_version is required.") });
+                    return json!({ "id": id, "result": "invalid", "message": Text::ExpectedVersionRequired.get(lang) });
                 };
-                match decide_one(c, lang, name, id, action, expected, reason).await {
+                match decide_one(c, name, id, action, expected, reason).await {
                     Decided::Done(v, _) => json!({ "id": id, "result": "done", "status": v.status, "version": v.version }),
                     Decided::Stale(v) => {
                         let who = latest_decision(&v);
@@ -1121,7 +1083,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                                 "by": pages::actor_name(&who.by), "event": who.event })
                     }
                     Decided::Failed(e) if e.status() == StatusCode::NOT_FOUND => json!({ "id": id, "result": "not_found" }),
-                    Decided::Failed(e) => json!({ "id": id, "result": e.code(), "message": e.message }),
+                    Decided::Failed(e) => json!({ "id": id, "result": e.code(), "message": e.message(lang) }),
                 }
             }
         })
@@ -1195,7 +1157,6 @@ async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
         return req.fail(invalid(
-            lang,
             "q",
             "Saringan paling banyak 254 karakter.",
             "A filter has at most 254 characters.",
@@ -1239,7 +1200,6 @@ async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response 
             Ok(h) => Some(h),
             Err(_) => {
                 return req.fail(invalid(
-                    lang,
                     "expires_in_hours",
                     "Antara 1 dan 87600 jam.",
                     "Between 1 and 87,600 hours.",
@@ -1255,7 +1215,7 @@ async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response 
         expires_at: None,
         spam_existing: field(&fields, "spam_existing").is_some(),
     };
-    let request = match ban.to_request(lang) {
+    let request = match ban.to_request() {
         Ok(r) => r,
         Err(e) => return req.fail(e),
     };
@@ -1272,7 +1232,7 @@ async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response 
             Redirect::to(&format!("/admin/bans?lang={}&notice={notice}", lang.tag()))
                 .into_response()
         }
-        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+        Err(e) => req.fail(e.into()),
     }
 }
 
@@ -1289,7 +1249,7 @@ async fn lift_ban(
         Err(r) => return *r,
     };
     let Ok(id) = Uuid::parse_str(&id) else {
-        return req.fail(ApiError::not_found(lang));
+        return req.fail(ApiError::NotFound);
     };
     let reason = field(&fields, "reason").unwrap_or("");
     match c.app.service.lift_ban(id, &session.name, reason).await {
@@ -1297,7 +1257,7 @@ async fn lift_ban(
         Ok(()) => {
             Redirect::to(&format!("/admin/bans?lang={}&notice=lifted", lang.tag())).into_response()
         }
-        Err(e) => req.fail(crate::http::moderation::ban_error(e, lang)),
+        Err(e) => req.fail(e.into()),
     }
 }
 
@@ -1309,7 +1269,7 @@ async fn set_premoderation(State(c): State<Console>, req: Req, body: Bytes) -> R
         Err(r) => return *r,
     };
     let Ok(thread) = ThreadKey::parse(field(&fields, "thread").unwrap_or("")) else {
-        return req.fail(ApiError::invalid_thread(lang));
+        return req.fail(ApiError::InvalidThread);
     };
     let on = field(&fields, "on") == Some("1");
     match c
@@ -1322,14 +1282,10 @@ async fn set_premoderation(State(c): State<Console>, req: Req, body: Bytes) -> R
             axum::Json(json!({ "ok": true, "thread": thread, "premoderated": on })).into_response()
         }
         Ok(()) => Redirect::to(&safe_return(field(&fields, "return_to"), lang)).into_response(),
-        Err(CommandError::Refused(_)) => req.fail(
-            ApiError::of(ErrorKind::ThreadState, lang)
-                .with_message(lang.pick("Utas ini sudah begitu.", "The thread is so already.")),
-        ),
-        Err(CommandError::Failed(f)) => req.fail(crate::http::public::decision_error(
-            CommandError::Failed(f),
-            lang,
-        )),
+        Err(CommandError::Refused(_)) => req.fail(ApiError::ThreadState {
+            text: Text::ThreadSoAlready,
+        }),
+        Err(CommandError::Failed(f)) => req.fail(f.into()),
     }
 }
 
@@ -1342,13 +1298,13 @@ async fn audit_page(
         return req.to_login();
     };
     let lang = req.lang;
-    let (filter, limit) = match q.parse(lang) {
+    let (filter, limit) = match q.parse() {
         Ok(f) => f,
         Err(e) => return req.fail(e),
     };
     let lines = match c.app.service.audit_page(&filter, limit).await {
         Ok(l) => l,
-        Err(e) => return req.fail(ApiError::store(lang, &e)),
+        Err(e) => return req.fail(e.into()),
     };
     let next = (lines.len() == limit)
         .then(|| lines.last().map(|l| l.entry.position))
@@ -1372,7 +1328,7 @@ async fn audit_page(
         });
     let figures = match c.app.service.moderator_figures() {
         Ok(f) => f,
-        Err(e) => return req.fail(ApiError::store(lang, &e)),
+        Err(e) => return req.fail(e.into()),
     };
     let rules = c.app.service.rule_figures();
     html_response(
@@ -1399,7 +1355,7 @@ async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQue
     };
     let lang = req.lang;
     if let Err(e) = c.app.service.refresh_waves().await {
-        return req.fail(ApiError::store(lang, &e));
+        return req.fail(e.into());
     }
     let waves = match c
         .app
@@ -1408,7 +1364,7 @@ async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQue
         .await
     {
         Ok(w) => w,
-        Err(e) => return req.fail(ApiError::store(lang, &e)),
+        Err(e) => return req.fail(e.into()),
     };
     let config = c.app.service.wave_config();
     let notice = match q.notice.as_deref() {

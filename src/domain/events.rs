@@ -34,7 +34,7 @@ impl Actor {
 }
 
 /// Facts about the client that sent a submission. Private: never shown publicly.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientFacts {
     /// The client address as Saring determined it (socket or trusted proxy chain).
     pub ip: String,
@@ -44,14 +44,16 @@ pub struct ClientFacts {
 }
 
 /// What a reader submitted, after validation. Email and client facts are private.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Submission {
     /// The comment's id, derived from the captcha nonce so a replay lands on the same stream.
+    #[schema(value_type = String)]
     pub comment_id: Uuid,
     /// The site's key for the article.
     pub thread: String,
     /// The comment replied to, if any.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub parent_id: Option<Uuid>,
     /// Display name.
     pub author_name: String,
@@ -77,6 +79,7 @@ pub struct Submission {
     /// Language the reader used (`id` or `en`).
     pub lang: crate::i18n::Lang,
     /// When Saring received it.
+    #[schema(value_type = String, format = DateTime)]
     pub submitted_at: DateTime<Utc>,
     /// The author's key was erased at their request (`crate::privacy`): every personal field
     /// above (name, email, website, body, client facts) is empty and cannot be recovered.

@@ -20,8 +20,8 @@ pub use thread::{ThreadCommand, ThreadError, ThreadState};
 pub use values::{AddressGroup, CommentId, Email, ThreadKey, ValueError};
 
 /// Stream name of a comment's life.
-pub fn comment_stream(id: uuid::Uuid) -> String {
-    format!("comment-{id}")
+pub fn comment_stream(id: impl Into<uuid::Uuid>) -> String {
+    format!("comment-{}", id.into())
 }
 
 /// Stream name of a thread's settings.

@@ -11,12 +11,9 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use super::error::{ApiError, ErrorKind};
+use super::error::ApiError;
 pub use super::lang::ReqLang;
-use super::lang::{lang_from, lang_of};
-use super::messages;
 use crate::domain::values::{CommentId, ThreadKey};
-use crate::i18n::Lang;
 
 /// The `If-None-Match` header, if any: taken alone so the hot thread-read path does not copy
 /// the whole header map.
@@ -74,23 +71,22 @@ where
     }
 }
 
-/// A JSON body whose failures are [`ApiError`]s in the request's language.
+/// A JSON body whose failures are [`ApiError`]s.
 pub struct ApiJson<T>(pub T);
 
-fn body_error(status: StatusCode, lang: Lang, detail: &str) -> ApiError {
+fn body_error(status: StatusCode, detail: &str) -> ApiError {
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::of(ErrorKind::PayloadTooLarge, lang),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::of(ErrorKind::UnsupportedMediaType, lang),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
         _ => {
-            // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
-            let kind = if status == StatusCode::UNPROCESSABLE_ENTITY {
-                ErrorKind::InvalidBodyShape
-            } else {
-                ErrorKind::InvalidBody
-            };
             // The parser's own words name the field and position; they hold no secrets.
-            let detail: String = detail.chars().take(200).collect();
-            ApiError::of(kind, lang).with_message(messages::with_detail(lang, kind, &detail))
+            let detail = Some(detail.chars().take(200).collect());
+            // Well-formed JSON of the wrong shape is 422, as axum reports it; the rest is 400.
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                ApiError::InvalidBodyShape { detail }
+            } else {
+                ApiError::InvalidBody { detail }
+            }
         }
     }
 }
@@ -102,7 +98,6 @@ where
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = lang_from(req.uri(), req.headers());
         axum::Json::<T>::from_request(req, state)
             .await
             .map(|j| ApiJson(j.0))
@@ -112,7 +107,7 @@ where
                     JsonRejection::JsonSyntaxError(e) => e.body_text(),
                     other => other.body_text(),
                 };
-                body_error(rejection.status(), lang, &detail)
+                body_error(rejection.status(), &detail)
             })
     }
 }
@@ -127,16 +122,15 @@ where
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = lang_from(req.uri(), req.headers());
         // `serde_urlencoded` replaces bytes that are not UTF-8 with U+FFFD without a word, so
         // a mangled post would be stored as something its author never wrote; refuse it.
         let (parts, body) = req.into_parts();
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|r| body_error(r.status(), lang, &r.body_text()))?;
+                .map_err(|r| body_error(r.status(), &r.body_text()))?;
         if !form_is_utf8(&bytes) {
-            return Err(ApiError::of(ErrorKind::InvalidBody, lang));
+            return Err(ApiError::InvalidBody { detail: None });
         }
         let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         axum::Form::<T>::from_request(req, state)
@@ -147,7 +141,7 @@ where
                     FormRejection::FailedToDeserializeForm(e) => e.body_text(),
                     other => other.body_text(),
                 };
-                body_error(rejection.status(), lang, &detail)
+                body_error(rejection.status(), &detail)
             })
     }
 }
@@ -161,20 +155,19 @@ fn form_is_utf8(body: &[u8]) -> bool {
 }
 
 /// The thread key of a `{thread}` or `{key}` path segment, parsed once here; anything else is
-/// `400 invalid_thread` ([`ApiError::invalid_thread`]).
+/// `400 invalid_thread` ([`ApiError::InvalidThread`]).
 #[derive(Debug, Clone)]
 pub struct ThreadPath(pub ThreadKey);
 
 impl<S: Send + Sync> FromRequestParts<S> for ThreadPath {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = lang_of(parts);
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::invalid_thread(lang))?;
+            .map_err(|_| ApiError::InvalidThread)?;
         ThreadKey::parse(&raw)
             .map(ThreadPath)
-            .map_err(|_| ApiError::invalid_thread(lang))
+            .map_err(|_| ApiError::InvalidThread)
     }
 }
 
@@ -186,13 +179,12 @@ pub struct CommentPath(pub CommentId);
 impl<S: Send + Sync> FromRequestParts<S> for CommentPath {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = lang_of(parts);
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::not_found(lang))?;
+            .map_err(|_| ApiError::NotFound)?;
         CommentId::parse(&raw)
             .map(CommentPath)
-            .map_err(|_| ApiError::not_found(lang))
+            .map_err(|_| ApiError::NotFound)
     }
 }
 
@@ -207,13 +199,12 @@ where
 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let lang = lang_of(parts);
         let Ok(ClientIp(ip)) = ClientIp::from_request_parts(parts, state).await;
         let state = AppState::from_ref(state);
         let now = std::time::Instant::now();
         if let Some(wait) = state.auth.failures.blocked(ip, now) {
             metrics::counter!("saring_moderator_auth_throttled_total").increment(1);
-            return Err(ApiError::rate_limited(lang, wait));
+            return Err(ApiError::RateLimited { retry_after: wait });
         }
         // RFC 9110: the scheme is case-insensitive (`bearer`, `BEARER`).
         let token = parts
@@ -224,16 +215,16 @@ where
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim());
         let Some(token) = token else {
-            return Err(ApiError::unauthorized(lang));
+            return Err(ApiError::Unauthorized);
         };
         match state.auth.verify_async(token).await {
             Ok(Some(name)) => Ok(Moderator(name)),
             Ok(None) => {
                 state.auth.failures.failed(ip, now);
                 metrics::counter!("saring_moderator_auth_failures_total").increment(1);
-                Err(ApiError::unauthorized(lang))
+                Err(ApiError::Unauthorized)
             }
-            Err(e) => Err(ApiError::internal(lang, &e)),
+            Err(e) => Err(ApiError::internal(e)),
         }
     }
 }

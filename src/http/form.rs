@@ -14,10 +14,9 @@ use super::AppState;
 use super::embed_html::{
     self, EmbedCaptcha, EmbedError, EmbedPage, EmbedThread, FormValues, PostedNotice,
 };
-use super::error::{ApiError, ErrorKind};
+use super::error::{ApiError, FieldText};
 use super::extract::{ApiForm, ClientIp, ReqLang};
 use super::messages::Text;
-use super::public::submit_error;
 use crate::captcha::Challenge;
 use crate::domain::CommentStatus;
 use crate::domain::values::{CommentId, ThreadKey};
@@ -114,8 +113,7 @@ async fn render(
             settings.per_page,
             settings.max_depth,
         )
-        .await
-        .map_err(|e| ApiError::projections(parts.lang, &e))?;
+        .await?;
     let thread: EmbedThread = serde_json::from_slice(&cached.body).unwrap_or_default();
     Ok(embed_html::render_embed(&EmbedPage {
         thread: parts.thread,
@@ -173,7 +171,7 @@ async fn embed(
     Query(q): Query<EmbedQuery>,
 ) -> Result<Response, ApiError> {
     // A page for a key that cannot be one is a page that does not exist.
-    let key = ThreadKey::parse(&key).map_err(|_| ApiError::not_found(lang))?;
+    let key = ThreadKey::parse(&key).map_err(|_| ApiError::NotFound)?;
     let return_to = q.return_to.as_deref().filter(|u| allowed_return(&state, u));
     let challenge = state.service.issue_captcha(ip, Some(&key), lang).await.ok();
     let posted = match q.posted.as_deref() {
@@ -237,16 +235,20 @@ async fn form_post(
     ApiForm(form): ApiForm<WpForm>,
 ) -> Result<Response, ApiError> {
     let lang = Lang::parse(&form.lang).unwrap_or(lang);
-    let thread = ThreadKey::parse(form.comment_post_id.trim()).map_err(|e| {
-        let mut fields = std::collections::BTreeMap::new();
-        fields.insert(
-            "comment_post_ID".to_string(),
-            super::messages::field_problem(e.problem(), "thread", lang),
-        );
-        ApiError::of(ErrorKind::InvalidInput, lang)
-            .with_message(Text::FormThread.get(lang))
-            .with_fields(fields)
-    })?;
+    let thread = match ThreadKey::parse(form.comment_post_id.trim()) {
+        Ok(thread) => thread,
+        // Rendered here, in the form's own language, not the one negotiated from the headers.
+        Err(e) => {
+            return Ok(ApiError::InvalidInput {
+                fields: vec![(
+                    "comment_post_ID".to_string(),
+                    FieldText::Problem(e.problem(), "thread"),
+                )],
+                text: Some(Text::FormThread),
+            }
+            .render(lang));
+        }
+    };
     let return_to =
         Some(form.redirect_to.trim()).filter(|u| !u.is_empty() && allowed_return(&state, u));
     let req = SubmitRequest {
@@ -293,9 +295,11 @@ async fn form_post(
             Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
         }
         Err(e) => {
-            let api = super::public::charge_fresh_captcha(&state, ip, submit_error(e, lang));
+            let mut api = super::public::charge_fresh_captcha(&state, ip, e.into());
             // The page shows the same words as the API, with a fresh challenge and the text kept.
-            let challenge = match api.captcha.clone() {
+            let fresh = api.fresh_captcha_mut().and_then(|fresh| fresh.take());
+            let had_fresh = fresh.is_some();
+            let challenge = match fresh {
                 Some(c) => Some(*c),
                 None => state
                     .service
@@ -303,19 +307,19 @@ async fn form_post(
                     .await
                     .ok(),
             };
+            let message = api.message(lang);
             let mut fields: Vec<(String, String)> = api
-                .fields
-                .clone()
+                .fields(lang)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|(k, v)| (api_to_form_field(&k).to_string(), v))
                 .collect();
-            if api.captcha.is_some() {
+            if had_fresh {
                 // Beside the answer box as well, so screen readers announce it there.
-                fields.push(("captcha".to_string(), api.message.clone()));
+                fields.push(("captcha".to_string(), message.clone()));
             }
             let error = EmbedError {
-                message: &api.message,
+                message: &message,
                 fields: fields
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -340,7 +344,7 @@ async fn form_post(
                 api.status(),
                 render(&state, parts, challenge.as_ref(), values, Some(error)).await?,
             );
-            if let Some(secs) = api.retry_after
+            if let Some(secs) = api.retry_after()
                 && let Ok(v) = HeaderValue::from_str(&secs.to_string())
             {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

@@ -233,6 +233,15 @@ pub fn illegal_transition(lang: Lang, action: ModeratorAction, status: CommentSt
     }
 }
 
+/// `409 stale_version` for a wave another moderator decided first.
+pub fn wave_decided(lang: Lang, by: &str, action: ModeratorAction) -> String {
+    let action = action.as_str();
+    match lang {
+        Lang::Id => format!("Gelombang ini sudah diputuskan oleh {by} ({action})."),
+        Lang::En => format!("This wave was decided already by {by} ({action})."),
+    }
+}
+
 /// Texts that explain one field or parameter, or replace an error's default sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
@@ -258,9 +267,78 @@ pub enum Text {
     ThreadNotClosed,
     /// A reader's email for a data request.
     Email,
+    /// A console form sent from another site.
+    ForeignSite,
+    /// A console thread command that changes nothing.
+    ThreadSoAlready,
+    /// A ban whose expiry is not in the future.
+    ExpiryPast,
+    /// A ban with both `expires_in_hours` and `expires_at`.
+    ExpiryTwice,
+    /// A ban's `expires_in_hours` out of range.
+    BanHours,
+    /// A ban search over the longest value.
+    BanQueryTooLong,
+    /// A bulk request with no items or too many.
+    BulkItems,
+    /// A bulk selector with nothing to select by, or too long.
+    BulkSelector,
+    /// A bulk request with both or neither of `items` and `selector`.
+    BulkItemsOrSelector,
+    /// A bulk line without `expected_version`.
+    ExpectedVersionRequired,
+    /// A wave selector with other selectors beside it.
+    WaveAlone,
+    /// A wave id that is not one.
+    WaveId,
+    /// A wave decided with an action waves do not take.
+    WaveAction,
+    /// A wave list `limit` out of range.
+    WaveLimit,
+    /// An audit filter value that cannot be read.
+    AuditValue,
+    /// Turning pre-moderation on where it is on.
+    PremoderatedAlready,
+    /// Turning pre-moderation off where it is off.
+    NotPremoderated,
+    /// Pre-moderating more threads than the service keeps.
+    TooManyPremoderated,
 }
 
 impl Text {
+    /// Every text, for the test that each is in both languages.
+    pub const ALL: &'static [Text] = &[
+        Text::Order,
+        Text::Page,
+        Text::TooManyThreads,
+        Text::QueueStatus,
+        Text::Cursor,
+        Text::Limit,
+        Text::ReasonTooLong,
+        Text::FormThread,
+        Text::ThreadAlreadyClosed,
+        Text::ThreadNotClosed,
+        Text::Email,
+        Text::ForeignSite,
+        Text::ThreadSoAlready,
+        Text::ExpiryPast,
+        Text::ExpiryTwice,
+        Text::BanHours,
+        Text::BanQueryTooLong,
+        Text::BulkItems,
+        Text::BulkSelector,
+        Text::BulkItemsOrSelector,
+        Text::ExpectedVersionRequired,
+        Text::WaveAlone,
+        Text::WaveId,
+        Text::WaveAction,
+        Text::WaveLimit,
+        Text::AuditValue,
+        Text::PremoderatedAlready,
+        Text::NotPremoderated,
+        Text::TooManyPremoderated,
+    ];
+
     /// The text in `lang`.
     pub fn get(self, lang: Lang) -> &'static str {
         let (id, en) = match self {
@@ -291,6 +369,57 @@ impl Text {
             Text::Email => (
                 "Wajib: alamat email pembaca.",
                 "Required: the reader's email address.",
+            ),
+            Text::ForeignSite => (
+                "Formulir ini dikirim dari situs lain.",
+                "This form was sent from another site.",
+            ),
+            Text::ThreadSoAlready => ("Utas ini sudah begitu.", "The thread is so already."),
+            Text::ExpiryPast => (
+                "Waktu berakhir harus di masa depan.",
+                "The expiry must be in the future.",
+            ),
+            Text::ExpiryTwice => (
+                "Pakai expires_in_hours atau expires_at, bukan keduanya.",
+                "Use expires_in_hours or expires_at, not both.",
+            ),
+            Text::BanHours => ("Antara 1 dan 87600 jam.", "Between 1 and 87,600 hours."),
+            Text::BanQueryTooLong => ("Paling banyak 254 karakter.", "At most 254 characters."),
+            Text::BulkItems => ("1 sampai 500 komentar.", "1 to 500 comments."),
+            Text::BulkSelector => (
+                "Pilih email, address, domain atau same_text_as (id komentar yang ada); paling banyak 254 karakter.",
+                "Give email, address, domain or same_text_as (an existing comment's id); at most 254 characters.",
+            ),
+            Text::BulkItemsOrSelector => (
+                "Kirim items atau selector, salah satu.",
+                "Send either items or selector.",
+            ),
+            Text::ExpectedVersionRequired => (
+                "Versi yang diharapkan wajib diisi.",
+                "expected_version is required.",
+            ),
+            Text::WaveAlone => (
+                "Pemilih wave berdiri sendiri, tanpa email, address, domain, same_text_as atau thread.",
+                "The wave selector stands alone, without email, address, domain, same_text_as or thread.",
+            ),
+            Text::WaveId => ("Id gelombang tidak valid.", "The wave id is not valid."),
+            Text::WaveAction => (
+                "Gelombang diputuskan dengan approve, reject, spam, not_spam atau delete.",
+                "A wave is decided with approve, reject, spam, not_spam or delete.",
+            ),
+            Text::WaveLimit => ("Batas dari 1 sampai 100.", "Limit from 1 to 100."),
+            Text::AuditValue => ("Nilai tidak valid.", "Invalid value."),
+            Text::PremoderatedAlready => (
+                "Utas ini sudah dimoderasi lebih dulu.",
+                "This thread is pre-moderated already.",
+            ),
+            Text::NotPremoderated => (
+                "Utas ini tidak dimoderasi lebih dulu.",
+                "This thread is not pre-moderated.",
+            ),
+            Text::TooManyPremoderated => (
+                "Terlalu banyak utas yang dimoderasi lebih dulu (2.000).",
+                "Too many threads are pre-moderated (2,000).",
             ),
         };
         lang.pick(id, en)
@@ -596,6 +725,26 @@ mod tests {
         }
         assert!(field_problem(FieldProblem::TooLong, "body", Lang::Id).contains("5000"));
         assert!(field_problem(FieldProblem::Required, "body", Lang::En).contains("required"));
+    }
+
+    #[test]
+    fn every_text_is_in_both_languages_and_they_differ() {
+        for text in Text::ALL {
+            let (id, en) = (text.get(Lang::Id), text.get(Lang::En));
+            assert!(!id.is_empty() && !en.is_empty(), "{text:?}");
+            assert_ne!(id, en, "{text:?} is not translated");
+        }
+        let distinct: std::collections::BTreeSet<_> =
+            Text::ALL.iter().map(|t| t.get(Lang::En)).collect();
+        assert_eq!(distinct.len(), Text::ALL.len(), "two texts say the same");
+    }
+
+    #[test]
+    fn a_decided_wave_names_who_and_how_in_the_readers_language() {
+        let id = wave_decided(Lang::Id, "sari", ModeratorAction::Spam);
+        let en = wave_decided(Lang::En, "sari", ModeratorAction::Spam);
+        assert!(id.contains("sari") && id.contains("spam") && id.contains("diputuskan"));
+        assert!(en.contains("sari") && en.contains("spam") && en.contains("decided"));
     }
 
     #[test]

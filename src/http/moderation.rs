@@ -9,11 +9,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiError, ErrorKind};
+use super::error::{ApiError, FieldText};
 use super::extract::{ApiJson, CommentPath, Moderator, ReqLang, ThreadPath};
 use super::messages::Text;
 use super::moderation_bodies as bodies;
-use super::public::decision_error;
 use crate::domain::values::ThreadKey;
 use crate::domain::{ModeratorAction, input};
 use crate::projections::QueueName;
@@ -49,16 +48,6 @@ pub fn router() -> Router<AppState> {
 /// How long an erasure waits for the projections to show it before answering.
 const ERASURE_VISIBLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn privacy_error(e: crate::privacy::PrivacyError, lang: crate::i18n::Lang) -> ApiError {
-    use crate::privacy::PrivacyError as P;
-    match e {
-        P::InvalidEmail(_) => ApiError::invalid_param(lang, "email", Text::Email),
-        P::Unsupported { .. } => ApiError::of(ErrorKind::PrivacyUnsupported, lang),
-        P::Store(e) => ApiError::store(lang, &e),
-        P::Keys(e) => ApiError::internal(lang, &e),
-    }
-}
-
 #[derive(Deserialize)]
 struct PrivacyQuery {
     email: Option<String>,
@@ -66,10 +55,9 @@ struct PrivacyQuery {
 
 #[utoipa::path(get, path = "/api/v1/mod/privacy/export", tag = "moderator", security(("moderator" = [])),
     params(("email" = String, Query, description = "The reader's email"), ("lang" = Option<String>, Query, description = "id or en")),
-    responses((status = 200, description = "Everything stored about the reader: comments with bodies, states and histories, reports received, bans", body = Object), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
+    responses((status = 200, description = "Everything stored about the reader: comments with bodies, states and histories, reports received, bans", body = crate::privacy::ReaderExport), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn privacy_export(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     Query(q): Query<PrivacyQuery>,
 ) -> Result<Response, ApiError> {
@@ -79,8 +67,7 @@ async fn privacy_export(
         Some(&crate::domain::Actor::Moderator(name)),
         chrono::Utc::now(),
     )
-    .await
-    .map_err(|e| privacy_error(e, lang))?;
+    .await?;
     Ok(Json(export).into_response())
 }
 
@@ -90,7 +77,6 @@ async fn privacy_export(
     responses((status = 200, description = "Erased: the reader's comments show as deleted at the author's request", body = crate::http::openapi::Erasure), (status = "default", description = "An error in the API's shape (501 privacy_unsupported on stores that do not seal)", body = crate::http::openapi::ErrorBody)))]
 async fn privacy_erase(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     ApiJson(req): ApiJson<bodies::EraseRequest>,
 ) -> Result<Response, ApiError> {
@@ -100,8 +86,7 @@ async fn privacy_erase(
         &crate::domain::Actor::Moderator(name),
         chrono::Utc::now(),
     )
-    .await
-    .map_err(|e| privacy_error(e, lang))?;
+    .await?;
     if let Some(position) = erased.last_position {
         state
             .service
@@ -131,7 +116,6 @@ struct QueueQuery {
     responses((status = 200, description = "Oldest first", body = crate::http::openapi::Queue), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn queue(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, ApiError> {
@@ -141,14 +125,14 @@ async fn queue(
         "spam" => QueueName::Spam,
         "rejected" => QueueName::Rejected,
         _ => {
-            return Err(ApiError::invalid_param(lang, "status", Text::QueueStatus));
+            return Err(ApiError::invalid_param("status", Text::QueueStatus));
         }
     };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(
             c.parse::<u64>()
-                .map_err(|_| ApiError::invalid_param(lang, "cursor", Text::Cursor))?,
+                .map_err(|_| ApiError::invalid_param("cursor", Text::Cursor))?,
         ),
     };
     let limit = match q.limit.as_deref() {
@@ -156,7 +140,7 @@ async fn queue(
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=500).contains(&n) => n,
             _ => {
-                return Err(ApiError::invalid_param(lang, "limit", Text::Limit));
+                return Err(ApiError::invalid_param("limit", Text::Limit));
             }
         },
     };
@@ -172,8 +156,7 @@ async fn queue(
                 total,
             )
         })
-        .await
-        .map_err(|e| ApiError::projections(lang, &e))?;
+        .await?;
     Ok(Json(bodies::Queue {
         status: name,
         total,
@@ -188,14 +171,13 @@ async fn queue(
     responses((status = 200, description = "The full record: verdict, rules, history", body = crate::service::ModeratorView), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn comment(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     CommentPath(id): CommentPath,
 ) -> Result<Response, ApiError> {
-    match state.service.moderator_view(id.uuid()).await {
+    match state.service.moderator_view(id).await {
         Ok(Some(view)) => Ok(Json(view).into_response()),
-        Ok(None) => Err(ApiError::not_found(lang)),
-        Err(e) => Err(ApiError::store(lang, &e)),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -214,40 +196,27 @@ struct DecisionBody {
     responses((status = 200, description = "Decided", body = crate::http::openapi::Decided), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn decision(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     CommentPath(id): CommentPath,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Response, ApiError> {
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+        return Err(ApiError::invalid_param("reason", Text::ReasonTooLong));
     }
     let decided = state
         .service
-        .decide(
-            id.uuid(),
-            body.action,
-            &name,
-            &body.reason,
-            body.expected_version,
-        )
-        .await
-        .map_err(|e| decision_error(e, lang))?;
+        .decide(id, body.action, &name, &body.reason, body.expected_version)
+        .await?;
     Ok(Json(decided).into_response())
 }
 
 async fn set_closed(
     state: AppState,
-    lang: crate::i18n::Lang,
     name: String,
     key: ThreadKey,
     close: bool,
 ) -> Result<Response, ApiError> {
-    state
-        .service
-        .set_thread_closed(&key, close, &name)
-        .await
-        .map_err(|e| decision_error(e, lang))?;
+    state.service.set_thread_closed(&key, close, &name).await?;
     Ok(Json(bodies::ThreadState {
         thread: key,
         closed: close,
@@ -260,11 +229,10 @@ async fn set_closed(
     responses((status = 200, description = "Closed", body = crate::http::openapi::ThreadState), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn close(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     ThreadPath(key): ThreadPath,
 ) -> Result<Response, ApiError> {
-    set_closed(state, lang, name, key, true).await
+    set_closed(state, name, key, true).await
 }
 
 #[utoipa::path(post, path = "/api/v1/mod/threads/{key}/reopen", tag = "moderator", security(("moderator" = [])),
@@ -272,11 +240,10 @@ async fn close(
     responses((status = 200, description = "Reopened", body = crate::http::openapi::ThreadState), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn reopen(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     ThreadPath(key): ThreadPath,
 ) -> Result<Response, ApiError> {
-    set_closed(state, lang, name, key, false).await
+    set_closed(state, name, key, false).await
 }
 
 #[utoipa::path(post, path = "/api/v1/mod/policy/reload", tag = "moderator", security(("moderator" = [])),
@@ -284,7 +251,6 @@ async fn reopen(
     responses((status = 200, description = "The new policy", body = bodies::PolicyReloaded), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn reload_policy(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
 ) -> Result<Response, ApiError> {
     match crate::service::reload_policy(state.service.policy()).await {
@@ -296,17 +262,7 @@ async fn reload_policy(
             })
             .into_response())
         }
-        Err(crate::service::ReloadError::Join(e)) => Err(ApiError::internal(lang, &e)),
-        Err(crate::service::ReloadError::Policy(err)) => {
-            let kind = ErrorKind::PolicyInvalid;
-            Err(
-                ApiError::of(kind, lang).with_message(super::messages::with_detail(
-                    lang,
-                    kind,
-                    &super::error::chain(&err),
-                )),
-            )
-        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -325,38 +281,9 @@ async fn policy_info(State(state): State<AppState>, _moderator: Moderator) -> Re
     .into_response()
 }
 
-/// A ban command's refusal or failure as the API's error.
-pub fn ban_error(e: crate::service::bans::BanFailure, lang: crate::i18n::Lang) -> ApiError {
-    use crate::domain::ban::BanError;
-    let refusal = match e {
-        crate::service::CommandError::Refused(r) => r,
-        crate::service::CommandError::Failed(f) => {
-            return decision_error(crate::service::CommandError::Failed(f), lang);
-        }
-    };
-    match refusal {
-        BanError::Duplicate(id) => {
-            let mut e = ApiError::of(ErrorKind::BanExists, lang);
-            e.current = Some(serde_json::json!({ "id": id }));
-            e
-        }
-        BanError::TooMany => ApiError::of(ErrorKind::TooManyBans, lang),
-        BanError::NotFound => ApiError::not_found(lang),
-        BanError::ExpiryPast => field_error(
-            lang,
-            "expires_at",
-            lang.pick(
-                "Waktu berakhir harus di masa depan.",
-                "The expiry must be in the future.",
-            ),
-        ),
-    }
-}
-
-fn field_error(lang: crate::i18n::Lang, field: &str, message: &str) -> ApiError {
-    let mut fields = std::collections::BTreeMap::new();
-    fields.insert(field.to_string(), message.to_string());
-    ApiError::of(ErrorKind::InvalidInput, lang).with_fields(fields)
+/// `422 invalid_input` for one field, with a catalogue text.
+fn field_error(field: &str, text: Text) -> ApiError {
+    ApiError::invalid_field(field, text)
 }
 
 /// A ban as the API takes it.
@@ -386,10 +313,7 @@ const MAX_BAN_HOURS: u32 = 87_600;
 
 impl BanBody {
     /// The ban to place, or the field that is wrong.
-    pub fn to_request(
-        &self,
-        lang: crate::i18n::Lang,
-    ) -> Result<crate::service::bans::PlaceBan, ApiError> {
+    pub fn to_request(&self) -> Result<crate::service::bans::PlaceBan, ApiError> {
         let target =
             crate::domain::ban::BanTarget::parse(&self.kind, &self.value).map_err(|e| {
                 let field = if e == crate::domain::ban::BanInputError::UnknownKind {
@@ -397,31 +321,23 @@ impl BanBody {
                 } else {
                     "value"
                 };
-                field_error(lang, field, super::messages::ban_input(e, lang))
+                ApiError::InvalidInput {
+                    fields: vec![(field.to_string(), FieldText::Ban(e))],
+                    text: None,
+                }
             })?;
         if self.reason.chars().count() > input::MAX_REASON_CHARS {
-            return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+            return Err(ApiError::invalid_param("reason", Text::ReasonTooLong));
         }
         let expires_at = match (self.expires_in_hours, self.expires_at) {
             (Some(_), Some(_)) => {
-                return Err(field_error(
-                    lang,
-                    "expires_at",
-                    lang.pick(
-                        "Pakai expires_in_hours atau expires_at, bukan keduanya.",
-                        "Use expires_in_hours or expires_at, not both.",
-                    ),
-                ));
+                return Err(field_error("expires_at", Text::ExpiryTwice));
             }
             (Some(h), None) if (1..=MAX_BAN_HOURS).contains(&h) => {
                 Some(chrono::Utc::now() + chrono::Duration::hours(i64::from(h)))
             }
             (Some(_), None) => {
-                return Err(field_error(
-                    lang,
-                    "expires_in_hours",
-                    lang.pick("Antara 1 dan 87600 jam.", "Between 1 and 87,600 hours."),
-                ));
+                return Err(field_error("expires_in_hours", Text::BanHours));
             }
             (None, at) => at,
         };
@@ -444,17 +360,12 @@ struct BanQuery {
     responses((status = 200, description = "Bans placed and not lifted, newest first", body = bodies::BanList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn list_bans(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     Query(q): Query<BanQuery>,
 ) -> Result<Response, ApiError> {
     let query = q.q.unwrap_or_default();
     if query.chars().count() > crate::domain::ban::MAX_BAN_VALUE_CHARS {
-        return Err(field_error(
-            lang,
-            "q",
-            lang.pick("Paling banyak 254 karakter.", "At most 254 characters."),
-        ));
+        return Err(field_error("q", Text::BanQueryTooLong));
     }
     let bans = state.service.list_bans(&query, chrono::Utc::now());
     Ok(Json(bodies::BanList {
@@ -470,16 +381,11 @@ async fn list_bans(
     responses((status = 201, description = "Placed; `spammed` comments moved to spam", body = crate::service::bans::PlacedBan), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn place_ban(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     ApiJson(body): ApiJson<BanBody>,
 ) -> Result<Response, ApiError> {
-    let request = body.to_request(lang)?;
-    let placed = state
-        .service
-        .place_ban(request, &name)
-        .await
-        .map_err(|e| ban_error(e, lang))?;
+    let request = body.to_request()?;
+    let placed = state.service.place_ban(request, &name).await?;
     tracing::info!(moderator = %name, ban = %placed.ban.id, kind = placed.ban.kind, "ban placed");
     Ok((axum::http::StatusCode::CREATED, Json(placed)).into_response())
 }
@@ -496,27 +402,22 @@ struct LiftBody {
     responses((status = 200, description = "Lifted", body = bodies::Lifted), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn lift_ban(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         String::new()
     } else {
         serde_json::from_slice::<LiftBody>(&body)
-            .map_err(|_| ApiError::of(ErrorKind::InvalidBodyShape, lang))?
+            .map_err(|_| ApiError::InvalidBodyShape { detail: None })?
             .reason
     };
     if reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+        return Err(ApiError::invalid_param("reason", Text::ReasonTooLong));
     }
-    state
-        .service
-        .lift_ban(id, &name, &reason)
-        .await
-        .map_err(|e| ban_error(e, lang))?;
+    state.service.lift_ban(id, &name, &reason).await?;
     Ok(Json(bodies::Lifted { id, lifted: true }).into_response())
 }
 
@@ -695,14 +596,14 @@ fn bulk_line(
             }
         }
         Err(e) => {
-            let err = decision_error(e, lang);
+            let err = ApiError::from(e);
             let result = if err.status() == axum::http::StatusCode::NOT_FOUND {
                 "not_found"
             } else {
                 err.code()
             };
             bodies::BulkLine {
-                message: Some(err.message.clone()),
+                message: Some(err.message(lang)),
                 ..bodies::BulkLine::bare(id.to_string(), result, err.status().as_u16())
             }
         }
@@ -727,18 +628,12 @@ pub async fn decide_many(
             };
             let Some(expected) = expected else {
                 return bodies::BulkLine {
-                    message: Some(
-                        lang.pick(
-                            "Versi yang diharapkan wajib diisi.",
-                            "expected_version is required.",
-                        )
-                        .to_string(),
-                    ),
+                    message: Some(Text::ExpectedVersionRequired.get(lang).to_string()),
                     ..bodies::BulkLine::bare(id.to_string(), "invalid", 400)
                 };
             };
             let outcome = service
-                .decide(id, action, moderator, reason, expected)
+                .decide(id.into(), action, moderator, reason, expected)
                 .await;
             bulk_line(id, outcome, lang)
         })
@@ -758,7 +653,7 @@ async fn bulk(
     ApiJson(body): ApiJson<BulkBody>,
 ) -> Result<Response, ApiError> {
     if body.reason.chars().count() > input::MAX_REASON_CHARS {
-        return Err(ApiError::invalid_param(lang, "reason", Text::ReasonTooLong));
+        return Err(ApiError::invalid_param("reason", Text::ReasonTooLong));
     }
     let wave_reason = body
         .selector
@@ -768,11 +663,7 @@ async fn bulk(
     let (items, matched) = match (body.items, body.selector) {
         (Some(items), None) => {
             if items.is_empty() || items.len() > MAX_BULK {
-                return Err(field_error(
-                    lang,
-                    "items",
-                    lang.pick("1 sampai 500 komentar.", "1 to 500 comments."),
-                ));
+                return Err(field_error("items", Text::BulkItems));
             }
             let n = items.len();
             (
@@ -784,15 +675,8 @@ async fn bulk(
             )
         }
         (None, Some(selector)) if selector.wave.is_some() => {
-            let found = wave_items(
-                &state.service,
-                &selector,
-                body.action,
-                &name,
-                &body.reason,
-                lang,
-            )
-            .await?;
+            let found =
+                wave_items(&state.service, &selector, body.action, &name, &body.reason).await?;
             let n = found.len();
             (
                 found
@@ -803,10 +687,7 @@ async fn bulk(
             )
         }
         (None, Some(selector)) => {
-            let resolved = selector
-                .resolve_in(state.service.view())
-                .await
-                .map_err(|e| ApiError::projections(lang, &e))?;
+            let resolved = selector.resolve_in(state.service.view()).await?;
             match resolved {
                 Ok((found, total)) => (
                     found
@@ -816,26 +697,12 @@ async fn bulk(
                     total,
                 ),
                 Err(field) => {
-                    return Err(field_error(
-                        lang,
-                        field,
-                        lang.pick(
-                            "Pilih email, address, domain atau same_text_as (id komentar yang ada); paling banyak 254 karakter.",
-                            "Give email, address, domain or same_text_as (an existing comment's id); at most 254 characters.",
-                        ),
-                    ));
+                    return Err(field_error(field, Text::BulkSelector));
                 }
             }
         }
         _ => {
-            return Err(field_error(
-                lang,
-                "items",
-                lang.pick(
-                    "Kirim items atau selector, salah satu.",
-                    "Send either items or selector.",
-                ),
-            ));
+            return Err(field_error("items", Text::BulkItemsOrSelector));
         }
     };
     let reason = if body.reason.is_empty() {
@@ -866,7 +733,6 @@ struct PremoderationBody {
     responses((status = 200, description = "The thread's setting now", body = bodies::Premoderation), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn premoderation(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Moderator(name): Moderator,
     ThreadPath(key): ThreadPath,
     ApiJson(body): ApiJson<PremoderationBody>,
@@ -878,27 +744,14 @@ async fn premoderation(
             premoderated: body.on,
         })
         .into_response()),
-        Err(crate::service::CommandError::Refused(e)) => {
-            let message = match e {
-                PremoderationError::Unchanged if body.on => lang.pick(
-                    "Utas ini sudah dimoderasi lebih dulu.",
-                    "This thread is pre-moderated already.",
-                ),
-                PremoderationError::Unchanged => lang.pick(
-                    "Utas ini tidak dimoderasi lebih dulu.",
-                    "This thread is not pre-moderated.",
-                ),
-                PremoderationError::TooMany => lang.pick(
-                    "Terlalu banyak utas yang dimoderasi lebih dulu (2.000).",
-                    "Too many threads are pre-moderated (2,000).",
-                ),
-            };
-            Err(ApiError::of(ErrorKind::ThreadState, lang).with_message(message))
-        }
-        Err(crate::service::CommandError::Failed(f)) => Err(decision_error(
-            crate::service::CommandError::Failed(f),
-            lang,
-        )),
+        Err(crate::service::CommandError::Refused(e)) => Err(ApiError::ThreadState {
+            text: match e {
+                PremoderationError::Unchanged if body.on => Text::PremoderatedAlready,
+                PremoderationError::Unchanged => Text::NotPremoderated,
+                PremoderationError::TooMany => Text::TooManyPremoderated,
+            },
+        }),
+        Err(crate::service::CommandError::Failed(f)) => Err(f.into()),
     }
 }
 
@@ -934,23 +787,14 @@ pub struct AuditQuery {
 
 impl AuditQuery {
     /// The filter and the page size, or the field that is wrong.
-    pub fn parse(
-        &self,
-        lang: crate::i18n::Lang,
-    ) -> Result<(crate::service::audit::AuditFilter, usize), ApiError> {
+    pub fn parse(&self) -> Result<(crate::service::audit::AuditFilter, usize), ApiError> {
         let text = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(String::from)
         };
-        let bad = |field: &str| {
-            field_error(
-                lang,
-                field,
-                lang.pick("Nilai tidak valid.", "Invalid value."),
-            )
-        };
+        let bad = |field: &str| field_error(field, Text::AuditValue);
         for (name, v) in [("moderator", &self.moderator), ("author", &self.author)] {
             if v.as_deref().is_some_and(|v| v.chars().count() > 254) {
                 return Err(bad(name));
@@ -1004,16 +848,11 @@ impl AuditQuery {
     responses((status = 200, description = "Newest first", body = bodies::AuditPage), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let (filter, limit) = q.parse(lang)?;
-    let lines = state
-        .service
-        .audit_page(&filter, limit)
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
+    let (filter, limit) = q.parse()?;
+    let lines = state.service.audit_page(&filter, limit).await?;
     let next = (lines.len() == limit)
         .then(|| lines.last().map(|l| l.entry.position.to_string()))
         .flatten();
@@ -1029,18 +868,12 @@ async fn audit(
     responses((status = 200, description = "Per-moderator figures over the audit window", body = bodies::ModeratorList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit_moderators(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
 ) -> Result<Response, ApiError> {
-    state
-        .service
-        .refresh_audit()
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
+    state.service.refresh_audit().await?;
     let moderators = state
         .service
-        .moderator_figures()
-        .map_err(|e| ApiError::store(lang, &e))?
+        .moderator_figures()?
         .into_iter()
         .map(|(name, figures)| bodies::ModeratorLine { name, figures })
         .collect();
@@ -1052,14 +885,9 @@ async fn audit_moderators(
     responses((status = 200, description = "Per-rule figures over the audit window", body = bodies::RuleList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn audit_rules(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
 ) -> Result<Response, ApiError> {
-    state
-        .service
-        .refresh_audit()
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
+    state.service.refresh_audit().await?;
     Ok(Json(bodies::RuleList {
         rules: state.service.rule_figures(),
     })
@@ -1075,7 +903,6 @@ pub async fn wave_items(
     action: ModeratorAction,
     moderator: &str,
     reason: &str,
-    lang: crate::i18n::Lang,
 ) -> Result<Vec<(Uuid, u64)>, ApiError> {
     use crate::service::waves::WaveRefusal;
     let others = [
@@ -1089,60 +916,33 @@ pub async fn wave_items(
         .iter()
         .any(|v| v.as_deref().is_some_and(|v| !v.trim().is_empty()))
     {
-        return Err(field_error(
-            lang,
-            "selector",
-            lang.pick(
-                "Pemilih wave berdiri sendiri, tanpa email, address, domain, same_text_as atau thread.",
-                "The wave selector stands alone, without email, address, domain, same_text_as or thread.",
-            ),
-        ));
+        return Err(field_error("selector", Text::WaveAlone));
     }
     let id = selector
         .wave
         .as_deref()
         .map(str::trim)
         .and_then(|w| Uuid::parse_str(w).ok())
-        .ok_or_else(|| {
-            field_error(
-                lang,
-                "wave",
-                lang.pick("Id gelombang tidak valid.", "The wave id is not valid."),
-            )
-        })?;
+        .ok_or_else(|| field_error("wave", Text::WaveId))?;
     match service.decide_wave(id, action, moderator, reason).await {
         Ok(items) => {
             tracing::info!(moderator = %moderator, wave = %id, action = action.as_str(), comments = items.len(), "wave decided");
             Ok(items)
         }
         Err(crate::service::CommandError::Refused(WaveRefusal::NotFound)) => {
-            Err(ApiError::not_found(lang))
+            Err(ApiError::NotFound)
         }
-        Err(crate::service::CommandError::Refused(WaveRefusal::Action)) => Err(field_error(
-            lang,
-            "action",
-            lang.pick(
-                "Gelombang diputuskan dengan approve, reject, spam, not_spam atau delete.",
-                "A wave is decided with approve, reject, spam, not_spam or delete.",
-            ),
-        )),
+        Err(crate::service::CommandError::Refused(WaveRefusal::Action)) => {
+            Err(field_error("action", Text::WaveAction))
+        }
         Err(crate::service::CommandError::Refused(WaveRefusal::Decided { by, action })) => {
-            let mut e = ApiError::of(ErrorKind::StaleVersion, lang).with_message(format!(
-                "{} {by} ({}).",
-                lang.pick(
-                    "Gelombang ini sudah diputuskan oleh",
-                    "This wave was decided already by",
-                ),
-                action.as_str()
-            ));
-            e.current =
-                Some(serde_json::json!({ "wave": id, "by": by, "action": action.as_str() }));
-            Err(e)
+            let current = serde_json::json!({ "wave": id, "by": by, "action": action.as_str() });
+            Err(ApiError::StaleVersion {
+                current: Some(current),
+                wave: Some((by, action)),
+            })
         }
-        Err(crate::service::CommandError::Failed(f)) => Err(decision_error(
-            crate::service::CommandError::Failed(f),
-            lang,
-        )),
+        Err(crate::service::CommandError::Failed(f)) => Err(f.into()),
     }
 }
 
@@ -1156,7 +956,6 @@ struct WavesQuery {
     responses((status = 200, description = "Spam waves, newest first: shapes, comments, threads, statuses, samples", body = crate::http::openapi::WaveList), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn waves(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     Query(q): Query<WavesQuery>,
 ) -> Result<Response, ApiError> {
@@ -1165,24 +964,12 @@ async fn waves(
         Some(l) => match l.parse::<usize>() {
             Ok(n) if (1..=crate::service::waves::MAX_WAVE_LIST).contains(&n) => n,
             _ => {
-                return Err(field_error(
-                    lang,
-                    "limit",
-                    lang.pick("Batas dari 1 sampai 100.", "Limit from 1 to 100."),
-                ));
+                return Err(field_error("limit", Text::WaveLimit));
             }
         },
     };
-    state
-        .service
-        .refresh_waves()
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
-    let waves = state
-        .service
-        .wave_summaries(None, limit)
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
+    state.service.refresh_waves().await?;
+    let waves = state.service.wave_summaries(None, limit).await?;
     let config = state.service.wave_config();
     Ok(Json(bodies::WaveList {
         waves,
@@ -1197,23 +984,14 @@ async fn waves(
     responses((status = 200, description = "One wave", body = crate::service::waves::WaveSummary), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn wave(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     _moderator: Moderator,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found(lang))?;
-    state
-        .service
-        .refresh_waves()
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
-    let mut found = state
-        .service
-        .wave_summaries(Some(id), 1)
-        .await
-        .map_err(|e| ApiError::store(lang, &e))?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    state.service.refresh_waves().await?;
+    let mut found = state.service.wave_summaries(Some(id), 1).await?;
     match found.pop() {
         Some(w) => Ok(Json(w).into_response()),
-        None => Err(ApiError::not_found(lang)),
+        None => Err(ApiError::NotFound),
     }
 }

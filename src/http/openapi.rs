@@ -5,16 +5,15 @@
 //! (the captcha challenge, the `201` to a new comment, the thread page with its comments,
 //! counts, reports and reader tokens) and the moderator ones (`http::moderation_bodies`, which
 //! wrap the service's queue items, comment records, bans, audit lines and waves); two tests
-//! compare each schema's properties with a serialised value. Two bodies stay loosely typed: the
-//! privacy export (`privacy::ReaderExport`, whose module another change is reworking) and the
-//! policy summary inside the policy answers (an `Object`). The error shape ([`ErrorBody`]) is
-//! still written down here, because `ApiError` builds its JSON by hand. CI runs schemathesis
+//! compare each schema's properties with a serialised value, the error shape ([`ErrorBody`],
+//! which every `ApiError` is serialised from) and the privacy export (`privacy::ReaderExport`)
+//! included. One body stays loosely typed: the policy summary inside the policy answers (an
+//! `Object`; `policy::PolicySummary` has no schema derive yet). CI runs schemathesis
 //! against a live server to check that every answer matches the document (`.ci/run`), and a
 //! test checks that every route in the router's
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
 //! browser with a session, not an API, and are left out on purpose ([`NOT_DOCUMENTED`]).
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
@@ -22,7 +21,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::AppState;
 
@@ -30,33 +29,8 @@ use super::AppState;
 /// doc: the console's pages.
 pub const NOT_DOCUMENTED: &[&str] = &["/admin"];
 
-/// Every error: `{error: {code, message, fields?, retry_after?}}`, with a fresh `captcha` on
-/// captcha failures and the `current` state on a stale moderator decision.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorBody {
-    /// What went wrong.
-    error: ErrorDetail,
-    /// A fresh challenge, on `403` captcha failures and a replayed token.
-    captcha: Option<CaptchaChallenge>,
-    /// The comment as it is now, on `409 stale_version`.
-    #[schema(value_type = Option<Object>)]
-    current: Option<serde_json::Value>,
-}
-
-/// The `error` member of [`ErrorBody`].
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ErrorDetail {
-    /// A stable snake_case code (see the README's error table).
-    code: String,
-    /// A sentence for people, in the request's language.
-    message: String,
-    /// A message per field that failed.
-    fields: Option<BTreeMap<String, String>>,
-    /// Seconds to wait, also sent as `Retry-After`.
-    retry_after: Option<u64>,
-}
+/// The error shape, derived from the type every refusal is serialised from.
+pub use super::error::{ErrorBody, ErrorDetail};
 
 /// The public answers built from typed bodies, whose schemas are derived from them.
 pub use super::public::{Counts, Flagged, ReaderToken};
@@ -289,7 +263,7 @@ mod tests {
         assert_eq!(properties(&doc, "CaptchaChallenge"), keys(&challenge));
         assert_eq!(properties(&doc, "PowChallenge"), keys(&challenge.pow));
         let counts = Counts {
-            counts: BTreeMap::from([("berita-1".to_string(), 2)]),
+            counts: std::collections::BTreeMap::from([("berita-1".to_string(), 2)]),
         };
         assert_eq!(properties(&doc, "Counts"), keys(&counts));
         assert_eq!(
@@ -320,6 +294,32 @@ mod tests {
             reader_claim: Some("c".into()),
         };
         assert_eq!(properties(&doc, "Created"), keys(&created));
+        // Every error is serialised from `ErrorBody`; the richest has every optional part.
+        let error = crate::http::error::ErrorBody {
+            error: crate::http::error::ErrorDetail {
+                code: "invalid_input",
+                message: "m".into(),
+                fields: Some(std::collections::BTreeMap::from([(
+                    "body".into(),
+                    "f".into(),
+                )])),
+                retry_after: Some(2),
+            },
+            captcha: Some(challenge.clone()),
+            current: Some(serde_json::json!({ "id": "x" })),
+        };
+        assert_eq!(properties(&doc, "ErrorBody"), keys(&error));
+        assert_eq!(properties(&doc, "ErrorDetail"), keys(&error.error));
+        // And the sparest leaves out what it does not carry rather than sending nulls.
+        let sparse = serde_json::to_value(
+            crate::http::error::ApiError::NotFound.body(crate::i18n::Lang::En),
+        )
+        .unwrap();
+        assert_eq!(keys(&sparse), BTreeSet::from(["error".to_string()]));
+        assert_eq!(
+            keys(&sparse["error"]),
+            BTreeSet::from(["code".to_string(), "message".to_string()])
+        );
         let page = ThreadPage {
             thread: "berita-1".into(),
             total: 1,
@@ -525,6 +525,69 @@ mod tests {
             at: now,
         };
         holds(&doc, "Ban", &ban);
+        // The richest export: a screened comment with every optional part, a report, a ban.
+        let export = crate::privacy::ReaderExport {
+            email: crate::domain::values::Email::parse("sari@contoh.id").expect("a valid email"),
+            exported_at: now,
+            comments: vec![crate::privacy::ExportedComment {
+                submission: crate::domain::Submission {
+                    comment_id: id,
+                    thread: "berita-1".into(),
+                    parent_id: Some(id),
+                    author_name: "Sari".into(),
+                    author_email: "sari@contoh.id".into(),
+                    author_url: Some("https://contoh.id".into()),
+                    body: "Halo".into(),
+                    client: crate::domain::ClientFacts {
+                        ip: "203.0.113.0".into(),
+                        user_agent: Some("ua".into()),
+                    },
+                    captcha_solve_ms: 1200,
+                    pow: Some(crate::pow::PowFacts {
+                        path: crate::pow::CaptchaPath::Sum,
+                        difficulty: 10,
+                        bits: 12,
+                    }),
+                    known_reader: Some(true),
+                    lang: crate::i18n::Lang::Id,
+                    submitted_at: now,
+                    erased: true,
+                },
+                status: Some("published"),
+                history: vec![crate::privacy::HistoryEntry {
+                    event: "CommentScreened".into(),
+                    at: now,
+                    by: Some("system".into()),
+                    reason: Some("r".into()),
+                    outcome: Some(serde_json::json!({ "outcome": "publish" })),
+                }],
+            }],
+            reports_received: vec![crate::privacy::ReceivedReport {
+                comment: id,
+                reason: "kasar".into(),
+                at: now,
+            }],
+            bans: vec![crate::privacy::BanAbout {
+                id,
+                reason: "spam".into(),
+                by: "sari".into(),
+                at: now,
+                expires_at: Some(now),
+                lifted: false,
+            }],
+            notes: vec!["n"],
+        };
+        holds(
+            &doc,
+            &answer(&doc, "get", "/api/v1/mod/privacy/export"),
+            &export,
+        );
+        holds(&doc, "ExportedComment", &export.comments[0]);
+        holds(&doc, "Submission", &export.comments[0].submission);
+        holds(&doc, "ClientFacts", &export.comments[0].submission.client);
+        holds(&doc, "ExportHistoryEntry", &export.comments[0].history[0]);
+        holds(&doc, "ReceivedReport", &export.reports_received[0]);
+        holds(&doc, "BanAbout", &export.bans[0]);
         let placed = crate::service::bans::PlacedBan {
             ban: ban.clone(),
             spammed: 2,
@@ -641,7 +704,7 @@ mod tests {
             open: false,
             holding: false,
             decided: Some(decision),
-            statuses: BTreeMap::from([(CommentStatus::Spam, 5)]),
+            statuses: std::collections::BTreeMap::from([(CommentStatus::Spam, 5)]),
             samples: vec![sample],
         };
         holds(&doc, &answer(&doc, "get", "/api/v1/mod/waves/{id}"), &wave);

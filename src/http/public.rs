@@ -10,17 +10,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ErrorKind};
+use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, CommentPath, IfNoneMatch, ReqLang, ThreadPath};
-use super::messages::{self, Text};
-use crate::domain::comment::{CommentError, CommentStatus};
+use super::messages::Text;
+use crate::domain::comment::CommentStatus;
 use crate::domain::values::{CommentId, ThreadKey};
-use crate::i18n::Lang;
 use crate::projections::Order;
-use crate::service::{
-    CommandError, DecisionError, DecisionRefusal, StoreFailure, SubmitError, SubmitOutcome,
-    SubmitRefusal, SubmitRequest,
-};
+use crate::service::{SubmitOutcome, SubmitRequest};
 
 /// Routes of the public API.
 pub fn router() -> Router<AppState> {
@@ -74,13 +70,12 @@ pub struct ReaderClaim {
         (status = "default", description = "An error in the API's shape (404 until a moderator approved the comment)", body = crate::http::openapi::ErrorBody)))]
 async fn reader_token(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     ApiJson(c): ApiJson<ReaderClaim>,
 ) -> Result<Response, ApiError> {
     // One answer for a wrong claim, an unknown comment and one not approved (yet): the
     // widget simply asks again on a later visit.
-    let id = CommentId::parse(c.comment_id.trim()).map_err(|_| ApiError::not_found(lang))?;
-    match state.service.redeem_reader_claim(id.uuid(), &c.claim).await {
+    let id = CommentId::parse(c.comment_id.trim()).map_err(|_| ApiError::NotFound)?;
+    match state.service.redeem_reader_claim(id, &c.claim).await {
         Ok(Some(token)) => Ok((
             [(header::CACHE_CONTROL, "no-store")],
             Json(ReaderToken {
@@ -88,8 +83,8 @@ async fn reader_token(
             }),
         )
             .into_response()),
-        Ok(None) => Err(ApiError::not_found(lang)),
-        Err(e) => Err(ApiError::store(lang, &e)),
+        Ok(None) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -109,13 +104,15 @@ async fn captcha(
 ) -> Result<Response, ApiError> {
     // A token is always bound to a thread: one fetched for nothing in particular used to work on
     // every thread, so a farm of them served any article.
-    let thread = ThreadKey::parse(q.thread.as_deref().unwrap_or(""))
-        .map_err(|_| ApiError::invalid_thread(lang))?;
+    let thread =
+        ThreadKey::parse(q.thread.as_deref().unwrap_or("")).map_err(|_| ApiError::InvalidThread)?;
     let challenge = state
         .service
         .issue_captcha(ip, Some(&thread), lang)
         .await
-        .map_err(|l| ApiError::rate_limited(lang, l.retry_after_secs()))?;
+        .map_err(|l| ApiError::RateLimited {
+            retry_after: l.retry_after_secs(),
+        })?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }
 
@@ -201,7 +198,7 @@ async fn post_comment(
         .service
         .submit(req)
         .await
-        .map_err(|e| charge_fresh_captcha(&state, ip, submit_error(e, lang)))?;
+        .map_err(|e| charge_fresh_captcha(&state, ip, e.into()))?;
     Ok(created(outcome))
 }
 
@@ -212,11 +209,12 @@ async fn post_comment(
 /// never refused). Without this, posting wrong answers in a loop farmed thousands of valid
 /// tokens a second while the captcha endpoint answered `429`.
 pub fn charge_fresh_captcha(state: &AppState, ip: std::net::IpAddr, mut e: ApiError) -> ApiError {
-    if e.captcha.is_some()
+    if let Some(fresh) = e.fresh_captcha_mut()
+        && fresh.is_some()
         && let Some(limits) = state.service.limits()
         && limits.check_captcha(ip).is_err()
     {
-        e.captcha = None;
+        *fresh = None;
     }
     e
 }
@@ -233,43 +231,6 @@ fn created(mut outcome: SubmitOutcome) -> Response {
     resp
 }
 
-/// Translates a refused or failed submission into the API's answer.
-pub fn submit_error(e: SubmitError, lang: Lang) -> ApiError {
-    let refusal = match e {
-        CommandError::Refused(refusal) => refusal,
-        CommandError::Failed(failure) => return failure_error(failure, lang),
-    };
-    match refusal {
-        SubmitRefusal::Invalid(fields) => ApiError::of(ErrorKind::InvalidInput, lang)
-            .with_fields(super::messages::field_errors(&fields, lang)),
-        SubmitRefusal::Captcha { error, fresh } => ApiError::captcha(lang, &error, fresh),
-        SubmitRefusal::Replayed { fresh } => {
-            let mut e = ApiError::of(ErrorKind::CaptchaUsed, lang);
-            e.captcha = Some(fresh);
-            e
-        }
-        SubmitRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
-        SubmitRefusal::ThreadClosed => ApiError::of(ErrorKind::ThreadClosed, lang),
-        SubmitRefusal::Rejected { .. } | SubmitRefusal::Banned => {
-            ApiError::of(ErrorKind::CommentRejected, lang)
-        }
-    }
-}
-
-/// An operational failure: the store's own mapping (`503` while it is away, else `500`), or
-/// `503 unavailable` for a stream that stayed contended, which a repeat may get through.
-fn failure_error(failure: StoreFailure, lang: Lang) -> ApiError {
-    match failure {
-        StoreFailure::Store(e) => ApiError::store(lang, &e),
-        StoreFailure::Contended { stream, attempts } => {
-            tracing::warn!(stream, attempts, "command gave up on a contended stream");
-            let mut e = ApiError::of(ErrorKind::Unavailable, lang);
-            e.retry_after = Some(1);
-            e
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct ThreadQuery {
     order: Option<String>,
@@ -284,7 +245,6 @@ struct ThreadQuery {
         (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn thread(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     ThreadPath(thread): ThreadPath,
     Query(q): Query<ThreadQuery>,
     if_none_match: IfNoneMatch,
@@ -293,7 +253,7 @@ async fn thread(
         None | Some("oldest") | Some("") => Order::Oldest,
         Some("newest") => Order::Newest,
         Some(_) => {
-            return Err(ApiError::invalid_param(lang, "order", Text::Order));
+            return Err(ApiError::invalid_param("order", Text::Order));
         }
     };
     let page = match q.page.as_deref() {
@@ -301,7 +261,7 @@ async fn thread(
         Some(p) => match p.parse::<usize>() {
             Ok(n) if (1..=100_000).contains(&n) => n,
             _ => {
-                return Err(ApiError::invalid_param(lang, "page", Text::Page));
+                return Err(ApiError::invalid_param("page", Text::Page));
             }
         },
     };
@@ -316,8 +276,7 @@ async fn thread(
             settings.per_page,
             settings.max_depth,
         )
-        .await
-        .map_err(|e| ApiError::projections(lang, &e))?;
+        .await?;
     let cache_control = cache_control(settings.cache_seconds);
     let not_modified = if_none_match.matches(&cached.etag);
     let etag = HeaderValue::from_str(&cached.etag).unwrap_or(HeaderValue::from_static("\"0\""));
@@ -361,7 +320,6 @@ const MAX_COUNT_THREADS: usize = 200;
     responses((status = 200, description = "Visible comments per thread", body = crate::http::openapi::Counts), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn counts(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     Query(q): Query<CountsQuery>,
 ) -> Result<Response, ApiError> {
     let keys: Vec<&str> = q
@@ -372,17 +330,13 @@ async fn counts(
         .filter(|k| !k.is_empty())
         .collect();
     if keys.len() > MAX_COUNT_THREADS {
-        return Err(ApiError::invalid_param(
-            lang,
-            "threads",
-            Text::TooManyThreads,
-        ));
+        return Err(ApiError::invalid_param("threads", Text::TooManyThreads));
     }
     let owned: Vec<ThreadKey> = keys
         .iter()
         .map(|k| ThreadKey::parse(k))
         .collect::<Result<_, _>>()
-        .map_err(|_| ApiError::invalid_thread(lang))?;
+        .map_err(|_| ApiError::InvalidThread)?;
     let counts: BTreeMap<String, usize> = state
         .service
         .view()
@@ -395,8 +349,7 @@ async fn counts(
                 })
                 .collect()
         })
-        .await
-        .map_err(|e| ApiError::projections(lang, &e))?;
+        .await?;
     Ok((
         [(
             header::CACHE_CONTROL,
@@ -419,7 +372,6 @@ struct FlagBody {
     responses((status = 202, description = "Reported", body = crate::http::openapi::Flagged), (status = "default", description = "An error in the API's shape", body = crate::http::openapi::ErrorBody)))]
 async fn flag(
     State(state): State<AppState>,
-    ReqLang(lang): ReqLang,
     ClientIp(ip): ClientIp,
     CommentPath(id): CommentPath,
     body: axum::body::Bytes,
@@ -429,59 +381,11 @@ async fn flag(
         String::new()
     } else {
         serde_json::from_slice::<FlagBody>(&body)
-            .map_err(|e| {
-                let kind = ErrorKind::InvalidBody;
-                ApiError::of(kind, lang).with_message(messages::with_detail(
-                    lang,
-                    kind,
-                    &e.to_string(),
-                ))
+            .map_err(|e| ApiError::InvalidBody {
+                detail: Some(e.to_string()),
             })?
             .reason
     };
-    match state.service.flag(id.uuid(), ip, &reason).await {
-        Ok(()) => Ok((StatusCode::ACCEPTED, Json(Flagged { flagged: true })).into_response()),
-        Err(e) => Err(decision_error(e, lang)),
-    }
-}
-
-/// Translates a refused decision or report into the API's answer.
-pub fn decision_error(e: DecisionError, lang: Lang) -> ApiError {
-    let refusal = match e {
-        CommandError::Refused(refusal) => refusal,
-        CommandError::Failed(failure) => return failure_error(failure, lang),
-    };
-    match refusal {
-        DecisionRefusal::NotFound | DecisionRefusal::Flag(CommentError::NotFound) => {
-            ApiError::not_found(lang)
-        }
-        DecisionRefusal::Stale(current) => {
-            let mut e = ApiError::of(ErrorKind::StaleVersion, lang);
-            e.current = serde_json::to_value(current).ok();
-            e
-        }
-        DecisionRefusal::Illegal(CommentError::Deleted) => {
-            ApiError::of(ErrorKind::CommentDeleted, lang)
-        }
-        DecisionRefusal::Illegal(CommentError::BodyPurged) => {
-            ApiError::of(ErrorKind::BodyPurged, lang)
-        }
-        DecisionRefusal::Illegal(CommentError::IllegalTransition { action, status }) => {
-            ApiError::of(ErrorKind::IllegalTransition, lang)
-                .with_message(messages::illegal_transition(lang, action, status))
-        }
-        DecisionRefusal::Illegal(_) => ApiError::of(ErrorKind::IllegalTransition, lang),
-        DecisionRefusal::Flag(CommentError::AlreadyReported) => {
-            ApiError::of(ErrorKind::AlreadyReported, lang)
-        }
-        DecisionRefusal::Flag(_) => ApiError::of(ErrorKind::NotReportable, lang),
-        DecisionRefusal::RateLimited(l) => ApiError::rate_limited(lang, l.retry_after_secs()),
-        DecisionRefusal::Thread(err) => {
-            let text = match err {
-                crate::domain::ThreadError::AlreadyClosed => Text::ThreadAlreadyClosed,
-                crate::domain::ThreadError::NotClosed => Text::ThreadNotClosed,
-            };
-            ApiError::of(ErrorKind::ThreadState, lang).with_message(text.get(lang))
-        }
-    }
+    state.service.flag(id, ip, &reason).await?;
+    Ok((StatusCode::ACCEPTED, Json(Flagged { flagged: true })).into_response())
 }

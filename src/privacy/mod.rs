@@ -64,12 +64,14 @@ pub fn normalise_email(email: &str) -> Result<Email, PrivacyError> {
 }
 
 /// One event of a comment's history, as the export shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ExportHistoryEntry)]
 pub struct HistoryEntry {
     /// The event type.
     #[serde(rename = "type")]
     pub event: String,
     /// When it was recorded.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// Who: `reader`, `system` or `moderator:<name>`.
     pub by: Option<String>,
@@ -78,11 +80,12 @@ pub struct HistoryEntry {
     pub reason: Option<String>,
     /// The filter's outcome and score, for a screening.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub outcome: Option<serde_json::Value>,
 }
 
 /// One of the reader's comments with everything stored about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExportedComment {
     /// The submission as stored (name, email, website, body, address group, user agent).
     pub submission: crate::domain::Submission,
@@ -94,39 +97,46 @@ pub struct ExportedComment {
 
 /// A report another reader made about one of the reader's comments (the reporter stays
 /// private: only the reason and time are shown).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReceivedReport {
     /// The comment reported.
+    #[schema(value_type = String)]
     pub comment: Uuid,
     /// What the reporter wrote.
     pub reason: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
 }
 
 /// A ban naming the reader's email.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BanAbout {
     /// The ban's id.
+    #[schema(value_type = String)]
     pub id: Uuid,
     /// Why.
     pub reason: String,
     /// Who placed it.
     pub by: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: DateTime<Utc>,
     /// When it ends by itself.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<DateTime<Utc>>,
     /// Whether it was lifted since.
     pub lifted: bool,
 }
 
 /// Everything Saring stores about one reader (`saring privacy export`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReaderExport {
     /// The email asked about, normalised.
+    #[schema(value_type = String)]
     pub email: Email,
     /// When the export was made.
+    #[schema(value_type = String, format = DateTime)]
     pub exported_at: DateTime<Utc>,
     /// Their comments, oldest first.
     pub comments: Vec<ExportedComment>,

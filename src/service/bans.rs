@@ -233,7 +233,13 @@ impl Service {
             for (comment, version) in matching.into_iter().take(MAX_SPAMMED_PER_BAN) {
                 let reason = format!("ban {id}");
                 match self
-                    .decide(comment, ModeratorAction::Spam, moderator, &reason, version)
+                    .decide(
+                        comment.into(),
+                        ModeratorAction::Spam,
+                        moderator,
+                        &reason,
+                        version,
+                    )
                     .await
                 {
                     Ok(_) => spammed += 1,

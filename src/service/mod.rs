@@ -775,11 +775,11 @@ impl Service {
     /// checked before the store is read, so a guess costs one HMAC.
     pub async fn redeem_reader_claim(
         &self,
-        id: Uuid,
+        id: CommentId,
         claim: &str,
     ) -> Result<Option<String>, StoreError> {
         let readers = self.captcha.known_readers();
-        if !readers.check_claim(id, claim) {
+        if !readers.check_claim(id.uuid(), claim) {
             return Ok(None);
         }
         let loaded = self
@@ -809,7 +809,7 @@ impl Service {
     }
 
     /// A comment with everything moderators need.
-    pub async fn moderator_view(&self, id: Uuid) -> Result<Option<ModeratorView>, StoreError> {
+    pub async fn moderator_view(&self, id: CommentId) -> Result<Option<ModeratorView>, StoreError> {
         let loaded = self
             .shell
             .load(&comment_stream(id), comment::evolve)
@@ -837,7 +837,7 @@ impl Service {
     /// else's decision in between is answered with the comment as it is now, never retried.
     pub async fn decide(
         &self,
-        id: Uuid,
+        id: CommentId,
         action: ModeratorAction,
         moderator: &str,
         reason: &str,
@@ -887,7 +887,7 @@ impl Service {
         };
         metrics::counter!("saring_decisions_total", "action" => action.as_str()).increment(1);
         Ok(DecisionOutcome {
-            id,
+            id: id.uuid(),
             status: status_label(appended.state.status),
             version: appended.revision,
         })
@@ -899,7 +899,7 @@ impl Service {
     /// (`saring_reports_unstored_total`), so a flood cannot grow the comment's stream.
     pub async fn flag(
         &self,
-        id: Uuid,
+        id: CommentId,
         client_ip: IpAddr,
         reason: &str,
     ) -> Result<(), DecisionError> {
@@ -944,7 +944,7 @@ impl Service {
         {
             self.webhooks.notify(webhooks::Notice::new(
                 webhooks::Kind::Reported,
-                id,
+                id.uuid(),
                 &s.thread,
                 &s.author_name,
                 &s.body,
