@@ -653,7 +653,9 @@ impl Policy {
             if !matched.matched_any() {
                 continue;
             }
-            let plain = n.changed().then(|| engine.set.matches(&n.plain));
+            // The plain view is searched only when a rule it decides on has matched.
+            let changed = n.changed();
+            let mut plain = None;
             for i in matched.iter() {
                 let ri = engine.rule_of[i];
                 if hits[ri].is_some() || !self.rules[ri].fields.contains(*field) {
@@ -662,7 +664,10 @@ impl Policy {
                 let span = engine.each[i]
                     .find(&n.text)
                     .and_then(|m| n.original_span(m.start(), m.end()));
-                let obfuscated = plain.as_ref().is_some_and(|p| !p.matched(i));
+                let obfuscated = changed
+                    && !plain
+                        .get_or_insert_with(|| engine.set.matches(&n.plain))
+                        .matched(i);
                 hits[ri] = Some(Hit {
                     field: *field,
                     span,
@@ -1015,7 +1020,10 @@ static MATH_CLASSES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
 /// mathematical alphanumerics, the Unicode tables otherwise.
 fn char_class(c: char) -> u8 {
     let u = c as u32;
-    if c.is_ascii() || !(0x1D400..0x1D800).contains(&u) {
+    if c.is_ascii() {
+        return ascii_class(c as u8);
+    }
+    if !(0x1D400..0x1D800).contains(&u) {
         return char_class_slow(c);
     }
     MATH_CLASSES.get_or_init(|| {
@@ -1023,6 +1031,18 @@ fn char_class(c: char) -> u8 {
             .map(|u| char::from_u32(u).map_or(0, char_class_slow))
             .collect()
     })[(u - 0x1D400) as usize]
+}
+
+/// [`char_class`] of an ASCII character, without the Unicode tables: ASCII letters are
+/// alphabetic and Latin, digits alphanumeric and of no script, and nothing is styled.
+fn ascii_class(b: u8) -> u8 {
+    if b.is_ascii_alphabetic() {
+        ALPHABETIC | ALPHANUMERIC | LATIN | if b.is_ascii_uppercase() { UPPERCASE } else { 0 }
+    } else if b.is_ascii_digit() {
+        ALPHANUMERIC
+    } else {
+        0
+    }
 }
 
 /// [`char_class`] from the Unicode tables.

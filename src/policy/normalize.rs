@@ -582,12 +582,6 @@ fn is_word_char(c: char) -> bool {
 /// Most characters between two spelled-out letters (`A . L`, `ᆢᆢ`, `】【`).
 const MAX_SEPARATOR: usize = 3;
 
-/// Whether a character may separate spelled-out letters: anything that is not part of a word
-/// (space, punctuation, symbol, emoji, a jamo used as a dot).
-fn is_letter_separator(c: char) -> bool {
-    !is_word_char(c)
-}
-
 /// Brackets promoters put around single letters (`【A】【L】`, `(A)(L)`): fullwidth ones are
 /// already ASCII after NFKC. Neither NFKC nor decancer removes them, hence this short table.
 fn closing_bracket(open: char) -> Option<char> {
@@ -624,7 +618,9 @@ fn drop_letter_brackets(pieces: Vec<Piece>) -> Vec<Piece> {
     let n = pieces.len();
     // The group starting at `i`: open bracket, one ASCII letter or digit, its closing bracket.
     let group = |i: usize| {
+        // Letters, digits and spaces open no bracket: most pieces are answered by that alone.
         i + 2 < n
+            && !(pieces[i].c.is_ascii_alphanumeric() || pieces[i].c == ' ')
             && pieces[i + 1].c.is_ascii_alphanumeric()
             && closing_bracket(pieces[i].c) == Some(pieces[i + 2].c)
     };
@@ -675,7 +671,9 @@ fn drop_letter_brackets(pieces: Vec<Piece>) -> Vec<Piece> {
 fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
     let pieces = drop_letter_brackets(pieces);
     let n = pieces.len();
-    let word = |i: usize| pieces.get(i).is_some_and(|p| is_word_char(p.c));
+    // Each piece is asked whether it is a word character several times: once is enough.
+    let is_word: Vec<bool> = pieces.iter().map(|p| is_word_char(p.c)).collect();
+    let word = |i: usize| is_word.get(i).copied().unwrap_or(false);
     let single = |i: usize| {
         pieces.get(i).is_some_and(|p| p.c.is_ascii_alphanumeric())
             && (i == 0 || !word(i - 1))
@@ -686,7 +684,9 @@ fn join_spaced_letters(pieces: Vec<Piece>) -> Vec<Piece> {
     let sep_after = |i: usize| -> Option<usize> {
         (1..=MAX_SEPARATOR).find(|&len| {
             i + len + 1 < n
-                && (1..=len).all(|k| is_letter_separator(pieces[i + k].c))
+                // Any character that is not part of a word may separate spelled-out letters
+                // (space, punctuation, symbol, emoji, a jamo used as a dot).
+                && (1..=len).all(|k| !is_word[i + k])
                 && single(i + len + 1)
         })
     };
@@ -1056,6 +1056,10 @@ pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
     let mut island = None;
     let mut disguised = None;
     let mut plain_words = 0usize;
+    // Promoters repeat their brand word for word: what a word's original characters said is
+    // kept, so a repeated word is compared rather than read again. The class is a function of
+    // the original word, the normalised word and `min` alone.
+    let mut seen: Vec<(&str, &str, WordClass)> = Vec::new();
     for (start, i) in ascii_alnum_runs(&n.text) {
         // A word glued to a letter of another writing system is not a Latin word (an emoji
         // next to it is fine: promoters frame brands with them).
@@ -1071,48 +1075,91 @@ pub fn disguises(original: &str, n: &Normalized, min: usize) -> Disguises {
         let Some(orig) = original.get(s..e).filter(|o| !o.contains(['<', '&'])) else {
             continue;
         };
-        // Typed as plain ASCII letters and digits in one piece (most words): no styling, no
-        // separator, one alphabet, so `WordShape` could only call it plain (three letters or
-        // more) or nothing. Said here without reading it character by character.
-        let plain = if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let word = &n.text[start..i];
+        let class = if orig.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            // Typed as plain ASCII letters and digits in one piece (most words): no styling,
+            // no separator, one alphabet, so `WordShape` could only call it plain (three
+            // letters or more) or nothing. Said here without reading it character by
+            // character.
             if orig.bytes().filter(u8::is_ascii_alphabetic).count() < 3 {
                 continue;
             }
-            None
+            WordClass::Plain
+        } else if let Some(&(_, _, c)) = seen.iter().find(|(o, w, _)| *o == orig && *w == word) {
+            c
         } else {
-            let shape = WordShape::read(orig, &n.text[start..i]);
-            (!shape.plain()).then_some(shape)
-        };
-        let Some(shape) = plain else {
-            plain_words += 1;
-            // A styled island followed by a plain word: the island is the disguised word.
-            if disguised.is_none() {
-                disguised = island;
+            let c = WordClass::of(&WordShape::read(orig, word), i - start, min);
+            if seen.len() < MAX_SEEN_WORDS {
+                seen.push((orig, word, c));
             }
-            continue;
+            c
         };
-        if i - start < min || shape.letters < 2 || shape.other > 0 {
-            continue;
-        }
-        let spelled =
-            shape.separated && shape.letters >= 3 && (shape.digits > 0 || shape.styled > 0);
-        if shape.mixed() || spelled {
-            return Disguises {
-                disguised: disguised.or(Some((s, e))),
-                mixed: Some((s, e)),
-            };
-        }
-        if shape.styled >= 2 && island.is_none() && disguised.is_none() {
-            if plain_words > 0 {
-                disguised = Some((s, e));
-            } else {
-                island = Some((s, e));
+        match class {
+            WordClass::Plain => {
+                plain_words += 1;
+                // A styled island followed by a plain word: the island is the disguised word.
+                if disguised.is_none() {
+                    disguised = island;
+                }
+            }
+            WordClass::Ignored => {}
+            WordClass::Mixed => {
+                return Disguises {
+                    disguised: disguised.or(Some((s, e))),
+                    mixed: Some((s, e)),
+                };
+            }
+            WordClass::Styled => {
+                if island.is_none() && disguised.is_none() {
+                    if plain_words > 0 {
+                        disguised = Some((s, e));
+                    } else {
+                        island = Some((s, e));
+                    }
+                }
             }
         }
     }
     Disguises {
         disguised,
         mixed: None,
+    }
+}
+
+/// Most distinct disguised-looking words whose class [`disguises`] keeps for repeats.
+const MAX_SEEN_WORDS: usize = 16;
+
+/// What one word is to [`disguises`].
+#[derive(Clone, Copy)]
+enum WordClass {
+    /// Plain Latin written as one piece.
+    Plain,
+    /// Too short, too few letters, or of another writing system: not looked at.
+    Ignored,
+    /// A strong disguise: alphabets mixed, or spelled out with digits or styling.
+    Mixed,
+    /// Two or more styled letters, and no more: a styled island.
+    Styled,
+}
+
+impl WordClass {
+    /// The class of a word (`len` bytes in the normalised text) from its shape.
+    fn of(shape: &WordShape, len: usize, min: usize) -> WordClass {
+        if shape.plain() {
+            return WordClass::Plain;
+        }
+        if len < min || shape.letters < 2 || shape.other > 0 {
+            return WordClass::Ignored;
+        }
+        let spelled =
+            shape.separated && shape.letters >= 3 && (shape.digits > 0 || shape.styled > 0);
+        if shape.mixed() || spelled {
+            WordClass::Mixed
+        } else if shape.styled >= 2 {
+            WordClass::Styled
+        } else {
+            WordClass::Ignored
+        }
     }
 }
 
