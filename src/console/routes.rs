@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::pages::{self, Card, Chrome, Conflict, Filters};
 use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
-use crate::domain::values::{CommentId, ThreadKey};
+use crate::domain::values::{CommentId, ModeratorName, ThreadKey};
 use crate::domain::{CommentStatus, ModeratorAction, input};
 use crate::http::error::{ApiError, FieldText};
 use crate::http::extract::{ClientIp, Moderator};
@@ -116,7 +116,7 @@ struct Req {
     json: bool,
     csrf_header: Option<String>,
     /// A moderator named by a valid bearer token (scripts; no CSRF needed: not ambient).
-    bearer: Option<String>,
+    bearer: Option<ModeratorName>,
     /// Path and query without `lang`.
     here: String,
     /// Whether an `Origin` header names another site.
@@ -225,7 +225,7 @@ impl Req {
     fn chrome<'a>(&'a self, s: &'a SessionInfo) -> Chrome<'a> {
         Chrome {
             lang: self.lang,
-            name: &s.name,
+            name: s.name.as_str(),
             csrf: &s.csrf,
             here: self.here.clone(),
             can_undo: s.undo.is_some(),
@@ -707,7 +707,7 @@ enum Decided {
 
 async fn decide_one(
     c: &Console,
-    name: &str,
+    name: &ModeratorName,
     id: Uuid,
     action: ModeratorAction,
     expected: u64,
@@ -1067,7 +1067,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     }
     let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
-            let (c, name, reason) = (&c, name.as_str(), comment_reason.as_str());
+            let (c, name, reason) = (&c, &name, comment_reason.as_str());
             async move {
                 let Ok(id) = CommentId::parse(&raw_id).map(CommentId::uuid) else {
                     return json!({ "id": raw_id, "result": "not_found" });
