@@ -440,10 +440,10 @@ struct QueueQuery {
     notice: Option<String>,
 }
 
-fn invalid(field: &str, id: &'static str, en: &'static str) -> ApiError {
+fn invalid(field: &str, text: Text) -> ApiError {
     ApiError::InvalidQuery {
         field: field.to_string(),
-        hint: FieldText::Words(id, en),
+        hint: FieldText::Text(text),
     }
 }
 
@@ -479,11 +479,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         other => match ConsoleQueue::parse(other) {
             Some(queue) => queue,
             None => {
-                return req.fail(invalid(
-                    "queue",
-                    "Gunakan pending, reported, spam, rejected atau published.",
-                    "Use pending, reported, spam, rejected or published.",
-                ));
+                return req.fail(invalid("queue", Text::ConsoleQueue));
             }
         },
     };
@@ -492,21 +488,13 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         f.as_deref()
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
-        return req.fail(invalid(
-            "q",
-            "Saringan paling banyak 254 karakter.",
-            "A filter has at most 254 characters.",
-        ));
+        return req.fail(invalid("q", Text::FilterTooLong));
     }
     let order = match q.order.as_deref() {
         None | Some("" | "oldest") => SortOrder::Oldest,
         Some("newest") => SortOrder::Newest,
         Some(_) => {
-            return req.fail(invalid(
-                "order",
-                "Gunakan oldest atau newest.",
-                "Use oldest or newest.",
-            ));
+            return req.fail(invalid("order", Text::Order));
         }
     };
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
@@ -514,7 +502,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         Some(a) => match Cursor::decode(a) {
             Some(c) => Some(c),
             None => {
-                return req.fail(invalid("after", "Kursor tidak valid.", "Invalid cursor."));
+                return req.fail(invalid("after", Text::Cursor));
             }
         },
     };
@@ -752,27 +740,15 @@ async fn decision(
         return req.fail(ApiError::NotFound);
     };
     let Some(action) = field(&fields, "action").and_then(parse_action) else {
-        return req.fail(invalid(
-            "action",
-            "Tindakan tidak dikenal.",
-            "Unknown action.",
-        ));
+        return req.fail(invalid("action", Text::UnknownAction));
     };
     let Some(expected) = field(&fields, "expected_version").and_then(|v| v.parse::<u64>().ok())
     else {
-        return req.fail(invalid(
-            "expected_version",
-            "Versi yang diharapkan wajib diisi.",
-            "expected_version is required.",
-        ));
+        return req.fail(invalid("expected_version", Text::ExpectedVersionRequired));
     };
     let reason = field(&fields, "reason").unwrap_or("");
     if reason.chars().count() > input::MAX_REASON_CHARS {
-        return req.fail(invalid(
-            "reason",
-            "Alasan paling banyak 500 karakter.",
-            "A reason has at most 500 characters.",
-        ));
+        return req.fail(invalid("reason", Text::ReasonTooLong));
     }
     let back = safe_return(field(&fields, "return_to"), lang);
     match decide_one(&c, &session.name, id, action, expected, reason).await {
@@ -991,7 +967,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                         .collect();
                 }
                 Ok(Err(field)) => {
-                    return req.fail(invalid(field, "Pemilih tidak valid.", "Invalid selector."));
+                    return req.fail(invalid(field, Text::ConsoleSelector));
                 }
             }
         }
@@ -1013,11 +989,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         },
     };
     let Some(action) = parse_action(&action) else {
-        return req.fail(invalid(
-            "action",
-            "Tindakan tidak dikenal.",
-            "Unknown action.",
-        ));
+        return req.fail(invalid("action", Text::UnknownAction));
     };
     let mut comment_reason = "bulk".to_string();
     let max = match wave {
@@ -1059,11 +1031,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         _ => MAX_BULK,
     };
     if items.is_empty() || items.len() > max {
-        return req.fail(invalid(
-            "items",
-            "Pilih 1 sampai 500 komentar.",
-            "Select 1 to 500 comments.",
-        ));
+        return req.fail(invalid("items", Text::ConsoleItems));
     }
     let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
@@ -1156,11 +1124,7 @@ async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery
         f.as_deref()
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
-        return req.fail(invalid(
-            "q",
-            "Saringan paling banyak 254 karakter.",
-            "A filter has at most 254 characters.",
-        ));
+        return req.fail(invalid("q", Text::FilterTooLong));
     }
     let now = Utc::now();
     let bans = c.app.service.list_bans(q.q.as_deref().unwrap_or(""), now);
@@ -1199,11 +1163,7 @@ async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response 
         Some(h) => match h.parse::<u32>() {
             Ok(h) => Some(h),
             Err(_) => {
-                return req.fail(invalid(
-                    "expires_in_hours",
-                    "Antara 1 dan 87600 jam.",
-                    "Between 1 and 87,600 hours.",
-                ));
+                return req.fail(invalid("expires_in_hours", Text::BanHours));
             }
         },
     };
