@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::ModeratorEntry;
+use crate::domain::values::ModeratorName;
 
 /// Remembered argon2 successes; a handful of moderators never need more.
 const MAX_CACHED: usize = 64;
@@ -40,9 +41,9 @@ pub enum AuthError {
 
 /// Checks bearer tokens and names the moderator they belong to.
 pub struct ModeratorAuth {
-    plain: Vec<(String, [u8; 32])>,
-    argon: Arc<Vec<(String, String)>>,
-    verified: Mutex<HashMap<[u8; 32], String>>,
+    plain: Vec<(ModeratorName, [u8; 32])>,
+    argon: Arc<Vec<(ModeratorName, String)>>,
+    verified: Mutex<HashMap<[u8; 32], ModeratorName>>,
     failed: Mutex<HashMap<[u8; 32], ()>>,
     argon_slots: tokio::sync::Semaphore,
     /// Failed attempts per address.
@@ -71,7 +72,7 @@ fn remember<V>(map: &Mutex<HashMap<[u8; 32], V>>, max: usize, key: [u8; 32], val
 }
 
 /// Checks `token` against every argon2 hash: the slow part, for the blocking pool.
-fn verify_argon(argon: &[(String, String)], token: &str) -> Option<String> {
+fn verify_argon(argon: &[(ModeratorName, String)], token: &str) -> Option<ModeratorName> {
     argon.iter().find_map(|(name, hash)| {
         let parsed = PasswordHash::new(hash).ok()?;
         Argon2::default()
@@ -83,7 +84,10 @@ fn verify_argon(argon: &[(String, String)], token: &str) -> Option<String> {
 
 impl ModeratorAuth {
     /// Builds the checker; plain tokens are hashed at once and the plain text dropped.
-    pub fn new(tokens: &[(String, SecretString)], hashed: &[ModeratorEntry]) -> ModeratorAuth {
+    pub fn new(
+        tokens: &[(ModeratorName, SecretString)],
+        hashed: &[ModeratorEntry],
+    ) -> ModeratorAuth {
         ModeratorAuth {
             plain: tokens
                 .iter()
@@ -114,19 +118,19 @@ impl ModeratorAuth {
 
     /// The answer that needs no argon2: `Some(Some(name))` known, `Some(None)` known bad,
     /// `None` when the argon2 hashes must be asked.
-    fn quick(&self, token: &str, d: &[u8; 32]) -> Option<Option<String>> {
+    fn quick(&self, token: &str, d: &[u8; 32]) -> Option<Option<ModeratorName>> {
         if token.chars().count() < MIN_TOKEN_CHARS || token.len() > 512 {
             return Some(None);
         }
         // Check every entry so timing does not reveal which one matched.
-        let mut found: Option<&str> = None;
+        let mut found: Option<&ModeratorName> = None;
         for (name, h) in &self.plain {
             if bool::from(h.ct_eq(d)) {
                 found = Some(name);
             }
         }
         if let Some(name) = found {
-            return Some(Some(name.to_string()));
+            return Some(Some(name.clone()));
         }
         if let Some(name) = self.verified.lock().get(d) {
             return Some(Some(name.clone()));
@@ -139,7 +143,7 @@ impl ModeratorAuth {
 
     /// The moderator's name if the token is valid, blocking the calling thread for argon2 if
     /// needed; for tools and tests. The server uses [`ModeratorAuth::verify_async`].
-    pub fn verify(&self, token: &str) -> Option<String> {
+    pub fn verify(&self, token: &str) -> Option<ModeratorName> {
         let d = digest(token);
         if let Some(answer) = self.quick(token, &d) {
             return answer;
@@ -150,7 +154,7 @@ impl ModeratorAuth {
     }
 
     /// The moderator's name if the token is valid; argon2 runs on the blocking pool.
-    pub async fn verify_async(&self, token: &str) -> Result<Option<String>, AuthError> {
+    pub async fn verify_async(&self, token: &str) -> Result<Option<ModeratorName>, AuthError> {
         let d = digest(token);
         if let Some(answer) = self.quick(token, &d) {
             return Ok(answer);
@@ -167,7 +171,7 @@ impl ModeratorAuth {
         Ok(found)
     }
 
-    fn record(&self, d: [u8; 32], found: Option<&String>) {
+    fn record(&self, d: [u8; 32], found: Option<&ModeratorName>) {
         match found {
             Some(name) => remember(&self.verified, MAX_CACHED, d, name.clone()),
             None => remember(&self.failed, MAX_FAILED_CACHED, d, ()),
@@ -252,30 +256,34 @@ pub fn hash_token(token: &str) -> Result<String, argon2::password_hash::Error> {
 mod tests {
     use super::*;
 
+    fn name(n: &str) -> ModeratorName {
+        ModeratorName::parse(n).unwrap()
+    }
+
     #[test]
     fn plain_and_argon2_tokens_name_their_moderator() {
         let hash = hash_token("rahasia-budi-123-panjang-sekali").unwrap();
         let auth = ModeratorAuth::new(
             &[(
-                "ayu".into(),
+                name("ayu"),
                 SecretString::from("rahasia-ayu-123-panjang-sekali"),
             )],
             &[ModeratorEntry {
-                name: "budi".into(),
+                name: name("budi"),
                 token_hash: hash,
             }],
         );
         assert_eq!(
-            auth.verify("rahasia-ayu-123-panjang-sekali").as_deref(),
-            Some("ayu")
+            auth.verify("rahasia-ayu-123-panjang-sekali"),
+            Some(name("ayu"))
         );
         assert_eq!(
-            auth.verify("rahasia-budi-123-panjang-sekali").as_deref(),
-            Some("budi")
+            auth.verify("rahasia-budi-123-panjang-sekali"),
+            Some(name("budi"))
         );
         assert_eq!(
-            auth.verify("rahasia-budi-123-panjang-sekali").as_deref(),
-            Some("budi"),
+            auth.verify("rahasia-budi-123-panjang-sekali"),
+            Some(name("budi")),
             "cached"
         );
         assert_eq!(auth.verify("salah"), None);
@@ -285,7 +293,7 @@ mod tests {
 
     #[test]
     fn short_tokens_are_refused_without_hashing() {
-        let auth = ModeratorAuth::new(&[("ayu".into(), SecretString::from("pendek-12"))], &[]);
+        let auth = ModeratorAuth::new(&[(name("ayu"), SecretString::from("pendek-12"))], &[]);
         assert_eq!(auth.verify("pendek-12"), None);
     }
 
@@ -295,7 +303,7 @@ mod tests {
         let auth = ModeratorAuth::new(
             &[],
             &[ModeratorEntry {
-                name: "budi".into(),
+                name: name("budi"),
                 token_hash: hash,
             }],
         );

@@ -101,8 +101,8 @@ fn switch(value: Option<&str>) -> Option<bool> {
 /// A moderator whose token is given as an argon2 hash in `saring.toml`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModeratorEntry {
-    /// The moderator's name, recorded on every decision.
-    pub name: String,
+    /// The moderator's name, recorded on every decision (checked as the file is read).
+    pub name: crate::domain::values::ModeratorName,
     /// The token's argon2 hash (`$argon2id$...`), as printed by `saring hash-token`.
     pub token_hash: String,
 }
@@ -305,7 +305,7 @@ pub struct Settings {
     /// Policy folder.
     pub policies: PathBuf,
     /// Moderators given by plain token (from the environment): name and token.
-    pub moderator_tokens: Vec<(String, SecretString)>,
+    pub moderator_tokens: Vec<(crate::domain::values::ModeratorName, SecretString)>,
     /// Moderators given by argon2 hash (from the file).
     pub moderator_hashes: Vec<ModeratorEntry>,
     /// Trusted proxies.
@@ -433,7 +433,9 @@ fn split_list(s: &str) -> Vec<String> {
 }
 
 /// Parses `name:token,name2:token2`.
-pub fn parse_moderator_tokens(s: &str) -> Result<Vec<(String, SecretString)>, ConfigError> {
+pub fn parse_moderator_tokens(
+    s: &str,
+) -> Result<Vec<(crate::domain::values::ModeratorName, SecretString)>, ConfigError> {
     split_list(s)
         .into_iter()
         .map(|pair| match pair.split_once(':') {
@@ -444,7 +446,7 @@ pub fn parse_moderator_tokens(s: &str) -> Result<Vec<(String, SecretString)>, Co
                         message: e.to_string(),
                     }
                 })?;
-                Ok((name.into(), SecretString::from(token.to_string())))
+                Ok((name, SecretString::from(token.to_string())))
             }
             _ => Err(ConfigError::Invalid {
                 name: "SARING_MODERATOR_TOKENS",

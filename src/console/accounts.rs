@@ -11,6 +11,7 @@ use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 
 use super::config::AccountEntry;
+use crate::domain::values::ModeratorName;
 
 /// Argon2 verifications running at once.
 pub const MAX_VERIFY_AT_ONCE: usize = 2;
@@ -53,7 +54,7 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-fn verify_blocking(entries: &[AccountEntry], name: &str, password: &str) -> Option<String> {
+fn verify_blocking(entries: &[AccountEntry], name: &str, password: &str) -> Option<ModeratorName> {
     let entry = entries.iter().find(|a| a.name == name);
     let hash: &str = match entry {
         Some(a) => &a.password_hash,
@@ -64,7 +65,10 @@ fn verify_blocking(entries: &[AccountEntry], name: &str, password: &str) -> Opti
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
     });
-    (ok && entry.is_some()).then(|| name.to_string())
+    // `ConsoleConfig::validate` refused any account whose name is not a `ModeratorName`.
+    entry
+        .filter(|_| ok)
+        .and_then(|a| ModeratorName::parse(&a.name).ok())
 }
 
 impl Accounts {
@@ -82,7 +86,11 @@ impl Accounts {
     }
 
     /// The account's name when the password is right; argon2 runs on the blocking pool.
-    pub async fn verify(&self, name: &str, password: &str) -> Result<Option<String>, AccountError> {
+    pub async fn verify(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<ModeratorName>, AccountError> {
         if password.len() > MAX_PASSWORD_BYTES || name.len() > 256 {
             return Ok(None);
         }
@@ -129,9 +137,8 @@ mod tests {
             accounts
                 .verify("ani", "kata-sandi-ani-panjang")
                 .await
-                .unwrap()
-                .as_deref(),
-            Some("ani")
+                .unwrap(),
+            Some(ModeratorName::parse("ani").unwrap())
         );
         assert_eq!(accounts.verify("ani", "salah").await.unwrap(), None);
         assert_eq!(

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::pages::{self, Card, Chrome, Conflict, Filters};
 use super::sessions::{COOKIE, SessionInfo, Undo};
 use super::{Console, SecureCookies};
-use crate::domain::values::{CommentId, ThreadKey};
+use crate::domain::values::{CommentId, ModeratorName, ThreadKey};
 use crate::domain::{CommentStatus, ModeratorAction, input};
 use crate::http::error::{ApiError, FieldText};
 use crate::http::extract::{ClientIp, Moderator};
@@ -116,7 +116,7 @@ struct Req {
     json: bool,
     csrf_header: Option<String>,
     /// A moderator named by a valid bearer token (scripts; no CSRF needed: not ambient).
-    bearer: Option<String>,
+    bearer: Option<ModeratorName>,
     /// Path and query without `lang`.
     here: String,
     /// Whether an `Origin` header names another site.
@@ -225,7 +225,7 @@ impl Req {
     fn chrome<'a>(&'a self, s: &'a SessionInfo) -> Chrome<'a> {
         Chrome {
             lang: self.lang,
-            name: &s.name,
+            name: s.name.as_str(),
             csrf: &s.csrf,
             here: self.here.clone(),
             can_undo: s.undo.is_some(),
@@ -440,10 +440,10 @@ struct QueueQuery {
     notice: Option<String>,
 }
 
-fn invalid(field: &str, id: &'static str, en: &'static str) -> ApiError {
+fn invalid(field: &str, text: Text) -> ApiError {
     ApiError::InvalidQuery {
         field: field.to_string(),
-        hint: FieldText::Words(id, en),
+        hint: FieldText::Text(text),
     }
 }
 
@@ -479,11 +479,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         other => match ConsoleQueue::parse(other) {
             Some(queue) => queue,
             None => {
-                return req.fail(invalid(
-                    "queue",
-                    "Gunakan pending, reported, spam, rejected atau published.",
-                    "Use pending, reported, spam, rejected or published.",
-                ));
+                return req.fail(invalid("queue", Text::ConsoleQueue));
             }
         },
     };
@@ -492,21 +488,13 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         f.as_deref()
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
-        return req.fail(invalid(
-            "q",
-            "Saringan paling banyak 254 karakter.",
-            "A filter has at most 254 characters.",
-        ));
+        return req.fail(invalid("q", Text::FilterTooLong));
     }
     let order = match q.order.as_deref() {
         None | Some("" | "oldest") => SortOrder::Oldest,
         Some("newest") => SortOrder::Newest,
         Some(_) => {
-            return req.fail(invalid(
-                "order",
-                "Gunakan oldest atau newest.",
-                "Use oldest or newest.",
-            ));
+            return req.fail(invalid("order", Text::Order));
         }
     };
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
@@ -514,7 +502,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
         Some(a) => match Cursor::decode(a) {
             Some(c) => Some(c),
             None => {
-                return req.fail(invalid("after", "Kursor tidak valid.", "Invalid cursor."));
+                return req.fail(invalid("after", Text::Cursor));
             }
         },
     };
@@ -707,7 +695,7 @@ enum Decided {
 
 async fn decide_one(
     c: &Console,
-    name: &str,
+    name: &ModeratorName,
     id: Uuid,
     action: ModeratorAction,
     expected: u64,
@@ -752,27 +740,15 @@ async fn decision(
         return req.fail(ApiError::NotFound);
     };
     let Some(action) = field(&fields, "action").and_then(parse_action) else {
-        return req.fail(invalid(
-            "action",
-            "Tindakan tidak dikenal.",
-            "Unknown action.",
-        ));
+        return req.fail(invalid("action", Text::UnknownAction));
     };
     let Some(expected) = field(&fields, "expected_version").and_then(|v| v.parse::<u64>().ok())
     else {
-        return req.fail(invalid(
-            "expected_version",
-            "Versi yang diharapkan wajib diisi.",
-            "expected_version is required.",
-        ));
+        return req.fail(invalid("expected_version", Text::ExpectedVersionRequired));
     };
     let reason = field(&fields, "reason").unwrap_or("");
     if reason.chars().count() > input::MAX_REASON_CHARS {
-        return req.fail(invalid(
-            "reason",
-            "Alasan paling banyak 500 karakter.",
-            "A reason has at most 500 characters.",
-        ));
+        return req.fail(invalid("reason", Text::ReasonTooLong));
     }
     let back = safe_return(field(&fields, "return_to"), lang);
     match decide_one(&c, &session.name, id, action, expected, reason).await {
@@ -991,7 +967,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                         .collect();
                 }
                 Ok(Err(field)) => {
-                    return req.fail(invalid(field, "Pemilih tidak valid.", "Invalid selector."));
+                    return req.fail(invalid(field, Text::ConsoleSelector));
                 }
             }
         }
@@ -1013,11 +989,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         },
     };
     let Some(action) = parse_action(&action) else {
-        return req.fail(invalid(
-            "action",
-            "Tindakan tidak dikenal.",
-            "Unknown action.",
-        ));
+        return req.fail(invalid("action", Text::UnknownAction));
     };
     let mut comment_reason = "bulk".to_string();
     let max = match wave {
@@ -1059,15 +1031,11 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         _ => MAX_BULK,
     };
     if items.is_empty() || items.len() > max {
-        return req.fail(invalid(
-            "items",
-            "Pilih 1 sampai 500 komentar.",
-            "Select 1 to 500 comments.",
-        ));
+        return req.fail(invalid("items", Text::ConsoleItems));
     }
     let results: Vec<Value> = futures::stream::iter(items)
         .map(|(raw_id, expected)| {
-            let (c, name, reason) = (&c, name.as_str(), comment_reason.as_str());
+            let (c, name, reason) = (&c, &name, comment_reason.as_str());
             async move {
                 let Ok(id) = CommentId::parse(&raw_id).map(CommentId::uuid) else {
                     return json!({ "id": raw_id, "result": "not_found" });
@@ -1156,11 +1124,7 @@ async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery
         f.as_deref()
             .is_some_and(|v| v.chars().count() > MAX_FILTER_CHARS)
     }) {
-        return req.fail(invalid(
-            "q",
-            "Saringan paling banyak 254 karakter.",
-            "A filter has at most 254 characters.",
-        ));
+        return req.fail(invalid("q", Text::FilterTooLong));
     }
     let now = Utc::now();
     let bans = c.app.service.list_bans(q.q.as_deref().unwrap_or(""), now);
@@ -1199,11 +1163,7 @@ async fn place_ban(State(c): State<Console>, req: Req, body: Bytes) -> Response 
         Some(h) => match h.parse::<u32>() {
             Ok(h) => Some(h),
             Err(_) => {
-                return req.fail(invalid(
-                    "expires_in_hours",
-                    "Antara 1 dan 87600 jam.",
-                    "Between 1 and 87,600 hours.",
-                ));
+                return req.fail(invalid("expires_in_hours", Text::BanHours));
             }
         },
     };

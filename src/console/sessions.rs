@@ -35,7 +35,7 @@ pub struct Undo {
 }
 
 struct Entry {
-    name: String,
+    name: crate::domain::values::ModeratorName,
     csrf: String,
     created: Instant,
     last_seen: Instant,
@@ -46,7 +46,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
     /// The moderator's name.
-    pub name: String,
+    pub name: crate::domain::values::ModeratorName,
     /// The CSRF token to put in forms and compare against.
     pub csrf: String,
     /// The decision it may undo.
@@ -92,7 +92,7 @@ impl Sessions {
     }
 
     /// Starts a session for `name`; returns the cookie value.
-    pub fn create(&self, name: &str, now: Instant) -> String {
+    pub fn create(&self, name: &crate::domain::values::ModeratorName, now: Instant) -> String {
         let cookie = random_token();
         let mut map = self.map.lock();
         if map.len() >= self.max {
@@ -106,7 +106,7 @@ impl Sessions {
         map.insert(
             key(&cookie),
             Entry {
-                name: name.to_string(),
+                name: name.clone(),
                 csrf: random_token(),
                 created: now,
                 last_seen: now,
@@ -169,6 +169,10 @@ impl Sessions {
 mod tests {
     use super::*;
 
+    fn ani() -> crate::domain::values::ModeratorName {
+        crate::domain::values::ModeratorName::parse("ani").unwrap()
+    }
+
     fn store() -> Sessions {
         Sessions::new(Duration::from_secs(60), Duration::from_secs(600), 3)
     }
@@ -177,12 +181,12 @@ mod tests {
     fn a_session_lives_until_idle_absolute_or_logout() {
         let s = store();
         let t = Instant::now();
-        let c = s.create("ani", t);
-        assert_eq!(s.get(&c, t + Duration::from_secs(59)).unwrap().name, "ani");
+        let c = s.create(&ani(), t);
+        assert_eq!(s.get(&c, t + Duration::from_secs(59)).unwrap().name, ani());
         // Used at 59 s, so still alive at 118 s; dead 60 s after the last use.
         assert!(s.get(&c, t + Duration::from_secs(118)).is_some());
         assert!(s.get(&c, t + Duration::from_secs(179)).is_none());
-        let c = s.create("ani", t);
+        let c = s.create(&ani(), t);
         let mut at = t;
         while at + Duration::from_secs(50) < t + Duration::from_secs(600) {
             at += Duration::from_secs(50);
@@ -192,7 +196,7 @@ mod tests {
             s.get(&c, t + Duration::from_secs(600)).is_none(),
             "absolute"
         );
-        let c = s.create("ani", t);
+        let c = s.create(&ani(), t);
         s.remove(&c);
         assert!(s.get(&c, t).is_none());
     }
@@ -201,7 +205,7 @@ mod tests {
     fn the_map_stays_bounded_and_the_cookie_is_not_the_key() {
         let s = store();
         let t = Instant::now();
-        let cookies: Vec<String> = (0..10).map(|_| s.create("ani", t)).collect();
+        let cookies: Vec<String> = (0..10).map(|_| s.create(&ani(), t)).collect();
         assert!(s.len() <= 3);
         assert!(s.get(cookies.last().unwrap(), t).is_some());
         assert!(!s.map.lock().keys().any(|k| k == cookies[9].as_bytes()));
@@ -210,7 +214,7 @@ mod tests {
     #[test]
     fn csrf_tokens_compare_exactly() {
         let s = store();
-        let c = s.create("ani", Instant::now());
+        let c = s.create(&ani(), Instant::now());
         let info = s.get(&c, Instant::now()).unwrap();
         assert!(info.csrf_ok(&info.csrf.clone()));
         assert!(!info.csrf_ok(""));

@@ -253,7 +253,7 @@ pub enum BanCommand {
         /// Move the author's comments to spam now.
         spam_existing: bool,
         /// Who.
-        moderator: String,
+        moderator: crate::domain::values::ModeratorName,
         /// When.
         now: DateTime<Utc>,
     },
@@ -264,7 +264,7 @@ pub enum BanCommand {
         /// Why.
         reason: String,
         /// Who.
-        moderator: String,
+        moderator: crate::domain::values::ModeratorName,
         /// When.
         now: DateTime<Utc>,
     },
@@ -314,7 +314,7 @@ pub fn decide(state: &BanState, command: BanCommand) -> Result<Vec<DomainEvent>,
                 reason,
                 expires_at,
                 spam_existing,
-                by: Actor::Moderator(moderator),
+                by: Actor::from(&moderator),
                 at: now,
             }])
         }
@@ -330,7 +330,7 @@ pub fn decide(state: &BanState, command: BanCommand) -> Result<Vec<DomainEvent>,
             Ok(vec![DomainEvent::BanLifted {
                 id,
                 reason,
-                by: Actor::Moderator(moderator),
+                by: Actor::from(&moderator),
                 at: now,
             }])
         }
@@ -485,7 +485,7 @@ mod tests {
             reason: "uji".into(),
             expires_at: expires.map(|h| now() + chrono::Duration::hours(h)),
             spam_existing: false,
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         decide(state, command)
@@ -599,7 +599,7 @@ mod tests {
         let lift = BanCommand::Lift {
             id,
             reason: String::new(),
-            moderator: "budi".into(),
+            moderator: crate::domain::values::ModeratorName::parse("budi").unwrap(),
             now: now(),
         };
         let lifted = decide(&state, lift.clone())
@@ -620,7 +620,7 @@ mod tests {
             reason: String::new(),
             expires_at: None,
             spam_existing: false,
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         assert!(matches!(decide(&state, again), Err(BanError::Duplicate(_))));
@@ -630,7 +630,7 @@ mod tests {
             reason: String::new(),
             expires_at: Some(now()),
             spam_existing: false,
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         assert_eq!(decide(&state, past), Err(BanError::ExpiryPast));
@@ -683,7 +683,7 @@ mod tests {
             reason: String::new(),
             expires_at: None,
             spam_existing: false,
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         assert_eq!(decide(&state, one_more), Err(BanError::TooMany));
@@ -699,14 +699,14 @@ mod tests {
                 let email = format!("u{n}@contoh.id");
                 let existing = state.bans.values().find(|b| b.target == BanTarget::Email(email.clone())).map(|b| b.id);
                 let command = match (lift, existing) {
-                    (true, Some(id)) => BanCommand::Lift { id, reason: String::new(), moderator: "a".into(), now: now() },
+                    (true, Some(id)) => BanCommand::Lift { id, reason: String::new(), moderator: crate::domain::values::ModeratorName::parse("a").unwrap(), now: now() },
                     (false, None) => BanCommand::Place {
                         id: Uuid::new_v4(),
                         target: BanTarget::Email(email),
                         reason: String::new(),
                         expires_at: None,
                         spam_existing: false,
-                        moderator: "a".into(),
+                        moderator: crate::domain::values::ModeratorName::parse("a").unwrap(),
                         now: now(),
                     },
                     _ => continue,

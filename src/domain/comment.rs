@@ -160,7 +160,7 @@ pub enum CommentCommand {
         /// Which decision.
         action: ModeratorAction,
         /// Who.
-        moderator: String,
+        moderator: crate::domain::values::ModeratorName,
         /// Why (may be empty).
         reason: String,
         /// When.
@@ -282,7 +282,7 @@ pub fn decide(
             now,
         } => {
             let status = state.status.ok_or(CommentError::NotFound)?;
-            let by = Actor::Moderator(moderator);
+            let by = Actor::from(&moderator);
             let at = now;
             use CommentStatus as S;
             use ModeratorAction as A;

@@ -33,6 +33,15 @@ impl Actor {
     }
 }
 
+/// A decision by a moderator: the event keeps the name as the string it always stored (old
+/// logs, written before names were checked, must load), but new decisions only come from a
+/// checked [`ModeratorName`](crate::domain::values::ModeratorName).
+impl From<&crate::domain::values::ModeratorName> for Actor {
+    fn from(name: &crate::domain::values::ModeratorName) -> Actor {
+        Actor::Moderator(name.to_string())
+    }
+}
+
 /// Facts about the client that sent a submission. Private: never shown publicly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientFacts {

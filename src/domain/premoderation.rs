@@ -40,7 +40,7 @@ pub fn decide(
     state: &PremoderationState,
     thread: &str,
     on: bool,
-    moderator: &str,
+    moderator: &crate::domain::values::ModeratorName,
     now: DateTime<Utc>,
 ) -> Result<Vec<DomainEvent>, PremoderationError> {
     if state.threads.contains(thread) == on {
@@ -52,7 +52,7 @@ pub fn decide(
     Ok(vec![DomainEvent::ThreadPremoderationSet {
         thread: thread.to_string(),
         on,
-        by: Actor::Moderator(moderator.to_string()),
+        by: Actor::from(moderator),
         at: now,
     }])
 }
@@ -78,22 +78,46 @@ mod tests {
         let now = DateTime::from_timestamp(1_800_000_000, 0).expect("valid");
         let s = PremoderationState::default();
         assert_eq!(
-            decide(&s, "t", false, "ayu", now),
+            decide(
+                &s,
+                "t",
+                false,
+                &crate::domain::values::ModeratorName::parse("ayu").unwrap(),
+                now
+            ),
             Err(PremoderationError::Unchanged)
         );
-        let on = decide(&s, "t", true, "ayu", now)
-            .unwrap()
-            .iter()
-            .fold(s, evolve);
+        let on = decide(
+            &s,
+            "t",
+            true,
+            &crate::domain::values::ModeratorName::parse("ayu").unwrap(),
+            now,
+        )
+        .unwrap()
+        .iter()
+        .fold(s, evolve);
         assert!(on.threads.contains("t"));
         assert_eq!(
-            decide(&on, "t", true, "ayu", now),
+            decide(
+                &on,
+                "t",
+                true,
+                &crate::domain::values::ModeratorName::parse("ayu").unwrap(),
+                now
+            ),
             Err(PremoderationError::Unchanged)
         );
-        let off = decide(&on, "t", false, "budi", now)
-            .unwrap()
-            .iter()
-            .fold(on, evolve);
+        let off = decide(
+            &on,
+            "t",
+            false,
+            &crate::domain::values::ModeratorName::parse("budi").unwrap(),
+            now,
+        )
+        .unwrap()
+        .iter()
+        .fold(on, evolve);
         assert!(off.threads.is_empty());
     }
 }

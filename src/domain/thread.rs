@@ -22,7 +22,7 @@ pub enum ThreadCommand {
         /// The thread key.
         thread: String,
         /// Who.
-        moderator: String,
+        moderator: crate::domain::values::ModeratorName,
         /// When.
         now: DateTime<Utc>,
     },
@@ -31,7 +31,7 @@ pub enum ThreadCommand {
         /// The thread key.
         thread: String,
         /// Who.
-        moderator: String,
+        moderator: crate::domain::values::ModeratorName,
         /// When.
         now: DateTime<Utc>,
     },
@@ -64,7 +64,7 @@ pub fn decide(
             }
             Ok(vec![DomainEvent::ThreadClosed {
                 thread,
-                by: Actor::Moderator(moderator),
+                by: Actor::from(&moderator),
                 at: now,
             }])
         }
@@ -78,7 +78,7 @@ pub fn decide(
             }
             Ok(vec![DomainEvent::ThreadReopened {
                 thread,
-                by: Actor::Moderator(moderator),
+                by: Actor::from(&moderator),
                 at: now,
             }])
         }
@@ -113,12 +113,12 @@ mod tests {
     fn close_then_reopen_and_refuse_repeats() {
         let close = || ThreadCommand::Close {
             thread: "t".into(),
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         let reopen = || ThreadCommand::Reopen {
             thread: "t".into(),
-            moderator: "ayu".into(),
+            moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
             now: now(),
         };
         let open = ThreadState::default();

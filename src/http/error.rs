@@ -240,8 +240,6 @@ pub enum FieldText {
     Text(Text),
     /// A ban's kind or value that cannot be banned.
     Ban(BanInputError),
-    /// A pair picked where it is raised (the console's own pages).
-    Words(&'static str, &'static str),
 }
 
 impl FieldText {
@@ -251,7 +249,6 @@ impl FieldText {
             FieldText::Problem(problem, field) => messages::field_problem(*problem, field, lang),
             FieldText::Text(text) => text.get(lang).to_string(),
             FieldText::Ban(e) => messages::ban_input(e.clone(), lang).to_string(),
-            FieldText::Words(id, en) => lang.pick(id, en).to_string(),
         }
     }
 }

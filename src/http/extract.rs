@@ -190,7 +190,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CommentPath {
 
 /// An authenticated moderator's name.
 #[derive(Debug, Clone)]
-pub struct Moderator(pub String);
+pub struct Moderator(pub crate::domain::values::ModeratorName);
 
 impl<S> FromRequestParts<S> for Moderator
 where

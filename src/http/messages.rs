@@ -303,6 +303,16 @@ pub enum Text {
     NotPremoderated,
     /// Pre-moderating more threads than the service keeps.
     TooManyPremoderated,
+    /// The console's `queue`, which also shows published comments.
+    ConsoleQueue,
+    /// A console filter (`q`) over the longest value.
+    FilterTooLong,
+    /// A console decision with an action it does not know.
+    UnknownAction,
+    /// A console bulk selector field that cannot be read.
+    ConsoleSelector,
+    /// A console bulk form with no comments chosen or too many.
+    ConsoleItems,
 }
 
 impl Text {
@@ -337,6 +347,11 @@ impl Text {
         Text::PremoderatedAlready,
         Text::NotPremoderated,
         Text::TooManyPremoderated,
+        Text::ConsoleQueue,
+        Text::FilterTooLong,
+        Text::UnknownAction,
+        Text::ConsoleSelector,
+        Text::ConsoleItems,
     ];
 
     /// The text in `lang`.
@@ -353,6 +368,17 @@ impl Text {
                 "Use pending, reported, spam or rejected.",
             ),
             Text::Cursor => ("Kursor tidak valid.", "Invalid cursor."),
+            Text::ConsoleQueue => (
+                "Gunakan pending, reported, spam, rejected atau published.",
+                "Use pending, reported, spam, rejected or published.",
+            ),
+            Text::FilterTooLong => (
+                "Saringan paling banyak 254 karakter.",
+                "A filter has at most 254 characters.",
+            ),
+            Text::UnknownAction => ("Tindakan tidak dikenal.", "Unknown action."),
+            Text::ConsoleSelector => ("Pemilih tidak valid.", "Invalid selector."),
+            Text::ConsoleItems => ("Pilih 1 sampai 500 komentar.", "Select 1 to 500 comments."),
             Text::Limit => ("Batas dari 1 sampai 500.", "Limit from 1 to 500."),
             Text::ReasonTooLong => (
                 "Alasan paling banyak 500 karakter.",

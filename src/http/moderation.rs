@@ -13,7 +13,7 @@ use super::error::{ApiError, FieldText};
 use super::extract::{ApiJson, CommentPath, Moderator, ReqLang, ThreadPath};
 use super::messages::Text;
 use super::moderation_bodies as bodies;
-use crate::domain::values::ThreadKey;
+use crate::domain::values::{ModeratorName, ThreadKey};
 use crate::domain::{ModeratorAction, input};
 use crate::projections::QueueName;
 use crate::service::QueueItem;
@@ -64,7 +64,7 @@ async fn privacy_export(
     let export = crate::privacy::export(
         state.service.store().as_ref(),
         q.email.as_deref().unwrap_or(""),
-        Some(&crate::domain::Actor::Moderator(name)),
+        Some(&crate::domain::Actor::from(&name)),
         chrono::Utc::now(),
     )
     .await?;
@@ -83,7 +83,7 @@ async fn privacy_erase(
     let erased = crate::privacy::erase(
         state.service.store().as_ref(),
         &req.email,
-        &crate::domain::Actor::Moderator(name),
+        &crate::domain::Actor::from(&name),
         chrono::Utc::now(),
     )
     .await?;
@@ -212,7 +212,7 @@ async fn decision(
 
 async fn set_closed(
     state: AppState,
-    name: String,
+    name: ModeratorName,
     key: ThreadKey,
     close: bool,
 ) -> Result<Response, ApiError> {
@@ -616,7 +616,7 @@ pub async fn decide_many(
     service: &crate::service::Service,
     items: Vec<(String, Option<u64>)>,
     action: ModeratorAction,
-    moderator: &str,
+    moderator: &ModeratorName,
     reason: &str,
     lang: crate::i18n::Lang,
 ) -> Vec<bodies::BulkLine> {
@@ -824,7 +824,7 @@ impl AuditQuery {
         Ok((
             crate::service::audit::AuditFilter {
                 moderator: text(&self.moderator)
-                    .map(|m| crate::domain::values::ModeratorName::parse(&m).map(String::from))
+                    .map(|m| ModeratorName::parse(&m))
                     .transpose()
                     .map_err(|_| bad("moderator"))?,
                 comment,
@@ -901,7 +901,7 @@ pub async fn wave_items(
     service: &crate::service::Service,
     selector: &BulkSelector,
     action: ModeratorAction,
-    moderator: &str,
+    moderator: &ModeratorName,
     reason: &str,
 ) -> Result<Vec<(Uuid, u64)>, ApiError> {
     use crate::service::waves::WaveRefusal;

@@ -65,7 +65,6 @@ pub struct PolicyInfo {
     /// Its version hash.
     pub version: String,
     /// Counts of its rules, lists and thresholds.
-    #[schema(value_type = Object)]
     pub summary: crate::policy::PolicySummary,
     /// The last failed reload's error, if any.
     pub last_error: Option<String>,
@@ -79,7 +78,6 @@ pub struct PolicyReloaded {
     /// Its version hash.
     pub version: String,
     /// Counts of its rules, lists and thresholds.
-    #[schema(value_type = Object)]
     pub summary: crate::policy::PolicySummary,
 }
 

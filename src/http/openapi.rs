@@ -7,8 +7,7 @@
 //! wrap the service's queue items, comment records, bans, audit lines and waves); two tests
 //! compare each schema's properties with a serialised value, the error shape ([`ErrorBody`],
 //! which every `ApiError` is serialised from) and the privacy export (`privacy::ReaderExport`)
-//! included. One body stays loosely typed: the policy summary inside the policy answers (an
-//! `Object`; `policy::PolicySummary` has no schema derive yet). CI runs schemathesis
+//! included. CI runs schemathesis
 //! against a live server to check that every answer matches the document (`.ci/run`), and a
 //! test checks that every route in the router's
 //! source is in the document. The moderation console's HTML pages (`/admin/...`) are for a
@@ -503,6 +502,8 @@ mod tests {
             }],
         };
         holds(&doc, &answer(&doc, "get", "/api/v1/mod/policy"), &info);
+        holds(&doc, "PolicySummary", &info.summary);
+        holds(&doc, "Thresholds", &info.summary.thresholds);
         holds(&doc, "PolicyActivation", &info.history[0]);
         let reloaded = PolicyReloaded {
             version: policy.version().into(),

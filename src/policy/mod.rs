@@ -37,7 +37,7 @@ use normalize::{MAX_SCREENED_BYTES, Normalized, normalize, truncate};
 use rules::{DomainSet, HistoryCheck, Kind, Rule, build_regex, build_regex_set, compile_domain};
 
 /// Scores at which a comment is held for a moderator or treated as spam.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Thresholds {
     /// A total at or above this is held.
     pub hold: f64,
@@ -46,7 +46,7 @@ pub struct Thresholds {
 }
 
 /// Counts of a policy's rules, for `policy check` and the moderator page.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct PolicySummary {
     /// The policy's name.
     pub name: String,

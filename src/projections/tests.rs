@@ -96,7 +96,7 @@ impl World {
             id,
             CommentCommand::Decide {
                 action,
-                moderator: "ayu".into(),
+                moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
                 reason: String::new(),
                 now: t(999),
             },
@@ -386,7 +386,7 @@ mod restore_props {
                 let state = w.states.get(&id).cloned().unwrap_or_default();
                 let cmd = CommentCommand::Decide {
                     action: ACTIONS[action],
-                    moderator: "ayu".into(),
+                    moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
                     reason: String::new(),
                     now: t(999),
                 };

@@ -73,7 +73,7 @@ pub struct AuditLine {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Only this moderator's entries.
-    pub moderator: Option<String>,
+    pub moderator: Option<crate::domain::values::ModeratorName>,
     /// Only this comment's.
     pub comment: Option<Uuid>,
     /// Only decisions on comments of this author email.
@@ -334,7 +334,7 @@ impl Service {
                     .iter()
                     .rev()
                     .filter(|e| filter.before_position.is_none_or(|b| e.position < b))
-                    .filter(|e| filter.moderator.as_deref().is_none_or(|m| e.by == m))
+                    .filter(|e| filter.moderator.as_ref().is_none_or(|m| e.by == m.as_str()))
                     .filter(|e| filter.comment.is_none_or(|c| e.comment == Some(c)))
                     .filter(|e| filter.since.is_none_or(|s| e.at >= s))
                     .filter(|e| filter.until.is_none_or(|u| e.at < u))

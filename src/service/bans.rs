@@ -178,7 +178,7 @@ impl Service {
     pub async fn place_ban(
         &self,
         request: PlaceBan,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
     ) -> Result<PlacedBan, BanFailure> {
         let id = Uuid::new_v4();
         let reason: String = request
@@ -212,7 +212,7 @@ impl Service {
                         reason: reason.clone(),
                         expires_at: request.expires_at,
                         spam_existing: request.spam_existing,
-                        moderator: moderator.to_string(),
+                        moderator: moderator.clone(),
                         now: Utc::now(),
                     },
                 )
@@ -267,7 +267,7 @@ impl Service {
     pub async fn lift_ban(
         &self,
         id: Uuid,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
         reason: &str,
     ) -> Result<(), BanFailure> {
         let reason: String = reason.chars().take(input::MAX_REASON_CHARS).collect();
@@ -278,7 +278,7 @@ impl Service {
                     BanCommand::Lift {
                         id,
                         reason: reason.clone(),
-                        moderator: moderator.to_string(),
+                        moderator: moderator.clone(),
                         now: Utc::now(),
                     },
                 )

@@ -839,7 +839,7 @@ impl Service {
         &self,
         id: CommentId,
         action: ModeratorAction,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
         reason: &str,
         expected_version: u64,
     ) -> Result<DecisionOutcome, DecisionError> {
@@ -859,7 +859,7 @@ impl Service {
                         &loaded.state,
                         CommentCommand::Decide {
                             action,
-                            moderator: moderator.to_string(),
+                            moderator: moderator.clone(),
                             reason: reason.clone(),
                             now: Utc::now(),
                         },
@@ -971,7 +971,7 @@ impl Service {
         &self,
         key: &ThreadKey,
         close: bool,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
     ) -> Result<(), DecisionError> {
         self.shell
             .execute(
@@ -979,8 +979,7 @@ impl Service {
                 CommandKind::Retry,
                 thread::evolve,
                 |loaded| {
-                    let (thread, moderator, now) =
-                        (key.to_string(), moderator.to_string(), Utc::now());
+                    let (thread, moderator, now) = (key.to_string(), moderator.clone(), Utc::now());
                     let command = if close {
                         ThreadCommand::Close {
                             thread,

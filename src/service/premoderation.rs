@@ -76,7 +76,7 @@ impl Service {
         &self,
         thread: &ThreadKey,
         on: bool,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
     ) -> Result<(), PremoderationFailure> {
         self.shell
             .execute(

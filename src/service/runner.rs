@@ -546,7 +546,7 @@ mod tests {
                     id,
                     CommentCommand::Decide {
                         action: ACTIONS[*step],
-                        moderator: "ayu".into(),
+                        moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
                         reason: String::new(),
                         now: t(999),
                     },

@@ -387,7 +387,7 @@ impl Service {
         &self,
         id: Uuid,
         action: ModeratorAction,
-        moderator: &str,
+        moderator: &crate::domain::values::ModeratorName,
         reason: &str,
     ) -> Result<Vec<(Uuid, u64)>, WaveFailure> {
         if !applies_to(action, Some(CommentStatus::Pending))
@@ -431,7 +431,7 @@ impl Service {
             action,
             comments: u32::try_from(items.len()).unwrap_or(u32::MAX),
             reason,
-            by: Actor::Moderator(moderator.to_string()),
+            by: Actor::from(moderator),
             at: now,
         };
         let recorded = self

@@ -57,13 +57,18 @@ pub fn policy_copy() -> TempDir {
 }
 
 /// Settings for a test server: rate limits off, two moderators, one site origin.
+/// A moderator's name for the settings.
+pub fn moderator(name: &str) -> saring::domain::values::ModeratorName {
+    saring::domain::values::ModeratorName::parse(name).expect("a valid moderator name")
+}
+
 pub fn test_settings(dir: &TempDir) -> Settings {
     let mut s = Settings::for_data_dir(dir.path());
     s.policies = manifest_dir().join("policies");
     s.limits = None;
     s.moderator_tokens = vec![
-        ("ayu".into(), SecretString::from(AYU.to_string())),
-        ("budi".into(), SecretString::from(BUDI.to_string())),
+        (moderator("ayu"), SecretString::from(AYU.to_string())),
+        (moderator("budi"), SecretString::from(BUDI.to_string())),
     ];
     s.site_origins = vec![SITE.to_string()];
     // Tests of other features post the sum alone; tests/api/pow.rs turns the stamp on.

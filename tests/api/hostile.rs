@@ -151,7 +151,7 @@ async fn a_flood_of_wrong_bearer_tokens_does_not_hold_up_others() {
         spawn_app_with(|s| {
             s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
             s.moderator_hashes = vec![saring::config::ModeratorEntry {
-                name: "cici".into(),
+                name: crate::helpers::moderator("cici"),
                 token_hash: hashed,
             }];
         })

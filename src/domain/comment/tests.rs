@@ -60,7 +60,7 @@ fn submit(outcome: Outcome) -> CommentCommand {
 fn decide_cmd(action: ModeratorAction) -> CommentCommand {
     CommentCommand::Decide {
         action,
-        moderator: "ayu".into(),
+        moderator: crate::domain::values::ModeratorName::parse("ayu").unwrap(),
         reason: String::new(),
         now: t0(),
     }
