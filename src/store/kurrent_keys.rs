@@ -16,6 +16,10 @@
 //!   `{deleted_before}` marks written when the retention pass tombstones old days' keys. The
 //!   first entry of a day after the last mark covering it wins, as for authors.
 //!
+//! - **Body keys** are key streams too (`saring-key-<key id>`, named by no owner stream: the
+//!   submission's sealed box names the id), made several at once, and tombstoned by the
+//!   retention pass that purges the body.
+//!
 //! The log's reads and subscriptions skip every `saring-key-` stream
 //! ([`crate::store::kurrent`]), so no export or projection ever sees a key, and appends to them
 //! through the event store are refused.
@@ -165,6 +169,7 @@ impl KurrentKeys {
                 .read(&author_stream(digest), MAX_OWNER_EVENTS)
                 .await?)),
             Owner::Day(day) => Ok(self.day_entries().await?.remove(day).unwrap_or_default()),
+            Owner::Body => Ok(Vec::new()),
         }
     }
 
@@ -193,7 +198,23 @@ impl KurrentKeys {
         Ok(None)
     }
 
+    /// A new body key: its stream, with no owner entry.
+    async fn make_body(&self) -> Result<(String, Vec<u8>), StoreError> {
+        let (id, key) = fresh_key();
+        self.append(
+            &key_stream(&id),
+            StreamState::NoStream,
+            KEY_EVENT,
+            json!({"key": hex::encode(key)}),
+        )
+        .await?;
+        Ok((id, key.to_vec()))
+    }
+
     async fn get_or_create_one(&self, owner: &Owner) -> Result<(String, Vec<u8>), StoreError> {
+        if *owner == Owner::Body {
+            return self.make_body().await;
+        }
         if let Some(found) = self.live_key(owner).await? {
             return Ok(found);
         }
@@ -217,6 +238,7 @@ impl KurrentKeys {
                 )
                 .await?
             }
+            Owner::Body => {}
             Owner::Day(day) => {
                 self.append(
                     DAYS_STREAM,
@@ -264,6 +286,16 @@ impl KurrentKeys {
                 }
                 Ok(deleted)
             }
+            Doomed::Bodies(ids) => {
+                let mut deleted = Vec::new();
+                for id in ids {
+                    if self.key_of(id).await?.is_some() {
+                        self.tombstone(id).await?;
+                        deleted.push(id.clone());
+                    }
+                }
+                Ok(deleted)
+            }
             Doomed::DaysBefore(first_kept) => {
                 let mut deleted = Vec::new();
                 let mut days: Vec<_> = self.day_entries().await?.into_iter().collect();
@@ -301,13 +333,14 @@ impl KeyStore for KurrentKeys {
     }
 
     fn get_or_create(&self, owners: &[Owner]) -> Result<Vec<(String, Key)>, KeyError> {
-        let made = self.wait(async {
-            let mut made = Vec::with_capacity(owners.len());
-            for owner in owners {
-                made.push(self.get_or_create_one(owner).await?);
-            }
-            Ok(made)
-        })?;
+        // Owners one after the other (two replicas race per owner, see above); body keys,
+        // which race with nothing, several at once: a batch makes hundreds.
+        let made = self.wait(
+            futures::stream::iter(owners)
+                .map(|owner| self.get_or_create_one(owner))
+                .buffered(FETCHES_IN_FLIGHT)
+                .try_collect::<Vec<_>>(),
+        )?;
         made.into_iter()
             .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
             .collect()
@@ -328,6 +361,11 @@ impl KeyStore for KurrentKeys {
         found
             .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
             .collect()
+    }
+
+    fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
+        // A body key is a key stream like the others.
+        self.fetch(key_ids)
     }
 
     fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
