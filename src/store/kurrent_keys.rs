@@ -198,8 +198,8 @@ impl KurrentKeys {
         Ok(None)
     }
 
-    /// A new body key: its stream, with no owner entry.
-    async fn make_body(&self) -> Result<(String, Vec<u8>), StoreError> {
+    /// A new key in a stream of its own, named by no owner entry (yet): a body key as it is.
+    async fn new_key(&self) -> Result<(String, Vec<u8>), StoreError> {
         let (id, key) = fresh_key();
         self.append(
             &key_stream(&id),
@@ -213,21 +213,14 @@ impl KurrentKeys {
 
     async fn get_or_create_one(&self, owner: &Owner) -> Result<(String, Vec<u8>), StoreError> {
         if *owner == Owner::Body {
-            return self.make_body().await;
+            return self.new_key().await;
         }
         if let Some(found) = self.live_key(owner).await? {
             return Ok(found);
         }
-        let (id, key) = fresh_key();
         // The key first, durable, then the entry naming it: an entry never names a key that
         // was not stored.
-        self.append(
-            &key_stream(&id),
-            StreamState::NoStream,
-            KEY_EVENT,
-            json!({"key": hex::encode(key)}),
-        )
-        .await?;
+        let (id, _) = self.new_key().await?;
         match owner {
             Owner::Author(digest) => {
                 self.append(
