@@ -676,7 +676,9 @@ pub async fn write_plan(
                     .collect();
                 days.sort_unstable();
                 days.dedup();
-                tokio::task::spawn_blocking(move || keys.prepare(&authors, &days))
+                // And a body key per comment.
+                let bodies = level.len();
+                tokio::task::spawn_blocking(move || keys.prepare(&authors, &days, bodies))
                     .await
                     .map_err(|e| StoreError::Backend(format!("making the authors' keys: {e}")))?
                     .map_err(|e| StoreError::Backend(e.to_string()))?;

@@ -126,8 +126,9 @@ pub async fn run(command: PrivacyCommand) -> Result<String, PrivacyCliError> {
             let mut out = Vec::new();
             if privacy.purge_spam_days > 0 {
                 out.push(format!(
-                    "retention: purged the bodies of {} comment(s) spam or rejected for {} days or more",
-                    report.purged, privacy.purge_spam_days
+                    "retention: purged the bodies of {} comment(s) spam or rejected for {} days or \
+                     more; {} body key(s) deleted",
+                    report.purged, privacy.purge_spam_days, report.body_keys_deleted
                 ));
             }
             if privacy.network_days > 0 {

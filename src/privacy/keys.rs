@@ -12,6 +12,12 @@
 //! facts of a submission (address group, user agent) are sealed in a box of their own under the
 //! key of the submission's day, and the retention pass (`[privacy] network_days`) deletes the
 //! day keys older than its setting, the same way erasure deletes an author key.
+//!
+//! And one random key per comment body (`body_keys`), so the retention pass can make one purged
+//! body unreadable in the log by deleting its key (see [`super::seal`]). Body keys belong to no
+//! owner: they are made in batches, synced before any is handed out, and kept in memory until
+//! a submission takes one ([`Keys::submission_keys`]), so a comment rarely waits for a sync of
+//! its own body key.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -34,6 +40,15 @@ const MAX_CACHED_KEYS: usize = 20_000;
 /// How long a key read from a database that other replicas share is trusted from memory for
 /// opening events: an erasure on another replica reaches this one's memory within it.
 const SHARED_KEY_TTL: Duration = Duration::from_secs(30);
+
+/// Body keys made per batch: a submission that finds none in memory waits for one commit that
+/// makes this many more for those that follow (about 40 bytes each in the key file).
+const BODY_KEYS_PER_BATCH: usize = 512;
+
+/// Body keys read or handed out that memory keeps for opening (a ring, oldest out first: a
+/// full read of the log meets each body key once, so they would only push the author keys out
+/// of the main cache).
+const MAX_CACHED_BODY_KEYS: usize = 8_192;
 
 /// A sealing key: 32 random bytes.
 pub type Key = [u8; 32];
@@ -123,13 +138,15 @@ fn digest(author: &str) -> String {
     ))
 }
 
-/// What a key is for: an author (by digest) or a UTC day (`YYYY-MM-DD`).
+/// What a key is for: an author (by digest), a UTC day (`YYYY-MM-DD`), or one comment body.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Owner {
     /// An author, by the digest of [`author_of`].
     Author(String),
     /// A UTC day, `YYYY-MM-DD`.
     Day(String),
+    /// A new body key: each request makes one more (a body key has no owner to look up).
+    Body,
 }
 
 impl Owner {
@@ -145,6 +162,8 @@ pub enum Doomed {
     Author(String),
     /// The keys of every UTC day before this one, `YYYY-MM-DD` (retention).
     DaysBefore(String),
+    /// Body keys, by key id (the retention pass purging bodies; erasure tidying up).
+    Bodies(Vec<String>),
 }
 
 /// A fresh random key and key id, for a key store making a key.
@@ -173,6 +192,9 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// The keys of these key ids that exist (a missing id was deleted, or never made).
     fn fetch(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError>;
+
+    /// The body keys of these key ids that exist, like [`KeyStore::fetch`].
+    fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError>;
 
     /// Deletes the keys named for good and returns their ids (none: there were none), with no
     /// copy left in the store's own files where the store allows it (see docs/privacy.md).
@@ -205,6 +227,15 @@ pub fn key_from(bytes: &[u8], store: &dyn KeyStore) -> Result<Key, KeyError> {
 /// Reads the key of an owner, or makes a random one.
 fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>)> {
     let (select, insert, name) = match owner {
+        Owner::Body => {
+            // The row id is the key id: AUTOINCREMENT never hands out an id again, even the
+            // last one after it is deleted.
+            let key: Key = rand::random();
+            let id: i64 = conn
+                .prepare_cached("INSERT INTO body_keys (key) VALUES (?1) RETURNING id")?
+                .query_row([key.as_slice()], |r| r.get(0))?;
+            return Ok((id.to_string(), key.to_vec()));
+        }
         Owner::Author(a) => (
             "SELECT key_id, key FROM author_keys WHERE author = ?1",
             "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
@@ -254,7 +285,9 @@ impl SqliteKeys {
              CREATE TABLE IF NOT EXISTS author_keys (author TEXT PRIMARY KEY,
                key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS day_keys (day TEXT PRIMARY KEY,
-               key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);",
+               key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS body_keys (id INTEGER PRIMARY KEY AUTOINCREMENT,
+               key BLOB NOT NULL);",
         )
         .map_err(err)?;
         Ok(SqliteKeys {
@@ -327,19 +360,54 @@ impl KeyStore for SqliteKeys {
         Ok(found)
     }
 
-    fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
-        let (sql, param) = match doomed {
-            Doomed::Author(a) => (
-                "DELETE FROM author_keys WHERE author = ?1 RETURNING key_id",
-                a,
-            ),
-            Doomed::DaysBefore(d) => ("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id", d),
-        };
+    fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
+        let mut found = HashMap::with_capacity(key_ids.len());
         let conn = self.conn.lock();
-        let ids: Vec<String> = conn
-            .prepare(sql)
-            .and_then(|mut s| s.query_map([param], |r| r.get(0))?.collect())
+        let mut stmt = conn
+            .prepare_cached("SELECT key FROM body_keys WHERE id = ?1")
             .map_err(|e| self.err(e))?;
+        for id in key_ids {
+            let Ok(row) = id.parse::<i64>() else {
+                continue;
+            };
+            let bytes: Option<Vec<u8>> = stmt
+                .query_row([row], |r| r.get(0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            if let Some(bytes) = bytes {
+                found.insert(id.clone(), key_from(&bytes, self)?);
+            }
+        }
+        Ok(found)
+    }
+
+    fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
+        let conn = self.conn.lock();
+        let ids: Vec<String> = match doomed {
+            Doomed::Author(a) => conn
+                .prepare("DELETE FROM author_keys WHERE author = ?1 RETURNING key_id")
+                .and_then(|mut s| s.query_map([a], |r| r.get(0))?.collect()),
+            Doomed::DaysBefore(d) => conn
+                .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
+                .and_then(|mut s| s.query_map([d], |r| r.get(0))?.collect()),
+            Doomed::Bodies(ids) => (|| {
+                let tx = conn.unchecked_transaction()?;
+                let mut deleted = Vec::new();
+                {
+                    let mut stmt = tx.prepare_cached("DELETE FROM body_keys WHERE id = ?1")?;
+                    for id in ids {
+                        if let Ok(row) = id.parse::<i64>()
+                            && stmt.execute([row])? > 0
+                        {
+                            deleted.push(id.clone());
+                        }
+                    }
+                }
+                tx.commit()?;
+                Ok(deleted)
+            })(),
+        }
+        .map_err(|e| self.err(e))?;
         if !ids.is_empty() {
             // The busy timeout covers a reader of another process (a backup) holding the log.
             conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
@@ -413,7 +481,7 @@ impl PostgresKeys {
 
 impl KeyStore for PostgresKeys {
     fn describe(&self) -> String {
-        "PostgreSQL (saring_author_keys, saring_day_keys)".into()
+        "PostgreSQL (saring_author_keys, saring_day_keys, saring_body_keys)".into()
     }
 
     fn shared(&self) -> bool {
@@ -441,6 +509,13 @@ impl KeyStore for PostgresKeys {
             .collect()
     }
 
+    fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
+        self.wait(pg::find_bodies(&self.pool, key_ids))?
+            .into_iter()
+            .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
+            .collect()
+    }
+
     fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
         match doomed {
             Doomed::Author(a) => Ok(self
@@ -448,6 +523,7 @@ impl KeyStore for PostgresKeys {
                 .into_iter()
                 .collect()),
             Doomed::DaysBefore(d) => self.wait(pg::delete_days_before(&self.pool, d)),
+            Doomed::Bodies(ids) => self.wait(pg::delete_bodies(&self.pool, ids)),
         }
     }
 
@@ -478,17 +554,57 @@ pub struct Keys {
     cache: Mutex<Cache>,
     /// New keys' requests waiting for the next group commit (see [`Keys::key_for`]).
     pending: Mutex<Vec<Request>>,
+    /// Body keys made and synced that no submission has taken yet. Only this process knows
+    /// them (no event names them), so even on a shared store no replica can delete one.
+    pool: Mutex<Vec<(String, Key)>>,
+    /// Body keys recently handed out or read, and body key ids known to be deleted (`None`).
+    bodies: Mutex<BodyCache>,
     /// Other processes change the keys (replicas): sealing always asks the store, so no
     /// replica seals with a key another one erased, and keys read for opening are trusted for
     /// [`SHARED_KEY_TTL`].
     shared: bool,
 }
 
-/// One new key's request: its owner and where its key (or the failure) goes.
+/// One caller's request for new keys: their owners and where the keys (or the failure) go.
 type Request = (
-    Owner,
-    mpsc::SyncSender<Result<(String, Key), Arc<KeyError>>>,
+    Vec<Owner>,
+    mpsc::SyncSender<Result<Vec<(String, Key)>, Arc<KeyError>>>,
 );
+
+/// The keys a submission is sealed with: its author's, its day's and its body's (id, key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionKeys {
+    /// The author's key.
+    pub author: (String, Key),
+    /// The key of the submission's UTC day (network facts).
+    pub day: (String, Key),
+    /// The body's own key, used once.
+    pub body: (String, Key),
+}
+
+/// A ring of body keys by id (see [`MAX_CACHED_BODY_KEYS`]).
+#[derive(Default)]
+struct BodyCache {
+    keys: HashMap<String, (Option<Key>, Instant)>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl BodyCache {
+    fn put(&mut self, id: &str, key: Option<Key>) {
+        if self
+            .keys
+            .insert(id.to_string(), (key, Instant::now()))
+            .is_none()
+        {
+            self.order.push_back(id.to_string());
+        }
+        while self.order.len() > MAX_CACHED_BODY_KEYS {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+    }
+}
 
 #[derive(Default)]
 struct Cache {
@@ -533,6 +649,8 @@ impl Keys {
             writer: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
             pending: Mutex::new(Vec::new()),
+            pool: Mutex::new(Vec::new()),
+            bodies: Mutex::new(BodyCache::default()),
         }
     }
 
@@ -541,6 +659,10 @@ impl Keys {
     }
 
     fn remember(&self, owner: Option<&Owner>, key_id: &str, key: Key) {
+        if owner == Some(&Owner::Body) {
+            self.bodies.lock().put(key_id, Some(key));
+            return;
+        }
         let mut cache = self.cache.lock();
         if cache.by_id.len() >= MAX_CACHED_KEYS
             || cache.by_owner.len() >= MAX_CACHED_KEYS
@@ -583,22 +705,96 @@ impl Keys {
         self.cache.lock().by_owner.get(&Owner::day(day)).cloned()
     }
 
-    /// Makes (or reads) the keys of all these authors and days in one transaction, one sync of
-    /// the file for the lot, and keeps them in memory (for imports). Blocking.
-    pub fn prepare(&self, authors: &[String], days: &[NaiveDate]) -> Result<(), KeyError> {
+    /// Makes (or reads) the keys of all these authors and days, and `bodies` new body keys, in
+    /// one transaction, one sync of the file for the lot, and keeps them in memory (for
+    /// imports: their appends then seal without waiting). Blocking.
+    pub fn prepare(
+        &self,
+        authors: &[String],
+        days: &[NaiveDate],
+        bodies: usize,
+    ) -> Result<(), KeyError> {
+        let bodies = bodies.saturating_sub(self.pool.lock().len());
         let owners: Vec<Owner> = authors
             .iter()
             .map(|a| Owner::Author(digest(a)))
             .chain(days.iter().map(|d| Owner::day(*d)))
+            .chain(std::iter::repeat_n(Owner::Body, bodies))
             .collect();
         let made = {
             let _writer = self.writer.lock();
             self.store.get_or_create(&owners)?
         };
+        let mut pool = Vec::with_capacity(bodies);
         for (owner, (id, key)) in owners.iter().zip(made) {
-            self.remember(Some(owner), &id, key);
+            if *owner == Owner::Body {
+                pool.push((id, key));
+            } else {
+                self.remember(Some(owner), &id, key);
+            }
         }
+        self.pool.lock().extend(pool);
         Ok(())
+    }
+
+    /// `n` body keys from memory, or none (and nothing taken) if fewer are there. No I/O.
+    pub fn take_body_keys(&self, n: usize) -> Option<Vec<(String, Key)>> {
+        let taken: Vec<(String, Key)> = {
+            let mut pool = self.pool.lock();
+            if pool.len() < n {
+                return None;
+            }
+            let at = pool.len() - n;
+            pool.split_off(at)
+        };
+        let mut bodies = self.bodies.lock();
+        for (id, key) in &taken {
+            bodies.put(id, Some(*key));
+        }
+        Some(taken)
+    }
+
+    /// The keys to seal one submission with: its author's and its day's (made on first use)
+    /// and a body key of its own. What memory lacks is asked for in one request, so a new
+    /// author's comment waits for one group commit, and one that finds no body key in memory
+    /// makes [`BODY_KEYS_PER_BATCH`] more in that same commit. Blocking.
+    pub fn submission_keys(
+        &self,
+        author: &str,
+        day: NaiveDate,
+    ) -> Result<SubmissionKeys, KeyError> {
+        let author_known = self.cached_key_for(author);
+        let day_known = self.cached_day_key(day);
+        let body_known = self.take_body_keys(1).and_then(|mut b| b.pop());
+        let mut owners = Vec::new();
+        if author_known.is_none() {
+            owners.push(Owner::Author(digest(author)));
+        }
+        if day_known.is_none() {
+            owners.push(Owner::day(day));
+        }
+        if body_known.is_none() {
+            owners.push(Owner::Body);
+        }
+        let mut made = if owners.is_empty() {
+            Vec::new()
+        } else {
+            self.request(owners)?
+        }
+        .into_iter();
+        let mut next = |known: Option<(String, Key)>| {
+            known
+                .or_else(|| made.next())
+                .ok_or_else(|| KeyError::Batch {
+                    path: self.path(),
+                    cause: Arc::new(KeyError::Unanswered),
+                })
+        };
+        Ok(SubmissionKeys {
+            author: next(author_known)?,
+            day: next(day_known)?,
+            body: next(body_known)?,
+        })
     }
 
     /// The author's key id and key, made (random) on first use. Blocking.
@@ -612,7 +808,7 @@ impl Keys {
         if let Some(found) = self.cached_key_for(author) {
             return Ok(found);
         }
-        self.request(Owner::Author(digest(author)))
+        self.request_one(Owner::Author(digest(author)))
     }
 
     /// The key id and key of a UTC day, made (random) on first use, group-committed and
@@ -621,12 +817,21 @@ impl Keys {
         if let Some(found) = self.cached_day_key(day) {
             return Ok(found);
         }
-        self.request(Owner::day(day))
+        self.request_one(Owner::day(day))
     }
 
-    fn request(&self, owner: Owner) -> Result<(String, Key), KeyError> {
+    fn request_one(&self, owner: Owner) -> Result<(String, Key), KeyError> {
+        self.request(vec![owner])?
+            .pop()
+            .ok_or_else(|| KeyError::Batch {
+                path: self.path(),
+                cause: Arc::new(KeyError::Unanswered),
+            })
+    }
+
+    fn request(&self, owners: Vec<Owner>) -> Result<Vec<(String, Key)>, KeyError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.pending.lock().push((owner, tx));
+        self.pending.lock().push((owners, tx));
         let writer = self.writer.lock();
         // Queued before the writer was taken: either the previous holder served this request
         // (and answered before letting go) or it is in the batch taken here. A served caller
@@ -656,15 +861,31 @@ impl Keys {
     }
 
     /// Makes (or reads) the keys of a batch of requests in one transaction and answers each.
+    /// A batch that asks for a body key also makes [`BODY_KEYS_PER_BATCH`] more for memory.
     fn commit_batch(&self, batch: Vec<Request>) {
-        let owners: Vec<Owner> = batch.iter().map(|(o, _)| o.clone()).collect();
+        let mut owners: Vec<Owner> = batch.iter().flat_map(|(o, _)| o.iter().cloned()).collect();
+        let refill = if owners.contains(&Owner::Body) {
+            BODY_KEYS_PER_BATCH
+        } else {
+            0
+        };
+        owners.extend(std::iter::repeat_n(Owner::Body, refill));
         match self.store.get_or_create(&owners) {
             Ok(made) => {
-                for ((owner, reply), (id, key)) in batch.into_iter().zip(made) {
-                    self.remember(Some(&owner), &id, key);
+                let mut made = owners.into_iter().zip(made);
+                for (asked, reply) in batch {
+                    let answer: Vec<(String, Key)> = made
+                        .by_ref()
+                        .take(asked.len())
+                        .map(|(owner, (id, key))| {
+                            self.remember(Some(&owner), &id, key);
+                            (id, key)
+                        })
+                        .collect();
                     // The channel has room for its one answer; a waiter never leaves early.
-                    let _ = reply.try_send(Ok((id, key)));
+                    let _ = reply.try_send(Ok(answer));
                 }
+                self.pool.lock().extend(made.map(|(_, made)| made));
             }
             Err(e) => {
                 let cause = Arc::new(e);
@@ -686,6 +907,61 @@ impl Keys {
             None if cache.gone.contains(key_id) => Some(None),
             None => None,
         }
+    }
+
+    /// What memory knows of a body key id, with no I/O, like [`Keys::cached_key`].
+    pub fn cached_body_key(&self, key_id: &str) -> Option<Option<Key>> {
+        match self.bodies.lock().keys.get(key_id) {
+            Some((key, at)) if !self.shared || key.is_none() || at.elapsed() < SHARED_KEY_TTL => {
+                Some(*key)
+            }
+            _ => None,
+        }
+    }
+
+    /// The body keys of these ids (`None`: deleted, the body was purged), from memory or in
+    /// one request to the store, remembered for the next reads. Blocking.
+    pub fn load_bodies(
+        &self,
+        key_ids: &[String],
+    ) -> Result<HashMap<String, Option<Key>>, KeyError> {
+        let mut out = HashMap::with_capacity(key_ids.len());
+        let mut unknown = Vec::new();
+        for id in key_ids {
+            match self.cached_body_key(id) {
+                Some(known) => {
+                    out.insert(id.clone(), known);
+                }
+                None => unknown.push(id.clone()),
+            }
+        }
+        unknown.sort();
+        unknown.dedup();
+        if unknown.is_empty() {
+            return Ok(out);
+        }
+        let found = self.store.fetch_bodies(&unknown)?;
+        let mut bodies = self.bodies.lock();
+        for id in unknown {
+            let key = found.get(&id).copied();
+            bodies.put(&id, key);
+            out.insert(id, key);
+        }
+        Ok(out)
+    }
+
+    /// Deletes these body keys for good (their bodies no longer open anywhere) and returns
+    /// how many there were; gone from the key file's bytes like [`Keys::erase`]'s. Blocking.
+    pub fn delete_bodies(&self, key_ids: &[String]) -> Result<usize, KeyError> {
+        if key_ids.is_empty() {
+            return Ok(0);
+        }
+        let deleted = self.store.delete(&Doomed::Bodies(key_ids.to_vec()))?;
+        let mut bodies = self.bodies.lock();
+        for id in key_ids {
+            bodies.put(id, None);
+        }
+        Ok(deleted.len())
     }
 
     /// The key of a key id (an author's or a day's), if it was not deleted. Blocking on a
@@ -877,7 +1153,7 @@ mod tests {
             "addr:203.0.113.9".to_string(),
         ];
         assert_eq!(keys.cached_key_for(&authors[0]), None);
-        keys.prepare(&authors, &[]).unwrap();
+        keys.prepare(&authors, &[], 0).unwrap();
         let a = keys.cached_key_for(&authors[0]).expect("in memory");
         assert_eq!(
             keys.key_for(&authors[0]).unwrap(),
@@ -998,11 +1274,70 @@ mod tests {
     }
 
     #[test]
+    fn each_submission_gets_a_body_key_of_its_own_until_it_is_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::open(dir.path()).unwrap();
+        assert_eq!(keys.take_body_keys(1), None, "none made yet");
+        let first = keys
+            .submission_keys("email:sari@contoh.id", day(5))
+            .unwrap();
+        assert_eq!(first.author, keys.key_for("email:sari@contoh.id").unwrap());
+        assert_eq!(first.day, keys.day_key(day(5)).unwrap());
+        // That commit made a batch more: the next submissions take them from memory.
+        let taken = keys
+            .take_body_keys(BODY_KEYS_PER_BATCH)
+            .expect("a batch in memory");
+        assert_eq!(keys.take_body_keys(1), None);
+        let mut ids: Vec<&String> = taken.iter().map(|(id, _)| id).collect();
+        ids.push(&first.body.0);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            BODY_KEYS_PER_BATCH + 1,
+            "no body key is handed out twice"
+        );
+        keys.prepare(&[], &[], 3).unwrap();
+        assert_eq!(keys.take_body_keys(3).map(|b| b.len()), Some(3), "prepared");
+
+        let (gone, kept) = (first.body.clone(), taken[0].clone());
+        keys.checkpoint();
+        let in_files = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|f| {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        assert!(in_files(&gone.1));
+        assert_eq!(
+            keys.delete_bodies(&[gone.0.clone(), "999999".into()])
+                .unwrap(),
+            1
+        );
+        assert!(
+            !in_files(&gone.1),
+            "a deleted body key is in no file of the folder"
+        );
+
+        // Reopened (nothing in memory), the deleted key is gone and the others open; a new
+        // key never gets a deleted one's id.
+        drop(keys);
+        let keys = Keys::open(dir.path()).unwrap();
+        let read = keys.load_bodies(&[gone.0.clone(), kept.0.clone()]).unwrap();
+        assert_eq!(read[&gone.0], None);
+        assert_eq!(read[&kept.0], Some(kept.1));
+        let again = keys
+            .submission_keys("email:sari@contoh.id", day(5))
+            .unwrap();
+        assert_ne!(again.body.0, gone.0);
+    }
+
+    #[test]
     fn prepared_day_keys_are_in_memory() {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keys::open(dir.path()).unwrap();
         assert_eq!(keys.cached_day_key(day(5)), None);
-        keys.prepare(&[], &[day(5), day(6)]).unwrap();
+        keys.prepare(&[], &[day(5), day(6)], 0).unwrap();
         let five = keys.cached_day_key(day(5)).expect("in memory");
         assert_eq!(keys.day_key(day(5)).unwrap(), five);
         assert!(keys.cached_day_key(day(6)).is_some());

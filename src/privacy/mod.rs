@@ -363,6 +363,10 @@ pub async fn erase(
             })?
             .is_some()
     };
+    // Their bodies no longer open either (sealed under both keys); their body keys go too, so
+    // the key store keeps nothing of the reader.
+    let streams: Vec<String> = done.iter().map(|id| comment_stream(*id)).collect();
+    store.shred_bodies(&streams).await?;
     // Comments appended between the scan and the key's deletion read as erased now, without
     // a ReaderErased of their own yet.
     let mut position = found.end.map_or(0, |p| p + 1);

@@ -6,9 +6,10 @@
 //! parameter, so it runs the same from the service's hourly task, from
 //! `saring privacy retention --now ...` and from tests.
 //!
-//! What stays readable in the log is in docs/privacy.md: the sealed body of the
-//! `CommentSubmitted` event still opens with the author's key, and so do the network facts of
-//! submissions sealed before day keys existed.
+//! A purged body is made unreadable in the log too: its body key is deleted before the
+//! `BodyPurged` is appended ([`EventStore::shred_bodies`]). What stays readable is in
+//! docs/privacy.md: bodies sealed before body keys existed (and unsealed ones) still open with
+//! the author's key, and so do the network facts of submissions sealed before day keys.
 
 use std::collections::HashMap;
 
@@ -19,6 +20,9 @@ use crate::domain::{DomainEvent, comment, comment_stream};
 use crate::store::{EventStore, StoreError};
 
 use super::SCAN_PAGE;
+
+/// Comments whose body keys one request deletes at most.
+const SHRED_CHUNK: usize = 1_000;
 
 /// What the tracker knows of one comment: whether it is spam or rejected now, since when, and
 /// whether its body was purged already.
@@ -135,6 +139,9 @@ impl NetworkTracker {
 pub struct RetentionReport {
     /// Comments whose body was purged.
     pub purged: usize,
+    /// Body keys deleted with them (fewer than `purged` when some were sealed before body
+    /// keys existed, or a pass cut short deleted them already).
+    pub body_keys_deleted: usize,
     /// Comments whose network facts were dropped.
     pub network_dropped: usize,
     /// Day keys deleted.
@@ -191,6 +198,13 @@ pub async fn apply(
     if purge_days > 0 {
         let mut due = purge.due(now, purge_days);
         due.sort_unstable();
+        // The keys first: a pass cut short after them leaves comments still due (no
+        // `BodyPurged` yet), and the next pass appends it; the other way round, a comment
+        // marked purged would keep a body that opens.
+        for chunk in due.chunks(SHRED_CHUNK) {
+            let streams: Vec<String> = chunk.iter().map(|id| comment_stream(*id)).collect();
+            report.body_keys_deleted += store.shred_bodies(&streams).await?;
+        }
         for id in due {
             let event = DomainEvent::BodyPurged { at: now };
             report.last_position = Some(super::append(store, &comment_stream(id), event).await?);

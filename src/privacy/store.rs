@@ -4,14 +4,17 @@
 //! submission (empty fields, `erased: true`), and so does every copy made from the log
 //! afterwards (`export events`, `export wxr`, rebuilt projections). The network facts are
 //! sealed apart under the key of the submission's day, so deleting old day keys
-//! (`[privacy] network_days`) leaves those submissions with empty network facts.
+//! (`[privacy] network_days`) leaves those submissions with empty network facts. The body is
+//! sealed apart under a key of its own ([`EventStore::shred_bodies`] deletes it when the
+//! retention pass purges the body).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::keys::{Key, Keys};
+use super::keys::{Key, Keys, SubmissionKeys};
 use super::seal;
 use crate::store::{
     AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
@@ -42,20 +45,31 @@ fn key_failure(e: super::keys::KeyError) -> StoreError {
         .unwrap_or_else(|| StoreError::Backend(e.to_string()))
 }
 
+fn to_seal(e: &NewEvent) -> bool {
+    e.event_type == SUBMITTED && seal::needs_sealing(&e.data)
+}
+
+/// Seals one submission with its author's, day's and body's keys.
+fn seal_with(e: &mut NewEvent, keys: &SubmissionKeys) -> Result<(), StoreError> {
+    let ((key_id, key), (day_id, day_key), (body_id, body_key)) =
+        (&keys.author, &keys.day, &keys.body);
+    seal::seal(
+        &mut e.data,
+        key_id,
+        key,
+        Some((day_id, day_key)),
+        Some((body_id, body_key)),
+    )
+    .map_err(|err| StoreError::Invalid(err.to_string()))
+}
+
 /// Seals the submissions among `events`. Blocking (the key file may be written).
 fn seal_all(keys: &Keys, events: &mut [NewEvent]) -> Result<(), StoreError> {
-    for e in events.iter_mut() {
-        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
-            continue;
-        }
-        let (key_id, key) = keys
-            .key_for(&seal::author_of_data(&e.data))
+    for e in events.iter_mut().filter(|e| to_seal(e)) {
+        let found = keys
+            .submission_keys(&seal::author_of_data(&e.data), seal::day_of_data(&e.data))
             .map_err(key_failure)?;
-        let (day_id, day_key) = keys
-            .day_key(seal::day_of_data(&e.data))
-            .map_err(key_failure)?;
-        seal::seal(&mut e.data, &key_id, &key, Some((&day_id, &day_key)))
-            .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        seal_with(e, &found)?;
     }
     Ok(())
 }
@@ -64,10 +78,7 @@ fn seal_all(keys: &Keys, events: &mut [NewEvent]) -> Result<(), StoreError> {
 /// `false` (and nothing changed) when one is not.
 fn seal_cached(keys: &Keys, events: &mut [NewEvent]) -> Result<bool, StoreError> {
     let mut found = Vec::new();
-    for e in events.iter() {
-        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
-            continue;
-        }
+    for e in events.iter().filter(|e| to_seal(e)) {
         match (
             keys.cached_key_for(&seal::author_of_data(&e.data)),
             keys.cached_day_key(seal::day_of_data(&e.data)),
@@ -76,21 +87,28 @@ fn seal_cached(keys: &Keys, events: &mut [NewEvent]) -> Result<bool, StoreError>
             _ => return Ok(false),
         }
     }
-    let mut found = found.into_iter();
-    for e in events.iter_mut() {
-        if e.event_type != SUBMITTED || !seal::needs_sealing(&e.data) {
-            continue;
-        }
-        if let Some(((key_id, key), (day_id, day_key))) = found.next() {
-            seal::seal(&mut e.data, &key_id, &key, Some((&day_id, &day_key)))
-                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+    if found.is_empty() {
+        return Ok(true);
+    }
+    let Some(bodies) = keys.take_body_keys(found.len()) else {
+        return Ok(false);
+    };
+    let mut found = found.into_iter().zip(bodies);
+    for e in events.iter_mut().filter(|e| to_seal(e)) {
+        if let Some(((author, day), body)) = found.next() {
+            seal_with(e, &SubmissionKeys { author, day, body })?;
         }
     }
     Ok(true)
 }
 
-/// Opens one event in place. Blocking on a key cache miss.
-fn open_one(keys: &Keys, e: &mut RecordedEvent) -> Result<(), StoreError> {
+/// Opens one event in place, its body key (if it has one) taken from `bodies`. Blocking on a
+/// key cache miss.
+fn open_one(
+    keys: &Keys,
+    bodies: &HashMap<String, Option<Key>>,
+    e: &mut RecordedEvent,
+) -> Result<(), StoreError> {
     if e.event_type != SUBMITTED {
         return Ok(());
     }
@@ -103,7 +121,14 @@ fn open_one(keys: &Keys, e: &mut RecordedEvent) -> Result<(), StoreError> {
         Some(id) => keys.key(id).map_err(key_failure)?,
         None => None,
     };
-    seal::open(&mut e.data, key.as_ref(), net_key.as_ref());
+    let body_key =
+        seal::sealed_body_key_id(&e.data).and_then(|id| bodies.get(id).copied().flatten());
+    seal::open(
+        &mut e.data,
+        key.as_ref(),
+        net_key.as_ref(),
+        body_key.as_ref(),
+    );
     Ok(())
 }
 
@@ -113,8 +138,8 @@ fn has_sealed(events: &[RecordedEvent]) -> bool {
         .any(|e| e.event_type == SUBMITTED && seal::sealed_key_id(&e.data).is_some())
 }
 
-/// The author's and the day's keys of a sealed event, each `None` when deleted.
-type EventKeys = (Option<Key>, Option<Key>);
+/// The author's, the day's and the body's keys of a sealed event, each `None` when deleted.
+type EventKeys = (Option<Key>, Option<Key>, Option<Key>);
 
 /// The keys of every sealed event among `events` (`None` for the events that are not sealed),
 /// if memory knows all of them.
@@ -133,7 +158,11 @@ fn cached_keys(keys: &Keys, events: &[RecordedEvent]) -> Option<Vec<Option<Event
                 Some(id) => keys.cached_key(id)?,
                 None => None,
             };
-            Some(Some((key, net)))
+            let body = match seal::sealed_body_key_id(&e.data) {
+                Some(id) => keys.cached_body_key(id)?,
+                None => None,
+            };
+            Some(Some((key, net, body)))
         })
         .collect()
 }
@@ -152,8 +181,8 @@ async fn open_all(
         && let Some(found) = cached_keys(keys, &events)
     {
         for (e, found) in events.iter_mut().zip(found) {
-            if let Some((key, net)) = found {
-                seal::open(&mut e.data, key.as_ref(), net.as_ref());
+            if let Some((key, net, body)) = found {
+                seal::open(&mut e.data, key.as_ref(), net.as_ref(), body.as_ref());
             }
         }
         return Ok(events);
@@ -174,8 +203,15 @@ async fn open_all(
             .map(str::to_string)
             .collect();
         keys.load(&ids).map_err(key_failure)?;
+        let body_ids: Vec<String> = events
+            .iter()
+            .filter(|e| e.event_type == SUBMITTED)
+            .filter_map(|e| seal::sealed_body_key_id(&e.data))
+            .map(str::to_string)
+            .collect();
+        let bodies = keys.load_bodies(&body_ids).map_err(key_failure)?;
         for e in &mut events {
-            open_one(&keys, e)?;
+            open_one(&keys, &bodies, e)?;
         }
         Ok(events)
     })
@@ -251,6 +287,27 @@ impl EventStore for SealedStore {
 
     fn privacy_keys(&self) -> Option<Arc<Keys>> {
         Some(self.keys.clone())
+    }
+
+    /// Reads each stream's first event as stored (sealed) for the body key it names, and
+    /// deletes those keys in one request.
+    async fn shred_bodies(&self, streams: &[String]) -> Result<usize, StoreError> {
+        let mut ids = Vec::new();
+        for stream in streams {
+            let first = self.inner.read_stream(stream, 0, 1).await?;
+            if let Some(id) = first
+                .first()
+                .filter(|e| e.event_type == SUBMITTED)
+                .and_then(|e| seal::sealed_body_key_id(&e.data))
+            {
+                ids.push(id.to_string());
+            }
+        }
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || keys.delete_bodies(&ids))
+            .await
+            .map_err(|e| StoreError::Backend(format!("deleting body keys: {e}")))?
+            .map_err(key_failure)
     }
 }
 

@@ -1158,5 +1158,36 @@ fn shared_keys_check(
         a.day_key(day(1)).map_err(e)?.0 != d1.0,
         "a deleted day asked for again got its old key"
     );
+
+    // Body keys: made by one replica, read by another, one deleted for all.
+    let made = a.submission_keys(&budi, day(3)).map_err(e)?;
+    ensure!(
+        made.author == other && made.day == d3,
+        "a submission's keys are not its author's and day's"
+    );
+    let next = a.submission_keys(&budi, day(3)).map_err(e)?;
+    ensure!(
+        next.body.0 != made.body.0,
+        "two submissions got one body key"
+    );
+    let ids = vec![made.body.0.clone(), next.body.0.clone()];
+    let read = b.load_bodies(&ids).map_err(e)?;
+    ensure!(
+        read.get(&made.body.0) == Some(&Some(made.body.1)),
+        "another replica cannot open a body"
+    );
+    ensure!(
+        b.delete_bodies(&ids[..1]).map_err(e)? == 1,
+        "the body key was not deleted"
+    );
+    let after = fresh.load_bodies(&ids).map_err(e)?;
+    ensure!(
+        after.get(&made.body.0) == Some(&None),
+        "a deleted body key opens on another replica"
+    );
+    ensure!(
+        after.get(&next.body.0) == Some(&Some(next.body.1)),
+        "another body lost its key"
+    );
     Ok(())
 }

@@ -16,6 +16,10 @@
 //!   `{deleted_before}` marks written when the retention pass tombstones old days' keys. The
 //!   first entry of a day after the last mark covering it wins, as for authors.
 //!
+//! - **Body keys** are key streams too (`saring-key-<key id>`, named by no owner stream: the
+//!   submission's sealed box names the id), made several at once, and tombstoned by the
+//!   retention pass that purges the body.
+//!
 //! The log's reads and subscriptions skip every `saring-key-` stream
 //! ([`crate::store::kurrent`]), so no export or projection ever sees a key, and appends to them
 //! through the event store are refused.
@@ -165,6 +169,7 @@ impl KurrentKeys {
                 .read(&author_stream(digest), MAX_OWNER_EVENTS)
                 .await?)),
             Owner::Day(day) => Ok(self.day_entries().await?.remove(day).unwrap_or_default()),
+            Owner::Body => Ok(Vec::new()),
         }
     }
 
@@ -193,13 +198,9 @@ impl KurrentKeys {
         Ok(None)
     }
 
-    async fn get_or_create_one(&self, owner: &Owner) -> Result<(String, Vec<u8>), StoreError> {
-        if let Some(found) = self.live_key(owner).await? {
-            return Ok(found);
-        }
+    /// A new key in a stream of its own, named by no owner entry (yet): a body key as it is.
+    async fn new_key(&self) -> Result<(String, Vec<u8>), StoreError> {
         let (id, key) = fresh_key();
-        // The key first, durable, then the entry naming it: an entry never names a key that
-        // was not stored.
         self.append(
             &key_stream(&id),
             StreamState::NoStream,
@@ -207,6 +208,19 @@ impl KurrentKeys {
             json!({"key": hex::encode(key)}),
         )
         .await?;
+        Ok((id, key.to_vec()))
+    }
+
+    async fn get_or_create_one(&self, owner: &Owner) -> Result<(String, Vec<u8>), StoreError> {
+        if *owner == Owner::Body {
+            return self.new_key().await;
+        }
+        if let Some(found) = self.live_key(owner).await? {
+            return Ok(found);
+        }
+        // The key first, durable, then the entry naming it: an entry never names a key that
+        // was not stored.
+        let (id, _) = self.new_key().await?;
         match owner {
             Owner::Author(digest) => {
                 self.append(
@@ -217,6 +231,7 @@ impl KurrentKeys {
                 )
                 .await?
             }
+            Owner::Body => {}
             Owner::Day(day) => {
                 self.append(
                     DAYS_STREAM,
@@ -264,6 +279,16 @@ impl KurrentKeys {
                 }
                 Ok(deleted)
             }
+            Doomed::Bodies(ids) => {
+                let mut deleted = Vec::new();
+                for id in ids {
+                    if self.key_of(id).await?.is_some() {
+                        self.tombstone(id).await?;
+                        deleted.push(id.clone());
+                    }
+                }
+                Ok(deleted)
+            }
             Doomed::DaysBefore(first_kept) => {
                 let mut deleted = Vec::new();
                 let mut days: Vec<_> = self.day_entries().await?.into_iter().collect();
@@ -301,13 +326,14 @@ impl KeyStore for KurrentKeys {
     }
 
     fn get_or_create(&self, owners: &[Owner]) -> Result<Vec<(String, Key)>, KeyError> {
-        let made = self.wait(async {
-            let mut made = Vec::with_capacity(owners.len());
-            for owner in owners {
-                made.push(self.get_or_create_one(owner).await?);
-            }
-            Ok(made)
-        })?;
+        // Owners one after the other (two replicas race per owner, see above); body keys,
+        // which race with nothing, several at once: a batch makes hundreds.
+        let made = self.wait(
+            futures::stream::iter(owners)
+                .map(|owner| self.get_or_create_one(owner))
+                .buffered(FETCHES_IN_FLIGHT)
+                .try_collect::<Vec<_>>(),
+        )?;
         made.into_iter()
             .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
             .collect()
@@ -328,6 +354,11 @@ impl KeyStore for KurrentKeys {
         found
             .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
             .collect()
+    }
+
+    fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
+        // A body key is a key stream like the others.
+        self.fetch(key_ids)
     }
 
     fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {

@@ -474,6 +474,14 @@ pub trait EventStore: Send + Sync + 'static {
     fn privacy_keys(&self) -> Option<Arc<crate::privacy::keys::Keys>> {
         None
     }
+
+    /// Deletes the body keys of these comment streams' submissions, so their bodies open
+    /// nowhere again (the log, `export events`, backups made afterwards), and returns how
+    /// many there were. A store that does not seal, and submissions sealed before body keys
+    /// existed, have none (their bodies stay readable in the log: docs/privacy.md).
+    async fn shred_bodies(&self, _streams: &[String]) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ mod tls;
 pub const SCHEMES: [&str; 2] = ["postgres", "postgresql"];
 
 /// The schema version this code writes; older schemas are migrated on connect.
-const SCHEMA_VERSION: i32 = 3;
+const SCHEMA_VERSION: i32 = 4;
 /// Advisory lock every append transaction takes before assigning positions (see module docs).
 /// Any constant works as long as every Saring uses the same: these are "SARING" and a number.
 const APPEND_LOCK: i64 = 0x5341_5249_4e47_0001;
@@ -753,6 +753,19 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
                 created bigint NOT NULL
             );
             UPDATE saring_schema SET version = 3;",
+        )
+        .await
+        .map_err(pg_err)?;
+    }
+    if version < 4 {
+        // One key per comment body, so purging a body (retention) deletes what opens it.
+        // The identity is the key id the log names: never handed out twice.
+        tx.batch_execute(
+            "CREATE TABLE saring_body_keys (
+                id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                key bytea  NOT NULL
+            );
+            UPDATE saring_schema SET version = 4;",
         )
         .await
         .map_err(pg_err)?;

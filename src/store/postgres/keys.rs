@@ -1,6 +1,8 @@
-//! The sealing keys of a PostgreSQL store (`crate::privacy::keys`), in two tables of the same
-//! database as the log (`saring_author_keys`, `saring_day_keys`, schema version 3), so every
-//! replica seals and opens with the same keys and an erasure on one replica holds for all.
+//! The sealing keys of a PostgreSQL store (`crate::privacy::keys`), in tables of the same
+//! database as the log (`saring_author_keys`, `saring_day_keys`, schema version 3, and
+//! `saring_body_keys`, schema version 4), so every replica seals and opens with the same keys
+//! and an erasure or a purge on one replica holds for all. Body keys are numbered by an
+//! identity column (never reused) and made many at a time with one `INSERT … SELECT unnest`.
 //!
 //! Key creation is an `INSERT … ON CONFLICT DO NOTHING` followed by a read, in one
 //! transaction: two replicas making the first key of one author at once both get the row
@@ -13,10 +15,11 @@ use super::{pg_err, pool_err, with_timeout};
 use crate::privacy::keys::Owner;
 use crate::store::StoreError;
 
-fn table(owner: &Owner) -> (&'static str, &'static str, &str) {
+fn table(owner: &Owner) -> Option<(&'static str, &'static str, &str)> {
     match owner {
-        Owner::Author(a) => ("saring_author_keys", "author", a),
-        Owner::Day(d) => ("saring_day_keys", "day", d),
+        Owner::Author(a) => Some(("saring_author_keys", "author", a)),
+        Owner::Day(d) => Some(("saring_day_keys", "day", d)),
+        Owner::Body => None,
     }
 }
 
@@ -32,8 +35,15 @@ pub(crate) async fn get_or_make(
         let tx = client.transaction().await.map_err(pg_err)?;
         let mut out = Vec::with_capacity(owners.len());
         let now = chrono::Utc::now().timestamp();
+        let mut body_slots = Vec::new();
+        let mut body_fresh: Vec<Vec<u8>> = Vec::new();
         for (owner, (id, key)) in owners.iter().zip(fresh) {
-            let (table, column, name) = table(owner);
+            let Some((table, column, name)) = table(owner) else {
+                body_slots.push(out.len());
+                body_fresh.push(key);
+                out.push((String::new(), Vec::new()));
+                continue;
+            };
             let insert = format!(
                 "INSERT INTO {table} ({column}, key_id, key, created) VALUES ($1, $2, $3, $4)
                  ON CONFLICT ({column}) DO NOTHING"
@@ -44,6 +54,21 @@ pub(crate) async fn get_or_make(
             let select = format!("SELECT key_id, key FROM {table} WHERE {column} = $1");
             let row = tx.query_one(&select, &[&name]).await.map_err(pg_err)?;
             out.push((row.get(0), row.get(1)));
+        }
+        if !body_fresh.is_empty() {
+            // Body keys have no owner: which row fills which slot does not matter.
+            let rows = tx
+                .query(
+                    "INSERT INTO saring_body_keys (key) SELECT unnest($1::bytea[])
+                     RETURNING id, key",
+                    &[&body_fresh],
+                )
+                .await
+                .map_err(pg_err)?;
+            for (slot, row) in body_slots.into_iter().zip(rows.iter()) {
+                let id: i64 = row.get(0);
+                out[slot] = (id.to_string(), row.get(1));
+            }
         }
         tx.commit().await.map_err(pg_err)?;
         Ok(out)
@@ -67,6 +92,59 @@ pub(crate) async fn find_many(
             .await
             .map_err(pg_err)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    })
+    .await
+}
+
+/// The body keys of those key ids that were not deleted, in one query.
+pub(crate) async fn find_bodies(
+    pool: &Pool,
+    key_ids: &[String],
+) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let ids: Vec<i64> = key_ids.iter().filter_map(|id| id.parse().ok()).collect();
+    with_timeout(async {
+        let client = pool.get().await.map_err(pool_err)?;
+        let rows = client
+            .query(
+                "SELECT id, key FROM saring_body_keys WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0).to_string(), r.get(1)))
+            .collect())
+    })
+    .await
+}
+
+/// Deletes these body keys and returns the ids of those that existed; vacuums like the
+/// other deletions.
+pub(crate) async fn delete_bodies(
+    pool: &Pool,
+    key_ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<i64> = key_ids.iter().filter_map(|id| id.parse().ok()).collect();
+    with_timeout(async {
+        let client = pool.get().await.map_err(pool_err)?;
+        let rows = client
+            .query(
+                "DELETE FROM saring_body_keys WHERE id = ANY($1) RETURNING id",
+                &[&ids],
+            )
+            .await
+            .map_err(pg_err)?;
+        if !rows.is_empty() {
+            client
+                .batch_execute("VACUUM saring_body_keys")
+                .await
+                .map_err(pg_err)?;
+        }
+        Ok(rows
+            .iter()
+            .map(|r| r.get::<_, i64>(0).to_string())
+            .collect())
     })
     .await
 }
