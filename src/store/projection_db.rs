@@ -1233,10 +1233,10 @@ impl WriteTx<'_> {
             // costs it nothing.
             let was_published = !bulk
                 && was
-                .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
-                .optional()?
-                .flatten()
-                == Some(PUBLISHED);
+                    .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
+                    .optional()?
+                    .flatten()
+                    == Some(PUBLISHED);
             if bulk {
                 // `finish_bulk` indexes the comments published at the end.
             } else if rec.status == Some(CommentStatus::Published) {
