@@ -14,7 +14,9 @@
 # Needs: cargo build --release --bin saring --example seed_store --example loadgen \
 #   --example bare_axum
 # Knobs: SARING_BIN (the server binary), SERVER_ENV (extra VAR=value settings for the server,
-# e.g. "SARING_PAGE_CACHE_BYTES=0"), SEED_BATCH, SEED_POLICIES (default policies).
+# e.g. "SARING_PAGE_CACHE_BYTES=0"), SEED_BATCH, SEED_POLICIES (default policies), REBUILD=1
+# (after seeding, build the projections with `saring projections rebuild`, the bulk path,
+# instead of the first start's fold; its time is printed, and "first start" is then an open).
 # Listens on 127.0.0.1 only; stops every process it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,7 @@ BARE=$TARGET/$PROFILE/examples/bare_axum
 SEED_BATCH=${SEED_BATCH:-1024}
 SEED_POLICIES=${SEED_POLICIES:-policies}
 SERVER_ENV=${SERVER_ENV:-}
+REBUILD=${REBUILD:-0}
 SIZES=${SIZES:-"0 100000 1000000"}
 DURATION=${DURATION:-10s}
 WORK=$(mktemp -d)
@@ -84,6 +87,10 @@ for n in $SIZES; do
   [ "$n" -gt 0 ] && "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" \
     --batch "$SEED_BATCH" --policies "$SEED_POLICIES" 2>>"$WORK/seed.log"
   [ "$n" -gt 0 ] && tail -1 "$WORK/seed.log"
+  if [ "$n" -gt 0 ] && [ "$REBUILD" = 1 ]; then
+    echo "rebuild: $(SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" projections rebuild \
+      --data-dir "$data" --policies policies 2>>"$WORK/seed.log"); load $(load)"
+  fi
   start "$data" "$WORK/server-$n.log"
   first=$READY_MS
   rss0="$(rss "$SERVER")/$(anon "$SERVER")"

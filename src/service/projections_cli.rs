@@ -65,6 +65,9 @@ pub async fn run(
     }
 }
 
+/// Events folded per transaction by a rebuild (the server's catch-up uses 4,096).
+const REBUILD_BATCH: usize = 16_384;
+
 /// The side files SQLite keeps next to a database in WAL mode.
 fn side_files(path: &Path) -> [PathBuf; 2] {
     let name = |suffix: &str| {
@@ -102,6 +105,10 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
             .await
             .map_err(std::io::Error::other)??
     };
+    // The fresh file is the rebuild's alone until the rename: built in bulk mode (no fsync, the
+    // secondary and text indexes built once at the end), which a crash cannot hurt, since an
+    // unfinished file is never renamed into place and the next rebuild removes it.
+    db.begin_bulk()?;
     let db = Arc::new(db);
     let view = Arc::new(View::on_disk(db.clone(), head, &settings.projections));
     let bar = indicatif::ProgressBar::new(estimate.max(1));
@@ -112,7 +119,8 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
-    runner::fold_log(store.as_ref(), &view, None, |position, _| {
+    let started = std::time::Instant::now();
+    runner::fold_log_in(store.as_ref(), &view, None, REBUILD_BATCH, |position, _| {
         if position > bar.length().unwrap_or(0) {
             bar.set_length(position);
         }
@@ -120,15 +128,34 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     })
     .await?;
     bar.finish_and_clear();
+    let folded = started.elapsed();
     let position = view.position();
+    {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.finish_bulk(|step| tracing::info!(step, "finishing the rebuilt projections"))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+    }
     let comments = db.comment_count()?;
     drop(view);
     drop(db);
+    // On disk before it is renamed into place, and the rename on disk before we say so.
+    std::fs::File::open(&fresh_path)?.sync_all()?;
     remove_with_side_files(&path)?;
     std::fs::rename(&fresh_path, &path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    let total = started.elapsed().as_secs_f64();
     writeln!(
         out,
-        "rebuilt the projections: position {position}, {comments} comments"
+        "rebuilt the projections: position {position}, {comments} comments in {total:.1} s \
+         ({:.0} events/s; fold {:.1} s, indexes {:.1} s)",
+        position as f64 / total.max(1e-9),
+        folded.as_secs_f64(),
+        total - folded.as_secs_f64()
     )?;
     Ok(())
 }

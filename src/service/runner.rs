@@ -304,6 +304,18 @@ pub async fn fold_log(
     store: &dyn EventStore,
     view: &Arc<View>,
     until: Option<u64>,
+    progress: impl FnMut(u64, usize),
+) -> Result<(), StoreError> {
+    fold_log_in(store, view, until, CATCH_UP_BATCH, progress).await
+}
+
+/// [`fold_log`] in batches of `batch` events (one transaction each): a bulk rebuild uses
+/// larger ones than the server's catch-up, which keeps its transactions short.
+pub async fn fold_log_in(
+    store: &dyn EventStore,
+    view: &Arc<View>,
+    until: Option<u64>,
+    batch: usize,
     mut progress: impl FnMut(u64, usize),
 ) -> Result<(), StoreError> {
     let never = CancellationToken::new();
@@ -312,15 +324,15 @@ pub async fn fold_log(
         if until.is_some_and(|u| from > u) {
             break;
         }
-        let mut batch = store.read_all(from, CATCH_UP_BATCH).await?;
+        let mut events = store.read_all(from, batch).await?;
         if let Some(u) = until {
-            batch.retain(|e| e.position <= u);
+            events.retain(|e| e.position <= u);
         }
-        if batch.is_empty() {
+        if events.is_empty() {
             break;
         }
-        let n = batch.len();
-        apply(view, batch, &never).await;
+        let n = events.len();
+        apply(view, events, &never).await;
         progress(view.position(), n);
     }
     Ok(())

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -155,6 +155,9 @@ pub struct ProjectionDb {
     path: PathBuf,
     /// Batches written with sightings, so old sightings are pruned every so many.
     sighting_writes: AtomicU64,
+    /// In bulk mode ([`ProjectionDb::begin_bulk`]) batches leave the text index and the
+    /// secondary indexes to [`ProjectionDb::finish_bulk`].
+    bulk: AtomicBool,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -193,6 +196,22 @@ CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS published_text USING fts5(text, tokenize = 'trigram',
   content = '', contentless_delete = 1);
 ";
+
+/// Secondary indexes a bulk build creates once at its end (by sorting) instead of updating for
+/// every row: no write of the fold reads them (it looks rows up by their primary keys, and the
+/// reported queue, kept, by `reported_id`).
+const BULK_DEFERRED_INDEXES: [&str; 5] = [
+    "comments_thread",
+    "comments_queue",
+    "comments_time",
+    "comments_email",
+    "sightings_body",
+];
+
+/// Pages of SQLite's cache a bulk build's writer may use (negative: KiB), 256 MiB: the fold's
+/// lookups by primary key then stay in memory much longer. Only the rebuild's own process uses
+/// it; the server's connections keep SQLite's default.
+const BULK_CACHE_KIB: i64 = 256 * 1024;
 
 const TABLES: [&str; 8] = [
     "published_text",
@@ -295,6 +314,7 @@ impl ProjectionDb {
             next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
             sighting_writes: AtomicU64::new(0),
+            bulk: AtomicBool::new(false),
         })
     }
 
@@ -726,6 +746,67 @@ impl ProjectionDb {
         self.read(|c| Self::total(c, "comments"))
     }
 
+    /// Bulk mode, for a fresh file that nothing else opens until it is complete (`saring
+    /// projections rebuild` builds one beside the live file and renames it into place): no
+    /// `fsync` (`synchronous=OFF`; a crash leaves an unfinished file that is never renamed and
+    /// is removed by the next rebuild), a large page cache, the secondary indexes dropped and
+    /// the text index not written per batch. [`ProjectionDb::finish_bulk`] builds them.
+    pub fn begin_bulk(&self) -> Result<(), ProjectionDbError> {
+        let drop: String = BULK_DEFERRED_INDEXES
+            .iter()
+            .map(|i| format!("DROP INDEX IF EXISTS {i};"))
+            .collect();
+        self.writer
+            .lock()
+            .execute_batch(&format!(
+                "PRAGMA synchronous=OFF; PRAGMA cache_size=-{BULK_CACHE_KIB}; {drop}"
+            ))
+            .map_err(|e| self.sqlite(e))?;
+        self.bulk.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Ends bulk mode: creates the secondary indexes, fills the published queue's text index
+    /// from the published comments (one transaction), restores `synchronous=NORMAL`, and writes
+    /// the log into the file (checkpoint); the caller `fsync`s the file before renaming it into
+    /// place. `progress` gets a line per step.
+    pub fn finish_bulk(&self, mut progress: impl FnMut(&str)) -> Result<(), ProjectionDbError> {
+        let mut conn = self.writer.lock();
+        let err = |e| ProjectionDbError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        };
+        progress("creating the indexes");
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        progress("filling the text index");
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut published = tx
+                .prepare("SELECT seq, record FROM comments WHERE status = ?1")
+                .map_err(err)?;
+            let mut index = tx
+                .prepare("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")
+                .map_err(err)?;
+            let mut rows = published.query([PUBLISHED]).map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let seq: i64 = row.get(0).map_err(err)?;
+                let bytes: Vec<u8> = row.get(1).map_err(err)?;
+                let rec = decode_record(&bytes).map_err(|e| self.sqlite(e))?;
+                index
+                    .execute(params![seq, searchable_text(&rec)])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        progress("writing the file");
+        conn.execute_batch(
+            "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2000; PRAGMA wal_checkpoint(TRUNCATE);",
+        )
+        .map_err(err)?;
+        self.bulk.store(false, Ordering::Release);
+        Ok(())
+    }
+
     /// Threads, and author-count keys (for metrics).
     pub fn sizes(&self) -> Result<(u64, u64), ProjectionDbError> {
         self.read(|c| {
@@ -1145,16 +1226,20 @@ impl WriteTx<'_> {
             "INSERT OR REPLACE INTO published_text (rowid, text) VALUES (?1, ?2)",
         )?;
         let mut unindex = tx.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
+        let bulk = self.db.bulk.load(Ordering::Acquire);
         for rec in &batch.comments {
             // The published queue's text index follows the comment in and out of it (and
             // takes a changed body: an erasure, a purge); a comment that never was published
             // costs it nothing.
-            let was_published = was
-                .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
-                .optional()?
-                .flatten()
-                == Some(PUBLISHED);
-            if rec.status == Some(CommentStatus::Published) {
+            let was_published = !bulk
+                && was
+                    .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
+                    .optional()?
+                    .flatten()
+                    == Some(PUBLISHED);
+            if bulk {
+                // `finish_bulk` indexes the comments published at the end.
+            } else if rec.status == Some(CommentStatus::Published) {
                 index.execute(params![rec.seq as i64, searchable_text(rec)])?;
             } else if was_published {
                 unindex.execute([rec.seq as i64])?;
