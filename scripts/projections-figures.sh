@@ -8,15 +8,23 @@
 # first with the same client, so the read figures have their ceiling from the same run.
 # RSS is VmRSS, with its anonymous part (heap: what the caches and allocators hold) beside it.
 #
-#   scripts/projections-figures.sh            # N = 0 100000 1000000
-#   SIZES="0 100000" DURATION=10s scripts/projections-figures.sh
+#   scripts/projections-figures.sh            # N = pages 100000 1000000
+#   SIZES="pages 1000000" DURATION=10s scripts/projections-figures.sh
+#
+# The readers read the threads berita-0 .. berita-999, which hold 20 comments each at every
+# seeded size. The size "pages" is the fair small store: those 1,000 threads' 20 comments and
+# nothing else (20,000 comments), so its reads are the same 20-comment pages as at 1,000,000;
+# the size 0 (an empty store) reads threads that do not exist (80-byte answers), which is not
+# a fair baseline for the read ratio (docs/loadtest.md).
 #
 # Needs: cargo build --release --bin saring --example seed_store --example loadgen \
 #   --example bare_axum
 # Knobs: SARING_BIN (the server binary), SERVER_ENV (extra VAR=value settings for the server,
 # e.g. "SARING_PAGE_CACHE_BYTES=0"), SEED_BATCH, SEED_POLICIES (default policies), REBUILD=1
 # (after seeding, build the projections with `saring projections rebuild`, the bulk path,
-# instead of the first start's fold; its time is printed, and "first start" is then an open).
+# instead of the first start's fold; its time is printed, and "first start" is then an open),
+# REUSE_DIR (a folder holding data folders named after the sizes, e.g. REUSE_DIR/1000000, already
+# seeded: used as they are, not seeded and not deleted).
 # Listens on 127.0.0.1 only; stops every process it starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +38,8 @@ SEED_BATCH=${SEED_BATCH:-1024}
 SEED_POLICIES=${SEED_POLICIES:-policies}
 SERVER_ENV=${SERVER_ENV:-}
 REBUILD=${REBUILD:-0}
-SIZES=${SIZES:-"0 100000 1000000"}
+SIZES=${SIZES:-"pages 100000 1000000"}
+REUSE_DIR=${REUSE_DIR:-}
 DURATION=${DURATION:-10s}
 WORK=$(mktemp -d)
 SERVER=""
@@ -80,14 +89,24 @@ echo "bare axum (11,000-byte body, 64 connections): $(echo "$bareout" | result u
 printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
   comments first_ms rss/anon_MiB posts/s reads/s read_p99 after_load restart_ms after_restart \
   restart+reads log_B/c proj_B/c load
-for n in $SIZES; do
-  data=$WORK/data-$n
+for size in $SIZES; do
+  # "pages": the 1,000 threads the readers read, 20 comments each, and nothing else.
+  if [ "$size" = pages ]; then n=20000; else n=$size; fi
+  data=$WORK/data-$size
+  seeded=0
+  if [ -n "$REUSE_DIR" ] && [ -d "$REUSE_DIR/$size" ]; then
+    data=$REUSE_DIR/$size
+    seeded=1
+    echo "reusing $data (already seeded)"
+  fi
   mkdir -p "$data"
   threads=$(( n / 20 > 0 ? n / 20 : 1 ))
-  [ "$n" -gt 0 ] && "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" \
-    --batch "$SEED_BATCH" --policies "$SEED_POLICIES" 2>>"$WORK/seed.log"
-  [ "$n" -gt 0 ] && tail -1 "$WORK/seed.log"
-  if [ "$n" -gt 0 ] && [ "$REBUILD" = 1 ]; then
+  if [ "$n" -gt 0 ] && [ "$seeded" = 0 ]; then
+    "$SEED" --data-dir "$data" --comments "$n" --threads "$threads" \
+      --batch "$SEED_BATCH" --policies "$SEED_POLICIES" 2>>"$WORK/seed.log"
+    tail -1 "$WORK/seed.log"
+  fi
+  if [ "$n" -gt 0 ] && [ "$seeded" = 0 ] && [ "$REBUILD" = 1 ]; then
     echo "rebuild: $(SARING_CONFIG=/dev/null NO_COLOR=1 "$BIN" projections rebuild \
       --data-dir "$data" --policies policies 2>>"$WORK/seed.log"); load $(load)"
   fi
@@ -115,7 +134,7 @@ for n in $SIZES; do
   logb=$(du -cb "$data"/saring.db* 2>/dev/null | tail -1 | cut -f1)
   projb=$(du -cb "$data"/projections.sqlite3* | tail -1 | cut -f1)
   printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
-    "$n" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" "$rss3" \
+    "$size" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" "$rss3" \
     "$(( logb / stored ))" "$(( projb / stored ))" "$load_at"
-  rm -rf "$data"
+  if [ "$seeded" = 0 ]; then rm -rf "$data"; fi
 done

@@ -533,7 +533,7 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
                 .map(|queue| (queue, p.queue_stats(queue)))
                 .collect();
             let page = p.queue_search(queue, &wanted, order, after, PAGE_SIZE);
-            let ids: Vec<Uuid> = page.items.iter().map(|r| r.id).collect();
+            let ids: Vec<CommentId> = page.items.iter().map(|r| CommentId::from(r.id)).collect();
             (stats, ids, page.next, page.matching)
         })
         .await;
@@ -604,10 +604,10 @@ fn notice_text(lang: Lang, code: &str) -> Option<String> {
 /// parent, reported).
 async fn load_card(
     c: &Console,
-    id: Uuid,
+    id: CommentId,
     conflict: Option<Conflict>,
 ) -> Result<Option<Card>, crate::store::StoreError> {
-    let Some(view) = c.app.service.moderator_view(id.into()).await? else {
+    let Some(view) = c.app.service.moderator_view(id).await? else {
         return Ok(None);
     };
     Ok(Some(card_from(c, view, conflict).await?))
@@ -666,7 +666,7 @@ async fn comment_page(State(c): State<Console>, req: Req, Path(id): Path<String>
     let Some(session) = &req.session else {
         return req.to_login();
     };
-    let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
+    let Ok(id) = CommentId::parse(&id) else {
         return req.fail(ApiError::NotFound);
     };
     match load_card(&c, id, None).await {
@@ -696,13 +696,13 @@ enum Decided {
 async fn decide_one(
     c: &Console,
     name: &ModeratorName,
-    id: Uuid,
+    id: CommentId,
     action: ModeratorAction,
     expected: u64,
     reason: &str,
 ) -> Decided {
     // The status before, for undo: read at the version the moderator saw.
-    let before = match c.app.service.moderator_view(id.into()).await {
+    let before = match c.app.service.moderator_view(id).await {
         Ok(Some(v)) if v.version == expected => v.status,
         Ok(Some(v)) => return Decided::Stale(Box::new(v)),
         Ok(None) => return Decided::Failed(ApiError::NotFound),
@@ -711,10 +711,10 @@ async fn decide_one(
     match c
         .app
         .service
-        .decide(id.into(), action, name, reason, expected)
+        .decide(id, action, name, reason, expected)
         .await
     {
-        Ok(_) => match c.app.service.moderator_view(id.into()).await {
+        Ok(_) => match c.app.service.moderator_view(id).await {
             Ok(Some(view)) => Decided::Done(Box::new(view), before),
             Ok(None) => Decided::Failed(ApiError::NotFound),
             Err(e) => Decided::Failed(e.into()),
@@ -736,7 +736,7 @@ async fn decision(
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let Ok(id) = CommentId::parse(&id).map(CommentId::uuid) else {
+    let Ok(id) = CommentId::parse(&id) else {
         return req.fail(ApiError::NotFound);
     };
     let Some(action) = field(&fields, "action").and_then(parse_action) else {
@@ -839,7 +839,7 @@ async fn undo(State(c): State<Console>, req: Req, body: Bytes) -> Response {
         Ok(s) => s,
         Err(r) => return *r,
     };
-    let back = |notice: &str, extra: Option<Uuid>| {
+    let back = |notice: &str, extra: Option<CommentId>| {
         let to = match extra {
             Some(id) => format!("/admin/comments/{id}?lang={}", lang.tag()),
             None => format!("/admin?lang={}&notice={notice}", lang.tag()),
@@ -920,7 +920,12 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 b.csrf,
                 b.items
                     .into_iter()
-                    .map(|i| (i.id, Some(i.expected_version)))
+                    .map(|i| {
+                        (
+                            crate::http::moderation::bulk_target(i.id),
+                            Some(i.expected_version),
+                        )
+                    })
                     .collect::<Vec<_>>(),
                 None,
                 None,
@@ -932,12 +937,15 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         }
     } else {
         let fields = parse_form(&body);
-        let mut items: Vec<(String, Option<u64>)> = fields
+        let mut items: Vec<crate::http::moderation::BulkAsk> = fields
             .iter()
             .filter(|(k, _)| k == "item")
-            .map(|(_, v)| match v.split_once(':') {
-                Some((id, ver)) => (id.to_string(), ver.parse::<u64>().ok()),
-                None => (v.clone(), None),
+            .map(|(_, v)| {
+                let (id, version) = match v.split_once(':') {
+                    Some((id, ver)) => (id.to_string(), ver.parse::<u64>().ok()),
+                    None => (v.clone(), None),
+                };
+                (crate::http::moderation::bulk_target(id), version)
             })
             .collect();
         // "Everything pending from this author / address / domain / with this text".
@@ -961,10 +969,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
             match selector.resolve_in(c.app.service.view()).await {
                 Err(e) => return req.fail(e.into()),
                 Ok(Ok((found, _))) => {
-                    items = found
-                        .into_iter()
-                        .map(|(id, v)| (id.to_string(), Some(v)))
-                        .collect();
+                    items = found.into_iter().map(|(id, v)| (Ok(id), Some(v))).collect();
                 }
                 Ok(Err(field)) => {
                     return req.fail(invalid(field, Text::ConsoleSelector));
@@ -1019,10 +1024,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                     .into_response();
                 }
                 Ok(found) => {
-                    items = found
-                        .into_iter()
-                        .map(|(id, v)| (id.to_string(), Some(v)))
-                        .collect();
+                    items = found.into_iter().map(|(id, v)| (Ok(id), Some(v))).collect();
                 }
                 Err(e) => return req.fail(e),
             }
@@ -1034,11 +1036,12 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
         return req.fail(invalid("items", Text::ConsoleItems));
     }
     let results: Vec<Value> = futures::stream::iter(items)
-        .map(|(raw_id, expected)| {
+        .map(|(target, expected)| {
             let (c, name, reason) = (&c, &name, comment_reason.as_str());
             async move {
-                let Ok(id) = CommentId::parse(&raw_id).map(CommentId::uuid) else {
-                    return json!({ "id": raw_id, "result": "not_found" });
+                let id = match target {
+                    Ok(id) => id,
+                    Err(raw_id) => return json!({ "id": raw_id, "result": "not_found" }),
                 };
                 let Some(expected) = expected else {
                     return json!({ "id": id, "result": "invalid", "message": Text::ExpectedVersionRequired.get(lang) });

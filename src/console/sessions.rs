@@ -14,7 +14,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
 use crate::domain::ModeratorAction;
 
@@ -25,7 +24,7 @@ pub const COOKIE: &str = "saring_console";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Undo {
     /// The comment decided.
-    pub id: Uuid,
+    pub id: crate::domain::values::CommentId,
     /// The status before the decision (`pending`, `published`, ...).
     pub before: crate::domain::CommentStatus,
     /// The action taken.

@@ -13,7 +13,7 @@ use super::error::{ApiError, FieldText};
 use super::extract::{ApiJson, CommentPath, Moderator, ReqLang, ThreadPath};
 use super::messages::Text;
 use super::moderation_bodies as bodies;
-use crate::domain::values::{ModeratorName, ThreadKey};
+use crate::domain::values::{CommentId, ModeratorName, ThreadKey};
 use crate::domain::{ModeratorAction, input};
 use crate::projections::QueueName;
 use crate::service::QueueItem;
@@ -471,7 +471,17 @@ struct BulkBody {
 }
 
 /// Comments a selector picked (id and version, at most [`MAX_BULK`]) and how many matched.
-pub type Selected = (Vec<(Uuid, u64)>, usize);
+pub type Selected = (Vec<(CommentId, u64)>, usize);
+
+/// One comment a bulk request asks to decide: its id (or, when the text given is no comment
+/// id, that text, echoed back in its `not_found` line) and the version the moderator saw (none
+/// when a console form left it out).
+pub type BulkAsk = (Result<CommentId, String>, Option<u64>);
+
+/// A bulk item's id as given, parsed at the edge: a comment id, or the text itself.
+pub fn bulk_target(raw: String) -> Result<CommentId, String> {
+    CommentId::parse(&raw).map_err(|_| raw)
+}
 
 impl BulkSelector {
     /// [`Self::resolve`] on the blocking pool: it reads the pending queue page by page from the
@@ -510,8 +520,12 @@ impl BulkSelector {
         let text = match clean(&self.same_text_as) {
             None => None,
             Some(id) => {
-                let id = Uuid::parse_str(&id).map_err(|_| "same_text_as")?;
-                Some(p.comment(id).map(|r| r.body_html).ok_or("same_text_as")?)
+                let id = CommentId::parse(&id).map_err(|_| "same_text_as")?;
+                Some(
+                    p.comment(id.uuid())
+                        .map(|r| r.body_html)
+                        .ok_or("same_text_as")?,
+                )
             }
         };
         let filter = QueueFilter {
@@ -545,7 +559,7 @@ impl BulkSelector {
             found
                 .into_iter()
                 .take(MAX_BULK)
-                .map(|(_, id, v)| (id, v))
+                .map(|(_, id, v)| (CommentId::from(id), v))
                 .collect(),
             total,
         ))
@@ -569,7 +583,7 @@ pub fn address_key(typed: &str) -> String {
 
 /// One line of a bulk answer.
 fn bulk_line(
-    id: Uuid,
+    id: CommentId,
     outcome: Result<crate::service::DecisionOutcome, crate::service::DecisionError>,
     lang: crate::i18n::Lang,
 ) -> bodies::BulkLine {
@@ -614,7 +628,7 @@ fn bulk_line(
 /// answers come back in the order asked.
 pub async fn decide_many(
     service: &crate::service::Service,
-    items: Vec<(String, Option<u64>)>,
+    items: Vec<BulkAsk>,
     action: ModeratorAction,
     moderator: &ModeratorName,
     reason: &str,
@@ -622,9 +636,10 @@ pub async fn decide_many(
 ) -> Vec<bodies::BulkLine> {
     use futures::StreamExt;
     futures::stream::iter(items)
-        .map(|(raw, expected)| async move {
-            let Ok(id) = Uuid::parse_str(&raw) else {
-                return bodies::BulkLine::bare(raw, "not_found", 404);
+        .map(|(target, expected)| async move {
+            let id = match target {
+                Ok(id) => id,
+                Err(raw) => return bodies::BulkLine::bare(raw, "not_found", 404),
             };
             let Some(expected) = expected else {
                 return bodies::BulkLine {
@@ -633,7 +648,7 @@ pub async fn decide_many(
                 };
             };
             let outcome = service
-                .decide(id.into(), action, moderator, reason, expected)
+                .decide(id, action, moderator, reason, expected)
                 .await;
             bulk_line(id, outcome, lang)
         })
@@ -669,7 +684,7 @@ async fn bulk(
             (
                 items
                     .into_iter()
-                    .map(|i| (i.id, Some(i.expected_version)))
+                    .map(|i| (bulk_target(i.id), Some(i.expected_version)))
                     .collect::<Vec<_>>(),
                 n,
             )
@@ -679,10 +694,7 @@ async fn bulk(
                 wave_items(&state.service, &selector, body.action, &name, &body.reason).await?;
             let n = found.len();
             (
-                found
-                    .into_iter()
-                    .map(|(id, v)| (id.to_string(), Some(v)))
-                    .collect(),
+                found.into_iter().map(|(id, v)| (Ok(id), Some(v))).collect(),
                 n,
             )
         }
@@ -690,10 +702,7 @@ async fn bulk(
             let resolved = selector.resolve_in(state.service.view()).await?;
             match resolved {
                 Ok((found, total)) => (
-                    found
-                        .into_iter()
-                        .map(|(id, v)| (id.to_string(), Some(v)))
-                        .collect(),
+                    found.into_iter().map(|(id, v)| (Ok(id), Some(v))).collect(),
                     total,
                 ),
                 Err(field) => {
@@ -808,7 +817,7 @@ impl AuditQuery {
         };
         let comment = match text(&self.comment) {
             None => None,
-            Some(c) => Some(Uuid::parse_str(&c).map_err(|_| bad("comment"))?),
+            Some(c) => Some(CommentId::parse(&c).map_err(|_| bad("comment"))?),
         };
         let before_position = match text(&self.before) {
             None => None,
@@ -903,7 +912,7 @@ pub async fn wave_items(
     action: ModeratorAction,
     moderator: &ModeratorName,
     reason: &str,
-) -> Result<Vec<(Uuid, u64)>, ApiError> {
+) -> Result<Vec<(CommentId, u64)>, ApiError> {
     use crate::service::waves::WaveRefusal;
     let others = [
         &selector.email,

@@ -75,7 +75,7 @@ pub struct AuditFilter {
     /// Only this moderator's entries.
     pub moderator: Option<crate::domain::values::ModeratorName>,
     /// Only this comment's.
-    pub comment: Option<Uuid>,
+    pub comment: Option<crate::domain::values::CommentId>,
     /// Only decisions on comments of this author email.
     pub author: Option<String>,
     /// At or after.
@@ -335,7 +335,7 @@ impl Service {
                     .rev()
                     .filter(|e| filter.before_position.is_none_or(|b| e.position < b))
                     .filter(|e| filter.moderator.as_ref().is_none_or(|m| e.by == m.as_str()))
-                    .filter(|e| filter.comment.is_none_or(|c| e.comment == Some(c)))
+                    .filter(|e| filter.comment.is_none_or(|c| e.comment == Some(c.uuid())))
                     .filter(|e| filter.since.is_none_or(|s| e.at >= s))
                     .filter(|e| filter.until.is_none_or(|u| e.at < u))
                     .map(|e| {

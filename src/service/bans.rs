@@ -18,6 +18,7 @@ use super::{CommandError, CommandKind, DecisionRefusal, Service, codec};
 use crate::domain::ban::{
     self, BANS_STREAM, Ban, BanCommand, BanError, BanIndex, BanState, BanSubject, BanTarget,
 };
+use crate::domain::values::CommentId;
 use crate::domain::{ModeratorAction, input};
 use crate::store::StoreError;
 use crate::store::projection_db::ProjectionDbError;
@@ -233,13 +234,7 @@ impl Service {
             for (comment, version) in matching.into_iter().take(MAX_SPAMMED_PER_BAN) {
                 let reason = format!("ban {id}");
                 match self
-                    .decide(
-                        comment.into(),
-                        ModeratorAction::Spam,
-                        moderator,
-                        &reason,
-                        version,
-                    )
+                    .decide(comment, ModeratorAction::Spam, moderator, &reason, version)
                     .await
                 {
                     Ok(_) => spammed += 1,
@@ -295,7 +290,7 @@ impl Service {
 fn comments_matching(
     view: &View,
     target: &BanTarget,
-) -> Result<Vec<(Uuid, u64)>, ProjectionDbError> {
+) -> Result<Vec<(CommentId, u64)>, ProjectionDbError> {
     let state = {
         let mut s = BanState::default();
         s.bans.insert(
@@ -345,6 +340,9 @@ fn comments_matching(
             });
         }
         found.sort_unstable();
-        found.into_iter().map(|(_, id, v)| (id, v)).collect()
+        found
+            .into_iter()
+            .map(|(_, id, v)| (CommentId::from(id), v))
+            .collect()
     })
 }

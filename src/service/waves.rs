@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{CommandError, CommandKind, Screened, Service, StoreFailure, codec};
+use crate::domain::values::CommentId;
 use crate::domain::{Actor, CommentStatus, DomainEvent, ModeratorAction, Submission};
 use crate::policy::{Description, Outcome, RuleHit};
 use crate::projections::waves::{Observation, Wave, WaveDecision, WaveRules, WaveState};
@@ -389,7 +390,7 @@ impl Service {
         action: ModeratorAction,
         moderator: &crate::domain::values::ModeratorName,
         reason: &str,
-    ) -> Result<Vec<(Uuid, u64)>, WaveFailure> {
+    ) -> Result<Vec<(CommentId, u64)>, WaveFailure> {
         if !applies_to(action, Some(CommentStatus::Pending))
             && !applies_to(action, Some(CommentStatus::Spam))
         {
@@ -408,14 +409,14 @@ impl Service {
         // On the read pool (a lookup per member); a failed read refuses the decision (`503`)
         // rather than recording a wave decided on none of its comments.
         let members = wave.members.clone();
-        let items: Vec<(Uuid, u64)> = self
+        let items: Vec<(CommentId, u64)> = self
             .view()
             .query(move |p| {
                 members
                     .iter()
                     .filter_map(|m| p.comment(*m))
                     .filter(|r| applies_to(action, r.status))
-                    .map(|r| (r.id, r.version))
+                    .map(|r| (CommentId::from(r.id), r.version))
                     .take(MAX_WAVE_DECISION)
                     .collect()
             })

@@ -414,3 +414,126 @@ fn measure_published_text_search() {
     time("indexed, every comment", "jembatan");
     time("scan (needle under 3 characters)", "42");
 }
+
+/// The 99th percentile of `times` (sorted in place).
+fn p99(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[(times.len() * 99 / 100).min(times.len() - 1)]
+}
+
+/// Reads one thread page over and over until `until` says stop; the latency of each read.
+async fn read_until(app: Arc<TestApp>, until: impl Fn() -> bool) -> Vec<Duration> {
+    let mut times = Vec::new();
+    while !until() {
+        let t = Instant::now();
+        let resp = app
+            .client
+            .get(app.url("/api/v1/threads/berita-baca/comments"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.bytes().await.expect("a body");
+        times.push(t.elapsed());
+    }
+    times
+}
+
+/// Measures thread-read p99 on the running server while nothing is written, then while 32
+/// writers post 10,000 comments over 100 threads and the follower (its own connection to the
+/// projection database, WAL) folds and writes them batch by batch behind them (issue 8's
+/// "a slow snapshot does not delay thread reads": the snapshot is gone, its cost is now the
+/// follower's batches); prints both p99s and their ratio. The page cache is off, so each read
+/// is a query of the projection database. A post's `201` waits until the follower has folded
+/// it, so a batch holds at most about one event per writer in flight: the ratio is the cost
+/// of the whole write path (screening, the append, the fold) on the same cores, an upper
+/// bound on what the follower's writes alone add.
+/// `cargo test --test api measure_thread_reads_while_the_follower_writes -- --ignored --nocapture`
+/// (add `--release` for production figures); figures in the README's issue 8 entry. Not a
+/// pass/fail check: speed depends on the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_thread_reads_while_the_follower_writes() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const READERS: usize = 4;
+    const WRITERS: u64 = 32;
+    const COMMENTS: u64 = 10_000;
+    // No page cache: every read renders the page from the projection database on the read
+    // pool (with the cache, a read of an unchanged thread touches no database at all).
+    let app = Arc::new(spawn_app_with(|s| s.projections.page_cache_bytes = 0).await);
+    for n in 0..50 {
+        app.comment_ok("berita-baca", &format!("{HAM} Komentar {n}."), "published")
+            .await;
+    }
+    let read_phase = |stop: Arc<AtomicBool>| {
+        let mut readers = tokio::task::JoinSet::new();
+        for _ in 0..READERS {
+            let (app, stop) = (app.clone(), stop.clone());
+            readers.spawn(read_until(app, move || stop.load(Ordering::Relaxed)));
+        }
+        readers
+    };
+    let collect = |mut readers: tokio::task::JoinSet<Vec<Duration>>| async move {
+        let mut all = Vec::new();
+        while let Some(times) = readers.join_next().await {
+            all.extend(times.expect("a reader"));
+        }
+        all
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers = read_phase(stop.clone());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut quiet = collect(readers).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers = read_phase(stop.clone());
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..WRITERS {
+        let (app, next) = (app.clone(), next.clone());
+        writers.spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= COMMENTS {
+                    return;
+                }
+                let thread = format!("berita-banjir-{}", n % 100);
+                let email = format!("penulis{writer}-{n}@contoh.id");
+                let body = format!("{HAM} Pendapat nomor {n} dari penulis {writer}.");
+                let (status, v) = app.comment(&thread, "Pembaca", &email, &body, None).await;
+                assert_eq!(status, StatusCode::CREATED, "{v}");
+            }
+        });
+    }
+    while let Some(joined) = writers.join_next().await {
+        joined.expect("a writer");
+    }
+    let writing = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut busy = collect(readers).await;
+    let (quiet_p99, busy_p99) = (p99(&mut quiet), p99(&mut busy));
+    println!(
+        "quiet: {} reads, p50 {:.2} ms, p99 {:.2} ms",
+        quiet.len(),
+        quiet[quiet.len() / 2].as_secs_f64() * 1e3,
+        quiet_p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "while {COMMENTS} comments were posted by {WRITERS} writers in {:.1} s ({:.0}/s) and \
+         folded by the follower: {} reads, p50 {:.2} ms, p99 {:.2} ms",
+        writing.as_secs_f64(),
+        COMMENTS as f64 / writing.as_secs_f64(),
+        busy.len(),
+        busy[busy.len() / 2].as_secs_f64() * 1e3,
+        busy_p99.as_secs_f64() * 1e3
+    );
+    println!(
+        "p99 ratio (while writing / quiet): {:.2}",
+        busy_p99.as_secs_f64() / quiet_p99.as_secs_f64()
+    );
+    let (_, page) = app.get("/api/v1/threads/berita-baca/comments").await;
+    assert_eq!(page["total"], 50, "{page}");
+}
