@@ -92,6 +92,31 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// Turns an accepted verdict into a hold for a reason of the service's own (a
+    /// pre-moderated thread, an undecided spam wave, a flood): the hit scores nothing, so the
+    /// policy's figures stay what the policy said, and it tells the moderator why the comment
+    /// waits. `field` is what the reason is about (`thread`, `body`, `client`); `matched` a
+    /// short note such as the wave's id.
+    pub fn hold_for(
+        &mut self,
+        rule: &str,
+        field: &str,
+        matched: Option<String>,
+        description: Description,
+    ) {
+        self.outcome = Outcome::Hold;
+        self.rules.push(RuleHit {
+            id: rule.into(),
+            score: 0.0,
+            field: field.into(),
+            span: None,
+            matched,
+            obfuscated: false,
+            evidence: Vec::new(),
+            description,
+        });
+    }
+
     /// Clears each hit's description where it is the one the deciding policy (`policy`'s
     /// lookup by rule id, `Policy::description_of`) holds for that rule, so a stored verdict
     /// does not repeat what its policy version's activation says once. Hits of rules the

@@ -25,7 +25,7 @@ use crate::domain::{
 use crate::i18n::Lang;
 use crate::known_reader::ReaderCheck;
 use crate::limits::{Admission, HoldReason, Limiters, RateLimited};
-use crate::policy::{Description, Outcome, Policy, PolicyHandle, RuleHit, ScreenInput, Verdict};
+use crate::policy::{Description, Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
@@ -1100,17 +1100,9 @@ fn hold_over_ceiling(screened: &mut Screened, admission: Admission) {
             },
         ),
     };
-    screened.verdict.outcome = Outcome::Hold;
-    screened.verdict.rules.push(RuleHit {
-        id: id.into(),
-        score: 0.0,
-        field: "client".into(),
-        span: None,
-        matched: Some(matched),
-        obfuscated: false,
-        evidence: Vec::new(),
-        description,
-    });
+    screened
+        .verdict
+        .hold_for(id, "client", Some(matched), description);
     match reason {
         HoldReason::GlobalCeiling => {
             metrics::counter!("saring_comments_held_by_ceiling_total").increment(1);

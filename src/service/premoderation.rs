@@ -13,7 +13,7 @@ use crate::domain::premoderation::{
     self, PREMODERATION_STREAM, PremoderationError, PremoderationState,
 };
 use crate::domain::values::ThreadKey;
-use crate::policy::{Description, Outcome, RuleHit};
+use crate::policy::{Description, Outcome};
 use crate::store::StoreError;
 use crate::store::projection_db::ProjectionDbError;
 
@@ -121,19 +121,14 @@ pub(super) fn hold_premoderated(screened: &mut Screened, premoderated: bool) {
     if !premoderated || screened.verdict.outcome != Outcome::Accept {
         return;
     }
-    screened.verdict.outcome = Outcome::Hold;
-    screened.verdict.rules.push(RuleHit {
-        id: THREAD_PREMODERATED_RULE.into(),
-        score: 0.0,
-        field: "thread".into(),
-        span: None,
-        matched: None,
-        obfuscated: false,
-        evidence: Vec::new(),
-        description: Description {
+    screened.verdict.hold_for(
+        THREAD_PREMODERATED_RULE,
+        "thread",
+        None,
+        Description {
             id: "Moderator menahan setiap komentar baru di utas ini untuk ditinjau".into(),
             en: "A moderator holds every new comment of this thread for review".into(),
         },
-    });
+    );
     metrics::counter!("saring_comments_held_by_thread_total").increment(1);
 }

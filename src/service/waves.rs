@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::{CommandError, CommandKind, Screened, Service, StoreFailure, codec};
 use crate::domain::values::CommentId;
 use crate::domain::{Actor, CommentStatus, DomainEvent, ModeratorAction, Submission};
-use crate::policy::{Description, Outcome, RuleHit};
+use crate::policy::{Description, Outcome};
 use crate::projections::waves::{Observation, Wave, WaveDecision, WaveRules, WaveState};
 use crate::store::StoreError;
 
@@ -634,16 +634,11 @@ pub(super) fn hold_in_wave(screened: &mut Screened, wave: Option<Uuid>) {
     if screened.trusted || screened.verdict.outcome != Outcome::Accept {
         return;
     }
-    screened.verdict.outcome = Outcome::Hold;
-    screened.verdict.rules.push(RuleHit {
-        id: WAVE_HELD_RULE.into(),
-        score: 0.0,
-        field: "body".into(),
-        span: None,
-        matched: Some(format!("wave {wave}")),
-        obfuscated: false,
-        evidence: Vec::new(),
-        description: Description {
+    screened.verdict.hold_for(
+        WAVE_HELD_RULE,
+        "body",
+        Some(format!("wave {wave}")),
+        Description {
             id: "Komentar ini sebentuk dengan gelombang spam yang belum diputuskan (teks, tautan \
                  atau merek yang sama di banyak utas); ditahan sampai moderator memutuskan \
                  gelombangnya"
@@ -652,7 +647,7 @@ pub(super) fn hold_in_wave(screened: &mut Screened, wave: Option<Uuid>) {
                  or brand across many threads); held until a moderator decides the wave"
                 .into(),
         },
-    });
+    );
     metrics::counter!("saring_comments_held_by_wave_total").increment(1);
 }
 
