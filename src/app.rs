@@ -36,6 +36,9 @@ pub enum StartError {
     /// The projection database could not be opened or read.
     #[error("cannot open the projection database")]
     Projections(#[from] ProjectionDbError),
+    /// The projection database could not be built from the log.
+    #[error("cannot build the projection database")]
+    Bulk(#[from] crate::service::projections_cli::BulkBuildError),
     /// The listener could not be bound, or the data folder created.
     #[error("cannot prepare the data folder or the listener")]
     Io(#[from] std::io::Error),
@@ -92,6 +95,32 @@ impl Application {
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let db_path = ProjectionDb::path_in(&settings.data_dir);
+        // A missing file, or one of another format or backend, is built in bulk mode at start
+        // (as `saring projections rebuild` does), with progress logged: the server has nothing
+        // correct to serve until it is, and the old file's format cannot be read by this code.
+        if let Err(ProjectionDbError::Missing { .. } | ProjectionDbError::Foreign { .. }) =
+            ProjectionDb::open_existing(&db_path, store.backend_name())
+        {
+            let mut logged = std::time::Instant::now();
+            let built = crate::service::projections_cli::build_in_bulk(
+                store.as_ref(),
+                &db_path,
+                &settings.projections,
+                |position| {
+                    if logged.elapsed() > Duration::from_secs(5) {
+                        logged = std::time::Instant::now();
+                        tracing::info!(position, "building the projections from the log (bulk)");
+                    }
+                },
+            )
+            .await?;
+            tracing::info!(
+                position = built.position,
+                comments = built.comments,
+                seconds = built.total.as_secs_f64(),
+                "built the projections from the log in bulk mode"
+            );
+        }
         let (db, head, rebuilding) = {
             let (path, backend) = (db_path.clone(), store.backend_name());
             tokio::task::spawn_blocking(move || ProjectionDb::open(&path, backend))

@@ -49,6 +49,9 @@ pub enum ProjectionsCliError {
     /// Files could not be replaced.
     #[error("replacing the projection database")]
     Io(#[from] std::io::Error),
+    /// The bulk build failed.
+    #[error("rebuilding the projections")]
+    Bulk(#[from] BulkBuildError),
     /// The stored projections differ from the log's fold.
     #[error("{0} difference(s) between the stored projections and the log")]
     Differences(usize),
@@ -97,20 +100,6 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     let estimate = ProjectionDb::open_existing(&path, store.backend_name())
         .and_then(|db| db.position())
         .unwrap_or(0);
-    let fresh_path = path.with_extension("sqlite3.rebuild");
-    remove_with_side_files(&fresh_path)?;
-    let (db, head, _) = {
-        let (p, backend) = (fresh_path.clone(), store.backend_name());
-        tokio::task::spawn_blocking(move || ProjectionDb::open(&p, backend))
-            .await
-            .map_err(std::io::Error::other)??
-    };
-    // The fresh file is the rebuild's alone until the rename: built in bulk mode (no fsync, the
-    // secondary and text indexes built once at the end), which a crash cannot hurt, since an
-    // unfinished file is never renamed into place and the next rebuild removes it.
-    db.begin_bulk()?;
-    let db = Arc::new(db);
-    let view = Arc::new(View::on_disk(db.clone(), head, &settings.projections));
     let bar = indicatif::ProgressBar::new(estimate.max(1));
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -119,15 +108,85 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.enable_steady_tick(Duration::from_millis(250));
-    let started = std::time::Instant::now();
-    runner::fold_log_in(store.as_ref(), &view, None, REBUILD_BATCH, |position, _| {
+    let built = build_in_bulk(store.as_ref(), &path, &settings.projections, |position| {
         if position > bar.length().unwrap_or(0) {
             bar.set_length(position);
         }
         bar.set_position(position);
     })
-    .await?;
+    .await;
     bar.finish_and_clear();
+    let built = built?;
+    let total = built.total.as_secs_f64();
+    writeln!(
+        out,
+        "rebuilt the projections: position {}, {} comments in {total:.1} s \
+         ({:.0} events/s; fold {:.1} s, indexes {:.1} s)",
+        built.position,
+        built.comments,
+        built.position as f64 / total.max(1e-9),
+        built.folded.as_secs_f64(),
+        total - built.folded.as_secs_f64()
+    )?;
+    Ok(())
+}
+
+/// Why a bulk build of the projection database failed (the file in place is left as it was).
+#[derive(Debug, thiserror::Error)]
+pub enum BulkBuildError {
+    /// The log could not be read.
+    #[error("reading the event log")]
+    Store(#[from] StoreError),
+    /// The new projection database could not be written.
+    #[error("writing the projection database")]
+    Db(#[from] ProjectionDbError),
+    /// Files could not be replaced.
+    #[error("replacing the projection database")]
+    Io(#[from] std::io::Error),
+}
+
+/// What a bulk build did.
+#[derive(Debug, Clone, Copy)]
+pub struct BulkBuild {
+    /// The log position the new file holds.
+    pub position: u64,
+    /// Comments in it.
+    pub comments: u64,
+    /// Time spent folding the log.
+    pub folded: Duration,
+    /// Time in all (the fold, then the indexes and the rename).
+    pub total: Duration,
+}
+
+/// Builds the projection database at `path` afresh from the whole log, in bulk mode, beside
+/// it (`projections.sqlite3.rebuild`), and renames it into place; `progress` gets the position
+/// after each batch. Used by `saring projections rebuild` and by a server whose file is
+/// missing or of another format (its first start on a log).
+pub async fn build_in_bulk(
+    store: &dyn EventStore,
+    path: &Path,
+    settings: &crate::service::view::ProjectionSettings,
+    mut progress: impl FnMut(u64),
+) -> Result<BulkBuild, BulkBuildError> {
+    let fresh_path = path.with_extension("sqlite3.rebuild");
+    remove_with_side_files(&fresh_path)?;
+    let (db, head, _) = {
+        let (p, backend) = (fresh_path.clone(), store.backend_name());
+        tokio::task::spawn_blocking(move || ProjectionDb::open(&p, backend))
+            .await
+            .map_err(std::io::Error::other)??
+    };
+    // The fresh file is the build's alone until the rename: built in bulk mode (no fsync, the
+    // secondary and text indexes built once at the end), which a crash cannot hurt, since an
+    // unfinished file is never renamed into place and the next build removes it.
+    db.begin_bulk()?;
+    let db = Arc::new(db);
+    let view = Arc::new(View::on_disk(db.clone(), head, settings));
+    let started = std::time::Instant::now();
+    runner::fold_log_in(store, &view, None, REBUILD_BATCH, |position, _| {
+        progress(position)
+    })
+    .await?;
     let folded = started.elapsed();
     let position = view.position();
     {
@@ -143,21 +202,17 @@ async fn rebuild(args: ServeArgs, out: &mut (dyn Write + Send)) -> Result<(), Pr
     drop(db);
     // On disk before it is renamed into place, and the rename on disk before we say so.
     std::fs::File::open(&fresh_path)?.sync_all()?;
-    remove_with_side_files(&path)?;
-    std::fs::rename(&fresh_path, &path)?;
+    remove_with_side_files(path)?;
+    std::fs::rename(&fresh_path, path)?;
     if let Some(dir) = path.parent() {
         std::fs::File::open(dir)?.sync_all()?;
     }
-    let total = started.elapsed().as_secs_f64();
-    writeln!(
-        out,
-        "rebuilt the projections: position {position}, {comments} comments in {total:.1} s \
-         ({:.0} events/s; fold {:.1} s, indexes {:.1} s)",
-        position as f64 / total.max(1e-9),
-        folded.as_secs_f64(),
-        total - folded.as_secs_f64()
-    )?;
-    Ok(())
+    Ok(BulkBuild {
+        position,
+        comments,
+        folded,
+        total: started.elapsed(),
+    })
 }
 
 /// Folds the log up to `until` in memory, as a fresh start would.

@@ -213,6 +213,9 @@ const BULK_DEFERRED_INDEXES: [&str; 5] = [
 /// it; the server's connections keep SQLite's default.
 const BULK_CACHE_KIB: i64 = 256 * 1024;
 
+/// Published comments written to the text index per transaction at the end of a bulk build.
+const TEXT_FILL_CHUNK: i64 = 100_000;
+
 const TABLES: [&str; 8] = [
     "published_text",
     "comments",
@@ -767,7 +770,8 @@ impl ProjectionDb {
     }
 
     /// Ends bulk mode: creates the secondary indexes, fills the published queue's text index
-    /// from the published comments (one transaction), restores `synchronous=NORMAL`, and writes
+    /// from the published comments (in chunks of [`TEXT_FILL_CHUNK`], each checkpointed, so the
+    /// write-ahead log never holds the whole index), restores `synchronous=NORMAL`, and writes
     /// the log into the file (checkpoint); the caller `fsync`s the file before renaming it into
     /// place. `progress` gets a line per step.
     pub fn finish_bulk(&self, mut progress: impl FnMut(&str)) -> Result<(), ProjectionDbError> {
@@ -778,26 +782,47 @@ impl ProjectionDb {
         };
         progress("creating the indexes");
         conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(err)?;
         progress("filling the text index");
-        let tx = conn.transaction().map_err(err)?;
-        {
-            let mut published = tx
-                .prepare("SELECT seq, record FROM comments WHERE status = ?1")
-                .map_err(err)?;
-            let mut index = tx
-                .prepare("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")
-                .map_err(err)?;
-            let mut rows = published.query([PUBLISHED]).map_err(err)?;
-            while let Some(row) = rows.next().map_err(err)? {
-                let seq: i64 = row.get(0).map_err(err)?;
-                let bytes: Vec<u8> = row.get(1).map_err(err)?;
-                let rec = decode_record(&bytes).map_err(|e| self.sqlite(e))?;
-                index
-                    .execute(params![seq, searchable_text(&rec)])
+        // In chunks of their own transactions, each checkpointed: one transaction for all would
+        // keep the whole text index in the write-ahead log until its end, a second copy of it on
+        // disk (gigabytes at 10,000,000 comments) before the checkpoint moves it into the file.
+        let mut after = i64::MIN;
+        loop {
+            let tx = conn.transaction().map_err(err)?;
+            let mut last = None;
+            {
+                let mut published = tx
+                    .prepare_cached(
+                        "SELECT seq, record FROM comments WHERE status = ?1 AND seq > ?2 \
+                         ORDER BY seq LIMIT ?3",
+                    )
                     .map_err(err)?;
+                let mut index = tx
+                    .prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")
+                    .map_err(err)?;
+                let mut rows = published
+                    .query(params![PUBLISHED, after, TEXT_FILL_CHUNK])
+                    .map_err(err)?;
+                while let Some(row) = rows.next().map_err(err)? {
+                    let seq: i64 = row.get(0).map_err(err)?;
+                    let bytes: Vec<u8> = row.get(1).map_err(err)?;
+                    let rec = decode_record(&bytes).map_err(|e| self.sqlite(e))?;
+                    index
+                        .execute(params![seq, searchable_text(&rec)])
+                        .map_err(err)?;
+                    last = Some(seq);
+                }
+            }
+            tx.commit().map_err(err)?;
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(err)?;
+            match last {
+                Some(seq) => after = seq,
+                None => break,
             }
         }
-        tx.commit().map_err(err)?;
         progress("writing the file");
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2000; PRAGMA wal_checkpoint(TRUNCATE);",

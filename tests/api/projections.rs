@@ -537,3 +537,49 @@ async fn measure_thread_reads_while_the_follower_writes() {
     let (_, page) = app.get("/api/v1/threads/berita-baca/comments").await;
     assert_eq!(page["total"], 50, "{page}");
 }
+
+/// Published comments matching `text` in the file's published queue (the console's search,
+/// answered by the text index for needles of three characters or more).
+fn published_matching(data: &std::path::Path, text: &str) -> usize {
+    use saring::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
+    let db = saring::store::projection_db::ProjectionDb::open_existing(
+        &data.join("projections.sqlite3"),
+        "sqlite",
+    )
+    .unwrap();
+    let filter = QueueFilter {
+        text: Some(text.into()),
+        ..QueueFilter::default()
+    };
+    db.queue_search(
+        ConsoleQueue::Published,
+        &filter,
+        SortOrder::Newest,
+        None,
+        20,
+    )
+    .unwrap()
+    .matching
+}
+
+#[tokio::test]
+async fn text_search_finds_comments_after_a_first_start_bulk_build_and_after_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let app = TestApp::external(&server.base);
+    app.comment_ok("berita-cari", HAM, "published").await;
+    server.kill();
+
+    // A start without the file builds it from the log in bulk mode.
+    std::fs::remove_file(data.join("projections.sqlite3")).unwrap();
+    let server = Server::start(&data);
+    server.kill();
+    assert_eq!(published_matching(&data, "jalan desa"), 1);
+    assert_eq!(published_matching(&data, "tidak ada di sini"), 0);
+
+    let (ok, out, err) = projections("rebuild", &data);
+    assert!(ok, "{out}{err}");
+    assert_eq!(published_matching(&data, "jalan desa"), 1);
+    assert_eq!(published_matching(&data, "tidak ada di sini"), 0);
+}
