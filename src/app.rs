@@ -52,6 +52,7 @@ pub struct Application {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Stops the background tasks, once the requests in flight are answered.
     tasks_stop: CancellationToken,
+    store: Arc<dyn crate::store::EventStore>,
     connections: crate::serve::ConnLimits,
     trusted_proxies: Vec<ipnet::IpNet>,
     _policy_watch: Option<crate::policy::WatchGuard>,
@@ -233,6 +234,7 @@ impl Application {
             addr,
             tasks,
             tasks_stop,
+            store,
             connections: settings.connections.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
             _policy_watch: policy_watch,
@@ -243,6 +245,13 @@ impl Application {
     /// request bodies does; a request without a peer address counts as from 127.0.0.1).
     pub fn router(&self) -> axum::Router {
         self.router.clone()
+    }
+
+    /// The event store the service appends to, for in-process tools and measurements that
+    /// append beside it (its follower folds their events like the service's own; a second
+    /// process cannot: SQLite's writer numbers positions in memory).
+    pub fn store(&self) -> Arc<dyn crate::store::EventStore> {
+        self.store.clone()
     }
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked).

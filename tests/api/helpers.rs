@@ -88,11 +88,21 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts a server on an existing data folder (one a stopped server left behind).
 pub async fn spawn_app_in(dir: TempDir, change: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_and_store(dir, change).await.0
+}
+
+/// Starts a server on `dir` and hands back its event store too, for a test that appends
+/// beside the service (a backlog for the follower without the posts' work).
+pub async fn spawn_app_and_store(
+    dir: TempDir,
+    change: impl FnOnce(&mut Settings),
+) -> (TestApp, std::sync::Arc<dyn saring::store::EventStore>) {
     let mut settings = test_settings(&dir);
     change(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("the application starts");
+    let store = app.store();
     let base = format!("http://{}", app.addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(async move {
@@ -102,13 +112,16 @@ pub async fn spawn_app_in(dir: TempDir, change: impl FnOnce(&mut Settings)) -> T
             })
             .await;
     });
-    TestApp {
-        base,
-        client: reqwest::Client::new(),
-        dir,
-        stop: Some(stop),
-        handle: Some(handle),
-    }
+    (
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            dir,
+            stop: Some(stop),
+            handle: Some(handle),
+        },
+        store,
+    )
 }
 
 impl TestApp {

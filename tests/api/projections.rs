@@ -583,3 +583,220 @@ async fn text_search_finds_comments_after_a_first_start_bulk_build_and_after_a_r
     assert_eq!(published_matching(&data, "jalan desa"), 1);
     assert_eq!(published_matching(&data, "tidak ada di sini"), 0);
 }
+
+/// One accepted comment's events as the service would append them (the decider's events,
+/// encoded by the service's codec, the actor and one correlation id in the metadata), without
+/// screening: the backlog for [`measure_reads_and_posts_while_the_follower_writes_a_backlog`].
+fn backlog_comment(i: u64) -> (String, Vec<saring::store::NewEvent>) {
+    use saring::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
+    use saring::domain::{ClientFacts, Submission, comment_stream};
+    use saring::policy::{Outcome, Verdict};
+    use saring::store::EventMetadata;
+    let id = uuid::Uuid::new_v4();
+    let submission = Submission {
+        comment_id: id,
+        thread: format!("berita-antrean-{}", i % 100),
+        parent_id: None,
+        author_name: format!("Pembaca {}", i % 5000),
+        author_email: format!("pembaca{}@contoh.id", i % 20_000),
+        author_url: None,
+        body: format!("{HAM} Komentar antrean nomor {i}."),
+        client: ClientFacts {
+            ip: format!("10.{}.{}.{}", (i >> 16) % 256, (i >> 8) % 256, i % 256),
+            user_agent: Some("Mozilla/5.0 (backlog)".into()),
+        },
+        captcha_solve_ms: 4000,
+        pow: None,
+        known_reader: None,
+        lang: saring::i18n::Lang::Id,
+        submitted_at: chrono::Utc::now(),
+        erased: false,
+    };
+    let verdict = Verdict {
+        outcome: Outcome::Accept,
+        score: 0.0,
+        rules: vec![],
+        policy_version: "backlog".into(),
+    };
+    let events = comment::decide(
+        &CommentState::default(),
+        CommentCommand::Submit {
+            submission: Box::new(submission),
+            verdict: Box::new(verdict),
+            fingerprint: i,
+            context: SubmitContext {
+                thread_closed: false,
+                parent: None,
+            },
+        },
+    )
+    .expect("a first submission is accepted");
+    let correlation_id = Some(uuid::Uuid::new_v4());
+    let encoded = events
+        .iter()
+        .map(|e| {
+            saring::service::codec::encode(e)
+                .expect("an event encodes")
+                .with_metadata(EventMetadata {
+                    actor: Some(e.actor().label()),
+                    correlation_id,
+                    causation_id: None,
+                })
+        })
+        .collect();
+    (comment_stream(id), encoded)
+}
+
+/// Latencies of reads and trickle posts during one phase.
+struct Phase {
+    reads: Vec<Duration>,
+    posts: Vec<Duration>,
+}
+
+impl Phase {
+    fn print(&mut self, label: &str) -> (Duration, Duration) {
+        let (reads, posts) = (p99(&mut self.reads), p99(&mut self.posts));
+        println!(
+            "{label}: {} reads p50 {:.2} ms p99 {:.2} ms; {} posts (challenge + post) p50 {:.2} ms \
+             p99 {:.2} ms",
+            self.reads.len(),
+            self.reads[self.reads.len() / 2].as_secs_f64() * 1e3,
+            reads.as_secs_f64() * 1e3,
+            self.posts.len(),
+            self.posts[self.posts.len() / 2].as_secs_f64() * 1e3,
+            posts.as_secs_f64() * 1e3,
+        );
+        (reads, posts)
+    }
+}
+
+/// The projection position the server reports to a moderator on `/readyz`.
+async fn served_position(app: &TestApp) -> u64 {
+    let (_, v) = app.mod_get(AYU, "/readyz").await;
+    v["position"].as_u64().expect("a position for a moderator")
+}
+
+/// Issue 8's "a slow snapshot does not delay thread reads or posts", with the follower's
+/// share alone: 100,000 comments are appended to the log through the running server's own
+/// store (no HTTP, no screening: built before the measurement), 1,024 comments at a time (one
+/// group commit), each chunk once the follower has folded the one before, so the follower
+/// writes them to the projection database in batches as large as it takes from its
+/// subscription while 4 readers read a thread page (page cache off, so every read queries the
+/// database) and one poster posts every 200 ms (captcha challenge, then the post, whose `201`
+/// waits for its own fold). Prints reads' and posts' p99 quiet (the same readers and poster, no
+/// backlog) and while the follower writes, and their ratios. A second process cannot append
+/// instead: SQLite's writer numbers positions in memory.
+/// `cargo test --test api measure_reads_and_posts_while_the_follower_writes_a_backlog --
+/// --ignored --nocapture` (add `--release` for production figures); figures in the README's
+/// issue 8 entry. Not a pass/fail check: speed depends on the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn measure_reads_and_posts_while_the_follower_writes_a_backlog() {
+    use saring::store::ExpectedRevision;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const READERS: usize = 4;
+    const BACKLOG: u64 = 100_000;
+    const CHUNK: usize = 1024;
+    let (app, store) = spawn_app_and_store(tempfile::tempdir().expect("a folder"), |s| {
+        s.projections.page_cache_bytes = 0;
+    })
+    .await;
+    let app = Arc::new(app);
+    for n in 0..50 {
+        app.comment_ok("berita-baca", &format!("{HAM} Komentar {n}."), "published")
+            .await;
+    }
+    let built = Instant::now();
+    let backlog: Vec<_> = (0..BACKLOG).map(backlog_comment).collect();
+    println!(
+        "built {BACKLOG} comments ({} events) in {:.1} s",
+        backlog.iter().map(|(_, e)| e.len()).sum::<usize>(),
+        built.elapsed().as_secs_f64()
+    );
+    let posted = Arc::new(AtomicU64::new(0));
+    let phase = |stop: Arc<AtomicBool>| {
+        let mut readers = tokio::task::JoinSet::new();
+        for _ in 0..READERS {
+            let (app, stop) = (app.clone(), stop.clone());
+            readers.spawn(read_until(app, move || stop.load(Ordering::Relaxed)));
+        }
+        let (app, posted) = (app.clone(), posted.clone());
+        let poster = tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let n = posted.fetch_add(1, Ordering::Relaxed);
+                let t = Instant::now();
+                let (status, v) = app
+                    .comment(
+                        "berita-tetes",
+                        "Pembaca",
+                        &format!("tetes{n}@contoh.id"),
+                        &format!("{HAM} Tetesan nomor {n}."),
+                        None,
+                    )
+                    .await;
+                times.push(t.elapsed());
+                assert_eq!(status, StatusCode::CREATED, "{v}");
+            }
+            times
+        });
+        async move {
+            let mut reads = Vec::new();
+            while let Some(times) = readers.join_next().await {
+                reads.extend(times.expect("a reader"));
+            }
+            Phase {
+                reads,
+                posts: poster.await.expect("the poster"),
+            }
+        }
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let quiet = phase(stop.clone());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut quiet = quiet.await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = phase(stop.clone());
+    let started = Instant::now();
+    let mut chunks = 0;
+    for chunk in backlog.chunks(CHUNK) {
+        let appends = chunk.iter().map(|(stream, events)| {
+            store.append(stream, ExpectedRevision::NoStream, events.clone())
+        });
+        let last = futures::future::try_join_all(appends)
+            .await
+            .expect("the backlog appends")
+            .iter()
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while served_position(&app).await < last {
+            assert!(Instant::now() < deadline, "the follower stalled");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        chunks += 1;
+    }
+    let writing = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut busy = busy.await;
+    println!(
+        "the follower folded {BACKLOG} comments in {chunks} chunks of {CHUNK} in {:.1} s ({:.0}/s)",
+        writing.as_secs_f64(),
+        BACKLOG as f64 / writing.as_secs_f64()
+    );
+    let (quiet_reads, quiet_posts) = quiet.print("quiet");
+    let (busy_reads, busy_posts) = busy.print("while the follower writes the backlog");
+    println!(
+        "p99 ratios (backlog / quiet): reads {:.2}, posts {:.2}",
+        busy_reads.as_secs_f64() / quiet_reads.as_secs_f64(),
+        busy_posts.as_secs_f64() / quiet_posts.as_secs_f64()
+    );
+    let (_, page) = app.get("/api/v1/threads/berita-antrean-7/comments").await;
+    assert_eq!(page["total"], BACKLOG / 100, "{}", page["total"]);
+}
