@@ -29,7 +29,7 @@ use crate::domain::{CommentStatus, ModeratorAction, input};
 use crate::http::error::{ApiError, FieldText};
 use crate::http::extract::{ClientIp, Moderator};
 use crate::http::lang::lang_of;
-use crate::http::messages::Text;
+use crate::http::messages::{self, Text};
 use crate::i18n::Lang;
 use crate::projections::search::{ConsoleQueue, Cursor, QueueFilter, SortOrder};
 use crate::service::{CommandError, DecisionRefusal, ModeratorView};
@@ -371,10 +371,7 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
     }
     if let Err(wait) = c.logins.attempt(req.ip, &name) {
         metrics::counter!("saring_console_login_throttled_total").increment(1);
-        let text = match lang {
-            Lang::Id => format!("Terlalu banyak percobaan masuk. Coba lagi dalam {wait} detik."),
-            Lang::En => format!("Too many login attempts. Try again in {wait} seconds."),
-        };
+        let text = messages::login_throttled(lang, wait);
         let mut resp = html_response(
             StatusCode::TOO_MANY_REQUESTS,
             pages::login(lang, Some(&text), &name, c.accounts.is_empty()),
@@ -794,10 +791,7 @@ async fn conflict_response(
     let now = Utc::now();
     if req.json {
         let html = pages::card(lang, &session.csrf, &card, "/admin", now).into_string();
-        let message = match lang {
-            Lang::Id => format!("{by} memutuskan lebih dulu: {what}."),
-            Lang::En => format!("{by} decided first: {what}."),
-        };
+        let message = messages::decided_first(lang, &by, what);
         return (
             StatusCode::CONFLICT,
             axum::Json(json!({
@@ -1135,10 +1129,7 @@ async fn bans_page(State(c): State<Console>, req: Req, Query(q): Query<BansQuery
     if let Some(spammed) = q.notice.as_deref().and_then(|n| n.strip_prefix("placed-"))
         && let Ok(n) = spammed.parse::<usize>()
     {
-        notice = Some(match lang {
-            Lang::Id => format!("Larangan dipasang; {n} komentar dipindahkan ke spam."),
-            Lang::En => format!("The ban is in place; {n} comments moved to spam."),
-        });
+        notice = Some(messages::ban_placed(lang, n));
     }
     let page = super::bans_page::BansPage {
         bans: &bans,

@@ -215,6 +215,32 @@ pub fn rate_limited(lang: Lang, seconds: u64) -> String {
     }
 }
 
+/// The console's login page after too many failed attempts from one address or for one name:
+/// how long to wait. Said on the page, not as JSON: the login form is a browser's.
+pub fn login_throttled(lang: Lang, seconds: u64) -> String {
+    match lang {
+        Lang::Id => format!("Terlalu banyak percobaan masuk. Coba lagi dalam {seconds} detik."),
+        Lang::En => format!("Too many login attempts. Try again in {seconds} seconds."),
+    }
+}
+
+/// The console's answer when another moderator decided a comment first: who, and what they did
+/// (`what` is the console's own words for the event, in the same language).
+pub fn decided_first(lang: Lang, by: &str, what: &str) -> String {
+    match lang {
+        Lang::Id => format!("{by} memutuskan lebih dulu: {what}."),
+        Lang::En => format!("{by} decided first: {what}."),
+    }
+}
+
+/// The console's notice after a ban that also moved the banned reader's comments to spam.
+pub fn ban_placed(lang: Lang, moved_to_spam: usize) -> String {
+    match lang {
+        Lang::Id => format!("Larangan dipasang; {moved_to_spam} komentar dipindahkan ke spam."),
+        Lang::En => format!("The ban is in place; {moved_to_spam} comments moved to spam."),
+    }
+}
+
 /// A sentence followed by a detail that is not translated (a parser's or the policy loader's
 /// own words, which name a field or a file and a line).
 pub fn with_detail(lang: Lang, kind: ErrorKind, detail: &str) -> String {
@@ -763,6 +789,34 @@ mod tests {
         let distinct: std::collections::BTreeSet<_> =
             Text::ALL.iter().map(|t| t.get(Lang::En)).collect();
         assert_eq!(distinct.len(), Text::ALL.len(), "two texts say the same");
+    }
+
+    #[test]
+    fn a_throttled_login_says_how_long_to_wait_in_the_moderators_language() {
+        let id = login_throttled(Lang::Id, 42);
+        let en = login_throttled(Lang::En, 42);
+        assert!(
+            id.contains("42 detik") && id.contains("percobaan masuk"),
+            "{id}"
+        );
+        assert!(
+            en.contains("42 seconds") && en.contains("login attempts"),
+            "{en}"
+        );
+    }
+
+    #[test]
+    fn the_consoles_conflict_and_ban_notices_carry_their_facts_in_both_languages() {
+        assert_eq!(
+            decided_first(Lang::Id, "sari", "disetujui"),
+            "sari memutuskan lebih dulu: disetujui."
+        );
+        assert_eq!(
+            decided_first(Lang::En, "sari", "approved"),
+            "sari decided first: approved."
+        );
+        assert!(ban_placed(Lang::Id, 3).contains("3 komentar"));
+        assert!(ban_placed(Lang::En, 3).contains("3 comments moved to spam"));
     }
 
     #[test]
