@@ -24,9 +24,9 @@ use clap::Parser;
 use saring::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
 use saring::domain::{ClientFacts, Submission, comment_stream};
 use saring::policy::{Outcome, Policy, Verdict, body_fingerprint};
-use saring::service::codec::encode;
+use saring::service::codec::encode_command;
 use saring::service::screen_input;
-use saring::store::{EventMetadata, EventStore, ExpectedRevision, NewEvent, sqlite::SqliteStore};
+use saring::store::{EventStore, ExpectedRevision, NewEvent, sqlite::SqliteStore};
 use uuid::Uuid;
 
 /// Comments one run may ask for.
@@ -164,17 +164,7 @@ fn comment_events(
         },
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let correlation_id = Some(Uuid::new_v4());
-    let encoded = events
-        .iter()
-        .map(|e| {
-            Ok(encode(e)?.with_metadata(EventMetadata {
-                actor: Some(e.actor().label()),
-                correlation_id,
-                causation_id: None,
-            }))
-        })
-        .collect::<Result<Vec<_>, saring::store::StoreError>>()?;
+    let encoded = encode_command(&events)?;
     Ok((comment_stream(id), encoded))
 }
 

@@ -38,7 +38,7 @@ pub enum StartError {
     Projections(#[from] ProjectionDbError),
     /// The projection database could not be built from the log.
     #[error("cannot build the projection database")]
-    Bulk(#[from] crate::service::projections_cli::BulkBuildError),
+    Bulk(#[from] crate::service::bulk_build::BulkBuildError),
     /// The listener could not be bound, or the data folder created.
     #[error("cannot prepare the data folder or the listener")]
     Io(#[from] std::io::Error),
@@ -103,7 +103,7 @@ impl Application {
             ProjectionDb::open_existing(&db_path, store.backend_name())
         {
             let mut logged = std::time::Instant::now();
-            let built = crate::service::projections_cli::build_in_bulk(
+            let built = crate::service::bulk_build::build_in_bulk(
                 store.as_ref(),
                 &db_path,
                 &settings.projections,

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use crate::domain::DomainEvent;
 use crate::domain::codec::{self, Decoded};
-use crate::store::{NewEvent, RecordedEvent, StoreError};
+use crate::store::{EventMetadata, NewEvent, RecordedEvent, StoreError};
 
 /// Kinds (type and schema version) of unreadable events already logged. Bounded: the types in
 /// a log are few, and one that fills it only stops new warnings, never decoding.
@@ -23,6 +23,22 @@ pub fn encode(event: &DomainEvent) -> Result<NewEvent, StoreError> {
     let mut new = NewEvent::new(event_type, data);
     new.schema_version = schema_version;
     Ok(new)
+}
+
+/// The events one command decided, encoded for one append: each names its actor, and one
+/// correlation id ties them together (what the audit trail and the history group by).
+pub fn encode_command(events: &[DomainEvent]) -> Result<Vec<NewEvent>, StoreError> {
+    let correlation_id = Some(uuid::Uuid::new_v4());
+    events
+        .iter()
+        .map(|e| {
+            Ok(encode(e)?.with_metadata(EventMetadata {
+                actor: Some(e.actor().label()),
+                correlation_id,
+                causation_id: None,
+            }))
+        })
+        .collect()
 }
 
 /// A stored event as a domain event, upcast if it is older; `None` for one this version cannot

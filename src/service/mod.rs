@@ -32,6 +32,7 @@ use crate::store::{EventStore, StoreError};
 pub mod audit;
 pub mod backtest;
 pub mod bans;
+pub mod bulk_build;
 pub mod codec;
 pub mod descriptions;
 pub mod premoderation;

@@ -10,12 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use crate::domain::DomainEvent;
-use crate::store::{
-    EventMetadata, EventStore, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
-};
+use crate::store::{EventStore, ExpectedRevision, RecordedEvent, StoreError};
 
 use super::View;
 use super::codec;
@@ -284,19 +280,7 @@ impl Shell {
         expected: ExpectedRevision,
         events: &[DomainEvent],
     ) -> Result<crate::store::AppendResult, StoreError> {
-        // One correlation id ties together every event of one command.
-        let correlation_id = Some(Uuid::new_v4());
-        let new_events = events
-            .iter()
-            .map(|e| {
-                let metadata = EventMetadata {
-                    actor: Some(e.actor().label()),
-                    correlation_id,
-                    causation_id: None,
-                };
-                Ok(codec::encode(e)?.with_metadata(metadata))
-            })
-            .collect::<Result<Vec<NewEvent>, StoreError>>()?;
+        let new_events = codec::encode_command(events)?;
         self.store.append(stream, expected, new_events).await
     }
 }
@@ -310,7 +294,8 @@ mod tests {
 
     use super::*;
     use crate::projections::Projections;
-    use crate::store::{AppendResult, EventStream, sqlite::SqliteStore};
+    use crate::store::{AppendResult, EventMetadata, EventStream, NewEvent, sqlite::SqliteStore};
+    use uuid::Uuid;
 
     /// A store where another writer slips an event into the stream just before each of the
     /// next `races` appends, as a second replica or a colleague would.

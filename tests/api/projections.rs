@@ -591,7 +591,6 @@ fn backlog_comment(i: u64) -> (String, Vec<saring::store::NewEvent>) {
     use saring::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
     use saring::domain::{ClientFacts, Submission, comment_stream};
     use saring::policy::{Outcome, Verdict};
-    use saring::store::EventMetadata;
     let id = uuid::Uuid::new_v4();
     let submission = Submission {
         comment_id: id,
@@ -631,19 +630,7 @@ fn backlog_comment(i: u64) -> (String, Vec<saring::store::NewEvent>) {
         },
     )
     .expect("a first submission is accepted");
-    let correlation_id = Some(uuid::Uuid::new_v4());
-    let encoded = events
-        .iter()
-        .map(|e| {
-            saring::service::codec::encode(e)
-                .expect("an event encodes")
-                .with_metadata(EventMetadata {
-                    actor: Some(e.actor().label()),
-                    correlation_id,
-                    causation_id: None,
-                })
-        })
-        .collect();
+    let encoded = saring::service::codec::encode_command(&events).expect("the events encode");
     (comment_stream(id), encoded)
 }
 
