@@ -291,8 +291,6 @@ pub enum Text {
     ThreadAlreadyClosed,
     /// Reopening an open thread.
     ThreadNotClosed,
-    /// A reader's email for a data request.
-    Email,
     /// A console form sent from another site.
     ForeignSite,
     /// A console thread command that changes nothing.
@@ -354,7 +352,6 @@ impl Text {
         Text::FormThread,
         Text::ThreadAlreadyClosed,
         Text::ThreadNotClosed,
-        Text::Email,
         Text::ForeignSite,
         Text::ThreadSoAlready,
         Text::ExpiryPast,
@@ -417,10 +414,6 @@ impl Text {
             Text::ThreadNotClosed => (
                 "Utas ini tidak sedang ditutup.",
                 "This thread is not closed.",
-            ),
-            Text::Email => (
-                "Wajib: alamat email pembaca.",
-                "Required: the reader's email address.",
             ),
             Text::ForeignSite => (
                 "Formulir ini dikirim dari situs lain.",
