@@ -14,9 +14,8 @@ use crate::projections::search::ConsoleQueue;
 use crate::projections::waves::ShapeKind;
 
 /// Declares a struct of page words from a table of `field: "Indonesian", "English";` lines,
-/// with its two languages as constants and [`all`](CommonWords::all) for the tests. Each field's
-/// doc shows both texts; a `///` line before a field says where it is shown when the words do
-/// not.
+/// with its two languages as constants and `all` for the tests. Each field's doc shows both
+/// texts; a `///` line before a field says where it is shown when the words do not.
 macro_rules! words {
     ($(#[doc = $sdoc:literal])* $name:ident {
         $( $(#[doc = $doc:literal])* $field:ident: $id:literal, $en:literal; )*
@@ -26,7 +25,7 @@ macro_rules! words {
         pub struct $name {
             $(
                 $(#[doc = $doc])*
-                #[doc = concat!("«", $id, "» / «", $en, "»")]
+                #[doc = concat!("Indonesian `` ", $id, " ``, English `` ", $en, " ``.")]
                 pub $field: &'static str,
             )*
         }
