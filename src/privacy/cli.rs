@@ -13,13 +13,6 @@ use crate::store::{EventStore, StoreError};
 
 use super::PrivacyError;
 
-/// The reader's email as the command line takes it: [`super::normalise_email`], whose refusal
-/// clap prints with the argument (`invalid value 'sari@' for '<EMAIL>': the email is not of the
-/// form local@domain.tld`).
-fn reader_email(raw: &str) -> Result<Email, crate::domain::ValueError> {
-    super::normalise_email(raw)
-}
-
 /// The `privacy` subcommands.
 #[derive(clap::Subcommand)]
 pub enum PrivacyCommand {
@@ -27,7 +20,9 @@ pub enum PrivacyCommand {
     /// reports about them, bans naming them) as JSON.
     Export {
         /// The reader's email (refused, before the store is opened, where a comment's would be).
-        #[arg(value_parser = reader_email)]
+        // clap prints the refusal with the argument: "invalid value 'sari@' for '<EMAIL>': the
+        // email is not of the form local@domain.tld".
+        #[arg(value_parser = super::normalise_email)]
         email: Email,
         /// Store settings (data folder, store URL).
         #[command(flatten)]
@@ -37,7 +32,9 @@ pub enum PrivacyCommand {
     /// (their key is deleted); their comments show as deleted at the author's request.
     Erase {
         /// The reader's email (refused, before the store is opened, where a comment's would be).
-        #[arg(value_parser = reader_email)]
+        // clap prints the refusal with the argument: "invalid value 'sari@' for '<EMAIL>': the
+        // email is not of the form local@domain.tld".
+        #[arg(value_parser = super::normalise_email)]
         email: Email,
         /// The name recorded in the audit trail.
         #[arg(long, default_value = "cli")]
