@@ -4,6 +4,7 @@
 use maud::{Markup, html};
 
 use super::pages::{Chrome, layout};
+use crate::http::messages::console_words;
 use crate::http::moderation::AuditQuery;
 use crate::service::audit::{AuditLine, ModeratorFigures, RuleFigures};
 
@@ -17,7 +18,9 @@ pub fn audit(
     next: Option<&str>,
 ) -> Markup {
     let lang = chrome.lang;
-    let title = lang.pick("Catatan audit", "Audit log");
+    let words = console_words(lang);
+    let (common, w) = (&words.common, &words.audit);
+    let title = w.title;
     let value = |v: &Option<String>| v.clone().unwrap_or_default();
     layout(
         lang,
@@ -25,25 +28,25 @@ pub fn audit(
         Some(chrome),
         html! {
             nav.queues {
-                a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Antrean", "← Queues")) }
-                a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
+                a href={ "/admin?lang=" (lang.tag()) } { (common.to_queues) }
+                a href={ "/admin/bans?lang=" (lang.tag()) } { (common.bans) }
                 a href={ "/admin/audit?lang=" (lang.tag()) } aria-current="page" { (title) }
-                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (common.waves) }
             }
             form.filters method="get" action="/admin/audit" role="search" {
                 input type="hidden" name="lang" value=(lang.tag());
-                label { (lang.pick("Moderator", "Moderator")) " " input type="text" name="moderator" maxlength="254" value=(value(&q.moderator)); }
-                label { (lang.pick("Komentar (id)", "Comment (id)")) " " input type="text" name="comment" maxlength="36" value=(value(&q.comment)); }
-                label { (lang.pick("Penulis (email)", "Author (email)")) " " input type="text" name="author" maxlength="254" value=(value(&q.author)); }
-                label { (lang.pick("Sejak", "Since")) " " input type="text" name="since" placeholder="2026-12-01T00:00:00Z" value=(value(&q.since)); }
-                label { (lang.pick("Sampai", "Until")) " " input type="text" name="until" placeholder="2026-12-02T00:00:00Z" value=(value(&q.until)); }
-                button type="submit" { (lang.pick("Saring", "Filter")) }
+                label { (w.moderator) " " input type="text" name="moderator" maxlength="254" value=(value(&q.moderator)); }
+                label { (w.comment) " " input type="text" name="comment" maxlength="36" value=(value(&q.comment)); }
+                label { (w.author) " " input type="text" name="author" maxlength="254" value=(value(&q.author)); }
+                label { (w.since) " " input type="text" name="since" placeholder="2026-12-01T00:00:00Z" value=(value(&q.since)); }
+                label { (w.until) " " input type="text" name="until" placeholder="2026-12-02T00:00:00Z" value=(value(&q.until)); }
+                button type="submit" { (w.filter) }
             }
             table.audit {
                 thead { tr {
-                    th { (lang.pick("Waktu", "When")) } th { (lang.pick("Oleh", "By")) }
-                    th { (lang.pick("Peristiwa", "Event")) } th { (lang.pick("Apa", "What")) }
-                    th { (lang.pick("Sebelum → sesudah", "Before → after")) } th { (lang.pick("Alasan", "Reason")) }
+                    th { (w.when) } th { (w.by) }
+                    th { (w.event) } th { (w.what) }
+                    th { (w.before_after) } th { (w.reason) }
                 } }
                 tbody {
                     @for l in lines {
@@ -66,14 +69,14 @@ pub fn audit(
                 }
             }
             @if let Some(n) = next {
-                nav.paging { a rel="next" href=(n) { (lang.pick("Lebih lama →", "Older →")) } }
+                nav.paging { a rel="next" href=(n) { (w.older) } }
             }
-            h2 { (lang.pick("Per moderator", "Per moderator")) }
+            h2 { (w.per_moderator) }
             table.figures {
                 thead { tr {
-                    th { "Moderator" } th { (lang.pick("Keputusan", "Decisions")) }
-                    th { (lang.pick("Diubah rekan", "Reversed by colleagues")) }
-                    th { (lang.pick("Median tiba → diputuskan", "Median arrival → decision")) }
+                    th { (w.moderator) } th { (w.decisions) }
+                    th { (w.reversed) }
+                    th { (w.median) }
                 } }
                 tbody {
                     @for (name, f) in figures {
@@ -84,15 +87,13 @@ pub fn audit(
                     }
                 }
             }
-            h2 { (lang.pick("Per aturan", "Per rule")) }
-            p.summary { (lang.pick(
-                "Komentar yang dicocokkan tiap aturan dalam jendela audit, dan berapa yang kemudian diputuskan moderator berlawanan dengan aturan itu.",
-                "Comments each rule matched in the audit window, and how many a moderator later decided against the rule.")) }
+            h2 { (w.per_rule) }
+            p.summary { (w.rules_summary) }
             table.figures.rules {
                 thead { tr {
-                    th { (lang.pick("Aturan", "Rule")) } th { (lang.pick("Cocok", "Hits")) }
-                    th { (lang.pick("Dibatalkan moderator", "Overturned by moderators")) }
-                    th { (lang.pick("Bagian", "Share")) }
+                    th { (w.rule) } th { (w.hits) }
+                    th { (w.overturned) }
+                    th { (w.share) }
                 } }
                 tbody {
                     @for r in rules {

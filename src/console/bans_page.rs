@@ -5,17 +5,9 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::pages::{Chrome, layout};
+use crate::http::messages::console::BanWords;
+use crate::http::messages::console_words;
 use crate::service::bans::BanView;
-
-/// Kinds of ban in the form's order, with their labels.
-const KINDS: [(&str, &str, &str); 6] = [
-    ("email", "Email", "Email"),
-    ("email_domain", "Domain email", "Email domain"),
-    ("address", "Alamat IP (IPv6: /64)", "IP address (IPv6: /64)"),
-    ("cidr", "Rentang CIDR", "CIDR range"),
-    ("url_domain", "Domain situs web", "Website domain"),
-    ("name", "Nama", "Name"),
-];
 
 /// What the page shows.
 pub struct BansPage<'a> {
@@ -36,70 +28,72 @@ pub struct BansPage<'a> {
 /// The bans page.
 pub fn bans(chrome: &Chrome<'_>, page: &BansPage<'_>) -> Markup {
     let lang = chrome.lang;
-    let title = lang.pick("Larangan", "Bans");
+    let words = console_words(lang);
+    let (common, w) = (&words.common, &words.bans);
+    let title = common.bans;
     layout(
         lang,
         title,
         Some(chrome),
         html! {
             nav.queues {
-                a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Antrean", "← Queues")) }
+                a href={ "/admin?lang=" (lang.tag()) } { (common.to_queues) }
                 a href={ "/admin/bans?lang=" (lang.tag()) } aria-current="page" { (title) }
-                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (common.waves) }
             }
             @if let Some(n) = &page.notice { p.notice role="status" { (n) } }
             form #ban-form.filters method="post" action={ "/admin/bans?lang=" (lang.tag()) } {
                 input type="hidden" name="csrf" value=(chrome.csrf);
-                label { (lang.pick("Jenis", "Kind")) " "
+                label { (w.kind) " "
                     select name="kind" {
-                        @for (k, id, en) in KINDS {
-                            option value=(k) selected[k == page.kind] { (lang.pick(id, en)) }
+                        @for k in BanWords::KINDS {
+                            option value=(k) selected[k == page.kind] { (w.kind_label(k).unwrap_or(k)) }
                         }
                     }
                 }
-                label { (lang.pick("Nilai", "Value")) " " input type="text" name="value" required maxlength="254" value=(page.value); }
-                label { (lang.pick("Alasan (pribadi)", "Reason (private)")) " " input type="text" name="reason" maxlength="500"; }
-                label { (lang.pick("Berlaku", "For")) " "
+                label { (w.value) " " input type="text" name="value" required maxlength="254" value=(page.value); }
+                label { (w.reason_private) " " input type="text" name="reason" maxlength="500"; }
+                label { (w.lasts) " "
                     select name="expires_in_hours" {
-                        option value="" { (lang.pick("sampai dicabut", "until lifted")) }
-                        option value="24" { (lang.pick("1 hari", "1 day")) }
-                        option value="168" { (lang.pick("7 hari", "7 days")) }
-                        option value="720" { (lang.pick("30 hari", "30 days")) }
+                        option value="" { (w.until_lifted) }
+                        option value="24" { (w.one_day) }
+                        option value="168" { (w.seven_days) }
+                        option value="720" { (w.thirty_days) }
                     }
                 }
-                label { input type="checkbox" name="spam_existing" value="1"; " " (lang.pick("pindahkan komentarnya yang tampil dan menunggu ke spam sekarang", "move their visible and pending comments to spam now")) }
-                button type="submit" { (lang.pick("Larang", "Ban")) }
+                label { input type="checkbox" name="spam_existing" value="1"; " " (w.spam_existing) }
+                button type="submit" { (w.place) }
             }
             form.filters method="get" action="/admin/bans" role="search" {
                 input type="hidden" name="lang" value=(lang.tag());
-                label { (lang.pick("Cari", "Search")) " " input type="search" name="q" value=(page.q) maxlength="254"; }
-                button type="submit" { (lang.pick("Cari", "Search")) }
+                label { (w.search) " " input type="search" name="q" value=(page.q) maxlength="254"; }
+                button type="submit" { (w.search) }
             }
-            p.summary { (page.bans.len()) " " (lang.pick("larangan", "bans")) }
+            p.summary { (page.bans.len()) " " (w.count) }
             table.bans {
                 thead { tr {
-                    th { (lang.pick("Jenis", "Kind")) } th { (lang.pick("Nilai", "Value")) }
-                    th { (lang.pick("Alasan", "Reason")) } th { (lang.pick("Sampai", "Until")) }
-                    th { (lang.pick("Oleh", "By")) } th {}
+                    th { (w.kind) } th { (w.value) }
+                    th { (w.reason) } th { (w.until) }
+                    th { (w.by) } th {}
                 } }
                 tbody {
                     @for b in page.bans {
                         tr.ban data-id=(b.id) data-active=(b.active) {
-                            td { (KINDS.iter().find(|k| k.0 == b.kind).map_or(b.kind, |k| lang.pick(k.1, k.2))) }
+                            td { (w.kind_label(b.kind).unwrap_or(b.kind)) }
                             td { code { (b.value) } }
                             td { (b.reason) }
                             td {
                                 @match b.expires_at {
-                                    Some(e) if e <= page.now => { (lang.pick("berakhir ", "ended ")) (e.format("%Y-%m-%d %H:%M UTC")) }
+                                    Some(e) if e <= page.now => { (w.ended) (e.format("%Y-%m-%d %H:%M UTC")) }
                                     Some(e) => { (e.format("%Y-%m-%d %H:%M UTC")) }
-                                    None => { (lang.pick("sampai dicabut", "until lifted")) }
+                                    None => { (w.until_lifted) }
                                 }
                             }
                             td { (b.by) " · " (b.at.format("%Y-%m-%d")) }
                             td {
                                 form.inline method="post" action={ "/admin/bans/" (b.id) "/lift?lang=" (lang.tag()) } {
                                     input type="hidden" name="csrf" value=(chrome.csrf);
-                                    button type="submit" { (lang.pick("Cabut", "Lift")) }
+                                    button type="submit" { (w.lift) }
                                 }
                             }
                         }

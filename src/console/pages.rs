@@ -1,11 +1,14 @@
 //! The console's HTML, in maud: every interpolated value is escaped unless wrapped in
 //! `PreEscaped`, which is used only for `projections::render` output (escaped when rendered).
+//! Every word a page shows comes from the catalogue ([`crate::http::messages::console`]),
+//! picked once per page.
 
 use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::highlight;
 use crate::domain::{CommentStatus, ModeratorAction};
+use crate::http::messages::{ConsoleWords, console_words};
 use crate::i18n::Lang;
 use crate::projections::search::{AuthorRecord, ConsoleQueue, QueueStats};
 use crate::service::ModeratorView;
@@ -89,28 +92,6 @@ pub struct Filters {
     pub newest: bool,
 }
 
-/// Human queue names.
-pub fn queue_label(lang: Lang, q: ConsoleQueue) -> &'static str {
-    match q {
-        ConsoleQueue::Pending => lang.pick("Menunggu", "Pending"),
-        ConsoleQueue::Reported => lang.pick("Dilaporkan", "Reported"),
-        ConsoleQueue::Spam => "Spam",
-        ConsoleQueue::Rejected => lang.pick("Ditolak", "Rejected"),
-        ConsoleQueue::Published => lang.pick("Terbit", "Published"),
-    }
-}
-
-/// A comment status in the page's language.
-pub(crate) fn status_label(lang: Lang, status: CommentStatus) -> &'static str {
-    match status {
-        CommentStatus::Pending => lang.pick("menunggu", "pending"),
-        CommentStatus::Published => lang.pick("terbit", "published"),
-        CommentStatus::Spam => "spam",
-        CommentStatus::Rejected => lang.pick("ditolak", "rejected"),
-        CommentStatus::Deleted => lang.pick("dihapus", "deleted"),
-    }
-}
-
 /// The keyboard letter of a queue after `g`.
 pub fn queue_key(q: ConsoleQueue) -> char {
     match q {
@@ -132,18 +113,6 @@ pub fn action_name(a: ModeratorAction) -> &'static str {
         ModeratorAction::Delete => "delete",
         ModeratorAction::Restore => "restore",
         ModeratorAction::Requeue => "requeue",
-    }
-}
-
-fn action_label(lang: Lang, a: ModeratorAction) -> &'static str {
-    match a {
-        ModeratorAction::Approve => lang.pick("Setujui", "Approve"),
-        ModeratorAction::Reject => lang.pick("Tolak", "Reject"),
-        ModeratorAction::Spam => "Spam",
-        ModeratorAction::NotSpam => lang.pick("Bukan spam", "Not spam"),
-        ModeratorAction::Delete => lang.pick("Hapus", "Delete"),
-        ModeratorAction::Restore => lang.pick("Pulihkan", "Restore"),
-        ModeratorAction::Requeue => lang.pick("Kembalikan ke antrean", "Back to pending"),
     }
 }
 
@@ -172,40 +141,25 @@ pub fn legal_actions(status: CommentStatus, reported: bool) -> Vec<ModeratorActi
     }
 }
 
-/// What an event did, in words.
-pub fn event_words(lang: Lang, event: &str) -> &'static str {
-    match event {
-        "CommentApproved" => lang.pick("menyetujuinya", "approved it"),
-        "CommentRejected" => lang.pick("menolaknya", "rejected it"),
-        "CommentRequeued" => lang.pick("mengembalikannya ke antrean", "put it back in the queue"),
-        "CommentMarkedSpam" => lang.pick("menandainya spam", "marked it spam"),
-        "CommentMarkedNotSpam" => lang.pick("menandainya bukan spam", "marked it not spam"),
-        "CommentDeleted" => lang.pick("menghapusnya", "deleted it"),
-        "CommentRestored" => lang.pick("memulihkannya", "restored it"),
-        "CommentFlagged" | "CommentReportedQueued" => {
-            lang.pick("(pembaca melaporkannya)", "(a reader reported it)")
-        }
-        _ => lang.pick("mengubahnya", "changed it"),
-    }
-}
-
 /// `moderator:budi` → `budi`.
 pub fn actor_name(label: &str) -> &str {
     label.strip_prefix("moderator:").unwrap_or(label)
 }
 
 /// A short age: `5 mnt`, `3 j`, `2 h` (Indonesian) or `5 min`, `3 h`, `2 d`.
-pub fn age(lang: Lang, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub fn age(w: &ConsoleWords, since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - since).num_seconds().max(0);
+    let w = &w.common;
     match secs {
-        s if s < 60 => lang.pick("baru", "now").to_string(),
-        s if s < 3600 => format!("{} {}", s / 60, lang.pick("mnt", "min")),
-        s if s < 86_400 => format!("{} {}", s / 3600, lang.pick("j", "h")),
-        s => format!("{} {}", s / 86_400, lang.pick("h", "d")),
+        s if s < 60 => w.age_now.to_string(),
+        s if s < 3600 => format!("{} {}", s / 60, w.age_minutes),
+        s if s < 86_400 => format!("{} {}", s / 3600, w.age_hours),
+        s => format!("{} {}", s / 86_400, w.age_days),
     }
 }
 
 pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body: Markup) -> Markup {
+    let w = &console_words(lang).common;
     html! {
         (DOCTYPE)
         html lang=(lang.tag()) {
@@ -223,7 +177,7 @@ pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body:
                 header.top {
                     span.brand { "Saring" }
                     @if let Some(c) = chrome {
-                        span.who { (lang.pick("Moderator: ", "Moderator: ")) strong { (c.name) } }
+                        span.who { (w.moderator) strong { (c.name) } }
                         nav.lang {
                             @let sep = if c.here.contains('?') { '&' } else { '?' };
                             a href={ (c.here) (sep) "lang=id" } hreflang="id" { "ID" }
@@ -233,12 +187,12 @@ pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body:
                         @if c.can_undo {
                             form.inline method="post" action={ "/admin/undo?lang=" (lang.tag()) } {
                                 input type="hidden" name="csrf" value=(c.csrf);
-                                button type="submit" id="undo" { (lang.pick("Urungkan", "Undo")) " (u)" }
+                                button type="submit" id="undo" { (w.undo) " (u)" }
                             }
                         }
                         form.inline method="post" action={ "/admin/logout?lang=" (lang.tag()) } {
                             input type="hidden" name="csrf" value=(c.csrf);
-                            button type="submit" { (lang.pick("Keluar", "Log out")) }
+                            button type="submit" { (w.logout) }
                         }
                     }
                 }
@@ -250,27 +204,26 @@ pub(super) fn layout(lang: Lang, title: &str, chrome: Option<&Chrome<'_>>, body:
 
 /// The login form.
 pub fn login(lang: Lang, error: Option<&str>, name: &str, no_accounts: bool) -> Markup {
+    let w = &console_words(lang).login;
     layout(
         lang,
-        lang.pick("Masuk", "Log in"),
+        w.title,
         None,
         html! {
             section.login {
-                h1 { (lang.pick("Masuk ke konsol moderasi", "Log in to the moderation console")) }
+                h1 { (w.heading) }
                 @if no_accounts {
                     p.notice role="status" {
-                        (lang.pick(
-                            "Belum ada akun moderator. Buat satu dengan `saring moderator add NAMA` lalu tambahkan barisnya ke saring.toml.",
-                            "No moderator account yet. Create one with `saring moderator add NAME` and add its lines to saring.toml."))
+                        (w.no_accounts)
                     }
                 }
                 @if let Some(e) = error { p.error role="alert" { (e) } }
                 form method="post" action={ "/admin/login?lang=" (lang.tag()) } {
-                    label for="name" { (lang.pick("Nama", "Name")) }
+                    label for="name" { (w.name) }
                     input #name type="text" name="name" value=(name) autocomplete="username" required maxlength="64" autofocus;
-                    label for="password" { (lang.pick("Kata sandi", "Password")) }
+                    label for="password" { (w.password) }
                     input #password type="password" name="password" autocomplete="current-password" required maxlength="1024";
-                    button type="submit" { (lang.pick("Masuk", "Log in")) }
+                    button type="submit" { (w.title) }
                 }
                 p.lang {
                     a href="/admin/login?lang=id" hreflang="id" { "Bahasa Indonesia" } " · "
@@ -291,51 +244,36 @@ pub fn message(lang: Lang, title: &str, text: &str, chrome: Option<&Chrome<'_>>)
             section.message {
                 h1 { (title) }
                 p { (text) }
-                p { a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
+                p { a href={ "/admin?lang=" (lang.tag()) } { (console_words(lang).common.back_to_queue) } }
             }
         },
     )
 }
 
-fn help(lang: Lang) -> Markup {
-    let rows: [(&str, &str, &str); 14] = [
-        (
-            "j / k",
-            "komentar berikut / sebelumnya",
-            "next / previous comment",
-        ),
-        ("a", "setujui", "approve"),
-        ("r", "tolak", "reject"),
-        ("s", "spam", "spam"),
-        ("n", "bukan spam", "not spam"),
-        ("d", "hapus", "delete"),
-        (
-            "u",
-            "urungkan keputusan terakhir Anda",
-            "undo your last decision",
-        ),
-        ("x", "pilih / batal pilih", "select / unselect"),
-        (
-            "A / R / S",
-            "setujui / tolak / spam semua yang dipilih",
-            "approve / reject / spam the selection",
-        ),
-        ("/", "cari", "search"),
-        (
-            "g p, g r, g s, g d, g a",
-            "ke antrean menunggu, dilaporkan, spam, ditolak, terbit",
-            "go to pending, reported, spam, rejected, published",
-        ),
-        ("g w", "ke gelombang spam", "go to the spam waves"),
-        ("?", "bantuan ini", "this help"),
-        ("Esc", "tutup bantuan", "close the help"),
+fn help(w: &ConsoleWords) -> Markup {
+    let h = &w.help;
+    let rows: [(&str, &str); 14] = [
+        ("j / k", h.next_previous),
+        ("a", h.approve),
+        ("r", h.reject),
+        ("s", h.spam),
+        ("n", h.not_spam),
+        ("d", h.delete),
+        ("u", h.undo),
+        ("x", h.select),
+        ("A / R / S", h.bulk),
+        ("/", h.search),
+        ("g p, g r, g s, g d, g a", h.go_queues),
+        ("g w", h.go_waves),
+        ("?", h.help),
+        ("Esc", h.close),
     ];
     html! {
         details #help.help {
-            summary { (lang.pick("Pintasan papan ketik", "Keyboard shortcuts")) " (?)" }
+            summary { (h.shortcuts) " (?)" }
             table {
-                @for (key, id, en) in rows {
-                    tr { th scope="row" { kbd { (key) } } td { (lang.pick(id, en)) } }
+                @for (key, words) in rows {
+                    tr { th scope="row" { kbd { (key) } } td { (words) } }
                 }
             }
         }
@@ -343,6 +281,7 @@ fn help(lang: Lang) -> Markup {
 }
 
 fn filter_form(lang: Lang, queue: ConsoleQueue, f: &Filters) -> Markup {
+    let w = &console_words(lang).queue;
     // The author filters fold away (open when one is set) so a phone shows cards sooner.
     let narrowed = [&f.thread, &f.email, &f.address, &f.domain]
         .iter()
@@ -351,21 +290,21 @@ fn filter_form(lang: Lang, queue: ConsoleQueue, f: &Filters) -> Markup {
         form.filters method="get" action="/admin" role="search" {
             input type="hidden" name="queue" value=(queue.as_str());
             input type="hidden" name="lang" value=(lang.tag());
-            label { span { (lang.pick("Cari teks", "Search text")) } input #search type="search" name="q" value=(f.q) maxlength="200"; }
-            label { span { (lang.pick("Urutan", "Order")) }
+            label { span { (w.search_text) } input #search type="search" name="q" value=(f.q) maxlength="200"; }
+            label { span { (w.order) }
                 select name="order" {
-                    option value="oldest" selected[!f.newest] { (lang.pick("Terlama dulu", "Oldest first")) }
-                    option value="newest" selected[f.newest] { (lang.pick("Terbaru dulu", "Newest first")) }
+                    option value="oldest" selected[!f.newest] { (w.oldest_first) }
+                    option value="newest" selected[f.newest] { (w.newest_first) }
                 }
             }
-            button type="submit" { (lang.pick("Terapkan", "Apply")) }
+            button type="submit" { (w.apply) }
             details.more open[narrowed] {
-                summary { (lang.pick("Utas dan penulis", "Thread and author")) }
+                summary { (w.thread_and_author) }
                 div.more-fields {
-                    label { span { (lang.pick("Utas", "Thread")) } input type="text" name="thread" value=(f.thread) maxlength="128"; }
-                    label { span { (lang.pick("Email penulis", "Author email")) } input type="text" name="email" value=(f.email) maxlength="254"; }
-                    label { span { (lang.pick("Alamat / grup", "Address / group")) } input type="text" name="address" value=(f.address) maxlength="64"; }
-                    label { span { (lang.pick("Domain situs", "Website domain")) } input type="text" name="domain" value=(f.domain) maxlength="253"; }
+                    label { span { (w.thread) } input type="text" name="thread" value=(f.thread) maxlength="128"; }
+                    label { span { (w.author_email) } input type="text" name="email" value=(f.email) maxlength="254"; }
+                    label { span { (w.address) } input type="text" name="address" value=(f.address) maxlength="64"; }
+                    label { span { (w.website_domain) } input type="text" name="domain" value=(f.domain) maxlength="253"; }
                 }
             }
         }
@@ -410,48 +349,30 @@ fn highlighted_body(lang: Lang, view: &ModeratorView) -> Markup {
 /// author's email, the address group, the website's domain (when there is one) and the same
 /// text. The bulk route resolves each through [`crate::http::moderation::BulkSelector`].
 fn everything_pending(
-    lang: Lang,
+    w: &ConsoleWords,
     v: &ModeratorView,
     host: Option<&str>,
 ) -> Vec<(&'static str, String, &'static str)> {
+    let w = &w.card;
     let mut out = vec![
-        (
-            "select_email",
-            v.author_email.clone(),
-            lang.pick(
-                "Semua yang menunggu dari penulis ini → spam",
-                "All pending from this author → spam",
-            ),
-        ),
-        (
-            "select_address",
-            v.client_ip.clone(),
-            lang.pick("… dari alamat ini → spam", "… from this address → spam"),
-        ),
+        ("select_email", v.author_email.clone(), w.all_from_author),
+        ("select_address", v.client_ip.clone(), w.from_address),
     ];
     if let Some(h) = host {
         out.push((
             "select_domain",
             h.trim_start_matches("www.").to_string(),
-            lang.pick(
-                "… dari domain situs ini → spam",
-                "… from this website domain → spam",
-            ),
+            w.from_domain,
         ));
     }
-    out.push((
-        "select_text",
-        v.id.to_string(),
-        lang.pick(
-            "… dengan teks yang sama → spam",
-            "… with this same text → spam",
-        ),
-    ));
+    out.push(("select_text", v.id.to_string(), w.same_text));
     out
 }
 
 /// One comment card, with its decision form.
 pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc>) -> Markup {
+    let words = console_words(lang);
+    let (w, status) = (&words.card, &words.status);
     let v = &c.view;
     let host = v
         .author_url
@@ -467,40 +388,40 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
             header {
                 label.select {
                     input type="checkbox" name="item" value={ (v.id) ":" (v.version) } form="bulk";
-                    span.visually-hidden { (lang.pick("Pilih", "Select")) }
+                    span.visually-hidden { (w.select) }
                 }
                 strong.author { (v.author_name) }
                 " "
                 span.meta { (v.author_email) " · " (v.client_ip) @if let Some(h) = &host { " · " (h) } }
                 " "
-                a.ban href={ "/admin/bans?kind=email&value=" (urlencode(&v.author_email)) "&lang=" (lang.tag()) } { (lang.pick("Larang…", "Ban…")) }
-                span.status { (status_label(lang, v.status)) }
+                a.ban href={ "/admin/bans?kind=email&value=" (urlencode(&v.author_email)) "&lang=" (lang.tag()) } { (w.ban) }
+                span.status { (status.label(v.status)) }
             }
             @if let Some(conflict) = &c.conflict {
                 p.conflict role="alert" {
                     strong { (actor_name(&conflict.by)) } " "
-                    (lang.pick("memutuskan lebih dulu: ", "decided first: "))
-                    (event_words(lang, &conflict.event))
-                    ". " (lang.pick("Status sekarang: ", "Now: ")) strong { (status_label(lang, v.status)) } "."
+                    (w.decided_first)
+                    (words.event.of(&conflict.event))
+                    ". " (w.status_now) strong { (status.label(v.status)) } "."
                 }
             }
             p.thread {
-                (lang.pick("Utas ", "Thread "))
+                (w.thread)
                 @if let Some(link) = &c.article { a href=(link) rel="noopener noreferrer" target="_blank" { code { (v.thread) } } }
                 @else { code { (v.thread) } }
-                " · " time datetime=(v.created_at.to_rfc3339()) title=(v.created_at.to_rfc3339()) { (age(lang, v.created_at, now)) }
+                " · " time datetime=(v.created_at.to_rfc3339()) title=(v.created_at.to_rfc3339()) { (age(words, v.created_at, now)) }
             }
             @if let Some((name, body_html)) = &c.parent {
                 blockquote.parent {
-                    span { (lang.pick("Membalas ", "Replying to ")) strong { (name) } }
+                    span { (w.replying_to) strong { (name) } }
                     (PreEscaped(body_html))
                 }
             }
             (highlighted_body(lang, v))
             @if let Some(verdict) = &v.verdict {
                 p.score {
-                    (lang.pick("Skor ", "Score ")) strong { (format!("{:.1}", verdict.score)) }
-                    " · " (lang.pick("hasil filter: ", "filter outcome: ")) (format!("{:?}", verdict.outcome).to_lowercase())
+                    (w.score) strong { (format!("{:.1}", verdict.score)) }
+                    " · " (w.outcome) (format!("{:?}", verdict.outcome).to_lowercase())
                 }
                 @if !verdict.rules.is_empty() {
                     ul.rules {
@@ -509,26 +430,26 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                                 code { (r.id) } " +" (format!("{:.1}", r.score)) " — "
                                 (lang.pick(&r.description.id, &r.description.en))
                                 @if let Some(m) = &r.matched { " " q { (m) } }
-                                @if r.obfuscated { " " em { (lang.pick("(disamarkan)", "(disguised)")) } }
+                                @if r.obfuscated { " " em { (w.disguised) } }
                             }
                         }
                     }
                 }
             }
             p.history {
-                (lang.pick("Penulis di situs ini: ", "Author on this site: "))
-                (c.author.approved) " " (lang.pick("terbit", "approved")) ", "
-                (c.author.pending) " " (lang.pick("menunggu", "pending")) ", "
-                (c.author.spam) " spam, "
-                (c.author.rejected) " " (lang.pick("ditolak", "rejected"))
+                (w.author_on_site)
+                (c.author.approved) " " (w.approved) ", "
+                (c.author.pending) " " (status.pending) ", "
+                (c.author.spam) " " (status.spam) ", "
+                (c.author.rejected) " " (status.rejected)
                 @if let Some(first) = c.author.first_seen {
-                    "; " (lang.pick("pertama terlihat ", "first seen ")) time datetime=(first.to_rfc3339()) { (first.format("%Y-%m-%d")) }
+                    "; " (w.first_seen) time datetime=(first.to_rfc3339()) { (first.format("%Y-%m-%d")) }
                 }
             }
             @if v.reports > 0 {
                 div.reports {
-                    (v.reports) @if v.reports_capped { "+" } " " (lang.pick("laporan pembaca", "reader reports"))
-                    ul { @for r in &reports { li { time datetime=(r.at.to_rfc3339()) { (age(lang, r.at, now)) } @if let Some(reason) = &r.reason { " — " (reason) } } } }
+                    (v.reports) @if v.reports_capped { "+" } " " (w.reader_reports)
+                    ul { @for r in &reports { li { time datetime=(r.at.to_rfc3339()) { (age(words, r.at, now)) } @if let Some(reason) = &r.reason { " — " (reason) } } } }
                 }
             }
             form.actions method="post" action={ "/admin/comments/" (v.id) "/decision?lang=" (lang.tag()) } {
@@ -537,14 +458,14 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                 input type="hidden" name="return_to" value=(return_to);
                 @for a in legal_actions(v.status, c.reported) {
                     button type="submit" name="action" value=(action_name(a)) data-action=(action_name(a)) class={ "act " (action_name(a)) } {
-                        (action_label(lang, a))
+                        (words.action.label(a))
                         @if !action_key(a).is_empty() { " " kbd { (action_key(a)) } }
                     }
                 }
             }
             div.more {
                 @if v.status == CommentStatus::Pending {
-                    @for (name, value, label) in everything_pending(lang, v, host.as_deref()) {
+                    @for (name, value, label) in everything_pending(words, v, host.as_deref()) {
                         form.inline.select-all method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="return_to" value=(return_to);
@@ -559,10 +480,10 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
                     input type="hidden" name="thread" value=(v.thread);
                     @if c.premoderated {
                         input type="hidden" name="on" value="0";
-                        button type="submit" { (lang.pick("Akhiri moderasi utas ini", "Stop holding this thread")) }
+                        button type="submit" { (w.stop_holding) }
                     } @else {
                         input type="hidden" name="on" value="1";
-                        button type="submit" { (lang.pick("Tahan semua komentar baru utas ini", "Hold every new comment of this thread")) }
+                        button type="submit" { (w.hold_thread) }
                     }
                 }
             }
@@ -573,49 +494,51 @@ pub fn card(lang: Lang, csrf: &str, c: &Card, return_to: &str, now: DateTime<Utc
 /// The queue page: tabs with counts and ages, filters, cards, bulk form, paging.
 pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
     let lang = chrome.lang;
-    let title = queue_label(lang, page.queue);
+    let words = console_words(lang);
+    let (common, w) = (&words.common, &words.queue);
+    let title = w.label(page.queue);
     layout(
         lang,
         title,
         Some(chrome),
         html! {
-            nav.queues aria-label=(lang.pick("Antrean", "Queues")) {
-                a href={ "/admin/bans?lang=" (lang.tag()) } { (lang.pick("Larangan", "Bans")) }
-                a href={ "/admin/audit?lang=" (lang.tag()) } { (lang.pick("Audit", "Audit")) }
-                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (lang.pick("Gelombang", "Waves")) }
+            nav.queues aria-label=(common.queues) {
+                a href={ "/admin/bans?lang=" (lang.tag()) } { (common.bans) }
+                a href={ "/admin/audit?lang=" (lang.tag()) } { (common.audit) }
+                a href={ "/admin/waves?lang=" (lang.tag()) } data-key="w" { (common.waves) }
                 @for (q, stats) in &page.stats {
                     a href={ "/admin?queue=" (q.as_str()) "&lang=" (lang.tag()) } data-key=(queue_key(*q))
                         aria-current=[(*q == page.queue).then_some("page")] {
-                        (queue_label(lang, *q)) " "
+                        (w.label(*q)) " "
                         span.count { (stats.count) }
                         @if let Some(oldest) = stats.oldest {
-                            " " span.age title=(lang.pick("umur yang terlama", "age of the oldest")) { (age(lang, oldest, page.now)) }
+                            " " span.age title=(w.oldest_age) { (age(words, oldest, page.now)) }
                         }
                     }
                 }
             }
             (filter_form(lang, page.queue, page.filters))
-            (help(lang))
+            (help(words))
             @if let Some(n) = &page.notice { p.notice role="status" { (n) } }
             p.summary {
-                (page.matching) " " (lang.pick("komentar", "comments"))
+                (page.matching) " " (w.comments)
             }
             form #bulk.bulk method="post" action={ "/admin/bulk?lang=" (lang.tag()) } {
                 input type="hidden" name="csrf" value=(chrome.csrf);
                 input type="hidden" name="return_to" value=(page.return_to);
-                span { (lang.pick("Yang dipilih: ", "Selected: ")) }
-                button type="submit" name="action" value="approve" { (lang.pick("Setujui", "Approve")) " " kbd { "A" } }
-                button type="submit" name="action" value="reject" { (lang.pick("Tolak", "Reject")) " " kbd { "R" } }
-                button type="submit" name="action" value="spam" { "Spam " kbd { "S" } }
+                span { (w.selected) }
+                button type="submit" name="action" value="approve" { (words.action.approve) " " kbd { "A" } }
+                button type="submit" name="action" value="reject" { (words.action.reject) " " kbd { "R" } }
+                button type="submit" name="action" value="spam" { (words.action.spam) " " kbd { "S" } }
             }
             section #cards.cards aria-live="polite" {
                 @if page.cards.is_empty() {
-                    p.empty { (lang.pick("Antrean ini kosong.", "This queue is empty.")) }
+                    p.empty { (w.empty) }
                 }
                 @for c in &page.cards { (card(lang, chrome.csrf, c, &page.return_to, page.now)) }
             }
             @if let Some(next) = &page.next {
-                nav.paging { a rel="next" href=(next) { (lang.pick("Halaman berikutnya →", "Next page →")) } }
+                nav.paging { a rel="next" href=(next) { (w.next_page) } }
             }
         },
     )
@@ -624,12 +547,13 @@ pub fn queue(chrome: &Chrome<'_>, page: &QueuePage<'_>) -> Markup {
 /// One card alone on a page (a conflict without JavaScript, a direct link).
 pub fn card_page(chrome: &Chrome<'_>, c: &Card, now: DateTime<Utc>) -> Markup {
     let lang = chrome.lang;
+    let w = &console_words(lang).queue;
     layout(
         lang,
-        lang.pick("Komentar", "Comment"),
+        w.comment,
         Some(chrome),
         html! {
-            p { a href={ "/admin?lang=" (lang.tag()) } { (lang.pick("← Kembali ke antrean", "← Back to the queue")) } }
+            p { a href={ "/admin?lang=" (lang.tag()) } { (w.back) } }
             section #cards.cards { (card(lang, chrome.csrf, c, &format!("/admin/comments/{}?lang={}", c.view.id, lang.tag()), now)) }
         },
     )
@@ -638,14 +562,15 @@ pub fn card_page(chrome: &Chrome<'_>, c: &Card, now: DateTime<Utc>) -> Markup {
 /// The bulk result page without JavaScript: one line per comment.
 pub fn bulk_result(chrome: &Chrome<'_>, lines: &[(String, String)], back: &str) -> Markup {
     let lang = chrome.lang;
+    let words = console_words(lang);
     layout(
         lang,
-        lang.pick("Hasil keputusan massal", "Bulk decision results"),
+        words.queue.bulk_results,
         Some(chrome),
         html! {
-            h1 { (lang.pick("Hasil keputusan massal", "Bulk decision results")) }
+            h1 { (words.queue.bulk_results) }
             ul.bulk-results { @for (id, result) in lines { li { code { (id) } " — " (result) } } }
-            p { a href=(back) { (lang.pick("Kembali ke antrean", "Back to the queue")) } }
+            p { a href=(back) { (words.common.back_to_queue) } }
         },
     )
 }

@@ -29,7 +29,7 @@ use crate::domain::{CommentStatus, ModeratorAction, input};
 use crate::http::error::{ApiError, FieldText};
 use crate::http::extract::{ClientIp, Moderator};
 use crate::http::lang::lang_of;
-use crate::http::messages::{self, Text};
+use crate::http::messages::{self, Text, console_words};
 use crate::i18n::Lang;
 use crate::projections::search::{ConsoleQueue, Cursor, QueueFilter, SortOrder};
 use crate::service::{CommandError, DecisionRefusal, ModeratorView};
@@ -258,7 +258,7 @@ impl Req {
         if self.json {
             return e.render(self.lang);
         }
-        let title = self.lang.pick("Tidak dapat dilakukan", "Could not be done");
+        let title = console_words(self.lang).common.refused;
         let chrome = self.session.as_ref().map(|s| self.chrome(s));
         let mut text = e.message(self.lang);
         for detail in e.fields(self.lang).iter().flat_map(|f| f.values()) {
@@ -400,7 +400,7 @@ async fn login(State(c): State<Console>, req: Req, body: Bytes) -> Response {
                 StatusCode::UNAUTHORIZED,
                 pages::login(
                     lang,
-                    Some(lang.pick("Nama atau kata sandi salah.", "Wrong name or password.")),
+                    Some(console_words(lang).login.wrong),
                     &name,
                     c.accounts.is_empty(),
                 ),
@@ -585,13 +585,11 @@ async fn queue_page(State(c): State<Console>, req: Req, Query(q): Query<QueueQue
 }
 
 fn notice_text(lang: Lang, code: &str) -> Option<String> {
+    let w = &console_words(lang).queue;
     let text = match code {
-        "undone" => lang.pick("Keputusan terakhir Anda diurungkan.", "Your last decision was undone."),
-        "nothing" => lang.pick("Tidak ada keputusan untuk diurungkan.", "There is no decision to undo."),
-        "requeue" => lang.pick(
-            "Komentar yang tadinya menunggu tidak bisa dikembalikan ke antrean; kartunya ada di bawah, pilih keputusan yang benar.",
-            "A comment that was pending cannot go back to the queue; its card is below, choose the right decision.",
-        ),
+        "undone" => w.undone,
+        "nothing" => w.nothing_to_undo,
+        "requeue" => w.requeue_refused,
         _ => return None,
     };
     Some(text.to_string())
@@ -783,7 +781,7 @@ async fn conflict_response(
     let lang = req.lang;
     let conflict = latest_decision(&current);
     let by = pages::actor_name(&conflict.by).to_string();
-    let what = pages::event_words(lang, &conflict.event);
+    let what = console_words(lang).event.of(&conflict.event);
     let card = match card_from(c, current, Some(conflict)).await {
         Ok(card) => card,
         Err(e) => return req.fail(e.into()),
@@ -998,7 +996,7 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
                 wave: Some(wave),
                 ..Default::default()
             };
-            let reason = lang.pick("gelombang spam", "spam wave");
+            let reason = console_words(lang).waves.reason;
             match crate::http::moderation::wave_items(
                 &c.app.service,
                 &selector,
@@ -1069,19 +1067,20 @@ async fn bulk(State(c): State<Console>, req: Req, headers: HeaderMap, body: Byte
     let Some(session) = session else {
         return req.to_login();
     };
+    let words = console_words(lang);
     let lines: Vec<(String, String)> = results
         .iter()
         .map(|r| {
             let id = r["id"].as_str().unwrap_or_default().to_string();
             let text = match r["result"].as_str().unwrap_or_default() {
-                "done" => lang.pick("selesai", "done").to_string(),
+                "done" => words.queue.bulk_done.to_string(),
                 "stale" => format!(
                     "{} {} {}",
-                    lang.pick("sudah diputuskan oleh", "already decided by"),
+                    words.queue.bulk_decided_by,
                     r["by"].as_str().unwrap_or_default(),
-                    pages::event_words(lang, r["event"].as_str().unwrap_or_default())
+                    words.event.of(r["event"].as_str().unwrap_or_default())
                 ),
-                "not_found" => lang.pick("tidak ditemukan", "not found").to_string(),
+                "not_found" => words.queue.bulk_not_found.to_string(),
                 other => format!("{other}: {}", r["message"].as_str().unwrap_or_default()),
             };
             (id, text)
@@ -1103,9 +1102,10 @@ struct BansQuery {
 }
 
 fn bans_notice(lang: Lang, code: &str) -> Option<String> {
+    let w = &console_words(lang).bans;
     let text = match code {
-        "placed" => lang.pick("Larangan dipasang.", "The ban is in place."),
-        "lifted" => lang.pick("Larangan dicabut.", "The ban was lifted."),
+        "placed" => w.placed,
+        "lifted" => w.lifted,
         _ => return None,
     };
     Some(text.to_string())
@@ -1322,13 +1322,7 @@ async fn waves_page(State(c): State<Console>, req: Req, Query(q): Query<WavesQue
     };
     let config = c.app.service.wave_config();
     let notice = match q.notice.as_deref() {
-        Some("closed") => Some(
-            lang.pick(
-                "Gelombang ditutup: komentarnya sudah diputuskan satu per satu.",
-                "The wave is closed: its comments were decided one by one already.",
-            )
-            .to_string(),
-        ),
+        Some("closed") => Some(console_words(lang).waves.closed.to_string()),
         _ => None,
     };
     let page = super::waves_page::WavesPage {

@@ -333,6 +333,16 @@ impl ApiError {
         }
     }
 
+    /// `400 invalid_query` for an email given as a parameter (the privacy tools' `email`),
+    /// with the words a comment's `author_email` gets for the same problem (empty, too long,
+    /// not `local@domain.tld`), since both are parsed by [`crate::domain::values::Email`].
+    pub fn invalid_email(field: &str, refusal: crate::domain::ValueError) -> ApiError {
+        ApiError::InvalidQuery {
+            field: field.to_string(),
+            hint: FieldText::Problem(refusal.problem(), "author_email"),
+        }
+    }
+
     /// `422 invalid_input` for one field, with a catalogue text.
     pub fn invalid_field(field: &str, text: Text) -> ApiError {
         ApiError::InvalidInput {
@@ -604,7 +614,6 @@ impl From<crate::privacy::PrivacyError> for ApiError {
     fn from(e: crate::privacy::PrivacyError) -> ApiError {
         use crate::privacy::PrivacyError as P;
         match e {
-            P::InvalidEmail(_) => ApiError::invalid_param("email", Text::Email),
             P::Unsupported { .. } => ApiError::PrivacyUnsupported,
             P::Store(e) => e.into(),
             P::Keys(e) => ApiError::internal(e),

@@ -5,7 +5,8 @@
 //! domain says *why* a field is refused (a [`FieldProblem`] and the field's limit) and stays
 //! free of words and of any dependency on `http/`, which is the only layer that speaks to
 //! people. The embed page's words ([`EmbedWords`]) are shared with `widget.js` (a test in
-//! `embed_html` checks the script carries the same).
+//! `embed_html` checks the script carries the same); the moderation console's page words are
+//! in [`console`], one struct per page.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,10 @@ use crate::domain::ban::BanInputError;
 use crate::domain::input::{FieldErrors, FieldProblem, limit_of};
 use crate::domain::{CommentStatus, ModeratorAction};
 use crate::i18n::Lang;
+
+pub mod console;
+
+pub use console::{ConsoleWords, console_words};
 
 /// The message shown to the reader when `field` has `problem`, in their language.
 pub fn field_problem(problem: FieldProblem, field: &str, lang: Lang) -> String {
@@ -291,8 +296,6 @@ pub enum Text {
     ThreadAlreadyClosed,
     /// Reopening an open thread.
     ThreadNotClosed,
-    /// A reader's email for a data request.
-    Email,
     /// A console form sent from another site.
     ForeignSite,
     /// A console thread command that changes nothing.
@@ -354,7 +357,6 @@ impl Text {
         Text::FormThread,
         Text::ThreadAlreadyClosed,
         Text::ThreadNotClosed,
-        Text::Email,
         Text::ForeignSite,
         Text::ThreadSoAlready,
         Text::ExpiryPast,
@@ -417,10 +419,6 @@ impl Text {
             Text::ThreadNotClosed => (
                 "Utas ini tidak sedang ditutup.",
                 "This thread is not closed.",
-            ),
-            Text::Email => (
-                "Wajib: alamat email pembaca.",
-                "Required: the reader's email address.",
             ),
             Text::ForeignSite => (
                 "Formulir ini dikirim dari situs lain.",

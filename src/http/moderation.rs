@@ -48,6 +48,12 @@ pub fn router() -> Router<AppState> {
 /// How long an erasure waits for the projections to show it before answering.
 const ERASURE_VISIBLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The reader's email of a data request, parsed as a comment's `author_email` is (then folded
+/// to the case Saring compares in); a bad one is refused with that field's words.
+fn reader_email(raw: &str) -> Result<crate::domain::values::Email, ApiError> {
+    crate::privacy::normalise_email(raw).map_err(|e| ApiError::invalid_email("email", e))
+}
+
 #[derive(Deserialize)]
 struct PrivacyQuery {
     email: Option<String>,
@@ -61,9 +67,10 @@ async fn privacy_export(
     Moderator(name): Moderator,
     Query(q): Query<PrivacyQuery>,
 ) -> Result<Response, ApiError> {
+    let email = reader_email(q.email.as_deref().unwrap_or(""))?;
     let export = crate::privacy::export(
         state.service.store().as_ref(),
-        q.email.as_deref().unwrap_or(""),
+        &email,
         Some(&crate::domain::Actor::from(&name)),
         chrono::Utc::now(),
     )
@@ -80,9 +87,10 @@ async fn privacy_erase(
     Moderator(name): Moderator,
     ApiJson(req): ApiJson<bodies::EraseRequest>,
 ) -> Result<Response, ApiError> {
+    let email = reader_email(&req.email)?;
     let erased = crate::privacy::erase(
         state.service.store().as_ref(),
-        &req.email,
+        &email,
         &crate::domain::Actor::from(&name),
         chrono::Utc::now(),
     )

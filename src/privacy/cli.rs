@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::config::{ServeArgs, Settings};
 use crate::domain::Actor;
+use crate::domain::values::Email;
 use crate::store::{EventStore, StoreError};
 
 use super::PrivacyError;
@@ -18,8 +19,11 @@ pub enum PrivacyCommand {
     /// Print everything stored about one reader (comments with bodies and states, decisions,
     /// reports about them, bans naming them) as JSON.
     Export {
-        /// The reader's email.
-        email: String,
+        /// The reader's email (refused, before the store is opened, where a comment's would be).
+        // clap prints the refusal with the argument: "invalid value 'sari@' for '<EMAIL>': the
+        // email is not of the form local@domain.tld".
+        #[arg(value_parser = super::normalise_email)]
+        email: Email,
         /// Store settings (data folder, store URL).
         #[command(flatten)]
         serve: Box<ServeArgs>,
@@ -27,8 +31,11 @@ pub enum PrivacyCommand {
     /// Make one reader's name, email, website, address and comment bodies unreadable for good
     /// (their key is deleted); their comments show as deleted at the author's request.
     Erase {
-        /// The reader's email.
-        email: String,
+        /// The reader's email (refused, before the store is opened, where a comment's would be).
+        // clap prints the refusal with the argument: "invalid value 'sari@' for '<EMAIL>': the
+        // email is not of the form local@domain.tld".
+        #[arg(value_parser = super::normalise_email)]
+        email: Email,
         /// The name recorded in the audit trail.
         #[arg(long, default_value = "cli")]
         by: String,

@@ -852,3 +852,83 @@ async fn an_erased_readers_words_leave_the_wave_label_at_once() {
         "{waves}"
     );
 }
+
+/// The message a comment's `author_email` gets for `email`, in `lang`.
+async fn comment_email_message(app: &TestApp, email: &str, lang: &str) -> String {
+    let (token, answer) = app.challenge(THREAD).await;
+    let resp = app
+        .client
+        .post(app.url(&format!("/api/v1/threads/{THREAD}/comments?lang={lang}")))
+        .json(&json!({
+            "author_name": SARI_NAME, "author_email": email, "body": HAM,
+            "captcha_token": token, "captcha_answer": answer.to_string(),
+        }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = resp.json().await.expect("json");
+    v["error"]["fields"]["author_email"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no author_email message: {v}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_bad_email_in_a_data_request_is_refused_as_a_comments_would_be() {
+    let app = privacy_app(None).await;
+    let long = format!("{}@contoh.id", "a".repeat(250));
+    for (bad, encoded) in [
+        ("", ""),
+        ("sari@", "sari%40"),
+        (long.as_str(), long.as_str()),
+    ] {
+        for lang in ["id", "en"] {
+            let expected = comment_email_message(&app, bad, lang).await;
+            let (code, v) = app
+                .mod_get(
+                    AYU,
+                    &format!("/api/v1/mod/privacy/export?email={encoded}&lang={lang}"),
+                )
+                .await;
+            assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+            assert_eq!(v["error"]["code"], "invalid_query", "{v}");
+            assert_eq!(v["error"]["fields"]["email"], expected.as_str(), "{v}");
+            let (code, v) = app
+                .mod_post(
+                    AYU,
+                    &format!("/api/v1/mod/privacy/erase?lang={lang}"),
+                    &json!({ "email": bad }),
+                )
+                .await;
+            assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+            assert_eq!(v["error"]["fields"]["email"], expected.as_str(), "{v}");
+        }
+    }
+    // A valid email in another case is the same reader.
+    post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, HAM, None).await;
+    let (code, v) = app
+        .mod_get(
+            AYU,
+            &format!(
+                "/api/v1/mod/privacy/export?email={}",
+                SARI_EMAIL.to_uppercase()
+            ),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    assert_eq!(v["email"], SARI_EMAIL, "{v}");
+    assert_eq!(v["comments"].as_array().map(Vec::len), Some(1), "{v}");
+
+    // The command line refuses it before it opens the store, and says why.
+    for command in ["export", "erase"] {
+        let out = saring(&["privacy", command, "sari@", "--data-dir", p(app.dir.path())]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("sari@") && err.contains("local@domain.tld"),
+            "{err}"
+        );
+        assert!(!err.contains("stop it first"), "{err}");
+    }
+}
