@@ -18,6 +18,20 @@
 //! owner: they are made in batches, synced before any is handed out, and kept in memory until
 //! a submission takes one ([`Keys::submission_keys`]), so a comment rarely waits for a sync of
 //! its own body key.
+//!
+//! Author keys of the key file are made ahead the same way (`premade_author_keys`): a
+//! background thread makes them in batches, synced *unowned* (no author named), before any is
+//! handed out; a new author's submission takes one from memory and seals at once, and the
+//! author's digest is written into the key's row afterwards, by the same thread, in a commit
+//! that does not sync the file (the next batch's sync makes it durable; a process kill loses
+//! nothing, only a power cut can). So a comment does not wait for the key file unless the
+//! batch in memory ran out (see [`Keys::submission_keys`]). A crash between the two leaves a
+//! key in the file that the log names but no owner row does: only a process hands out keys it
+//! made itself, so such a key is never given to anyone else, it still opens its comments (keys
+//! are found by id), and erasure finds it through the log ([`Keys::erase_keys`]). The
+//! author's next comment after such a crash gets a new key. The shared stores (PostgreSQL,
+//! KurrentDB) make each new author's key on the request path as before: another replica must
+//! see the owner at once, or two replicas would give one author two keys.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +58,11 @@ const SHARED_KEY_TTL: Duration = Duration::from_secs(30);
 /// Body keys made per batch: a submission that finds none in memory waits for one commit that
 /// makes this many more for those that follow (about 40 bytes each in the key file).
 const BODY_KEYS_PER_BATCH: usize = 512;
+
+/// Author keys made per batch ahead of need (key file only); the background thread makes the
+/// next batch when fewer than half are left, so only a burst of more new authors than that
+/// during one sync of the file waits for one.
+const AUTHOR_KEYS_PER_BATCH: usize = 1_024;
 
 /// Body keys read or handed out that memory keeps for opening (a ring, oldest out first: a
 /// full read of the log meets each body key once, so they would only push the author keys out
@@ -164,7 +183,13 @@ pub enum Doomed {
     DaysBefore(String),
     /// Body keys, by key id (the retention pass purging bodies; erasure tidying up).
     Bodies(Vec<String>),
+    /// Author keys by key id, owned or not (erasure: the keys the log's sealed submissions of
+    /// the reader name, which covers a key whose owner row a crash kept from being written).
+    AuthorKeys(Vec<String>),
 }
+
+/// Keys made ahead in one synced commit: unowned author keys and body keys (id, key).
+pub type MadeAhead = (Vec<(String, Key)>, Vec<(String, Key)>);
 
 /// A fresh random key and key id, for a key store making a key.
 pub fn fresh_key() -> (String, Key) {
@@ -209,6 +234,49 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The days that have a key (`YYYY-MM-DD`), oldest first.
     fn days(&self) -> Result<Vec<String>, KeyError>;
 
+    /// Whether author keys can be made ahead unowned and owned later ([`KeyStore::make_ahead`],
+    /// [`KeyStore::own`], [`KeyStore::find_author`]): only a store no other process shares
+    /// (the key file), since a replica would not see an owner that is not written yet.
+    fn makes_ahead(&self) -> bool {
+        false
+    }
+
+    /// Makes `authors` unowned author keys and `bodies` body keys, and writes the owners named
+    /// (author digest, key id of an author key made ahead), in one commit, durable (with every
+    /// earlier owner written) before this returns.
+    fn make_ahead(
+        &self,
+        _authors: usize,
+        _bodies: usize,
+        _owners: &[(String, String)],
+    ) -> Result<MadeAhead, KeyError> {
+        Err(self.no_keys_ahead())
+    }
+
+    /// Writes the owners of author keys made ahead (author digest, key id), without waiting
+    /// for a sync: losing them in a crash is allowed (see the module's documentation).
+    fn own(&self, _owners: &[(String, String)]) -> Result<(), KeyError> {
+        Err(self.no_keys_ahead())
+    }
+
+    /// The key an author digest owns, if any, read without waiting for a writer.
+    fn find_author(&self, _author: &str) -> Result<Option<(String, Key)>, KeyError> {
+        Err(self.no_keys_ahead())
+    }
+
+    /// Deletes author keys made ahead that nobody took (a clean shutdown tidying up).
+    fn drop_unowned(&self, _key_ids: &[String]) -> Result<(), KeyError> {
+        Ok(())
+    }
+
+    /// The refusal of the methods above by a store that does not make keys ahead.
+    fn no_keys_ahead(&self) -> KeyError {
+        KeyError::NotAFile {
+            what: "author keys made ahead",
+            store: self.describe(),
+        }
+    }
+
     /// Copies the keys consistently into the file `target` (for `saring backup`); only the
     /// key file can.
     fn backup_to(&self, _target: &Path) -> Result<(), KeyError> {
@@ -237,7 +305,8 @@ fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>
             return Ok((id.to_string(), key.to_vec()));
         }
         Owner::Author(a) => (
-            "SELECT key_id, key FROM author_keys WHERE author = ?1",
+            "SELECT key_id, key FROM author_keys WHERE author = ?1
+             UNION ALL SELECT key_id, key FROM premade_author_keys WHERE author = ?1 LIMIT 1",
             "INSERT INTO author_keys (author, key_id, key, created) VALUES (?1, ?2, ?3, ?4)",
             a,
         ),
@@ -264,11 +333,23 @@ fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>
     Ok((id, key.to_vec()))
 }
 
-/// The embedded store's keys: the key file of a data folder, through one connection (key
-/// creation and erasure are rare and short).
+/// Names the owners (author digest, key id) of author keys made ahead.
+fn own_in(conn: &Connection, owners: &[(String, String)]) -> rusqlite::Result<()> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE premade_author_keys SET author = ?1 WHERE key_id = ?2")?;
+    for (author, id) in owners {
+        stmt.execute([author, id])?;
+    }
+    Ok(())
+}
+
+/// The embedded store's keys: the key file of a data folder, through one connection for
+/// writes (key creation and erasure are rare and short) and one for reads, so opening events
+/// and looking an author up do not wait for a batch being synced.
 pub struct SqliteKeys {
     path: PathBuf,
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 impl SqliteKeys {
@@ -287,12 +368,21 @@ impl SqliteKeys {
              CREATE TABLE IF NOT EXISTS day_keys (day TEXT PRIMARY KEY,
                key_id TEXT NOT NULL UNIQUE, key BLOB NOT NULL, created INTEGER NOT NULL);
              CREATE TABLE IF NOT EXISTS body_keys (id INTEGER PRIMARY KEY AUTOINCREMENT,
-               key BLOB NOT NULL);",
+               key BLOB NOT NULL);
+             CREATE TABLE IF NOT EXISTS premade_author_keys (key_id TEXT PRIMARY KEY,
+               key BLOB NOT NULL, author TEXT, created INTEGER NOT NULL);
+             CREATE INDEX IF NOT EXISTS premade_author_keys_author
+               ON premade_author_keys (author) WHERE author IS NOT NULL;",
         )
         .map_err(err)?;
+        let reader = Connection::open(path).map_err(err)?;
+        reader
+            .execute_batch("PRAGMA busy_timeout=10000; PRAGMA query_only=ON;")
+            .map_err(err)?;
         Ok(SqliteKeys {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -304,7 +394,7 @@ impl SqliteKeys {
     }
 
     fn count(&self, sql: &str, param: Option<&str>) -> Result<i64, KeyError> {
-        let conn = self.conn.lock();
+        let conn = self.reader.lock();
         match param {
             Some(p) => conn.query_row(sql, [p], |r| r.get(0)),
             None => conn.query_row(sql, [], |r| r.get(0)),
@@ -341,10 +431,11 @@ impl KeyStore for SqliteKeys {
 
     fn fetch(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
         let mut found = HashMap::with_capacity(key_ids.len());
-        let conn = self.conn.lock();
+        let conn = self.reader.lock();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT key FROM author_keys WHERE key_id = ?1
+                 UNION ALL SELECT key FROM premade_author_keys WHERE key_id = ?1
                  UNION ALL SELECT key FROM day_keys WHERE key_id = ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -362,7 +453,7 @@ impl KeyStore for SqliteKeys {
 
     fn fetch_bodies(&self, key_ids: &[String]) -> Result<HashMap<String, Key>, KeyError> {
         let mut found = HashMap::with_capacity(key_ids.len());
-        let conn = self.conn.lock();
+        let conn = self.reader.lock();
         let mut stmt = conn
             .prepare_cached("SELECT key FROM body_keys WHERE id = ?1")
             .map_err(|e| self.err(e))?;
@@ -384,9 +475,34 @@ impl KeyStore for SqliteKeys {
     fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
         let conn = self.conn.lock();
         let ids: Vec<String> = match doomed {
-            Doomed::Author(a) => conn
-                .prepare("DELETE FROM author_keys WHERE author = ?1 RETURNING key_id")
-                .and_then(|mut s| s.query_map([a], |r| r.get(0))?.collect()),
+            Doomed::Author(a) => (|| {
+                let tx = conn.unchecked_transaction()?;
+                let mut ids: Vec<String> = Vec::new();
+                for table in ["author_keys", "premade_author_keys"] {
+                    let sql = format!("DELETE FROM {table} WHERE author = ?1 RETURNING key_id");
+                    let mut stmt = tx.prepare(&sql)?;
+                    for id in stmt.query_map([a], |r| r.get(0))? {
+                        ids.push(id?);
+                    }
+                }
+                tx.commit()?;
+                Ok(ids)
+            })(),
+            Doomed::AuthorKeys(wanted) => (|| {
+                let tx = conn.unchecked_transaction()?;
+                let mut ids = Vec::new();
+                for table in ["author_keys", "premade_author_keys"] {
+                    let sql = format!("DELETE FROM {table} WHERE key_id = ?1");
+                    let mut stmt = tx.prepare(&sql)?;
+                    for id in wanted {
+                        if stmt.execute([id])? > 0 {
+                            ids.push(id.clone());
+                        }
+                    }
+                }
+                tx.commit()?;
+                Ok(ids)
+            })(),
             Doomed::DaysBefore(d) => conn
                 .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
                 .and_then(|mut s| s.query_map([d], |r| r.get(0))?.collect()),
@@ -417,23 +533,117 @@ impl KeyStore for SqliteKeys {
     }
 
     fn has_author(&self, author: &str) -> Result<bool, KeyError> {
-        let n = self.count(
-            "SELECT count(*) FROM author_keys WHERE author = ?1",
-            Some(author),
-        )?;
-        Ok(n > 0)
+        Ok(self.find_author(author)?.is_some())
     }
 
     fn count_authors(&self) -> Result<u64, KeyError> {
-        Ok(self.count("SELECT count(*) FROM author_keys", None)?.max(0) as u64)
+        let n = self.count(
+            "SELECT count(*) FROM (SELECT author FROM author_keys
+             UNION SELECT author FROM premade_author_keys WHERE author IS NOT NULL)",
+            None,
+        )?;
+        Ok(n.max(0) as u64)
     }
 
     fn days(&self) -> Result<Vec<String>, KeyError> {
-        self.conn
+        self.reader
             .lock()
             .prepare("SELECT day FROM day_keys ORDER BY day")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.err(e))
+    }
+
+    fn makes_ahead(&self) -> bool {
+        true
+    }
+
+    fn make_ahead(
+        &self,
+        authors: usize,
+        bodies: usize,
+        owners: &[(String, String)],
+    ) -> Result<MadeAhead, KeyError> {
+        let made = (|| {
+            let c = self.conn.lock();
+            let tx = c.unchecked_transaction()?;
+            let now = chrono::Utc::now().timestamp();
+            let mut made = (Vec::with_capacity(authors), Vec::with_capacity(bodies));
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO premade_author_keys (key_id, key, created) VALUES (?1, ?2, ?3)",
+                )?;
+                for _ in 0..authors {
+                    let (id, key) = fresh_key();
+                    insert.execute(params![id, key.as_slice(), now])?;
+                    made.0.push((id, key));
+                }
+            }
+            for _ in 0..bodies {
+                let (id, bytes) = key_in(&tx, &Owner::Body)?;
+                made.1.push((id, bytes));
+            }
+            own_in(&tx, owners)?;
+            tx.commit()?;
+            Ok(made)
+        })()
+        .map_err(|e| self.err(e))?;
+        let bodies = made
+            .1
+            .into_iter()
+            .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
+            .collect::<Result<_, KeyError>>()?;
+        Ok((made.0, bodies))
+    }
+
+    fn own(&self, owners: &[(String, String)]) -> Result<(), KeyError> {
+        let c = self.conn.lock();
+        // Not synced: the next batch's sync (or a checkpoint) makes it durable, and losing it
+        // to a power cut only leaves keys the log still finds (see the module's documentation).
+        c.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
+        let written = (|| {
+            let tx = c.unchecked_transaction()?;
+            own_in(&tx, owners)?;
+            tx.commit()
+        })();
+        let restored = c.pragma_update(None, "synchronous", "FULL");
+        written.and(restored).map_err(|e| self.err(e))
+    }
+
+    fn find_author(&self, author: &str) -> Result<Option<(String, Key)>, KeyError> {
+        let found: Option<(String, Vec<u8>)> = self
+            .reader
+            .lock()
+            .prepare_cached(
+                "SELECT key_id, key FROM author_keys WHERE author = ?1
+                 UNION ALL SELECT key_id, key FROM premade_author_keys WHERE author = ?1
+                 LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([author], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        found
+            .map(|(id, bytes)| Ok((id, key_from(&bytes, self)?)))
+            .transpose()
+    }
+
+    fn drop_unowned(&self, key_ids: &[String]) -> Result<(), KeyError> {
+        (|| {
+            let c = self.conn.lock();
+            let tx = c.unchecked_transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM premade_author_keys WHERE key_id = ?1 AND author IS NULL",
+                )?;
+                for id in key_ids {
+                    stmt.execute([id])?;
+                }
+            }
+            tx.commit()
+        })()
+        .map_err(|e| self.err(e))
     }
 
     /// As one file without a write-ahead log, with SQLite's online backup.
@@ -524,6 +734,7 @@ impl KeyStore for PostgresKeys {
                 .collect()),
             Doomed::DaysBefore(d) => self.wait(pg::delete_days_before(&self.pool, d)),
             Doomed::Bodies(ids) => self.wait(pg::delete_bodies(&self.pool, ids)),
+            Doomed::AuthorKeys(ids) => self.wait(pg::delete_author_keys(&self.pool, ids)),
         }
     }
 
@@ -546,7 +757,7 @@ use crate::store::postgres::keys as pg;
 /// needs above it: a cache, so reading the log and appending a known author's comment query no
 /// store, and group commits of new keys.
 pub struct Keys {
-    store: Box<dyn KeyStore>,
+    store: Arc<dyn KeyStore>,
     /// Taken by whoever commits the pending requests: one writer per process keeps a key from
     /// being made twice for one owner (the shared stores keep that across replicas).
     writer: Mutex<()>,
@@ -556,13 +767,160 @@ pub struct Keys {
     pending: Mutex<Vec<Request>>,
     /// Body keys made and synced that no submission has taken yet. Only this process knows
     /// them (no event names them), so even on a shared store no replica can delete one.
-    pool: Mutex<Vec<(String, Key)>>,
+    pool: Arc<Mutex<Vec<(String, Key)>>>,
     /// Body keys recently handed out or read, and body key ids known to be deleted (`None`).
     bodies: Mutex<BodyCache>,
     /// Other processes change the keys (replicas): sealing always asks the store, so no
     /// replica seals with a key another one erased, and keys read for opening are trusted for
     /// [`SHARED_KEY_TTL`].
     shared: bool,
+    /// Author keys made ahead and their background thread, for a store that
+    /// [makes them ahead](KeyStore::makes_ahead).
+    ahead: Option<Arc<Ahead>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Author (and body) keys made ahead by a background thread, and the owners it has still to
+/// write (see the module's documentation).
+struct Ahead {
+    store: Arc<dyn KeyStore>,
+    /// Unowned author keys made and synced by this process; never one made by another
+    /// process, whose log may name it.
+    authors: Mutex<Vec<(String, Key)>>,
+    /// The body keys of [`Keys::pool`], refilled here too.
+    bodies: Arc<Mutex<Vec<(String, Key)>>>,
+    /// Author digest → the key made ahead it took, until its owner is in the file.
+    unwritten: Mutex<HashMap<String, (String, Key)>>,
+    /// Held while an author is looked up and given a key, so one author gets one.
+    assign: Mutex<()>,
+    /// Held while a batch is made, so a request that found none and the thread do not make
+    /// two.
+    refill: Mutex<()>,
+    signal: Mutex<Signal>,
+    wake: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct Signal {
+    /// Something to do: owners to write, or a batch running low.
+    due: bool,
+    /// The keys are being dropped: write the owners, tidy up, end.
+    stop: bool,
+}
+
+/// Takes `n` keys from the end of a batch, or none if fewer are there.
+fn take_from(batch: &Mutex<Vec<(String, Key)>>, n: usize) -> Option<Vec<(String, Key)>> {
+    let mut batch = batch.lock();
+    let at = batch.len().checked_sub(n)?;
+    Some(batch.split_off(at))
+}
+
+impl Ahead {
+    fn nudge(&self) {
+        self.signal.lock().due = true;
+        self.wake.notify_one();
+    }
+
+    /// The background thread: writes owners and makes batches as they are due, until stopped.
+    fn run(&self) {
+        loop {
+            let stop = {
+                let mut signal = self.signal.lock();
+                while !signal.due && !signal.stop {
+                    self.wake.wait(&mut signal);
+                }
+                signal.due = false;
+                signal.stop
+            };
+            if let Err(e) = self.catch_up(!stop) {
+                // The next submission asks again; one that finds no key made ahead makes a
+                // batch itself and reports the failure to its caller.
+                tracing::warn!(error = %e, "writing the keys made ahead failed");
+            }
+            if stop {
+                let left: Vec<String> = self.authors.lock().drain(..).map(|(id, _)| id).collect();
+                if let Err(e) = self.store.drop_unowned(&left) {
+                    tracing::warn!(error = %e, "deleting the unused keys made ahead failed");
+                }
+                return;
+            }
+        }
+    }
+
+    /// Writes the owners taken so far, with a new batch of author and body keys if either
+    /// runs low (`refill`): one synced commit for both, an unsynced one for owners alone.
+    fn catch_up(&self, refill: bool) -> Result<(), KeyError> {
+        let owners: Vec<(String, String)> = self
+            .unwritten
+            .lock()
+            .iter()
+            .map(|(author, (id, _))| (author.clone(), id.clone()))
+            .collect();
+        {
+            let _refill = self.refill.lock();
+            let short = |have: usize, batch: usize| {
+                if refill && have < batch / 2 {
+                    batch - have
+                } else {
+                    0
+                }
+            };
+            let authors = short(self.authors.lock().len(), AUTHOR_KEYS_PER_BATCH);
+            let bodies = short(self.bodies.lock().len(), BODY_KEYS_PER_BATCH);
+            if authors + bodies > 0 {
+                let (a, b) = self.store.make_ahead(authors, bodies, &owners)?;
+                self.authors.lock().extend(a);
+                self.bodies.lock().extend(b);
+            } else if !owners.is_empty() {
+                self.store.own(&owners)?;
+            }
+        }
+        // Forgotten only once in the file (a lookup finds an owner in memory or on disk), and
+        // only if unchanged: an erasure may have taken it out meanwhile.
+        let mut unwritten = self.unwritten.lock();
+        for (author, id) in owners {
+            if unwritten.get(&author).is_some_and(|(i, _)| *i == id) {
+                unwritten.remove(&author);
+            }
+        }
+        Ok(())
+    }
+
+    /// `n` unowned author keys from memory; when fewer are left (the first new author after
+    /// a start, or a burst that outran the thread) a batch is made here, and that caller
+    /// waits for one sync of the key file.
+    fn take_authors(&self, n: usize) -> Result<Vec<(String, Key)>, KeyError> {
+        if let Some(taken) = take_from(&self.authors, n) {
+            if self.authors.lock().len() < AUTHOR_KEYS_PER_BATCH / 2 {
+                self.nudge();
+            }
+            return Ok(taken);
+        }
+        let _refill = self.refill.lock();
+        if let Some(taken) = take_from(&self.authors, n) {
+            return Ok(taken);
+        }
+        let have = self.authors.lock().len();
+        let (made, _) = self
+            .store
+            .make_ahead(n - have + AUTHOR_KEYS_PER_BATCH, 0, &[])?;
+        self.authors.lock().extend(made);
+        take_from(&self.authors, n).ok_or_else(|| KeyError::Batch {
+            path: PathBuf::from(self.store.describe()),
+            cause: Arc::new(KeyError::Unanswered),
+        })
+    }
+}
+
+impl Drop for Keys {
+    /// Writes the owners still in memory and deletes the unused keys made ahead.
+    fn drop(&mut self) {
+        if let (Some(ahead), Some(worker)) = (&self.ahead, self.worker.take()) {
+            ahead.signal.lock().stop = true;
+            ahead.wake.notify_one();
+            let _ = worker.join();
+        }
+    }
 }
 
 /// One caller's request for new keys: their owners and where the keys (or the failure) go.
@@ -641,16 +999,113 @@ impl Keys {
         Self::new(Box::new(PostgresKeys::new(pool)))
     }
 
-    /// The keys kept by `store`.
+    /// The keys kept by `store`; with a store that makes author keys ahead, a background
+    /// thread makes and owns them (ended when the keys are dropped).
     pub fn new(store: Box<dyn KeyStore>) -> Keys {
+        let store: Arc<dyn KeyStore> = Arc::from(store);
+        let pool = Arc::new(Mutex::new(Vec::new()));
+        let mut ahead = (!store.shared() && store.makes_ahead()).then(|| {
+            Arc::new(Ahead {
+                store: store.clone(),
+                authors: Mutex::new(Vec::new()),
+                bodies: pool.clone(),
+                unwritten: Mutex::new(HashMap::new()),
+                assign: Mutex::new(()),
+                refill: Mutex::new(()),
+                signal: Mutex::new(Signal::default()),
+                wake: parking_lot::Condvar::new(),
+            })
+        });
+        let worker = ahead.clone().and_then(|a| {
+            std::thread::Builder::new()
+                .name("saring-keys".into())
+                .spawn(move || a.run())
+                .ok()
+        });
+        if worker.is_none() {
+            // No thread: every new key is made on the request path, as on a shared store.
+            ahead = None;
+        }
         Keys {
             shared: store.shared(),
             store,
             writer: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
             pending: Mutex::new(Vec::new()),
-            pool: Mutex::new(Vec::new()),
+            pool,
             bodies: Mutex::new(BodyCache::default()),
+            ahead,
+            worker,
+        }
+    }
+
+    /// The keys of these author digests: from memory, from the file (a read, no sync), or,
+    /// for a new author, one made ahead, whose owner the background thread writes later.
+    fn own_authors(
+        &self,
+        ahead: &Ahead,
+        digests: &[String],
+    ) -> Result<Vec<(String, Key)>, KeyError> {
+        let _assign = ahead.assign.lock();
+        let mut found: HashMap<&str, (String, Key)> = HashMap::with_capacity(digests.len());
+        let mut new: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(digests.len());
+        for d in digests {
+            if !seen.insert(d.as_str()) {
+                continue;
+            }
+            let owner = Owner::Author(d.clone());
+            let cached = self.cache.lock().by_owner.get(&owner).cloned();
+            let known = match cached {
+                Some(k) => Some(k),
+                None => {
+                    let unwritten = ahead.unwritten.lock().get(d).cloned();
+                    match unwritten {
+                        Some(k) => Some(k),
+                        None => self.store.find_author(d)?,
+                    }
+                }
+            };
+            match known {
+                Some((id, key)) => {
+                    self.remember(Some(&owner), &id, key);
+                    found.insert(d, (id, key));
+                }
+                None => new.push(d),
+            }
+        }
+        if !new.is_empty() {
+            let taken = ahead.take_authors(new.len())?;
+            for (d, (id, key)) in new.into_iter().zip(taken) {
+                ahead
+                    .unwritten
+                    .lock()
+                    .insert(d.to_string(), (id.clone(), key));
+                self.remember(Some(&Owner::Author(d.to_string())), &id, key);
+                found.insert(d, (id, key));
+            }
+            ahead.nudge();
+        }
+        digests
+            .iter()
+            .map(|d| {
+                found
+                    .get(d.as_str())
+                    .cloned()
+                    .ok_or_else(|| KeyError::Batch {
+                        path: self.path(),
+                        cause: Arc::new(KeyError::Unanswered),
+                    })
+            })
+            .collect()
+    }
+
+    /// Writes the owners of the keys made ahead that are still only in memory, now (so the
+    /// file counts them). Blocking.
+    pub fn flush(&self) -> Result<(), KeyError> {
+        match &self.ahead {
+            Some(ahead) => ahead.catch_up(false),
+            None => Ok(()),
         }
     }
 
@@ -715,6 +1170,15 @@ impl Keys {
         bodies: usize,
     ) -> Result<(), KeyError> {
         let bodies = bodies.saturating_sub(self.pool.lock().len());
+        // With keys made ahead, new authors take theirs from memory like a submission.
+        let authors: &[String] = match &self.ahead {
+            Some(ahead) => {
+                let digests: Vec<String> = authors.iter().map(|a| digest(a)).collect();
+                self.own_authors(ahead, &digests)?;
+                &[]
+            }
+            None => authors,
+        };
         let owners: Vec<Owner> = authors
             .iter()
             .map(|a| Owner::Author(digest(a)))
@@ -747,6 +1211,11 @@ impl Keys {
             let at = pool.len() - n;
             pool.split_off(at)
         };
+        if let Some(ahead) = &self.ahead
+            && self.pool.lock().len() < BODY_KEYS_PER_BATCH / 2
+        {
+            ahead.nudge();
+        }
         let mut bodies = self.bodies.lock();
         for (id, key) in &taken {
             bodies.put(id, Some(*key));
@@ -755,15 +1224,23 @@ impl Keys {
     }
 
     /// The keys to seal one submission with: its author's and its day's (made on first use)
-    /// and a body key of its own. What memory lacks is asked for in one request, so a new
-    /// author's comment waits for one group commit, and one that finds no body key in memory
-    /// makes [`BODY_KEYS_PER_BATCH`] more in that same commit. Blocking.
+    /// and a body key of its own. With keys made ahead (the key file), a new author takes
+    /// one from memory and the background thread keeps the author and body batches filled,
+    /// so the comment waits for no sync of the key file, except the first of a UTC day (its
+    /// day key) and one that finds a batch empty (the first after a start, or a burst of more
+    /// than half a batch during one sync), which makes the batch itself. Otherwise (shared
+    /// stores) what memory lacks is asked for in one request, so a new author's comment waits
+    /// for one group commit, and one that finds no body key in memory makes
+    /// [`BODY_KEYS_PER_BATCH`] more in that same commit. Blocking.
     pub fn submission_keys(
         &self,
         author: &str,
         day: NaiveDate,
     ) -> Result<SubmissionKeys, KeyError> {
-        let author_known = self.cached_key_for(author);
+        let author_known = match &self.ahead {
+            Some(ahead) => self.own_authors(ahead, &[digest(author)])?.pop(),
+            None => self.cached_key_for(author),
+        };
         let day_known = self.cached_day_key(day);
         let body_known = self.take_body_keys(1).and_then(|mut b| b.pop());
         let mut owners = Vec::new();
@@ -804,9 +1281,21 @@ impl Keys {
     /// hands each its key before letting go of the writer. So callers arriving while a sync
     /// is under way share the next one instead of taking one each, and a key is still durable
     /// before `key_for` returns it (an event sealed with it is appended afterwards).
+    ///
+    /// With keys made ahead (the key file), a new author's key comes from memory instead,
+    /// as in [`Keys::submission_keys`].
     pub fn key_for(&self, author: &str) -> Result<(String, Key), KeyError> {
         if let Some(found) = self.cached_key_for(author) {
             return Ok(found);
+        }
+        if let Some(ahead) = &self.ahead {
+            return self
+                .own_authors(ahead, &[digest(author)])?
+                .pop()
+                .ok_or_else(|| KeyError::Batch {
+                    path: self.path(),
+                    cause: Arc::new(KeyError::Unanswered),
+                });
         }
         self.request_one(Owner::Author(digest(author)))
     }
@@ -1038,7 +1527,13 @@ impl Keys {
 
     /// Whether the author has a key (has sealed comments that were not erased). Blocking.
     pub fn has_key(&self, author: &str) -> Result<bool, KeyError> {
-        self.store.has_author(&digest(author))
+        let author = digest(author);
+        if let Some(ahead) = &self.ahead
+            && ahead.unwritten.lock().contains_key(&author)
+        {
+            return Ok(true);
+        }
+        self.store.has_author(&author)
     }
 
     /// Deletes the author's key for good and returns its id (`None`: there was none). In the
@@ -1047,16 +1542,57 @@ impl Keys {
     /// PostgreSQL the row is deleted and the table vacuumed, in KurrentDB the key's stream is
     /// tombstoned (see docs/privacy.md for what the database's own files and archives keep
     /// until they are vacuumed or scavenged). Blocking.
+    ///
+    /// A key made ahead whose owner is still only in memory goes too. A key whose owner row
+    /// a crash kept from being written is not found by the author: [`Keys::erase_keys`]
+    /// deletes it by the id the log names.
     pub fn erase(&self, author: &str) -> Result<Option<String>, KeyError> {
         let author = digest(author);
-        let ids = self.store.delete(&Doomed::Author(author.clone()))?;
+        // Held so no submission of the author takes a key between the two deletions.
+        let _assign = self.ahead.as_ref().map(|a| a.assign.lock());
+        let unwritten: Vec<String> = self
+            .ahead
+            .as_ref()
+            .and_then(|a| a.unwritten.lock().remove(&author))
+            .map(|(id, _)| id)
+            .into_iter()
+            .collect();
+        let mut ids = self.store.delete(&Doomed::Author(author.clone()))?;
+        if !unwritten.is_empty() {
+            for id in self.store.delete(&Doomed::AuthorKeys(unwritten))? {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
         self.cache.lock().by_owner.remove(&Owner::Author(author));
         self.forget(&ids);
         Ok(ids.into_iter().next())
     }
 
+    /// Deletes these author keys for good, by key id, whoever owns them, and returns the ids
+    /// of those there were: erasure passes the key ids the reader's sealed submissions name,
+    /// which covers keys left unowned by a crash (see the module's documentation) and keys of
+    /// an earlier process. Gone from the store's files like [`Keys::erase`]'s. Blocking.
+    pub fn erase_keys(&self, key_ids: &[String]) -> Result<Vec<String>, KeyError> {
+        if key_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _assign = self.ahead.as_ref().map(|a| a.assign.lock());
+        if let Some(ahead) = &self.ahead {
+            ahead
+                .unwritten
+                .lock()
+                .retain(|_, (id, _)| !key_ids.contains(id));
+        }
+        let ids = self.store.delete(&Doomed::AuthorKeys(key_ids.to_vec()))?;
+        self.forget(key_ids);
+        Ok(ids)
+    }
+
     /// Number of keys kept (authors with sealed, not erased comments). Blocking.
     pub fn len(&self) -> Result<u64, KeyError> {
+        self.flush()?;
         self.store.count_authors()
     }
 
@@ -1283,11 +1819,11 @@ mod tests {
             .unwrap();
         assert_eq!(first.author, keys.key_for("email:sari@contoh.id").unwrap());
         assert_eq!(first.day, keys.day_key(day(5)).unwrap());
-        // That commit made a batch more: the next submissions take them from memory.
+        // That commit made a batch more (and the background thread may be making the next):
+        // the next submissions take them from memory.
         let taken = keys
             .take_body_keys(BODY_KEYS_PER_BATCH)
             .expect("a batch in memory");
-        assert_eq!(keys.take_body_keys(1), None);
         let mut ids: Vec<&String> = taken.iter().map(|(id, _)| id).collect();
         ids.push(&first.body.0);
         ids.sort();
@@ -1330,6 +1866,105 @@ mod tests {
             .submission_keys("email:sari@contoh.id", day(5))
             .unwrap();
         assert_ne!(again.body.0, gone.0);
+    }
+
+    /// The owner digests of the key file's author keys made ahead, by key id (`None`: unowned).
+    fn premade_owners(dir: &Path) -> HashMap<String, Option<String>> {
+        let conn = Connection::open(dir.join(KEYS_FILE)).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT key_id, author FROM premade_author_keys")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_author_takes_a_key_made_ahead_whose_owner_is_written_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::open(dir.path()).unwrap();
+        let sari = "email:sari@contoh.id";
+        let (id, key) = keys.key_for(sari).unwrap();
+        // Synced before it was handed out: another handle on the file opens with it at once.
+        let other = Keys::open(dir.path()).unwrap();
+        assert_eq!(other.key(&id).unwrap(), Some(key));
+        drop(other);
+        // The rest of the batch waits in memory for the next new authors.
+        let budi = keys.key_for("email:budi@contoh.id").unwrap();
+        assert_ne!(budi.0, id);
+        assert_eq!(keys.key_for(sari).unwrap(), (id.clone(), key), "one key");
+        keys.flush().unwrap();
+        assert_eq!(premade_owners(dir.path())[&id], Some(digest(sari)));
+
+        // Dropped: the owners are written and the keys nobody took are deleted; reopened,
+        // the author keeps the key.
+        drop(keys);
+        let owners = premade_owners(dir.path());
+        assert_eq!(owners.len(), 2, "only the keys taken are left: {owners:?}");
+        let keys = Keys::open(dir.path()).unwrap();
+        assert_eq!(keys.key_for(sari).unwrap(), (id, key));
+        assert_eq!(keys.len().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_key_whose_owner_a_crash_lost_still_opens_is_never_reused_and_is_erased_by_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::open(dir.path()).unwrap();
+        let sari = "email:sari@contoh.id";
+        let (lost, key) = keys.key_for(sari).unwrap();
+        drop(keys);
+        // The crash window: the key is in the file, its owner row never written.
+        let conn = Connection::open(dir.path().join(KEYS_FILE)).unwrap();
+        conn.execute("UPDATE premade_author_keys SET author = NULL", [])
+            .unwrap();
+        drop(conn);
+
+        let keys = Keys::open(dir.path()).unwrap();
+        assert_eq!(
+            keys.key(&lost).unwrap(),
+            Some(key),
+            "its comments still open"
+        );
+        assert!(!keys.has_key(sari).unwrap());
+        let (again, _) = keys.key_for(sari).unwrap();
+        assert_ne!(again, lost, "the author's next comment gets a new key");
+        // More new authors than a batch holds: none gets the key left unowned.
+        for i in 0..AUTHOR_KEYS_PER_BATCH + 10 {
+            let (id, _) = keys.key_for(&format!("email:{i}@contoh.id")).unwrap();
+            assert_ne!(
+                id, lost,
+                "a key an earlier process made was handed out again"
+            );
+        }
+        assert_eq!(keys.erase(sari).unwrap(), Some(again.clone()));
+        assert_eq!(
+            keys.key(&lost).unwrap(),
+            Some(key),
+            "the owner alone misses it"
+        );
+        assert_eq!(
+            keys.erase_keys(&[lost.clone(), again.clone()]).unwrap(),
+            vec![lost.clone()]
+        );
+        assert_eq!(keys.key(&lost).unwrap(), None);
+        keys.checkpoint();
+        let in_files = |needle: &[u8]| {
+            std::fs::read_dir(dir.path()).unwrap().any(|f| {
+                let bytes = std::fs::read(f.unwrap().path()).unwrap();
+                bytes.windows(needle.len()).any(|w| w == needle)
+            })
+        };
+        assert!(!in_files(&key), "in no file of the folder");
+        let (other, other_key) = keys.key_for("email:0@contoh.id").unwrap();
+        drop(keys);
+        let keys = Keys::open(dir.path()).unwrap();
+        assert_eq!(keys.key(&lost).unwrap(), None, "gone for good");
+        assert_eq!(
+            keys.key(&other).unwrap(),
+            Some(other_key),
+            "others keep theirs"
+        );
     }
 
     #[test]

@@ -346,20 +346,27 @@ pub async fn erase(
         done.insert(*id);
     }
     let author = keys::author_of(email.as_str(), "");
+    // The owner's key, and every key the reader's submissions name: a crash may have kept a
+    // key made ahead from getting its owner row, and the comments sealed under it still open
+    // (see keys.rs). They are the reader's own keys, since the key follows the email.
+    let streams: Vec<String> = done.iter().map(|id| comment_stream(*id)).collect();
+    let named = store.sealing_key_ids(&streams).await?;
     let key_deleted = {
         let keys = Arc::clone(&keys);
-        tokio::task::spawn_blocking(move || keys.erase(&author))
-            .await
-            .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))?
-            .map_err(|e| match e.store_error() {
-                Some(e) => PrivacyError::Store(e),
-                None => PrivacyError::Keys(e),
-            })?
-            .is_some()
+        tokio::task::spawn_blocking(move || {
+            let owned = keys.erase(&author)?;
+            let by_id = keys.erase_keys(&named)?;
+            Ok::<_, keys::KeyError>(owned.is_some() || !by_id.is_empty())
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("erasing the key: {e}")))?
+        .map_err(|e| match e.store_error() {
+            Some(e) => PrivacyError::Store(e),
+            None => PrivacyError::Keys(e),
+        })?
     };
     // Their bodies no longer open either (sealed under both keys); their body keys go too, so
     // the key store keeps nothing of the reader.
-    let streams: Vec<String> = done.iter().map(|id| comment_stream(*id)).collect();
     store.shred_bodies(&streams).await?;
     // Comments appended between the scan and the key's deletion read as erased now, without
     // a ReaderErased of their own yet.

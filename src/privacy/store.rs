@@ -292,22 +292,42 @@ impl EventStore for SealedStore {
     /// Reads each stream's first event as stored (sealed) for the body key it names, and
     /// deletes those keys in one request.
     async fn shred_bodies(&self, streams: &[String]) -> Result<usize, StoreError> {
+        let ids = self.named_ids(streams, seal::sealed_body_key_id).await?;
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || keys.delete_bodies(&ids))
+            .await
+            .map_err(|e| StoreError::Backend(format!("deleting body keys: {e}")))?
+            .map_err(key_failure)
+    }
+
+    /// Reads each stream's first event as stored (sealed) for the author key it names.
+    async fn sealing_key_ids(&self, streams: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut ids = self.named_ids(streams, seal::sealed_key_id).await?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}
+
+impl SealedStore {
+    /// The key ids `pick` finds in each stream's submission as stored (sealed).
+    async fn named_ids(
+        &self,
+        streams: &[String],
+        pick: fn(&serde_json::Value) -> Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         let mut ids = Vec::new();
         for stream in streams {
             let first = self.inner.read_stream(stream, 0, 1).await?;
             if let Some(id) = first
                 .first()
                 .filter(|e| e.event_type == SUBMITTED)
-                .and_then(|e| seal::sealed_body_key_id(&e.data))
+                .and_then(|e| pick(&e.data))
             {
                 ids.push(id.to_string());
             }
         }
-        let keys = self.keys.clone();
-        tokio::task::spawn_blocking(move || keys.delete_bodies(&ids))
-            .await
-            .map_err(|e| StoreError::Backend(format!("deleting body keys: {e}")))?
-            .map_err(key_failure)
+        Ok(ids)
     }
 }
 

@@ -279,7 +279,9 @@ impl KurrentKeys {
                 }
                 Ok(deleted)
             }
-            Doomed::Bodies(ids) => {
+            // An author key named by id is a key stream like a body key; its owner stream's
+            // entry then names a deleted key, which reads as none.
+            Doomed::Bodies(ids) | Doomed::AuthorKeys(ids) => {
                 let mut deleted = Vec::new();
                 for id in ids {
                     if self.key_of(id).await?.is_some() {

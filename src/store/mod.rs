@@ -482,6 +482,13 @@ pub trait EventStore: Send + Sync + 'static {
     async fn shred_bodies(&self, _streams: &[String]) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    /// The author key ids these comment streams' submissions are sealed under, as stored
+    /// (erasure deletes them by id: a key may have lost its owner row in a crash). None for
+    /// a store that does not seal.
+    async fn sealing_key_ids(&self, _streams: &[String]) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]

@@ -394,6 +394,102 @@ async fn erasure_on_the_command_line_works_on_a_stopped_service_and_is_idempoten
     assert!(audit.to_string().contains("\"by\":\"ops\""), "{audit}");
 }
 
+/// A crash between a new author's key being taken (made ahead, synced, unowned) and its owner
+/// row being written leaves a key that the log names and no owner row does: simulated on the
+/// stopped service's key file by unwriting every owner row (Sari's and Budi's keys alike).
+/// Both comments still open, Sari's next comment gets a new key, and erasing Sari makes every
+/// one of her fields unreadable (both keys go: the lost one through the ids her sealed
+/// submissions name), while Budi, whose key lost its owner row too, is untouched.
+#[tokio::test]
+async fn a_key_whose_owner_row_a_crash_lost_still_opens_and_goes_with_its_reader() {
+    let app = privacy_app(None).await;
+    let body = format!("{HAM} Salam dari {SARI_WORD}.");
+    let first = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &body, None).await;
+    let first_id = first["id"].as_str().expect("id").to_string();
+    let reply = post_from(
+        &app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        "Setuju, Bu. Semoga cepat diperbaiki sebelum musim hujan.",
+        Some(&first_id),
+    )
+    .await;
+    let reply_id = reply["id"].as_str().expect("id").to_string();
+    let data = app.stop().await;
+    let keys_file = data.path().join("keys.sqlite3");
+    let conn = rusqlite::Connection::open(&keys_file).expect("key file");
+    let lost = conn
+        .execute(
+            "UPDATE premade_author_keys SET author = NULL WHERE author IS NOT NULL",
+            [],
+        )
+        .expect("owner rows");
+    assert_eq!(lost, 2, "both readers' keys were made ahead and owned");
+    drop(conn);
+
+    let app = privacy_app(Some(data)).await;
+    let second = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, HAM, None).await;
+    let second_id = second["id"].as_str().expect("id").to_string();
+    let ids = [first_id.as_str(), second_id.as_str(), reply_id.as_str()];
+    let cookie = console_cookie(&app).await;
+    let before = everything_visible(&app, &ids, &cookie).await;
+    for fact in [SARI_NAME, SARI_EMAIL, SARI_WORD, BUDI_NAME, BUDI_EMAIL] {
+        assert!(before.contains(fact), "{fact} does not open: {before}");
+    }
+    let (code, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{export}");
+    assert_eq!(
+        export["comments"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
+    assert!(export.to_string().contains(SARI_WORD), "{export}");
+
+    let (code, erased) = erase_sari(&app).await;
+    assert_eq!(code, StatusCode::OK, "{erased}");
+    assert_eq!(erased, json!({"comments": 2, "key_deleted": true}));
+    let after = everything_visible(&app, &ids, &cookie).await;
+    assert_no_sari("the answers after erasure", &after);
+    for fact in [BUDI_NAME, BUDI_EMAIL, BUDI_IP] {
+        assert!(after.contains(fact), "Budi's {fact} is gone too");
+    }
+    let (_, export) = app
+        .mod_get(
+            AYU,
+            &format!("/api/v1/mod/privacy/export?email={SARI_EMAIL}"),
+        )
+        .await;
+    assert_eq!(export["comments"], json!([]), "{export}");
+
+    // Stopped, and restarted with projections rebuilt from the log: nothing of Sari opens.
+    let data = app.stop().await;
+    let events = ok(&["export", "events", "--data-dir", p(data.path())]);
+    assert_no_sari("export events", &events);
+    assert!(events.contains(BUDI_NAME), "{events}");
+    let budi = ok(&[
+        "privacy",
+        "export",
+        BUDI_EMAIL,
+        "--data-dir",
+        p(data.path()),
+    ]);
+    assert!(budi.contains(BUDI_NAME) && budi.contains(BUDI_IP), "{budi}");
+    assert_no_sari_in_files(data.path());
+    std::fs::remove_file(data.path().join("projections.sqlite3")).expect("projections file");
+    let app = privacy_app(Some(data)).await;
+    let cookie = console_cookie(&app).await;
+    let rebuilt = everything_visible(&app, &ids, &cookie).await;
+    assert_no_sari("the answers after a rebuild", &rebuilt);
+    assert!(rebuilt.contains(BUDI_NAME) && rebuilt.contains(BUDI_EMAIL));
+}
+
 /// Runs `saring privacy retention` on the stopped service's data folder as if it were `now`,
 /// with one retention setting, and returns what it printed.
 fn run_retention(dir: &Path, now: chrono::DateTime<chrono::Utc>, setting: (&str, &str)) -> String {

@@ -149,6 +149,32 @@ pub(crate) async fn delete_bodies(
     .await
 }
 
+/// Deletes these author keys by key id and returns the ids of those that existed; vacuums
+/// like the other deletions.
+pub(crate) async fn delete_author_keys(
+    pool: &Pool,
+    key_ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    with_timeout(async {
+        let client = pool.get().await.map_err(pool_err)?;
+        let rows = client
+            .query(
+                "DELETE FROM saring_author_keys WHERE key_id = ANY($1) RETURNING key_id",
+                &[&key_ids],
+            )
+            .await
+            .map_err(pg_err)?;
+        if !rows.is_empty() {
+            client
+                .batch_execute("VACUUM saring_author_keys")
+                .await
+                .map_err(pg_err)?;
+        }
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    })
+    .await
+}
+
 /// Whether an author digest has a key.
 pub(crate) async fn has_author(pool: &Pool, author: &str) -> Result<bool, StoreError> {
     with_timeout(async {
