@@ -65,7 +65,11 @@ fn limits(c: &mut Criterion) {
 }
 
 fn captcha(c: &mut Criterion) {
-    let captcha = Captcha::new(vec![9; 32], CaptchaConfig::default());
+    let captcha = Captcha::new(
+        vec![9; 32],
+        CaptchaConfig::default(),
+        saring::http::messages::sum_words,
+    );
     let now = DateTime::<Utc>::from_timestamp(1_764_300_000, 0).unwrap_or_default();
     let mut rng = StdRng::seed_from_u64(1);
     c.bench_function("captcha/issue", |b| {

@@ -14,7 +14,11 @@ use saring::i18n::Lang;
 use saring::pow::{self, Difficulty};
 
 fn main() {
-    let captcha = Captcha::new(vec![7u8; 32], CaptchaConfig::default());
+    let captcha = Captcha::new(
+        vec![7u8; 32],
+        CaptchaConfig::default(),
+        saring::http::messages::sum_words,
+    );
     let now = Utc::now();
     let mut rng = StdRng::seed_from_u64(1);
     let ch = captcha.issue_at(

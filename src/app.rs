@@ -91,8 +91,12 @@ impl Application {
             .chain_update(&secret)
             .finalize()
             .into();
-        let captcha = Captcha::new(secret, settings.captcha_config())
-            .with_shared_burns(store.shared_burned_tokens());
+        let captcha = Captcha::new(
+            secret,
+            settings.captcha_config(),
+            crate::http::messages::sum_words,
+        )
+        .with_shared_burns(store.shared_burned_tokens());
         let limits = settings.limits.as_ref().map(Limiters::new);
 
         let db_path = ProjectionDb::path_in(&settings.data_dir);

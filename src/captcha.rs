@@ -79,14 +79,38 @@ impl Op {
         }
     }
 
-    fn word(self, lang: Lang) -> &'static str {
+    fn word(self, words: &SumWords) -> &'static str {
         match self {
-            Op::Add => lang.pick("ditambah", "plus"),
-            Op::Sub => lang.pick("dikurangi", "minus"),
-            Op::Mul => lang.pick("dikali", "times"),
+            Op::Add => words.plus,
+            Op::Sub => words.minus,
+            Op::Mul => words.times,
         }
     }
 }
+
+/// The words a challenge's spoken prompt is made of, in one language. The captcha knows the
+/// sentence's shape ("What minus 3 equals 3? Type the answer in digits."); the words are in the
+/// product's message catalogue (`http::messages::sum_words`), given to [`Captcha::new`], so
+/// every Indonesian and English text stays in one place without the captcha depending on the
+/// HTTP layer.
+#[derive(Debug)]
+pub struct SumWords {
+    /// Stands for the blank ("berapa", "what").
+    pub what: &'static str,
+    /// Between the sum and its result ("sama dengan", "equals").
+    pub equals: &'static str,
+    /// `+` read aloud.
+    pub plus: &'static str,
+    /// `−` read aloud.
+    pub minus: &'static str,
+    /// `×` read aloud.
+    pub times: &'static str,
+    /// The sentence after the question, saying how to answer.
+    pub instruction: &'static str,
+}
+
+/// Picks a language's [`SumWords`]: the catalogue's `http::messages::sum_words`.
+pub type PromptWords = fn(Lang) -> &'static SumWords;
 
 /// How challenges are made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,6 +311,8 @@ pub struct Captcha {
     /// that shares the captcha secret accepts them).
     readers: crate::known_reader::KnownReaders,
     config: CaptchaConfig,
+    /// The spoken prompt's words, per language.
+    words: PromptWords,
     /// Burnt tokens shared with the other replicas, when the store offers such a table.
     shared: Option<Arc<dyn SharedBurnedTokens>>,
 }
@@ -376,8 +402,8 @@ impl Sum {
     }
 
     /// "What minus 3 equals 3?" reads naturally aloud, unlike a bracket pair.
-    fn prompt(&self, lang: Lang) -> String {
-        let what = lang.pick("berapa", "what");
+    fn prompt(&self, words: &SumWords) -> String {
+        let what = words.what;
         let show = |n: u32, here: Blank| {
             if self.blank == here {
                 what.to_string()
@@ -388,9 +414,9 @@ impl Sum {
         let sentence = format!(
             "{} {} {} {} {}?",
             show(self.a, Blank::First),
-            self.op.word(lang),
+            self.op.word(words),
             show(self.b, Blank::Second),
-            lang.pick("sama dengan", "equals"),
+            words.equals,
             show(self.c, Blank::Result)
         );
         let mut chars = sentence.chars();
@@ -398,21 +424,16 @@ impl Sum {
             Some(first) => first.to_uppercase().chain(chars).collect(),
             None => String::new(),
         };
-        format!(
-            "{capitalised} {}",
-            lang.pick(
-                "Tulis jawabannya dengan angka.",
-                "Type the answer in digits."
-            )
-        )
+        format!("{capitalised} {}", words.instruction)
     }
 }
 
 impl Captcha {
     /// A captcha signing with `secret` (use at least 32 random bytes, e.g. from
     /// [`Captcha::load_or_create_secret`]; every replica must share it). The configuration is
-    /// normalised: operands ordered and capped at 1000, at least one operation.
-    pub fn new(secret: Vec<u8>, config: CaptchaConfig) -> Captcha {
+    /// normalised: operands ordered and capped at 1000, at least one operation. `words` gives
+    /// the spoken prompt's words in each language (`http::messages::sum_words`).
+    pub fn new(secret: Vec<u8>, config: CaptchaConfig, words: PromptWords) -> Captcha {
         let secret = SecretBox::<[u8]>::from(secret);
         let derive = |label: &[u8]| {
             let mut mac = hmac_with(secret.expose_secret());
@@ -426,6 +447,7 @@ impl Captcha {
                 *derive(b"saring known reader v1").expose_secret(),
             ),
             config: config.normalised(),
+            words,
             shared: None,
         }
     }
@@ -562,7 +584,7 @@ impl Captcha {
         let challenge = Challenge {
             token: URL_SAFE_NO_PAD.encode(&token),
             question: sum.question(),
-            prompt: sum.prompt(lang),
+            prompt: sum.prompt((self.words)(lang)),
             expires_in: self.config.ttl.as_secs(),
             expires_at,
             pow: PowChallenge {
@@ -1023,12 +1045,13 @@ pub fn solve_question(question: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::messages::sum_words;
     use proptest::prelude::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
     fn captcha() -> Captcha {
-        Captcha::new(vec![7u8; 32], CaptchaConfig::default())
+        Captcha::new(vec![7u8; 32], CaptchaConfig::default(), sum_words)
     }
 
     fn t0() -> DateTime<Utc> {
@@ -1075,11 +1098,11 @@ mod tests {
         };
         assert_eq!(sum.question(), "[ ] \u{2212} 3 = 3");
         assert_eq!(
-            sum.prompt(Lang::Id),
+            sum.prompt(sum_words(Lang::Id)),
             "Berapa dikurangi 3 sama dengan 3? Tulis jawabannya dengan angka."
         );
         assert_eq!(
-            sum.prompt(Lang::En),
+            sum.prompt(sum_words(Lang::En)),
             "What minus 3 equals 3? Type the answer in digits."
         );
         let product = Sum {
@@ -1091,7 +1114,7 @@ mod tests {
         };
         assert_eq!(product.question(), "4 \u{00D7} 5 = [ ]");
         assert_eq!(
-            product.prompt(Lang::Id),
+            product.prompt(sum_words(Lang::Id)),
             "4 dikali 5 sama dengan berapa? Tulis jawabannya dengan angka."
         );
     }
@@ -1214,6 +1237,7 @@ mod tests {
                 },
                 ..CaptchaConfig::default()
             },
+            sum_words,
         )
     }
 
@@ -1496,7 +1520,7 @@ mod tests {
     #[test]
     fn other_secret_is_bad_signature() {
         let (ch, answer) = issue(&captcha(), None, 7);
-        let other = Captcha::new(vec![8u8; 32], CaptchaConfig::default());
+        let other = Captcha::new(vec![8u8; 32], CaptchaConfig::default(), sum_words);
         assert!(matches!(
             other.verify(&ch.token, &answer.to_string(), "t", t0()),
             Err(CaptchaError::BadSignature)
@@ -1534,6 +1558,7 @@ mod tests {
         let c = Captcha::new(
             b"super-secret-value-0123456789abc".to_vec(),
             CaptchaConfig::default(),
+            sum_words,
         );
         let shown = format!("{c:?}");
         assert!(!shown.contains("super-secret"));
@@ -1551,6 +1576,7 @@ mod tests {
                 operations: vec![],
                 pow: PowSettings::default(),
             },
+            sum_words,
         );
         assert_eq!(c.config().min_operand, 2);
         assert_eq!(c.config().max_operand, 1000);
@@ -1578,9 +1604,9 @@ mod tests {
         // No temporary files left behind.
         assert_eq!(fs::read_dir(&data).unwrap().count(), 1);
         // A token issued before a "restart" verifies after it.
-        let before = Captcha::new(first, CaptchaConfig::default());
+        let before = Captcha::new(first, CaptchaConfig::default(), sum_words);
         let (ch, answer) = issue(&before, None, 10);
-        let after = Captcha::new(second, CaptchaConfig::default());
+        let after = Captcha::new(second, CaptchaConfig::default(), sum_words);
         assert!(
             after
                 .verify(&ch.token, &answer.to_string(), "t", t0())
@@ -1615,7 +1641,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_question_is_fair_and_solvable(config in config_strategy(), seed: u64) {
-            let c = Captcha::new(vec![3; 32], config);
+            let c = Captcha::new(vec![3; 32], config, sum_words);
             let (ch, sum) = c.issue_sum(t0(), None, Lang::Id, base(&c), &mut StdRng::seed_from_u64(seed));
             let cfg = c.config();
             let range = cfg.min_operand..=cfg.max_operand;

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let captcha = Captcha::new(
         b"fuzz-secret-0123456789abcdef0123".to_vec(),
         CaptchaConfig::default(),
+        saring::http::messages::sum_words,
     );
     let verdict = captcha.verify(token, answer, thread, chrono::Utc::now());
     // A token the fuzzer wrote itself cannot carry our MAC.

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use super::error::ErrorKind;
+use crate::captcha::SumWords;
 use crate::domain::ban::BanInputError;
 use crate::domain::input::{FieldErrors, FieldProblem, limit_of};
 use crate::domain::{CommentStatus, ModeratorAction};
@@ -638,6 +639,35 @@ pub fn embed_words(lang: Lang) -> &'static EmbedWords {
     }
 }
 
+/// The captcha's spoken prompt in Indonesian ("Berapa dikurangi 3 sama dengan 3? …").
+const SUM_ID: SumWords = SumWords {
+    what: "berapa",
+    equals: "sama dengan",
+    plus: "ditambah",
+    minus: "dikurangi",
+    times: "dikali",
+    instruction: "Tulis jawabannya dengan angka.",
+};
+
+/// The captcha's spoken prompt in English ("What minus 3 equals 3? …").
+const SUM_EN: SumWords = SumWords {
+    what: "what",
+    equals: "equals",
+    plus: "plus",
+    minus: "minus",
+    times: "times",
+    instruction: "Type the answer in digits.",
+};
+
+/// The words of the captcha's spoken prompt (for screen readers) in `lang`, given to
+/// [`crate::captcha::Captcha::new`].
+pub fn sum_words(lang: Lang) -> &'static SumWords {
+    match lang {
+        Lang::Id => &SUM_ID,
+        Lang::En => &SUM_EN,
+    }
+}
+
 /// "12 Komentar" / "12 Comments"; "Belum ada komentar" for none.
 pub fn comment_count(lang: Lang, n: u64) -> String {
     match (lang, n) {
@@ -835,6 +865,24 @@ mod tests {
             assert!(!id.is_empty() && !en.is_empty(), "{e:?}");
             assert_ne!(id, en, "{e:?} is not translated");
         }
+    }
+
+    #[test]
+    fn every_captcha_prompt_word_is_in_both_languages_and_translated() {
+        let all = |w: &SumWords| [w.what, w.equals, w.plus, w.minus, w.times, w.instruction];
+        let (id, en) = (all(sum_words(Lang::Id)), all(sum_words(Lang::En)));
+        for (i, e) in id.iter().zip(&en) {
+            assert!(!i.is_empty() && !e.is_empty());
+            assert_ne!(i, e, "{i} is not translated");
+        }
+        let mut distinct = id.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            id.len(),
+            "two prompt words are the same: {id:?}"
+        );
     }
 
     #[test]

@@ -252,7 +252,11 @@ mod tests {
     #[test]
     fn typed_public_bodies_have_the_schemas_of_what_is_sent() {
         let doc: serde_json::Value = serde_json::from_str(&DOCUMENT).expect("the document is JSON");
-        let captcha = crate::captcha::Captcha::new(vec![7u8; 32], Default::default());
+        let captcha = crate::captcha::Captcha::new(
+            vec![7u8; 32],
+            Default::default(),
+            crate::http::messages::sum_words,
+        );
         let challenge = captcha.issue(
             chrono::Utc::now(),
             Some("berita-1"),

@@ -25,7 +25,7 @@ use crate::domain::{
 use crate::i18n::Lang;
 use crate::known_reader::ReaderCheck;
 use crate::limits::{Admission, HoldReason, Limiters, RateLimited};
-use crate::policy::{Description, Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
+use crate::policy::{Outcome, Policy, PolicyHandle, ScreenInput, Verdict};
 use crate::projections::{CommentRecord, PublicComment};
 use crate::store::{EventStore, StoreError};
 
@@ -35,6 +35,7 @@ pub mod bans;
 pub mod bulk_build;
 pub mod codec;
 pub mod descriptions;
+pub mod hold_rules;
 pub mod premoderation;
 pub mod projections_cli;
 pub mod read_pool;
@@ -1051,7 +1052,7 @@ const TRUSTED_APPROVED: u32 = 3;
 
 /// The id of the pseudo-rule a verdict carries when the global ceiling held the comment; the
 /// moderator view and the console card show it with its description like any matched rule.
-pub const GLOBAL_CEILING_RULE: &str = "GLOBAL_CEILING";
+pub const GLOBAL_CEILING_RULE: &str = hold_rules::GLOBAL_CEILING.id;
 
 /// Whether an author's history is good enough to pass the global ceiling as normal and to skip
 /// the sum: the seed policy's `TRUSTED_AUTHOR` words, with the known-reader token that binds the
@@ -1062,7 +1063,7 @@ fn is_trusted(history: &crate::policy::History) -> bool {
 
 /// The id of the pseudo-rule a verdict carries when a rate-limit key map was full (a flood from
 /// more clients than the limiter remembers) and the comment was held instead of counted.
-pub const LIMIT_KEYS_FULL_RULE: &str = "LIMIT_KEYS_FULL";
+pub const LIMIT_KEYS_FULL_RULE: &str = hold_rules::LIMIT_KEYS_FULL.id;
 
 /// Over the global ceiling, or with a rate-limit key map full, a comment the policy would
 /// publish is held for a moderator instead, with the reason in its verdict; spam and reject stay
@@ -1074,36 +1075,14 @@ fn hold_over_ceiling(screened: &mut Screened, admission: Admission) {
     if screened.trusted || screened.verdict.outcome != Outcome::Accept {
         return;
     }
-    let (id, matched, description) = match reason {
-        HoldReason::GlobalCeiling => (
-            GLOBAL_CEILING_RULE,
-            "global limit reached".to_string(),
-            Description {
-                id: "Batas komentar seluruh situs tercapai (kemungkinan serbuan); komentar dari \
-                     pembaca baru ditahan untuk moderator"
-                    .into(),
-                en: "The site-wide comment limit was reached (a likely flood); comments from new \
-                     readers are held for a moderator"
-                    .into(),
-            },
-        ),
+    let (rule, matched) = match reason {
+        HoldReason::GlobalCeiling => (&hold_rules::GLOBAL_CEILING, "global limit reached".into()),
         HoldReason::KeyMapFull(scope) => (
-            LIMIT_KEYS_FULL_RULE,
+            &hold_rules::LIMIT_KEYS_FULL,
             format!("{scope} limit table full"),
-            Description {
-                id:
-                    "Tabel batas komentar penuh (serbuan dari sangat banyak alamat); komentar dari \
-                     pembaca baru ditahan untuk moderator"
-                        .into(),
-                en: "A rate-limit table is full (a flood from very many addresses); comments from \
-                     new readers are held for a moderator"
-                    .into(),
-            },
         ),
     };
-    screened
-        .verdict
-        .hold_for(id, "client", Some(matched), description);
+    rule.hold(&mut screened.verdict, Some(matched));
     match reason {
         HoldReason::GlobalCeiling => {
             metrics::counter!("saring_comments_held_by_ceiling_total").increment(1);

@@ -13,12 +13,12 @@ use crate::domain::premoderation::{
     self, PREMODERATION_STREAM, PremoderationError, PremoderationState,
 };
 use crate::domain::values::ThreadKey;
-use crate::policy::{Description, Outcome};
+use crate::policy::Outcome;
 use crate::store::StoreError;
 use crate::store::projection_db::ProjectionDbError;
 
 /// The id of the pseudo-rule a verdict carries when its thread is pre-moderated.
-pub const THREAD_PREMODERATED_RULE: &str = "THREAD_PREMODERATED";
+pub const THREAD_PREMODERATED_RULE: &str = super::hold_rules::THREAD_PREMODERATED.id;
 
 /// The in-memory set of pre-moderated threads.
 #[derive(Debug, Default)]
@@ -121,14 +121,6 @@ pub(super) fn hold_premoderated(screened: &mut Screened, premoderated: bool) {
     if !premoderated || screened.verdict.outcome != Outcome::Accept {
         return;
     }
-    screened.verdict.hold_for(
-        THREAD_PREMODERATED_RULE,
-        "thread",
-        None,
-        Description {
-            id: "Moderator menahan setiap komentar baru di utas ini untuk ditinjau".into(),
-            en: "A moderator holds every new comment of this thread for review".into(),
-        },
-    );
+    super::hold_rules::THREAD_PREMODERATED.hold(&mut screened.verdict, None);
     metrics::counter!("saring_comments_held_by_thread_total").increment(1);
 }

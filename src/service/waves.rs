@@ -22,12 +22,12 @@ use uuid::Uuid;
 use super::{CommandError, CommandKind, Screened, Service, StoreFailure, codec};
 use crate::domain::values::CommentId;
 use crate::domain::{Actor, CommentStatus, DomainEvent, ModeratorAction, Submission};
-use crate::policy::{Description, Outcome};
+use crate::policy::Outcome;
 use crate::projections::waves::{Observation, Wave, WaveDecision, WaveRules, WaveState};
 use crate::store::StoreError;
 
 /// The id of the pseudo-rule a verdict carries when hold mode held a comment of an open wave.
-pub const WAVE_HELD_RULE: &str = "WAVE_HELD";
+pub const WAVE_HELD_RULE: &str = super::hold_rules::WAVE_HELD.id;
 
 /// Comments one wave decision decides at most (a wave lists at most this many).
 pub const MAX_WAVE_DECISION: usize = crate::projections::waves::MAX_MEMBERS;
@@ -634,20 +634,7 @@ pub(super) fn hold_in_wave(screened: &mut Screened, wave: Option<Uuid>) {
     if screened.trusted || screened.verdict.outcome != Outcome::Accept {
         return;
     }
-    screened.verdict.hold_for(
-        WAVE_HELD_RULE,
-        "body",
-        Some(format!("wave {wave}")),
-        Description {
-            id: "Komentar ini sebentuk dengan gelombang spam yang belum diputuskan (teks, tautan \
-                 atau merek yang sama di banyak utas); ditahan sampai moderator memutuskan \
-                 gelombangnya"
-                .into(),
-            en: "This comment has the shape of a spam wave not yet decided (the same text, link \
-                 or brand across many threads); held until a moderator decides the wave"
-                .into(),
-        },
-    );
+    super::hold_rules::WAVE_HELD.hold(&mut screened.verdict, Some(format!("wave {wave}")));
     metrics::counter!("saring_comments_held_by_wave_total").increment(1);
 }
 

@@ -212,7 +212,11 @@ async fn expired_tampered_and_foreign_tokens_are_refused() {
     let app = spawn_app().await;
     // The server keeps its key in the data folder; a token issued two hours ago with it has expired.
     let secret = Captcha::load_or_create_secret(app.dir.path()).unwrap();
-    let captcha = Captcha::new(secret, CaptchaConfig::default());
+    let captcha = Captcha::new(
+        secret,
+        CaptchaConfig::default(),
+        saring::http::messages::sum_words,
+    );
     let old = captcha.issue(
         chrono::Utc::now() - chrono::Duration::hours(2),
         Some("berita-x"),
