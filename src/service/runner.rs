@@ -54,7 +54,10 @@ pub fn fold_on_disk(
     events: &[RecordedEvent],
 ) -> Result<Folded, ProjectionDbError> {
     let decoded: Vec<Option<DomainEvent>> = events.iter().map(codec::decode_recorded).collect();
-    db.write_tx(|tx| {
+    let started = Instant::now();
+    let mut timings = FoldTimings::default();
+    let folded = db.write_tx(|tx| {
+        let mut phase = Instant::now();
         let mut ids: Vec<Uuid> = events
             .iter()
             .filter_map(|e| crate::domain::comment::id_from_stream(&e.stream))
@@ -107,6 +110,8 @@ pub fn fold_on_disk(
         for ((kind, key), c) in count_keys.iter().zip(tx.counts(&count_keys)?) {
             authors.set_counts(*kind, key, c);
         }
+        timings.read = phase.elapsed();
+        phase = Instant::now();
         let mut work = Projections {
             position: core.position,
             events_applied: core.events_applied,
@@ -223,7 +228,10 @@ pub fn fold_on_disk(
         forget_sightings.sort_unstable();
         forget_sightings.dedup();
         batch.forget_sightings = forget_sightings;
+        timings.fold = phase.elapsed();
+        phase = Instant::now();
         tx.write(&batch)?;
+        timings.write = phase.elapsed();
         Ok(Folded {
             core: Core {
                 position: work.position,
@@ -239,7 +247,40 @@ pub fn fold_on_disk(
             threads: changed_threads,
             counts: batch.counts,
         })
-    })
+    })?;
+    timings.record(started.elapsed(), events.len());
+    Ok(folded)
+}
+
+/// Where one batch's fold spent its time, counted in `saring_projection_fold_microseconds_total`
+/// by phase: a post's `201` waits for its batch's fold, so these say what a post pays after
+/// the log's sync (docs/loadtest.md, "Where a post's time goes after the log's sync").
+#[derive(Default)]
+struct FoldTimings {
+    /// Loading the rows the batch touches.
+    read: Duration,
+    /// The pure fold, and the changed rows gathered.
+    fold: Duration,
+    /// The rows written (statements, indexes, the text index).
+    write: Duration,
+}
+
+impl FoldTimings {
+    fn record(&self, total: Duration, events: usize) {
+        // The commit (and any checkpoint SQLite runs inside it) is what the phases leave.
+        let commit = total.saturating_sub(self.read + self.fold + self.write);
+        for (phase, d) in [
+            ("read", self.read),
+            ("fold", self.fold),
+            ("write", self.write),
+            ("commit", commit),
+        ] {
+            metrics::counter!("saring_projection_fold_microseconds_total", "phase" => phase)
+                .increment(d.as_micros() as u64);
+        }
+        metrics::counter!("saring_projection_folds_total").increment(1);
+        metrics::counter!("saring_projection_folded_events_total").increment(events as u64);
+    }
 }
 
 /// Folds a batch into in-memory projections (tools, tests).

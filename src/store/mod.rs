@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod burned_pg;
+mod checkpointer;
 pub mod conformance;
 pub mod kurrent;
 pub mod kurrent_keys;

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -22,6 +23,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use uuid::Uuid;
 
+use super::checkpointer::Checkpointer;
 use crate::domain::CommentStatus;
 use crate::projections::authors::{self, CountKind, Counts};
 use crate::projections::restore::{StoredParts, StoredSighting};
@@ -38,9 +40,21 @@ pub const FORMAT: i64 = 3;
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
 
+/// Deletes all but the newest `?1` sightings.
+const PRUNE_SIGHTINGS: &str = "DELETE FROM sightings WHERE seq < (SELECT seq FROM sightings
+     ORDER BY seq DESC LIMIT 1 OFFSET ?1)";
+
 /// Connections that serve reads, so readers never wait for the follower's transaction (WAL);
 /// the read pool has as many threads ([`crate::service::read_pool`]).
 pub const READERS: usize = 4;
+
+/// How often the background checkpointer copies the write-ahead log into the file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+/// Write-ahead log pages after which the writer checkpoints itself, in case the background
+/// checkpointer falls behind (64 MiB of 4 KiB pages).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+/// What the write-ahead log is truncated to after a checkpoint that reset it.
+const WAL_SIZE_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The file's name in the data folder.
 pub const FILE_NAME: &str = "projections.sqlite3";
@@ -156,8 +170,11 @@ pub struct ProjectionDb {
     /// Batches written with sightings, so old sightings are pruned every so many.
     sighting_writes: AtomicU64,
     /// In bulk mode ([`ProjectionDb::begin_bulk`]) batches leave the text index and the
-    /// secondary indexes to [`ProjectionDb::finish_bulk`].
-    bulk: AtomicBool,
+    /// secondary indexes to [`ProjectionDb::finish_bulk`] (and the background checkpointer
+    /// pauses: the bulk writer checkpoints itself, without syncs).
+    bulk: Arc<AtomicBool>,
+    /// Copies the write-ahead log into the file off the follower's commits (none for `check`).
+    checkpointer: Option<Checkpointer>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -317,7 +334,8 @@ impl ProjectionDb {
             next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
             sighting_writes: AtomicU64::new(0),
-            bulk: AtomicBool::new(false),
+            bulk: Arc::new(AtomicBool::new(false)),
+            checkpointer: None,
         })
     }
 
@@ -358,8 +376,35 @@ impl ProjectionDb {
                 .map_err(|e| db.sqlite(e))?;
         }
         db.open_readers()?;
+        db.start_checkpointer()?;
         let head = db.head()?;
         Ok((db, head, fresh))
+    }
+
+    /// Moves the checkpoints off the writer's commits. A post's `201` waits for the fold of
+    /// its batch, and the commit that crossed SQLite's default `wal_autocheckpoint` (1,000
+    /// pages, a few batches' worth at 1,000,000 comments) copied the pages into the file and
+    /// synced it twice before the post could be answered (docs/loadtest.md, "Where a post's
+    /// time goes after the log's sync"). The writer keeps a far larger automatic checkpoint
+    /// as a bound in case the background one falls behind (a reader holding an old snapshot).
+    fn start_checkpointer(&mut self) -> Result<(), ProjectionDbError> {
+        let conn = Connection::open(&self.path)
+            .and_then(|c| pragmas(&c).map(|()| c))
+            .map_err(|e| self.sqlite(e))?;
+        self.writer
+            .lock()
+            .execute_batch(&format!(
+                "PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}; \
+                 PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES};"
+            ))
+            .map_err(|e| self.sqlite(e))?;
+        self.checkpointer = Some(Checkpointer::start(
+            "saring-projection-checkpoint",
+            conn,
+            CHECKPOINT_INTERVAL,
+            self.bulk.clone(),
+        ));
+        Ok(())
     }
 
     /// Opens an existing file of this format and backend without changing it (for `saring
@@ -780,6 +825,12 @@ impl ProjectionDb {
             path: self.path.clone(),
             source: e,
         };
+        // A bulk build prunes only every 256 batches of thousands of events, so it can leave a
+        // few hundred thousand sightings too many; the server's first batch with a sighting
+        // would then delete them all in one transaction (3.5 s that the first posts waited,
+        // at 1,000,000 comments). Pruned here, before their index is built.
+        conn.execute(PRUNE_SIGHTINGS, [MAX_SIGHTING_ROWS])
+            .map_err(err)?;
         progress("creating the indexes");
         conn.execute_batch(SCHEMA).map_err(err)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -1247,15 +1298,18 @@ impl WriteTx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         let mut was = tx.prepare_cached("SELECT status FROM comments WHERE id = ?1")?;
-        let mut index = tx.prepare_cached(
-            "INSERT OR REPLACE INTO published_text (rowid, text) VALUES (?1, ?2)",
-        )?;
-        let mut unindex = tx.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
         let bulk = self.db.bulk.load(Ordering::Acquire);
+        // The published queue's text index follows the comment in and out of it (and takes a
+        // changed body: an erasure, a purge); a comment that never was published costs it
+        // nothing. Its entries (rowid = seq) are written after the rows, deletions first, then
+        // insertions in ascending rowid: FTS5 flushes its pending terms into a new segment
+        // whenever a rowid goes backwards, so rows in the batch's order (by comment id) with
+        // an `INSERT OR REPLACE` each (a delete, then an insert) made one segment per comment
+        // and a merge every few, which at 1,000,000 comments was most of a post's fold
+        // (docs/loadtest.md, "Where a post's time goes after the log's sync").
+        let mut unindex_seqs: Vec<i64> = Vec::new();
+        let mut index_recs: Vec<&CommentRecord> = Vec::new();
         for rec in &batch.comments {
-            // The published queue's text index follows the comment in and out of it (and
-            // takes a changed body: an erasure, a purge); a comment that never was published
-            // costs it nothing.
             let was_published = !bulk
                 && was
                     .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
@@ -1264,10 +1318,13 @@ impl WriteTx<'_> {
                     == Some(PUBLISHED);
             if bulk {
                 // `finish_bulk` indexes the comments published at the end.
-            } else if rec.status == Some(CommentStatus::Published) {
-                index.execute(params![rec.seq as i64, searchable_text(rec)])?;
-            } else if was_published {
-                unindex.execute([rec.seq as i64])?;
+            } else {
+                if was_published {
+                    unindex_seqs.push(rec.seq as i64);
+                }
+                if rec.status == Some(CommentStatus::Published) {
+                    index_recs.push(rec);
+                }
             }
             let bytes = serde_json::to_vec(rec)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -1281,6 +1338,21 @@ impl WriteTx<'_> {
                 nanos(rec.created_at),
                 bytes
             ])?;
+        }
+        if !unindex_seqs.is_empty() {
+            unindex_seqs.sort_unstable();
+            let mut unindex = tx.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
+            for seq in &unindex_seqs {
+                unindex.execute([seq])?;
+            }
+        }
+        if !index_recs.is_empty() {
+            index_recs.sort_unstable_by_key(|r| r.seq);
+            let mut index =
+                tx.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
+            for rec in index_recs {
+                index.execute(params![rec.seq as i64, searchable_text(rec)])?;
+            }
         }
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO threads (key, closed, generation, visible) VALUES (?1, ?2, ?3, ?4)",
@@ -1343,11 +1415,7 @@ impl WriteTx<'_> {
                 .fetch_add(1, Ordering::Relaxed)
                 .is_multiple_of(256)
         {
-            tx.execute(
-                "DELETE FROM sightings WHERE seq < (SELECT seq FROM sightings
-                 ORDER BY seq DESC LIMIT 1 OFFSET ?1)",
-                [MAX_SIGHTING_ROWS],
-            )?;
+            tx.execute(PRUNE_SIGHTINGS, [MAX_SIGHTING_ROWS])?;
         }
         let mut meta =
             tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;

@@ -38,6 +38,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use super::checkpointer::Checkpointer;
 use super::{
     ActualRevision, AppendResult, EncodedEvent, EventMetadata, EventStore, EventStream,
     ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
@@ -452,67 +453,6 @@ struct Writer {
     last_purge_ms: i64,
 }
 
-/// Copies the WAL into the database file from its own thread and connection, so the writer's
-/// commits do not wait for checkpoints (SQLite would otherwise run them inside a commit).
-/// Stopped and joined when dropped.
-struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(db_path: &Path) -> Checkpointer {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let conn = match open_connection(db_path, false) {
-            Ok(c) => c,
-            Err(e) => {
-                // The writer's own automatic checkpoints still bound the WAL.
-                tracing::warn!("no background checkpointer: {e}");
-                return Checkpointer {
-                    stop: None,
-                    thread: None,
-                };
-            }
-        };
-        let thread = std::thread::Builder::new()
-            .name("saring-store-checkpoint".into())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(CHECKPOINT_INTERVAL)
-                {
-                    // PASSIVE never blocks the writer or readers; it copies what it can.
-                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
-                        tracing::warn!("background checkpoint failed: {e}");
-                    }
-                }
-            });
-        match thread {
-            Ok(t) => Checkpointer {
-                stop: Some(stop),
-                thread: Some(t),
-            },
-            Err(e) => {
-                tracing::warn!("no background checkpointer: {e}");
-                Checkpointer {
-                    stop: None,
-                    thread: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(t) = self.thread.take()
-            && t.join().is_err()
-        {
-            tracing::error!("checkpoint thread panicked");
-        }
-    }
-}
-
 /// What the writer decided for one append inside a batch.
 type Outcome = Result<AppendResult, StoreError>;
 
@@ -527,7 +467,15 @@ impl Writer {
     }
 
     fn run(mut self, mut queue: mpsc::Receiver<Message>, db_path: &Path, closing: &AtomicBool) {
-        let checkpointer = Checkpointer::start(db_path);
+        let checkpointer = match open_connection(db_path, false) {
+            Ok(conn) => Checkpointer::start(
+                "saring-store-checkpoint",
+                conn,
+                CHECKPOINT_INTERVAL,
+                Arc::new(AtomicBool::new(false)),
+            ),
+            Err(e) => Checkpointer::none(&e),
+        };
         let mut batch: Vec<AppendRequest> = Vec::new();
         let mut burns: Vec<burned::BurnRequest> = Vec::new();
         // How many appends recent batches carried, decaying: the number of busy writers.
