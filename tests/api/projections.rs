@@ -657,6 +657,50 @@ impl Phase {
     }
 }
 
+/// CPU seconds this process has used so far (user and system, from `/proc/self/stat`), so the
+/// backlog measurement can tell how much of the two cores the follower's work took.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are
+    // plain numbers, utime and stime being the 12th and 13th of them.
+    let after = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // Linux reports these in USER_HZ, 100 per second on every architecture it runs on.
+    ticks / 100.0
+}
+
+/// Keeps `cores` cores' worth of CPU busy with plain arithmetic (as many threads as whole
+/// cores it rounds up to, each busy the matching share of every 10 ms) until `stop`: the
+/// control phase of the backlog measurement, which takes as much CPU as the follower did but
+/// touches neither the log nor the projection database.
+fn burn_cpu(
+    cores: f64,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    use std::sync::atomic::Ordering;
+    let threads = cores.ceil().max(1.0) as usize;
+    let duty = (cores / threads as f64).clamp(0.0, 1.0);
+    (0..threads)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let period = Duration::from_millis(10);
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    while start.elapsed() < period.mul_f64(duty) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                    std::thread::sleep(period.mul_f64(1.0 - duty));
+                }
+            })
+        })
+        .collect()
+}
+
 /// The projection position the server reports to a moderator on `/readyz`.
 async fn served_position(app: &TestApp) -> u64 {
     let (_, v) = app.mod_get(AYU, "/readyz").await;
@@ -669,9 +713,11 @@ async fn served_position(app: &TestApp) -> u64 {
 /// group commit), each chunk once the follower has folded the one before, so the follower
 /// writes them to the projection database in batches as large as it takes from its
 /// subscription while 4 readers read a thread page (page cache off, so every read queries the
-/// database) and one poster posts every 200 ms (captcha challenge, then the post, whose `201`
+/// database, unless `SARING_MEASURE_PAGE_CACHE=1`) and one poster posts every 200 ms (captcha challenge, then the post, whose `201`
 /// waits for its own fold). Prints reads' and posts' p99 quiet (the same readers and poster, no
-/// backlog) and while the follower writes, and their ratios. A second process cannot append
+/// backlog), while the follower writes, and in a control phase where plain arithmetic keeps
+/// one core busy instead (so what the backlog adds beyond taking CPU shows), and their
+/// ratios. A second process cannot append
 /// instead: SQLite's writer numbers positions in memory.
 /// `cargo test --test api measure_reads_and_posts_while_the_follower_writes_a_backlog --
 /// --ignored --nocapture` (add `--release` for production figures); figures in the README's
@@ -684,8 +730,22 @@ async fn measure_reads_and_posts_while_the_follower_writes_a_backlog() {
     const READERS: usize = 4;
     const BACKLOG: u64 = 100_000;
     const CHUNK: usize = 1024;
+    // The worst case by default: no page cache, so every read queries the database while the
+    // follower writes to it. `SARING_MEASURE_PAGE_CACHE=1` keeps the served configuration's
+    // page cache instead (the read thread is not one the backlog writes to).
+    let cached = std::env::var("SARING_MEASURE_PAGE_CACHE").is_ok_and(|v| v == "1");
+    println!(
+        "page cache {}",
+        if cached {
+            "on (the default budget)"
+        } else {
+            "off"
+        }
+    );
     let (app, store) = spawn_app_and_store(tempfile::tempdir().expect("a folder"), |s| {
-        s.projections.page_cache_bytes = 0;
+        if !cached {
+            s.projections.page_cache_bytes = 0;
+        }
     })
     .await;
     let app = Arc::new(app);
@@ -742,13 +802,16 @@ async fn measure_reads_and_posts_while_the_follower_writes_a_backlog() {
     };
 
     let stop = Arc::new(AtomicBool::new(false));
+    let quiet_cpu = process_cpu_seconds();
     let quiet = phase(stop.clone());
     tokio::time::sleep(Duration::from_secs(10)).await;
     stop.store(true, Ordering::Relaxed);
     let mut quiet = quiet.await;
+    let quiet_cores = (process_cpu_seconds() - quiet_cpu) / 10.0;
 
     let stop = Arc::new(AtomicBool::new(false));
     let busy = phase(stop.clone());
+    let busy_cpu = process_cpu_seconds();
     let started = Instant::now();
     let mut chunks = 0;
     for chunk in backlog.chunks(CHUNK) {
@@ -770,19 +833,47 @@ async fn measure_reads_and_posts_while_the_follower_writes_a_backlog() {
         chunks += 1;
     }
     let writing = started.elapsed();
+    let busy_cores = (process_cpu_seconds() - busy_cpu) / writing.as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut busy = busy.await;
+
+    // The control: the same readers and poster while plain arithmetic keeps one core busy,
+    // so what the backlog adds beyond taking CPU shows as the difference between the two
+    // phases. One core, because the appends and the follower's folds take turns (each chunk is
+    // appended once the last is folded), and each runs on one thread; the process's own
+    // figure understates their share, since the readers give up what they take.
+    let extra_cores = 1.0;
+    let stop = Arc::new(AtomicBool::new(false));
+    let control = phase(stop.clone());
+    let burners = burn_cpu(extra_cores, stop.clone());
+    tokio::time::sleep(writing.min(Duration::from_secs(60))).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut control = control.await;
+    for burner in burners {
+        burner.join().expect("a burner");
+    }
     println!(
         "the follower folded {BACKLOG} comments in {chunks} chunks of {CHUNK} in {:.1} s ({:.0}/s)",
         writing.as_secs_f64(),
         BACKLOG as f64 / writing.as_secs_f64()
     );
+    println!(
+        "the process used {quiet_cores:.2} cores quiet, {busy_cores:.2} while the follower wrote; \
+         the control burns {extra_cores:.1}"
+    );
     let (quiet_reads, quiet_posts) = quiet.print("quiet");
     let (busy_reads, busy_posts) = busy.print("while the follower writes the backlog");
+    let (control_reads, control_posts) =
+        control.print("control (the same CPU taken by arithmetic, no backlog)");
     println!(
         "p99 ratios (backlog / quiet): reads {:.2}, posts {:.2}",
         busy_reads.as_secs_f64() / quiet_reads.as_secs_f64(),
         busy_posts.as_secs_f64() / quiet_posts.as_secs_f64()
+    );
+    println!(
+        "p99 ratios (backlog / control): reads {:.2}, posts {:.2}",
+        busy_reads.as_secs_f64() / control_reads.as_secs_f64(),
+        busy_posts.as_secs_f64() / control_posts.as_secs_f64()
     );
     let (_, page) = app.get("/api/v1/threads/berita-antrean-7/comments").await;
     assert_eq!(page["total"], BACKLOG / 100, "{}", page["total"]);
