@@ -42,6 +42,8 @@ SIZES=${SIZES:-"pages 100000 1000000"}
 REUSE_DIR=${REUSE_DIR:-}
 DURATION=${DURATION:-10s}
 WORK=$(mktemp -d)
+# A moderator token of this run only, to read the fold's time by phase from /metrics.
+METRICS_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -58,7 +60,7 @@ start() {
   mkfifo "$fifo"
   # No proof of work: these figures are the server's (scripts/pow-cost.sh measures the stamp).
   # shellcheck disable=SC2086
-  env $SERVER_ENV SARING_RATE_LIMITS=off SARING_POW_DIFFICULTY=0 SARING_CONFIG=/dev/null NO_COLOR=1 \
+  env $SERVER_ENV SARING_MODERATOR_TOKENS="figures:$METRICS_TOKEN" SARING_RATE_LIMITS=off SARING_POW_DIFFICULTY=0 SARING_CONFIG=/dev/null NO_COLOR=1 \
     "$BIN" serve --listen 127.0.0.1:0 \
     --data-dir "$data" --policies policies >"$fifo" 2>>"$log" &
   SERVER=$!
@@ -69,6 +71,18 @@ start() {
 }
 
 stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; exec 3<&-; }
+
+# The follower's batches so far and its time per batch by phase, from /metrics.
+fold_per_batch() {
+  curl -fsS -H "authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" | awk '
+    /^saring_projection_folds_total/ { n = $2 }
+    /^saring_projection_fold_microseconds_total/ {
+      match($0, /phase="[^"]+"/); p = substr($0, RSTART + 7, RLENGTH - 8); us[p] = $2; all += $2 }
+    END { if (n == 0) { print "no batches"; exit }
+      printf "%d batches, %.2f ms", n, all / n / 1000
+      for (p in us) printf ", %s %.2f", p, us[p] / n / 1000
+      print "" }'
+}
 
 result() { grep "RESULT" | grep "kind=$1 " | sed -E "s/.*$2=([0-9.]+).*/\1/" | head -1; }
 
@@ -116,6 +130,7 @@ for size in $SIZES; do
   load_at=$(load)
   posts=$("$LOADGEN" --target "$BASE" --writers 32 --duration "$DURATION" --threads 1000 \
     --thread-prefix lt --label "posts-$n" 2>/dev/null | result total stored_per_s)
+  fold=$(fold_per_batch)
   readout=$("$LOADGEN" --target "$BASE" --readers 64 --duration "$DURATION" --threads 1000 \
     --thread-prefix berita --conditional 0 --label "reads-$n" 2>/dev/null)
   reads=$(echo "$readout" | result read_200 per_s)
@@ -136,5 +151,6 @@ for size in $SIZES; do
   printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
     "$size" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" "$rss3" \
     "$(( logb / stored ))" "$(( projb / stored ))" "$load_at"
+  echo "  $size: fold per batch during the posts: $fold"
   if [ "$seeded" = 0 ]; then rm -rf "$data"; fi
 done

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -40,9 +40,22 @@ pub const FORMAT: i64 = 3;
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
 
-/// Deletes all but the newest `?1` sightings.
-const PRUNE_SIGHTINGS: &str = "DELETE FROM sightings WHERE seq < (SELECT seq FROM sightings
-     ORDER BY seq DESC LIMIT 1 OFFSET ?1)";
+/// Sightings stored beyond [`MAX_SIGHTING_ROWS`] before the oldest are deleted: one delete of
+/// a few thousand rows now and then dirties fewer pages of `sightings_body` (whose entries of
+/// old rows lie at random places) than a few rows per batch.
+const SIGHTING_SLACK: i64 = 4096;
+
+/// Deletes the oldest `?1` sightings (it walks only them: `seq` is the row id).
+const DROP_OLDEST_SIGHTINGS: &str =
+    "DELETE FROM sightings WHERE seq IN (SELECT seq FROM sightings ORDER BY seq LIMIT ?1)";
+
+/// The `meta` key of the number of stored sightings, kept in each transaction that changes
+/// them, so the prune knows how many to delete without counting (or walking past) the rest.
+const SIGHTING_ROWS_KEY: &str = "sighting_rows";
+
+/// The `meta` key of the newest sighting's position when the count was written: a file that
+/// an older binary (which does not keep the count) wrote since has newer ones, and is counted.
+const SIGHTING_ROWS_AT_KEY: &str = "sighting_rows_at";
 
 /// Connections that serve reads, so readers never wait for the follower's transaction (WAL);
 /// the read pool has as many threads ([`crate::service::read_pool`]).
@@ -167,8 +180,6 @@ pub struct ProjectionDb {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     path: PathBuf,
-    /// Batches written with sightings, so old sightings are pruned every so many.
-    sighting_writes: AtomicU64,
     /// In bulk mode ([`ProjectionDb::begin_bulk`]) batches leave the text index and the
     /// secondary indexes to [`ProjectionDb::finish_bulk`] (and the background checkpointer
     /// pauses: the bulk writer checkpoints itself, without syncs).
@@ -333,7 +344,6 @@ impl ProjectionDb {
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
-            sighting_writes: AtomicU64::new(0),
             bulk: Arc::new(AtomicBool::new(false)),
             checkpointer: None,
         })
@@ -829,8 +839,8 @@ impl ProjectionDb {
         // few hundred thousand sightings too many; the server's first batch with a sighting
         // would then delete them all in one transaction (3.5 s that the first posts waited,
         // at 1,000,000 comments). Pruned here, before their index is built.
-        conn.execute(PRUNE_SIGHTINGS, [MAX_SIGHTING_ROWS])
-            .map_err(err)?;
+        let rows = sighting_rows(&conn).map_err(err)?;
+        trim_sightings(&conn, rows, 0).map_err(err)?;
         progress("creating the indexes");
         conn.execute_batch(SCHEMA).map_err(err)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -1369,22 +1379,8 @@ impl WriteTx<'_> {
         for (pos, id) in &batch.reported {
             put.execute(params![*pos as i64, id.as_bytes()])?;
         }
-        let mut put = tx.prepare_cached(
-            "INSERT OR REPLACE INTO sightings (seq, fingerprint, thread, author, at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (seq, s) in &batch.sightings {
-            put.execute(params![
-                *seq as i64,
-                s.fingerprint as i64,
-                s.thread,
-                s.author,
-                nanos(s.at)
-            ])?;
-        }
-        let mut forget = tx.prepare_cached("DELETE FROM sightings WHERE author = ?1")?;
-        for author in &batch.forget_sightings {
-            forget.execute([author])?;
+        if !batch.sightings.is_empty() || !batch.forget_sightings.is_empty() {
+            self.write_sightings(batch)?;
         }
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO author_counts (kind, key, approved, spam) VALUES (?1, ?2, ?3, ?4)",
@@ -1407,16 +1403,6 @@ impl WriteTx<'_> {
                 bump.execute(params![name, delta])?;
             }
         }
-        // Pruning walks the index, so it runs every 256 batches with sightings, not each.
-        if !batch.sightings.is_empty()
-            && self
-                .db
-                .sighting_writes
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(256)
-        {
-            tx.execute(PRUNE_SIGHTINGS, [MAX_SIGHTING_ROWS])?;
-        }
         let mut meta =
             tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
         if let Some(policy) = &batch.policy {
@@ -1429,4 +1415,75 @@ impl WriteTx<'_> {
         meta.execute(params!["events_applied", batch.events_applied as i64])?;
         Ok(())
     }
+
+    /// Stores the batch's new sightings, deletes erased authors' and then the oldest beyond
+    /// the newest [`MAX_SIGHTING_ROWS`] (once [`SIGHTING_SLACK`] over), keeping the count.
+    fn write_sightings(&self, batch: &BatchWrite) -> rusqlite::Result<()> {
+        let tx = self.tx;
+        // Read before the inserts: a file without the count yet counts its rows once here.
+        let mut rows = sighting_rows(tx)?;
+        // A position already stored (a batch folded again) is overwritten, not counted twice.
+        let mut put = tx.prepare_cached(
+            "INSERT INTO sightings (seq, fingerprint, thread, author, at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (seq) DO UPDATE SET fingerprint = excluded.fingerprint,
+               thread = excluded.thread, author = excluded.author, at = excluded.at",
+        )?;
+        let mut known = tx.prepare_cached("SELECT 1 FROM sightings WHERE seq = ?1")?;
+        for (seq, s) in &batch.sightings {
+            if !known.exists([*seq as i64])? {
+                rows += 1;
+            }
+            put.execute(params![
+                *seq as i64,
+                s.fingerprint as i64,
+                s.thread,
+                s.author,
+                nanos(s.at)
+            ])?;
+        }
+        let mut forget = tx.prepare_cached("DELETE FROM sightings WHERE author = ?1")?;
+        for author in &batch.forget_sightings {
+            rows -= forget.execute([author])? as i64;
+        }
+        trim_sightings(tx, rows, SIGHTING_SLACK)
+    }
 }
+
+/// The stored sightings: the kept count, or a count if there is none or it is stale (written
+/// before the newest sighting, by a binary that did not keep it).
+fn sighting_rows(conn: &Connection) -> rusqlite::Result<i64> {
+    let mut meta = conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?;
+    let kept: Option<i64> = meta
+        .query_row([SIGHTING_ROWS_KEY], |r| r.get(0))
+        .optional()?;
+    let at: Option<i64> = meta
+        .query_row([SIGHTING_ROWS_AT_KEY], |r| r.get(0))
+        .optional()?;
+    match kept {
+        Some(n) if at == Some(newest_sighting(conn)?) => Ok(n),
+        _ => conn.query_row("SELECT count(*) FROM sightings", [], |r| r.get(0)),
+    }
+}
+
+/// The newest sighting's position, 0 for none (the last row id: no walk).
+fn newest_sighting(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM sightings")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Deletes the oldest sightings beyond the newest [`MAX_SIGHTING_ROWS`] once `rows` (the
+/// stored count) is more than `slack` over, and records the count that is left.
+fn trim_sightings(conn: &Connection, mut rows: i64, slack: i64) -> rusqlite::Result<()> {
+    if rows > MAX_SIGHTING_ROWS + slack {
+        rows -= conn.execute(DROP_OLDEST_SIGHTINGS, [rows - MAX_SIGHTING_ROWS])? as i64;
+    }
+    let mut meta =
+        conn.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+    meta.execute(params![SIGHTING_ROWS_KEY, rows])?;
+    meta.execute(params![SIGHTING_ROWS_AT_KEY, newest_sighting(conn)?])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
