@@ -25,6 +25,9 @@ const SUBMITTED: &str = "CommentSubmitted";
 /// Events opened on the caller's task at most (when their keys are in memory).
 const INLINE_OPEN_MAX: usize = 8;
 
+/// Events of a subscription opened together at most (the inner stores read pages of 512).
+const SUBSCRIPTION_CHUNK: usize = 512;
+
 /// An event store that seals personal fields with per-author keys.
 pub struct SealedStore {
     inner: Arc<dyn EventStore>,
@@ -266,14 +269,37 @@ impl EventStore for SealedStore {
     async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError> {
         let keys = self.keys.clone();
         let stream = self.inner.subscribe_all(from_position).await?;
+        // Opened by the events at hand (a page read ahead: hundreds while catching up, one
+        // at a time when live), not one by one: [`open_all`] takes a page to the blocking
+        // pool, while events opened one by one were each opened inline on the async worker,
+        // and the follower's `ready_chunks` took up to a thousand in one poll, holding that
+        // worker (and the reads queued on it) for milliseconds.
         Ok(stream
-            .then(move |item| {
+            .ready_chunks(SUBSCRIPTION_CHUNK)
+            .then(move |chunk| {
                 let keys = keys.clone();
                 async move {
-                    let e = item?;
-                    Ok(open_all(&keys, vec![e]).await?.remove(0))
+                    let mut events = Vec::with_capacity(chunk.len());
+                    let mut failed = None;
+                    for item in chunk {
+                        match item {
+                            Ok(e) => events.push(e),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let mut out: Vec<Result<RecordedEvent, StoreError>> =
+                        match open_all(&keys, events).await {
+                            Ok(events) => events.into_iter().map(Ok).collect(),
+                            Err(e) => vec![Err(e)],
+                        };
+                    out.extend(failed.map(Err));
+                    futures::stream::iter(out)
                 }
             })
+            .flatten()
             .boxed())
     }
 
