@@ -376,6 +376,45 @@ mod tests {
         )
     }
 
+    /// A subscription opens a page of many submissions at once (off the async workers) and a
+    /// live one on its own: every event arrives opened, once, in the log's order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscription_yields_every_event_opened_and_in_order_by_the_page_and_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(Keys::open(dir.path()).unwrap());
+        let inner: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let store = SealedStore::new(inner, keys);
+        let append = |n: u32| {
+            let id = format!("{n:08x}-2c0c-5a6f-9d53-0f6f0a1c2b3d");
+            let event = submitted(
+                &id,
+                &format!("p{}@contoh.id", n % 7),
+                &format!("Pembaca {n}"),
+            );
+            (format!("comment-{n}"), event)
+        };
+        for n in 0..40 {
+            let (stream, event) = append(n);
+            store
+                .append(&stream, ExpectedRevision::NoStream, vec![event])
+                .await
+                .unwrap();
+        }
+        let mut sub = store.subscribe_all(0).await.unwrap();
+        let mut names = Vec::new();
+        for _ in 0..40 {
+            names.push(sub.next().await.unwrap().unwrap().data["author_name"].clone());
+        }
+        let (stream, event) = append(40);
+        store
+            .append(&stream, ExpectedRevision::NoStream, vec![event])
+            .await
+            .unwrap();
+        names.push(sub.next().await.unwrap().unwrap().data["author_name"].clone());
+        let expected: Vec<_> = (0..41).map(|n| json!(format!("Pembaca {n}"))).collect();
+        assert_eq!(names, expected);
+    }
+
     #[tokio::test]
     async fn the_log_on_disk_is_sealed_and_reads_back_open_until_the_key_is_erased() {
         let dir = tempfile::tempdir().unwrap();
