@@ -25,6 +25,9 @@ const SUBMITTED: &str = "CommentSubmitted";
 /// Events opened on the caller's task at most (when their keys are in memory).
 const INLINE_OPEN_MAX: usize = 8;
 
+/// Events of a subscription opened together at most (the inner stores read pages of 512).
+const SUBSCRIPTION_CHUNK: usize = 512;
+
 /// An event store that seals personal fields with per-author keys.
 pub struct SealedStore {
     inner: Arc<dyn EventStore>,
@@ -266,14 +269,37 @@ impl EventStore for SealedStore {
     async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError> {
         let keys = self.keys.clone();
         let stream = self.inner.subscribe_all(from_position).await?;
+        // Opened by the events at hand (a page read ahead: hundreds while catching up, one
+        // at a time when live), not one by one: [`open_all`] takes a page to the blocking
+        // pool, while events opened one by one were each opened inline on the async worker,
+        // and the follower's `ready_chunks` took up to a thousand in one poll, holding that
+        // worker (and the reads queued on it) for milliseconds.
         Ok(stream
-            .then(move |item| {
+            .ready_chunks(SUBSCRIPTION_CHUNK)
+            .then(move |chunk| {
                 let keys = keys.clone();
                 async move {
-                    let e = item?;
-                    Ok(open_all(&keys, vec![e]).await?.remove(0))
+                    let mut events = Vec::with_capacity(chunk.len());
+                    let mut failed = None;
+                    for item in chunk {
+                        match item {
+                            Ok(e) => events.push(e),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let mut out: Vec<Result<RecordedEvent, StoreError>> =
+                        match open_all(&keys, events).await {
+                            Ok(events) => events.into_iter().map(Ok).collect(),
+                            Err(e) => vec![Err(e)],
+                        };
+                    out.extend(failed.map(Err));
+                    futures::stream::iter(out)
                 }
             })
+            .flatten()
             .boxed())
     }
 
@@ -348,6 +374,45 @@ mod tests {
                 "captcha_solve_ms": 1, "lang": "id", "submitted_at": "2026-11-28T10:00:00Z",
             }),
         )
+    }
+
+    /// A subscription opens a page of many submissions at once (off the async workers) and a
+    /// live one on its own: every event arrives opened, once, in the log's order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscription_yields_every_event_opened_and_in_order_by_the_page_and_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(Keys::open(dir.path()).unwrap());
+        let inner: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let store = SealedStore::new(inner, keys);
+        let append = |n: u32| {
+            let id = format!("{n:08x}-2c0c-5a6f-9d53-0f6f0a1c2b3d");
+            let event = submitted(
+                &id,
+                &format!("p{}@contoh.id", n % 7),
+                &format!("Pembaca {n}"),
+            );
+            (format!("comment-{n}"), event)
+        };
+        for n in 0..40 {
+            let (stream, event) = append(n);
+            store
+                .append(&stream, ExpectedRevision::NoStream, vec![event])
+                .await
+                .unwrap();
+        }
+        let mut sub = store.subscribe_all(0).await.unwrap();
+        let mut names = Vec::new();
+        for _ in 0..40 {
+            names.push(sub.next().await.unwrap().unwrap().data["author_name"].clone());
+        }
+        let (stream, event) = append(40);
+        store
+            .append(&stream, ExpectedRevision::NoStream, vec![event])
+            .await
+            .unwrap();
+        names.push(sub.next().await.unwrap().unwrap().data["author_name"].clone());
+        let expected: Vec<_> = (0..41).map(|n| json!(format!("Pembaca {n}"))).collect();
+        assert_eq!(names, expected);
     }
 
     #[tokio::test]

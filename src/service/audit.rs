@@ -285,19 +285,33 @@ impl Service {
                 return Ok(());
             };
             from = last.position + 1;
-            let decoded: Vec<_> = page
-                .iter()
-                .filter_map(|r| codec::decode_recorded(r).map(|e| (r, e)))
-                .collect();
+            let first = page[0].position;
+            // Decoded, and the page freed, on the blocking pool: a page of a thousand events
+            // takes milliseconds to decode and free, which on an async worker holds up every
+            // request queued behind it (docs/loadtest.md, "Reads while the follower folds a
+            // backlog"). Submissions are kept only if audited: the window notes none.
+            let decoded: Vec<(String, DomainEvent, Option<AuditEntry>)> =
+                tokio::task::spawn_blocking(move || {
+                    page.iter()
+                        .filter_map(|r| {
+                            let e = codec::decode_recorded(r)?;
+                            let entry = entry_of(r, &e);
+                            (entry.is_some() || !matches!(e, DomainEvent::CommentSubmitted(_)))
+                                .then(|| (r.stream.clone(), e, entry))
+                        })
+                        .collect()
+                })
+                .await
+                .map_err(|e| StoreError::Backend(format!("decoding the audit window: {e}")))?;
             let mut window = self.audit.inner.write();
-            if window.next_position.is_some_and(|p| p > page[0].position) {
+            if window.next_position.is_some_and(|p| p > first) {
                 // Another refresh read this page first.
                 continue;
             }
-            for (r, e) in &decoded {
-                window.note(&r.stream, e);
+            for (stream, e, _) in &decoded {
+                window.note(stream, e);
             }
-            let entries = decoded.iter().filter_map(|(r, e)| entry_of(r, e));
+            let entries = decoded.into_iter().filter_map(|(_, _, entry)| entry);
             for e in entries {
                 if window
                     .entries

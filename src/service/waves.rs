@@ -279,31 +279,12 @@ impl Service {
             };
             let first = page[0].position;
             from = last.position + 1;
-            let facts: Vec<Fact> = page
-                .iter()
-                .filter_map(|r| {
-                    let event = codec::decode_recorded(r)?;
-                    match event {
-                        DomainEvent::CommentSubmitted(s)
-                            if (r.recorded_at - s.submitted_at).num_seconds()
-                                < IMPORT_LAG_SECONDS =>
-                        {
-                            Some(Fact::Submitted(Box::new(s)))
-                        }
-                        DomainEvent::WaveDecided {
-                            wave,
-                            action,
-                            by,
-                            at,
-                            ..
-                        } => Some(Fact::Decided(wave, action, by, at)),
-                        DomainEvent::ReaderErased { .. } => {
-                            crate::domain::comment::id_from_stream(&r.stream).map(Fact::Erased)
-                        }
-                        _ => None,
-                    }
-                })
-                .collect();
+            // Decoded, and the page freed, on the blocking pool: a page of a thousand events
+            // takes milliseconds, which on an async worker holds up every request queued
+            // behind it (docs/loadtest.md, "Reads while the follower folds a backlog").
+            let facts = tokio::task::spawn_blocking(move || facts_of(&page))
+                .await
+                .map_err(|e| StoreError::Backend(format!("decoding the log for waves: {e}")))?;
             let observations = self.observe_all(facts).await;
             let mut folded = self.waves.inner.write();
             if folded.next_position.is_some_and(|p| p > first) {
@@ -636,6 +617,34 @@ pub(super) fn hold_in_wave(screened: &mut Screened, wave: Option<Uuid>) {
     }
     super::hold_rules::WAVE_HELD.hold(&mut screened.verdict, Some(format!("wave {wave}")));
     metrics::counter!("saring_comments_held_by_wave_total").increment(1);
+}
+
+/// What a page of the log tells the wave detector: recent submissions (an import's old ones
+/// are no wave), moderators' wave decisions and erasures.
+fn facts_of(page: &[crate::store::RecordedEvent]) -> Vec<Fact> {
+    page.iter()
+        .filter_map(|r| {
+            let event = codec::decode_recorded(r)?;
+            match event {
+                DomainEvent::CommentSubmitted(s)
+                    if (r.recorded_at - s.submitted_at).num_seconds() < IMPORT_LAG_SECONDS =>
+                {
+                    Some(Fact::Submitted(Box::new(s)))
+                }
+                DomainEvent::WaveDecided {
+                    wave,
+                    action,
+                    by,
+                    at,
+                    ..
+                } => Some(Fact::Decided(wave, action, by, at)),
+                DomainEvent::ReaderErased { .. } => {
+                    crate::domain::comment::id_from_stream(&r.stream).map(Fact::Erased)
+                }
+                _ => None,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
