@@ -333,6 +333,28 @@ fn key_in(conn: &Connection, owner: &Owner) -> rusqlite::Result<(String, Vec<u8>
     Ok((id, key.to_vec()))
 }
 
+/// Deletes, in one transaction, the author keys (owned ones and those made ahead) whose
+/// `column` (`author` or `key_id`) is one of `values`; the key ids deleted.
+fn delete_author_keys(
+    conn: &Connection,
+    column: &str,
+    values: &[&str],
+) -> rusqlite::Result<Vec<String>> {
+    let tx = conn.unchecked_transaction()?;
+    let mut ids = Vec::new();
+    for table in ["author_keys", "premade_author_keys"] {
+        let sql = format!("DELETE FROM {table} WHERE {column} = ?1 RETURNING key_id");
+        let mut stmt = tx.prepare(&sql)?;
+        for value in values {
+            for id in stmt.query_map([value], |r| r.get(0))? {
+                ids.push(id?);
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(ids)
+}
+
 /// Names the owners (author digest, key id) of author keys made ahead.
 fn own_in(conn: &Connection, owners: &[(String, String)]) -> rusqlite::Result<()> {
     let mut stmt =
@@ -475,34 +497,11 @@ impl KeyStore for SqliteKeys {
     fn delete(&self, doomed: &Doomed) -> Result<Vec<String>, KeyError> {
         let conn = self.conn.lock();
         let ids: Vec<String> = match doomed {
-            Doomed::Author(a) => (|| {
-                let tx = conn.unchecked_transaction()?;
-                let mut ids: Vec<String> = Vec::new();
-                for table in ["author_keys", "premade_author_keys"] {
-                    let sql = format!("DELETE FROM {table} WHERE author = ?1 RETURNING key_id");
-                    let mut stmt = tx.prepare(&sql)?;
-                    for id in stmt.query_map([a], |r| r.get(0))? {
-                        ids.push(id?);
-                    }
-                }
-                tx.commit()?;
-                Ok(ids)
-            })(),
-            Doomed::AuthorKeys(wanted) => (|| {
-                let tx = conn.unchecked_transaction()?;
-                let mut ids = Vec::new();
-                for table in ["author_keys", "premade_author_keys"] {
-                    let sql = format!("DELETE FROM {table} WHERE key_id = ?1");
-                    let mut stmt = tx.prepare(&sql)?;
-                    for id in wanted {
-                        if stmt.execute([id])? > 0 {
-                            ids.push(id.clone());
-                        }
-                    }
-                }
-                tx.commit()?;
-                Ok(ids)
-            })(),
+            Doomed::Author(a) => delete_author_keys(&conn, "author", &[a.as_str()]),
+            Doomed::AuthorKeys(wanted) => {
+                let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+                delete_author_keys(&conn, "key_id", &wanted)
+            }
             Doomed::DaysBefore(d) => conn
                 .prepare("DELETE FROM day_keys WHERE day < ?1 RETURNING key_id")
                 .and_then(|mut s| s.query_map([d], |r| r.get(0))?.collect()),

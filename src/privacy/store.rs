@@ -279,17 +279,7 @@ impl EventStore for SealedStore {
             .then(move |chunk| {
                 let keys = keys.clone();
                 async move {
-                    let mut events = Vec::with_capacity(chunk.len());
-                    let mut failed = None;
-                    for item in chunk {
-                        match item {
-                            Ok(e) => events.push(e),
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
+                    let (events, failed) = crate::store::events_until_failure(chunk);
                     let mut out: Vec<Result<RecordedEvent, StoreError>> =
                         match open_all(&keys, events).await {
                             Ok(events) => events.into_iter().map(Ok).collect(),

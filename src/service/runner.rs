@@ -419,17 +419,7 @@ pub async fn follow(store: Arc<dyn EventStore>, view: Arc<View>, stop: Cancellat
                     None => break,
                 },
             };
-            let mut events = Vec::with_capacity(chunk.len());
-            let mut failed = None;
-            for item in chunk {
-                match item {
-                    Ok(e) => events.push(e),
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
+            let (events, failed) = crate::store::events_until_failure(chunk);
             // Events at or before the position (an overlap after resubscribing) are skipped
             // by the fold itself.
             apply(&view, events, &stop).await;

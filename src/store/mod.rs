@@ -162,6 +162,22 @@ pub struct RecordedEvent {
     pub metadata: EventMetadata,
 }
 
+/// Splits a chunk of a subscription (`ready_chunks`) into the events read before its first
+/// failure and that failure: the events before it are still good and in order, and what follows
+/// it is not trusted (the subscriber resubscribes from its position).
+pub fn events_until_failure(
+    chunk: Vec<Result<RecordedEvent, StoreError>>,
+) -> (Vec<RecordedEvent>, Option<StoreError>) {
+    let mut events = Vec::with_capacity(chunk.len());
+    for item in chunk {
+        match item {
+            Ok(e) => events.push(e),
+            Err(e) => return (events, Some(e)),
+        }
+    }
+    (events, None)
+}
+
 /// The result of a successful append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendResult {
