@@ -86,24 +86,28 @@ fn the_prune_keeps_the_newest_sightings_and_their_duplicates_stay_found() {
     assert_eq!(stored(&db).0, MAX_SIGHTING_ROWS - 1);
 }
 
-#[test]
-fn a_file_without_the_kept_count_counts_its_sightings_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (db, _, _) = ProjectionDb::open(&dir.path().join(FILE_NAME), "sqlite").unwrap();
-    let batch = |from: u64| BatchWrite {
+/// A batch of ten sightings of one email, at positions `from..from + 10`.
+fn ten_sightings_from(from: u64) -> BatchWrite {
+    BatchWrite {
         position: from + 9,
         sightings: (from..from + 10)
             .map(|i| (i, sighting(i, "a@example.org")))
             .collect(),
         ..BatchWrite::default()
-    };
-    db.write_tx(|tx| tx.write(&batch(1))).unwrap();
+    }
+}
+
+#[test]
+fn a_file_without_the_kept_count_counts_its_sightings_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = ProjectionDb::open(&dir.path().join(FILE_NAME), "sqlite").unwrap();
+    db.write_tx(|tx| tx.write(&ten_sightings_from(1))).unwrap();
     // As a file written by an earlier binary: the rows without the count.
     db.writer
         .lock()
         .execute("DELETE FROM meta WHERE key = ?1", [SIGHTING_ROWS_KEY])
         .unwrap();
-    db.write_tx(|tx| tx.write(&batch(11))).unwrap();
+    db.write_tx(|tx| tx.write(&ten_sightings_from(11))).unwrap();
     assert_eq!(kept_count(&db), Some(20));
 }
 
@@ -111,14 +115,7 @@ fn a_file_without_the_kept_count_counts_its_sightings_once() {
 fn a_count_written_before_newer_sightings_is_counted_again() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _, _) = ProjectionDb::open(&dir.path().join(FILE_NAME), "sqlite").unwrap();
-    let batch = |from: u64| BatchWrite {
-        position: from + 9,
-        sightings: (from..from + 10)
-            .map(|i| (i, sighting(i, "a@example.org")))
-            .collect(),
-        ..BatchWrite::default()
-    };
-    db.write_tx(|tx| tx.write(&batch(1))).unwrap();
+    db.write_tx(|tx| tx.write(&ten_sightings_from(1))).unwrap();
     // An older binary adds sightings without keeping the count.
     db.writer
         .lock()
@@ -127,6 +124,6 @@ fn a_count_written_before_newer_sightings_is_counted_again() {
             [],
         )
         .unwrap();
-    db.write_tx(|tx| tx.write(&batch(51))).unwrap();
+    db.write_tx(|tx| tx.write(&ten_sightings_from(51))).unwrap();
     assert_eq!(kept_count(&db), Some(21));
 }
