@@ -187,6 +187,21 @@ async fn everything_visible(app: &TestApp, ids: &[&str], cookie: &str) -> String
     all
 }
 
+/// Budi, the other reader, replies to `parent`; the reply's id.
+async fn budi_replies(app: &TestApp, parent: &str) -> String {
+    let reply = post_from(
+        app,
+        BUDI_IP,
+        BUDI_NAME,
+        BUDI_EMAIL,
+        "",
+        "Setuju, Bu. Semoga cepat diperbaiki sebelum musim hujan.",
+        Some(parent),
+    )
+    .await;
+    reply["id"].as_str().expect("id").to_string()
+}
+
 #[tokio::test]
 async fn an_erased_reader_is_gone_from_every_answer_export_and_new_backup_and_stays_gone() {
     let app = privacy_app(None).await;
@@ -198,17 +213,7 @@ async fn an_erased_reader_is_gone_from_every_answer_export_and_new_backup_and_st
     assert_eq!(first["status"], "published", "{first}");
     let held = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, HELD, None).await;
     let held_id = held["id"].as_str().expect("id").to_string();
-    let reply = post_from(
-        &app,
-        BUDI_IP,
-        BUDI_NAME,
-        BUDI_EMAIL,
-        "",
-        "Setuju, Bu. Semoga cepat diperbaiki sebelum musim hujan.",
-        Some(&first_id),
-    )
-    .await;
-    let reply_id = reply["id"].as_str().expect("id").to_string();
+    let reply_id = budi_replies(&app, &first_id).await;
 
     // The export holds everything about Sari, and nothing about Budi.
     let (code, export) = app
@@ -406,17 +411,7 @@ async fn a_key_whose_owner_row_a_crash_lost_still_opens_and_goes_with_its_reader
     let body = format!("{HAM} Salam dari {SARI_WORD}.");
     let first = post_from(&app, SARI_IP, SARI_NAME, SARI_EMAIL, SARI_URL, &body, None).await;
     let first_id = first["id"].as_str().expect("id").to_string();
-    let reply = post_from(
-        &app,
-        BUDI_IP,
-        BUDI_NAME,
-        BUDI_EMAIL,
-        "",
-        "Setuju, Bu. Semoga cepat diperbaiki sebelum musim hujan.",
-        Some(&first_id),
-    )
-    .await;
-    let reply_id = reply["id"].as_str().expect("id").to_string();
+    let reply_id = budi_replies(&app, &first_id).await;
     let data = app.stop().await;
     let keys_file = data.path().join("keys.sqlite3");
     let conn = rusqlite::Connection::open(&keys_file).expect("key file");
