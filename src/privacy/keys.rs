@@ -64,6 +64,12 @@ const BODY_KEYS_PER_BATCH: usize = 512;
 /// during one sync of the file waits for one.
 const AUTHOR_KEYS_PER_BATCH: usize = 1_024;
 
+/// How long the background thread gathers owners after a nudge before it writes them. Every new
+/// author nudges it; without the pause a steady stream of new authors costs one commit of the
+/// key file each (4.8 % of the server's CPU in the reader flow, docs/loadtest.md). Nothing waits
+/// for these rows: a lookup finds the owner in memory until they are written.
+const OWNER_GATHERING: Duration = Duration::from_millis(50);
+
 /// Body keys read or handed out that memory keeps for opening (a ring, oldest out first: a
 /// full read of the log meets each body key once, so they would only push the author keys out
 /// of the main cache).
@@ -828,6 +834,8 @@ impl Ahead {
                 while !signal.due && !signal.stop {
                     self.wake.wait(&mut signal);
                 }
+                let gathered = Instant::now() + OWNER_GATHERING;
+                while !signal.stop && !self.wake.wait_until(&mut signal, gathered).timed_out() {}
                 signal.due = false;
                 signal.stop
             };
