@@ -835,7 +835,8 @@ impl Ahead {
                     self.wake.wait(&mut signal);
                 }
                 let gathered = Instant::now() + OWNER_GATHERING;
-                while !signal.stop && !self.wake.wait_until(&mut signal, gathered).timed_out() {}
+                self.wake
+                    .wait_while_until(&mut signal, |s| !s.stop, gathered);
                 signal.due = false;
                 signal.stop
             };
