@@ -3,7 +3,8 @@
 #   1. builds the release binary and the two examples (loadgen, bare_axum);
 #   2. starts the real server on the embedded store, rate limits off, in a fresh data folder;
 #   3. seeds 100 threads with 20 comments each (a full first page);
-#   4. runs the full reader flow (captcha, solve, post) with 32 writers;
+#   4. runs the full reader flow (captcha, solve, post) with 32 writers, and reports the server's
+#      CPU per stored comment beside the rate (the steadier figure when other jobs share the cores);
 #   5. reads thread pages at 64 connections, then the bare axum server answering a body of the
 #      same size at 64 connections, and prints the ratio;
 #   6. on a second fresh server, stores 100,000 comments over 10,000 threads and reports the
@@ -98,6 +99,10 @@ stop_pid() {
 }
 
 loadgen() { "$BIN/loadgen" "$@" | tee -a "$LOG"; }
+
+# CPU seconds (user + system) process PID has used so far, from /proc: a measure of the server's
+# work per comment that other jobs on the machine disturb far less than its throughput.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     cargo build --release --bin saring --example loadgen --example bare_axum
@@ -197,8 +202,12 @@ loadgen --target "$SARING_URL" --writers 32 --threads "$SEED_THREADS" --thread-p
     --comments $((SEED_THREADS * SEED_PER_THREAD)) --duration 300s --approve-token "$MOD_TOKEN" --label seed
 
 say "reader flow: $WRITERS writers for $DURATION"
+CPU_BEFORE=$(cpu_seconds "$SARING_PID")
 loadgen --target "$SARING_URL" --writers "$WRITERS" --threads 100 --thread-prefix flow \
     --duration "$DURATION" --label flow
+CPU_FLOW=$(awk -v a="$CPU_BEFORE" -v b="$(cpu_seconds "$SARING_PID")" 'BEGIN { printf "%.3f", b - a }')
+echo "RESULT label=flow kind=server_cpu server_cpu_s=$CPU_FLOW ms_per_comment=$(awk -v c="$CPU_FLOW" \
+    -v n="$(result flow total stored)" 'BEGIN { if (n > 0) printf "%.3f", 1000 * c / n; else print "n/a" }')" | tee -a "$LOG"
 
 say "thread reads: $READERS connections for $DURATION, unconditional"
 loadgen --target "$SARING_URL" --readers "$READERS" --threads "$SEED_THREADS" --thread-prefix page \
@@ -263,7 +272,7 @@ say "summary (load after: $(uptime | sed 's/.*load average: //'))"
     if [[ "${SKIP_BENCH:-0}" != 1 ]]; then
         READS=$(result reads read_200 per_s)
         BARE=$(result bare url per_s)
-        echo "reader flow:   $(result flow total stored_per_s) comments/s stored ($WRITERS writers); flow p50 $(result flow flow p50_ms) ms, p99 $(result flow flow p99_ms) ms"
+        echo "reader flow:   $(result flow total stored_per_s) comments/s stored ($WRITERS writers); flow p50 $(result flow flow p50_ms) ms, p99 $(result flow flow p99_ms) ms; server CPU $(result flow server_cpu ms_per_comment) ms per comment"
         echo "thread reads:  $READS req/s, p50 $(result reads read_200 p50_ms) ms, p99 $(result reads read_200 p99_ms) ms, p99.9 $(result reads read_200 p999_ms) ms ($READERS connections, $BODY_BYTES-byte pages)"
         echo "bare axum:     $BARE req/s, p50 $(result bare url p50_ms) ms, p99 $(result bare url p99_ms) ms (same body size, same client)"
         echo "ratio:         $(awk -v a="$READS" -v b="$BARE" 'BEGIN { if (b > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }') of bare axum"

@@ -258,8 +258,12 @@ impl Policy {
     /// the site's own domains left out: what the spam-wave fold groups by
     /// ([`crate::projections::waves`]).
     pub fn link_hosts(&self, body: &str) -> Vec<String> {
-        let n = normalize(body);
-        extract_links(body, &n, &self.own_domains)
+        self.link_hosts_in(body, &normalize(body))
+    }
+
+    /// [`Policy::link_hosts`] given the body already normalised (`normalize(body)`).
+    pub fn link_hosts_in(&self, body: &str, normalized: &Normalized) -> Vec<String> {
+        extract_links(body, normalized, &self.own_domains)
             .into_iter()
             .map(|l| l.host)
             .collect()
@@ -338,8 +342,29 @@ impl Policy {
         input: &ScreenInput<'_>,
         learned: Option<&learned::LearnedModel>,
     ) -> Verdict {
+        self.screen_texts(input, learned, self.texts(input, None))
+    }
+
+    /// [`Policy::screen_with`] given the body already normalised (`normalize(input.body)`): a
+    /// submission's body is normalised once, for the screening, its fingerprint, its link
+    /// hosts and its wave shape alike, rather than once for each (it was the largest part of
+    /// the screening's CPU).
+    pub fn screen_normalized(
+        &self,
+        input: &ScreenInput<'_>,
+        learned: Option<&learned::LearnedModel>,
+        body: &Normalized,
+    ) -> Verdict {
+        self.screen_texts(input, learned, self.texts(input, Some(body)))
+    }
+
+    fn screen_texts(
+        &self,
+        input: &ScreenInput<'_>,
+        learned: Option<&learned::LearnedModel>,
+        texts: Vec<(Field, Normalized)>,
+    ) -> Verdict {
         let mut hits: Vec<Option<Hit>> = vec![None; self.rules.len()];
-        let texts = self.texts(input);
         self.match_words(&texts, &mut hits);
         self.match_regexes(&texts, &mut hits);
         let body = texts
@@ -434,7 +459,7 @@ impl Policy {
     /// The spam probability the policy's first model gives a submission (for tuning tools).
     pub fn model_probability(&self, input: &ScreenInput<'_>) -> Option<f64> {
         let m = self.models.first()?.as_ref()?;
-        let texts = self.texts(input);
+        let texts = self.texts(input, None);
         let (body, author) = model_fields(input, &texts);
         Some(m.probability(body, author))
     }
@@ -591,12 +616,23 @@ impl Policy {
         }
     }
 
-    fn texts(&self, input: &ScreenInput<'_>) -> Vec<(Field, Normalized)> {
+    /// The normalised text of every field a rule reads; the body's is `body` when given.
+    fn texts(
+        &self,
+        input: &ScreenInput<'_>,
+        body: Option<&Normalized>,
+    ) -> Vec<(Field, Normalized)> {
         self.text_fields
             .iter()
             .filter_map(|&f| {
                 let t = field_text(input, f);
-                (!t.is_empty()).then(|| (f, normalize(t)))
+                (!t.is_empty()).then(|| {
+                    let n = match (f, body) {
+                        (Field::Body, Some(n)) => n.clone(),
+                        _ => normalize(t),
+                    };
+                    (f, n)
+                })
             })
             .collect()
     }
@@ -1362,7 +1398,11 @@ fn meta_order(rules: &[Rule]) -> Vec<usize> {
 /// waves). Punctuation, spacing, case, styling and leetspeak do not change it. Stable across runs
 /// and machines: FNV-1a 64, not the standard library's randomised hasher.
 pub fn body_fingerprint(body: &str) -> u64 {
-    let n = normalize(body);
+    body_fingerprint_of(&normalize(body))
+}
+
+/// [`body_fingerprint`] of a body already normalised.
+pub fn body_fingerprint_of(n: &Normalized) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for c in n.words.chars().filter(|c| c.is_alphanumeric()) {
         let mut buf = [0u8; 4];

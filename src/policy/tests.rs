@@ -659,3 +659,64 @@ fn ascii_and_math_alphanumeric_classes_match_the_unicode_tables() {
         assert_eq!(char_class(c), char_class_slow(c), "U+{u:X}");
     }
 }
+
+/// Pieces of bodies for the "normalised once" property: the shipped policy's kinds of bait
+/// (links, judol words, disguises, markup) among ordinary words.
+const BODY_PIECES: &[&str] = &[
+    "slot gacor",
+    "https://judi-88.example/daftar",
+    "www.bonus.co.id",
+    "<a href=\"http://x.test\">klik</a>",
+    "&amp;",
+    "Terima kasih beritanya",
+    "WA 0812-3456-7890",
+    "s l o t",
+    "m4xw1n",
+    "Rp 500rb",
+    "𝐕𝐈𝐒𝐈𝟒𝐃",
+    "\u{200b}",
+    " ",
+    "\n",
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// A body normalised once and handed to the screening, the fingerprint, the link hosts and
+    /// the wave shape gives what each gave normalising it itself, with the shipped policy.
+    #[test]
+    fn a_body_normalised_once_screens_as_before(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(BODY_PIECES).prop_map(str::to_string),
+                proptest::sample::select(RAW_PIECES).prop_map(str::to_string),
+                proptest::char::any().prop_map(String::from),
+            ],
+            0..20,
+        ),
+    ) {
+        let text: String = parts.concat();
+        let policy = shipped();
+        let n = normalize(&text);
+        let input = body(&text);
+        proptest::prop_assert_eq!(policy.screen_normalized(&input, None, &n), policy.screen(&input));
+        proptest::prop_assert_eq!(policy.link_hosts_in(&text, &n), policy.link_hosts(&text));
+        proptest::prop_assert_eq!(body_fingerprint_of(&n), body_fingerprint(&text));
+        let at = chrono::Utc::now();
+        let id = uuid::Uuid::nil();
+        let hosts = policy.link_hosts(&text);
+        proptest::prop_assert_eq!(
+            crate::projections::waves::Observation::of_normalized(id, "t", at, &text, &n, &hosts),
+            crate::projections::waves::Observation::of(id, "t", at, &text, &hosts)
+        );
+    }
+}
+
+/// The policy in `policies/`, loaded once for the property above.
+fn shipped() -> &'static Policy {
+    static SHIPPED: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        Policy::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"))
+            .expect("the shipped policy loads")
+    })
+}

@@ -159,6 +159,26 @@ impl Observation {
         body: &str,
         link_hosts: &[String],
     ) -> Observation {
+        Observation::of_normalized(
+            comment,
+            thread,
+            at,
+            body,
+            &normalize::normalize(body),
+            link_hosts,
+        )
+    }
+
+    /// [`Observation::of`] given the body already normalised (`normalize(body)`), as the
+    /// screening has it.
+    pub fn of_normalized(
+        comment: Uuid,
+        thread: &str,
+        at: DateTime<Utc>,
+        body: &str,
+        normalized: &normalize::Normalized,
+        link_hosts: &[String],
+    ) -> Observation {
         let mut domains: Vec<String> = Vec::new();
         for host in link_hosts {
             let d = registrable(host);
@@ -170,9 +190,9 @@ impl Observation {
             comment,
             thread: thread.to_string(),
             at,
-            text: text_signature(body),
+            text: text_signature_of(normalized),
             domains,
-            brands: brand_token(body).into_iter().collect(),
+            brands: brand_token_of(body, normalized).into_iter().collect(),
         }
     }
 }
@@ -190,10 +210,9 @@ pub fn registrable(host: &str) -> String {
     labels[start..].join(".")
 }
 
-/// The masked words of a body: the policy's normalised text, links as `<link>`, every run of digits
-/// as one `0`, punctuation dropped.
-pub fn masked_words(body: &str) -> Vec<String> {
-    let n = normalize::normalize(body);
+/// The masked words of a normalised body: its text, links as `<link>`, every run of digits as
+/// one `0`, punctuation dropped.
+pub fn masked_words(n: &normalize::Normalized) -> Vec<String> {
     let mut out = Vec::new();
     // The normalised text rather than the word view: leetspeak mapping would turn the digits
     // of `100rb` into letters, which the mask is there to ignore.
@@ -242,7 +261,12 @@ fn looks_like_link(token: &str) -> bool {
 
 /// The text shape of a body, or `None` below [`MIN_WORDS`] words.
 pub fn text_signature(body: &str) -> Option<TextSignature> {
-    let words = masked_words(body);
+    text_signature_of(&normalize::normalize(body))
+}
+
+/// [`text_signature`] of a body already normalised.
+pub fn text_signature_of(n: &normalize::Normalized) -> Option<TextSignature> {
+    let words = masked_words(n);
     if words.len() < MIN_WORDS {
         return None;
     }
@@ -267,9 +291,14 @@ pub fn text_signature(body: &str) -> Option<TextSignature> {
 /// The brand a body pushes: its first disguised word of at least four letters and digits,
 /// normalised to lower-case letters and digits.
 pub fn brand_token(body: &str) -> Option<String> {
+    brand_token_of(body, &normalize::normalize(body))
+}
+
+/// [`brand_token`] given the body already normalised (`normalize(body)`, which reads only the
+/// screened part of it, as this does).
+pub fn brand_token_of(body: &str, n: &normalize::Normalized) -> Option<String> {
     let original = normalize::truncate(body, normalize::MAX_SCREENED_BYTES);
-    let n = normalize::normalize(original);
-    let (start, end) = normalize::disguised_word(original, &n, 4)?;
+    let (start, end) = normalize::disguised_word(original, n, 4)?;
     let word = normalize::normalize(original.get(start..end)?);
     let token: String = word
         .text

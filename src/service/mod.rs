@@ -471,7 +471,7 @@ impl Service {
         let mut screened = self.screen(&submission, req).await?;
         hold_over_ceiling(&mut screened, admission);
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(req.thread.as_str()));
-        let wave_obs = self.wave_observation(&submission);
+        let wave_obs = self.wave_observation(&submission, &screened.body);
         waves::hold_in_wave(&mut screened, self.wave_to_hold(wave_obs.as_ref()));
         let outcome = screened.verdict.outcome;
         let comment = authors_copy(&submission, outcome);
@@ -682,7 +682,8 @@ impl Service {
             .screening
             .run(move || {
                 view.read_or_fail(|p| {
-                    let fingerprint = crate::policy::body_fingerprint(&submission.body);
+                    let body = crate::policy::normalize::normalize(&submission.body);
+                    let fingerprint = crate::policy::body_fingerprint_of(&body);
                     let history = p.history(
                         &submission.author_email,
                         &submission.client.ip,
@@ -702,12 +703,13 @@ impl Service {
                     // Screened under the view's read access so the site-learned model is read in
                     // place rather than copied (it can hold two thousand comments' features).
                     let learned = learn.then_some(p.learned());
-                    let mut verdict = policy.screen_with(&input, learned);
+                    let mut verdict = policy.screen_normalized(&input, learned, &body);
                     // Stored without what this version's PolicyActivated says once (schema 3);
                     // moderators' views look the descriptions up by version.
                     verdict.strip_descriptions(|id| policy.description_of(id));
                     Screened {
                         verdict,
+                        body,
                         fingerprint,
                         context,
                         trusted,
@@ -1037,6 +1039,8 @@ fn projections_unavailable<R>(
 /// The screening's result, as the create command needs it.
 struct Screened {
     verdict: Verdict,
+    /// The body as the policy normalised it, for the wave fold's observation.
+    body: crate::policy::normalize::Normalized,
     fingerprint: u64,
     context: SubmitContext,
     /// Whether the author's record earns passing the global ceiling (see [`is_trusted`]).
@@ -1341,6 +1345,7 @@ mod tests {
                 rules: vec![],
                 policy_version: "v1".into(),
             },
+            body: crate::policy::normalize::normalize(""),
             fingerprint: 0,
             context: SubmitContext {
                 thread_closed: false,

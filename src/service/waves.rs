@@ -211,25 +211,30 @@ impl Service {
     }
 
     /// What the wave fold sees of a submission, with the policy in force.
-    pub(super) fn wave_observation(&self, s: &Submission) -> Option<Observation> {
+    pub(super) fn wave_observation(
+        &self,
+        s: &Submission,
+        body: &crate::policy::normalize::Normalized,
+    ) -> Option<Observation> {
         if !self.waves.config.enabled {
             return None;
         }
         let hosts: Vec<String> = self
             .policy
             .current()
-            .link_hosts(&s.body)
+            .link_hosts_in(&s.body, body)
             .into_iter()
             .filter(|h| {
                 let d = crate::projections::waves::registrable(h);
                 !self.waves.ignored.contains(&d) && !self.waves.ignored.contains(h)
             })
             .collect();
-        Some(Observation::of(
+        Some(Observation::of_normalized(
             s.comment_id,
             &s.thread,
             s.submitted_at,
             &s.body,
+            body,
             &hosts,
         ))
     }
@@ -312,19 +317,21 @@ impl Service {
                 .into_iter()
                 .map(|f| match f {
                     Fact::Submitted(s) => {
+                        let body = crate::policy::normalize::normalize(&s.body);
                         let hosts: Vec<String> = policy
-                            .link_hosts(&s.body)
+                            .link_hosts_in(&s.body, &body)
                             .into_iter()
                             .filter(|h| {
                                 let d = crate::projections::waves::registrable(h);
                                 !ignored.contains(&d) && !ignored.contains(h)
                             })
                             .collect();
-                        Folding::Observed(Observation::of(
+                        Folding::Observed(Observation::of_normalized(
                             s.comment_id,
                             &s.thread,
                             s.submitted_at,
                             &s.body,
+                            &body,
                             &hosts,
                         ))
                     }
@@ -670,6 +677,7 @@ mod tests {
                 rules: vec![],
                 policy_version: "v1".into(),
             },
+            body: crate::policy::normalize::normalize(""),
             fingerprint: 0,
             context: crate::domain::comment::SubmitContext {
                 thread_closed: false,
