@@ -449,8 +449,13 @@ impl ProjectionDb {
         self.indexer = TextIndexer::start(
             self.writer.clone(),
             Box::new(move |conn: &mut Connection| {
-                let left = index_pending_in_tx(conn)?;
+                let started = std::time::Instant::now();
+                let (moved, left) = index_pending_in_tx(conn)?;
                 counter.store(left, Ordering::Relaxed);
+                metrics::counter!("saring_text_index_batches_total").increment(1);
+                metrics::counter!("saring_text_index_rows_total").increment(moved as u64);
+                metrics::counter!("saring_text_index_microseconds_total")
+                    .increment(started.elapsed().as_micros() as u64);
                 Ok(left)
             }),
             pending,
@@ -463,7 +468,11 @@ impl ProjectionDb {
     /// in a transaction of its own), as the background indexer does a second after a fold.
     pub fn index_pending(&self) -> Result<(), ProjectionDbError> {
         let mut conn = self.writer.lock();
-        while index_pending_in_tx(&mut conn).map_err(|e| self.sqlite(e))? > 0 {}
+        while index_pending_in_tx(&mut conn)
+            .map_err(|e| self.sqlite(e))?
+            .1
+            > 0
+        {}
         self.text_pending.store(0, Ordering::Relaxed);
         Ok(())
     }
@@ -1622,14 +1631,14 @@ fn index_pending_rows(conn: &Connection) -> rusqlite::Result<usize> {
     Ok(rows.len())
 }
 
-/// One round of the background indexer: [`index_pending_rows`] in a transaction of its own,
-/// then the rows left.
-fn index_pending_in_tx(conn: &mut Connection) -> rusqlite::Result<usize> {
+/// One round of the background indexer: [`index_pending_rows`] in a transaction of its own;
+/// answers the rows moved and the rows left.
+fn index_pending_in_tx(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    index_pending_rows(&tx)?;
+    let moved = index_pending_rows(&tx)?;
     let left = pending_rows(&tx)?;
     tx.commit()?;
-    Ok(left)
+    Ok((moved, left))
 }
 
 /// The stored sightings: the kept count, or a count if there is none or it is stale (written
