@@ -11,6 +11,7 @@
 //! orders (a thread's comments, a queue by position or by time) are plain indexes, and the file
 //! can be inspected with `sqlite3` by an operator.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use uuid::Uuid;
 
 use super::checkpointer::Checkpointer;
+use super::text_indexer::{self, TextIndexer};
 use crate::domain::CommentStatus;
 use crate::projections::authors::{self, CountKind, Counts};
 use crate::projections::restore::{StoredParts, StoredSighting};
@@ -34,8 +36,18 @@ use crate::projections::{CommentRecord, PolicyActivation, Projections, QueueName
 
 /// Version of what the file holds and how; a file of another version (or of another log
 /// backend) is emptied and rebuilt from the log at start, with progress logged. Format 3 added
-/// the full-text index of the published queue (`published_text`).
-pub const FORMAT: i64 = 3;
+/// the full-text index of the published queue (`published_text`); format 4 the rows it has yet
+/// to take (`text_pending`, see [`super::text_indexer`]).
+pub const FORMAT: i64 = 4;
+
+/// The older format a file is migrated from in place rather than rebuilt: format 3 lacks only
+/// `text_pending`, which it gets empty (its index is then complete).
+const MIGRATES_FROM: i64 = 3;
+
+/// Pending text-index rows past which the fold indexes them itself, in its own transaction,
+/// instead of leaving them to the background indexer (fallen behind, or not running): search
+/// checks every pending published comment directly, so they must stay few.
+const MAX_TEXT_PENDING: usize = 16_384;
 
 /// Sightings kept at most; `AuthorHistory` keeps fewer, so replaying these rebuilds it.
 const MAX_SIGHTING_ROWS: i64 = 250_000;
@@ -176,7 +188,7 @@ pub struct BatchWrite {
 
 /// An open projection database.
 pub struct ProjectionDb {
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     path: PathBuf,
@@ -186,6 +198,12 @@ pub struct ProjectionDb {
     bulk: Arc<AtomicBool>,
     /// Copies the write-ahead log into the file off the follower's commits (none for `check`).
     checkpointer: Option<Checkpointer>,
+    /// Moves the fold's pending text-index rows into the index (none for `check`, or if its
+    /// thread could not start: the fold then indexes once [`MAX_TEXT_PENDING`] are pending).
+    indexer: Option<TextIndexer>,
+    /// Pending text-index rows, as far as this process knows (the fold's trigger for inline
+    /// indexing; reset from the table whenever the fold or the indexer indexes).
+    text_pending: Arc<AtomicUsize>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -223,6 +241,7 @@ CREATE TABLE IF NOT EXISTS author_counts (kind INTEGER NOT NULL, key TEXT NOT NU
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS published_text USING fts5(text, tokenize = 'trigram',
   content = '', contentless_delete = 1);
+CREATE TABLE IF NOT EXISTS text_pending (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL);
 ";
 
 /// Secondary indexes a bulk build creates once at its end (by sorting) instead of updating for
@@ -244,8 +263,9 @@ const BULK_CACHE_KIB: i64 = 256 * 1024;
 /// Published comments written to the text index per transaction at the end of a bulk build.
 const TEXT_FILL_CHUNK: i64 = 100_000;
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "published_text",
+    "text_pending",
     "comments",
     "threads",
     "reported",
@@ -340,12 +360,14 @@ impl ProjectionDb {
         )
         .map_err(err)?;
         Ok(ProjectionDb {
-            writer: Mutex::new(conn),
+            writer: Arc::new(Mutex::new(conn)),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
             bulk: Arc::new(AtomicBool::new(false)),
             checkpointer: None,
+            indexer: None,
+            text_pending: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -367,7 +389,7 @@ impl ProjectionDb {
         backend: &str,
     ) -> Result<(ProjectionDb, Head, bool), ProjectionDbError> {
         let mut db = ProjectionDb::connect(path)?;
-        let format: Option<i64> = db.meta_int("format")?;
+        let format = db.migrate(backend)?;
         let stored_backend = db.meta_text("backend")?;
         let fresh = format != Some(FORMAT) || stored_backend.as_deref() != Some(backend);
         if fresh {
@@ -387,8 +409,77 @@ impl ProjectionDb {
         }
         db.open_readers()?;
         db.start_checkpointer()?;
+        db.start_indexer()?;
         let head = db.head()?;
         Ok((db, head, fresh))
+    }
+
+    /// Moves a file of [`MIGRATES_FROM`] for this backend to [`FORMAT`] in place (it only
+    /// lacks the empty `text_pending`), and answers the file's format after that.
+    fn migrate(&self, backend: &str) -> Result<Option<i64>, ProjectionDbError> {
+        let format: Option<i64> = self.meta_int("format")?;
+        if format != Some(MIGRATES_FROM) || self.meta_text("backend")?.as_deref() != Some(backend) {
+            return Ok(format);
+        }
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        tx.execute_batch(SCHEMA)
+            .and_then(|()| {
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'format'",
+                    params![FORMAT],
+                )
+            })
+            .map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        tracing::info!(
+            from = MIGRATES_FROM,
+            to = FORMAT,
+            "projection database migrated in place"
+        );
+        Ok(Some(FORMAT))
+    }
+
+    /// Starts the background text indexer ([`super::text_indexer`]), telling it what the file
+    /// left pending (a crash between a fold and its indexing).
+    fn start_indexer(&mut self) -> Result<(), ProjectionDbError> {
+        let pending = pending_rows(&self.writer.lock()).map_err(|e| self.sqlite(e))?;
+        self.text_pending.store(pending, Ordering::Relaxed);
+        let counter = self.text_pending.clone();
+        self.indexer = TextIndexer::start(
+            self.writer.clone(),
+            Box::new(move |conn: &mut Connection| {
+                let started = std::time::Instant::now();
+                let (moved, left) = index_pending_in_tx(conn)?;
+                counter.store(left, Ordering::Relaxed);
+                metrics::counter!("saring_text_index_batches_total").increment(1);
+                metrics::counter!("saring_text_index_rows_total").increment(moved as u64);
+                metrics::counter!("saring_text_index_microseconds_total")
+                    .increment(started.elapsed().as_micros() as u64);
+                Ok(left)
+            }),
+            pending,
+            self.bulk.clone(),
+        );
+        Ok(())
+    }
+
+    /// Moves every pending text-index row into the index now (each [`text_indexer::INDEX_BATCH`]
+    /// in a transaction of its own), as the background indexer does a second after a fold.
+    pub fn index_pending(&self) -> Result<(), ProjectionDbError> {
+        let mut conn = self.writer.lock();
+        while index_pending_in_tx(&mut conn)
+            .map_err(|e| self.sqlite(e))?
+            .1
+            > 0
+        {}
+        self.text_pending.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Pending text-index rows (what the background indexer has yet to take).
+    pub fn text_pending_len(&self) -> Result<usize, ProjectionDbError> {
+        self.read(pending_rows)
     }
 
     /// Moves the checkpoints off the writer's commits. A post's `201` waits for the fold of
@@ -428,7 +519,9 @@ impl ProjectionDb {
         let mut db = ProjectionDb::connect(path)?;
         let format = db.meta_int("format")?;
         let stored_backend = db.meta_text("backend")?;
-        if format != Some(FORMAT) || stored_backend.as_deref() != Some(backend) {
+        // A file of the format migrated from in place is read as it is (`open` migrates it).
+        let known = format == Some(FORMAT) || format == Some(MIGRATES_FROM);
+        if !known || stored_backend.as_deref() != Some(backend) {
             return Err(ProjectionDbError::Foreign {
                 path: path.to_path_buf(),
                 format,
@@ -558,8 +651,20 @@ impl ProjectionDb {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.sqlite(e))?;
-        let out = f(&WriteTx { tx: &tx, db: self }).map_err(|e| self.sqlite(e))?;
+        let wtx = WriteTx {
+            tx: &tx,
+            db: self,
+            pending_added: Cell::new(0),
+        };
+        let out = f(&wtx).map_err(|e| self.sqlite(e))?;
+        let added = wtx.pending_added.get();
         tx.commit().map_err(|e| self.sqlite(e))?;
+        drop(conn);
+        if added > 0
+            && let Some(indexer) = &self.indexer
+        {
+            indexer.wake(added);
+        }
         Ok(out)
     }
 
@@ -686,6 +791,43 @@ impl ProjectionDb {
                 "author counts: {} stored keys vs {}",
                 stored.len(),
                 folded.len()
+            ));
+        }
+        out.extend(self.text_index_differences()?);
+        Ok(out)
+    }
+
+    /// How the text index and its pending rows, taken together, differ from the published
+    /// queue: every published comment must have an entry or a pending row, and every entry
+    /// without a pending row must be a published comment's (entries' texts cannot be read
+    /// back from a contentless index; search checks candidates against the records anyway).
+    fn text_index_differences(&self) -> Result<Vec<String>, ProjectionDbError> {
+        let (missing, stray): (i64, i64) = self.read(|c| {
+            let missing = c.query_row(
+                "SELECT count(*) FROM comments WHERE status = ?1
+                 AND seq NOT IN (SELECT rowid FROM published_text)
+                 AND seq NOT IN (SELECT seq FROM text_pending)",
+                [PUBLISHED],
+                |r| r.get(0),
+            )?;
+            let stray = c.query_row(
+                "SELECT count(*) FROM published_text
+                 WHERE rowid NOT IN (SELECT seq FROM comments WHERE status = ?1)
+                 AND rowid NOT IN (SELECT seq FROM text_pending)",
+                [PUBLISHED],
+                |r| r.get(0),
+            )?;
+            Ok((missing, stray))
+        })?;
+        let mut out = Vec::new();
+        if missing > 0 {
+            out.push(format!(
+                "{missing} published comments neither in the text index nor pending"
+            ));
+        }
+        if stray > 0 {
+            out.push(format!(
+                "{stray} text index entries of comments not published and not pending"
             ));
         }
         Ok(out)
@@ -846,6 +988,9 @@ impl ProjectionDb {
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(err)?;
         progress("filling the text index");
+        // It is filled from the published comments as they are: nothing is left pending.
+        conn.execute_batch("DELETE FROM text_pending;")
+            .map_err(err)?;
         // In chunks of their own transactions, each checkpointed: one transaction for all would
         // keep the whole text index in the write-ahead log until its end, a second copy of it on
         // disk (gigabytes at 10,000,000 comments) before the checkpoint moves it into the file.
@@ -1027,17 +1172,27 @@ impl ProjectionDb {
         let mut wheres: Vec<String> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         // On the published queue (the one that grows with the archive) the text index narrows
-        // a text filter to its candidates, so only those are decoded and checked. CROSS JOIN
-        // keeps SQLite from walking the whole queue in time order and probing the index for
-        // each row: the candidates are looked up by (status, seq) and sorted.
+        // a text filter to its candidates, so only those are decoded and checked. The comments
+        // the background indexer has yet to take (`text_pending`, a few thousand at most) are
+        // candidates too, so a comment just published is found and one just taken down is
+        // not (the status and the exact check below see the rows as they are now): search
+        // shows no lag. CROSS JOIN keeps SQLite from walking the whole queue in time order and
+        // probing the candidates for each row: they are looked up by (status, seq) and sorted.
         let indexed_text = (queue == ConsoleQueue::Published)
             .then(|| filter.text.as_deref().and_then(text_query))
             .flatten();
+        let candidates;
         let from = if queue == ConsoleQueue::Reported {
             "reported q JOIN comments c ON c.id = q.id"
-        } else if indexed_text.is_some() {
-            wheres.push(format!("c.status = {PUBLISHED}"));
-            "published_text CROSS JOIN comments c"
+        } else if let Some(q) = indexed_text {
+            args.push(q.into());
+            wheres.push(format!("c.status = {PUBLISHED} AND c.seq = t.seq"));
+            candidates = format!(
+                "(SELECT rowid AS seq FROM published_text WHERE published_text MATCH ?{} \
+                 UNION SELECT seq FROM text_pending) t CROSS JOIN comments c",
+                args.len()
+            );
+            candidates.as_str()
         } else {
             let code = match queue {
                 ConsoleQueue::Pending => 0,
@@ -1059,13 +1214,6 @@ impl ProjectionDb {
         if let Some(a) = &filter.address {
             args.push(a.clone().into());
             wheres.push(format!("c.ip = ?{}", args.len()));
-        }
-        if let Some(q) = indexed_text {
-            args.push(q.into());
-            wheres.push(format!(
-                "c.seq = published_text.rowid AND published_text MATCH ?{}",
-                args.len()
-            ));
         }
         let base_where = if wheres.is_empty() {
             "1".to_string()
@@ -1240,6 +1388,8 @@ fn counts_row(c: &Connection, kind: CountKind, key: &str) -> rusqlite::Result<Co
 pub struct WriteTx<'a> {
     tx: &'a Transaction<'a>,
     db: &'a ProjectionDb,
+    /// Text-index rows this transaction left pending (the indexer is woken after the commit).
+    pending_added: Cell<usize>,
 }
 
 impl WriteTx<'_> {
@@ -1310,30 +1460,24 @@ impl WriteTx<'_> {
         let mut was = tx.prepare_cached("SELECT status FROM comments WHERE id = ?1")?;
         let bulk = self.db.bulk.load(Ordering::Acquire);
         // The published queue's text index follows the comment in and out of it (and takes a
-        // changed body: an erasure, a purge); a comment that never was published costs it
-        // nothing. Its entries (rowid = seq) are written after the rows, deletions first, then
-        // insertions in ascending rowid: FTS5 flushes its pending terms into a new segment
-        // whenever a rowid goes backwards, so rows in the batch's order (by comment id) with
-        // an `INSERT OR REPLACE` each (a delete, then an insert) made one segment per comment
-        // and a merge every few, which at 1,000,000 comments was most of a post's fold
-        // (docs/loadtest.md, "Where a post's time goes after the log's sync").
-        let mut unindex_seqs: Vec<i64> = Vec::new();
-        let mut index_recs: Vec<&CommentRecord> = Vec::new();
+        // changed body: an erasure, a purge), but not in this transaction, which a post's `201`
+        // waits for: a row of `text_pending` says the comment's entry is stale (and whether the
+        // index holds one for it now), and the background indexer rewrites entries in large
+        // batches (docs/loadtest.md, "The text index off the post's path"). A comment that
+        // never was published costs it nothing; in bulk mode `finish_bulk` indexes the
+        // comments published at the end.
+        let mut pend =
+            tx.prepare_cached("INSERT OR IGNORE INTO text_pending (seq, indexed) VALUES (?1, ?2)")?;
+        let mut added = 0;
         for rec in &batch.comments {
-            let was_published = !bulk
-                && was
+            if !bulk {
+                let was_published = was
                     .query_row([rec.id.as_bytes()], |r| r.get::<_, Option<i64>>(0))
                     .optional()?
                     .flatten()
                     == Some(PUBLISHED);
-            if bulk {
-                // `finish_bulk` indexes the comments published at the end.
-            } else {
-                if was_published {
-                    unindex_seqs.push(rec.seq as i64);
-                }
-                if rec.status == Some(CommentStatus::Published) {
-                    index_recs.push(rec);
+                if was_published || rec.status == Some(CommentStatus::Published) {
+                    added += pend.execute(params![rec.seq as i64, was_published])?;
                 }
             }
             let bytes = serde_json::to_vec(rec)
@@ -1349,19 +1493,15 @@ impl WriteTx<'_> {
                 bytes
             ])?;
         }
-        if !unindex_seqs.is_empty() {
-            unindex_seqs.sort_unstable();
-            let mut unindex = tx.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
-            for seq in &unindex_seqs {
-                unindex.execute([seq])?;
-            }
-        }
-        if !index_recs.is_empty() {
-            index_recs.sort_unstable_by_key(|r| r.seq);
-            let mut index =
-                tx.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
-            for rec in index_recs {
-                index.execute(params![rec.seq as i64, searchable_text(rec)])?;
+        if added > 0 {
+            let known = self.db.text_pending.fetch_add(added, Ordering::Relaxed) + added;
+            if known > MAX_TEXT_PENDING {
+                // The indexer fell behind (or is not running): index here, so search never has
+                // more than this many pending comments to check one by one.
+                while index_pending_rows(tx)? > 0 {}
+                self.db.text_pending.store(0, Ordering::Relaxed);
+            } else {
+                self.pending_added.set(self.pending_added.get() + added);
             }
         }
         let mut put = tx.prepare_cached(
@@ -1448,6 +1588,57 @@ impl WriteTx<'_> {
         }
         trim_sightings(tx, rows, SIGHTING_SLACK)
     }
+}
+
+/// Pending text-index rows.
+fn pending_rows(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.prepare_cached("SELECT count(*) FROM text_pending")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
+}
+
+/// Moves the first [`text_indexer::INDEX_BATCH`] pending rows into the text index and deletes
+/// them, in the caller's transaction, and answers how many it moved. Stale entries go first,
+/// then the published comments' current text in ascending rowid: FTS5 flushes its pending terms
+/// into a new segment whenever a rowid goes backwards, so a batch in order makes one segment.
+fn index_pending_rows(conn: &Connection) -> rusqlite::Result<usize> {
+    let rows: Vec<(i64, bool)> = conn
+        .prepare_cached("SELECT seq, indexed FROM text_pending ORDER BY seq LIMIT ?1")?
+        .query_map([text_indexer::INDEX_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let Some(&(last, _)) = rows.last() else {
+        return Ok(0);
+    };
+    let mut unindex = conn.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
+    for (seq, _) in rows.iter().filter(|(_, indexed)| *indexed) {
+        unindex.execute([seq])?;
+    }
+    let mut published =
+        conn.prepare_cached("SELECT record FROM comments WHERE status = ?1 AND seq = ?2")?;
+    let mut index =
+        conn.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
+    for (seq, _) in &rows {
+        if let Some(rec) = published
+            .query_row(params![PUBLISHED, seq], record_of)
+            .optional()?
+        {
+            index.execute(params![seq, searchable_text(&rec)])?;
+        }
+    }
+    // The rows taken are the first ones up to `last`, so one range delete removes them.
+    conn.prepare_cached("DELETE FROM text_pending WHERE seq <= ?1")?
+        .execute([last])?;
+    Ok(rows.len())
+}
+
+/// One round of the background indexer: [`index_pending_rows`] in a transaction of its own;
+/// answers the rows moved and the rows left.
+fn index_pending_in_tx(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let moved = index_pending_rows(&tx)?;
+    let left = pending_rows(&tx)?;
+    tx.commit()?;
+    Ok((moved, left))
 }
 
 /// The stored sightings: the kept count, or a count if there is none or it is stale (written

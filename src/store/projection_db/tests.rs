@@ -127,3 +127,172 @@ fn a_count_written_before_newer_sightings_is_counted_again() {
     db.write_tx(|tx| tx.write(&ten_sightings_from(51))).unwrap();
     assert_eq!(kept_count(&db), Some(21));
 }
+
+fn published(n: u64, body: &str) -> CommentRecord {
+    CommentRecord {
+        id: Uuid::from_u128(u128::from(n)),
+        thread: "berita-1".into(),
+        parent_id: None,
+        author_name: format!("Pembaca {n}"),
+        author_email: format!("p{n}@example.org"),
+        author_url: None,
+        ip_key: "203.0.113.7/32".into(),
+        body_html: crate::projections::render::body_html(body),
+        created_at: DateTime::from_timestamp(1_700_000_000 + n as i64, 0).unwrap(),
+        status: Some(CommentStatus::Published),
+        status_before_delete: None,
+        seq: n,
+        version: 2,
+        score: 0.0,
+        outcome: None,
+        reports: 0,
+        borrowed: false,
+        erased: false,
+    }
+}
+
+fn write_comments(db: &ProjectionDb, position: u64, comments: Vec<CommentRecord>) {
+    let batch = BatchWrite {
+        position,
+        comments,
+        ..BatchWrite::default()
+    };
+    db.write_tx(|tx| tx.write(&batch)).unwrap();
+}
+
+/// The console's published-queue text search for `text`: the first 50 ids, and how many match.
+fn search(db: &ProjectionDb, text: &str) -> (Vec<Uuid>, usize) {
+    let filter = QueueFilter {
+        text: Some(text.into()),
+        ..QueueFilter::default()
+    };
+    let page = db
+        .queue_search(
+            ConsoleQueue::Published,
+            &filter,
+            SortOrder::Oldest,
+            None,
+            50,
+        )
+        .unwrap();
+    (page.items.iter().map(|r| r.id).collect(), page.matching)
+}
+
+/// The ids the search finds for `text` (fewer than a page).
+fn found(db: &ProjectionDb, text: &str) -> Vec<Uuid> {
+    let (ids, matching) = search(db, text);
+    assert_eq!(matching, ids.len());
+    ids
+}
+
+/// A file with no background indexer (as `saring projections check` opens it), so what the
+/// fold left pending stays pending until the test indexes it.
+fn without_indexer(dir: &tempfile::TempDir) -> ProjectionDb {
+    let path = dir.path().join(FILE_NAME);
+    drop(ProjectionDb::open(&path, "sqlite").unwrap());
+    ProjectionDb::open_existing(&path, "sqlite").unwrap()
+}
+
+#[test]
+fn text_search_is_exact_before_and_after_the_indexer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = without_indexer(&dir);
+    let a = published(1, "Kabar gembira dari desa");
+    let b = published(2, "Berita lain hari ini");
+    write_comments(&db, 2, vec![a.clone(), b.clone()]);
+    assert_eq!(db.text_pending_len().unwrap(), 2);
+    // Just published, not yet indexed: found.
+    assert_eq!(found(&db, "gembira"), vec![a.id]);
+    assert_eq!(found(&db, "LAIN"), vec![b.id]);
+    db.index_pending().unwrap();
+    assert_eq!(db.text_pending_len().unwrap(), 0);
+    assert_eq!(found(&db, "gembira"), vec![a.id]);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+
+    // Taken down after it was indexed: not found, before the indexer ran and after.
+    let mut gone = a.clone();
+    gone.status = Some(CommentStatus::Deleted);
+    // And b's body changed (an erasure): the old words are not found, the new ones are.
+    let mut erased = b.clone();
+    erased.body_html = crate::projections::render::body_html("[dihapus]");
+    write_comments(&db, 4, vec![gone, erased]);
+    assert!(found(&db, "gembira").is_empty());
+    assert!(found(&db, "lain").is_empty());
+    assert_eq!(found(&db, "dihapus"), vec![b.id]);
+    db.index_pending().unwrap();
+    assert!(found(&db, "gembira").is_empty());
+    assert!(found(&db, "lain").is_empty());
+    assert_eq!(found(&db, "dihapus"), vec![b.id]);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+
+    // Published and taken down again before any indexing: never found, nothing left over.
+    let c = published(3, "Sekali terbit lalu hilang");
+    write_comments(&db, 5, vec![c.clone()]);
+    assert_eq!(found(&db, "terbit"), vec![c.id]);
+    let mut c_gone = c;
+    c_gone.status = Some(CommentStatus::Spam);
+    write_comments(&db, 6, vec![c_gone]);
+    assert!(found(&db, "terbit").is_empty());
+    db.index_pending().unwrap();
+    assert!(found(&db, "terbit").is_empty());
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn the_fold_indexes_itself_once_too_many_rows_are_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = without_indexer(&dir);
+    let per_batch = 1000;
+    let batches = MAX_TEXT_PENDING / per_batch + 2;
+    for b in 0..batches {
+        let comments = (0..per_batch)
+            .map(|i| published((b * per_batch + i + 1) as u64, "isi komentar biasa"))
+            .collect();
+        write_comments(&db, ((b + 1) * per_batch) as u64, comments);
+        assert!(db.text_pending_len().unwrap() <= MAX_TEXT_PENDING);
+    }
+    assert_eq!(search(&db, "komentar").1, batches * per_batch);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn the_background_indexer_takes_what_the_fold_left_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = ProjectionDb::open(&dir.path().join(FILE_NAME), "sqlite").unwrap();
+    let a = published(1, "Kabar gembira dari desa");
+    write_comments(&db, 1, vec![a.clone()]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while db.text_pending_len().unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "still pending");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(found(&db, "gembira"), vec![a.id]);
+    // Only the index answers now.
+    let in_index: i64 = db
+        .read(|c| c.query_row("SELECT count(*) FROM published_text", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(in_index, 1);
+}
+
+#[test]
+fn a_format_3_file_is_migrated_in_place_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let db = without_indexer(&dir);
+        write_comments(&db, 7, vec![published(1, "Kabar gembira dari desa")]);
+        db.index_pending().unwrap();
+        db.write_tx(|tx| {
+            tx.tx.execute_batch(
+                "DROP TABLE text_pending; UPDATE meta SET value = 3 WHERE key = 'format';",
+            )
+        })
+        .unwrap();
+    }
+    assert!(ProjectionDb::open_existing(&path, "sqlite").is_ok());
+    let (db, head, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
+    assert!(!fresh);
+    assert_eq!(head.position, 7);
+    assert_eq!(db.meta_int("format").unwrap(), Some(FORMAT));
+    assert_eq!(found(&db, "gembira").len(), 1);
+}
