@@ -23,6 +23,7 @@ pub mod kurrent_keys;
 pub mod postgres;
 pub mod projection_db;
 pub mod sqlite;
+mod sqlite_plans;
 mod text_indexer;
 
 /// What the writer believes about a stream's current revision when it appends.

@@ -334,6 +334,7 @@ fn uuid_of(bytes: &[u8]) -> Uuid {
 }
 
 fn pragmas(conn: &Connection) -> rusqlite::Result<()> {
+    super::sqlite_plans::plan_once(conn)?;
     conn.execute_batch(
         // secure_delete=FAST zeroes what a replaced or deleted row held when that costs no
         // extra I/O, so an erased reader's old rows do not linger in the file's free space.
