@@ -877,4 +877,23 @@ mod example_file {
         .unwrap_err();
         assert!(e.to_string().contains("learn"), "{e}");
     }
+
+    #[test]
+    fn the_sqlite_memory_budget_defaults_to_24_mib_and_comes_from_the_file() {
+        let defaults = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(defaults.sqlite_memory_bytes, 24 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saring.toml");
+        std::fs::write(&path, "sqlite_memory_bytes = 0\n").unwrap();
+        let lifted = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(lifted.sqlite_memory_bytes, 0);
+    }
 }
