@@ -231,7 +231,7 @@ pub struct FileConfig {
 /// What SQLite may hold in memory, all its connections together (page caches mostly), unless
 /// `sqlite_memory_bytes` or `SARING_SQLITE_MEMORY_BYTES` says otherwise. Every connection
 /// keeps up to its `cache_size` of pages, and at 1,000,000 comments the log's, the projection
-/// file's and the key file's connections filled theirs to 58 MiB while serving, a third of the
+/// file's and the key file's connections filled theirs to 57 MiB while serving, a quarter of the
 /// server's RSS; the pages past this budget come back from the OS page cache, which holds
 /// them anyway (docs/loadtest.md, "Where the server's memory goes").
 pub const DEFAULT_SQLITE_MEMORY_BYTES: u64 = 24 * 1024 * 1024;
