@@ -39,6 +39,9 @@ pub enum StartError {
     /// The projection database could not be built from the log.
     #[error("cannot build the projection database")]
     Bulk(#[from] crate::service::bulk_build::BulkBuildError),
+    /// SQLite's memory budget (`sqlite_memory_bytes`) could not be set.
+    #[error("cannot set SQLite's memory budget")]
+    SqliteBudget(#[source] StoreError),
     /// The listener could not be bound, or the data folder created.
     #[error("cannot prepare the data folder or the listener")]
     Io(#[from] std::io::Error),
@@ -126,6 +129,9 @@ impl Application {
                 "built the projections from the log in bulk mode"
             );
         }
+        // After the bulk build, so that its large page cache is not held to the serving budget.
+        crate::store::sqlite::limit_memory(settings.sqlite_memory_bytes)
+            .map_err(StartError::SqliteBudget)?;
         let (db, head, rebuilding) = {
             let (path, backend) = (db_path.clone(), store.backend_name());
             tokio::task::spawn_blocking(move || ProjectionDb::open(&path, backend))

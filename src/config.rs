@@ -224,7 +224,17 @@ pub struct FileConfig {
     pub waves: crate::service::waves::WaveConfig,
     /// Retention of readers' data (`[privacy]`).
     pub privacy: PrivacySettings,
+    /// See [`Settings::sqlite_memory_bytes`].
+    pub sqlite_memory_bytes: Option<u64>,
 }
+
+/// What SQLite may hold in memory, all its connections together (page caches mostly), unless
+/// `sqlite_memory_bytes` or `SARING_SQLITE_MEMORY_BYTES` says otherwise. Every connection
+/// keeps up to its `cache_size` of pages, and at 1,000,000 comments the log's, the projection
+/// file's and the key file's connections filled theirs to 57 MiB while serving, a quarter of the
+/// server's RSS; the pages past this budget come back from the OS page cache, which holds
+/// them anyway (docs/loadtest.md, "Where the server's memory goes").
+pub const DEFAULT_SQLITE_MEMORY_BYTES: u64 = 24 * 1024 * 1024;
 
 /// Retention of readers' data (`[privacy]`, docs/privacy.md); off by default.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -340,6 +350,9 @@ pub struct Settings {
     pub waves: crate::service::waves::WaveConfig,
     /// Retention of readers' data.
     pub privacy: PrivacySettings,
+    /// SQLite's memory budget in bytes for the whole process (SQLite's soft heap limit: past
+    /// it, connections reuse their own cached pages instead of allocating more); `0` lifts it.
+    pub sqlite_memory_bytes: u64,
 }
 
 /// What `Debug` prints in place of a secret.
@@ -420,7 +433,19 @@ impl std::fmt::Debug for Settings {
             .field("snapshot_min_seconds", &self.snapshot_min_seconds)
             .field("json_logs", &self.json_logs)
             .field("policy", &self.policy)
+            .field("sqlite_memory_bytes", &self.sqlite_memory_bytes)
             .finish()
+    }
+}
+
+/// The SQLite budget: `SARING_SQLITE_MEMORY_BYTES`, else the file's, else the default.
+fn sqlite_memory_bytes(from_file: Option<u64>) -> Result<u64, ConfigError> {
+    match std::env::var("SARING_SQLITE_MEMORY_BYTES") {
+        Ok(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name: "SARING_SQLITE_MEMORY_BYTES",
+            message: format!("{v:?} is not a number of bytes (0 lifts the budget)"),
+        }),
+        Err(_) => Ok(from_file.unwrap_or(DEFAULT_SQLITE_MEMORY_BYTES)),
     }
 }
 
@@ -578,6 +603,7 @@ impl Settings {
             webhooks: file.webhooks.with_env(),
             waves: file.waves.with_env(),
             privacy: file.privacy.with_env()?,
+            sqlite_memory_bytes: sqlite_memory_bytes(file.sqlite_memory_bytes)?,
         })
     }
 
@@ -615,6 +641,7 @@ impl Settings {
             webhooks: crate::service::webhooks::WebhookConfig::default(),
             waves: crate::service::waves::WaveConfig::default(),
             privacy: PrivacySettings::default(),
+            sqlite_memory_bytes: DEFAULT_SQLITE_MEMORY_BYTES,
         }
     }
 
@@ -849,5 +876,24 @@ mod example_file {
         })
         .unwrap_err();
         assert!(e.to_string().contains("learn"), "{e}");
+    }
+
+    #[test]
+    fn the_sqlite_memory_budget_defaults_to_24_mib_and_comes_from_the_file() {
+        let defaults = Settings::resolve(ServeArgs {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(defaults.sqlite_memory_bytes, 24 * 1024 * 1024);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("saring.toml");
+        std::fs::write(&path, "sqlite_memory_bytes = 0\n").unwrap();
+        let lifted = Settings::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(lifted.sqlite_memory_bytes, 0);
     }
 }

@@ -211,10 +211,28 @@ async fn backtest(policy: PathBuf, with_learned: bool, args: ServeArgs) -> anyho
     Ok(())
 }
 
+/// Turns transparent huge pages off for this process. mimalloc asks the kernel for them on its
+/// arenas (`MADV_HUGEPAGE`), and a 2 MiB page is resident whole as soon as one byte of it is
+/// touched: at 1,000,000 comments 46–82 MiB of the server's RSS while serving were such pages,
+/// and without them RSS fell from 195–250 to 131–165 MiB with the same load
+/// (docs/loadtest.md, "Where the server's memory goes"). The heap is a few hundred MiB, too
+/// small for huge pages to save measurable TLB misses. Where the kernel lacks the switch the
+/// server runs as before.
+#[cfg(target_os = "linux")]
+fn keep_heap_out_of_huge_pages() {
+    if let Err(e) = nix::sys::prctl::set_thp_disable(true) {
+        eprintln!("warning: cannot turn transparent huge pages off: {e}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn keep_heap_out_of_huge_pages() {}
+
 /// Threads of tokio's blocking pool (store reads, projection writes, policy reloads).
 const MAX_BLOCKING_THREADS: usize = 8;
 
 fn main() -> ExitCode {
+    keep_heap_out_of_huge_pages();
     let cli = Cli::parse();
     // tokio's default of 512 blocking threads let every concurrent store read or projection
     // write start a thread, and each keeps its own allocator heap: 32 writers grew the server

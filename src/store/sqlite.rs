@@ -660,6 +660,20 @@ fn append_one(
     Ok(Ok(result))
 }
 
+/// Bounds what SQLite holds in memory for the whole process (its soft heap limit), `0` lifting
+/// the bound. Every connection of the log, the projection file and the key file keeps up to its
+/// own `cache_size` of pages, and together they grow to about 60 MiB on a large store; past
+/// the bound each connection reuses its least recently used pages instead of allocating, and a
+/// page it no longer holds comes back from the OS page cache. Nothing fails at the bound (the
+/// soft limit never refuses an allocation). Set after a bulk build, whose large cache is what
+/// makes it fast.
+pub fn limit_memory(bytes: u64) -> Result<(), StoreError> {
+    let conn = Connection::open_in_memory().map_err(db_err)?;
+    let limit = i64::try_from(bytes).unwrap_or(i64::MAX);
+    conn.query_row(&format!("PRAGMA soft_heap_limit={limit}"), [], |_| Ok(()))
+        .map_err(db_err)
+}
+
 /// Opens a connection with the settings every connection of the store needs.
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
@@ -674,6 +688,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     })?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(16);
+    super::sqlite_plans::plan_once(&conn).map_err(db_err)?;
     if !read_only {
         let mode: String = conn
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))

@@ -1,4 +1,5 @@
-//! One setting every SQLite connection of the service takes: statements are planned once.
+//! One setting the log's and the projection file's SQLite connections take: statements are
+//! planned once.
 //!
 //! SQLite (3.5x) compiles a `LIMIT ?n` bound to an integer into the statement as that constant,
 //! and marks the parameter so that binding it again expires the statement: every execution of

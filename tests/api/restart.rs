@@ -62,6 +62,11 @@ impl Server {
         Server { child, base, log }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the server logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -289,4 +294,22 @@ async fn a_token_burnt_by_a_wrong_answer_stays_burnt_after_a_restart() {
     // A fresh token still works.
     app.comment_ok("berita-bakar", HAM, "published").await;
     second.kill();
+}
+
+/// mimalloc asks for transparent huge pages on its arenas, and each 2 MiB page counts whole in
+/// the server's RSS as soon as one byte of it is used (docs/loadtest.md, "Where the server's
+/// memory goes"): the server turns them off for itself.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_server_keeps_its_heap_out_of_transparent_huge_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let app = client_for(&server.base);
+    app.comment_ok("berita-thp", HAM, "published").await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    // Kernels before 5.0 do not report the flag; there is nothing to check on them.
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+    server.kill();
 }

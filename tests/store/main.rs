@@ -7,5 +7,6 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod lock;
+mod memory;
 mod outage;
 mod throughput;
