@@ -1027,7 +1027,10 @@ impl Keys {
         let worker = ahead.clone().and_then(|a| {
             std::thread::Builder::new()
                 .name("saring-keys".into())
-                .spawn(move || a.run())
+                .spawn(move || {
+                    crate::background::lower_this_thread();
+                    a.run()
+                })
                 .ok()
         });
         if worker.is_none() {

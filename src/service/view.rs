@@ -6,6 +6,7 @@
 //! and a byte-budgeted cache of author counts; everything else is a query on
 //! `projections.sqlite3` (see [`crate::store::projection_db`]).
 
+use crate::background::Lane;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -42,6 +43,10 @@ pub struct ProjectionSettings {
     pub page_cache_bytes: usize,
     /// Bytes of author counts kept (`SARING_AUTHOR_CACHE_BYTES`).
     pub author_cache_bytes: usize,
+    /// How far the follower's fold thread, the checkpointers and the key thread lower their
+    /// scheduling priority below the request workers (a nice increment, 0 to 19;
+    /// `SARING_BACKGROUND_NICE`), so that a backlog being folded yields the CPU to requests.
+    pub background_nice: i32,
 }
 
 impl Default for ProjectionSettings {
@@ -49,12 +54,14 @@ impl Default for ProjectionSettings {
         ProjectionSettings {
             page_cache_bytes: 32 * 1024 * 1024,
             author_cache_bytes: 4 * 1024 * 1024,
+            background_nice: crate::background::DEFAULT_NICE,
         }
     }
 }
 
 impl ProjectionSettings {
-    /// The settings with `SARING_PAGE_CACHE_BYTES` and `SARING_AUTHOR_CACHE_BYTES` applied.
+    /// The settings with `SARING_PAGE_CACHE_BYTES`, `SARING_AUTHOR_CACHE_BYTES` and
+    /// `SARING_BACKGROUND_NICE` applied.
     pub fn with_env(mut self) -> Result<ProjectionSettings, (&'static str, String)> {
         for (name, slot) in [
             ("SARING_PAGE_CACHE_BYTES", &mut self.page_cache_bytes),
@@ -66,6 +73,17 @@ impl ProjectionSettings {
                     .parse()
                     .map_err(|_| (name, format!("{v:?} is not a number of bytes")))?;
             }
+        }
+        if let Ok(v) = std::env::var("SARING_BACKGROUND_NICE") {
+            self.background_nice = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (0..=19).contains(n))
+                .ok_or((
+                    "SARING_BACKGROUND_NICE",
+                    format!("{v:?} is not a nice increment from 0 to 19"),
+                ))?;
         }
         Ok(self)
     }
@@ -201,6 +219,9 @@ struct Disk {
     authors: AuthorCache,
     /// Where [`View::query`] runs its reads.
     pool: ReadPool,
+    /// The follower's fold thread, at the background priority; `None` if it could not start
+    /// (the folds then run on the blocking pool at the requests' priority).
+    fold: Option<Lane>,
 }
 
 enum Source {
@@ -232,6 +253,9 @@ impl View {
                 core: ArcSwap::from_pointee(Core::from(head)),
                 authors: AuthorCache::new(settings.author_cache_bytes),
                 pool: ReadPool::new(crate::store::projection_db::READERS),
+                fold: Lane::start("saring-fold")
+                    .inspect_err(|e| tracing::warn!(error = %e, "no fold thread of its own"))
+                    .ok(),
             }),
             pos,
         )
@@ -253,6 +277,15 @@ impl View {
     pub fn db(&self) -> Option<&Arc<ProjectionDb>> {
         match &self.source {
             Source::Disk(d) => Some(&d.db),
+            Source::Memory(_) => None,
+        }
+    }
+
+    /// The thread that writes a disk view's batches, at the background priority (see
+    /// [`crate::background`]).
+    pub fn fold_lane(&self) -> Option<&Lane> {
+        match &self.source {
+            Source::Disk(d) => d.fold.as_ref(),
             Source::Memory(_) => None,
         }
     }
