@@ -1,21 +1,19 @@
 //! Background threads that yield the CPU to requests.
 //!
-//! On a small machine the follower folding a backlog, the WAL checkpointers and the key
-//! thread can keep more than one core busy; the kernel then shares the cores fairly between
-//! them and the async workers, so a request's task, once woken, waits in the run queue behind
-//! them for a time slice (docs/loadtest.md, "Reads while the follower folds a backlog").
-//! Those threads lower their own scheduling priority (a higher nice value, per thread on
-//! Linux) at their start, so the scheduler runs the request workers first and gives the
-//! background the rest. Nothing is skipped or dropped: the background work only runs later
-//! while requests want the CPU.
+//! A thread whose work nobody waits for (the WAL checkpointers) lowers its own scheduling
+//! priority (a higher nice value, per thread on Linux) at its start, so that while requests
+//! want the CPU the kernel runs the request workers first and gives the background the rest.
+//! Nothing is skipped: the background work only runs later. Threads on a request's path stay
+//! at the workers' priority: the follower's fold (a post's `201` waits for it) and the key
+//! thread (it makes the keys posts seal with); lowering the fold cost posts a quarter of their
+//! rate under mixed load (docs/loadtest.md, "Reads while the follower folds a backlog").
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::mpsc;
 
 /// How far above the process's own nice value background threads go by default
 /// (`SARING_BACKGROUND_NICE`). At 10 a background thread gets about a tenth of the CPU a
 /// request worker gets while both want it (the kernel's weights for nice 10 and nice 0 are
-/// 110 and 1024), and all of it while the workers are idle.
+/// 110 and 1024), and all it wants while the workers are idle.
 pub const DEFAULT_NICE: i32 = 10;
 
 /// The nice increment threads started from now take; process-wide, set once at start.
@@ -50,61 +48,6 @@ pub fn lower_this_thread() {
         if let Err(e) = setpriority_process(me, target) {
             tracing::warn!(error = %e, target, "cannot lower a background thread's priority");
         }
-    }
-}
-
-/// A job for a [`Lane`].
-type Job = Box<dyn FnOnce() + Send>;
-
-/// One named background thread at the background priority that runs blocking jobs in turn,
-/// for work that would otherwise go to tokio's blocking pool (whose threads also serve
-/// requests' blocking work, and so cannot be lowered for one job and raised again: an
-/// unprivileged process may not lower a nice value).
-#[derive(Debug)]
-pub struct Lane {
-    jobs: mpsc::Sender<Job>,
-    name: String,
-}
-
-/// A job gave no result: it panicked, or the lane's thread has ended.
-#[derive(Debug, thiserror::Error)]
-#[error("a job on the background thread {0:?} panicked or the thread is gone")]
-pub struct LaneGone(String);
-
-impl Lane {
-    /// Starts the lane's thread under `name`.
-    pub fn start(name: &str) -> std::io::Result<Lane> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                lower_this_thread();
-                while let Ok(job) = queue.recv() {
-                    // A panicking job fails alone (its caller sees `LaneGone`), as a job on
-                    // the blocking pool would; the thread goes on with the next.
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                }
-            })?;
-        Ok(Lane {
-            jobs,
-            name: name.to_string(),
-        })
-    }
-
-    /// Runs `job` on the lane's thread and waits (without holding an async worker) for its
-    /// result.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, LaneGone> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let gone = || LaneGone(self.name.clone());
-        self.jobs
-            .send(Box::new(move || {
-                let _ = done.send(job());
-            }))
-            .map_err(|_| gone())?;
-        result.await.map_err(|_| gone())
     }
 }
 
@@ -143,26 +86,29 @@ mod tests {
     use super::*;
 
     #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn a_lane_runs_its_jobs_at_the_background_priority_and_leaves_other_threads_alone() {
-        let mine = rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap();
-        let lowered = (mine + DEFAULT_NICE).min(19);
-        let lane = Lane::start("saring-lane-ut").unwrap();
-        let seen = lane
-            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
-            .await
+    #[test]
+    fn a_background_thread_lowers_its_own_priority_and_leaves_other_threads_alone() {
+        let mine = this_thread_nice().expect("/proc/thread-self/stat");
+        let lowered = (mine + nice()).min(19);
+        let seen = std::thread::Builder::new()
+            .name("saring-bg-test".into())
+            .spawn(|| {
+                lower_this_thread();
+                (this_thread_nice(), thread_nices())
+            })
             .unwrap()
+            .join()
             .unwrap();
-        assert_eq!(seen, lowered);
-        let nices = thread_nices();
+        assert_eq!(seen.0, Some(lowered));
         assert!(
-            nices.contains(&("saring-lane-ut".to_string(), lowered)),
-            "{nices:?}"
+            seen.1.contains(&("saring-bg-test".to_string(), lowered)),
+            "{:?}",
+            seen.1
         );
         assert_eq!(
             this_thread_nice(),
             Some(mine),
-            "the calling thread keeps its priority"
+            "the spawning thread keeps its priority"
         );
     }
 }

@@ -1027,10 +1027,7 @@ impl Keys {
         let worker = ahead.clone().and_then(|a| {
             std::thread::Builder::new()
                 .name("saring-keys".into())
-                .spawn(move || {
-                    crate::background::lower_this_thread();
-                    a.run()
-                })
+                .spawn(move || a.run())
                 .ok()
         });
         if worker.is_none() {

@@ -291,8 +291,7 @@ pub fn apply_in_memory(p: &mut Projections, events: &[RecordedEvent]) {
     }
 }
 
-/// Applies a batch to the view: in memory, or written to its database on the view's fold
-/// thread (at the background priority, so a backlog yields the CPU to requests),
+/// Applies a batch to the view: in memory, or written to its database on the blocking pool,
 /// retrying until it is written or `stop` comes (a batch is never skipped, since the next
 /// one's position would then cover changes the file does not hold). Given up at a stop, the
 /// file stays consistent at its earlier position and the next start follows from there.
@@ -309,14 +308,7 @@ pub async fn apply(view: &Arc<View>, events: Vec<RecordedEvent>, stop: &Cancella
     loop {
         let core = view.core().unwrap_or_default();
         let (db, evs) = (db.clone(), events.clone());
-        let fold = move || fold_on_disk(&db, &core, &evs);
-        let folded = match view.fold_lane() {
-            Some(lane) => lane.run(fold).await.map_err(|e| e.to_string()),
-            None => tokio::task::spawn_blocking(fold)
-                .await
-                .map_err(|e| e.to_string()),
-        };
-        match folded {
+        match tokio::task::spawn_blocking(move || fold_on_disk(&db, &core, &evs)).await {
             Ok(Ok(folded)) => {
                 view.commit(folded.core, folded.threads, &folded.counts);
                 drop_off_worker(events);

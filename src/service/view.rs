@@ -6,7 +6,6 @@
 //! and a byte-budgeted cache of author counts; everything else is a query on
 //! `projections.sqlite3` (see [`crate::store::projection_db`]).
 
-use crate::background::Lane;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -43,9 +42,9 @@ pub struct ProjectionSettings {
     pub page_cache_bytes: usize,
     /// Bytes of author counts kept (`SARING_AUTHOR_CACHE_BYTES`).
     pub author_cache_bytes: usize,
-    /// How far the follower's fold thread, the checkpointers and the key thread lower their
-    /// scheduling priority below the request workers (a nice increment, 0 to 19;
-    /// `SARING_BACKGROUND_NICE`), so that a backlog being folded yields the CPU to requests.
+    /// How far the WAL checkpointers lower their scheduling priority below the request
+    /// workers (a nice increment, 0 to 19; `SARING_BACKGROUND_NICE`). Not the fold nor the
+    /// key thread: a post's `201` waits for the first, and the second makes keys for posts.
     pub background_nice: i32,
 }
 
@@ -219,9 +218,6 @@ struct Disk {
     authors: AuthorCache,
     /// Where [`View::query`] runs its reads.
     pool: ReadPool,
-    /// The follower's fold thread, at the background priority; `None` if it could not start
-    /// (the folds then run on the blocking pool at the requests' priority).
-    fold: Option<Lane>,
 }
 
 enum Source {
@@ -253,9 +249,6 @@ impl View {
                 core: ArcSwap::from_pointee(Core::from(head)),
                 authors: AuthorCache::new(settings.author_cache_bytes),
                 pool: ReadPool::new(crate::store::projection_db::READERS),
-                fold: Lane::start("saring-fold")
-                    .inspect_err(|e| tracing::warn!(error = %e, "no fold thread of its own"))
-                    .ok(),
             }),
             pos,
         )
@@ -277,15 +270,6 @@ impl View {
     pub fn db(&self) -> Option<&Arc<ProjectionDb>> {
         match &self.source {
             Source::Disk(d) => Some(&d.db),
-            Source::Memory(_) => None,
-        }
-    }
-
-    /// The thread that writes a disk view's batches, at the background priority (see
-    /// [`crate::background`]).
-    pub fn fold_lane(&self) -> Option<&Lane> {
-        match &self.source {
-            Source::Disk(d) => d.fold.as_ref(),
             Source::Memory(_) => None,
         }
     }

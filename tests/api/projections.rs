@@ -584,9 +584,9 @@ async fn text_search_finds_comments_after_a_first_start_bulk_build_and_after_a_r
     assert_eq!(published_matching(&data, "tidak ada di sini"), 0);
 }
 
-/// The follower's fold thread, both WAL checkpointers and the key thread run below the
-/// request workers' priority (`SARING_BACKGROUND_NICE`, 10 by default), as the kernel holds
-/// it for each thread; the async workers and the projection readers keep the process's own.
+/// Both WAL checkpointers run below the request workers' priority (`SARING_BACKGROUND_NICE`,
+/// 10 by default), as the kernel holds it for each thread; the threads on a request's path
+/// (the key thread, the projection readers, the log writer) keep the process's own.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn background_threads_run_below_the_request_workers_priority() {
@@ -604,15 +604,12 @@ async fn background_threads_run_below_the_request_workers_priority() {
     let mine = saring::background::this_thread_nice().expect("/proc/thread-self/stat");
     let lowered = (mine + saring::background::DEFAULT_NICE).min(19);
     // Thread names as the kernel keeps them: 15 bytes.
-    for name in [
-        "saring-fold",
-        "saring-projecti",
-        "saring-store-ch",
-        "saring-keys",
-    ] {
+    for name in ["saring-projecti", "saring-store-ch"] {
         assert_eq!(of(name), lowered, "{name}: {nices:?}");
     }
-    assert_eq!(of("saring-read-0"), mine, "{nices:?}");
+    for name in ["saring-keys", "saring-read-0", "saring-store-wr"] {
+        assert_eq!(of(name), mine, "{name}: {nices:?}");
+    }
 }
 
 /// One accepted comment's events as the service would append them (the decider's events,
