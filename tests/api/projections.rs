@@ -834,9 +834,12 @@ async fn served_position(app: &TestApp) -> u64 {
 /// subscription while 4 readers read a thread page (page cache off, so every read queries the
 /// database, unless `SARING_MEASURE_PAGE_CACHE=1`) and one poster posts every 200 ms (captcha challenge, then the post, whose `201`
 /// waits for its own fold). Prints reads' and posts' p99 quiet (the same readers and poster, no
-/// backlog), while the follower writes, and in a control phase where plain arithmetic keeps
-/// one core busy instead (so what the backlog adds beyond taking CPU shows), and their
-/// ratios. A second process cannot append
+/// backlog), while the follower writes, and in a control phase where plain arithmetic takes
+/// the CPU the backlog's non-request threads took, on as many threads (so what the backlog
+/// adds beyond taking CPU shows), and their ratios; and per phase, each group of threads'
+/// CPU, run-queue wait and nice value (`/proc/self/task`), which say who held the cores.
+/// `SARING_BACKGROUND_NICE=N` sets the background threads' nice increment. A second process
+/// cannot append
 /// instead: SQLite's writer numbers positions in memory.
 /// `cargo test --test api measure_reads_and_posts_while_the_follower_writes_a_backlog --
 /// --ignored --nocapture` (add `--release` for production figures); figures in the README's
