@@ -5,7 +5,7 @@
 //! want the CPU the kernel runs the request workers first and gives the background the rest.
 //! Nothing is skipped: the background work only runs later. Threads on a request's path stay
 //! at the workers' priority: the follower's fold (a post's `201` waits for it) and the key
-//! thread (it makes the keys posts seal with); lowering the fold cost posts a quarter of their
+//! thread (it makes the keys posts seal with); lowering the fold cost posts a fifth of their
 //! rate under mixed load (docs/loadtest.md, "Reads while the follower folds a backlog").
 
 use std::sync::atomic::{AtomicI32, Ordering};
