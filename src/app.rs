@@ -81,6 +81,7 @@ impl Application {
         // The recorder first, so that what background tasks set at their start (the policy
         // drift gauge) is recorded rather than dropped by the no-op default.
         let metrics = metrics_handle();
+        crate::background::set_nice(settings.projections.background_nice);
         std::fs::create_dir_all(&settings.data_dir)?;
         let store = crate::store::open_store(settings.store.as_deref(), &settings.data_dir).await?;
         let policy = PolicyHandle::load(settings.policies.clone())?;

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod captcha;
 pub mod clientip;
 pub mod config;

@@ -42,6 +42,10 @@ pub struct ProjectionSettings {
     pub page_cache_bytes: usize,
     /// Bytes of author counts kept (`SARING_AUTHOR_CACHE_BYTES`).
     pub author_cache_bytes: usize,
+    /// How far the WAL checkpointers lower their scheduling priority below the request
+    /// workers (a nice increment, 0 to 19; `SARING_BACKGROUND_NICE`). Not the fold nor the
+    /// key thread: a post's `201` waits for the first, and the second makes keys for posts.
+    pub background_nice: i32,
 }
 
 impl Default for ProjectionSettings {
@@ -49,12 +53,14 @@ impl Default for ProjectionSettings {
         ProjectionSettings {
             page_cache_bytes: 32 * 1024 * 1024,
             author_cache_bytes: 4 * 1024 * 1024,
+            background_nice: crate::background::DEFAULT_NICE,
         }
     }
 }
 
 impl ProjectionSettings {
-    /// The settings with `SARING_PAGE_CACHE_BYTES` and `SARING_AUTHOR_CACHE_BYTES` applied.
+    /// The settings with `SARING_PAGE_CACHE_BYTES`, `SARING_AUTHOR_CACHE_BYTES` and
+    /// `SARING_BACKGROUND_NICE` applied.
     pub fn with_env(mut self) -> Result<ProjectionSettings, (&'static str, String)> {
         for (name, slot) in [
             ("SARING_PAGE_CACHE_BYTES", &mut self.page_cache_bytes),
@@ -66,6 +72,17 @@ impl ProjectionSettings {
                     .parse()
                     .map_err(|_| (name, format!("{v:?} is not a number of bytes")))?;
             }
+        }
+        if let Ok(v) = std::env::var("SARING_BACKGROUND_NICE") {
+            self.background_nice = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (0..=19).contains(n))
+                .ok_or((
+                    "SARING_BACKGROUND_NICE",
+                    format!("{v:?} is not a nice increment from 0 to 19"),
+                ))?;
         }
         Ok(self)
     }

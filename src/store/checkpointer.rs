@@ -33,6 +33,7 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
+                crate::background::lower_this_thread();
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
                     if paused.load(Ordering::Acquire) {
                         continue;
