@@ -227,6 +227,12 @@ api_errors! {
         #[source]
         cause: Cause,
     } => SERVICE_UNAVAILABLE, "store_unavailable";
+    /// The event store's disk is full: nothing was stored; the operator must make room.
+    StorageFull {
+        /// What failed.
+        #[source]
+        cause: Cause,
+    } => SERVICE_UNAVAILABLE, "storage_full";
     /// Readers' data cannot be erased on this store (it does not seal submissions).
     PrivacyUnsupported => NOT_IMPLEMENTED, "privacy_unsupported";
 }
@@ -437,6 +443,7 @@ impl ApiError {
             ApiError::RateLimited { retry_after } => Some(*retry_after),
             ApiError::Unavailable { retry_after } => *retry_after,
             ApiError::StoreUnavailable { .. } => Some(2),
+            ApiError::StorageFull { .. } => Some(30),
             _ => None,
         }
     }
@@ -482,7 +489,8 @@ impl ApiError {
 }
 
 /// An event-store failure: `503 store_unavailable` with a `Retry-After` while the database is
-/// away (the request may simply be repeated), `500 internal` otherwise. A stream at the store's
+/// away (the request may simply be repeated), `503 storage_full` when its disk is full,
+/// `500 internal` otherwise. A stream at the store's
 /// limit answers `409 stream_full`: a fact about the comment, not a failure of the server.
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> ApiError {
@@ -490,7 +498,14 @@ impl From<crate::store::StoreError> for ApiError {
             tracing::warn!(stream, limit, "a command met a full stream");
             return ApiError::StreamFull;
         }
-        if e.is_unavailable() {
+        if e.is_storage_full() {
+            let error = ApiError::StorageFull { cause: Box::new(e) };
+            tracing::error!(
+                error = chain(&error),
+                "answered 503: the event store's disk is full; nothing was stored"
+            );
+            error
+        } else if e.is_unavailable() {
             ApiError::store_unavailable(e)
         } else {
             ApiError::internal(e)
@@ -794,6 +809,42 @@ mod tests {
         // The cause is for the logs only.
         let body = serde_json::to_value(e.body(Lang::En)).unwrap();
         assert!(!body.to_string().contains("disk full"), "{body}");
+    }
+
+    #[test]
+    fn a_full_disk_is_a_503_storage_full_with_a_retry_not_an_internal_error() {
+        let full = crate::store::StoreError::StorageFull {
+            backend: "sqlite",
+            source: std::sync::Arc::new(std::io::Error::other("database or disk is full")),
+        };
+        let e = ApiError::from(full);
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.retry_after(), Some(30));
+        let en = serde_json::to_value(e.body(Lang::En)).unwrap();
+        let id = serde_json::to_value(e.body(Lang::Id)).unwrap();
+        assert_eq!(en["error"]["code"], "storage_full");
+        assert!(
+            en["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("nothing was saved")
+        );
+        assert!(
+            id["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("tidak tersimpan")
+        );
+        assert!(
+            !en.to_string().contains("disk is full"),
+            "the cause is for the logs: {en}"
+        );
+        // Any other database failure stays an internal error.
+        let other = crate::store::StoreError::Backend("sqlite: malformed".into());
+        assert_eq!(
+            ApiError::from(other).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

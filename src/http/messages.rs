@@ -205,6 +205,10 @@ pub fn error(kind: ErrorKind, lang: Lang) -> &'static str {
             "Basis data sedang tidak tersedia. Silakan coba lagi sebentar lagi.",
             "The database is unavailable for the moment. Please try again shortly.",
         ),
+        K::StorageFull => (
+            "Penyimpanan server penuh; komentar tidak tersimpan. Silakan coba lagi nanti.",
+            "The server's storage is full; nothing was saved. Please try again later.",
+        ),
         K::PrivacyUnsupported => (
             "Penghapusan data pembaca hanya tersedia dengan penyimpanan bawaan (SQLite).",
             "Erasing a reader's data is only available with the embedded (SQLite) store.",

@@ -231,6 +231,18 @@ pub enum StoreError {
         #[source]
         source: Arc<dyn std::error::Error + Send + Sync>,
     },
+    /// The database's disk (or its size limit) is full: nothing of the append was written, and a
+    /// retry succeeds once an operator has made room (the HTTP layer answers `503
+    /// storage_full`). Kept apart from [`StoreError::Database`] because the cure is the
+    /// operator's, not the client's or the code's.
+    #[error("the {backend} event store's disk is full")]
+    StorageFull {
+        /// The backend's name, as in [`EventStore::backend_name`].
+        backend: &'static str,
+        /// The database's error.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
     /// The stream holds, or after this append would hold, more than `limit` events: more than
     /// the service reads back in one fold. Nothing was written. Checked by the store itself, so
     /// no writer (a flood of reports, a bug, another replica) can grow a stream past what its
@@ -251,6 +263,12 @@ impl StoreError {
     /// Whether the error is an expected-revision conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Self::Conflict { .. })
+    }
+
+    /// Whether the database's disk is full (nothing was written; a retry succeeds once there is
+    /// room).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::StorageFull { .. })
     }
 
     /// Whether the error means the database is away for now, so a retry may succeed.

@@ -496,6 +496,10 @@ fn share(e: &Arc<StoreError>) -> StoreError {
             backend,
             source: Arc::clone(source),
         },
+        StoreError::StorageFull { backend, source } => StoreError::StorageFull {
+            backend,
+            source: Arc::clone(source),
+        },
         StoreError::Closed => StoreError::Closed,
         _ => StoreError::Database {
             backend: BACKEND,
@@ -840,9 +844,15 @@ fn is_connection_error(e: &tokio_postgres::Error) -> bool {
     std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
-/// Maps a client error to [`StoreError::Unavailable`] or [`StoreError::Database`].
+/// Maps a client error to [`StoreError::Unavailable`], [`StoreError::StorageFull`] (SQLSTATE
+/// 53100, `disk_full`) or [`StoreError::Database`].
 pub(super) fn pg_err(e: tokio_postgres::Error) -> StoreError {
-    if is_connection_error(&e) {
+    if e.code().is_some_and(|c| c.code() == "53100") {
+        StoreError::StorageFull {
+            backend: BACKEND,
+            source: Arc::new(e),
+        }
+    } else if is_connection_error(&e) {
         StoreError::Unavailable {
             backend: BACKEND,
             source: Arc::new(e),

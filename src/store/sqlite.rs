@@ -123,6 +123,16 @@ impl SqliteStore {
     ///
     /// Fails with [`StoreError::Locked`] when another process has the folder open.
     pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        Self::open_with_page_limit(data_dir, None)
+    }
+
+    /// [`SqliteStore::open`] with the log file held to `max_pages` pages (SQLite's
+    /// `max_page_count`): past it every write fails as on a full disk, which is how the tests
+    /// reach that failure without filling a real disk.
+    fn open_with_page_limit(
+        data_dir: &Path,
+        max_pages: Option<u64>,
+    ) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             StoreError::Backend(format!(
                 "cannot create data folder {}: {e}",
@@ -156,6 +166,10 @@ impl SqliteStore {
         let db_path = data_dir.join(DB_FILE);
         let mut conn = open_connection(&db_path, false)?;
         migrate(&mut conn)?;
+        if let Some(pages) = max_pages {
+            conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+                .map_err(db_err)?;
+        }
         let last: u64 = conn
             .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| {
                 r.get::<_, i64>(0)
@@ -555,7 +569,7 @@ impl Writer {
                     self.next_position = start_position;
                     self.last_purge_ms = last_purge_ms;
                     tracing::error!("event store batch commit failed: {e}");
-                    let failed = || StoreError::Backend(e.to_string());
+                    let failed = append_failure(e);
                     (
                         batch.iter().map(|_| Err(failed())).collect(),
                         burns.iter().map(|_| Err(failed())).collect(),
@@ -810,6 +824,25 @@ fn db_err(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
 }
 
+/// What every append of a failed batch is answered: a full disk (`SQLITE_FULL`, also what a
+/// `max_page_count` limit gives) is its own error, so that clients get `503 storage_full` and
+/// the operator a clear log line rather than an `internal` error.
+fn append_failure(e: rusqlite::Error) -> impl Fn() -> StoreError {
+    let full = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+    let message = e.to_string();
+    let cause: Arc<dyn std::error::Error + Send + Sync> = Arc::new(e);
+    move || {
+        if full {
+            StoreError::StorageFull {
+                backend: "sqlite",
+                source: Arc::clone(&cause),
+            }
+        } else {
+            StoreError::Backend(message.clone())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -818,6 +851,43 @@ mod tests {
 
     fn ev(n: u64) -> NewEvent {
         NewEvent::new("Numbered", json!({ "n": n }))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_refuses_appends_as_storage_full_and_keeps_what_was_acknowledged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open_with_page_limit(dir.path(), Some(200)).expect("open");
+        let big = |n: u64| NewEvent::new("Numbered", json!({ "n": n, "pad": "x".repeat(50_000) }));
+        let mut acknowledged = Vec::new();
+        let refusal = loop {
+            let n = acknowledged.len() as u64;
+            match store
+                .append(&format!("s-{n}"), ExpectedRevision::NoStream, vec![big(n)])
+                .await
+            {
+                Ok(done) => acknowledged.push(done.position),
+                Err(e) => break e,
+            }
+            assert!(n < 1_000, "200 pages never filled up");
+        };
+        assert!(refusal.is_storage_full(), "{refusal:?}");
+        assert!(!acknowledged.is_empty());
+        let stored = store.read_all(1, 10_000).await.expect("read back");
+        assert_eq!(
+            stored.iter().map(|e| e.position).collect::<Vec<_>>(),
+            acknowledged,
+            "every acknowledged append is there, and nothing of the refused one"
+        );
+        store.close();
+        drop(store);
+
+        // Room again (here: no limit): appends go on where the log stopped.
+        let store = SqliteStore::open(dir.path()).expect("reopen");
+        let next = store
+            .append("after", ExpectedRevision::NoStream, vec![ev(0)])
+            .await
+            .expect("append once there is room");
+        assert_eq!(next.position, acknowledged.last().unwrap() + 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
