@@ -183,6 +183,10 @@ impl Application {
             ))
             .with_waves(settings.waves.clone()),
         );
+        // Bans and pre-moderated threads are read from their own streams, not the
+        // projections: they hold for the posts answered during the catch-up.
+        service.refresh_bans().await?;
+        service.refresh_premoderation().await?;
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
         let (caught_up_tx, caught_up) = watch::channel(false);
@@ -204,10 +208,6 @@ impl Application {
             record_policy,
             caught_up_tx,
         )));
-        // Bans and pre-moderated threads are read from their own streams, not the
-        // projections: they hold for the posts answered during the catch-up.
-        service.refresh_bans().await?;
-        service.refresh_premoderation().await?;
         // The audit window fills in the background (its timer's first tick is at once): reading
         // back up to 200,000 positions should not hold up the start.
         tasks.push(tokio::spawn(until_stopped(
