@@ -1399,7 +1399,7 @@ fn measure_reads_while_the_follower_catches_up_100000_comments() {
     let stop = Arc::new(AtomicBool::new(false));
     let seen = clients.spawn(read_and_post_until(server.base.clone(), stop.clone()));
     let (before_b, b_started) = (thread_times(), Instant::now());
-    clients.block_on(tokio::time::sleep(Duration::from_secs(10)));
+    clients.block_on(async { tokio::time::sleep(Duration::from_secs(10)).await });
     let b_use = thread_use(&before_b, b_started.elapsed().as_secs_f64());
     stop.store(true, Ordering::Relaxed);
     let quiet = clients.block_on(seen).expect("the clients");
@@ -1422,9 +1422,8 @@ fn measure_reads_while_the_follower_catches_up_100000_comments() {
     let seen = clients.spawn(read_and_post_until(server.base.clone(), stop.clone()));
     let (before_c, c_started) = (thread_times(), Instant::now());
     let burners = burn_cpu(a_cores, a_busy, stop.clone());
-    clients.block_on(tokio::time::sleep(
-        Duration::from_secs_f64(a_secs).min(Duration::from_secs(30)),
-    ));
+    let c_secs = Duration::from_secs_f64(a_secs).min(Duration::from_secs(30));
+    clients.block_on(async { tokio::time::sleep(c_secs).await });
     let c_use = thread_use(&before_c, c_started.elapsed().as_secs_f64());
     stop.store(true, Ordering::Relaxed);
     let control = clients.block_on(seen).expect("the clients");
