@@ -67,7 +67,8 @@ rss() { # PID -> "VmRSS=... VmHWM=..." in MiB
     awk '/^VmRSS|^VmHWM/ { sub(":", "", $1); printf "%s=%.1fMiB ", $1, $2 / 1024 }' "/proc/$1/status"
 }
 
-# Starts the server on DATA_DIR; sets SARING_PID and SARING_URL. Waits for the "listening" line.
+# Starts the server on DATA_DIR; sets SARING_PID and SARING_URL. Waits for the "listening" line,
+# then for /readyz 200 (the projections caught up).
 # A second argument names the store (`--store`), e.g. a PostgreSQL URL.
 start_saring() {
     STARTS=$((${STARTS:-0} + 1))
@@ -91,6 +92,14 @@ start_saring() {
         sleep 0.1
     done
     SARING_URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$out" | head -n 1)
+    # It listens at once; /readyz says 200 once its projections caught up with the log.
+    until curl -sf "$SARING_URL/readyz" >/dev/null; do
+        if ((SECONDS > deadline)); then
+            echo "saring did not catch up with its log in time" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
 }
 
 stop_pid() {

@@ -1,5 +1,7 @@
-//! Building and running the whole service: open the store, load the policy, rebuild the
-//! projections, bind the listener. Tests call [`Application::build`] with port 0.
+//! Building and running the whole service: open the store, load the policy, open the
+//! projections, bind the listener, and start the follower, which first catches the
+//! projections up with the log while the server already answers (`/readyz` says 503 until
+//! it has). Tests call [`Application::build`] with port 0, then [`Application::caught_up`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::ModeratorAuth;
@@ -47,7 +50,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// A built application: bound to its port, projections caught up, ready to serve.
+/// A built application: bound to its port, its follower catching the projections up with
+/// the log (see [`Application::caught_up`]).
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
@@ -56,6 +60,8 @@ pub struct Application {
     /// Stops the background tasks, once the requests in flight are answered.
     tasks_stop: CancellationToken,
     store: Arc<dyn crate::store::EventStore>,
+    /// True once the follower has caught up with the log as it stood at start.
+    caught_up: watch::Receiver<bool>,
     connections: crate::serve::ConnLimits,
     trusted_proxies: Vec<ipnet::IpNet>,
     _policy_watch: Option<crate::policy::WatchGuard>,
@@ -76,7 +82,13 @@ fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 }
 
 impl Application {
-    /// Builds everything and binds the listener; the projections have caught up on return.
+    /// Builds everything, binds the listener and starts the follower, whose first phase folds
+    /// what the log holds beyond the projection database's position (a long stop's backlog,
+    /// or a new replica's whole log) while [`Application::run`] already serves: `/healthz`
+    /// answers at once, `/readyz` 503 until the catch-up reaches the log's end, and reads show
+    /// what is folded so far. Await [`Application::caught_up`] for the old "caught up on
+    /// return". Fails only on what a retry cannot mend (the store, policy, key or projection
+    /// file cannot be opened); a failed read of the log during the catch-up is retried.
     pub async fn build(settings: Settings) -> Result<Application, StartError> {
         // The recorder first, so that what background tasks set at their start (the policy
         // drift gauge) is recorded rather than dropped by the no-op default.
@@ -154,8 +166,6 @@ impl Application {
                 .join("projections.snapshot.json"),
         );
         let view = Arc::new(View::on_disk(Arc::new(db), head, &settings.projections));
-        runner::catch_up(store.as_ref(), &view).await?;
-        tracing::info!(position = view.position(), "projections caught up");
 
         let service = Arc::new(
             Service::new(
@@ -173,16 +183,31 @@ impl Application {
             ))
             .with_waves(settings.waves.clone()),
         );
+        // Bans and pre-moderated threads are read from their own streams, not the
+        // projections: they hold for the posts answered during the catch-up.
+        service.refresh_bans().await?;
+        service.refresh_premoderation().await?;
         let mut tasks = Vec::new();
         let tasks_stop = CancellationToken::new();
-        tasks.push(tokio::spawn(runner::follow(
+        let (caught_up_tx, caught_up) = watch::channel(false);
+        // The policy in force is recorded once the projections know the log's last activation
+        // (before, they may hold an older one, and a duplicate would be appended), and before
+        // `/readyz` says ready, so a ready server's log names the policy it runs.
+        let record_policy = {
+            let (service, policy) = (service.clone(), policy.clone());
+            async move {
+                if let Err(e) = service.record_policy(&policy.current()).await {
+                    tracing::error!(error = %e, "could not record the policy version");
+                }
+            }
+        };
+        tasks.push(tokio::spawn(runner::catch_up_and_follow(
             store.clone(),
             view.clone(),
             tasks_stop.clone(),
+            record_policy,
+            caught_up_tx,
         )));
-        service.record_policy(&policy.current()).await?;
-        service.refresh_bans().await?;
-        service.refresh_premoderation().await?;
         // The audit window fills in the background (its timer's first tick is at once): reading
         // back up to 200,000 positions should not hold up the start.
         tasks.push(tokio::spawn(until_stopped(
@@ -191,7 +216,11 @@ impl Application {
         )));
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
-            record_policy_changes(service.clone()),
+            // Subscribed now, so that a reload during the catch-up is recorded after it.
+            once_caught_up(
+                caught_up.clone(),
+                record_policy_changes(service.clone(), policy.subscribe()),
+            ),
         )));
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
@@ -208,12 +237,19 @@ impl Application {
             tasks_stop.clone(),
             reload_on_sighup(policy.clone()),
         )));
-        // A reload on another replica reaches this one through its PolicyActivated event.
+        // A reload on another replica reaches this one through its PolicyActivated event; the
+        // old activations the catch-up folds past are history, not reloads to follow.
         tasks.push(tokio::spawn(until_stopped(
             tasks_stop.clone(),
-            crate::policy::follow::follow_log(policy.clone(), view.subscribe_position(), {
-                let view = view.clone();
-                move || view.read(|p| p.policy_version().map(str::to_owned))
+            once_caught_up(caught_up.clone(), {
+                let (policy, view) = (policy.clone(), view.clone());
+                async move {
+                    let applied = view.subscribe_position();
+                    crate::policy::follow::follow_log(policy, applied, move || {
+                        view.read(|p| p.policy_version().map(str::to_owned))
+                    })
+                    .await
+                }
             }),
         )));
         let policy_watch = match settings.policy.watch.then(|| policy.watch_files()) {
@@ -246,6 +282,7 @@ impl Application {
             tasks,
             tasks_stop,
             store,
+            caught_up,
             connections: settings.connections.clone(),
             trusted_proxies: settings.trusted_proxies.clone(),
             _policy_watch: policy_watch,
@@ -263,6 +300,14 @@ impl Application {
     /// process cannot: SQLite's writer numbers positions in memory).
     pub fn store(&self) -> Arc<dyn crate::store::EventStore> {
         self.store.clone()
+    }
+
+    /// Completes once the projections have caught up with the log as it stood at start (what
+    /// `/readyz` 200 says), for tests and tools that want the old "caught up on build". The
+    /// follower runs from [`Application::build`] on, so this completes without
+    /// [`Application::run`]; it also completes if the follower was stopped first.
+    pub async fn caught_up(&self) {
+        let _ = self.caught_up.clone().wait_for(|done| *done).await;
     }
 
     /// The address actually bound (the port is chosen by the OS when 0 was asked).
@@ -311,6 +356,16 @@ impl Application {
     }
 }
 
+/// Runs `task` once the follower has caught up (never, if it is stopped first).
+async fn once_caught_up(
+    mut caught_up: watch::Receiver<bool>,
+    task: impl std::future::Future<Output = ()>,
+) {
+    if caught_up.wait_for(|done| *done).await.is_ok() {
+        task.await;
+    }
+}
+
 /// Runs `task` until `stop` is cancelled.
 async fn until_stopped(stop: CancellationToken, task: impl std::future::Future<Output = ()>) {
     tokio::select! {
@@ -319,8 +374,12 @@ async fn until_stopped(stop: CancellationToken, task: impl std::future::Future<O
     }
 }
 
-async fn record_policy_changes(service: Arc<Service>) {
-    let mut rx = service.policy().subscribe();
+/// Records every change of the policy in force as a `PolicyActivated` event (none when the
+/// log's last activation already names it).
+async fn record_policy_changes(
+    service: Arc<Service>,
+    mut rx: watch::Receiver<Arc<crate::policy::Policy>>,
+) {
     while rx.changed().await.is_ok() {
         let policy = rx.borrow_and_update().clone();
         tracing::info!(version = policy.version(), "policy in force");
@@ -384,6 +443,11 @@ async fn refresh_bans(service: Arc<Service>) {
         }
         if let Err(e) = service.refresh_premoderation().await {
             tracing::warn!(error = %e, "could not read the pre-moderation stream; retrying");
+        }
+        // Both start from a window behind the projections' position, which only means
+        // "the last N events" once the catch-up has reached the log's end.
+        if !service.view().is_ready() {
+            continue;
         }
         if let Err(e) = service.refresh_audit().await {
             tracing::warn!(error = %e, "could not read the log for the audit window; retrying");

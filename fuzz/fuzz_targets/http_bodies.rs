@@ -66,6 +66,8 @@ fn world() -> &'static World {
         let app = runtime
             .block_on(Application::build(settings))
             .expect("the application builds");
+        // Its follower runs on this runtime, so only while it is driven: catch up first.
+        runtime.block_on(app.caught_up());
         World {
             router: app.router(),
             runtime,

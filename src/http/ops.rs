@@ -1,4 +1,6 @@
 //! Operations endpoints: liveness, readiness (projections caught up) and Prometheus metrics.
+//! The server answers both from its start; `/readyz` says 503 while the follower catches up
+//! with what the log gained while it was stopped.
 //!
 //! `/healthz` and readiness status are public, for load balancers; `/metrics` and the log
 //! position in `/readyz` need a moderator token (Prometheus sends it with `authorization:
@@ -29,8 +31,8 @@ async fn healthz() -> &'static str {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready; `position` for a moderator", body = crate::http::openapi::Ready),
-        (status = 503, description = "Not ready yet", body = crate::http::openapi::Ready)))]
+    responses((status = 200, description = "Ready: the projections caught up with the log since start; `position` for a moderator", body = crate::http::openapi::Ready),
+        (status = 503, description = "Not ready yet: the follower is still catching up with the log (the server already serves what it folded); `position` for a moderator shows its progress", body = crate::http::openapi::Ready)))]
 async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiError>) -> Response {
     let view = state.service.view();
     // How far the log has grown tells an outsider how busy (and how moderated) the site is.

@@ -336,20 +336,77 @@ fn drop_off_worker(events: Arc<Vec<RecordedEvent>>) {
     }
 }
 
-/// Catches up with everything stored after the view's position, then marks the view ready.
-/// Progress is logged every few seconds (a first start on a large log, or a rebuild after a
-/// format change, folds the whole log here).
-pub async fn catch_up(store: &dyn EventStore, view: &Arc<View>) -> Result<(), StoreError> {
+/// Catches up with everything stored after the view's position, then marks the view ready
+/// (`/readyz` answers 200 from then on); false if `stop` came first. See [`fold_to_end`].
+pub async fn catch_up(store: &dyn EventStore, view: &Arc<View>, stop: &CancellationToken) -> bool {
+    let caught_up = fold_to_end(store, view, stop).await;
+    if caught_up {
+        view.set_ready();
+    }
+    caught_up
+}
+
+/// Folds everything stored after the view's position; false if `stop` came first (after the
+/// batch in hand, written in full). Progress is logged every few seconds, the end once; a
+/// failed read of the log is logged and retried after a pause: the server already serves
+/// what the projections hold, and can only wait for its store.
+async fn fold_to_end(store: &dyn EventStore, view: &Arc<View>, stop: &CancellationToken) -> bool {
+    let (started, from) = (Instant::now(), view.position());
     let mut logged = Instant::now();
-    fold_log(store, view, None, |position, _| {
-        if logged.elapsed() > Duration::from_secs(5) {
-            logged = Instant::now();
-            tracing::info!(position, "projections catching up with the log");
+    loop {
+        let folded = fold_until(store, view, None, CATCH_UP_BATCH, stop, |position, _| {
+            metrics::gauge!("saring_projection_position").set(position as f64);
+            if logged.elapsed() > Duration::from_secs(5) {
+                logged = Instant::now();
+                tracing::info!(position, "projections catching up with the log");
+            }
+        })
+        .await;
+        match folded {
+            Ok(()) if stop.is_cancelled() => return false,
+            Ok(()) => break,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the event log to catch up; retrying");
+                pause(stop, Duration::from_secs(1)).await;
+                if stop.is_cancelled() {
+                    return false;
+                }
+            }
         }
-    })
-    .await?;
-    view.set_ready();
-    Ok(())
+    }
+    if view.position() > from {
+        tracing::info!(
+            position = view.position(),
+            events = view.position() - from,
+            seconds = started.elapsed().as_secs_f64(),
+            "projections caught up"
+        );
+    }
+    true
+}
+
+/// The server's follower. First the catch-up: the log beyond the projection database's
+/// position (a long stop's backlog, a new replica's whole log) is folded while the server
+/// already answers; then `before_ready` runs (the server records its policy, which needs the
+/// log's last activation folded), what it appended is folded, the view is marked ready and
+/// `ready` says so; then [`follow`] until `stop`. A stop during the catch-up ends it after
+/// the batch in hand (written in full), and the next start goes on from there.
+pub async fn catch_up_and_follow(
+    store: Arc<dyn EventStore>,
+    view: Arc<View>,
+    stop: CancellationToken,
+    before_ready: impl Future<Output = ()>,
+    ready: tokio::sync::watch::Sender<bool>,
+) {
+    if !fold_to_end(store.as_ref(), &view, &stop).await {
+        return;
+    }
+    before_ready.await;
+    if !catch_up(store.as_ref(), &view, &stop).await {
+        return;
+    }
+    let _ = ready.send(true);
+    follow(store, view, stop).await;
 }
 
 /// Folds the log after the view's position (up to `until`, if given) into the view;
@@ -370,10 +427,29 @@ pub async fn fold_log_in(
     view: &Arc<View>,
     until: Option<u64>,
     batch: usize,
+    progress: impl FnMut(u64, usize),
+) -> Result<(), StoreError> {
+    fold_until(
+        store,
+        view,
+        until,
+        batch,
+        &CancellationToken::new(),
+        progress,
+    )
+    .await
+}
+
+/// [`fold_log_in`] that also ends, between batches, once `stop` is cancelled.
+async fn fold_until(
+    store: &dyn EventStore,
+    view: &Arc<View>,
+    until: Option<u64>,
+    batch: usize,
+    stop: &CancellationToken,
     mut progress: impl FnMut(u64, usize),
 ) -> Result<(), StoreError> {
-    let never = CancellationToken::new();
-    loop {
+    while !stop.is_cancelled() {
         let from = view.position() + 1;
         if until.is_some_and(|u| from > u) {
             break;
@@ -386,7 +462,9 @@ pub async fn fold_log_in(
             break;
         }
         let n = events.len();
-        apply(view, events, &never).await;
+        // A batch read is written in full even if the stop comes meanwhile (`apply` gives up
+        // only on a failed write), so the file's position always matches what it holds.
+        apply(view, events, stop).await;
         progress(view.position(), n);
     }
     Ok(())
@@ -871,7 +949,7 @@ mod tests {
         let (db, head, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
         assert!(fresh && head.position == 0);
         let view = Arc::new(View::on_disk(Arc::new(db), head, &settings));
-        catch_up(&store, &view).await.unwrap();
+        assert!(catch_up(&store, &view, &CancellationToken::new()).await);
         let first = view.position();
         drop(view);
 
@@ -893,7 +971,7 @@ mod tests {
         assert!(!fresh);
         assert_eq!(head.position, first);
         let view = Arc::new(View::on_disk(Arc::new(db), head, &settings));
-        catch_up(&store, &view).await.unwrap();
+        assert!(catch_up(&store, &view, &CancellationToken::new()).await);
         assert!(view.read(|p| p.is_closed("berita-0")));
 
         let mut mem = Projections::default();

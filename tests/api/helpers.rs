@@ -1,6 +1,7 @@
 //! Starting a real server per test, and the few HTTP calls every test makes.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use saring::app::Application;
@@ -92,8 +93,20 @@ pub async fn spawn_app_in(dir: TempDir, change: impl FnOnce(&mut Settings)) -> T
 }
 
 /// Starts a server on `dir` and hands back its event store too, for a test that appends
-/// beside the service (a backlog for the follower without the posts' work).
+/// beside the service (a backlog for the follower without the posts' work). Returns once
+/// `/readyz` answers 200 (the projections caught up with the log), as tests assume.
 pub async fn spawn_app_and_store(
+    dir: TempDir,
+    change: impl FnOnce(&mut Settings),
+) -> (TestApp, std::sync::Arc<dyn saring::store::EventStore>) {
+    let (app, store) = spawn_app_serving(dir, change).await;
+    app.wait_until_ready().await;
+    (app, store)
+}
+
+/// [`spawn_app_and_store`] without waiting for the catch-up: the server answers at once,
+/// `/readyz` 503 until its projections have caught up with the log.
+pub async fn spawn_app_serving(
     dir: TempDir,
     change: impl FnOnce(&mut Settings),
 ) -> (TestApp, std::sync::Arc<dyn saring::store::EventStore>) {
@@ -124,7 +137,57 @@ pub async fn spawn_app_and_store(
     )
 }
 
+/// How long a started server may take to catch up before a test gives up on it.
+pub const READY_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Polls `GET {base}/readyz` over a plain socket until it answers 200, for servers run as child
+/// processes from synchronous code (a blocking poll on the test's runtime would stall an
+/// in-process server); panics after [`READY_DEADLINE`].
+pub fn wait_until_ready_blocking(base: &str) {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://").trim_end_matches('/');
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        let answer = std::net::TcpStream::connect(addr).and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(10)))?;
+            write!(
+                s,
+                "GET /readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+            )?;
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head)?;
+            Ok(head)
+        });
+        if answer.is_ok_and(|head| head.ends_with(b" 200")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{base} was not ready within {READY_DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 impl TestApp {
+    /// Polls `/readyz` until it answers 200 (the projections caught up with the log); panics
+    /// after [`READY_DEADLINE`].
+    pub async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let ready = self.client.get(self.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} was not ready within {READY_DEADLINE:?}",
+                self.base
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A client for a server that runs elsewhere (a child process); `dir` is unused.
     pub fn external(base: &str) -> TestApp {
         TestApp {
@@ -383,5 +446,89 @@ pub fn generated_record(
         reports: 0,
         borrowed: false,
         erased: false,
+    }
+}
+
+/// A server on a runtime of its own: a `std::thread` running a 2-worker tokio runtime (as on
+/// the 2-core machine) whose workers are named `srv-worker` and its blocking threads
+/// `srv-blocking`, so a measurement's per-thread counters tell the server's threads from the
+/// test's clients, which run on another runtime.
+pub struct ServerThread {
+    /// `http://ADDR` of the listener.
+    pub base: String,
+    /// When the builder started (the catch-up's start).
+    pub started: Instant,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Builds and runs the application on `settings` in its own thread and runtime; returns
+    /// once it listens (its projections may still be catching up: see `/readyz`).
+    pub fn start(settings: Settings) -> ServerThread {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let started = Instant::now();
+        let (ready, built) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("srv-main".into())
+            .spawn(move || {
+                // The runtime starts its workers first; every later thread is a blocking one.
+                let spawned = AtomicUsize::new(0);
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .thread_name_fn(move || {
+                        let n = spawned.fetch_add(1, Ordering::Relaxed);
+                        if n < 2 { "srv-worker" } else { "srv-blocking" }.to_string()
+                    })
+                    .build()
+                    .expect("the server's runtime");
+                runtime.block_on(async move {
+                    let app = Application::build(settings)
+                        .await
+                        .expect("the application starts");
+                    let _ = ready.send(app.addr());
+                    let _ = app
+                        .run_until(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })
+            .expect("the server's thread");
+        let addr = built
+            .recv()
+            .expect("the server builds and hands back its address");
+        ServerThread {
+            base: format!("http://{addr}"),
+            started,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// A client for this server (on the caller's runtime).
+    pub fn client(&self) -> TestApp {
+        TestApp::external(&self.base)
+    }
+
+    /// Stops the server cleanly (as on SIGTERM) and waits until its thread has ended.
+    pub fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            t.join()
+                .expect("the server's thread ends without panicking");
+        }
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }

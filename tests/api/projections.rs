@@ -1047,3 +1047,417 @@ async fn reads_and_posts_while_the_follower_writes_a_backlog() {
     let (_, page) = app.get("/api/v1/threads/berita-antrean-7/comments").await;
     assert_eq!(page["total"], BACKLOG / 100, "{}", page["total"]);
 }
+
+/// Comments appended to a stopped server's log in the catch-up test: enough that the debug
+/// build folds them for a few seconds after its start, so "not ready yet" is observable
+/// without sleeps.
+const CATCH_UP_BACKLOG: u64 = 4_000;
+
+/// Appends `backlog_comment(0..n)` to the log in `dir` with the server stopped (the store
+/// opened as the server opens it, sealed); the log position of the last.
+async fn append_backlog_offline(dir: &std::path::Path, n: u64) -> u64 {
+    let store = saring::store::open_store(None, dir)
+        .await
+        .expect("the stopped server's store opens");
+    append_all(store, (0..n).map(backlog_comment).collect()).await
+}
+
+/// A server restarted on a log that grew while it was stopped answers at once: `/healthz`
+/// 200, `/readyz` 503 with the position reached for a moderator, reads of what it folded so
+/// far; a comment posted meanwhile is accepted. Once caught up, `/readyz` says 200 and the
+/// backlog and the comment are served, also after another restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_serves_while_it_catches_up_with_a_backlog() {
+    let app = spawn_app().await;
+    app.comment_ok("berita-baca", HAM, "published").await;
+    let dir = app.stop().await;
+    let started = Instant::now();
+    let end = append_backlog_offline(dir.path(), CATCH_UP_BACKLOG).await;
+    println!(
+        "appended {CATCH_UP_BACKLOG} comments (log end {end}) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let (app, _) = spawn_app_serving(dir, |_| {}).await;
+    let (status, health) = app.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "{health}");
+    let (status, ready) = app.mod_get(AYU, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["ready"], false, "{ready}");
+    let position = ready["position"]
+        .as_u64()
+        .expect("a position for a moderator");
+    assert!(position < end, "{ready}");
+    // The public sees whether it is ready, not how far the log reaches.
+    let (status, public) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{public}");
+    assert!(public.get("position").is_none(), "{public}");
+    // What is folded is served meanwhile.
+    let (status, _) = app.get("/api/v1/threads/berita-baca/comments").await;
+    assert_eq!(status, StatusCode::OK);
+    let during = app.comment_ok("berita-tetes", HAM, "published").await;
+
+    app.wait_until_ready().await;
+    println!(
+        "caught up {:.1} s after the start",
+        started.elapsed().as_secs_f64()
+    );
+    let (_, ready) = app.mod_get(AYU, "/readyz").await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert!(ready["position"].as_u64().unwrap() > end, "{ready}");
+    let (_, page) = app.get("/api/v1/threads/berita-antrean-7/comments").await;
+    assert_eq!(page["total"], CATCH_UP_BACKLOG / 100, "{}", page["total"]);
+    assert_eq!(app.thread_ids("berita-tetes").await, vec![during.clone()]);
+    assert_eq!(app.thread_ids("berita-baca").await.len(), 1);
+
+    let app = spawn_app_in(app.stop().await, |_| {}).await;
+    assert_eq!(app.thread_ids("berita-tetes").await, vec![during]);
+}
+
+/// A clean stop that comes during the catch-up ends it after the batch in hand: the server
+/// stops, and the next start folds the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_the_catch_up_stops_cleanly_and_the_next_start_goes_on() {
+    let dir = spawn_app().await.stop().await;
+    append_backlog_offline(dir.path(), CATCH_UP_BACKLOG).await;
+    let (app, _) = spawn_app_serving(dir, |_| {}).await;
+    let (status, ready) = app.mod_get(AYU, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    let app = spawn_app_in(app.stop().await, |_| {}).await;
+    let (_, page) = app.get("/api/v1/threads/berita-antrean-7/comments").await;
+    assert_eq!(page["total"], CATCH_UP_BACKLOG / 100, "{}", page["total"]);
+}
+
+/// The appender's runtime: one worker named `appender`, its blocking threads (which seal new
+/// authors) `appender-blk`, so that per-thread counters tell them from the server's.
+fn appender_runtime() -> tokio::runtime::Runtime {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let spawned = AtomicUsize::new(0);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name_fn(move || {
+            let n = spawned.fetch_add(1, Ordering::Relaxed);
+            if n < 1 { "appender" } else { "appender-blk" }.to_string()
+        })
+        .build()
+        .expect("the appender's runtime")
+}
+
+/// Appends `comments` through `store`, 1,024 at a time (one group commit each), as fast as
+/// the store takes them; the log position of the last one.
+async fn append_all(
+    store: Arc<dyn saring::store::EventStore>,
+    comments: Vec<(String, Vec<saring::store::NewEvent>)>,
+) -> u64 {
+    use saring::store::ExpectedRevision;
+    let mut last = 0;
+    for chunk in comments.chunks(1024) {
+        let appends = chunk.iter().map(|(stream, events)| {
+            store.append(stream, ExpectedRevision::NoStream, events.clone())
+        });
+        let written = futures::future::try_join_all(appends)
+            .await
+            .expect("the backlog appends");
+        last = written
+            .iter()
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(last)
+            .max(last);
+    }
+    last
+}
+
+/// p50, p99 and max of `times` in ms (zeros when empty).
+fn spread(times: &mut [Duration]) -> (f64, f64, f64) {
+    if times.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    times.sort_unstable();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let at = |q: usize| times[(times.len() * q / 100).min(times.len() - 1)];
+    (ms(at(50)), ms(at(99)), ms(times[times.len() - 1]))
+}
+
+/// What one phase of the catch-up measurement saw: each read's start and latency, each
+/// post's start, latency and outcome (its status code, or why it has none).
+#[derive(Default)]
+struct Seen {
+    reads: Vec<(Instant, Duration)>,
+    posts: Vec<(Instant, Duration, String)>,
+}
+
+impl Seen {
+    /// Prints reads' and posts' p50/p99/max of the part of the phase that started in
+    /// `from..to`, and the posts' outcomes; reads' p99 in ms.
+    fn print(&self, label: &str, from: Instant, to: Instant) -> f64 {
+        let within = |t: &Instant| *t >= from && *t < to;
+        let mut reads: Vec<_> = self
+            .reads
+            .iter()
+            .filter(|r| within(&r.0))
+            .map(|r| r.1)
+            .collect();
+        let mut posts: Vec<_> = self
+            .posts
+            .iter()
+            .filter(|p| within(&p.0))
+            .map(|p| p.1)
+            .collect();
+        let mut outcomes = std::collections::BTreeMap::<&str, usize>::new();
+        for p in self.posts.iter().filter(|p| within(&p.0)) {
+            *outcomes.entry(p.2.as_str()).or_default() += 1;
+        }
+        let (r50, r99, rmax) = spread(&mut reads);
+        let (p50, p99, pmax) = spread(&mut posts);
+        println!(
+            "{label} ({:.1} s): {} reads p50 {r50:.2} ms p99 {r99:.2} ms max {rmax:.2} ms; {} posts \
+             p50 {p50:.1} ms p99 {p99:.1} ms max {pmax:.1} ms, outcomes {outcomes:?}",
+            (to - from).as_secs_f64(),
+            reads.len(),
+            posts.len(),
+        );
+        r99
+    }
+}
+
+/// 4 readers of `berita-baca` and a post every 200 ms on `berita-tetes` (a captcha challenge,
+/// then the post, whose latency alone counts) against `base` until `stop`.
+async fn read_and_post_until(base: String, stop: Arc<std::sync::atomic::AtomicBool>) -> Seen {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static POSTED: AtomicU64 = AtomicU64::new(0);
+    let app = Arc::new(TestApp::external(&base));
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (app, stop) = (app.clone(), stop.clone());
+        readers.spawn(async move {
+            let mut times = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let resp = app
+                    .client
+                    .get(app.url("/api/v1/threads/berita-baca/comments"))
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(resp.status(), StatusCode::OK);
+                resp.bytes().await.expect("a body");
+                times.push((t, t.elapsed()));
+            }
+            times
+        });
+    }
+    let poster = tokio::spawn(async move {
+        let mut posts = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            let n = POSTED.fetch_add(1, Ordering::Relaxed);
+            let (token, answer) = app.challenge("berita-tetes").await;
+            let body = serde_json::json!({
+                "author_name": "Pembaca",
+                "author_email": format!("tetes{n}@contoh.id"),
+                "body": format!("{HAM} Tetesan nomor {n}."),
+                "captcha_token": token,
+                "captcha_answer": answer.to_string(),
+            });
+            let t = Instant::now();
+            let sent = app
+                .client
+                .post(app.url("/api/v1/threads/berita-tetes/comments"))
+                .json(&body)
+                .timeout(Duration::from_secs(60))
+                .send()
+                .await;
+            let outcome = match sent {
+                Ok(resp) => resp.status().as_u16().to_string(),
+                Err(e) if e.is_timeout() => "no answer in 60 s".into(),
+                Err(e) => format!("error {e}"),
+            };
+            posts.push((t, t.elapsed(), outcome));
+        }
+        posts
+    });
+    let mut seen = Seen::default();
+    while let Some(times) = readers.join_next().await {
+        seen.reads.extend(times.expect("a reader"));
+    }
+    seen.posts = poster.await.expect("the poster");
+    seen
+}
+
+/// The test's clients' runtime: one thread (the caller's: the test's own thread, named after
+/// the test), its blocking threads `test-client`.
+fn client_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("test-client")
+        .build()
+        .expect("the clients' runtime")
+}
+
+/// Issue 8's "a slow snapshot does not delay thread reads or posts", as a restart with a
+/// backlog: the server runs on a runtime of its own ([`ServerThread`]: 2 workers, named
+/// threads), the test's 4 readers (of `berita-baca`, 50 comments) and a poster (one post every
+/// 200 ms on `berita-tetes`: a challenge, then the post, whose latency alone counts) on a
+/// one-thread runtime.
+///
+/// 1. A server publishes 50 comments on `berita-baca` and stops cleanly.
+/// 2. With it stopped, 100,000 comments (300,000 events; built beforehand, no HTTP, no
+///    screening) are appended to its log, the store opened as the app opens it (sealed).
+/// 3. It starts again and serves at once while its follower folds the backlog. Phase (a):
+///    until `/readyz` answers 200; (b) 10 s quiet; (c) a control that burns, on as many
+///    threads, the CPU the server's non-request threads (all but its async workers and the
+///    projection read pool) took per second in (a), for as long (at most 30 s).
+///
+/// Prints per phase reads' and posts' p50/p99/max, the posts' status codes, each thread
+/// group's CPU and run-queue wait (`/proc/self/task`), and the catch-up's events/s. Page cache
+/// off by default (every read queries the database), the served budget with
+/// `SARING_MEASURE_PAGE_CACHE=1`; `SARING_MEASURE_BACKLOG=N` appends N comments.
+/// `cargo test --release --test api measure_reads_while_the_follower_catches_up_100000_comments
+/// -- --ignored --nocapture`; figures in docs/loadtest.md. Not a pass/fail check.
+#[test]
+#[ignore]
+fn measure_reads_while_the_follower_catches_up_100000_comments() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let backlog: u64 = std::env::var("SARING_MEASURE_BACKLOG")
+        .map_or(100_000, |v| v.parse().expect("a number of comments"));
+    let cached = std::env::var("SARING_MEASURE_PAGE_CACHE").is_ok_and(|v| v == "1");
+    println!("page cache {}", if cached { "on" } else { "off" });
+    let dir = tempfile::tempdir().expect("a folder");
+    let settings = || {
+        let mut s = test_settings(&dir);
+        if !cached {
+            s.projections.page_cache_bytes = 0;
+        }
+        s
+    };
+    let clients = client_runtime();
+
+    let server = ServerThread::start(settings());
+    let app = server.client();
+    clients.block_on(async {
+        app.wait_until_ready().await;
+        for n in 0..50 {
+            app.comment_ok("berita-baca", &format!("{HAM} Komentar {n}."), "published")
+                .await;
+        }
+    });
+    server.stop();
+
+    let built = Instant::now();
+    let offline: Vec<_> = (0..backlog).map(backlog_comment).collect();
+    let events: usize = offline.iter().map(|(_, e)| e.len()).sum();
+    println!(
+        "built {backlog} comments ({events} events) in {:.1} s",
+        built.elapsed().as_secs_f64()
+    );
+    let appended = Instant::now();
+    let end = appender_runtime().block_on(async {
+        let store = saring::store::open_store(None, dir.path())
+            .await
+            .expect("the stopped server's store opens");
+        append_all(store, offline).await
+    });
+    println!(
+        "appended them to the stopped server's log in {:.1} s; log end {end}",
+        appended.elapsed().as_secs_f64()
+    );
+
+    // (a) The catch-up, served meanwhile.
+    let before_a = thread_times();
+    let server = ServerThread::start(settings());
+    let app = server.client();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = clients.spawn(read_and_post_until(server.base.clone(), stop.clone()));
+    let (first, a_ended) = clients.block_on(async {
+        let first = served_readiness(&app).await;
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while !served_readiness(&app).await.0 {
+            assert!(Instant::now() < deadline, "the follower stalled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        (first, Instant::now())
+    });
+    let a_started = server.started;
+    let a_secs = (a_ended - a_started).as_secs_f64();
+    let a_use = thread_use(&before_a, a_secs);
+    stop.store(true, Ordering::Relaxed);
+    let during = clients.block_on(seen).expect("the clients");
+    println!(
+        "/readyz right after the start: ready {}, position {} of {end}; caught up in {a_secs:.1} s \
+         ({:.0} events/s, {:.0} comments/s)",
+        first.0,
+        first.1,
+        (end - first.1) as f64 / a_secs,
+        backlog as f64 / a_secs,
+    );
+
+    // (b) Quiet.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = clients.spawn(read_and_post_until(server.base.clone(), stop.clone()));
+    let (before_b, b_started) = (thread_times(), Instant::now());
+    clients.block_on(async { tokio::time::sleep(Duration::from_secs(10)).await });
+    let b_use = thread_use(&before_b, b_started.elapsed().as_secs_f64());
+    stop.store(true, Ordering::Relaxed);
+    let quiet = clients.block_on(seen).expect("the clients");
+    let b_ended = Instant::now();
+
+    // (c) The control: what the server's non-request threads took during (a), as arithmetic.
+    // The clients run on the test's own thread (a current-thread runtime runs on its caller),
+    // named after the test.
+    let background = |r: &&(String, usize, f64, f64, i64)| {
+        !matches!(r.0.as_str(), "srv-worker" | "saring-read-" | "srv-main")
+            && !r.0.starts_with("projections::")
+    };
+    let a_cores: f64 = a_use.iter().filter(background).map(|r| r.2).sum();
+    let a_busy = a_use
+        .iter()
+        .filter(background)
+        .filter(|r| r.2 >= 0.1)
+        .count();
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = clients.spawn(read_and_post_until(server.base.clone(), stop.clone()));
+    let (before_c, c_started) = (thread_times(), Instant::now());
+    let burners = burn_cpu(a_cores, a_busy, stop.clone());
+    let c_secs = Duration::from_secs_f64(a_secs).min(Duration::from_secs(30));
+    clients.block_on(async { tokio::time::sleep(c_secs).await });
+    let c_use = thread_use(&before_c, c_started.elapsed().as_secs_f64());
+    stop.store(true, Ordering::Relaxed);
+    let control = clients.block_on(seen).expect("the clients");
+    let c_ended = Instant::now();
+    for burner in burners {
+        burner.join().expect("a burner");
+    }
+
+    println!(
+        "the control burns {a_cores:.2} cores on {} threads",
+        a_busy.max(a_cores.ceil() as usize).max(1),
+    );
+    print_thread_use("(a) catch-up", &a_use);
+    print_thread_use("(b) quiet", &b_use);
+    print_thread_use("(c) control", &c_use);
+    let a99 = during.print("(a) catch-up", a_started, a_ended);
+    let b99 = quiet.print("(b) quiet", b_started, b_ended);
+    let c99 = control.print("(c) control", c_started, c_ended);
+    println!(
+        "reads p99 ratios: catch-up / quiet {:.2}, catch-up / control {:.2}",
+        a99 / b99,
+        a99 / c99
+    );
+    let page = clients.block_on(app.get("/api/v1/threads/berita-antrean-7/comments"));
+    assert_eq!(page.1["total"], backlog / 100, "{}", page.1["total"]);
+    server.stop();
+}
+
+/// Whether the server says it is ready, and the position it reports to a moderator.
+async fn served_readiness(app: &TestApp) -> (bool, u64) {
+    let (status, v) = app.mod_get(AYU, "/readyz").await;
+    (
+        status == StatusCode::OK,
+        v["position"].as_u64().unwrap_or(0),
+    )
+}

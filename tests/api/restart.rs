@@ -59,6 +59,8 @@ impl Server {
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("the server announces its address");
+        // It answers at once; the tests assume the projections caught up with the log.
+        wait_until_ready_blocking(&base);
         Server { child, base, log }
     }
 

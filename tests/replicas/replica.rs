@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{AYU, BUDI, TestApp, manifest_dir};
+use crate::helpers::{AYU, BUDI, TestApp, manifest_dir, wait_until_ready_blocking};
 
 /// A deadline for what must happen "soon" (another replica catching up, a server starting):
 /// generous, so a loaded build machine does not fail the test; the time actually taken is
@@ -109,6 +109,8 @@ impl Replica {
                 );
             }
         };
+        // It answers at once; the tests assume the projections caught up with the log.
+        wait_until_ready_blocking(&base);
         let mut app = TestApp::external(&base);
         // Generous: a request during a database outage may wait for the store's own timeouts.
         app.client = reqwest::Client::builder()
