@@ -138,8 +138,9 @@ struct Folded {
 
 /// The comments this process folded as they were submitted, so the refresh that meets them in
 /// the log (every five seconds) neither opens, decodes nor normalises them again only for the
-/// fold to drop them as seen ([`crate::store::EventStore::read_all_skipping`]): on the embedded store that was every submission (about 5 % of the
-/// server's CPU in the reader flow, docs/loadtest.md). Bounded below the fold's own memory of
+/// fold to drop them as seen ([`crate::store::EventStore::read_all_skipping`]): on the
+/// embedded store that was every submission (about 5 % of the server's CPU in the reader flow,
+/// docs/loadtest.md). Bounded below the fold's own memory of
 /// seen comments ([`crate::projections::waves::MAX_SEEN`]), oldest out first, so an id held
 /// here is one the fold still remembers, save after more than that many other replicas'
 /// submissions in one refresh, where skipping it only spares a second count.
