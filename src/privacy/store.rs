@@ -347,12 +347,14 @@ impl EventStore for SealedStore {
         &self,
         from_position: u64,
         max: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Send + Sync),
+        skip: crate::store::SkipStreams,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let mut events = self.inner.read_all(from_position, max).await?;
-        // Nulled before opening: a skipped submission names no key, so it is neither taken
-        // from the plain copies nor opened.
-        crate::store::skip_submissions(&mut events, skip);
+        // Nulled by the inner store (the embedded one does not even parse them): a skipped
+        // submission names no key, so it is neither taken from the plain copies nor opened.
+        let events = self
+            .inner
+            .read_all_skipping(from_position, max, skip)
+            .await?;
         open_all(&self.keys, &self.recent, events).await
     }
 
@@ -490,7 +492,7 @@ mod tests {
         }
         let plain = store.read_all(0, 10).await.unwrap();
         let skipped = store
-            .read_all_skipping(0, 10, &|stream| stream == "comment-1")
+            .read_all_skipping(0, 10, Arc::new(|stream: &str| stream == "comment-1"))
             .await
             .unwrap();
         let positions = |es: &[RecordedEvent]| es.iter().map(|e| e.position).collect::<Vec<_>>();

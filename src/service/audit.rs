@@ -282,7 +282,7 @@ impl Service {
             // Submissions are never audit entries nor noted by the window: left unopened.
             let page = self
                 .store()
-                .read_all_skipping(from, 1_000, &|_| true)
+                .read_all_skipping(from, 1_000, std::sync::Arc::new(|_: &str| true))
                 .await?;
             let Some(last) = page.last() else {
                 self.audit.inner.write().next_position = Some(from);

@@ -308,13 +308,15 @@ impl Service {
                 .saturating_sub(self.waves.config.scan_positions),
         };
         loop {
-            let own = |stream: &str| {
-                crate::domain::comment::id_from_stream(stream)
-                    .is_some_and(|id| self.waves.inner.read().own.ids.contains(&id))
+            // A copy (a few hundred KiB at most, once a page): the store may test it on
+            // another thread.
+            let own = std::sync::Arc::new(self.waves.inner.read().own.ids.clone());
+            let skip = move |stream: &str| {
+                crate::domain::comment::id_from_stream(stream).is_some_and(|id| own.contains(&id))
             };
             let page = self
                 .store()
-                .read_all_skipping(from, READ_PAGE, &own)
+                .read_all_skipping(from, READ_PAGE, std::sync::Arc::new(skip))
                 .await?;
             let Some(last) = page.last() else {
                 let mut folded = self.waves.inner.write();

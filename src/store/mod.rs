@@ -334,7 +334,11 @@ pub(crate) struct EncodedEvent {
 }
 
 /// The type name of a submission in the log.
-const SUBMITTED: &str = "CommentSubmitted";
+pub(crate) const SUBMITTED: &str = "CommentSubmitted";
+
+/// Which streams' submissions a reader of [`EventStore::read_all_skipping`] drops unread, by
+/// stream name.
+pub type SkipStreams = Arc<dyn for<'s> Fn(&'s str) -> bool + Send + Sync>;
 
 /// Replaces the data of the submissions among `events` whose stream `skip` names with `null`
 /// (for [`EventStore::read_all_skipping`]).
@@ -500,10 +504,10 @@ pub trait EventStore: Send + Sync + 'static {
         &self,
         from_position: u64,
         max: usize,
-        skip: &(dyn for<'s> Fn(&'s str) -> bool + Send + Sync),
+        skip: SkipStreams,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut events = self.read_all(from_position, max).await?;
-        skip_submissions(&mut events, skip);
+        skip_submissions(&mut events, &*skip);
         Ok(events)
     }
 
