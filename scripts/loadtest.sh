@@ -22,7 +22,8 @@
 #
 # Knobs (environment): DURATION (20s), WRITERS (32), READERS (64), SEED_THREADS (100),
 # SEED_PER_THREAD (20), RSS_COMMENTS (100000), RSS_THREADS (10000), SKIP_BENCH=1, SKIP_RSS=1,
-# SKIP_BUILD=1, SARING_BIN (another saring binary to measure, e.g. a patched build), RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
+# SKIP_BUILD=1, FLOW_ONLY=1 (stop after the reader flow, for
+# alternated pairs of binaries), SARING_BIN (another saring binary to measure, e.g. a patched build), RESULTS (where the log is copied, default $CARGO_TARGET_DIR/loadtest-results.log),
 # CARGO_TARGET_DIR (target), KEEP=1 keeps the work folder.
 set -euo pipefail
 
@@ -217,6 +218,12 @@ loadgen --target "$SARING_URL" --writers "$WRITERS" --threads 100 --thread-prefi
 CPU_FLOW=$(awk -v a="$CPU_BEFORE" -v b="$(cpu_seconds "$SARING_PID")" 'BEGIN { printf "%.3f", b - a }')
 echo "RESULT label=flow kind=server_cpu server_cpu_s=$CPU_FLOW ms_per_comment=$(awk -v c="$CPU_FLOW" \
     -v n="$(result flow total stored)" 'BEGIN { if (n > 0) printf "%.3f", 1000 * c / n; else print "n/a" }')" | tee -a "$LOG"
+
+if [[ "${FLOW_ONLY:-0}" == 1 ]]; then
+    stop_pid "$SARING_PID"
+    cp "$LOG" "${RESULTS:-$TARGET_DIR/loadtest-results.log}"
+    exit 0
+fi
 
 say "thread reads: $READERS connections for $DURATION, unconditional"
 loadgen --target "$SARING_URL" --readers "$READERS" --threads "$SEED_THREADS" --thread-prefix page \

@@ -343,6 +343,21 @@ impl EventStore for SealedStore {
         open_all(&self.keys, &self.recent, events).await
     }
 
+    async fn read_all_skipping(
+        &self,
+        from_position: u64,
+        max: usize,
+        skip: crate::store::SkipStreams,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        // Nulled by the inner store (the embedded one does not even parse them): a skipped
+        // submission names no key, so it is neither taken from the plain copies nor opened.
+        let events = self
+            .inner
+            .read_all_skipping(from_position, max, skip)
+            .await?;
+        open_all(&self.keys, &self.recent, events).await
+    }
+
     async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError> {
         let (keys, recent) = (self.keys.clone(), self.recent.clone());
         let stream = self.inner.subscribe_all(from_position).await?;
@@ -453,6 +468,40 @@ mod tests {
             .collect()
             .await;
         events.into_iter().map(Result::unwrap).collect()
+    }
+
+    /// A reader that skips some submissions gets them unread (data `null`, at their positions)
+    /// and every other event opened as a plain read gives it.
+    #[tokio::test]
+    async fn skipped_submissions_come_back_unread_in_place_and_the_rest_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(Keys::open(dir.path()).unwrap());
+        let inner: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let store = SealedStore::new(inner, keys);
+        for n in 0..3 {
+            let id = format!("{n:08x}-2c0c-5a6f-9d53-0f6f0a1c2b3d");
+            let event = submitted(&id, &format!("p{n}@contoh.id"), &format!("Pembaca {n}"));
+            store
+                .append(
+                    &format!("comment-{n}"),
+                    ExpectedRevision::NoStream,
+                    vec![event],
+                )
+                .await
+                .unwrap();
+        }
+        let plain = store.read_all(0, 10).await.unwrap();
+        let skipped = store
+            .read_all_skipping(0, 10, Arc::new(|stream: &str| stream == "comment-1"))
+            .await
+            .unwrap();
+        let positions = |es: &[RecordedEvent]| es.iter().map(|e| e.position).collect::<Vec<_>>();
+        assert_eq!(positions(&skipped), positions(&plain));
+        assert!(crate::store::is_skipped_submission(&skipped[1]));
+        assert_eq!(skipped[0].data, plain[0].data);
+        assert_eq!(skipped[2].data, plain[2].data);
+        assert_eq!(skipped[2].data["author_name"], "Pembaca 2");
+        assert!(!crate::store::is_skipped_submission(&plain[1]));
     }
 
     /// A subscription opens a page of many submissions at once (off the async workers) and a

@@ -279,7 +279,11 @@ impl Service {
             None => self.view().position().saturating_sub(AUDIT_SCAN_POSITIONS),
         };
         loop {
-            let page = self.store().read_all(from, 1_000).await?;
+            // Submissions are never audit entries nor noted by the window: left unopened.
+            let page = self
+                .store()
+                .read_all_skipping(from, 1_000, std::sync::Arc::new(|_: &str| true))
+                .await?;
             let Some(last) = page.last() else {
                 self.audit.inner.write().next_position = Some(from);
                 return Ok(());
@@ -293,6 +297,7 @@ impl Service {
             let decoded: Vec<(String, DomainEvent, Option<AuditEntry>)> =
                 tokio::task::spawn_blocking(move || {
                     page.iter()
+                        .filter(|r| !crate::store::is_skipped_submission(r))
                         .filter_map(|r| {
                             let e = codec::decode_recorded(r)?;
                             let entry = entry_of(r, &e);

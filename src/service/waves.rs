@@ -12,7 +12,7 @@
 //! version from the projections), so the audit log shows the wave and each comment under the
 //! moderator's name.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
@@ -132,6 +132,38 @@ struct Folded {
     state: WaveState,
     /// The next log position to fold; `None` before the first read.
     next_position: Option<u64>,
+    /// Submissions this process folded at once ([`Service::observe_wave`]).
+    own: OwnSubmissions,
+}
+
+/// The comments this process folded as they were submitted, so the refresh that meets them in
+/// the log (every five seconds) neither opens, decodes nor normalises them again only for the
+/// fold to drop them as seen ([`crate::store::EventStore::read_all_skipping`]): on the
+/// embedded store that was every submission (about 5 % of the server's CPU in the reader flow,
+/// docs/loadtest.md). Bounded below the fold's own memory of
+/// seen comments ([`crate::projections::waves::MAX_SEEN`]), oldest out first, so an id held
+/// here is one the fold still remembers, save after more than that many other replicas'
+/// submissions in one refresh, where skipping it only spares a second count.
+#[derive(Debug, Default)]
+struct OwnSubmissions {
+    ids: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+/// Own submissions remembered at most: more than five seconds' worth at 3,000 comments/s.
+const OWN_SUBMISSIONS_MAX: usize = 16_384;
+
+impl OwnSubmissions {
+    fn remember(&mut self, id: Uuid) {
+        if self.ids.insert(id) {
+            self.order.push_back(id);
+        }
+        while self.order.len() > OWN_SUBMISSIONS_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+    }
 }
 
 impl Waves {
@@ -142,6 +174,7 @@ impl Waves {
             inner: RwLock::new(Folded {
                 state: WaveState::new(config.rules()),
                 next_position: None,
+                own: OwnSubmissions::default(),
             }),
             config,
         }
@@ -252,6 +285,7 @@ impl Service {
     /// fold counts it once); returns the waves it started.
     pub(super) fn observe_wave(&self, obs: &Observation) -> Vec<Wave> {
         let mut folded = self.waves.inner.write();
+        folded.own.remember(obs.comment);
         let started = folded.state.observe(obs);
         started
             .into_iter()
@@ -274,7 +308,16 @@ impl Service {
                 .saturating_sub(self.waves.config.scan_positions),
         };
         loop {
-            let page = self.store().read_all(from, READ_PAGE).await?;
+            // A copy (a few hundred KiB at most, once a page): the store may test it on
+            // another thread.
+            let own = std::sync::Arc::new(self.waves.inner.read().own.ids.clone());
+            let skip = move |stream: &str| {
+                crate::domain::comment::id_from_stream(stream).is_some_and(|id| own.contains(&id))
+            };
+            let page = self
+                .store()
+                .read_all_skipping(from, READ_PAGE, std::sync::Arc::new(skip))
+                .await?;
             let Some(last) = page.last() else {
                 let mut folded = self.waves.inner.write();
                 if folded.next_position.is_none_or(|p| p < from) {
@@ -630,6 +673,7 @@ pub(super) fn hold_in_wave(screened: &mut Screened, wave: Option<Uuid>) {
 /// are no wave), moderators' wave decisions and erasures.
 fn facts_of(page: &[crate::store::RecordedEvent]) -> Vec<Fact> {
     page.iter()
+        .filter(|r| !crate::store::is_skipped_submission(r))
         .filter_map(|r| {
             let event = codec::decode_recorded(r)?;
             match event {

@@ -41,7 +41,8 @@ use uuid::Uuid;
 use super::checkpointer::Checkpointer;
 use super::{
     ActualRevision, AppendResult, EncodedEvent, EventMetadata, EventStore, EventStream,
-    ExpectedRevision, NewEvent, RecordedEvent, StoreError, encode_append, validate_stream_name,
+    ExpectedRevision, NewEvent, RecordedEvent, SUBMITTED, SkipStreams, StoreError, encode_append,
+    validate_stream_name,
 };
 
 /// File name of the database inside the data folder.
@@ -290,6 +291,7 @@ impl Inner {
         self: &Arc<Self>,
         from: u64,
         max: usize,
+        skip: Option<SkipStreams>,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         if max == 0 {
             return Ok(Vec::new());
@@ -304,7 +306,10 @@ impl Inner {
                      ORDER BY position LIMIT ?2",
                 )
                 .map_err(db_err)?;
-            collect_rows(stmt.query(params![from, limit]).map_err(db_err)?)
+            collect_rows(
+                stmt.query(params![from, limit]).map_err(db_err)?,
+                skip.as_deref(),
+            )
         })
         .await
     }
@@ -366,7 +371,10 @@ impl EventStore for SqliteStore {
                          WHERE stream = ?1 AND revision >= ?2 ORDER BY revision LIMIT ?3",
                     )
                     .map_err(db_err)?;
-                collect_rows(stmt.query(params![stream, from, limit]).map_err(db_err)?)
+                collect_rows(
+                    stmt.query(params![stream, from, limit]).map_err(db_err)?,
+                    None,
+                )
             })
             .await
     }
@@ -376,7 +384,17 @@ impl EventStore for SqliteStore {
         from_position: u64,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_all(from_position, max).await
+        self.inner.read_all(from_position, max, None).await
+    }
+
+    /// Skipped submissions' data is not even parsed.
+    async fn read_all_skipping(
+        &self,
+        from_position: u64,
+        max: usize,
+        skip: SkipStreams,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_all(from_position, max, Some(skip)).await
     }
 
     async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError> {
@@ -432,7 +450,11 @@ impl Subscription {
             // still wakes `changed()` below: no notification can be lost between the two.
             let latest = *self.committed.borrow_and_update();
             if latest >= self.next {
-                match self.inner.read_all(self.next, SUBSCRIPTION_PAGE).await {
+                match self
+                    .inner
+                    .read_all(self.next, SUBSCRIPTION_PAGE, None)
+                    .await
+                {
                     Ok(events) if !events.is_empty() => {
                         self.buffer.extend(events);
                         continue;
@@ -774,11 +796,16 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// Decodes rows until they run out or [`READ_BUDGET_BYTES`] of data have been read.
-fn collect_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, StoreError> {
+/// The submissions of the streams `skip` names come back with `null` data, unparsed
+/// ([`EventStore::read_all_skipping`]).
+fn collect_rows(
+    mut rows: rusqlite::Rows<'_>,
+    skip: Option<&(dyn for<'s> Fn(&'s str) -> bool + Send + Sync)>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
     let mut out = Vec::new();
     let mut bytes = 0;
     while let Some(row) = rows.next().map_err(db_err)? {
-        let (event, size) = decode_row(row)?;
+        let (event, size) = decode_row(row, skip)?;
         out.push(event);
         bytes += size;
         if bytes >= READ_BUDGET_BYTES {
@@ -789,8 +816,13 @@ fn collect_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<RecordedEvent>, Stor
 }
 
 /// One stored event and the size of its data and metadata text.
-fn decode_row(row: &rusqlite::Row<'_>) -> Result<(RecordedEvent, usize), StoreError> {
+fn decode_row(
+    row: &rusqlite::Row<'_>,
+    skip: Option<&(dyn for<'s> Fn(&'s str) -> bool + Send + Sync)>,
+) -> Result<(RecordedEvent, usize), StoreError> {
     let position: i64 = row.get(0).map_err(db_err)?;
+    let stream: String = row.get(1).map_err(db_err)?;
+    let event_type: String = row.get(4).map_err(db_err)?;
     let corrupt = |what: &str| StoreError::Backend(format!("event at position {position}: {what}"));
     let id: Vec<u8> = row.get(3).map_err(db_err)?;
     let schema_version: i64 = row.get(5).map_err(db_err)?;
@@ -798,16 +830,21 @@ fn decode_row(row: &rusqlite::Row<'_>) -> Result<(RecordedEvent, usize), StoreEr
     let data: String = row.get(7).map_err(db_err)?;
     let metadata: String = row.get(8).map_err(db_err)?;
     let size = data.len() + metadata.len();
+    let skipped = event_type == SUBMITTED && skip.is_some_and(|skip| skip(&stream));
     let event = RecordedEvent {
         id: Uuid::from_slice(&id).map_err(|_| corrupt("bad event id"))?,
-        stream: row.get(1).map_err(db_err)?,
+        stream,
         revision: row.get::<_, i64>(2).map_err(db_err)?.max(0) as u64,
         position: position.max(0) as u64,
-        event_type: row.get(4).map_err(db_err)?,
+        event_type,
         schema_version: u32::try_from(schema_version).map_err(|_| corrupt("bad schema version"))?,
         recorded_at: DateTime::<Utc>::from_timestamp_micros(recorded_at)
             .ok_or_else(|| corrupt("bad recorded time"))?,
-        data: serde_json::from_str(&data).map_err(|e| corrupt(&format!("bad data: {e}")))?,
+        data: if skipped {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&data).map_err(|e| corrupt(&format!("bad data: {e}")))?
+        },
         metadata: serde_json::from_str::<EventMetadata>(&metadata)
             .map_err(|e| corrupt(&format!("bad metadata: {e}")))?,
     };
@@ -961,6 +998,33 @@ mod tests {
         assert!(matches!(end, Some(Err(StoreError::Closed))), "{end:?}");
         assert!(sub.next().await.is_none());
         closer.await.expect("close");
+    }
+
+    /// Only submissions of the streams named are left unread (unparsed, `null`), in place.
+    #[tokio::test]
+    async fn a_read_skipping_submissions_leaves_only_those_unread() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(dir.path()).expect("open");
+        for (stream, kind) in [("a", SUBMITTED), ("b", SUBMITTED), ("a", "Numbered")] {
+            let e = NewEvent::new(kind, json!({ "n": 1 }));
+            store
+                .append(stream, ExpectedRevision::Any, vec![e])
+                .await
+                .expect("append");
+        }
+        let page = store
+            .read_all_skipping(0, 10, Arc::new(|stream: &str| stream == "a"))
+            .await
+            .expect("read");
+        let data: Vec<_> = page.iter().map(|e| (e.position, e.data.clone())).collect();
+        assert_eq!(
+            data,
+            [
+                (1, json!(null)),
+                (2, json!({ "n": 1 })),
+                (3, json!({ "n": 1 }))
+            ]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
