@@ -263,6 +263,9 @@ const BULK_CACHE_KIB: i64 = 256 * 1024;
 /// Published comments written to the text index per transaction at the end of a bulk build.
 const TEXT_FILL_CHUNK: i64 = 100_000;
 
+/// FTS5's `automerge` while a bulk build fills the text index (its default, 4).
+const FILL_AUTOMERGE: i64 = 4;
+
 const TABLES: [&str; 9] = [
     "published_text",
     "text_pending",
@@ -1014,6 +1017,12 @@ impl ProjectionDb {
         // It is filled from the published comments as they are: nothing is left pending.
         conn.execute_batch("DELETE FROM text_pending;")
             .map_err(err)?;
+        // The fill merges as it goes, as before (nothing waits for this writer): with automerge
+        // off it would leave up to fifteen segments per level for the server's merge steps.
+        conn.execute_batch(&format!(
+            "INSERT INTO published_text (published_text, rank) VALUES ('automerge', {FILL_AUTOMERGE});"
+        ))
+        .map_err(err)?;
         // In chunks of their own transactions, each checkpointed: one transaction for all would
         // keep the whole text index in the write-ahead log until its end, a second copy of it on
         // disk (gigabytes at 10,000,000 comments) before the checkpoint moves it into the file.
@@ -1052,6 +1061,7 @@ impl ProjectionDb {
                 None => break,
             }
         }
+        manual_merges(&conn).map_err(err)?;
         progress("writing the file");
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2000; PRAGMA wal_checkpoint(TRUNCATE);",
