@@ -72,15 +72,26 @@ start() {
 
 stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; exec 3<&-; }
 
-# The follower's batches so far and its time per batch by phase, from /metrics.
+# The follower's batches so far and its time per batch by phase, from /metrics; of the commit
+# phase, the wait for the writer (held by the text indexer) and SQLite's commit; and the text
+# indexer's rounds (each holds the writer for its whole time).
 fold_per_batch() {
   curl -fsS -H "authorization: Bearer $METRICS_TOKEN" "$BASE/metrics" | awk '
     /^saring_projection_folds_total/ { n = $2 }
     /^saring_projection_fold_microseconds_total/ {
       match($0, /phase="[^"]+"/); p = substr($0, RSTART + 7, RLENGTH - 8); us[p] = $2; all += $2 }
+    /^saring_projection_writer_wait_microseconds_total/ { wait = $2 }
+    /^saring_projection_commit_microseconds_total/ { commit = $2 }
+    /^saring_text_index_batches_total/ { tb = $2 }
+    /^saring_text_index_microseconds_total/ { tus = $2 }
+    /^saring_text_index_merge_microseconds_total/ { mus = $2 }
+    /^saring_text_index_merges_total/ { mn = $2 }
     END { if (n == 0) { print "no batches"; exit }
       printf "%d batches, %.2f ms", n, all / n / 1000
       for (p in us) printf ", %s %.2f", p, us[p] / n / 1000
+      if (wait != "") printf " (writer wait %.2f, sqlite commit %.2f)", wait / n / 1000, commit / n / 1000
+      if (tb > 0) printf "; text indexer %d rounds, %.1f ms each", tb, tus / tb / 1000
+      if (mn > 0) printf "; merge steps %d, %.2f ms each", mn, mus / mn / 1000
       print "" }'
 }
 

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
@@ -263,6 +263,9 @@ const BULK_CACHE_KIB: i64 = 256 * 1024;
 /// Published comments written to the text index per transaction at the end of a bulk build.
 const TEXT_FILL_CHUNK: i64 = 100_000;
 
+/// FTS5's `automerge` while a bulk build fills the text index (its default, 4).
+const FILL_AUTOMERGE: i64 = 4;
+
 const TABLES: [&str; 9] = [
     "published_text",
     "text_pending",
@@ -444,7 +447,12 @@ impl ProjectionDb {
     /// Starts the background text indexer ([`super::text_indexer`]), telling it what the file
     /// left pending (a crash between a fold and its indexing).
     fn start_indexer(&mut self) -> Result<(), ProjectionDbError> {
-        let pending = pending_rows(&self.writer.lock()).map_err(|e| self.sqlite(e))?;
+        let pending = {
+            let conn = self.writer.lock();
+            manual_merges(&conn)
+                .and_then(|()| pending_rows(&conn))
+                .map_err(|e| self.sqlite(e))?
+        };
         self.text_pending.store(pending, Ordering::Relaxed);
         let counter = self.text_pending.clone();
         self.indexer = TextIndexer::start(
@@ -458,6 +466,14 @@ impl ProjectionDb {
                 metrics::counter!("saring_text_index_microseconds_total")
                     .increment(started.elapsed().as_micros() as u64);
                 Ok(left)
+            }),
+            Box::new(|conn: &mut Connection| {
+                let started = std::time::Instant::now();
+                let worked = merge_step(conn)?;
+                metrics::counter!("saring_text_index_merges_total").increment(1);
+                metrics::counter!("saring_text_index_merge_microseconds_total")
+                    .increment(started.elapsed().as_micros() as u64);
+                Ok(worked)
             }),
             pending,
             self.bulk.clone(),
@@ -648,7 +664,13 @@ impl ProjectionDb {
         &self,
         f: impl FnOnce(&WriteTx<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, ProjectionDbError> {
+        // The wait for the writer (held by the text indexer's rounds) and the commit are
+        // counted apart: both fall in the fold's `commit` phase, and only one of them is
+        // SQLite writing this batch's pages.
+        let asked = Instant::now();
         let mut conn = self.writer.lock();
+        metrics::counter!("saring_projection_writer_wait_microseconds_total")
+            .increment(asked.elapsed().as_micros() as u64);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.sqlite(e))?;
@@ -659,7 +681,10 @@ impl ProjectionDb {
         };
         let out = f(&wtx).map_err(|e| self.sqlite(e))?;
         let added = wtx.pending_added.get();
+        let committing = Instant::now();
         tx.commit().map_err(|e| self.sqlite(e))?;
+        metrics::counter!("saring_projection_commit_microseconds_total")
+            .increment(committing.elapsed().as_micros() as u64);
         drop(conn);
         if added > 0
             && let Some(indexer) = &self.indexer
@@ -992,6 +1017,12 @@ impl ProjectionDb {
         // It is filled from the published comments as they are: nothing is left pending.
         conn.execute_batch("DELETE FROM text_pending;")
             .map_err(err)?;
+        // The fill merges as it goes, as before (nothing waits for this writer): with automerge
+        // off it would leave up to fifteen segments per level for the server's merge steps.
+        conn.execute_batch(&format!(
+            "INSERT INTO published_text (published_text, rank) VALUES ('automerge', {FILL_AUTOMERGE});"
+        ))
+        .map_err(err)?;
         // In chunks of their own transactions, each checkpointed: one transaction for all would
         // keep the whole text index in the write-ahead log until its end, a second copy of it on
         // disk (gigabytes at 10,000,000 comments) before the checkpoint moves it into the file.
@@ -1030,6 +1061,7 @@ impl ProjectionDb {
                 None => break,
             }
         }
+        manual_merges(&conn).map_err(err)?;
         progress("writing the file");
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2000; PRAGMA wal_checkpoint(TRUNCATE);",
@@ -1589,6 +1621,49 @@ impl WriteTx<'_> {
         }
         trim_sightings(tx, rows, SIGHTING_SLACK)
     }
+}
+
+/// Leaf pages one merge step of the text index writes at most (FTS5's `'merge'` command, 4 KiB
+/// each): a few milliseconds of holding the writer.
+const MERGE_PAGES: i64 = 32;
+
+/// Turns FTS5's automatic merging of the text index off (kept in the index's own config, so
+/// once per file): inside an indexing round it merged whole levels in the round's transaction,
+/// holding the writer for hundreds of milliseconds at 1,000,000 comments while posts waited for
+/// their folds (docs/loadtest.md, "The text index's merges in short steps"). The indexer merges
+/// in [`merge_step`]s instead; FTS5's crisis merge (16 segments on a level) stays as a bound.
+fn manual_merges(conn: &Connection) -> rusqlite::Result<()> {
+    let automerge: Option<i64> = conn
+        .query_row(
+            "SELECT v FROM published_text_config WHERE k = 'automerge'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if automerge != Some(0) {
+        conn.execute(
+            "INSERT INTO published_text (published_text, rank) VALUES ('automerge', 0)",
+            [],
+        )?;
+    }
+    Ok(())
+}
+
+/// Merges at most [`MERGE_PAGES`] of the text index's segments (on a level holding four or
+/// more, FTS5's `usermerge`), in a transaction of its own; whether there was work (FTS5 counts
+/// two or more changes when it merged).
+fn merge_step(conn: &mut Connection) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let changes =
+        |tx: &Transaction<'_>| tx.query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0));
+    let before = changes(&tx)?;
+    tx.execute(
+        "INSERT INTO published_text (published_text, rank) VALUES ('merge', ?1)",
+        [MERGE_PAGES],
+    )?;
+    let worked = changes(&tx)? - before >= 2;
+    tx.commit()?;
+    Ok(worked)
 }
 
 /// Pending text-index rows.

@@ -5,6 +5,12 @@
 //! the rows it indexed. So the fold a post's `201` waits for no longer flushes an FTS5 segment per
 //! batch (and automerge no longer rewrites them every few batches), and at any moment, a SIGKILL
 //! included, `text_pending` plus the index describe the published set: search reads both.
+//!
+//! FTS5's automatic merging is off for the live file: inside a round it merged whole levels of
+//! segments in the round's transaction, and at 1,000,000 comments a round held the writer (and
+//! so every fold, and every post waiting for one) for 300–450 ms. After each round this thread
+//! merges in short steps of their own instead, handing the writer to a waiting fold between
+//! steps.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +33,10 @@ pub(crate) const INDEX_BATCH: i64 = 8192;
 /// into the index in one transaction and answers how many are left.
 pub(crate) type IndexFn = Box<dyn FnMut(&mut Connection) -> rusqlite::Result<usize> + Send>;
 
+/// One step of merging the index's segments on the writer connection, in a transaction of its
+/// own; answers whether there was anything to merge.
+pub(crate) type MergeFn = Box<dyn FnMut(&mut Connection) -> rusqlite::Result<bool> + Send>;
+
 /// What the fold and the indexer share: the rows pending (as far as the fold has said) and
 /// whether to stop.
 #[derive(Default)]
@@ -43,12 +53,14 @@ pub(crate) struct TextIndexer {
 
 impl TextIndexer {
     /// Starts the thread, which indexes through `index` whenever rows are pending, skipping rounds while `paused`
-    /// (bulk mode: nothing is pending then). `pending` is what the file holds at start. If the
+    /// (bulk mode: nothing is pending then), and after each round merges through `merge` until
+    /// nothing is left to merge. `pending` is what the file holds at start. If the
     /// thread cannot start, the fold's own bound ([`super::projection_db`]'s inline indexing)
     /// still keeps the pending rows few.
     pub(crate) fn start(
         writer: Arc<Mutex<Connection>>,
         index: IndexFn,
+        merge: MergeFn,
         pending: usize,
         paused: Arc<AtomicBool>,
     ) -> Option<TextIndexer> {
@@ -62,7 +74,7 @@ impl TextIndexer {
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("saring-text-indexer".into())
-            .spawn(move || run(&theirs, &writer, index, &paused));
+            .spawn(move || run(&theirs, &writer, index, merge, &paused));
         match thread {
             Ok(t) => Some(TextIndexer {
                 shared,
@@ -88,6 +100,7 @@ fn run(
     shared: &(Mutex<Signal>, Condvar),
     writer: &Mutex<Connection>,
     mut index: IndexFn,
+    mut merge: MergeFn,
     paused: &AtomicBool,
 ) {
     let (lock, cv) = shared;
@@ -108,10 +121,16 @@ fn run(
             lock.lock().pending = 0;
             continue;
         }
-        match index(&mut writer.lock()) {
+        // Bound first: a guard in the match's scrutinee would live through its arms, and the
+        // merges below take the writer again.
+        let indexed = index(&mut writer.lock());
+        match indexed {
             // What is left (rows the fold added meanwhile are in it) is what the next round
             // takes, at once if it is a batch's worth.
-            Ok(left) => lock.lock().pending = left,
+            Ok(left) => {
+                lock.lock().pending = left;
+                merge_until_done(shared, writer, &mut merge);
+            }
             Err(e) => {
                 tracing::warn!("text indexer failed (retried in a second): {e}");
                 let mut s = lock.lock();
@@ -120,6 +139,37 @@ fn run(
                 if s.stop {
                     return;
                 }
+            }
+        }
+    }
+}
+
+/// Merges the index's segments one short step at a time, giving the writer up between steps
+/// to whoever waits for it (a fold, which a post's `201` waits for: one merge of the whole
+/// index inside a round held it for hundreds of milliseconds at 1,000,000 comments), until
+/// there is nothing left to merge, a batch's worth of rows is pending, or the thread stops.
+fn merge_until_done(
+    shared: &(Mutex<Signal>, Condvar),
+    writer: &Mutex<Connection>,
+    merge: &mut MergeFn,
+) {
+    loop {
+        {
+            let s = shared.0.lock();
+            if s.stop || s.pending >= GATHER_ROWS {
+                return;
+            }
+        }
+        let mut conn = writer.lock();
+        let more = merge(&mut conn);
+        // Fair: a fold waiting meanwhile gets the writer before this thread's next step.
+        parking_lot::MutexGuard::unlock_fair(conn);
+        match more {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!("text index merge failed (tried again after the next round): {e}");
+                return;
             }
         }
     }

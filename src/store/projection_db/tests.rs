@@ -272,6 +272,15 @@ fn the_background_indexer_takes_what_the_fold_left_pending() {
         .read(|c| c.query_row("SELECT count(*) FROM published_text", [], |r| r.get(0)))
         .unwrap();
     assert_eq!(in_index, 1);
+    // The indexer gave the writer back after its round and its merges: the next fold is
+    // written and its comment indexed too.
+    let b = published(2, "Kabar duka dari kota");
+    write_comments(&db, 2, vec![b.clone()]);
+    while db.text_pending_len().unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "still pending");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(found(&db, "kabar").len(), 2);
 }
 
 #[test]
@@ -295,4 +304,47 @@ fn a_format_3_file_is_migrated_in_place_and_keeps_its_rows() {
     assert_eq!(head.position, 7);
     assert_eq!(db.meta_int("format").unwrap(), Some(FORMAT));
     assert_eq!(found(&db, "gembira").len(), 1);
+}
+
+#[test]
+fn the_text_index_merges_in_steps_of_its_own_and_search_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = without_indexer(&dir);
+    // Serving opened it: FTS5 no longer merges inside an indexing round.
+    let automerge: i64 = db
+        .read(|c| {
+            c.query_row(
+                "SELECT v FROM published_text_config WHERE k = 'automerge'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(automerge, 0);
+    // Twelve rounds leave twelve segments (fewer than FTS5's crisis merge, 16)...
+    let mut all = Vec::new();
+    for round in 0..12u64 {
+        let comments: Vec<CommentRecord> = (0..10)
+            .map(|i| published(round * 10 + i + 1, "isi komentar biasa"))
+            .collect();
+        all.extend(comments.iter().map(|c| c.id));
+        write_comments(&db, (round + 1) * 10, comments);
+        db.index_pending().unwrap();
+    }
+    // ... which the merge steps merge, a few pages at a time, until nothing is left to merge.
+    let mut steps = 0;
+    while merge_step(&mut db.writer.lock()).unwrap() {
+        steps += 1;
+        assert!(steps < 1000, "merging does not end");
+    }
+    assert!(steps > 0, "nothing was merged");
+    assert_eq!(search(&db, "komentar").1, all.len());
+    // A comment taken down after the merge is gone from the merged segments too.
+    let mut gone = published(1, "isi komentar biasa");
+    gone.status = Some(CommentStatus::Deleted);
+    write_comments(&db, 200, vec![gone]);
+    db.index_pending().unwrap();
+    while merge_step(&mut db.writer.lock()).unwrap() {}
+    assert_eq!(search(&db, "komentar").1, all.len() - 1);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
 }
