@@ -52,7 +52,8 @@ rss() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 anon() { awk '/RssAnon/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
 
-# start DATA LOG: starts the server, waits for its address; sets SERVER, BASE, READY_MS.
+# start DATA LOG: starts the server, waits for its address and for /readyz 200; sets SERVER, BASE,
+# READY_MS.
 start() {
   local data=$1 log=$2 t0 fifo
   t0=$(date +%s%N)
@@ -66,8 +67,11 @@ start() {
   SERVER=$!
   read -r line <"$fifo"
   exec 3<"$fifo"  # keep the pipe open so the server never gets SIGPIPE
-  READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
   BASE=$(echo "$line" | sed -E 's/saring listening on (http:\/\/[^ ]+).*/\1/')
+  # It listens at once and folds what the log holds beyond its projections meanwhile: ready is
+  # /readyz 200, not the "listening" line.
+  until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.01; done
+  READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 }
 
 stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; exec 3<&-; }

@@ -25,7 +25,7 @@ for i in 0 1; do
   PIDS+=($!)
   read -r line <"$fifo"
   exec {fd}<"$fifo"  # keep the pipe open so the server never gets SIGPIPE
-  BASES+=("$(echo "$line" | sed -E 's/saring listening on (http:\/\/[^ ]+).*/\1/')")
+  BASES+=("$(echo "$line" | sed -E 's/saring listening on (http:\/\/[^ ]+).*/\1/')")  until curl -sf "${BASES[$i]}/readyz" >/dev/null; do sleep 0.01; done  # caught up
 done
 reads() {
   "$LOADGEN" --target "$1" --readers 64 --duration 5s --threads 1000 --thread-prefix berita \

@@ -44,6 +44,7 @@ start() {
   read -r line <"$fifo"
   exec 3<"$fifo"
   BASE=$(echo "$line" | sed -E 's/saring listening on (http:\/\/[^ ]+).*/\1/')
+  until curl -sf "$BASE/readyz" >/dev/null; do sleep 0.01; done  # caught up
 }
 stop_kill() { kill -KILL "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; exec 3<&-; }
 result() { grep "RESULT" | grep "kind=$1 " | sed -E "s/.*$2=([0-9.]+).*/\1/" | head -1; }
