@@ -466,24 +466,13 @@ impl ServerThread {
     /// Builds and runs the application on `settings` in its own thread and runtime; returns
     /// once it listens (its projections may still be catching up: see `/readyz`).
     pub fn start(settings: Settings) -> ServerThread {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let started = Instant::now();
         let (ready, built) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("srv-main".into())
             .spawn(move || {
-                // The runtime starts its workers first; every later thread is a blocking one.
-                let spawned = AtomicUsize::new(0);
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .thread_name_fn(move || {
-                        let n = spawned.fetch_add(1, Ordering::Relaxed);
-                        if n < 2 { "srv-worker" } else { "srv-blocking" }.to_string()
-                    })
-                    .build()
-                    .expect("the server's runtime");
+                let runtime = named_runtime(2, "srv-worker", "srv-blocking");
                 runtime.block_on(async move {
                     let app = Application::build(settings)
                         .await
@@ -531,4 +520,25 @@ impl Drop for ServerThread {
             let _ = stop.send(());
         }
     }
+}
+
+/// A multi-thread runtime of `workers` workers named `worker`, its blocking threads named
+/// `blocking`, so that per-thread counters (`/proc/self/task/*/stat`) tell one runtime's
+/// threads from another's in the same process.
+pub fn named_runtime(
+    workers: usize,
+    worker: &'static str,
+    blocking: &'static str,
+) -> tokio::runtime::Runtime {
+    // The runtime starts its workers first; every later thread is a blocking one.
+    let spawned = std::sync::atomic::AtomicUsize::new(0);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .thread_name_fn(move || {
+            let n = spawned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < workers { worker } else { blocking }.to_string()
+        })
+        .build()
+        .expect("a runtime")
 }

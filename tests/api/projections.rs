@@ -421,8 +421,9 @@ fn p99(times: &mut [Duration]) -> Duration {
     times[(times.len() * 99 / 100).min(times.len() - 1)]
 }
 
-/// Reads one thread page over and over until `until` says stop; the latency of each read.
-async fn read_until(app: Arc<TestApp>, until: impl Fn() -> bool) -> Vec<Duration> {
+/// Reads one thread page over and over until `until` says stop; when each read started and its
+/// latency (a measurement with phases sorts reads into them by their start).
+async fn read_until(app: Arc<TestApp>, until: impl Fn() -> bool) -> Vec<(Instant, Duration)> {
     let mut times = Vec::new();
     while !until() {
         let t = Instant::now();
@@ -434,7 +435,7 @@ async fn read_until(app: Arc<TestApp>, until: impl Fn() -> bool) -> Vec<Duration
             .expect("request");
         assert_eq!(resp.status(), StatusCode::OK);
         resp.bytes().await.expect("a body");
-        times.push(t.elapsed());
+        times.push((t, t.elapsed()));
     }
     times
 }
@@ -473,10 +474,10 @@ async fn measure_thread_reads_while_the_follower_writes() {
         }
         readers
     };
-    let collect = |mut readers: tokio::task::JoinSet<Vec<Duration>>| async move {
+    let collect = |mut readers: tokio::task::JoinSet<Vec<(Instant, Duration)>>| async move {
         let mut all = Vec::new();
         while let Some(times) = readers.join_next().await {
-            all.extend(times.expect("a reader"));
+            all.extend(times.expect("a reader").into_iter().map(|(_, d)| d));
         }
         all
     };
@@ -938,7 +939,7 @@ async fn reads_and_posts_while_the_follower_writes_a_backlog() {
         async move {
             let mut reads = Vec::new();
             while let Some(times) = readers.join_next().await {
-                reads.extend(times.expect("a reader"));
+                reads.extend(times.expect("a reader").into_iter().map(|(_, d)| d));
             }
             Phase {
                 reads,
@@ -1129,22 +1130,6 @@ async fn a_stop_during_the_catch_up_stops_cleanly_and_the_next_start_goes_on() {
     assert_eq!(page["total"], CATCH_UP_BACKLOG / 100, "{}", page["total"]);
 }
 
-/// The appender's runtime: one worker named `appender`, its blocking threads (which seal new
-/// authors) `appender-blk`, so that per-thread counters tell them from the server's.
-fn appender_runtime() -> tokio::runtime::Runtime {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let spawned = AtomicUsize::new(0);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name_fn(move || {
-            let n = spawned.fetch_add(1, Ordering::Relaxed);
-            if n < 1 { "appender" } else { "appender-blk" }.to_string()
-        })
-        .build()
-        .expect("the appender's runtime")
-}
-
 /// Appends `comments` through `store`, 1,024 at a time (one group commit each), as fast as
 /// the store takes them; the log position of the last one.
 async fn append_all(
@@ -1232,22 +1217,7 @@ async fn read_and_post_until(base: String, stop: Arc<std::sync::atomic::AtomicBo
     let mut readers = tokio::task::JoinSet::new();
     for _ in 0..4 {
         let (app, stop) = (app.clone(), stop.clone());
-        readers.spawn(async move {
-            let mut times = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let resp = app
-                    .client
-                    .get(app.url("/api/v1/threads/berita-baca/comments"))
-                    .send()
-                    .await
-                    .expect("request");
-                assert_eq!(resp.status(), StatusCode::OK);
-                resp.bytes().await.expect("a body");
-                times.push((t, t.elapsed()));
-            }
-            times
-        });
+        readers.spawn(read_until(app, move || stop.load(Ordering::Relaxed)));
     }
     let poster = tokio::spawn(async move {
         let mut posts = Vec::new();
@@ -1356,7 +1326,9 @@ fn measure_reads_while_the_follower_catches_up_100000_comments() {
         built.elapsed().as_secs_f64()
     );
     let appended = Instant::now();
-    let end = appender_runtime().block_on(async {
+    // Its own runtime, whose blocking threads (which seal new authors) per-thread counters tell
+    // from the server's.
+    let end = named_runtime(1, "appender", "appender-blk").block_on(async {
         let store = saring::store::open_store(None, dir.path())
             .await
             .expect("the stopped server's store opens");
