@@ -19,10 +19,9 @@ use uuid::Uuid;
 use super::keys::{Key, Keys, SubmissionKeys};
 use super::seal;
 use crate::store::{
-    AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, StoreError,
+    AppendResult, EventStore, EventStream, ExpectedRevision, NewEvent, RecordedEvent, SUBMITTED,
+    StoreError,
 };
-
-const SUBMITTED: &str = "CommentSubmitted";
 
 /// Events opened on the caller's task at most (when their keys are in memory).
 const INLINE_OPEN_MAX: usize = 8;
