@@ -91,16 +91,20 @@ pub fn router(state: AppState) -> Router {
         // The span names the path, never the query string: a query may carry a reader's
         // email (`/api/v1/mod/privacy/export?email=`), which must not reach the logs.
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<axum::body::Body>| {
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<axum::body::Body>| {
                     tracing::debug_span!(
                         "request",
                         method = %req.method(),
                         path = %req.uri().path(),
                         version = ?req.version(),
                     )
-                },
-            ),
+                })
+                // A 5xx the service makes is logged where it is made, with its cause (an internal
+                // error as an error); this line adds the path and latency. At warn, because a
+                // `/readyz` 503 while the follower catches up after a start is expected, not an
+                // error an operator's alert should fire on.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
         )
         .layer(
             tower_http::set_header::SetResponseHeaderLayer::if_not_present(
