@@ -237,7 +237,12 @@ pub struct Ready {
     pub store: &'static str,
     /// The policy in force.
     pub policy_version: String,
-    /// The log position, for a moderator only.
+    /// The log position the projections reached, for a moderator only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
+    /// The position of the last event in the log, for a moderator only, absent while the log
+    /// is empty or when the store could not be asked: with `position`, how far a catch-up has
+    /// to go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
 }

@@ -737,6 +737,7 @@ mod tests {
             store: "sqlite",
             policy_version: "v".into(),
             position: Some(9),
+            head: Some(12),
         };
         holds(&doc, &answer(&doc, "get", "/readyz"), &ready);
     }

@@ -36,11 +36,27 @@ async fn healthz() -> &'static str {
 async fn readyz(State(state): State<AppState>, moderator: Result<Moderator, ApiError>) -> Response {
     let view = state.service.view();
     // How far the log has grown tells an outsider how busy (and how moderated) the site is.
+    let moderator = moderator.is_ok();
+    // Read before the head, so a moderator never sees the position ahead of it.
+    let position = moderator.then(|| view.position());
+    let head = if moderator {
+        // Readiness must answer even when the store does not: a load balancer asks it.
+        match state.service.store().head_position().await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::warn!(error = %e, "readyz: the log's head could not be read");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let body = super::moderation_bodies::Ready {
         ready: view.is_ready(),
         store: state.service.store().backend_name(),
         policy_version: state.service.policy().current().version().to_string(),
-        position: moderator.is_ok().then(|| view.position()),
+        position,
+        head,
     };
     let status = if view.is_ready() {
         StatusCode::OK

@@ -384,6 +384,10 @@ impl EventStore for SealedStore {
             .boxed())
     }
 
+    async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.head_position().await
+    }
+
     fn backend_name(&self) -> &'static str {
         self.inner.backend_name()
     }

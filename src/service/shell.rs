@@ -346,6 +346,9 @@ mod tests {
         async fn subscribe_all(&self, _: u64) -> Result<EventStream, StoreError> {
             Err(StoreError::Closed)
         }
+        async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+            Ok(None)
+        }
         fn backend_name(&self) -> &'static str {
             "endless"
         }
@@ -397,6 +400,9 @@ mod tests {
         }
         async fn subscribe_all(&self, from: u64) -> Result<EventStream, StoreError> {
             self.inner.subscribe_all(from).await
+        }
+        async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+            self.inner.head_position().await
         }
         fn backend_name(&self) -> &'static str {
             "racing"

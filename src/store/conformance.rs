@@ -561,6 +561,16 @@ pub async fn read_stream_from_and_max(store: Store) -> CheckResult {
 /// `read_all` is inclusive of its start position, returns at most `max`, in global order.
 pub async fn read_all_from_and_max(store: Store) -> CheckResult {
     let prefix = unique("all");
+    let empty = store
+        .read_all(0, 1)
+        .await
+        .map_err(err("read_all"))?
+        .is_empty();
+    let head = store.head_position().await.map_err(err("head_position"))?;
+    ensure!(
+        !empty || head.is_none(),
+        "an empty store names a head position {head:?}"
+    );
     let mut positions = Vec::new();
     for i in 0..10u64 {
         let stream = format!("{prefix}-{}", i % 2);
@@ -619,6 +629,22 @@ pub async fn read_all_from_and_max(store: Store) -> CheckResult {
         none.is_empty(),
         "read_all with max 0 returned {} events",
         none.len()
+    );
+    // The head is the last stored event's own position (another writer of a shared server
+    // may have appended since: at least ours).
+    let head = store.head_position().await.map_err(err("head_position"))?;
+    let Some(head) = head else {
+        return Err("a store holding events names no head position".into());
+    };
+    ensure!(
+        head >= positions[9],
+        "head position {head} is before the last append's {}",
+        positions[9]
+    );
+    let at_head = store.read_all(head, 1).await.map_err(err("read_all"))?;
+    ensure!(
+        at_head.first().map(|e| e.position) == Some(head),
+        "no event stored at the head position {head}"
     );
     Ok(())
 }

@@ -475,10 +475,32 @@ impl EventStore for KurrentStore {
         Ok(Box::pin(futures::stream::unfold(state, Live::next_item)))
     }
 
+    async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+        // `$all` read backwards from its end: the newest of our events among the last few
+        // records (the server's own `$` events and the key streams come between them).
+        let options = ReadAllOptions::default()
+            .backwards()
+            .position(StreamPosition::End)
+            .max_count(HEAD_LOOKBACK);
+        let mut reader = self.client.read_all(&options).await.map_err(map_error)?;
+        while let Some(resolved) = reader.next().await.map_err(map_error)? {
+            if let Some(event) = resolved.event
+                && let Some(e) = convert_event(&event)?
+            {
+                return Ok(Some(e.position));
+            }
+        }
+        Ok(None)
+    }
+
     fn backend_name(&self) -> &'static str {
         "kurrentdb"
     }
 }
+
+/// How many of `$all`'s last records [`KurrentStore::head_position`] looks through for one of
+/// ours; past that (a log ending in a long run of system or key events) the head is unknown.
+const HEAD_LOOKBACK: usize = 64;
 
 /// One `$all` subscription: where it resumes after a reconnect and the events read ahead.
 struct Live {

@@ -534,6 +534,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// processed position plus one.
     async fn subscribe_all(&self, from_position: u64) -> Result<EventStream, StoreError>;
 
+    /// The position of the last event stored, `None` while the log is empty. `/readyz` shows
+    /// it beside the projections' position, so an operator watching a catch-up (a restart
+    /// after a long stop, a new replica) sees how far it has to go, not only that it moves.
+    /// One cheap question per backend: no event is read but the last.
+    async fn head_position(&self) -> Result<Option<u64>, StoreError>;
+
     /// A short name of the backend for logs and `/readyz` (`sqlite`, `kurrentdb`).
     fn backend_name(&self) -> &'static str;
 

@@ -375,6 +375,20 @@ impl EventStore for PostgresStore {
         )))
     }
 
+    async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+        with_timeout(async {
+            let client = self.inner.client().await?;
+            // The primary key's last entry: one index page, not a scan.
+            let row = client
+                .query_one("SELECT max(position) FROM saring_events", &[])
+                .await
+                .map_err(pg_err)?;
+            let head: Option<i64> = row.get(0);
+            Ok(head.and_then(|p| u64::try_from(p).ok()))
+        })
+        .await
+    }
+
     fn backend_name(&self) -> &'static str {
         BACKEND
     }

@@ -414,6 +414,11 @@ impl EventStore for SqliteStore {
         )))
     }
 
+    async fn head_position(&self) -> Result<Option<u64>, StoreError> {
+        // The writer publishes every commit's last position; nothing to ask the file.
+        Ok(Some(self.last_position()).filter(|&p| p > 0))
+    }
+
     fn backend_name(&self) -> &'static str {
         "sqlite"
     }

@@ -1,5 +1,7 @@
 //! The whole reader and moderator flow, as a site would see it.
 
+use std::time::{Duration, Instant};
+
 use reqwest::StatusCode;
 use reqwest::header;
 use serde_json::json;
@@ -289,11 +291,29 @@ async fn operations_endpoints_answer() {
         ready.get("position").is_none(),
         "the position is not public: {ready}"
     );
+    assert!(ready.get("head").is_none(), "nor the log's head: {ready}");
     let (_, ready) = app.mod_get(AYU, "/readyz").await;
     assert!(ready["position"].is_u64(), "{ready}");
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     app.comment_ok("berita-metrik", HAM, "published").await;
+    // Once the follower has folded the comment's events, the position a moderator sees is
+    // the log's head.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, ready) = app.mod_get(AYU, "/readyz").await;
+        let head = ready["head"]
+            .as_u64()
+            .expect("a head once the log holds events");
+        if ready["position"].as_u64() == Some(head) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the position never reached the head: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, refused) = app.get("/metrics").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
     let metrics = app.metrics().await;

@@ -1090,10 +1090,13 @@ async fn a_restarted_server_serves_while_it_catches_up_with_a_backlog() {
         .as_u64()
         .expect("a position for a moderator");
     assert!(position < end, "{ready}");
+    // How far it has to go: the log's head, the backlog's last event.
+    assert_eq!(ready["head"].as_u64(), Some(end), "{ready}");
     // The public sees whether it is ready, not how far the log reaches.
     let (status, public) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{public}");
     assert!(public.get("position").is_none(), "{public}");
+    assert!(public.get("head").is_none(), "{public}");
     // What is folded is served meanwhile.
     let (status, _) = app.get("/api/v1/threads/berita-baca/comments").await;
     assert_eq!(status, StatusCode::OK);
