@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::DateTime;
+use chrono::{DateTime, TimeDelta};
 use clap::Parser;
+use saring::captcha::comment_id_from_nonce;
 use saring::domain::comment::{self, CommentCommand, CommentState, SubmitContext};
 use saring::domain::{ClientFacts, Submission, comment_stream};
 use saring::policy::{Outcome, Policy, Verdict, body_fingerprint};
@@ -114,7 +115,13 @@ fn comment_events(
     args: &Args,
     policy: Option<&Policy>,
 ) -> anyhow::Result<(String, Vec<NewEvent>)> {
-    let id = Uuid::new_v4();
+    let submitted_at = DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default();
+    // Made as the server makes it, from a captcha's nonce and issue time (its 4 s solve before
+    // the submission), so a seeded store's id index is ordered as a real one's.
+    let id = comment_id_from_nonce(
+        Uuid::new_v4().as_bytes(),
+        submitted_at - TimeDelta::milliseconds(4000),
+    );
     let submission = Submission {
         comment_id: id,
         thread: format!("berita-{}", i % args.threads.max(1)),
@@ -131,7 +138,7 @@ fn comment_events(
         pow: None,
         known_reader: None,
         lang: saring::i18n::Lang::Id,
-        submitted_at: DateTime::from_timestamp(1_700_000_000 + i as i64, 0).unwrap_or_default(),
+        submitted_at,
         erased: false,
     };
     let (verdict, fingerprint) = match policy {

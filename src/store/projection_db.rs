@@ -244,6 +244,29 @@ CREATE VIRTUAL TABLE IF NOT EXISTS published_text USING fts5(text, tokenize = 't
 CREATE TABLE IF NOT EXISTS text_pending (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL);
 ";
 
+/// The queries a post, a fold or a page read makes many times a second, named so that a test
+/// holds each to the index it is written for (`EXPLAIN QUERY PLAN`): a scan of `comments` at a
+/// million rows would not show up in a small test's timings, only in production.
+///
+/// A comment by id: the fold's load of the rows a batch touches, the reply's parent check.
+const COMMENT_BY_ID: &str = "SELECT record FROM comments WHERE id = ?1";
+/// Whether a comment exists (a post's replay check), down the id's index alone.
+const COMMENT_EXISTS: &str = "SELECT 1 FROM comments WHERE id = ?1";
+/// A thread's visible comments in order (the page render), down `comments_thread`.
+const THREAD_PAGE: &str =
+    "SELECT record FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq";
+/// A thread's first visible comment's time ("close after N days"), one step down the same index.
+const FIRST_IN_THREAD: &str =
+    "SELECT created FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq LIMIT 1";
+/// An author's comments by status (the console card), down `comments_email`.
+const AUTHOR_RECORD: &str =
+    "SELECT status, count(*), min(created) FROM comments WHERE email = ?1 GROUP BY status";
+/// One author key's counts (every post's screening), by the primary key.
+const AUTHOR_COUNTS: &str = "SELECT approved, spam FROM author_counts WHERE kind = ?1 AND key = ?2";
+/// A body's latest sightings (every post's duplicate check), down `sightings_body`.
+const SIGHTINGS_OF_BODY: &str =
+    "SELECT at, thread, author FROM sightings WHERE fingerprint = ?1 ORDER BY seq DESC LIMIT ?2";
+
 /// Secondary indexes a bulk build creates once at its end (by sorting) instead of updating for
 /// every row: no write of the fold reads them (it looks rows up by their primary keys, and the
 /// reported queue, kept, by `reported_id`).
@@ -864,7 +887,7 @@ impl ProjectionDb {
     /// One comment's record.
     pub fn comment(&self, id: Uuid) -> Result<Option<CommentRecord>, ProjectionDbError> {
         self.read(|c| {
-            c.prepare_cached("SELECT record FROM comments WHERE id = ?1")?
+            c.prepare_cached(COMMENT_BY_ID)?
                 .query_row([id.as_bytes()], record_of)
                 .optional()
         })
@@ -872,22 +895,17 @@ impl ProjectionDb {
 
     /// Whether a comment is known.
     pub fn has_comment(&self, id: Uuid) -> Result<bool, ProjectionDbError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT 1 FROM comments WHERE id = ?1")?
-                .exists([id.as_bytes()])
-        })
+        self.read(|c| c.prepare_cached(COMMENT_EXISTS)?.exists([id.as_bytes()]))
     }
 
     /// When the first visible comment of a thread was submitted (`None`: no visible comment),
     /// for closing threads by age; one step down the (thread, status, seq) index.
     pub fn first_visible_at(&self, key: &str) -> Result<Option<DateTime<Utc>>, ProjectionDbError> {
         self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT created FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq LIMIT 1",
-            )?
-            .query_row(params![key, PUBLISHED], |r| r.get::<_, i64>(0))
-            .optional()?
-            .map(DateTime::from_timestamp_nanos))
+            Ok(c.prepare_cached(FIRST_IN_THREAD)?
+                .query_row(params![key, PUBLISHED], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map(DateTime::from_timestamp_nanos))
         })
     }
 
@@ -917,9 +935,7 @@ impl ProjectionDb {
                 return Ok(None);
             };
             let visible: Vec<CommentRecord> = tx
-                .prepare_cached(
-                    "SELECT record FROM comments WHERE thread = ?1 AND status = ?2 ORDER BY seq",
-                )?
+                .prepare_cached(THREAD_PAGE)?
                 .query_map(params![key, PUBLISHED], record_of)?
                 .collect::<Result<_, _>>()?;
             let mut hidden: HashMap<Uuid, CommentRecord> = HashMap::new();
@@ -938,7 +954,7 @@ impl ProjectionDb {
                     break;
                 }
                 let mut next = Vec::new();
-                let mut get = tx.prepare_cached("SELECT record FROM comments WHERE id = ?1")?;
+                let mut get = tx.prepare_cached(COMMENT_BY_ID)?;
                 for id in wanted.drain(..) {
                     if let Some(rec) = get.query_row([id.as_bytes()], record_of).optional()? {
                         next.extend(rec.parent_id);
@@ -1338,10 +1354,7 @@ impl ProjectionDb {
         let email = email.to_lowercase();
         self.read(|c| {
             let mut rec = AuthorRecord::default();
-            let mut stmt = c.prepare_cached(
-                "SELECT status, count(*), min(created) FROM comments WHERE email = ?1
-                 GROUP BY status",
-            )?;
+            let mut stmt = c.prepare_cached(AUTHOR_RECORD)?;
             let mut rows = stmt.query([&email])?;
             while let Some(row) = rows.next()? {
                 let status: Option<i64> = row.get(0)?;
@@ -1372,21 +1385,18 @@ impl ProjectionDb {
         fingerprint: u64,
     ) -> Result<Vec<(DateTime<Utc>, u64, u64)>, ProjectionDbError> {
         self.read(|c| {
-            c.prepare_cached(
-                "SELECT at, thread, author FROM sightings WHERE fingerprint = ?1
-                 ORDER BY seq DESC LIMIT ?2",
-            )?
-            .query_map(
-                params![fingerprint as i64, authors::SIGHTINGS_PER_BODY as i64],
-                |r| {
-                    Ok((
-                        DateTime::from_timestamp_nanos(r.get(0)?),
-                        authors::digest(&r.get::<_, String>(1)?),
-                        authors::digest(&r.get::<_, String>(2)?),
-                    ))
-                },
-            )?
-            .collect()
+            c.prepare_cached(SIGHTINGS_OF_BODY)?
+                .query_map(
+                    params![fingerprint as i64, authors::SIGHTINGS_PER_BODY as i64],
+                    |r| {
+                        Ok((
+                            DateTime::from_timestamp_nanos(r.get(0)?),
+                            authors::digest(&r.get::<_, String>(1)?),
+                            authors::digest(&r.get::<_, String>(2)?),
+                        ))
+                    },
+                )?
+                .collect()
         })
     }
 }
@@ -1404,17 +1414,15 @@ fn thread_row(c: &Connection, key: &str) -> rusqlite::Result<Option<(bool, u64, 
 }
 
 fn counts_row(c: &Connection, kind: CountKind, key: &str) -> rusqlite::Result<Counts> {
-    Ok(
-        c.prepare_cached("SELECT approved, spam FROM author_counts WHERE kind = ?1 AND key = ?2")?
-            .query_row(params![kind.code(), key], |r| {
-                Ok(Counts {
-                    approved: r.get(0)?,
-                    spam: r.get(1)?,
-                })
+    Ok(c.prepare_cached(AUTHOR_COUNTS)?
+        .query_row(params![kind.code(), key], |r| {
+            Ok(Counts {
+                approved: r.get(0)?,
+                spam: r.get(1)?,
             })
-            .optional()?
-            .unwrap_or_default(),
-    )
+        })
+        .optional()?
+        .unwrap_or_default())
 }
 
 /// The follower's transaction: load what a batch touches, then write what it changed.
@@ -1428,9 +1436,7 @@ pub struct WriteTx<'a> {
 impl WriteTx<'_> {
     /// The records of these comments (unknown ones are left out).
     pub fn comments(&self, ids: &[Uuid]) -> rusqlite::Result<HashMap<Uuid, CommentRecord>> {
-        let mut get = self
-            .tx
-            .prepare_cached("SELECT record FROM comments WHERE id = ?1")?;
+        let mut get = self.tx.prepare_cached(COMMENT_BY_ID)?;
         let mut out = HashMap::with_capacity(ids.len());
         for id in ids {
             if let Some(rec) = get.query_row([id.as_bytes()], record_of).optional()? {

@@ -348,3 +348,63 @@ fn the_text_index_merges_in_steps_of_its_own_and_search_stays_exact() {
     assert_eq!(search(&db, "komentar").1, all.len() - 1);
     assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
 }
+
+/// SQLite's plan for `sql`, one line per step.
+fn plan(db: &ProjectionDb, sql: &str) -> Vec<String> {
+    db.read(|c| {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        // Unbound parameters are NULL, which the planner takes as any value.
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let rows = stmt.query_map(params_from_iter(nulls), |r| r.get::<_, String>(3))?;
+        rows.collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap()
+}
+
+#[test]
+fn the_hot_queries_go_down_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _, _) = ProjectionDb::open(&dir.path().join(FILE_NAME), "sqlite").unwrap();
+    let cases = [
+        (
+            COMMENT_BY_ID,
+            "SEARCH comments USING INDEX sqlite_autoindex_comments_1 (id=?)",
+        ),
+        (
+            COMMENT_EXISTS,
+            "SEARCH comments USING COVERING INDEX sqlite_autoindex_comments_1 (id=?)",
+        ),
+        (
+            THREAD_PAGE,
+            "SEARCH comments USING INDEX comments_thread (thread=? AND status=?)",
+        ),
+        (
+            FIRST_IN_THREAD,
+            "SEARCH comments USING INDEX comments_thread (thread=? AND status=?)",
+        ),
+        (
+            AUTHOR_RECORD,
+            "SEARCH comments USING INDEX comments_email (email=?)",
+        ),
+        (
+            AUTHOR_COUNTS,
+            "SEARCH author_counts USING PRIMARY KEY (kind=? AND key=?)",
+        ),
+        (
+            SIGHTINGS_OF_BODY,
+            "SEARCH sightings USING INDEX sightings_body (fingerprint=?)",
+        ),
+    ];
+    for (sql, step) in cases {
+        let steps = plan(&db, sql);
+        assert!(steps.iter().any(|s| s == step), "{sql}: {steps:?}");
+        // A scan of a million-row table, or a sort of what an index could give in order, would
+        // pass every functional test and only show at scale.
+        assert!(
+            !steps
+                .iter()
+                .any(|s| s.starts_with("SCAN") || s.contains("ORDER BY")),
+            "{sql}: {steps:?}"
+        );
+    }
+}
