@@ -1787,6 +1787,43 @@ mod tests {
     }
 
     #[test]
+    fn a_key_set_aside_is_owned_only_once_claimed_and_an_erasure_takes_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::open(dir.path()).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let sari = author_of("sari@contoh.id", "203.0.113.0/24");
+        keys.ready_author(&sari, day).unwrap();
+        assert!(
+            keys.cached_day_key(day).is_some(),
+            "the day key is in memory"
+        );
+        assert_eq!(keys.cached_key_for(&sari), None, "set aside, not owned");
+        keys.flush().unwrap();
+        assert!(
+            !keys.has_key(&sari).unwrap(),
+            "no owner row for a comment not appended"
+        );
+
+        // Readied again (a second comment screened), the same key stays set aside.
+        keys.ready_author(&sari, day).unwrap();
+        let claimed = keys.claim_set_aside(&sari).unwrap();
+        assert_eq!(keys.cached_key_for(&sari), Some(claimed.clone()));
+        assert_eq!(keys.submission_keys(&sari, day).unwrap().author, claimed);
+        keys.flush().unwrap();
+        assert!(keys.has_key(&sari).unwrap(), "owned once claimed");
+
+        // Erased while a key is set aside: the next comment gets a key nobody owned.
+        let budi = author_of("budi@contoh.id", "203.0.113.0/24");
+        keys.ready_author(&budi, day).unwrap();
+        keys.erase(&budi).unwrap();
+        assert_eq!(keys.claim_set_aside(&budi), None);
+        let fresh = keys.submission_keys(&budi, day).unwrap().author;
+        assert_ne!(fresh, claimed);
+        keys.flush().unwrap();
+        assert!(keys.has_key(&budi).unwrap());
+    }
+
+    #[test]
     fn an_erased_key_leaves_no_bytes_in_the_key_file() {
         let dir = tempfile::tempdir().unwrap();
         let keys = Keys::open(dir.path()).unwrap();

@@ -226,7 +226,11 @@ mod tests {
         let late = [0xff; 16];
         known.remember(late, 2_000, 0);
         assert_eq!(known.answer(&[0; 16], 10), Some(true));
-        assert_eq!(known.answer(&late, 10), None, "not remembered: ask the table");
+        assert_eq!(
+            known.answer(&late, 10),
+            None,
+            "not remembered: ask the table"
+        );
         // Once the remembered ones expire, the next burn makes room.
         known.remember(late, 2_000, 1_500);
         assert_eq!(known.answer(&late, 1_600), Some(true));
