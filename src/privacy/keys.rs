@@ -75,6 +75,10 @@ const OWNER_GATHERING: Duration = Duration::from_millis(50);
 /// of the main cache).
 const MAX_CACHED_BODY_KEYS: usize = 8_192;
 
+/// New authors' keys set aside before their comment's append ([`Keys::ready_author`]) at most:
+/// beyond it the oldest goes back to the batch (no event names a set-aside key).
+const SET_ASIDE_MAX: usize = 1_024;
+
 /// A sealing key: 32 random bytes.
 pub type Key = [u8; 32];
 
@@ -796,6 +800,9 @@ struct Ahead {
     bodies: Arc<Mutex<Vec<(String, Key)>>>,
     /// Author digest → the key made ahead it took, until its owner is in the file.
     unwritten: Mutex<HashMap<String, (String, Key)>>,
+    /// New authors' keys set aside while their comments are screened: still unowned (nothing
+    /// is written, no event names one) until the append takes one ([`Keys::claim_set_aside`]).
+    set_aside: Mutex<SetAside>,
     /// Held while an author is looked up and given a key, so one author gets one.
     assign: Mutex<()>,
     /// Held while a batch is made, so a request that found none and the thread do not make
@@ -803,6 +810,35 @@ struct Ahead {
     refill: Mutex<()>,
     signal: Mutex<Signal>,
     wake: parking_lot::Condvar,
+}
+
+/// Author digest → a key made ahead, oldest first out (see [`SET_ASIDE_MAX`]).
+#[derive(Default)]
+struct SetAside {
+    by_author: HashMap<String, (String, Key)>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl SetAside {
+    /// Sets `key` aside for `author`; the key pushed out to keep the bound, if any.
+    fn put(&mut self, author: String, key: (String, Key)) -> Option<(String, Key)> {
+        if self.by_author.insert(author.clone(), key).is_none() {
+            self.order.push_back(author);
+        }
+        while self.by_author.len() > SET_ASIDE_MAX {
+            let oldest = self.order.pop_front()?;
+            if let Some(out) = self.by_author.remove(&oldest) {
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    fn take(&mut self, author: &str) -> Option<(String, Key)> {
+        let key = self.by_author.remove(author)?;
+        self.order.retain(|a| a != author);
+        Some(key)
+    }
 }
 
 #[derive(Default)]
@@ -846,7 +882,14 @@ impl Ahead {
                 tracing::warn!(error = %e, "writing the keys made ahead failed");
             }
             if stop {
-                let left: Vec<String> = self.authors.lock().drain(..).map(|(id, _)| id).collect();
+                let set_aside = std::mem::take(&mut *self.set_aside.lock());
+                let left: Vec<String> = self
+                    .authors
+                    .lock()
+                    .drain(..)
+                    .chain(set_aside.by_author.into_values())
+                    .map(|(id, _)| id)
+                    .collect();
                 if let Err(e) = self.store.drop_unowned(&left) {
                     tracing::warn!(error = %e, "deleting the unused keys made ahead failed");
                 }
@@ -1018,6 +1061,7 @@ impl Keys {
                 authors: Mutex::new(Vec::new()),
                 bodies: pool.clone(),
                 unwritten: Mutex::new(HashMap::new()),
+                set_aside: Mutex::default(),
                 assign: Mutex::new(()),
                 refill: Mutex::new(()),
                 signal: Mutex::new(Signal::default()),
@@ -1058,6 +1102,7 @@ impl Keys {
         let mut found: HashMap<&str, (String, Key)> = HashMap::with_capacity(digests.len());
         let mut new: Vec<&str> = Vec::new();
         let mut seen: HashSet<&str> = HashSet::with_capacity(digests.len());
+        let mut claimed = false;
         for d in digests {
             if !seen.insert(d.as_str()) {
                 continue;
@@ -1068,9 +1113,17 @@ impl Keys {
                 Some(k) => Some(k),
                 None => {
                     let unwritten = ahead.unwritten.lock().get(d).cloned();
+                    let set_aside = || ahead.set_aside.lock().take(d);
                     match unwritten {
                         Some(k) => Some(k),
-                        None => self.store.find_author(d)?,
+                        None => match set_aside() {
+                            Some(k) => {
+                                ahead.unwritten.lock().insert(d.clone(), k.clone());
+                                claimed = true;
+                                Some(k)
+                            }
+                            None => self.store.find_author(d)?,
+                        },
                     }
                 }
             };
@@ -1092,6 +1145,8 @@ impl Keys {
                 self.remember(Some(&Owner::Author(d.to_string())), &id, key);
                 found.insert(d, (id, key));
             }
+            ahead.nudge();
+        } else if claimed {
             ahead.nudge();
         }
         digests
@@ -1157,6 +1212,63 @@ impl Keys {
             .by_owner
             .get(&Owner::Author(digest(author)))
             .cloned()
+    }
+
+    /// Puts in memory the keys a submission of `author` on `day` is sealed with, so that its
+    /// append seals on its own task instead of hopping to the blocking pool: the submit path
+    /// calls this on the screening thread, which it visits anyway. A known author's key is
+    /// read from the file; a new author gets a key made ahead *set aside*, owned by nobody
+    /// until the append takes it ([`Keys::claim_set_aside`]), so a comment refused after its
+    /// screening leaves no owner row (and its key goes back to the batch once pushed out).
+    /// Blocking. Nothing on a store without keys made ahead (shared stores ask the store at
+    /// every append anyway).
+    pub fn ready_author(&self, author: &str, day: NaiveDate) -> Result<(), KeyError> {
+        let Some(ahead) = &self.ahead else {
+            return Ok(());
+        };
+        if self.cached_key_for(author).is_none() {
+            let d = digest(author);
+            let owner = Owner::Author(d.clone());
+            let _assign = ahead.assign.lock();
+            let known = self.cache.lock().by_owner.contains_key(&owner)
+                || ahead.unwritten.lock().contains_key(&d)
+                || ahead.set_aside.lock().by_author.contains_key(&d);
+            if !known {
+                match self.store.find_author(&d)? {
+                    Some((id, key)) => self.remember(Some(&owner), &id, key),
+                    None => {
+                        let taken = ahead.take_authors(1)?;
+                        for key in taken {
+                            if let Some(back) = ahead.set_aside.lock().put(d.clone(), key) {
+                                ahead.authors.lock().push(back);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if self.cached_day_key(day).is_none() {
+            self.day_key(day)?;
+        }
+        Ok(())
+    }
+
+    /// The key set aside for `author` by [`Keys::ready_author`], now owned by the author (its
+    /// owner row written by the background thread, as for a key taken at the append), or the
+    /// author's key if another append took it first. No I/O.
+    pub fn claim_set_aside(&self, author: &str) -> Option<(String, Key)> {
+        let ahead = self.ahead.as_ref()?;
+        let d = digest(author);
+        let owner = Owner::Author(d.clone());
+        let _assign = ahead.assign.lock();
+        if let Some(found) = self.cache.lock().by_owner.get(&owner).cloned() {
+            return Some(found);
+        }
+        let (id, key) = ahead.set_aside.lock().take(&d)?;
+        ahead.unwritten.lock().insert(d, (id.clone(), key));
+        self.remember(Some(&owner), &id, key);
+        ahead.nudge();
+        Some((id, key))
     }
 
     /// The key id and key of a UTC day if they are in memory (no I/O); `None` on a shared
@@ -1558,6 +1670,12 @@ impl Keys {
         let author = digest(author);
         // Held so no submission of the author takes a key between the two deletions.
         let _assign = self.ahead.as_ref().map(|a| a.assign.lock());
+        // A key only set aside was never handed to an event: back to the batch.
+        if let Some(ahead) = &self.ahead
+            && let Some(key) = ahead.set_aside.lock().take(&author)
+        {
+            ahead.authors.lock().push(key);
+        }
         let unwritten: Vec<String> = self
             .ahead
             .as_ref()
@@ -1666,6 +1784,43 @@ mod tests {
         assert_eq!(keys.key(&id).unwrap(), None);
         let (new_id, new_key) = keys.key_for(&sari).unwrap();
         assert_ne!((new_id, new_key), (id, key));
+    }
+
+    #[test]
+    fn a_key_set_aside_is_owned_only_once_claimed_and_an_erasure_takes_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::open(dir.path()).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let sari = author_of("sari@contoh.id", "203.0.113.0/24");
+        keys.ready_author(&sari, day).unwrap();
+        assert!(
+            keys.cached_day_key(day).is_some(),
+            "the day key is in memory"
+        );
+        assert_eq!(keys.cached_key_for(&sari), None, "set aside, not owned");
+        keys.flush().unwrap();
+        assert!(
+            !keys.has_key(&sari).unwrap(),
+            "no owner row for a comment not appended"
+        );
+
+        // Readied again (a second comment screened), the same key stays set aside.
+        keys.ready_author(&sari, day).unwrap();
+        let claimed = keys.claim_set_aside(&sari).unwrap();
+        assert_eq!(keys.cached_key_for(&sari), Some(claimed.clone()));
+        assert_eq!(keys.submission_keys(&sari, day).unwrap().author, claimed);
+        keys.flush().unwrap();
+        assert!(keys.has_key(&sari).unwrap(), "owned once claimed");
+
+        // Erased while a key is set aside: the next comment gets a key nobody owned.
+        let budi = author_of("budi@contoh.id", "203.0.113.0/24");
+        keys.ready_author(&budi, day).unwrap();
+        keys.erase(&budi).unwrap();
+        assert_eq!(keys.claim_set_aside(&budi), None);
+        let fresh = keys.submission_keys(&budi, day).unwrap().author;
+        assert_ne!(fresh, claimed);
+        keys.flush().unwrap();
+        assert!(keys.has_key(&budi).unwrap());
     }
 
     #[test]

@@ -142,7 +142,11 @@ fn seal_cached(keys: &Keys, events: &mut [NewEvent]) -> Result<bool, StoreError>
     let mut found = Vec::new();
     for e in events.iter().filter(|e| to_seal(e)) {
         match (
-            keys.cached_key_for(&seal::author_of_data(&e.data)),
+            {
+                let author = seal::author_of_data(&e.data);
+                keys.cached_key_for(&author)
+                    .or_else(|| keys.claim_set_aside(&author))
+            },
             keys.cached_day_key(seal::day_of_data(&e.data)),
         ) {
             (Some(k), Some(d)) => found.push((k, d)),

@@ -678,9 +678,23 @@ impl Service {
         let (submission, client_ip, honeypot) =
             (submission.clone(), req.client_ip, req.honeypot.clone());
         let view = Arc::clone(&self.view);
+        let keys = self.store.privacy_keys();
         let screened = self
             .screening
             .run(move || {
+                // The sealing keys too, while on this thread: the append then seals on its
+                // task instead of hopping to the blocking pool for a new author's key. A
+                // failure here only costs that hop (the append asks again and answers it).
+                if let Some(keys) = &keys {
+                    let author = crate::privacy::keys::author_of(
+                        &submission.author_email,
+                        &submission.client.ip,
+                    );
+                    if let Err(e) = keys.ready_author(&author, submission.submitted_at.date_naive())
+                    {
+                        tracing::warn!(error = %e, "readying a submission's keys failed");
+                    }
+                }
                 view.read_or_fail(|p| {
                     let body = crate::policy::normalize::normalize(&submission.body);
                     let fingerprint = crate::policy::body_fingerprint_of(&body);

@@ -99,6 +99,9 @@ struct Inner {
     /// Position of the last committed event (0 when empty); subscriptions wait on it.
     committed: watch::Receiver<u64>,
     readers: Mutex<Vec<Connection>>,
+    /// The unexpired burnt captcha tokens, read once and kept up to date by this process
+    /// (which alone writes the folder): a right answer's lookup needs no read of the file.
+    burnt: burned::Remembered,
 }
 
 /// What travels to the writer thread.
@@ -206,6 +209,7 @@ impl SqliteStore {
                 closing_guard: Mutex::new(()),
                 committed: committed_rx,
                 readers: Mutex::new(Vec::new()),
+                burnt: burned::Remembered::default(),
             }),
         })
     }
