@@ -43,7 +43,6 @@ pub(super) struct Remembered {
     state: parking_lot::Mutex<Known>,
 }
 
-#[derive(Default)]
 struct Known {
     /// Whether the rows written before this process started have been read.
     loaded: bool,
@@ -52,16 +51,42 @@ struct Known {
     /// Until when some unexpired burn is in the table but not in `nonces` (it was full): until
     /// then a lookup missing here reads the table.
     unsure_until_ms: i64,
+    /// No remembered burn expires before this (a lower bound): a full memory is swept only
+    /// once one may have.
+    earliest_expiry_ms: i64,
+    /// When the full memory was last swept, so that a flood of wrong answers arriving while it
+    /// is full costs one walk of it per [`PURGE_EVERY`], not one per answer (each walk holds the
+    /// lock every right answer's lookup takes).
+    swept_ms: Option<i64>,
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known {
+            loaded: false,
+            nonces: HashMap::new(),
+            unsure_until_ms: 0,
+            earliest_expiry_ms: i64::MAX,
+            swept_ms: None,
+        }
+    }
 }
 
 impl Known {
     fn remember(&mut self, nonce: [u8; 16], expires_ms: i64, now_ms: i64) {
-        if self.nonces.len() >= REMEMBERED_MAX && !self.nonces.contains_key(&nonce) {
+        if self.nonces.len() >= REMEMBERED_MAX
+            && !self.nonces.contains_key(&nonce)
+            && now_ms >= self.earliest_expiry_ms
+            && self.swept_ms.is_none_or(|at| now_ms - at >= PURGE_EVERY)
+        {
             self.nonces.retain(|_, expires| *expires > now_ms);
+            self.earliest_expiry_ms = self.nonces.values().copied().min().unwrap_or(i64::MAX);
+            self.swept_ms = Some(now_ms);
         }
         if self.nonces.len() < REMEMBERED_MAX || self.nonces.contains_key(&nonce) {
             let known = self.nonces.entry(nonce).or_insert(expires_ms);
             *known = (*known).max(expires_ms);
+            self.earliest_expiry_ms = self.earliest_expiry_ms.min(*known);
         } else {
             self.unsure_until_ms = self.unsure_until_ms.max(expires_ms);
         }
