@@ -221,9 +221,12 @@ impl Projections {
                     rec.score = verdict.score;
                     rec.outcome = Some(verdict.outcome);
                     rec.version = at.revision;
-                    if let Some(fp) = fingerprint {
+                    // An erased reader's sightings go with the erasure (the follower forgets
+                    // them at `ReaderErased`); a fold that opens the submission already erased
+                    // records none.
+                    if let Some(fp) = fingerprint.filter(|_| !rec.erased) {
                         self.authors.record_submission(
-                            *fp,
+                            fp,
                             &rec.thread,
                             &rec.author_email,
                             rec.created_at,
@@ -340,16 +343,20 @@ impl Projections {
             return;
         };
         rec.version = at.revision;
-        if rec.erased {
-            return;
+        if !rec.erased {
+            self.authors.status_changed(rec, rec.status, None);
+            rec.author_name.clear();
+            rec.author_email.clear();
+            rec.author_url = None;
+            rec.ip_key.clear();
+            rec.body_html = render::ERASED_HTML.to_string();
+            // Said of the email's history, which is gone with it.
+            rec.borrowed = false;
+            rec.erased = true;
         }
-        self.authors.status_changed(rec, rec.status, None);
-        rec.author_name.clear();
-        rec.author_email.clear();
-        rec.author_url = None;
-        rec.ip_key.clear();
-        rec.body_html = render::ERASED_HTML.to_string();
-        rec.erased = true;
+        // Bumped even for a record that was erased from its submission on (folded after the
+        // key was gone: a rebuild, `projections check`), so that every fold of one log counts
+        // the same generations as the one that saw the key deleted.
         self.threads
             .entry(rec.thread.clone())
             .or_default()
