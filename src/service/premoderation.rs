@@ -91,27 +91,6 @@ impl Service {
         self.refresh_premoderation().await?;
         Ok(())
     }
-
-    /// Whether the site's "close after N days" has closed `thread` at `now`: its first visible
-    /// comment is older than `close_after_days`. An error if that comment could not be read (a
-    /// thread is never taken for open because its first comment was not found).
-    pub async fn closed_by_age(
-        &self,
-        thread: &str,
-        now: DateTime<Utc>,
-    ) -> Result<bool, ProjectionDbError> {
-        let days = self.thread_settings().close_after_days;
-        if days == 0 {
-            return Ok(false);
-        }
-        // An indexed lookup, but still a file read that can wait on the disk: on the read pool.
-        let thread = thread.to_owned();
-        let first = self
-            .view()
-            .query(move |p| p.first_visible_at(&thread))
-            .await?;
-        Ok(first.is_some_and(|at| now - at > chrono::Duration::days(i64::from(days))))
-    }
 }
 
 /// In a pre-moderated thread a comment the policy would publish is held, with the reason in
