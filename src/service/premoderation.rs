@@ -5,7 +5,7 @@
 //! again from the last revision after this process's own changes and on the ban timer, like
 //! the bans (see [`super::bans`]).
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use parking_lot::RwLock;
 
 use super::{CommandError, CommandKind, Screened, Service, codec};
@@ -15,7 +15,6 @@ use crate::domain::premoderation::{
 use crate::domain::values::ThreadKey;
 use crate::policy::Outcome;
 use crate::store::StoreError;
-use crate::store::projection_db::ProjectionDbError;
 
 /// The id of the pseudo-rule a verdict carries when its thread is pre-moderated.
 pub const THREAD_PREMODERATED_RULE: &str = super::hold_rules::THREAD_PREMODERATED.id;
