@@ -439,6 +439,13 @@ impl Service {
     async fn submit_steps(&self, req: &SubmitRequest) -> Result<SubmitOutcome, SubmitError> {
         let (clean, parent_id) = check_input(req).map_err(CommandError::Refused)?;
         let now = Utc::now();
+        if self
+            .closed_by_age(req.thread.as_str(), now)
+            .await
+            .map_err(projections_unavailable)?
+        {
+            return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
+        }
         let solved = self.solve_captcha(req, now).await?;
         let check =
             self.captcha
@@ -455,30 +462,13 @@ impl Service {
             .captcha_path(req, clean.author_email.as_str(), known, &solved, now)
             .await?;
         let comment_id = solved.comment_id();
-        // Looked up while the cleaned fields are at hand (an in-memory index), answered only
-        // after the reads below: a replay stays a replay, whoever sends it.
-        let banned = self.refuse_banned(req, &clean, now);
+        self.refuse_known_comment(comment_id, req).await?;
+        self.refuse_banned(req, &clean, now)?;
+        let admission = self.check_comment_rate(req, clean.author_email.as_str())?;
         let mut submission = submission_of(req, clean, parent_id, &solved, now, comment_id);
         submission.pow = Some(facts);
         submission.known_reader = Some(known);
-        // The thread's age, the replay and the screening's reads are one job on the screening
-        // pool (one thread crossing and wake-up instead of three). That puts the age check
-        // after the captcha: a comment to a thread closed by age now spends its captcha, as
-        // one to a thread a moderator closed always did. The rate limit is still taken after
-        // the replay and the ban are answered, so neither eats the reader's allowance.
-        let mut screened = match self.read_and_screen(&submission, req).await? {
-            ReadAndScreen::ClosedByAge => {
-                return Err(CommandError::Refused(SubmitRefusal::ThreadClosed));
-            }
-            ReadAndScreen::Replayed => {
-                return Err(self
-                    .with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh })
-                    .await);
-            }
-            ReadAndScreen::Screened(screened) => *screened,
-        };
-        banned?;
-        let admission = self.check_comment_rate(req, submission.author_email.as_str())?;
+        let mut screened = self.screen(&submission, req).await?;
         hold_over_ceiling(&mut screened, admission);
         premoderation::hold_premoderated(&mut screened, self.is_premoderated(req.thread.as_str()));
         let wave_obs = self.wave_observation(&submission, &screened.body);
@@ -623,6 +613,23 @@ impl Service {
         })
     }
 
+    /// A replay is answered as one before it can eat the reader's rate allowance; the create
+    /// command's "no stream" expectation stays the real guarantee across replicas.
+    async fn refuse_known_comment(&self, id: Uuid, req: &SubmitRequest) -> Result<(), SubmitError> {
+        // A lookup by primary key, but a file read all the same: on the read pool.
+        let known = self
+            .view
+            .query(move |p| p.has_comment(id))
+            .await
+            .map_err(projections_unavailable)?;
+        if known {
+            return Err(self
+                .with_fresh_challenge(req, |fresh| SubmitRefusal::Replayed { fresh })
+                .await);
+        }
+        Ok(())
+    }
+
     /// A banned author or address gets the filter's refusal, after the captcha was spent.
     fn refuse_banned(
         &self,
@@ -661,43 +668,20 @@ impl Service {
     /// read from the projection database and the policy's matching is CPU work, neither of
     /// which may stall the async workers. A failed read is a `503`, never a verdict on an empty
     /// history.
-    ///
-    /// Before screening, the same job answers whether the site's "close after N days" closed
-    /// the thread and whether the comment exists already (a replay), so a post crosses to a
-    /// pool thread once. The create command's "no stream" expectation stays the real guarantee
-    /// against a replay across replicas.
-    async fn read_and_screen(
+    async fn screen(
         &self,
         submission: &Submission,
         req: &SubmitRequest,
-    ) -> Result<ReadAndScreen, SubmitError> {
+    ) -> Result<Screened, SubmitError> {
         let policy = self.policy.current();
         let learn = self.learn;
         let (submission, client_ip, honeypot) =
             (submission.clone(), req.client_ip, req.honeypot.clone());
         let view = Arc::clone(&self.view);
         let keys = self.store.privacy_keys();
-        let close_after_days = self.thread_settings().close_after_days;
         let screened = self
             .screening
             .run(move || {
-                let refused = view.read_or_fail(|p| {
-                    let closed = close_after_days > 0
-                        && p.first_visible_at(&submission.thread).is_some_and(|at| {
-                            submission.submitted_at - at
-                                > chrono::Duration::days(i64::from(close_after_days))
-                        });
-                    if closed {
-                        Some(ReadAndScreen::ClosedByAge)
-                    } else if p.has_comment(submission.comment_id) {
-                        Some(ReadAndScreen::Replayed)
-                    } else {
-                        None
-                    }
-                })?;
-                if let Some(refused) = refused {
-                    return Ok(refused);
-                }
                 // The sealing keys too, while on this thread: the append then seals on its
                 // task instead of hopping to the blocking pool for a new author's key. A
                 // failure here only costs that hop (the append asks again and answers it).
@@ -737,14 +721,14 @@ impl Service {
                     // Stored without what this version's PolicyActivated says once (schema 3);
                     // moderators' views look the descriptions up by version.
                     verdict.strip_descriptions(|id| policy.description_of(id));
-                    ReadAndScreen::Screened(Box::new(Screened {
+                    Screened {
                         verdict,
                         body,
                         fingerprint,
                         context,
                         trusted,
                         email_known,
-                    }))
+                    }
                 })
             })
             .await
@@ -754,10 +738,8 @@ impl Service {
                 ))
             })?
             .map_err(projections_unavailable)?;
-        if let ReadAndScreen::Screened(s) = &screened {
-            metrics::counter!("saring_screened_total", "outcome" => outcome_label(s.verdict.outcome))
-                .increment(1);
-        }
+        metrics::counter!("saring_screened_total", "outcome" => outcome_label(screened.verdict.outcome))
+            .increment(1);
         Ok(screened)
     }
 
@@ -1066,17 +1048,6 @@ fn projections_unavailable<R>(
     e: crate::store::projection_db::ProjectionDbError,
 ) -> CommandError<R> {
     CommandError::Failed(StoreFailure::Store(StoreError::from(e)))
-}
-
-/// What a post's one job on the screening pool found: a refusal its reads answer, or the
-/// screening.
-enum ReadAndScreen {
-    /// The site's "close after N days" has closed the thread.
-    ClosedByAge,
-    /// The comment exists already: the token was used.
-    Replayed,
-    /// Neither; the screening's result.
-    Screened(Box<Screened>),
 }
 
 /// The screening's result, as the create command needs it.

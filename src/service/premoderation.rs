@@ -5,7 +5,7 @@
 //! again from the last revision after this process's own changes and on the ban timer, like
 //! the bans (see [`super::bans`]).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use parking_lot::RwLock;
 
 use super::{CommandError, CommandKind, Screened, Service, codec};
@@ -15,6 +15,7 @@ use crate::domain::premoderation::{
 use crate::domain::values::ThreadKey;
 use crate::policy::Outcome;
 use crate::store::StoreError;
+use crate::store::projection_db::ProjectionDbError;
 
 /// The id of the pseudo-rule a verdict carries when its thread is pre-moderated.
 pub const THREAD_PREMODERATED_RULE: &str = super::hold_rules::THREAD_PREMODERATED.id;
@@ -89,6 +90,27 @@ impl Service {
             .await?;
         self.refresh_premoderation().await?;
         Ok(())
+    }
+
+    /// Whether the site's "close after N days" has closed `thread` at `now`: its first visible
+    /// comment is older than `close_after_days`. An error if that comment could not be read (a
+    /// thread is never taken for open because its first comment was not found).
+    pub async fn closed_by_age(
+        &self,
+        thread: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ProjectionDbError> {
+        let days = self.thread_settings().close_after_days;
+        if days == 0 {
+            return Ok(false);
+        }
+        // An indexed lookup, but still a file read that can wait on the disk: on the read pool.
+        let thread = thread.to_owned();
+        let first = self
+            .view()
+            .query(move |p| p.first_visible_at(&thread))
+            .await?;
+        Ok(first.is_some_and(|at| now - at > chrono::Duration::days(i64::from(days))))
     }
 }
 

@@ -106,27 +106,3 @@ async fn threads_close_n_days_after_their_first_comment() {
     // A thread with no comment yet is open.
     app.comment_ok("berita-kosong", HAM, "published").await;
 }
-
-#[tokio::test]
-async fn a_comment_to_a_thread_closed_by_age_spends_its_captcha() {
-    // The age is read in the post's one pool job with the replay and the screening, after the
-    // captcha is burnt: the same token again is a used one, like after a moderator's close.
-    let dir = tempfile::tempdir().expect("temporary folder");
-    old_comment(&dir, "berita-usang", 10).await;
-    let app = spawn_app_in(dir, |s| s.threads.close_after_days = 7).await;
-    let (token, answer) = app.challenge("berita-usang").await;
-    let payload = json!({
-        "author_name": "Budi",
-        "author_email": "budi@contoh.id",
-        "body": HAM,
-        "captcha_token": token,
-        "captcha_answer": answer.to_string(),
-    });
-    let (status, v) = app.post_json("berita-usang", &payload).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert_eq!(v["error"]["code"], "thread_closed");
-    let (status, v) = app.post_json("berita-usang", &payload).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert_eq!(v["error"]["code"], "captcha_used");
-    assert!(v["captcha"]["token"].is_string(), "{v}");
-}
