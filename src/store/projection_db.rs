@@ -73,11 +73,8 @@ const SIGHTING_ROWS_AT_KEY: &str = "sighting_rows_at";
 /// the read pool has as many threads ([`crate::service::read_pool`]).
 pub const READERS: usize = 4;
 
-/// How often the background checkpointer copies the write-ahead log into the file. A page
-/// the follower dirties again before the next round is copied (and synced) once: at 1,000,000
-/// comments a fold's commit dirties some 28 pages spread over the indexes, and each round's
-/// `fsync` of the file competes with the log's group commits for the disk.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(1000);
+/// How often the background checkpointer copies the write-ahead log into the file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// Write-ahead log pages after which the writer checkpoints itself, in case the background
 /// checkpointer falls behind (64 MiB of 4 KiB pages).
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
