@@ -1634,9 +1634,8 @@ impl WriteTx<'_> {
 }
 
 /// Leaf pages one merge step of the text index writes at most (FTS5's `'merge'` command, 4 KiB
-/// each): a fold that comes during a step waits for the rest of it, and at 1,000,000 comments
-/// a step of 32 pages took 3–8 ms (against 3 on a small store).
-const MERGE_PAGES: i64 = 8;
+/// each): a few milliseconds of holding the writer.
+const MERGE_PAGES: i64 = 32;
 
 /// Turns FTS5's automatic merging of the text index off (kept in the index's own config, so
 /// once per file): inside an indexing round it merged whole levels in the round's transaction,
