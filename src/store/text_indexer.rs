@@ -26,14 +26,6 @@ pub(crate) const GATHER: Duration = Duration::from_secs(1);
 /// Pending rows after which the indexer does not wait for the rest of [`GATHER`].
 pub(crate) const GATHER_ROWS: usize = 4096;
 
-/// After a merge step the indexer rests this many times the step's time before the next one,
-/// so the steps hold the writer (which folds, and so posts, wait for) at most a quarter of
-/// the time.
-const MERGE_REST_FACTOR: u32 = 3;
-
-/// The longest rest after one merge step.
-const MAX_MERGE_REST: Duration = Duration::from_millis(100);
-
 /// Pending rows the indexer moves per transaction (so one never holds the writer for long).
 pub(crate) const INDEX_BATCH: i64 = 8192;
 
@@ -169,22 +161,11 @@ fn merge_until_done(
             }
         }
         let mut conn = writer.lock();
-        let began = Instant::now();
         let more = merge(&mut conn);
-        let took = began.elapsed();
         // Fair: a fold waiting meanwhile gets the writer before this thread's next step.
         parking_lot::MutexGuard::unlock_fair(conn);
         match more {
-            Ok(true) => {
-                // A deep level's steps take 8–32 ms at 1,000,000 comments, back to back, and
-                // every fold that comes meanwhile waits for one: the steps hold the writer at
-                // most a share of the time, so such a merge is spread over longer instead.
-                let until = Instant::now() + (took * MERGE_REST_FACTOR).min(MAX_MERGE_REST);
-                let mut s = shared.0.lock();
-                while !s.stop && s.pending < GATHER_ROWS && Instant::now() < until {
-                    shared.1.wait_until(&mut s, until);
-                }
-            }
+            Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
                 tracing::warn!("text index merge failed (tried again after the next round): {e}");
