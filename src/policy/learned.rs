@@ -113,6 +113,10 @@ struct Stored {
     ngram_min: u8,
     ngram_max: u8,
     hash_key: u64,
+    /// Absent in state stored before the flag: such state is rebuilt with the current default
+    /// (the counts are derived from the remembered comments on load, so nothing is lost).
+    #[serde(default)]
+    name_words: bool,
     comments: BTreeMap<String, Remembered>,
 }
 
@@ -123,6 +127,7 @@ impl From<LearnedModel> for Stored {
             ngram_min: m.config.ngram_min,
             ngram_max: m.config.ngram_max,
             hash_key: m.config.hash_key,
+            name_words: m.config.name_words,
             comments: m.comments,
         }
     }
@@ -135,6 +140,7 @@ impl From<Stored> for LearnedModel {
             ngram_min: s.ngram_min,
             ngram_max: s.ngram_max,
             hash_key: s.hash_key,
+            name_words: s.name_words,
         });
         // Integer counts: inserting in any order rebuilds the same table.
         for (id, r) in s.comments.into_iter().take(MAX_COMMENTS) {

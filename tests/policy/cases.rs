@@ -249,3 +249,76 @@ fn a_regular_readers_record_is_trust_only_with_their_token() {
         assert!(!has(&ids, "TRUSTED_AUTHOR"), "{spoiled:?} {ids:?}");
     }
 }
+
+/// Readers' given names, Indonesian and English: none of them is evidence of anything.
+const NAMES: [&str; 24] = [
+    "Sari",
+    "Nia",
+    "Evi",
+    "Kartika",
+    "Lestari",
+    "Slamet",
+    "Dimas",
+    "Lina",
+    "Krisna",
+    "Umar",
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Putri",
+    "Wahyu",
+    "Sari Dewi",
+    "Rina Wijaya",
+    "David",
+    "Sarah",
+    "James",
+    "Emma",
+    "Robert",
+    "Sandra",
+];
+
+#[test]
+fn a_readers_name_does_not_move_the_verdict_on_an_ordinary_comment() {
+    // The shipped model reads a name for its form (digits, styled letters), not for which name
+    // it is: trained with its words, it scored "Sari" with a thank-you note at p = 0.665.
+    let p = default_policy();
+    let bodies = [
+        "Terima kasih atas beritanya, sangat membantu.",
+        "Semoga pemerintah cepat tanggap soal banjir ini.",
+        "Thanks for the clear report.",
+    ];
+    for body in bodies {
+        let screen = |author_name| {
+            p.screen(&ScreenInput {
+                body,
+                author_name,
+                ..Default::default()
+            })
+        };
+        let (one, two) = (screen("Pembaca").score, screen("Pembaca Setia").score);
+        for name in NAMES {
+            let v = screen(name);
+            let ids: Vec<&str> = v.rules.iter().map(|r| r.id.as_str()).collect();
+            assert_eq!(v.outcome, Outcome::Accept, "{name}: {body} -> {ids:?}");
+            let same = if name.contains(' ') { two } else { one };
+            assert!(
+                (v.score - same).abs() < 1e-9,
+                "{name}: {body} scores {} against {same} for another name: {ids:?}",
+                v.score
+            );
+        }
+    }
+}
+
+#[test]
+fn a_brand_in_the_name_still_counts() {
+    let p = default_policy();
+    let v = p.screen(&ScreenInput {
+        body: "mantap bang, makasih",
+        author_name: "𝐊𝐔𝐃𝐀𝐋𝐈𝐑𝟕𝟕",
+        ..Default::default()
+    });
+    assert_eq!(v.outcome, Outcome::Spam, "{:?}", v.rules);
+    assert!(v.rules.iter().any(|r| r.id == "GAMBLING_BRAND"));
+}

@@ -35,6 +35,13 @@ pub struct FeatureConfig {
     pub ngram_max: u8,
     /// Key mixed into every hash.
     pub hash_key: u64,
+    /// Whether the author name gives word, word-pair and character n-gram features (which name
+    /// it is) beside its shape, styling and spelling (how it is written). Off since model file
+    /// version 2: learned from YouTube handles, a name's words and n-grams memorised handles
+    /// (`<sar`, `sari>`) and scored a news reader called "Sari" at p = 0.665 with a thank-you
+    /// note, and the hold-out's judol recall was lower with them (0.962 against 0.970 at the
+    /// same precision; docs/policy.md, "The model").
+    pub name_words: bool,
 }
 
 impl Default for FeatureConfig {
@@ -44,6 +51,7 @@ impl Default for FeatureConfig {
             ngram_min: 3,
             ngram_max: 5,
             hash_key: 0x5341_5249_4e47_4d31, // "SARINGM1"
+            name_words: false,
         }
     }
 }
@@ -384,10 +392,14 @@ impl Extractor {
         let styled_p = self.prefix(group, b"styled:");
         let styled_shape_p = self.prefix(group, b"styled-shape:");
         let spelled_p = self.prefix(group, b"spelled:");
+        // A name read by its form only gives no words, pairs or n-grams (see `name_words`).
+        let words = group == Group::Body || self.config.name_words;
         for (i, t) in toks.iter().enumerate() {
             let span = (t.start, t.end);
-            self.emit_after(word_p, group, Kind::Word, &[t.text.as_bytes()], span);
-            if let Some(next) = toks.get(i + 1) {
+            if words {
+                self.emit_after(word_p, group, Kind::Word, &[t.text.as_bytes()], span);
+            }
+            if let (true, Some(next)) = (words, toks.get(i + 1)) {
                 self.emit_after(
                     pair_p,
                     group,
@@ -412,6 +424,9 @@ impl Extractor {
                     spelled += 1;
                     self.emit_after(spelled_p, group, Kind::Spelled, &[t.text.as_bytes()], span);
                 }
+            }
+            if !words {
+                continue;
             }
             // Character n-grams of `<token>`, on character boundaries.
             marked.clear();
@@ -530,6 +545,37 @@ impl Extractor {
 mod tests {
     use super::*;
     use crate::policy::normalize::normalize;
+
+    #[test]
+    fn a_name_gives_its_form_not_its_words_unless_asked() {
+        let name = "Sari Garuda88 𝐊𝐔𝐃𝐀";
+        let n = normalize(name);
+        let kinds = |config: FeatureConfig| -> Vec<Kind> {
+            let mut x = Extractor::new(config);
+            x.field(Group::Author, &n, name);
+            x.out.iter().map(|f| f.kind).collect()
+        };
+        let identity = |k: &Kind| matches!(k, Kind::Word | Kind::Pair | Kind::Char { .. });
+        let form = kinds(FeatureConfig::default());
+        assert!(!form.iter().any(identity), "{form:?}");
+        assert!(
+            form.contains(&Kind::Shape),
+            "the brand's digits still show: {form:?}"
+        );
+        assert!(
+            form.contains(&Kind::Styled),
+            "styled letters still show: {form:?}"
+        );
+        let words = kinds(FeatureConfig {
+            name_words: true,
+            ..FeatureConfig::default()
+        });
+        assert!(words.iter().any(identity), "{words:?}");
+        // The body is always read for its words.
+        let mut x = Extractor::new(FeatureConfig::default());
+        x.field(Group::Body, &n, name);
+        assert!(x.out.iter().any(|f| identity(&f.kind)));
+    }
 
     #[test]
     fn shapes_tell_brands_from_years() {

@@ -5,8 +5,8 @@
 //! | bytes | what |
 //! |---|---|
 //! | 8 | magic `SARINGLR` |
-//! | 2 | format version (1) |
-//! | 1, 1, 1, 1 | hash bits, shortest and longest character n-gram, reserved (0) |
+//! | 2 | format version (2; 1 is read too) |
+//! | 1, 1, 1, 1 | hash bits, shortest and longest character n-gram, flags (bit 0: the author name gives word and n-gram features; always set in version 1, which had no flags and a 0 here) |
 //! | 8 | hash key |
 //! | 4 | bias (f32) |
 //! | 4 | weight scale (f32): a weight is its i16 times the scale |
@@ -21,8 +21,14 @@ use super::{Model, ModelError};
 
 /// The first bytes of every model file.
 pub const MAGIC: &[u8; 8] = b"SARINGLR";
-/// The format version this build reads and writes.
-pub const VERSION: u16 = 1;
+/// The format version this build writes; it also reads [`VERSION_1`].
+pub const VERSION: u16 = 2;
+/// The first format: no flags byte (0), the author name always read for its words and n-grams.
+/// An older build refuses version 2 (`ModelError::Version`) instead of reading a model with
+/// features it would not compute.
+pub const VERSION_1: u16 = 1;
+/// Flag bit: [`FeatureConfig::name_words`].
+const FLAG_NAME_WORDS: u8 = 1;
 /// Largest hash size accepted (2^22 buckets, 8 MiB), so a corrupt header cannot ask for a huge
 /// allocation.
 const MAX_BITS: u8 = 22;
@@ -33,7 +39,12 @@ pub fn encode(m: &Model) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + 2 * m.weights.len() + 32);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&[m.config.bits, m.config.ngram_min, m.config.ngram_max, 0]);
+    let flags = if m.config.name_words {
+        FLAG_NAME_WORDS
+    } else {
+        0
+    };
+    out.extend_from_slice(&[m.config.bits, m.config.ngram_min, m.config.ngram_max, flags]);
     out.extend_from_slice(&m.config.hash_key.to_le_bytes());
     out.extend_from_slice(&m.bias.to_le_bytes());
     out.extend_from_slice(&m.scale.to_le_bytes());
@@ -61,12 +72,19 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ModelError> {
     let u32_at =
         |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
     let version = u16_at(8);
-    if version != VERSION {
-        return Err(ModelError::Version {
-            found: version,
-            supported: VERSION,
-        });
-    }
+    let name_words = match (version, bytes[13]) {
+        (VERSION_1, 0) => true,
+        (VERSION, flags) if flags & !FLAG_NAME_WORDS == 0 => flags & FLAG_NAME_WORDS != 0,
+        (VERSION_1 | VERSION, flags) => {
+            return Err(ModelError::Config(format!("unknown flags {flags:#04x}")));
+        }
+        _ => {
+            return Err(ModelError::Version {
+                found: version,
+                supported: VERSION,
+            });
+        }
+    };
     let (bits, ngram_min, ngram_max) = (bytes[10], bytes[11], bytes[12]);
     if bits == 0 || bits > MAX_BITS || ngram_min == 0 || ngram_max < ngram_min || ngram_max > 8 {
         return Err(ModelError::Config(format!(
@@ -115,6 +133,7 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ModelError> {
             ngram_min,
             ngram_max,
             hash_key,
+            name_words,
         },
         bias,
         scale,

@@ -49,11 +49,11 @@ pub enum ModelError {
         found: usize,
     },
     /// A format version this build cannot read.
-    #[error("model format version {found}; this build reads version {supported}: retrain it")]
+    #[error("model format version {found}; this build reads versions 1 to {supported}: retrain it")]
     Version {
         /// The file's version.
         found: u16,
-        /// The version this build reads.
+        /// The newest version this build reads.
         supported: u16,
     },
     /// The header's settings are impossible.
@@ -408,11 +408,45 @@ mod tests {
             Model::from_bytes(&flipped),
             Err(ModelError::Checksum)
         ));
-        let mut v2 = b.clone();
-        v2[8] = 2;
+        let v3 = with_header(&b, 3, 0);
         assert!(matches!(
-            Model::from_bytes(&v2),
-            Err(ModelError::Version { found: 2, .. })
+            Model::from_bytes(&v3),
+            Err(ModelError::Version { found: 3, .. })
+        ));
+        let unknown_flag = with_header(&b, 2, 0b10);
+        assert!(matches!(
+            Model::from_bytes(&unknown_flag),
+            Err(ModelError::Config(_))
+        ));
+    }
+
+    /// `bytes` with another version and flags byte, and the checksum made right again.
+    fn with_header(bytes: &[u8], version: u16, flags: u8) -> Vec<u8> {
+        use sha2::{Digest, Sha256};
+        let mut out = bytes[..bytes.len() - 32].to_vec();
+        out[8..10].copy_from_slice(&version.to_le_bytes());
+        out[13] = flags;
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    #[test]
+    fn a_version_1_file_still_reads_the_author_name_for_its_words() {
+        // Version 1 had no flags: its models were trained on the name's words and n-grams, so
+        // they are scored with them; version 2 writes what it was trained with.
+        let m = tiny();
+        assert!(!m.config.name_words);
+        let v1 = Model::from_bytes(&with_header(&m.to_bytes(), 1, 0)).expect("version 1 reads");
+        assert!(v1.config.name_words);
+        assert_eq!(v1.weights, m.weights);
+        let mut words = m.clone();
+        words.config.name_words = true;
+        let back = Model::from_bytes(&words.to_bytes()).expect("decodes");
+        assert!(back.config.name_words);
+        assert!(matches!(
+            Model::from_bytes(&with_header(&m.to_bytes(), 1, 1)),
+            Err(ModelError::Config(_))
         ));
         assert!(matches!(
             Model::from_bytes(b"hello world"),
