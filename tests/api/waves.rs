@@ -17,8 +17,8 @@ use crate::helpers::*;
 /// A job-scam campaign with a link: the default policy holds a first comment with a link.
 fn linked(i: usize) -> String {
     format!(
-        "Lowongan kerja dari rumah, gaji {} juta per bulan tanpa pengalaman. Daftar di \
-         https://kerja{i}.lowongan-cepat.example/info sekarang juga",
+        "Ada lowongan kerja dari rumah, gaji {} juta. Daftar di \
+         https://kerja{i}.lowongan-cepat.example/info",
         3 + i
     )
 }

@@ -460,7 +460,7 @@ async fn campaign_comment(base: &str, thread: &str, n: usize) -> Result<String> 
         thread,
         &format!("Pencari Kerja {n}"),
         &format!("pencari{n}@contoh.id"),
-        &format!("Lowongan kerja dari rumah, gaji {} juta per bulan tanpa pengalaman. Daftar di https://kerja{n}.lowongan-cepat.example/info <b>sekarang</b>", 3 + n),
+        &format!("Ada lowongan kerja dari rumah, gaji {} juta. Daftar di https://kerja{n}.lowongan-cepat.example/info <b>sekarang</b>", 3 + n),
     )
     .await?
     .json()
