@@ -164,7 +164,7 @@ for size in $SIZES; do
   stop_kill
   stored=$(( n > 0 ? n : 1 ))
   logb=$(du -cb "$data"/saring.db* 2>/dev/null | tail -1 | cut -f1)
-  projb=$(du -cb "$data"/projections.sqlite3* | tail -1 | cut -f1)
+  projb=$(du -cb "$data"/projections*.sqlite3* | tail -1 | cut -f1)
   printf "%-9s | %-10s | %-13s | %-8s | %-8s | %-9s | %-13s | %-10s | %-13s | %-13s | %-8s | %-9s | %-5s\n" \
     "$size" "$first" "$rss0" "$posts" "$reads" "$p99" "$rss1" "$restart" "$rss2" "$rss3" \
     "$(( logb / stored ))" "$(( projb / stored ))" "$load_at"

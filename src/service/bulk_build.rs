@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::store::EventStore;
 use crate::store::StoreError;
-use crate::store::projection_db::{ProjectionDb, ProjectionDbError};
+use crate::store::projection_db::{ProjectionDb, ProjectionDbError, text_path};
 
 use super::View;
 use super::runner;
@@ -76,6 +76,7 @@ pub async fn build_in_bulk(
 ) -> Result<BulkBuild, BulkBuildError> {
     let fresh_path = path.with_extension("sqlite3.rebuild");
     remove_with_side_files(&fresh_path)?;
+    remove_with_side_files(&text_path(&fresh_path))?;
     let (db, head, _) = {
         let (p, backend) = (fresh_path.clone(), store.backend_name());
         tokio::task::spawn_blocking(move || ProjectionDb::open(&p, backend))
@@ -106,8 +107,15 @@ pub async fn build_in_bulk(
     let comments = db.comment_count()?;
     drop(view);
     drop(db);
-    // On disk before it is renamed into place, and the rename on disk before we say so.
+    // On disk before they are renamed into place, and the renames on disk before we say so.
+    // The text index file goes first: a crash between the two renames leaves the old
+    // projection file with the new index file, which is not its pair and is filled again from
+    // it at start (`projection_db::text_path`).
+    let (fresh_text, text) = (text_path(&fresh_path), text_path(path));
+    std::fs::File::open(&fresh_text)?.sync_all()?;
     std::fs::File::open(&fresh_path)?.sync_all()?;
+    remove_with_side_files(&text)?;
+    std::fs::rename(&fresh_text, &text)?;
     remove_with_side_files(path)?;
     std::fs::rename(&fresh_path, path)?;
     if let Some(dir) = path.parent() {

@@ -24,8 +24,12 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use uuid::Uuid;
 
+mod text_file;
+
+pub use text_file::text_path;
+
 use super::checkpointer::Checkpointer;
-use super::text_indexer::{self, TextIndexer};
+use super::text_indexer::TextIndexer;
 use crate::domain::CommentStatus;
 use crate::projections::authors::{self, CountKind, Counts};
 use crate::projections::restore::{StoredParts, StoredSighting};
@@ -37,12 +41,14 @@ use crate::projections::{CommentRecord, PolicyActivation, Projections, QueueName
 /// Version of what the file holds and how; a file of another version (or of another log
 /// backend) is emptied and rebuilt from the log at start, with progress logged. Format 3 added
 /// the full-text index of the published queue (`published_text`); format 4 the rows it has yet
-/// to take (`text_pending`, see [`super::text_indexer`]).
-pub const FORMAT: i64 = 4;
+/// to take (`text_pending`, see [`super::text_indexer`]); format 5 moved the index into a file
+/// of its own ([`text_file`]) and gave the pending rows the position that marked them (`gen`).
+pub const FORMAT: i64 = 5;
 
-/// The older format a file is migrated from in place rather than rebuilt: format 3 lacks only
-/// `text_pending`, which it gets empty (its index is then complete).
-const MIGRATES_FROM: i64 = 3;
+/// The older formats a file is migrated from in place rather than rebuilt: their index (in
+/// this file) and pending rows are dropped, and the index file is filled from the published
+/// comments at start.
+const MIGRATES_FROM: [i64; 2] = [3, 4];
 
 /// Pending text-index rows past which the fold indexes them itself, in its own transaction,
 /// instead of leaving them to the background indexer (fallen behind, or not running): search
@@ -114,6 +120,16 @@ pub enum ProjectionDbError {
         format: Option<i64>,
         /// Its backend.
         backend: Option<String>,
+    },
+    /// The file is of an older format that the server migrates in place when it starts.
+    #[error(
+        "projection database {path} is of the older format {format}; start the server once to migrate it in place (or run `saring projections rebuild`)"
+    )]
+    Migratable {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: i64,
     },
     /// The task reading the file ended without an answer (it panicked or was cancelled).
     #[error("projection database read task failed: {0}")]
@@ -198,6 +214,9 @@ pub struct ProjectionDb {
     bulk: Arc<AtomicBool>,
     /// Copies the write-ahead log into the file off the follower's commits (none for `check`).
     checkpointer: Option<Checkpointer>,
+    /// The text index file's connection ([`text_file`]): the indexer's, and the fold's when
+    /// too many rows are pending.
+    text: Arc<Mutex<Connection>>,
     /// Moves the fold's pending text-index rows into the index (none for `check`, or if its
     /// thread could not start: the fold then indexes once [`MAX_TEXT_PENDING`] are pending).
     indexer: Option<TextIndexer>,
@@ -239,9 +258,8 @@ CREATE INDEX IF NOT EXISTS sightings_body ON sightings (fingerprint, seq);
 CREATE TABLE IF NOT EXISTS author_counts (kind INTEGER NOT NULL, key TEXT NOT NULL,
   approved INTEGER NOT NULL, spam INTEGER NOT NULL, PRIMARY KEY (kind, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS totals (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS published_text USING fts5(text, tokenize = 'trigram',
-  content = '', contentless_delete = 1);
-CREATE TABLE IF NOT EXISTS text_pending (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS text_pending (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL,
+  gen INTEGER NOT NULL);
 ";
 
 /// The queries a post, a fold or a page read makes many times a second, named so that a test
@@ -286,12 +304,6 @@ const BULK_DEFERRED_INDEXES: [&str; 5] = [
 /// build took as long (89.6 against 87.1 s; 13.4–13.9 against 13.8 s at 200,000): with ids in
 /// issue-time order the fold's lookups by primary key fall near the end of the index anyway.
 const BULK_CACHE_KIB: i64 = 8 * 1024;
-
-/// Published comments written to the text index per transaction at the end of a bulk build.
-const TEXT_FILL_CHUNK: i64 = 100_000;
-
-/// FTS5's `automerge` while a bulk build fills the text index (its default, 4).
-const FILL_AUTOMERGE: i64 = 4;
 
 const TABLES: [&str; 9] = [
     "published_text",
@@ -390,8 +402,13 @@ impl ProjectionDb {
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);",
         )
         .map_err(err)?;
+        let text = text_file::open(path).map_err(|source| ProjectionDbError::Sqlite {
+            path: text_path(path),
+            source,
+        })?;
         Ok(ProjectionDb {
             writer: Arc::new(Mutex::new(conn)),
+            text: Arc::new(Mutex::new(text)),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             path: path.to_path_buf(),
@@ -405,7 +422,9 @@ impl ProjectionDb {
     fn open_readers(&mut self) -> Result<(), ProjectionDbError> {
         for _ in 0..READERS {
             let conn = Connection::open(&self.path).map_err(|e| self.sqlite(e))?;
-            pragmas(&conn).map_err(|e| self.sqlite(e))?;
+            pragmas(&conn)
+                .and_then(|()| text_file::attach(&conn, &self.path))
+                .map_err(|e| self.sqlite(e))?;
             self.readers.push(Mutex::new(conn));
         }
         Ok(())
@@ -438,6 +457,7 @@ impl ProjectionDb {
                 .execute_batch(SCHEMA)
                 .map_err(|e| db.sqlite(e))?;
         }
+        db.pair_text_index()?;
         db.open_readers()?;
         db.start_checkpointer()?;
         db.start_indexer()?;
@@ -445,16 +465,21 @@ impl ProjectionDb {
         Ok((db, head, fresh))
     }
 
-    /// Moves a file of [`MIGRATES_FROM`] for this backend to [`FORMAT`] in place (it only
-    /// lacks the empty `text_pending`), and answers the file's format after that.
+    /// Moves a file of one of [`MIGRATES_FROM`] for this backend to [`FORMAT`] in place (its
+    /// text index and pending rows dropped: [`ProjectionDb::pair_text_index`] then fills the
+    /// index file), and answers the file's format after that.
     fn migrate(&self, backend: &str) -> Result<Option<i64>, ProjectionDbError> {
         let format: Option<i64> = self.meta_int("format")?;
-        if format != Some(MIGRATES_FROM) || self.meta_text("backend")?.as_deref() != Some(backend) {
+        let Some(from) = format.filter(|f| MIGRATES_FROM.contains(f)) else {
+            return Ok(format);
+        };
+        if self.meta_text("backend")?.as_deref() != Some(backend) {
             return Ok(format);
         }
         let mut conn = self.writer.lock();
         let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
-        tx.execute_batch(SCHEMA)
+        tx.execute_batch("DROP TABLE IF EXISTS published_text; DROP TABLE IF EXISTS text_pending;")
+            .and_then(|()| tx.execute_batch(SCHEMA))
             .and_then(|()| {
                 tx.execute(
                     "UPDATE meta SET value = ?1 WHERE key = 'format'",
@@ -463,30 +488,52 @@ impl ProjectionDb {
             })
             .map_err(|e| self.sqlite(e))?;
         tx.commit().map_err(|e| self.sqlite(e))?;
-        tracing::info!(
-            from = MIGRATES_FROM,
-            to = FORMAT,
-            "projection database migrated in place"
-        );
+        tracing::info!(from, to = FORMAT, "projection database migrated in place");
         Ok(Some(FORMAT))
+    }
+
+    /// Fills the text index file from the published comments if it is not this file's pair
+    /// (missing, new, or left by a crash between a rebuild's renames), logging its progress.
+    fn pair_text_index(&self) -> Result<(), ProjectionDbError> {
+        let mut text = self.text.lock();
+        let text_err = |source| ProjectionDbError::Sqlite {
+            path: text_path(&self.path),
+            source,
+        };
+        if text_file::paired(&text).map_err(text_err)? {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut logged = Instant::now();
+        let indexed = text_file::fill(&mut text, &self.writer, |n| {
+            if logged.elapsed() >= Duration::from_secs(2) {
+                tracing::info!(comments = n, "filling the text index");
+                logged = Instant::now();
+            }
+        })
+        .map_err(text_err)?;
+        if indexed > 0 {
+            tracing::info!(
+                comments = indexed,
+                ms = started.elapsed().as_millis() as u64,
+                "filled the text index"
+            );
+        }
+        Ok(())
     }
 
     /// Starts the background text indexer ([`super::text_indexer`]), telling it what the file
     /// left pending (a crash between a fold and its indexing).
     fn start_indexer(&mut self) -> Result<(), ProjectionDbError> {
-        let pending = {
-            let conn = self.writer.lock();
-            manual_merges(&conn)
-                .and_then(|()| pending_rows(&conn))
-                .map_err(|e| self.sqlite(e))?
-        };
+        let pending = pending_rows(&self.writer.lock()).map_err(|e| self.sqlite(e))?;
         self.text_pending.store(pending, Ordering::Relaxed);
         let counter = self.text_pending.clone();
+        let writer = self.writer.clone();
         self.indexer = TextIndexer::start(
-            self.writer.clone(),
-            Box::new(move |conn: &mut Connection| {
+            self.text.clone(),
+            Box::new(move |text: &mut Connection| {
                 let started = std::time::Instant::now();
-                let (moved, left) = index_pending_in_tx(conn)?;
+                let (moved, left) = text_file::index_round(text, &writer)?;
                 counter.store(left, Ordering::Relaxed);
                 metrics::counter!("saring_text_index_batches_total").increment(1);
                 metrics::counter!("saring_text_index_rows_total").increment(moved as u64);
@@ -494,9 +541,9 @@ impl ProjectionDb {
                     .increment(started.elapsed().as_micros() as u64);
                 Ok(left)
             }),
-            Box::new(|conn: &mut Connection| {
+            Box::new(|text: &mut Connection| {
                 let started = std::time::Instant::now();
-                let worked = merge_step(conn)?;
+                let worked = text_file::merge_step(text)?;
                 metrics::counter!("saring_text_index_merges_total").increment(1);
                 metrics::counter!("saring_text_index_merge_microseconds_total")
                     .increment(started.elapsed().as_micros() as u64);
@@ -508,11 +555,11 @@ impl ProjectionDb {
         Ok(())
     }
 
-    /// Moves every pending text-index row into the index now (each [`text_indexer::INDEX_BATCH`]
+    /// Moves every pending text-index row into the index now (each [`super::text_indexer::INDEX_BATCH`]
     /// in a transaction of its own), as the background indexer does a second after a fold.
     pub fn index_pending(&self) -> Result<(), ProjectionDbError> {
-        let mut conn = self.writer.lock();
-        while index_pending_in_tx(&mut conn)
+        let mut text = self.text.lock();
+        while text_file::index_round(&mut text, &self.writer)
             .map_err(|e| self.sqlite(e))?
             .1
             > 0
@@ -563,9 +610,15 @@ impl ProjectionDb {
         let mut db = ProjectionDb::connect(path)?;
         let format = db.meta_int("format")?;
         let stored_backend = db.meta_text("backend")?;
-        // A file of the format migrated from in place is read as it is (`open` migrates it).
-        let known = format == Some(FORMAT) || format == Some(MIGRATES_FROM);
-        if !known || stored_backend.as_deref() != Some(backend) {
+        if let Some(format) = format.filter(|f| MIGRATES_FROM.contains(f))
+            && stored_backend.as_deref() == Some(backend)
+        {
+            return Err(ProjectionDbError::Migratable {
+                path: path.to_path_buf(),
+                format,
+            });
+        }
+        if format != Some(FORMAT) || stored_backend.as_deref() != Some(backend) {
             return Err(ProjectionDbError::Foreign {
                 path: path.to_path_buf(),
                 format,
@@ -705,15 +758,18 @@ impl ProjectionDb {
             tx: &tx,
             db: self,
             pending_added: Cell::new(0),
+            index_now: Cell::new(false),
         };
         let out = f(&wtx).map_err(|e| self.sqlite(e))?;
-        let added = wtx.pending_added.get();
+        let (added, index_now) = (wtx.pending_added.get(), wtx.index_now.get());
         let committing = Instant::now();
         tx.commit().map_err(|e| self.sqlite(e))?;
         metrics::counter!("saring_projection_commit_microseconds_total")
             .increment(committing.elapsed().as_micros() as u64);
         drop(conn);
-        if added > 0
+        if index_now {
+            self.index_pending()?;
+        } else if added > 0
             && let Some(indexer) = &self.indexer
         {
             indexer.wake(added);
@@ -855,16 +911,22 @@ impl ProjectionDb {
     /// without a pending row must be a published comment's (entries' texts cannot be read
     /// back from a contentless index; search checks candidates against the records anyway).
     fn text_index_differences(&self) -> Result<Vec<String>, ProjectionDbError> {
+        if !text_file::paired(&self.text.lock()).map_err(|e| self.sqlite(e))? {
+            return Ok(vec![format!(
+                "the text index file {} is not this file's pair (the server fills it again when it starts)",
+                text_path(&self.path).display()
+            )]);
+        }
         let (missing, stray): (i64, i64) = self.read(|c| {
             let missing = c.query_row(
                 "SELECT count(*) FROM comments WHERE status = ?1
-                 AND seq NOT IN (SELECT rowid FROM published_text)
+                 AND seq NOT IN (SELECT rowid FROM text.published_text)
                  AND seq NOT IN (SELECT seq FROM text_pending)",
                 [PUBLISHED],
                 |r| r.get(0),
             )?;
             let stray = c.query_row(
-                "SELECT count(*) FROM published_text
+                "SELECT count(*) FROM text.published_text
                  WHERE rowid NOT IN (SELECT seq FROM comments WHERE status = ?1)
                  AND rowid NOT IN (SELECT seq FROM text_pending)",
                 [PUBLISHED],
@@ -1013,12 +1075,12 @@ impl ProjectionDb {
     }
 
     /// Ends bulk mode: creates the secondary indexes, fills the published queue's text index
-    /// from the published comments (in chunks of [`TEXT_FILL_CHUNK`], each checkpointed, so the
+    /// file from the published comments ([`text_file`], in chunks, each checkpointed, so its
     /// write-ahead log never holds the whole index), restores `synchronous=NORMAL`, and writes
-    /// the log into the file (checkpoint); the caller `fsync`s the file before renaming it into
-    /// place. `progress` gets a line per step.
+    /// the log into the file (checkpoint); the caller `fsync`s both files before renaming them
+    /// into place. `progress` gets a line per step.
     pub fn finish_bulk(&self, mut progress: impl FnMut(&str)) -> Result<(), ProjectionDbError> {
-        let mut conn = self.writer.lock();
+        let conn = self.writer.lock();
         let err = |e| ProjectionDbError::Sqlite {
             path: self.path.clone(),
             source: e,
@@ -1034,54 +1096,16 @@ impl ProjectionDb {
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(err)?;
         progress("filling the text index");
-        // It is filled from the published comments as they are: nothing is left pending.
-        conn.execute_batch("DELETE FROM text_pending;")
-            .map_err(err)?;
-        // The fill merges as it goes, as before (nothing waits for this writer): with automerge
-        // off it would leave up to fifteen segments per level for the server's merge steps.
-        conn.execute_batch(&format!(
-            "INSERT INTO published_text (published_text, rank) VALUES ('automerge', {FILL_AUTOMERGE});"
-        ))
-        .map_err(err)?;
-        // In chunks of their own transactions, each checkpointed: one transaction for all would
-        // keep the whole text index in the write-ahead log until its end, a second copy of it on
-        // disk (gigabytes at 10,000,000 comments) before the checkpoint moves it into the file.
-        let mut after = i64::MIN;
-        loop {
-            let tx = conn.transaction().map_err(err)?;
-            let mut last = None;
-            {
-                let mut published = tx
-                    .prepare_cached(
-                        "SELECT seq, record FROM comments WHERE status = ?1 AND seq > ?2 \
-                         ORDER BY seq LIMIT ?3",
-                    )
-                    .map_err(err)?;
-                let mut index = tx
-                    .prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")
-                    .map_err(err)?;
-                let mut rows = published
-                    .query(params![PUBLISHED, after, TEXT_FILL_CHUNK])
-                    .map_err(err)?;
-                while let Some(row) = rows.next().map_err(err)? {
-                    let seq: i64 = row.get(0).map_err(err)?;
-                    let bytes: Vec<u8> = row.get(1).map_err(err)?;
-                    let rec = decode_record(&bytes).map_err(|e| self.sqlite(e))?;
-                    index
-                        .execute(params![seq, searchable_text(&rec)])
-                        .map_err(err)?;
-                    last = Some(seq);
-                }
+        // Filled from the published comments as they are, in its own file: nothing is left
+        // pending.
+        drop(conn);
+        text_file::fill(&mut self.text.lock(), &self.writer, |_| {}).map_err(|source| {
+            ProjectionDbError::Sqlite {
+                path: text_path(&self.path),
+                source,
             }
-            tx.commit().map_err(err)?;
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(err)?;
-            match last {
-                Some(seq) => after = seq,
-                None => break,
-            }
-        }
-        manual_merges(&conn).map_err(err)?;
+        })?;
+        let conn = self.writer.lock();
         progress("writing the file");
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-2000; PRAGMA wal_checkpoint(TRUNCATE);",
@@ -1241,7 +1265,7 @@ impl ProjectionDb {
             args.push(q.into());
             wheres.push(format!("c.status = {PUBLISHED} AND c.seq = t.seq"));
             candidates = format!(
-                "(SELECT rowid AS seq FROM published_text WHERE published_text MATCH ?{} \
+                "(SELECT rowid AS seq FROM text.published_text WHERE published_text MATCH ?{} \
                  UNION SELECT seq FROM text_pending) t CROSS JOIN comments c",
                 args.len()
             );
@@ -1435,6 +1459,8 @@ pub struct WriteTx<'a> {
     db: &'a ProjectionDb,
     /// Text-index rows this transaction left pending (the indexer is woken after the commit).
     pending_added: Cell<usize>,
+    /// Whether the fold indexes the pending rows itself after the commit (too many pending).
+    index_now: Cell<bool>,
 }
 
 impl WriteTx<'_> {
@@ -1509,8 +1535,12 @@ impl WriteTx<'_> {
         // batches (docs/loadtest.md, "The text index off the post's path"). A comment that
         // never was published costs it nothing; in bulk mode `finish_bulk` indexes the
         // comments published at the end.
-        let mut pend =
-            tx.prepare_cached("INSERT OR IGNORE INTO text_pending (seq, indexed) VALUES (?1, ?2)")?;
+        // `gen`, the position of the fold that last marked the row, tells the indexer which rows
+        // were marked again after the snapshot it indexed from (`text_file`).
+        let mut pend = tx.prepare_cached(
+            "INSERT INTO text_pending (seq, indexed, gen) VALUES (?1, ?2, ?3)
+             ON CONFLICT (seq) DO UPDATE SET gen = excluded.gen",
+        )?;
         let mut added = 0;
         for rec in &batch.comments {
             if !bulk {
@@ -1520,7 +1550,11 @@ impl WriteTx<'_> {
                     .flatten()
                     == Some(PUBLISHED);
                 if was_published || rec.status == Some(CommentStatus::Published) {
-                    added += pend.execute(params![rec.seq as i64, was_published])?;
+                    added += pend.execute(params![
+                        rec.seq as i64,
+                        was_published,
+                        batch.position as i64
+                    ])?;
                 }
             }
             let bytes = serde_json::to_vec(rec)
@@ -1538,14 +1572,10 @@ impl WriteTx<'_> {
         }
         if added > 0 {
             let known = self.db.text_pending.fetch_add(added, Ordering::Relaxed) + added;
-            if known > MAX_TEXT_PENDING {
-                // The indexer fell behind (or is not running): index here, so search never has
-                // more than this many pending comments to check one by one.
-                while index_pending_rows(tx)? > 0 {}
-                self.db.text_pending.store(0, Ordering::Relaxed);
-            } else {
-                self.pending_added.set(self.pending_added.get() + added);
-            }
+            self.pending_added.set(self.pending_added.get() + added);
+            // The indexer fell behind (or is not running): the fold indexes after its commit,
+            // so search never has many more than this many pending comments to check one by one.
+            self.index_now.set(known > MAX_TEXT_PENDING);
         }
         let mut put = tx.prepare_cached(
             "INSERT OR REPLACE INTO threads (key, closed, generation, visible) VALUES (?1, ?2, ?3, ?4)",
@@ -1633,98 +1663,9 @@ impl WriteTx<'_> {
     }
 }
 
-/// Leaf pages one merge step of the text index writes at most (FTS5's `'merge'` command, 4 KiB
-/// each): a few milliseconds of holding the writer.
-const MERGE_PAGES: i64 = 32;
-
-/// Turns FTS5's automatic merging of the text index off (kept in the index's own config, so
-/// once per file): inside an indexing round it merged whole levels in the round's transaction,
-/// holding the writer for hundreds of milliseconds at 1,000,000 comments while posts waited for
-/// their folds (docs/loadtest.md, "The text index's merges in short steps"). The indexer merges
-/// in [`merge_step`]s instead; FTS5's crisis merge (16 segments on a level) stays as a bound.
-fn manual_merges(conn: &Connection) -> rusqlite::Result<()> {
-    let automerge: Option<i64> = conn
-        .query_row(
-            "SELECT v FROM published_text_config WHERE k = 'automerge'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if automerge != Some(0) {
-        conn.execute(
-            "INSERT INTO published_text (published_text, rank) VALUES ('automerge', 0)",
-            [],
-        )?;
-    }
-    Ok(())
-}
-
-/// Merges at most [`MERGE_PAGES`] of the text index's segments (on a level holding four or
-/// more, FTS5's `usermerge`), in a transaction of its own; whether there was work (FTS5 counts
-/// two or more changes when it merged).
-fn merge_step(conn: &mut Connection) -> rusqlite::Result<bool> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let changes =
-        |tx: &Transaction<'_>| tx.query_row("SELECT total_changes()", [], |r| r.get::<_, i64>(0));
-    let before = changes(&tx)?;
-    tx.execute(
-        "INSERT INTO published_text (published_text, rank) VALUES ('merge', ?1)",
-        [MERGE_PAGES],
-    )?;
-    let worked = changes(&tx)? - before >= 2;
-    tx.commit()?;
-    Ok(worked)
-}
-
 /// Pending text-index rows.
 fn pending_rows(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.prepare_cached("SELECT count(*) FROM text_pending")?
-        .query_row([], |r| r.get::<_, i64>(0))
-        .map(|n| n as usize)
-}
-
-/// Moves the first [`text_indexer::INDEX_BATCH`] pending rows into the text index and deletes
-/// them, in the caller's transaction, and answers how many it moved. Stale entries go first,
-/// then the published comments' current text in ascending rowid: FTS5 flushes its pending terms
-/// into a new segment whenever a rowid goes backwards, so a batch in order makes one segment.
-fn index_pending_rows(conn: &Connection) -> rusqlite::Result<usize> {
-    let rows: Vec<(i64, bool)> = conn
-        .prepare_cached("SELECT seq, indexed FROM text_pending ORDER BY seq LIMIT ?1")?
-        .query_map([text_indexer::INDEX_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let Some(&(last, _)) = rows.last() else {
-        return Ok(0);
-    };
-    let mut unindex = conn.prepare_cached("DELETE FROM published_text WHERE rowid = ?1")?;
-    for (seq, _) in rows.iter().filter(|(_, indexed)| *indexed) {
-        unindex.execute([seq])?;
-    }
-    let mut published =
-        conn.prepare_cached("SELECT record FROM comments WHERE status = ?1 AND seq = ?2")?;
-    let mut index =
-        conn.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
-    for (seq, _) in &rows {
-        if let Some(rec) = published
-            .query_row(params![PUBLISHED, seq], record_of)
-            .optional()?
-        {
-            index.execute(params![seq, searchable_text(&rec)])?;
-        }
-    }
-    // The rows taken are the first ones up to `last`, so one range delete removes them.
-    conn.prepare_cached("DELETE FROM text_pending WHERE seq <= ?1")?
-        .execute([last])?;
-    Ok(rows.len())
-}
-
-/// One round of the background indexer: [`index_pending_rows`] in a transaction of its own;
-/// answers the rows moved and the rows left.
-fn index_pending_in_tx(conn: &mut Connection) -> rusqlite::Result<(usize, usize)> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let moved = index_pending_rows(&tx)?;
-    let left = pending_rows(&tx)?;
-    tx.commit()?;
-    Ok((moved, left))
+    text_file::pending_rows(conn, "main")
 }
 
 /// The stored sightings: the kept count, or a count if there is none or it is stale (written

@@ -1,16 +1,18 @@
 //! The background indexer of the published queue's text index. The fold's transaction only
 //! records which comments' entries in `published_text` are stale (rows of `text_pending`, in
 //! the same transaction as the rows and the position); this thread moves them into the index in
-//! batches of about a second (or [`GATHER_ROWS`] rows), each in one transaction that also deletes
-//! the rows it indexed. So the fold a post's `201` waits for no longer flushes an FTS5 segment per
-//! batch (and automerge no longer rewrites them every few batches), and at any moment, a SIGKILL
-//! included, `text_pending` plus the index describe the published set: search reads both.
+//! batches of about a second (or [`GATHER_ROWS`] rows). So the fold a post's `201` waits for
+//! no longer flushes an FTS5 segment per batch (and automerge no longer rewrites them every few
+//! batches), and at any moment, a SIGKILL included, `text_pending` plus the index describe the
+//! published set: search reads both.
 //!
-//! FTS5's automatic merging is off for the live file: inside a round it merged whole levels of
-//! segments in the round's transaction, and at 1,000,000 comments a round held the writer (and
-//! so every fold, and every post waiting for one) for 300–450 ms. After each round this thread
-//! merges in short steps of their own instead, handing the writer to a waiting fold between
-//! steps.
+//! The index lives in a file of its own, written through its own connection (the one this
+//! thread holds while it works), so its rounds and merges never hold the fold's writer; only
+//! the short deletion of the pending rows a round took does (`projection_db`'s `text_file`).
+//! FTS5's automatic merging is off for the live index: inside a round it merged whole levels of
+//! segments in the round's transaction (300–450 ms at 1,000,000 comments). After each round this
+//! thread merges in short steps of their own instead, handing the index's connection between
+//! steps to a fold that indexes itself (one that found too many rows pending).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,15 +28,16 @@ pub(crate) const GATHER: Duration = Duration::from_secs(1);
 /// Pending rows after which the indexer does not wait for the rest of [`GATHER`].
 pub(crate) const GATHER_ROWS: usize = 4096;
 
-/// Pending rows the indexer moves per transaction (so one never holds the writer for long).
+/// Pending rows the indexer moves per round (so the deletion of the rows taken, on the fold's
+/// writer, stays short).
 pub(crate) const INDEX_BATCH: i64 = 8192;
 
-/// One round of indexing on the writer connection: moves at most [`INDEX_BATCH`] pending rows
-/// into the index in one transaction and answers how many are left.
+/// One round of indexing on the index file's connection: moves at most [`INDEX_BATCH`] pending
+/// rows into the index and answers how many are left.
 pub(crate) type IndexFn = Box<dyn FnMut(&mut Connection) -> rusqlite::Result<usize> + Send>;
 
-/// One step of merging the index's segments on the writer connection, in a transaction of its
-/// own; answers whether there was anything to merge.
+/// One step of merging the index's segments on the index file's connection, in a transaction
+/// of its own; answers whether there was anything to merge.
 pub(crate) type MergeFn = Box<dyn FnMut(&mut Connection) -> rusqlite::Result<bool> + Send>;
 
 /// What the fold and the indexer share: the rows pending (as far as the fold has said) and
@@ -58,7 +61,7 @@ impl TextIndexer {
     /// thread cannot start, the fold's own bound ([`super::projection_db`]'s inline indexing)
     /// still keeps the pending rows few.
     pub(crate) fn start(
-        writer: Arc<Mutex<Connection>>,
+        text: Arc<Mutex<Connection>>,
         index: IndexFn,
         merge: MergeFn,
         pending: usize,
@@ -74,7 +77,7 @@ impl TextIndexer {
         let theirs = shared.clone();
         let thread = std::thread::Builder::new()
             .name("saring-text-indexer".into())
-            .spawn(move || run(&theirs, &writer, index, merge, &paused));
+            .spawn(move || run(&theirs, &text, index, merge, &paused));
         match thread {
             Ok(t) => Some(TextIndexer {
                 shared,
@@ -98,7 +101,7 @@ impl TextIndexer {
 
 fn run(
     shared: &(Mutex<Signal>, Condvar),
-    writer: &Mutex<Connection>,
+    text: &Mutex<Connection>,
     mut index: IndexFn,
     mut merge: MergeFn,
     paused: &AtomicBool,
@@ -122,14 +125,14 @@ fn run(
             continue;
         }
         // Bound first: a guard in the match's scrutinee would live through its arms, and the
-        // merges below take the writer again.
-        let indexed = index(&mut writer.lock());
+        // merges below take the connection again.
+        let indexed = index(&mut text.lock());
         match indexed {
             // What is left (rows the fold added meanwhile are in it) is what the next round
             // takes, at once if it is a batch's worth.
             Ok(left) => {
                 lock.lock().pending = left;
-                merge_until_done(shared, writer, &mut merge);
+                merge_until_done(shared, text, &mut merge);
             }
             Err(e) => {
                 tracing::warn!("text indexer failed (retried in a second): {e}");
@@ -144,13 +147,12 @@ fn run(
     }
 }
 
-/// Merges the index's segments one short step at a time, giving the writer up between steps
-/// to whoever waits for it (a fold, which a post's `201` waits for: one merge of the whole
-/// index inside a round held it for hundreds of milliseconds at 1,000,000 comments), until
-/// there is nothing left to merge, a batch's worth of rows is pending, or the thread stops.
+/// Merges the index's segments one short step at a time, giving the connection up between
+/// steps to whoever waits for it (a fold indexing itself), until there is nothing left to
+/// merge, a batch's worth of rows is pending, or the thread stops.
 fn merge_until_done(
     shared: &(Mutex<Signal>, Condvar),
-    writer: &Mutex<Connection>,
+    text: &Mutex<Connection>,
     merge: &mut MergeFn,
 ) {
     loop {
@@ -160,9 +162,9 @@ fn merge_until_done(
                 return;
             }
         }
-        let mut conn = writer.lock();
+        let mut conn = text.lock();
         let more = merge(&mut conn);
-        // Fair: a fold waiting meanwhile gets the writer before this thread's next step.
+        // Fair: a fold waiting meanwhile gets the connection before this thread's next step.
         parking_lot::MutexGuard::unlock_fair(conn);
         match more {
             Ok(true) => {}

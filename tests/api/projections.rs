@@ -362,7 +362,7 @@ async fn moderator_reads_and_a_bans_sweep_answer_503_when_the_projections_cannot
 fn measure_published_text_search() {
     use saring::domain::CommentStatus;
     use saring::projections::search::{ConsoleQueue, QueueFilter, SortOrder};
-    use saring::store::projection_db::{BatchWrite, ProjectionDb};
+    use saring::store::projection_db::{BatchWrite, ProjectionDb, text_path};
     let comments = 200_000u64;
     // Half published (indexed) or, for the write cost without the index, none.
     let fill = |db: &ProjectionDb, published: bool| {
@@ -411,7 +411,7 @@ fn measure_published_text_search() {
         "{comments} comments, half published, written in {:.1} s",
         built.elapsed().as_secs_f64()
     );
-    let index_bytes: i64 = rusqlite::Connection::open(&path)
+    let index_bytes: i64 = rusqlite::Connection::open(text_path(&path))
         .unwrap()
         .query_row(
             "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'published_text%'",

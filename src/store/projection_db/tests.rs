@@ -283,27 +283,158 @@ fn the_background_indexer_takes_what_the_fold_left_pending() {
     assert_eq!(found(&db, "kabar").len(), 2);
 }
 
+/// Removes the text index file (and its side files) of the projection file in `dir`.
+fn remove_text_file(dir: &tempfile::TempDir) {
+    let text = text_path(&dir.path().join(FILE_NAME));
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = text.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 #[test]
-fn a_format_3_file_is_migrated_in_place_and_keeps_its_rows() {
+fn a_format_4_file_is_migrated_in_place_and_its_index_moves_to_its_own_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE_NAME);
     {
         let db = without_indexer(&dir);
-        write_comments(&db, 7, vec![published(1, "Kabar gembira dari desa")]);
-        db.index_pending().unwrap();
+        write_comments(
+            &db,
+            7,
+            vec![
+                published(1, "Kabar gembira dari desa"),
+                published(2, "Berita lain hari ini"),
+            ],
+        );
+        // As format 4 left it: the index in this file, one comment still pending.
         db.write_tx(|tx| {
             tx.tx.execute_batch(
-                "DROP TABLE text_pending; UPDATE meta SET value = 3 WHERE key = 'format';",
+                "DROP TABLE text_pending;
+                 CREATE TABLE text_pending (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL);
+                 INSERT INTO text_pending VALUES (2, 0);
+                 CREATE VIRTUAL TABLE published_text USING fts5(text, tokenize = 'trigram',
+                   content = '', contentless_delete = 1);
+                 INSERT INTO published_text (rowid, text) VALUES (1, 'kabar gembira dari desa');
+                 UPDATE meta SET value = 4 WHERE key = 'format';",
             )
         })
         .unwrap();
     }
-    assert!(ProjectionDb::open_existing(&path, "sqlite").is_ok());
+    remove_text_file(&dir);
+    // `check` asks for the server's start first rather than reading half a layout.
+    assert!(matches!(
+        ProjectionDb::open_existing(&path, "sqlite"),
+        Err(ProjectionDbError::Migratable { format: 4, .. })
+    ));
     let (db, head, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
     assert!(!fresh);
     assert_eq!(head.position, 7);
     assert_eq!(db.meta_int("format").unwrap(), Some(FORMAT));
+    assert_eq!(db.text_pending_len().unwrap(), 0);
     assert_eq!(found(&db, "gembira").len(), 1);
+    assert_eq!(found(&db, "lain").len(), 1);
+    let old_index: i64 = db
+        .read(|c| {
+            c.query_row(
+                "SELECT count(*) FROM main.sqlite_master WHERE name = 'published_text'",
+                [],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(old_index, 0);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_missing_or_foreign_text_index_file_is_filled_again_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let db = without_indexer(&dir);
+        write_comments(&db, 3, vec![published(1, "Kabar gembira dari desa")]);
+        db.index_pending().unwrap();
+    }
+    // The index file of another data folder: not this file's pair.
+    let other = tempfile::tempdir().unwrap();
+    {
+        let db = without_indexer(&other);
+        write_comments(&db, 3, vec![published(9, "Sesuatu yang lain sekali")]);
+        db.index_pending().unwrap();
+    }
+    remove_text_file(&dir);
+    std::fs::copy(text_path(&other.path().join(FILE_NAME)), text_path(&path)).unwrap();
+    let db = ProjectionDb::open_existing(&path, "sqlite").unwrap();
+    assert_eq!(db.text_index_differences().unwrap().len(), 1);
+    drop(db);
+    let (db, _, fresh) = ProjectionDb::open(&path, "sqlite").unwrap();
+    assert!(!fresh);
+    assert_eq!(found(&db, "gembira").len(), 1);
+    assert!(found(&db, "sekali").is_empty());
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+    drop(db);
+    // Missing altogether: the same.
+    remove_text_file(&dir);
+    let (db, _, _) = ProjectionDb::open(&path, "sqlite").unwrap();
+    assert_eq!(found(&db, "gembira").len(), 1);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_round_cut_short_between_its_two_files_is_finished_before_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let (a, b, c) = (
+        published(1, "Kabar gembira dari desa"),
+        published(2, "Berita lain hari ini"),
+        published(3, "Cerita ketiga yang baru"),
+    );
+    {
+        let db = without_indexer(&dir);
+        write_comments(&db, 3, vec![a.clone(), b.clone()]);
+        // Step 1 only, as if the process died before the projection file let the rows go.
+        assert_eq!(text_file::take(&mut db.text.lock()).unwrap(), 2);
+        // Folds after the round's snapshot: `a` taken down (its row marked again), `c` new.
+        let mut a_gone = a.clone();
+        a_gone.status = Some(CommentStatus::Spam);
+        write_comments(&db, 5, vec![a_gone, c.clone()]);
+        assert!(found(&db, "gembira").is_empty());
+        assert_eq!(found(&db, "lain"), vec![b.id]);
+    }
+    let db = ProjectionDb::open_existing(&path, "sqlite").unwrap();
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+    db.index_pending().unwrap();
+    assert_eq!(db.text_pending_len().unwrap(), 0);
+    // `a`'s entry, written by the cut round, was taken out again: the row marked again knew
+    // the index held one.
+    assert!(found(&db, "gembira").is_empty());
+    assert_eq!(found(&db, "lain"), vec![b.id]);
+    assert_eq!(found(&db, "ketiga"), vec![c.id]);
+    let entries: i64 = db
+        .read(|c| c.query_row("SELECT count(*) FROM text.published_text", [], |r| r.get(0)))
+        .unwrap();
+    assert_eq!(entries, 2);
+    assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_fold_does_not_wait_for_the_text_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = without_indexer(&dir);
+    write_comments(&db, 1, vec![published(1, "Kabar gembira dari desa")]);
+    // Another connection holds the index file's write lock (as a long merge step does), and
+    // this process's index connection is busy too: the fold still commits at once, and its
+    // comment is found (pending).
+    let other = Connection::open(text_path(&dir.path().join(FILE_NAME))).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO meta VALUES ('held', 1);")
+        .unwrap();
+    let _busy = db.text.lock();
+    // A fold that wrote to the index file would fail here with SQLITE_BUSY (after the busy
+    // timeout), and `write_comments` unwraps.
+    write_comments(&db, 2, vec![published(2, "Berita lain hari ini")]);
+    assert_eq!(found(&db, "lain").len(), 1);
 }
 
 #[test]
@@ -333,7 +464,7 @@ fn the_text_index_merges_in_steps_of_its_own_and_search_stays_exact() {
     }
     // ... which the merge steps merge, a few pages at a time, until nothing is left to merge.
     let mut steps = 0;
-    while merge_step(&mut db.writer.lock()).unwrap() {
+    while text_file::merge_step(&mut db.text.lock()).unwrap() {
         steps += 1;
         assert!(steps < 1000, "merging does not end");
     }
@@ -344,7 +475,7 @@ fn the_text_index_merges_in_steps_of_its_own_and_search_stays_exact() {
     gone.status = Some(CommentStatus::Deleted);
     write_comments(&db, 200, vec![gone]);
     db.index_pending().unwrap();
-    while merge_step(&mut db.writer.lock()).unwrap() {}
+    while text_file::merge_step(&mut db.text.lock()).unwrap() {}
     assert_eq!(search(&db, "komentar").1, all.len() - 1);
     assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
 }
