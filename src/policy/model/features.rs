@@ -399,7 +399,7 @@ impl Extractor {
             if words {
                 self.emit_after(word_p, group, Kind::Word, &[t.text.as_bytes()], span);
             }
-            if let (true, Some(next)) = (words, toks.get(i + 1)) {
+            if words && let Some(next) = toks.get(i + 1) {
                 self.emit_after(
                     pair_p,
                     group,
