@@ -496,10 +496,7 @@ impl ProjectionDb {
     /// (missing, new, or left by a crash between a rebuild's renames), logging its progress.
     fn pair_text_index(&self) -> Result<(), ProjectionDbError> {
         let mut text = self.text.lock();
-        let text_err = |source| ProjectionDbError::Sqlite {
-            path: text_path(&self.path),
-            source,
-        };
+        let text_err = |e| self.text_sqlite(e);
         if text_file::paired(&text).map_err(text_err)? {
             return Ok(());
         }
@@ -651,6 +648,14 @@ impl ProjectionDb {
                 path: self.path.clone(),
                 source,
             },
+        }
+    }
+
+    /// An error of the text index file ([`text_file`]), named by its own path.
+    fn text_sqlite(&self, source: rusqlite::Error) -> ProjectionDbError {
+        ProjectionDbError::Sqlite {
+            path: text_path(&self.path),
+            source,
         }
     }
 
@@ -1099,12 +1104,8 @@ impl ProjectionDb {
         // Filled from the published comments as they are, in its own file: nothing is left
         // pending.
         drop(conn);
-        text_file::fill(&mut self.text.lock(), &self.writer, |_| {}).map_err(|source| {
-            ProjectionDbError::Sqlite {
-                path: text_path(&self.path),
-                source,
-            }
-        })?;
+        text_file::fill(&mut self.text.lock(), &self.writer, |_| {})
+            .map_err(|e| self.text_sqlite(e))?;
         let conn = self.writer.lock();
         progress("writing the file");
         conn.execute_batch(

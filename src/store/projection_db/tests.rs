@@ -12,6 +12,11 @@ fn sighting(fingerprint: u64, author: &str) -> StoredSighting {
     }
 }
 
+/// The one number `sql` answers, read on a reader connection.
+fn number(db: &ProjectionDb, sql: &str) -> i64 {
+    db.read(|c| c.query_row(sql, [], |r| r.get(0))).unwrap()
+}
+
 fn stored(db: &ProjectionDb) -> (i64, i64, i64) {
     db.read(|c| {
         c.query_row(
@@ -268,9 +273,7 @@ fn the_background_indexer_takes_what_the_fold_left_pending() {
     }
     assert_eq!(found(&db, "gembira"), vec![a.id]);
     // Only the index answers now.
-    let in_index: i64 = db
-        .read(|c| c.query_row("SELECT count(*) FROM published_text", [], |r| r.get(0)))
-        .unwrap();
+    let in_index = number(&db, "SELECT count(*) FROM published_text");
     assert_eq!(in_index, 1);
     // The indexer gave the writer back after its round and its merges: the next fold is
     // written and its comment indexed too.
@@ -334,15 +337,10 @@ fn a_format_4_file_is_migrated_in_place_and_its_index_moves_to_its_own_file() {
     assert_eq!(db.text_pending_len().unwrap(), 0);
     assert_eq!(found(&db, "gembira").len(), 1);
     assert_eq!(found(&db, "lain").len(), 1);
-    let old_index: i64 = db
-        .read(|c| {
-            c.query_row(
-                "SELECT count(*) FROM main.sqlite_master WHERE name = 'published_text'",
-                [],
-                |r| r.get(0),
-            )
-        })
-        .unwrap();
+    let old_index = number(
+        &db,
+        "SELECT count(*) FROM main.sqlite_master WHERE name = 'published_text'",
+    );
     assert_eq!(old_index, 0);
     assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
 }
@@ -411,9 +409,7 @@ fn a_round_cut_short_between_its_two_files_is_finished_before_the_next() {
     assert!(found(&db, "gembira").is_empty());
     assert_eq!(found(&db, "lain"), vec![b.id]);
     assert_eq!(found(&db, "ketiga"), vec![c.id]);
-    let entries: i64 = db
-        .read(|c| c.query_row("SELECT count(*) FROM text.published_text", [], |r| r.get(0)))
-        .unwrap();
+    let entries = number(&db, "SELECT count(*) FROM text.published_text");
     assert_eq!(entries, 2);
     assert_eq!(db.text_index_differences().unwrap(), Vec::<String>::new());
 }
@@ -442,15 +438,10 @@ fn the_text_index_merges_in_steps_of_its_own_and_search_stays_exact() {
     let dir = tempfile::tempdir().unwrap();
     let db = without_indexer(&dir);
     // Serving opened it: FTS5 no longer merges inside an indexing round.
-    let automerge: i64 = db
-        .read(|c| {
-            c.query_row(
-                "SELECT v FROM published_text_config WHERE k = 'automerge'",
-                [],
-                |r| r.get(0),
-            )
-        })
-        .unwrap();
+    let automerge = number(
+        &db,
+        "SELECT v FROM published_text_config WHERE k = 'automerge'",
+    );
     assert_eq!(automerge, 0);
     // Twelve rounds leave twelve segments (fewer than FTS5's crisis merge, 16)...
     let mut all = Vec::new();

@@ -49,6 +49,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS taken (seq INTEGER PRIMARY KEY, indexed INTEGER NOT NULL);
 ";
 
+/// Writes one comment's entry (its `seq`, its [`searchable_text`]).
+const INSERT_ENTRY: &str = "INSERT INTO published_text (rowid, text) VALUES (?1, ?2)";
+
 /// The key, in both files' `meta`, of the number that pairs them.
 pub(super) const PAIR_KEY: &str = "text_pair";
 
@@ -147,8 +150,7 @@ pub(super) fn fill(
                 "SELECT seq, record FROM {PROJECTIONS}.comments WHERE status = ?1 AND seq > ?2 \
                  ORDER BY seq LIMIT ?3"
             ))?;
-            let mut index =
-                tx.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
+            let mut index = tx.prepare_cached(INSERT_ENTRY)?;
             let mut rows = published.query(params![PUBLISHED, after, FILL_CHUNK])?;
             while let Some(row) = rows.next()? {
                 let seq: i64 = row.get(0)?;
@@ -283,8 +285,7 @@ fn take_in_tx(text: &mut Connection) -> rusqlite::Result<usize> {
         let mut published = tx.prepare_cached(&format!(
             "SELECT record FROM {PROJECTIONS}.comments WHERE status = ?1 AND seq = ?2"
         ))?;
-        let mut index =
-            tx.prepare_cached("INSERT INTO published_text (rowid, text) VALUES (?1, ?2)")?;
+        let mut index = tx.prepare_cached(INSERT_ENTRY)?;
         let mut take =
             tx.prepare_cached("INSERT OR REPLACE INTO taken (seq, indexed) VALUES (?1, ?2)")?;
         for (seq, _) in &rows {
